@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { ScheduleError } from '../errors';
+import { parseSchedule } from '../schedule';
+import { EpochMsSchema, HandlerNameSchema, IdSchema, LabelsSchema, PayloadSchema } from './common';
+
+export const JobModes = ['REMOTE', 'LOCAL'] as const;
+export type JobMode = (typeof JobModes)[number];
+
+export const DeliveryKinds = ['SQS', 'ZMQ'] as const;
+export type DeliveryKind = (typeof DeliveryKinds)[number];
+
+/**
+ * How the dispatcher picks among eligible workers (live, has the handler, matches pool, labels and
+ * pinned ids, has a free slot):
+ * - ROUND_ROBIN: the next worker after the one that took the job's previous fire.
+ * - RANDOM: uniformly at random.
+ * - LEAST_LOADED: the fewest running runs relative to capacity.
+ * - CONSISTENT_HASH: rendezvous hash of the job id, so a job stays on its worker while that worker lives.
+ * - FIRST: the first eligible worker in priority order (priority, then worker id).
+ * - FAILOVER: like FIRST, but delivery tries the next worker in order when one does not accept.
+ * - BROADCAST: every eligible worker gets its own run of the fire.
+ * - ANY: no choice here: the envelope goes to the pool queue and the first free capable worker takes it.
+ */
+export const RoutingStrategies = [
+  'ROUND_ROBIN',
+  'RANDOM',
+  'LEAST_LOADED',
+  'CONSISTENT_HASH',
+  'FIRST',
+  'FAILOVER',
+  'BROADCAST',
+  'ANY',
+] as const;
+export type RoutingStrategy = (typeof RoutingStrategies)[number];
+
+/** FORBID: a fire while a run is active is SKIPPED(overlap). QUEUE: it waits its turn. REPLACE: the active run is cancelled. ALLOW: runs overlap. */
+export const ConcurrencyPolicies = ['FORBID', 'QUEUE', 'REPLACE', 'ALLOW'] as const;
+export type ConcurrencyPolicy = (typeof ConcurrencyPolicies)[number];
+
+export const MisfirePolicies = ['FIRE_ONCE_NOW', 'SKIP'] as const;
+export type MisfirePolicy = (typeof MisfirePolicies)[number];
+
+export const ScheduleSpecSchema = z.strictObject({
+  expression: z.string().min(1, 'is required'),
+  timezone: z.string().default('UTC'),
+  startDate: z.string().optional(),
+  endDate: z.string().optional(),
+});
+export type ScheduleSpecInput = z.input<typeof ScheduleSpecSchema>;
+
+const TargetSchema = z.strictObject({
+  pool: IdSchema.default('default'),
+  labels: LabelsSchema.default({}),
+  workerIds: z.array(IdSchema).max(50, 'at most 50 pinned workers').default([]),
+});
+
+const ConcurrencySchema = z.strictObject({
+  policy: z.enum(ConcurrencyPolicies).default('FORBID'),
+  maxQueued: z.number().int().min(1).max(100).default(10),
+});
+
+const MisfireSchema = z.strictObject({
+  policy: z.enum(MisfirePolicies).default('FIRE_ONCE_NOW'),
+  windowSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(3600),
+});
+
+const RetrySchema = z.strictObject({
+  maxAttempts: z.number().int().min(1).max(20).default(1),
+  backoffSeconds: z.number().int().min(1).max(3600).default(10),
+  maxBackoffSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 3600)
+    .default(600),
+});
+
+/**
+ * What an operator writes to define a job (API, CLI, console, agent config, decorators).
+ * Defaults give the behaviour a newcomer expects: REMOTE over SQS to the `default` pool,
+ * round-robin, no overlap, one attempt, a one-hour timeout, recovery when a worker dies.
+ */
+export const JobSpecSchema = z
+  .strictObject({
+    jobId: IdSchema,
+    description: z.string().max(1024).default(''),
+    handler: HandlerNameSchema,
+    payload: PayloadSchema.default(null),
+    schedule: ScheduleSpecSchema.nullable().default(null),
+    mode: z.enum(JobModes).default('REMOTE'),
+    delivery: z.enum(DeliveryKinds).default('SQS'),
+    target: TargetSchema.default({ pool: 'default', labels: {}, workerIds: [] }),
+    routing: z.enum(RoutingStrategies).default('ROUND_ROBIN'),
+    concurrency: ConcurrencySchema.default({ policy: 'FORBID', maxQueued: 10 }),
+    misfire: MisfireSchema.default({ policy: 'FIRE_ONCE_NOW', windowSeconds: 3600 }),
+    retry: RetrySchema.default({ maxAttempts: 1, backoffSeconds: 10, maxBackoffSeconds: 600 }),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(3600),
+    recoverOnWorkerLoss: z.boolean().default(true),
+    contacts: z.array(IdSchema).max(50).default([]),
+    group: IdSchema.optional(),
+    paused: z.boolean().default(false),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.schedule) {
+      try {
+        parseSchedule(spec.schedule, spec.mode);
+      } catch (error) {
+        if (!(error instanceof ScheduleError)) throw error;
+        for (const issue of error.issues) {
+          ctx.addIssue({ code: 'custom', path: issue.field.split('.'), message: issue.reason });
+        }
+      }
+    }
+    if (spec.retry.maxBackoffSeconds < spec.retry.backoffSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retry', 'maxBackoffSeconds'],
+        message: 'must be at least retry.backoffSeconds',
+      });
+    }
+  });
+export type JobSpec = z.output<typeof JobSpecSchema>;
+export type JobSpecInput = z.input<typeof JobSpecSchema>;
+
+export const SyncStates = ['IN_SYNC', 'OUT_OF_SYNC'] as const;
+export type SyncState = (typeof SyncStates)[number];
+
+/** A stored job: the spec plus what the control plane keeps about it. `version` increases on every change. */
+export const JobSchema = z.object({
+  spec: JobSpecSchema,
+  version: z.number().int().min(1),
+  createdAt: EpochMsSchema,
+  updatedAt: EpochMsSchema,
+  /** OUT_OF_SYNC while the EventBridge schedule may not match the spec; the monitor repairs it. */
+  syncState: z.enum(SyncStates),
+  /** Set for jobs declared in an agent's config or decorators: the owner id that may update or delete them. */
+  owner: z.string().max(128).optional(),
+});
+export type Job = z.output<typeof JobSchema>;

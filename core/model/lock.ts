@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { EpochMsSchema } from './common';
+
+/**
+ * A lease-based mutual-exclusion record. The item outlives its holders: releasing clears the owner
+ * but keeps `fence`, so every acquisition gets a strictly higher token than any before it.
+ */
+export const LockSchema = z.object({
+  lockKey: z.string().min(1),
+  owner: z.string().optional(),
+  fence: z.number().int().min(0),
+  expiresAt: EpochMsSchema,
+});
+export type Lock = z.output<typeof LockSchema>;
+
+export function jobLockKey(jobId: string): string {
+  return `job#${jobId}`;
+}
+
+export function isHeld(lock: Lock | null, now: number): boolean {
+  return lock?.owner !== undefined && lock.expiresAt > now;
+}

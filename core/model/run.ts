@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { EpochMsSchema, HandlerNameSchema, IdSchema, IsoInstantSchema, PayloadSchema } from './common';
+
+/*
+ * The run state machine. A run is one fire of a job; attempts (retries, recovery after a worker
+ * dies) happen inside it, each with a higher fencing token.
+ *
+ *   PENDING    ─► DISPATCHED | NO_WORKER | SKIPPED | CANCELLED
+ *                 (queued behind an active run under QUEUE, or waiting for a retry's backoff)
+ *   DISPATCHED ─► RUNNING        a worker claimed it with the run's fence
+ *              ─► PENDING        delivery failed or a worker handed it back; dispatched again later
+ *              ─► DISPATCHED     re-dispatched to another worker (new attempt, new fence)
+ *              ─► NO_WORKER | LOST | TIMED_OUT | CANCELLED
+ *   RUNNING    ─► SUCCEEDED | FAILED | TIMED_OUT | CANCELLED | LOST
+ *              ─► PENDING        the attempt failed and the retry policy allows another
+ *              ─► DISPATCHED     the worker was lost and the job recovers: new attempt elsewhere
+ *   NO_WORKER  ─► DISPATCHED | NO_WORKER | CANCELLED   (only while a retry is scheduled)
+ *
+ * SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, LOST and SKIPPED are final. NO_WORKER is final once no
+ * retry is scheduled (`nextAttemptAt` absent).
+ */
+export const RunStatuses = [
+  'PENDING',
+  'DISPATCHED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'TIMED_OUT',
+  'CANCELLED',
+  'LOST',
+  'SKIPPED',
+  'NO_WORKER',
+] as const;
+export type RunStatus = (typeof RunStatuses)[number];
+
+export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  PENDING: ['DISPATCHED', 'NO_WORKER', 'SKIPPED', 'CANCELLED'],
+  DISPATCHED: ['RUNNING', 'PENDING', 'DISPATCHED', 'NO_WORKER', 'LOST', 'TIMED_OUT', 'CANCELLED'],
+  RUNNING: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'LOST', 'PENDING', 'DISPATCHED'],
+  NO_WORKER: ['DISPATCHED', 'NO_WORKER', 'CANCELLED'],
+  SUCCEEDED: [],
+  FAILED: [],
+  TIMED_OUT: [],
+  CANCELLED: [],
+  LOST: [],
+  SKIPPED: [],
+};
+
+/** States in which the run holds its job's lock (FORBID, QUEUE, REPLACE) and counts as active. */
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['DISPATCHED', 'RUNNING'];
+
+export function canTransition(from: RunStatus, to: RunStatus): boolean {
+  return RUN_TRANSITIONS[from].includes(to);
+}
+
+/** The statuses from which `to` may be reached: what a conditional write on the current status allows. */
+export function sourcesOf(to: RunStatus): RunStatus[] {
+  return RunStatuses.filter((from) => canTransition(from, to));
+}
+
+export function isFinal(run: Pick<Run, 'status' | 'nextAttemptAt'>): boolean {
+  if (run.status === 'NO_WORKER') return run.nextAttemptAt === undefined;
+  return RUN_TRANSITIONS[run.status].length === 0;
+}
+
+export const SkipReasons = ['overlap', 'paused', 'misfire', 'queue_full'] as const;
+export type SkipReason = (typeof SkipReasons)[number];
+
+export const Triggers = ['SCHEDULE', 'MANUAL', 'LOCAL', 'CATCHUP'] as const;
+export type Trigger = (typeof Triggers)[number];
+
+export const RunErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  stack: z.string().optional(),
+});
+export type RunError = z.output<typeof RunErrorSchema>;
+
+export const HistoryEntrySchema = z.object({
+  at: EpochMsSchema,
+  status: z.enum(RunStatuses),
+  attempt: z.number().int().min(1),
+  workerId: z.string().optional(),
+  note: z.string().optional(),
+});
+export type HistoryEntry = z.output<typeof HistoryEntrySchema>;
+
+export const RunSchema = z.object({
+  runId: z.string().min(1).max(256),
+  jobId: IdSchema,
+  /** The fire's instant (UTC, to the second). Manual triggers use the moment they were asked for. */
+  scheduledTime: IsoInstantSchema,
+  trigger: z.enum(Triggers),
+  handler: HandlerNameSchema,
+  payload: PayloadSchema,
+  status: z.enum(RunStatuses),
+  reason: z.string().optional(),
+  attempt: z.number().int().min(1),
+  /** Fencing token: every transition is conditional on it, and each new attempt or owner raises it. */
+  fence: z.number().int().min(1),
+  jobVersion: z.number().int().min(1),
+  workerId: z.string().optional(),
+  /** For BROADCAST fires: the fire's primary run id this run belongs to. */
+  broadcastOf: z.string().optional(),
+  /** QUEUE policy: the run this one waits behind. */
+  queuedBehind: z.string().optional(),
+  createdAt: EpochMsSchema,
+  updatedAt: EpochMsSchema,
+  dispatchedAt: EpochMsSchema.optional(),
+  startedAt: EpochMsSchema.optional(),
+  finishedAt: EpochMsSchema.optional(),
+  /** When the current attempt must be finished; the monitor times the run out after it. */
+  deadlineAt: EpochMsSchema.optional(),
+  /** A retry or a queued start waits until then. */
+  nextAttemptAt: EpochMsSchema.optional(),
+  progress: z.object({ percent: z.number().min(0).max(100), message: z.string().max(1024) }).optional(),
+  cancelRequested: z.boolean().optional(),
+  error: RunErrorSchema.optional(),
+  result: z.unknown().optional(),
+  history: z.array(HistoryEntrySchema),
+});
+export type Run = z.output<typeof RunSchema>;
+
+/** The run id of a scheduled fire is derived from the fire itself, so duplicate invocations collide. */
+export function fireRunId(jobId: string, scheduledTime: string): string {
+  return `${jobId}@${scheduledTime}`;
+}

@@ -1,0 +1,127 @@
+/**
+ * Ports: what the domain needs from the outside world, named by role. Adapters in core/adapters/
+ * implement them by technology (DynamoDB, SQS, EventBridge Scheduler, SES, ZeroMQ); in-memory fakes
+ * for unit tests live in core/testing/ and pass the same contract suites as the real adapters.
+ *
+ * Conditional-write failures surface as domain errors carrying the current item:
+ * AlreadyFiredError, RunNotInStateError, StaleFenceError, LeaseLostError, LockHeldError,
+ * VersionConflictError, NotFoundError.
+ */
+import type { DispatchEnvelope } from './envelope';
+import type { Job, Lock, Run, RunStatus, SyncState, Worker, WorkerRegistration } from './model';
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface JobStore {
+  get(jobId: string): Promise<Job | null>;
+  /** Creates (`expectedVersion` 0) or replaces the job, only if its stored version is `expectedVersion`. */
+  put(job: Job, expectedVersion: number): Promise<void>;
+  setSyncState(jobId: string, version: number, state: SyncState): Promise<void>;
+  /** Deletes the job; with `expectedVersion`, only if it is still at that version. */
+  delete(jobId: string, expectedVersion?: number): Promise<void>;
+  list(): Promise<Job[]>;
+}
+
+/** A lock to take in the same transaction as a new run. */
+export interface LockClaim {
+  readonly key: string;
+  readonly owner: string;
+  readonly expiresAt: number;
+  /** Locks whose `expiresAt` is at or before this instant count as free. */
+  readonly now: number;
+  /** REPLACE policy: take the lock even though this owner holds it. */
+  readonly takeOverFrom?: string;
+}
+
+/** A fenced change of a run's status. The write happens only if the run is in one of `from` and holds `fence`. */
+export interface RunTransition {
+  readonly from: readonly RunStatus[];
+  readonly fence: number;
+  readonly to: RunStatus;
+  readonly at: number;
+  /** Raise the fence (a new attempt or owner); defaults to keeping it. */
+  readonly newFence?: number;
+  readonly attempt?: number;
+  readonly note?: string;
+  /** Fields to set alongside the status. */
+  readonly set?: Partial<Omit<Run, 'runId' | 'jobId' | 'status' | 'fence' | 'history' | 'attempt'>>;
+  /** Optional fields to clear. */
+  readonly unset?: readonly (keyof Run)[];
+}
+
+export interface RunQuery {
+  readonly limit?: number;
+  /** Newest scheduledTime first (default) or oldest first. */
+  readonly order?: 'newest' | 'oldest';
+}
+
+export interface RunLedger {
+  get(runId: string): Promise<Run | null>;
+  /** Writes a new run. AlreadyFiredError (with the existing run) if the id exists. */
+  create(run: Run): Promise<void>;
+  /**
+   * Writes a new run and takes its job's lock in one transaction: one run per fire and no overlap
+   * rest on this. AlreadyFiredError if the run exists (checked first); LockHeldError with the current
+   * owner if the lock is held.
+   */
+  createWithLock(run: Run, lock: LockClaim): Promise<void>;
+  /** Applies a fenced transition and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */
+  transition(runId: string, change: RunTransition): Promise<Run>;
+  listByJob(jobId: string, query?: RunQuery): Promise<Run[]>;
+  listByStatus(status: RunStatus, query?: RunQuery): Promise<Run[]>;
+}
+
+export interface LockStore {
+  get(key: string): Promise<Lock | null>;
+  /** Clears the owner if `owner` still holds it; false when it did not. The fence counter stays. */
+  release(key: string, owner: string): Promise<boolean>;
+  /** Moves a held lock from one owner to another (QUEUE: the next queued run inherits it). */
+  handOver(key: string, from: string, to: string, expiresAt: number): Promise<boolean>;
+}
+
+export interface WorkerRegistry {
+  /** Registers (or re-registers) a worker as ACTIVE with a new, higher lease fence. */
+  register(registration: WorkerRegistration, now: number, ttlMs: number): Promise<Worker>;
+  /** Extends the lease if `leaseFence` still holds it and it has not expired. LeaseLostError otherwise. */
+  renew(workerId: string, leaseFence: number, now: number, ttlMs: number, load: number): Promise<Worker>;
+  /** DRAINING: take nothing new. GONE: the lease is released. Fenced like renew (except GONE may follow expiry). */
+  setStatus(workerId: string, leaseFence: number, status: 'DRAINING' | 'GONE', now: number): Promise<void>;
+  /** Monitor: marks a worker GONE only if its lease (this fence) has expired by `now`. False if it was renewed. */
+  expire(workerId: string, leaseFence: number, now: number): Promise<boolean>;
+  get(workerId: string): Promise<Worker | null>;
+  /** All workers not GONE, optionally of one pool. */
+  list(pool?: string): Promise<Worker[]>;
+}
+
+export type DeliveryTarget =
+  | { readonly kind: 'pool'; readonly pool: string }
+  | { readonly kind: 'worker'; readonly worker: Worker };
+
+/** Hands an envelope to a worker or a pool. Resolves once the transport accepted it (queued or acknowledged). */
+export interface Delivery {
+  deliver(target: DeliveryTarget, envelope: DispatchEnvelope): Promise<void>;
+}
+
+/** What EventBridge Scheduler (or the local emulation of it) holds for one job. */
+export interface ScheduleEntry {
+  readonly jobId: string;
+  readonly expression: string;
+  readonly timezone: string;
+  readonly startDate?: string;
+  readonly endDate?: string;
+  readonly enabled: boolean;
+}
+
+export interface ScheduleGateway {
+  /** Creates or updates the job's schedule so that it fires the dispatcher with {jobId, scheduledTime}. */
+  upsert(entry: ScheduleEntry): Promise<void>;
+  /** Deletes the job's schedule; absent is fine. */
+  remove(jobId: string): Promise<void>;
+  get(jobId: string): Promise<ScheduleEntry | null>;
+  list(): Promise<ScheduleEntry[]>;
+}
