@@ -8,7 +8,7 @@
  * VersionConflictError, NotFoundError.
  */
 import type { DispatchEnvelope } from './envelope';
-import type { Job, Lock, Run, RunStatus, SyncState, Worker, WorkerRegistration } from './model';
+import type { AlertKind, Job, Lock, Run, RunStatus, SyncState, Worker, WorkerRegistration } from './model';
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -124,4 +124,30 @@ export interface ScheduleGateway {
   remove(jobId: string): Promise<void>;
   get(jobId: string): Promise<ScheduleEntry | null>;
   list(): Promise<ScheduleEntry[]>;
+}
+
+export interface AlertEvent {
+  readonly kind: AlertKind;
+  readonly jobId: string;
+  readonly runId?: string;
+  readonly message: string;
+  readonly at: number;
+}
+
+/** Where alerts go: the alerts table and queue in the deployed system, a log line or a list in tests. */
+export interface AlertHook {
+  raise(alert: AlertEvent): Promise<void>;
+}
+
+export interface MailMessage {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly subject: string;
+  readonly text: string;
+  readonly html?: string;
+}
+
+/** Sends email (alerts to contacts). Resolves once the provider accepted the message. */
+export interface Mailer {
+  send(message: MailMessage): Promise<{ messageId: string }>;
 }

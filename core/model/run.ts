@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { EpochMsSchema, HandlerNameSchema, IdSchema, IsoInstantSchema, PayloadSchema } from './common';
+import { EpochMsSchema, IdSchema, IsoInstantSchema, PayloadSchema } from './common';
+import { ConcurrencyPolicies } from './job';
 
 /*
  * The run state machine. A run is one fire of a job; attempts (retries, recovery after a worker
@@ -14,6 +15,7 @@ import { EpochMsSchema, HandlerNameSchema, IdSchema, IsoInstantSchema, PayloadSc
  *   RUNNING    ─► SUCCEEDED | FAILED | TIMED_OUT | CANCELLED | LOST
  *              ─► PENDING        the attempt failed and the retry policy allows another
  *              ─► DISPATCHED     the worker was lost and the job recovers: new attempt elsewhere
+ *              ─► NO_WORKER      ... but no other worker can take it
  *   NO_WORKER  ─► DISPATCHED | NO_WORKER | CANCELLED   (only while a retry is scheduled)
  *
  * SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, LOST and SKIPPED are final. NO_WORKER is final once no
@@ -36,7 +38,7 @@ export type RunStatus = (typeof RunStatuses)[number];
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   PENDING: ['DISPATCHED', 'NO_WORKER', 'SKIPPED', 'CANCELLED'],
   DISPATCHED: ['RUNNING', 'PENDING', 'DISPATCHED', 'NO_WORKER', 'LOST', 'TIMED_OUT', 'CANCELLED'],
-  RUNNING: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'LOST', 'PENDING', 'DISPATCHED'],
+  RUNNING: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'LOST', 'PENDING', 'DISPATCHED', 'NO_WORKER'],
   NO_WORKER: ['DISPATCHED', 'NO_WORKER', 'CANCELLED'],
   SUCCEEDED: [],
   FAILED: [],
@@ -91,7 +93,8 @@ export const RunSchema = z.object({
   /** The fire's instant (UTC, to the second). Manual triggers use the moment they were asked for. */
   scheduledTime: IsoInstantSchema,
   trigger: z.enum(Triggers),
-  handler: HandlerNameSchema,
+  /** Handler name as the job had it at the fire (empty for a fire of a job that does not exist). */
+  handler: z.string().max(128),
   payload: PayloadSchema,
   status: z.enum(RunStatuses),
   reason: z.string().optional(),
@@ -100,6 +103,10 @@ export const RunSchema = z.object({
   fence: z.number().int().min(1),
   jobVersion: z.number().int().min(1),
   workerId: z.string().optional(),
+  /** The lock this run holds while active (absent under ALLOW). */
+  lockKey: z.string().optional(),
+  /** The job's concurrency policy at the fire; QUEUE runs hand their lock to the next queued run. */
+  concurrency: z.enum(ConcurrencyPolicies),
   /** For BROADCAST fires: the fire's primary run id this run belongs to. */
   broadcastOf: z.string().optional(),
   /** QUEUE policy: the run this one waits behind. */

@@ -1,0 +1,578 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { envelopeFor, envelopeToJson } from './envelope';
+import {
+  AlreadyFiredError,
+  type CloverError,
+  LockHeldError,
+  NotFoundError,
+  PayloadTooLargeError,
+} from './errors';
+import type { Logger } from './log';
+import {
+  ACTIVE_STATUSES,
+  fireRunId,
+  IdSchema,
+  IsoInstantSchema,
+  isoSeconds,
+  type Job,
+  jobLockKey,
+  parseOrThrow,
+  type Run,
+  type RunStatus,
+  type SkipReason,
+  Triggers,
+  type Worker,
+} from './model';
+import type { AlertHook, Clock, Delivery, JobStore, LockStore, RunLedger } from './ports';
+import { nextRetryDelayMs } from './retry';
+import { eligibleWorkers, explainEligibility, orderCandidates } from './routing';
+import type { WorkerDirectory } from './worker-directory';
+
+/** What the dispatcher accepts: EventBridge Scheduler's input, or a manual / catch-up trigger. */
+export const FireRequestSchema = z.strictObject({
+  jobId: IdSchema,
+  /** EventBridge Scheduler fills this from `<aws.scheduler.scheduled-time>`; manual triggers leave it out. */
+  scheduledTime: IsoInstantSchema.optional(),
+  trigger: z.enum(Triggers).default('SCHEDULE'),
+});
+export type FireRequest = z.input<typeof FireRequestSchema>;
+
+export type FireOutcome =
+  | { readonly kind: 'dispatched'; readonly runs: readonly Run[] }
+  | { readonly kind: 'duplicate'; readonly runId: string }
+  | { readonly kind: 'skipped'; readonly run: Run; readonly reason: SkipReason }
+  | { readonly kind: 'queued'; readonly run: Run }
+  | { readonly kind: 'no_worker'; readonly run: Run }
+  | { readonly kind: 'rejected'; readonly run: Run; readonly error: CloverError };
+
+export interface DispatcherDeps {
+  readonly jobs: JobStore;
+  readonly runs: RunLedger;
+  readonly locks: LockStore;
+  readonly workers: WorkerDirectory;
+  readonly delivery: Delivery;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly alerts: AlertHook;
+  readonly random?: () => number;
+}
+
+/** A run's lock outlives its deadline by this much, so a slow completion still releases its own lock. */
+const LOCK_GRACE_MS = 60_000;
+
+/**
+ * The REMOTE fire path (ARCHITECTURE.md, "Fire" and "Deliver"): load the job, choose workers from
+ * live leases, write the run (with the job's lock, in one transaction) already DISPATCHED to the
+ * chosen worker, then deliver. Duplicate invocations of a fire collide on the run id (invariant 1);
+ * a held lock turns a fire into SKIPPED(overlap), a queued run or a replacement (invariant 2); every
+ * later change is a fenced transition (invariant 3).
+ */
+export class Dispatcher {
+  /** Round-robin cursors per job: a warm instance's memory; a cold start begins a new ring walk. */
+  private readonly lastWorker = new Map<string, string>();
+  private readonly random: () => number;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.random = deps.random ?? Math.random;
+  }
+
+  async fire(input: unknown): Promise<FireOutcome> {
+    const request = parseOrThrow(FireRequestSchema, input, 'event');
+    const now = this.deps.clock.now();
+    const scheduledTime = request.scheduledTime ?? isoSeconds(now);
+    const runId =
+      request.trigger === 'MANUAL'
+        ? `${request.jobId}@manual-${isoSeconds(now)}-${randomUUID().slice(0, 8)}`
+        : fireRunId(request.jobId, scheduledTime);
+    const log = this.deps.log.child({ jobId: request.jobId, runId });
+
+    const job = await this.deps.jobs.get(request.jobId);
+    if (!job) {
+      const error = new NotFoundError('job', request.jobId);
+      const run = this.newRun(null, runId, request.jobId, scheduledTime, request.trigger, now, 'SKIPPED');
+      return this.record({ ...run, reason: 'job_not_found', error: error.toJSON() }, log, (written) => ({
+        kind: 'rejected',
+        run: written,
+        error,
+      }));
+    }
+    const base = this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING');
+    if (job.spec.paused && request.trigger !== 'MANUAL') {
+      return this.record({ ...base, status: 'SKIPPED', reason: 'paused' }, log, (run) => ({
+        kind: 'skipped',
+        run,
+        reason: 'paused',
+      }));
+    }
+    const oversize = this.checkEnvelopeSize(base, now);
+    if (oversize) {
+      const run: Run = {
+        ...base,
+        status: 'FAILED',
+        reason: oversize.code,
+        error: oversize.toJSON(),
+        finishedAt: now,
+      };
+      return this.record(run, log, (written) => ({ kind: 'rejected', run: written, error: oversize }));
+    }
+    const live = await this.deps.workers.live(job.spec.target.pool, now);
+    if (job.spec.routing === 'BROADCAST') return this.fireBroadcast(job, base, live, now, log);
+    return this.admit(job, base, live, now, log);
+  }
+
+  /**
+   * Re-dispatches runs whose retry backoff has passed (PENDING with `nextAttemptAt`, NO_WORKER with a
+   * scheduled retry). The monitor and the local control plane call it on every sweep.
+   */
+  async retryDue(): Promise<number> {
+    const now = this.deps.clock.now();
+    let count = 0;
+    for (const status of ['PENDING', 'NO_WORKER'] as const) {
+      const due = (await this.deps.runs.listByStatus(status, { order: 'oldest', limit: 100 })).filter(
+        (run) => run.nextAttemptAt !== undefined && run.nextAttemptAt <= now && run.reason !== 'queued',
+      );
+      for (const run of due) {
+        await this.redispatch(run, { newAttempt: true }).catch((error: unknown) =>
+          this.deps.log.log('warn', 'retry could not be dispatched', { runId: run.runId, error }),
+        );
+        count += 1;
+      }
+    }
+    return count;
+  }
+
+  /**
+   * Dispatches an existing run again, to a freshly chosen worker, with a higher fence: a retry after
+   * its backoff, the next queued run, or recovery of a run whose worker died (from RUNNING).
+   */
+  async redispatch(run: Run, options: { newAttempt: boolean; note?: string }): Promise<Run> {
+    const now = this.deps.clock.now();
+    const log = this.deps.log.child({ jobId: run.jobId, runId: run.runId });
+    const job = await this.deps.jobs.get(run.jobId);
+    const attempt = options.newAttempt ? run.attempt + 1 : run.attempt;
+    const live = job ? await this.deps.workers.live(job.spec.target.pool, now) : [];
+    const candidates = job ? this.candidates(job, live, now) : [];
+    if (!job || (candidates.length === 0 && job.spec.routing !== 'ANY')) {
+      const reason = job ? this.noWorkerReason(job, live, now) : 'job_not_found';
+      const delay = job ? nextRetryDelayMs(job.spec.retry, attempt, this.random) : null;
+      const written = await this.deps.runs.transition(run.runId, {
+        from: [run.status],
+        fence: run.fence,
+        to: 'NO_WORKER',
+        at: now,
+        attempt,
+        newFence: run.fence + 1,
+        note: reason,
+        set: { reason, ...(delay === null ? {} : { nextAttemptAt: now + delay }) },
+        unset: delay === null ? ['nextAttemptAt', 'workerId'] : ['workerId'],
+      });
+      log.log('warn', 'no worker for run', { reason, retryInMs: delay });
+      await this.deps.alerts.raise({
+        kind: 'no_worker',
+        jobId: run.jobId,
+        runId: run.runId,
+        message: reason,
+        at: now,
+      });
+      if (delay === null) await this.settle(written);
+      return written;
+    }
+    const first = candidates[0];
+    const written = await this.deps.runs.transition(run.runId, {
+      from: [run.status],
+      fence: run.fence,
+      to: 'DISPATCHED',
+      at: now,
+      attempt,
+      newFence: run.fence + 1,
+      note: options.note,
+      set: {
+        dispatchedAt: now,
+        deadlineAt: now + job.spec.timeoutSeconds * 1000,
+        ...(first ? { workerId: first.workerId } : {}),
+      },
+      unset: first ? ['nextAttemptAt', 'reason'] : ['nextAttemptAt', 'reason', 'workerId'],
+    });
+    return (await this.deliver(job, written, candidates, log)) ?? written;
+  }
+
+  /**
+   * Called when a run reaches a final state: releases its lock, or under QUEUE hands it to the oldest
+   * queued run of the job and dispatches that one.
+   */
+  async settle(run: Run): Promise<void> {
+    if (!run.lockKey) return;
+    if (run.concurrency === 'QUEUE') {
+      const next = (await this.deps.runs.listByJob(run.jobId, { order: 'oldest', limit: 200 })).find(
+        (r) => r.status === 'PENDING' && r.reason === 'queued',
+      );
+      if (next) {
+        const job = await this.deps.jobs.get(run.jobId);
+        const expiresAt = this.deps.clock.now() + (job?.spec.timeoutSeconds ?? 3600) * 1000 + LOCK_GRACE_MS;
+        if (await this.deps.locks.handOver(run.lockKey, run.runId, next.runId, expiresAt)) {
+          await this.redispatch(next, { newAttempt: false, note: `dequeued after ${run.runId}` });
+          return;
+        }
+      }
+    }
+    await this.deps.locks.release(run.lockKey, run.runId);
+  }
+
+  private async admit(
+    job: Job,
+    base: Run,
+    live: readonly Worker[],
+    now: number,
+    log: Logger,
+  ): Promise<FireOutcome> {
+    const candidates = this.candidates(job, live, now);
+    if (
+      candidates.length === 0 &&
+      (job.spec.routing !== 'ANY' || eligibleWorkers(job.spec, live, now).length === 0)
+    ) {
+      return this.admitWithoutWorker(job, base, live, now, log);
+    }
+    const first = candidates[0];
+    const run: Run = {
+      ...base,
+      status: 'DISPATCHED',
+      dispatchedAt: now,
+      ...(first ? { workerId: first.workerId } : {}),
+      history: [...base.history, { at: now, status: 'DISPATCHED', attempt: 1, workerId: first?.workerId }],
+    };
+    const written = await this.write(job, run, now, log);
+    if (written.kind !== 'written') return written.outcome;
+    const delivered = await this.deliver(job, written.run, candidates, log);
+    return delivered?.status === 'DISPATCHED'
+      ? { kind: 'dispatched', runs: [delivered] }
+      : { kind: 'no_worker', run: delivered ?? run };
+  }
+
+  /** No eligible worker: a NO_WORKER run (holding the lock while a retry is scheduled), an alert, a retry by policy. */
+  private async admitWithoutWorker(
+    job: Job,
+    base: Run,
+    live: readonly Worker[],
+    now: number,
+    log: Logger,
+  ): Promise<FireOutcome> {
+    const reason = this.noWorkerReason(job, live, now);
+    const delay = nextRetryDelayMs(job.spec.retry, 1, this.random);
+    const run: Run = {
+      ...base,
+      status: 'NO_WORKER',
+      reason,
+      ...(delay === null ? { finishedAt: now } : { nextAttemptAt: now + delay }),
+      history: [...base.history, { at: now, status: 'NO_WORKER', attempt: 1, note: reason }],
+    };
+    const written = delay === null ? await this.createPlain(run, log) : await this.write(job, run, now, log);
+    if (written.kind !== 'written') return written.outcome;
+    log.log('warn', 'no worker for fire', { reason, retryInMs: delay });
+    await this.deps.alerts.raise({
+      kind: 'no_worker',
+      jobId: job.spec.jobId,
+      runId: run.runId,
+      message: reason,
+      at: now,
+    });
+    return { kind: 'no_worker', run: written.run };
+  }
+
+  /** BROADCAST: one run per eligible worker, each with its own id and its own lock, so each is one-per-fire. */
+  private async fireBroadcast(
+    job: Job,
+    base: Run,
+    live: readonly Worker[],
+    now: number,
+    log: Logger,
+  ): Promise<FireOutcome> {
+    const targets = this.candidates(job, live, now);
+    if (targets.length === 0) return this.admitWithoutWorker(job, base, live, now, log);
+    const outcomes = await Promise.all(
+      targets.map((worker) => {
+        const run: Run = {
+          ...base,
+          runId: `${base.runId}#${worker.workerId}`,
+          broadcastOf: base.runId,
+          status: 'DISPATCHED',
+          workerId: worker.workerId,
+          dispatchedAt: now,
+          history: [
+            ...base.history,
+            { at: now, status: 'DISPATCHED', attempt: 1, workerId: worker.workerId },
+          ],
+        };
+        return this.write(job, run, now, log, `${jobLockKey(job.spec.jobId)}#${worker.workerId}`).then(
+          async (written) =>
+            written.kind === 'written'
+              ? ((await this.deliver(job, written.run, [worker], log)) ?? written.run)
+              : written.outcome,
+        );
+      }),
+    );
+    const runs = outcomes.filter((o): o is Run => 'status' in o && o.status === 'DISPATCHED');
+    if (runs.length > 0) return { kind: 'dispatched', runs };
+    return outcomes.find((o): o is FireOutcome => 'kind' in o) ?? { kind: 'duplicate', runId: base.runId };
+  }
+
+  /** Writes a new run under the job's concurrency policy; a held lock becomes a skip, a queued run or a replacement. */
+  private async write(
+    job: Job,
+    run: Run,
+    now: number,
+    log: Logger,
+    lockKey = jobLockKey(job.spec.jobId),
+  ): Promise<{ kind: 'written'; run: Run } | { kind: 'settled'; outcome: FireOutcome }> {
+    const policy = job.spec.concurrency.policy;
+    if (policy === 'ALLOW') return this.createPlain(run, log);
+    const locked: Run = { ...run, lockKey };
+    const claim = { key: lockKey, owner: run.runId, expiresAt: this.lockExpiry(job, now), now };
+    try {
+      await this.deps.runs.createWithLock(locked, claim);
+      log.log('info', 'run created', { status: locked.status, workerId: locked.workerId });
+      return { kind: 'written', run: locked };
+    } catch (error) {
+      if (error instanceof AlreadyFiredError) return { kind: 'settled', outcome: this.duplicate(run, log) };
+      if (!(error instanceof LockHeldError) || error.owner === undefined) throw error;
+      const holder = error.owner;
+      if (policy === 'QUEUE')
+        return { kind: 'settled', outcome: await this.enqueue(job, locked, holder, now, log) };
+      if (policy === 'REPLACE') {
+        const replaced = await this.replace(locked, claim, holder, now, log);
+        if (replaced) return { kind: 'written', run: locked };
+      }
+      return { kind: 'settled', outcome: await this.skip(run, 'overlap', now, log, `active run ${holder}`) };
+    }
+  }
+
+  private async enqueue(job: Job, run: Run, holder: string, now: number, log: Logger): Promise<FireOutcome> {
+    const queued = (await this.deps.runs.listByJob(job.spec.jobId, { order: 'oldest', limit: 200 })).filter(
+      (r) => r.status === 'PENDING' && r.reason === 'queued',
+    );
+    if (queued.length >= job.spec.concurrency.maxQueued) {
+      return this.skip(run, 'queue_full', now, log, `${queued.length} runs already queued`);
+    }
+    const pending: Run = {
+      ...run,
+      status: 'PENDING',
+      reason: 'queued',
+      queuedBehind: holder,
+      history: [
+        ...run.history.slice(0, 1),
+        { at: now, status: 'PENDING', attempt: 1, note: `queued behind ${holder}` },
+      ],
+    };
+    delete pending.workerId;
+    delete pending.dispatchedAt;
+    const written = await this.createPlain(pending, log);
+    return written.kind === 'written' ? { kind: 'queued', run: written.run } : written.outcome;
+  }
+
+  /** REPLACE: cancel the active run (its worker sees CANCELLED and aborts; its fence no longer matches), then take its lock. */
+  private async replace(
+    run: Run,
+    claim: { key: string; owner: string; expiresAt: number; now: number },
+    holder: string,
+    now: number,
+    log: Logger,
+  ): Promise<boolean> {
+    const current = await this.deps.runs.get(holder);
+    if (current && ACTIVE_STATUSES.includes(current.status)) {
+      await this.deps.runs
+        .transition(holder, {
+          from: ACTIVE_STATUSES,
+          fence: current.fence,
+          to: 'CANCELLED',
+          at: now,
+          note: `replaced by ${run.runId}`,
+          set: { cancelRequested: true, finishedAt: now, reason: 'replaced' },
+        })
+        .catch((error: unknown) => log.log('warn', 'could not cancel the replaced run', { holder, error }));
+    }
+    try {
+      await this.deps.runs.createWithLock(run, { ...claim, takeOverFrom: holder });
+      log.log('info', 'run created, replacing the active run', { replaced: holder, workerId: run.workerId });
+      return true;
+    } catch (error) {
+      if (error instanceof LockHeldError) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Sends the envelope to the candidates in order until one accepts. Moving to another candidate raises
+   * the fence, so an envelope that did reach an earlier worker can no longer be claimed. When none
+   * accepts, the run goes back to PENDING for a retry by policy (or NO_WORKER when none is left).
+   */
+  private async deliver(
+    job: Job,
+    run: Run,
+    candidates: readonly Worker[],
+    log: Logger,
+  ): Promise<Run | undefined> {
+    const now = this.deps.clock.now();
+    const deadlineAt = now + job.spec.timeoutSeconds * 1000;
+    if (job.spec.routing === 'ANY' || candidates.length === 0) {
+      await this.deps.delivery.deliver(
+        { kind: 'pool', pool: job.spec.target.pool },
+        envelopeFor(run, deadlineAt, now),
+      );
+      log.log('info', 'run dispatched to the pool queue', {
+        pool: job.spec.target.pool,
+        attempt: run.attempt,
+      });
+      return run;
+    }
+    let current = run;
+    for (const [index, worker] of candidates.entries()) {
+      if (index > 0) {
+        current = await this.deps.runs.transition(run.runId, {
+          from: ['DISPATCHED'],
+          fence: current.fence,
+          to: 'DISPATCHED',
+          at: now,
+          newFence: current.fence + 1,
+          note: `delivery moved to ${worker.workerId}`,
+          set: { workerId: worker.workerId },
+        });
+      }
+      try {
+        await this.deps.delivery.deliver({ kind: 'worker', worker }, envelopeFor(current, deadlineAt, now));
+        this.lastWorker.set(job.spec.jobId, worker.workerId);
+        this.deps.workers.noteDispatched(job.spec.target.pool, worker.workerId);
+        log.log('info', 'run dispatched', {
+          workerId: worker.workerId,
+          attempt: current.attempt,
+          fence: current.fence,
+        });
+        return current;
+      } catch (error) {
+        log.log('warn', 'delivery failed; trying the next candidate', { workerId: worker.workerId, error });
+      }
+    }
+    const delay = nextRetryDelayMs(job.spec.retry, current.attempt, this.random) ?? null;
+    const failed = await this.deps.runs.transition(run.runId, {
+      from: ['DISPATCHED'],
+      fence: current.fence,
+      to: delay === null ? 'NO_WORKER' : 'PENDING',
+      at: now,
+      note: 'no candidate accepted the delivery',
+      set: {
+        reason: 'delivery_failed',
+        ...(delay === null ? { finishedAt: now } : { nextAttemptAt: now + delay }),
+      },
+      unset: ['workerId'],
+    });
+    await this.deps.alerts.raise({
+      kind: 'no_worker',
+      jobId: run.jobId,
+      runId: run.runId,
+      message: 'no candidate worker accepted the delivery',
+      at: now,
+    });
+    if (delay === null) await this.settle(failed);
+    return failed;
+  }
+
+  private candidates(job: Job, live: readonly Worker[], now: number): Worker[] {
+    const eligible = eligibleWorkers(job.spec, live, now);
+    return orderCandidates(job.spec, eligible, {
+      lastWorkerId: this.lastWorker.get(job.spec.jobId),
+      random: this.random,
+    });
+  }
+
+  private noWorkerReason(job: Job, live: readonly Worker[], now: number): string {
+    const { excluded } = explainEligibility(job.spec, live, now);
+    if (excluded.length === 0) return `no live worker in pool ${job.spec.target.pool}`;
+    return `no eligible worker: ${excluded.map((e) => `${e.workerId} (${e.reason})`).join(', ')}`;
+  }
+
+  private async skip(
+    run: Run,
+    reason: SkipReason,
+    now: number,
+    log: Logger,
+    note: string,
+  ): Promise<FireOutcome> {
+    const skipped: Run = {
+      ...run,
+      status: 'SKIPPED',
+      reason,
+      finishedAt: now,
+      history: [...run.history.slice(0, 1), { at: now, status: 'SKIPPED', attempt: 1, note }],
+    };
+    delete skipped.workerId;
+    delete skipped.dispatchedAt;
+    delete skipped.lockKey;
+    return this.record(skipped, log, (written) => ({ kind: 'skipped', run: written, reason }));
+  }
+
+  /** Writes a run that needs no lock; a duplicate fire finds the first record and changes nothing. */
+  private async record(run: Run, log: Logger, outcome: (run: Run) => FireOutcome): Promise<FireOutcome> {
+    const written = await this.createPlain(run, log);
+    return written.kind === 'written' ? outcome(written.run) : written.outcome;
+  }
+
+  private async createPlain(
+    run: Run,
+    log: Logger,
+  ): Promise<{ kind: 'written'; run: Run } | { kind: 'settled'; outcome: FireOutcome }> {
+    try {
+      await this.deps.runs.create(run);
+      log.log('info', 'run created', { status: run.status, reason: run.reason, workerId: run.workerId });
+      return { kind: 'written', run };
+    } catch (error) {
+      if (error instanceof AlreadyFiredError) return { kind: 'settled', outcome: this.duplicate(run, log) };
+      throw error;
+    }
+  }
+
+  private duplicate(run: Run, log: Logger): FireOutcome {
+    log.log('info', 'duplicate invocation of a fire; nothing written');
+    return { kind: 'duplicate', runId: run.runId };
+  }
+
+  private checkEnvelopeSize(run: Run, now: number): PayloadTooLargeError | null {
+    try {
+      envelopeToJson(envelopeFor(run, now, now));
+      return null;
+    } catch (error) {
+      if (error instanceof PayloadTooLargeError) return error;
+      throw error;
+    }
+  }
+
+  private lockExpiry(job: Job, now: number): number {
+    return now + job.spec.timeoutSeconds * 1000 + LOCK_GRACE_MS;
+  }
+
+  private newRun(
+    job: Job | null,
+    runId: string,
+    jobId: string,
+    scheduledTime: string,
+    trigger: Run['trigger'],
+    now: number,
+    status: RunStatus,
+  ): Run {
+    return {
+      runId,
+      jobId,
+      scheduledTime,
+      trigger,
+      handler: job?.spec.handler ?? '',
+      payload: job?.spec.payload ?? null,
+      status,
+      attempt: 1,
+      fence: 1,
+      jobVersion: job?.version ?? 1,
+      concurrency: job?.spec.concurrency.policy ?? 'ALLOW',
+      createdAt: now,
+      updatedAt: now,
+      ...(job ? { deadlineAt: now + job.spec.timeoutSeconds * 1000 } : {}),
+      history: [{ at: now, status: 'PENDING', attempt: 1, note: `fired by ${trigger.toLowerCase()}` }],
+    };
+  }
+}

@@ -1,0 +1,93 @@
+import type { Dispatcher } from './dispatch';
+import type { DispatchEnvelope } from './envelope';
+import type { Logger } from './log';
+import type { Run, RunError } from './model';
+import type { Clock, JobStore, RunLedger } from './ports';
+import { nextRetryDelayMs } from './retry';
+
+export type RunOutcome =
+  | { readonly status: 'SUCCEEDED'; readonly result?: unknown }
+  | { readonly status: 'FAILED'; readonly error: RunError }
+  | { readonly status: 'CANCELLED'; readonly error?: RunError };
+
+export interface RunExecutionDeps {
+  readonly jobs: JobStore;
+  readonly runs: RunLedger;
+  readonly dispatcher: Dispatcher;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly random?: () => number;
+}
+
+/**
+ * The worker side of a run's life, as the agent calls it: claim what was delivered, then complete it
+ * (or hand it back). Every call is a fenced transition, so a worker whose envelope was superseded
+ * (re-dispatched elsewhere, cancelled, replaced) is refused instead of overwriting the run.
+ */
+export class RunExecution {
+  constructor(private readonly deps: RunExecutionDeps) {}
+
+  /** DISPATCHED → RUNNING with the envelope's fence. RunNotInStateError / StaleFenceError when superseded. */
+  claim(envelope: DispatchEnvelope, workerId: string): Promise<Run> {
+    const now = this.deps.clock.now();
+    return this.deps.runs.transition(envelope.runId, {
+      from: ['DISPATCHED'],
+      fence: envelope.fence,
+      to: 'RUNNING',
+      at: now,
+      set: { workerId, startedAt: now, deadlineAt: envelope.deadlineAt },
+    });
+  }
+
+  /**
+   * RUNNING → final, or → PENDING when the attempt failed and the job's retry policy allows another
+   * (the lock stays held through the backoff). A final run releases its lock or hands it to the next
+   * queued run.
+   */
+  async complete(run: Run, outcome: RunOutcome): Promise<Run> {
+    const now = this.deps.clock.now();
+    if (outcome.status === 'FAILED') {
+      const job = await this.deps.jobs.get(run.jobId);
+      const delay = job ? nextRetryDelayMs(job.spec.retry, run.attempt, this.deps.random) : null;
+      if (delay !== null) {
+        const retrying = await this.deps.runs.transition(run.runId, {
+          from: ['RUNNING'],
+          fence: run.fence,
+          to: 'PENDING',
+          at: now,
+          note: `attempt ${run.attempt} failed: ${outcome.error.message}`,
+          set: { error: outcome.error, reason: 'retry', nextAttemptAt: now + delay },
+        });
+        this.deps.log.log('info', 'attempt failed; retry scheduled', { runId: run.runId, retryInMs: delay });
+        return retrying;
+      }
+    }
+    const final = await this.deps.runs.transition(run.runId, {
+      from: ['RUNNING'],
+      fence: run.fence,
+      to: outcome.status,
+      at: now,
+      set: {
+        finishedAt: now,
+        ...('error' in outcome && outcome.error ? { error: outcome.error } : {}),
+        ...('result' in outcome && outcome.result !== undefined ? { result: outcome.result } : {}),
+      },
+    });
+    await this.deps.dispatcher.settle(final);
+    return final;
+  }
+
+  /** A draining worker gives an unstarted or interrupted run back: it is dispatched again at once, to someone else. */
+  async handBack(run: Run, note: string): Promise<Run> {
+    const now = this.deps.clock.now();
+    return this.deps.runs.transition(run.runId, {
+      from: ['DISPATCHED', 'RUNNING'],
+      fence: run.fence,
+      to: 'PENDING',
+      at: now,
+      note,
+      set: { reason: 'handed_back', nextAttemptAt: now },
+      unset: ['workerId'],
+    });
+  }
+}

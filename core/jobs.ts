@@ -1,0 +1,97 @@
+import { NotFoundError } from './errors';
+import type { Logger } from './log';
+import { type Job, type JobSpec, JobSpecSchema, parseOrThrow } from './model';
+import type { Clock, JobStore, ScheduleEntry, ScheduleGateway } from './ports';
+import { parseSchedule } from './schedule';
+
+export interface JobServiceDeps {
+  readonly jobs: JobStore;
+  readonly schedules: ScheduleGateway;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export interface DefineOptions {
+  /** Only replace the job if it is still at this version (optimistic concurrency for editors). */
+  readonly expectedVersion?: number;
+  /** Declarative jobs: the agent config that owns the job. */
+  readonly owner?: string;
+}
+
+/**
+ * Defining, changing and deleting jobs (ARCHITECTURE.md, "Define a job"). The job is written first,
+ * marked OUT_OF_SYNC, then its EventBridge schedule; only then is it marked IN_SYNC. A failure
+ * between the writes leaves an out-of-sync job for the monitor to repair, never an orphan schedule.
+ * Deletion removes the schedule before the job for the same reason.
+ */
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  /** Validates and stores a job spec (create or update). Invalid input throws ValidationError and writes nothing. */
+  async define(input: unknown, options: DefineOptions = {}): Promise<Job> {
+    const spec = parseOrThrow(JobSpecSchema, input);
+    const current = await this.deps.jobs.get(spec.jobId);
+    const expectedVersion = options.expectedVersion ?? current?.version ?? 0;
+    const now = this.deps.clock.now();
+    const job: Job = {
+      spec,
+      version: expectedVersion + 1,
+      createdAt: current?.createdAt ?? now,
+      updatedAt: now,
+      syncState: 'OUT_OF_SYNC',
+      ...((options.owner ?? current?.owner) ? { owner: options.owner ?? current?.owner } : {}),
+    };
+    await this.deps.jobs.put(job, expectedVersion);
+    await this.syncSchedule(job);
+    return { ...job, syncState: 'IN_SYNC' };
+  }
+
+  async get(jobId: string): Promise<Job> {
+    const job = await this.deps.jobs.get(jobId);
+    if (!job) throw new NotFoundError('job', jobId);
+    return job;
+  }
+
+  list(): Promise<Job[]> {
+    return this.deps.jobs.list();
+  }
+
+  async setPaused(jobId: string, paused: boolean): Promise<Job> {
+    const job = await this.get(jobId);
+    return this.define({ ...job.spec, paused }, { expectedVersion: job.version });
+  }
+
+  async delete(jobId: string): Promise<void> {
+    const job = await this.get(jobId);
+    await this.deps.schedules.remove(jobId);
+    await this.deps.jobs.delete(jobId, job.version);
+    this.deps.log.log('info', 'job deleted', { jobId });
+  }
+
+  /** Makes the EventBridge schedule match the job (REMOTE with a schedule) or removes it, then marks the job IN_SYNC. */
+  async syncSchedule(job: Job): Promise<void> {
+    const entry = scheduleEntryFor(job.spec);
+    if (entry) await this.deps.schedules.upsert(entry);
+    else await this.deps.schedules.remove(job.spec.jobId);
+    await this.deps.jobs.setSyncState(job.spec.jobId, job.version, 'IN_SYNC');
+    this.deps.log.log('info', 'job defined', {
+      jobId: job.spec.jobId,
+      version: job.version,
+      schedule: entry?.expression,
+    });
+  }
+}
+
+/** The EventBridge schedule a job needs: REMOTE jobs with a schedule have one; LOCAL and manual-only jobs have none. */
+export function scheduleEntryFor(spec: JobSpec): ScheduleEntry | null {
+  if (spec.mode !== 'REMOTE' || !spec.schedule) return null;
+  return {
+    jobId: spec.jobId,
+    // Validation already rejected REMOTE expressions that EventBridge cannot express exactly.
+    expression: parseSchedule(spec.schedule, spec.mode).awsExpression ?? spec.schedule.expression,
+    timezone: spec.schedule.timezone,
+    ...(spec.schedule.startDate ? { startDate: spec.schedule.startDate } : {}),
+    ...(spec.schedule.endDate ? { endDate: spec.schedule.endDate } : {}),
+    enabled: true,
+  };
+}

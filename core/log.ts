@@ -1,0 +1,50 @@
+/**
+ * Structured logging. Library code logs through this port, never console.log: one JSON object per
+ * line with a message and scope fields (jobId, runId, workerId), so logs can be searched and joined.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  log(level: LogLevel, message: string, fields?: LogFields): void;
+  /** A logger whose lines all carry `fields` too. */
+  child(fields: LogFields): Logger;
+}
+
+const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface JsonLoggerOptions {
+  readonly level?: LogLevel;
+  readonly write?: (line: string) => void;
+  readonly fields?: LogFields;
+}
+
+export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const threshold = levelRank[options.level ?? 'info'];
+  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const scope = options.fields ?? {};
+  return {
+    log(level, message, fields) {
+      if (levelRank[level] < threshold) return;
+      write(
+        JSON.stringify(
+          { time: new Date().toISOString(), level, message, ...scope, ...fields },
+          errorReplacer,
+        ),
+      );
+    },
+    child(fields) {
+      return jsonLogger({ ...options, fields: { ...scope, ...fields } });
+    },
+  };
+}
+
+export const silentLogger: Logger = { log() {}, child: () => silentLogger };
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    const coded = value as Error & { code?: unknown };
+    return { name: value.name, message: value.message, code: coded.code };
+  }
+  return value;
+}

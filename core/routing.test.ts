@@ -1,0 +1,521 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { RoutingStrategy, Worker } from './model';
+import {
+  eligibleWorkers,
+  explainEligibility,
+  orderCandidates,
+  type RoutingJob,
+  rendezvousWeight,
+} from './routing';
+
+const NOW = 1_750_000_000_000;
+
+function worker(workerId: string, overrides: Partial<Worker> = {}): Worker {
+  return {
+    workerId,
+    host: `${workerId}.example`,
+    pool: 'default',
+    handlers: ['report.daily'],
+    labels: {},
+    capacity: 4,
+    priority: 100,
+    endpoints: {},
+    status: 'ACTIVE',
+    leaseFence: 1,
+    leaseExpiresAt: NOW + 10_000,
+    registeredAt: NOW - 60_000,
+    heartbeatAt: NOW - 1_000,
+    load: 0,
+    ...overrides,
+  };
+}
+
+function job(
+  routing: RoutingStrategy = 'ROUND_ROBIN',
+  target: Partial<RoutingJob['target']> = {},
+): RoutingJob {
+  return {
+    jobId: 'nightly-report',
+    handler: 'report.daily',
+    target: { pool: 'default', labels: {}, workerIds: [], ...target },
+    routing,
+  };
+}
+
+/** Seeded PRNG so "random" tests are deterministic. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+const ids = (workers: readonly Worker[]) => workers.map((w) => w.workerId);
+const ratio = (w: Worker) => w.load / w.capacity;
+
+function spread(counts: Map<string, number>): { min: number; max: number } {
+  const values = [...counts.values()];
+  return { min: Math.min(...values), max: Math.max(...values) };
+}
+
+const FIVE = ['w1', 'w2', 'w3', 'w4', 'w5'];
+const FIRES = 1_000;
+
+describe('eligibility', () => {
+  const cases: {
+    name: string;
+    target?: Partial<RoutingJob['target']>;
+    workers: Worker[];
+    eligible: string[];
+    excluded: Record<string, string>;
+  }[] = [
+    {
+      name: 'pinned worker B is the only one eligible, however A looks',
+      target: { workerIds: ['B'] },
+      workers: [worker('A', { priority: 0 }), worker('B', { priority: 999, load: 3 })],
+      eligible: ['B'],
+      excluded: { A: 'not pinned' },
+    },
+    {
+      name: 'pinned worker B gone: nothing eligible, and it says why',
+      target: { workerIds: ['B'] },
+      workers: [worker('A'), worker('C')],
+      eligible: [],
+      excluded: { A: 'not pinned', C: 'not pinned', B: 'not registered' },
+    },
+    {
+      name: 'pinned worker B still listed but GONE',
+      target: { workerIds: ['B'] },
+      workers: [worker('A'), worker('B', { status: 'GONE' })],
+      eligible: [],
+      excluded: { A: 'not pinned', B: 'gone' },
+    },
+    {
+      name: 'labels must all be present with equal values',
+      target: { labels: { env: 'prod', zone: 'a' } },
+      workers: [
+        worker('ok', { labels: { env: 'prod', zone: 'a', extra: 'x' } }),
+        worker('wrong-value', { labels: { env: 'dev', zone: 'a' } }),
+        worker('missing', { labels: { zone: 'a' } }),
+        worker('none'),
+      ],
+      eligible: ['ok'],
+      excluded: { 'wrong-value': 'label env=prod', missing: 'label env=prod', none: 'label env=prod' },
+    },
+    {
+      name: 'inherited object keys do not count as labels',
+      target: { labels: { constructor: 'x' } },
+      workers: [worker('plain')],
+      eligible: [],
+      excluded: { plain: 'label constructor=x' },
+    },
+    {
+      name: 'handler',
+      workers: [worker('has'), worker('lacks', { handlers: ['report.weekly'] })],
+      eligible: ['has'],
+      excluded: { lacks: 'missing handler' },
+    },
+    {
+      name: 'pool',
+      target: { pool: 'gpu' },
+      workers: [worker('gpu-1', { pool: 'gpu' }), worker('cpu-1')],
+      eligible: ['gpu-1'],
+      excluded: { 'cpu-1': 'pool' },
+    },
+    {
+      name: 'full: load at (or reported above) capacity',
+      workers: [worker('free', { load: 3 }), worker('at', { load: 4 }), worker('over', { load: 9 })],
+      eligible: ['free'],
+      excluded: { at: 'full', over: 'full' },
+    },
+    {
+      name: 'DRAINING takes nothing new, even with a valid lease',
+      workers: [worker('active'), worker('draining', { status: 'DRAINING' })],
+      eligible: ['active'],
+      excluded: { draining: 'draining' },
+    },
+    {
+      name: 'expired lease (expiry at now counts as expired)',
+      workers: [
+        worker('live'),
+        worker('expired', { leaseExpiresAt: NOW - 1 }),
+        worker('edge', { leaseExpiresAt: NOW }),
+      ],
+      eligible: ['live'],
+      excluded: { expired: 'lease expired', edge: 'lease expired' },
+    },
+    {
+      name: 'eligible sorted by (priority, workerId) whatever the input order',
+      workers: [
+        worker('c', { priority: 5 }),
+        worker('b', { priority: 1 }),
+        worker('a', { priority: 5 }),
+        worker('d', { priority: 0 }),
+      ],
+      eligible: ['d', 'b', 'a', 'c'],
+      excluded: {},
+    },
+  ];
+
+  for (const c of cases) {
+    test(c.name, () => {
+      const j = job('ROUND_ROBIN', c.target);
+      const report = explainEligibility(j, c.workers, NOW);
+      assert.deepEqual(ids(report.eligible), c.eligible);
+      assert.deepEqual(ids(eligibleWorkers(j, c.workers, NOW)), c.eligible);
+      assert.deepEqual(Object.fromEntries(report.excluded.map((e) => [e.workerId, e.reason])), c.excluded);
+      for (const e of report.excluded) assert.equal(e.reasons[0], e.reason);
+    });
+  }
+
+  test('every applicable reason is listed, the primary first', () => {
+    const j = job('ROUND_ROBIN', { pool: 'p', labels: { env: 'prod' }, workerIds: ['other'] });
+    const w = worker('bad', { status: 'DRAINING', handlers: [], load: 4 });
+    const [exclusion] = explainEligibility(j, [w], NOW).excluded;
+    assert.deepEqual(exclusion, {
+      workerId: 'bad',
+      reason: 'not pinned',
+      reasons: ['not pinned', 'pool', 'draining', 'missing handler', 'label env=prod', 'full'],
+    });
+  });
+
+  test('pinned worker B never yields A, whatever the strategy and state', () => {
+    const random = mulberry32(7);
+    for (const routing of ['ROUND_ROBIN', 'RANDOM', 'LEAST_LOADED', 'CONSISTENT_HASH', 'FIRST'] as const) {
+      const j = job(routing, { workerIds: ['B'] });
+      for (let fire = 0; fire < 100; fire++) {
+        const workers = shuffle(
+          [worker('A', { priority: 0, load: 0 }), worker('B', { load: fire % 4, priority: 50 })],
+          random,
+        );
+        const order = orderCandidates(j, eligibleWorkers(j, workers, NOW), { lastWorkerId: 'A', random });
+        assert.deepEqual(ids(order), ['B'], routing);
+      }
+    }
+  });
+});
+
+describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
+  test('ROUND_ROBIN spreads evenly (max - min <= 1) and walks the id ring', () => {
+    const j = job('ROUND_ROBIN');
+    const workers = shuffle(
+      FIVE.map((id, i) => worker(id, { priority: 10 - i })),
+      mulberry32(1),
+    );
+    const counts = new Map(FIVE.map((id) => [id, 0]));
+    let lastWorkerId: string | undefined;
+    const sequence: string[] = [];
+    for (let fire = 0; fire < FIRES; fire++) {
+      const [chosen] = orderCandidates(j, eligibleWorkers(j, workers, NOW), { lastWorkerId });
+      assert.ok(chosen);
+      counts.set(chosen.workerId, counts.get(chosen.workerId)! + 1);
+      lastWorkerId = chosen.workerId;
+      if (fire < 7) sequence.push(chosen.workerId);
+    }
+    const { min, max } = spread(counts);
+    assert.ok(max - min <= 1, `spread ${min}..${max}`);
+    assert.deepEqual(sequence, ['w1', 'w2', 'w3', 'w4', 'w5', 'w1', 'w2']);
+  });
+
+  test('ROUND_ROBIN with workers joining and leaving still spreads evenly over each stable stretch', () => {
+    const j = job('ROUND_ROBIN');
+    let lastWorkerId: string | undefined;
+    const counts = new Map<string, number>();
+    // w3 leaves for the middle 500 fires; the cursor may point at it when it leaves.
+    for (let fire = 0; fire < FIRES; fire++) {
+      const present = fire >= 250 && fire < 750 ? FIVE.filter((id) => id !== 'w3') : FIVE;
+      const [chosen] = orderCandidates(
+        j,
+        present.map((id) => worker(id)),
+        { lastWorkerId },
+      );
+      assert.ok(chosen);
+      assert.ok(present.includes(chosen.workerId));
+      if (fire >= 250 && fire < 750) counts.set(chosen.workerId, (counts.get(chosen.workerId) ?? 0) + 1);
+      lastWorkerId = chosen.workerId;
+    }
+    assert.equal(counts.has('w3'), false);
+    const { min, max } = spread(counts);
+    assert.ok(max - min <= 1, `spread ${min}..${max}`);
+  });
+
+  const ringCases: { name: string; present: string[]; last?: string; expected: string[] }[] = [
+    { name: 'no cursor starts at the smallest id', present: FIVE, expected: FIVE },
+    { name: 'next after the cursor', present: FIVE, last: 'w2', expected: ['w3', 'w4', 'w5', 'w1', 'w2'] },
+    { name: 'wraps after the largest id', present: FIVE, last: 'w5', expected: FIVE },
+    {
+      name: 'cursor gone: smallest id greater than it',
+      present: ['w1', 'w2', 'w4', 'w5'],
+      last: 'w3',
+      expected: ['w4', 'w5', 'w1', 'w2'],
+    },
+    {
+      name: 'cursor gone and greatest: wraps',
+      present: ['w1', 'w2', 'w4'],
+      last: 'w9',
+      expected: ['w1', 'w2', 'w4'],
+    },
+  ];
+  for (const c of ringCases) {
+    test(`ROUND_ROBIN ring: ${c.name}`, () => {
+      const order = orderCandidates(
+        job('ROUND_ROBIN'),
+        c.present.map((id) => worker(id)),
+        { lastWorkerId: c.last },
+      );
+      assert.deepEqual(ids(order), c.expected);
+    });
+  }
+
+  test('RANDOM: each worker within 200 ± 50 (seeded), fallbacks in ring order', () => {
+    const j = job('RANDOM');
+    const random = mulberry32(42);
+    const eligible = eligibleWorkers(
+      j,
+      FIVE.map((id) => worker(id)),
+      NOW,
+    );
+    const counts = new Map(FIVE.map((id) => [id, 0]));
+    for (let fire = 0; fire < FIRES; fire++) {
+      const order = orderCandidates(j, eligible, { random });
+      const first = order[0]!;
+      counts.set(first.workerId, counts.get(first.workerId)! + 1);
+      const start = FIVE.indexOf(first.workerId);
+      assert.deepEqual(ids(order), [...FIVE.slice(start), ...FIVE.slice(0, start)]);
+    }
+    for (const [id, count] of counts) assert.ok(count >= 150 && count <= 250, `${id}: ${count}`);
+  });
+
+  test('RANDOM maps [0,1) onto the ring, and survives a source returning 1', () => {
+    const eligible = FIVE.map((id) => worker(id));
+    const table: [number, string][] = [
+      [0, 'w1'],
+      [0.199, 'w1'],
+      [0.2, 'w2'],
+      [0.999999, 'w5'],
+      [1, 'w5'],
+    ];
+    for (const [r, expected] of table) {
+      assert.equal(
+        orderCandidates(job('RANDOM'), eligible, { random: () => r })[0]?.workerId,
+        expected,
+        `${r}`,
+      );
+    }
+  });
+
+  test('LEAST_LOADED never picks a full worker and always picks a minimum-ratio worker', () => {
+    const j = job('LEAST_LOADED');
+    const random = mulberry32(2024);
+    const capacities = [1, 2, 4, 4, 8];
+    const fleet = new Map(FIVE.map((id, i) => [id, worker(id, { capacity: capacities[i]! })]));
+    const setLoad = (id: string, delta: number) => {
+      const w = fleet.get(id)!;
+      fleet.set(id, { ...w, load: w.load + delta });
+    };
+    let picks = 0;
+    let firesWithFullWorkers = 0;
+    for (let fire = 0; fire < FIRES; fire++) {
+      // Random completions: each running run finishes with probability 0.3.
+      for (const w of fleet.values()) {
+        for (let run = 0; run < w.load; run++) if (random() < 0.3) setLoad(w.workerId, -1);
+      }
+      const workers = [...fleet.values()];
+      if (workers.some((w) => w.load >= w.capacity)) firesWithFullWorkers++;
+      const eligible = eligibleWorkers(j, workers, NOW);
+      const order = orderCandidates(j, eligible, {});
+      if (eligible.length === 0) {
+        assert.deepEqual(order, []);
+        continue;
+      }
+      const chosen = order[0]!;
+      assert.ok(chosen.load < chosen.capacity, `fire ${fire}: ${chosen.workerId} is full`);
+      const best = Math.min(...eligible.map(ratio));
+      assert.equal(ratio(chosen), best, `fire ${fire}: ${chosen.workerId} is not least loaded`);
+      // Ties by lower absolute load, then id.
+      const tied = eligible.filter((w) => ratio(w) === best).sort((a, b) => a.load - b.load);
+      assert.equal(chosen.load, tied[0]!.load);
+      setLoad(chosen.workerId, +1);
+      picks++;
+    }
+    assert.ok(picks > FIRES / 2, `only ${picks} picks`);
+    assert.ok(firesWithFullWorkers > 100, `only ${firesWithFullWorkers} fires saw a full worker`);
+  });
+
+  test('LEAST_LOADED ties: lower absolute load, then lower id', () => {
+    const table: { workers: Worker[]; expected: string }[] = [
+      {
+        workers: [worker('a', { load: 2, capacity: 4 }), worker('b', { load: 1, capacity: 2 })],
+        expected: 'b',
+      },
+      {
+        workers: [worker('b', { load: 1, capacity: 4 }), worker('a', { load: 1, capacity: 4 })],
+        expected: 'a',
+      },
+      {
+        workers: [worker('a', { load: 0, capacity: 1 }), worker('b', { load: 0, capacity: 8 })],
+        expected: 'a',
+      },
+      {
+        workers: [worker('a', { load: 1, capacity: 3 }), worker('b', { load: 2, capacity: 8 })],
+        expected: 'b',
+      },
+    ];
+    for (const { workers, expected } of table) {
+      assert.equal(orderCandidates(job('LEAST_LOADED'), workers, {})[0]?.workerId, expected);
+    }
+  });
+
+  test('CONSISTENT_HASH: the same job always lands on the same worker, whatever the input order', () => {
+    const j = job('CONSISTENT_HASH');
+    const random = mulberry32(9);
+    const workers = FIVE.map((id) => worker(id));
+    const first = orderCandidates(j, workers, {})[0]!.workerId;
+    for (let fire = 0; fire < FIRES; fire++) {
+      const order = orderCandidates(j, shuffle(workers, random), { lastWorkerId: FIVE[fire % 5], random });
+      assert.equal(order[0]!.workerId, first);
+    }
+  });
+
+  describe('CONSISTENT_HASH over 200 job ids', () => {
+    const jobIds = Array.from({ length: 200 }, (_, i) => `job-${i}`);
+    const place = (workerIds: readonly string[]) =>
+      new Map(
+        jobIds.map((jobId) => {
+          const order = orderCandidates(
+            { ...job('CONSISTENT_HASH'), jobId },
+            workerIds.map((id) => worker(id)),
+            {},
+          );
+          return [jobId, order[0]!.workerId];
+        }),
+      );
+    const before = place(FIVE);
+
+    test('spreads jobs over all workers', () => {
+      const counts = new Map<string, number>();
+      for (const id of before.values()) counts.set(id, (counts.get(id) ?? 0) + 1);
+      assert.equal(counts.size, 5);
+      for (const [id, count] of counts) assert.ok(count >= 20 && count <= 70, `${id}: ${count}`);
+    });
+
+    for (const removed of FIVE) {
+      test(`removing ${removed} moves only the jobs that were on it`, () => {
+        const after = place(FIVE.filter((id) => id !== removed));
+        for (const jobId of jobIds) {
+          if (before.get(jobId) === removed) assert.notEqual(after.get(jobId), removed);
+          else assert.equal(after.get(jobId), before.get(jobId), jobId);
+        }
+      });
+    }
+
+    test('adding a sixth worker moves roughly 1/6 of the jobs (< 35%), all onto the new worker', () => {
+      const after = place([...FIVE, 'w6']);
+      const moved = jobIds.filter((jobId) => after.get(jobId) !== before.get(jobId));
+      assert.ok(moved.length > 0 && moved.length < 200 * 0.35, `${moved.length} of 200 moved`);
+      for (const jobId of moved) assert.equal(after.get(jobId), 'w6');
+    });
+  });
+
+  test('rendezvousWeight is deterministic, 64-bit and sensitive to both ids', () => {
+    const w = rendezvousWeight('job-1', 'w1');
+    assert.equal(rendezvousWeight('job-1', 'w1'), w);
+    assert.ok(w >= 0n && w < 1n << 64n);
+    assert.notEqual(rendezvousWeight('job-1', 'w2'), w);
+    assert.notEqual(rendezvousWeight('job-2', 'w1'), w);
+    // The separator keeps ("ab", "c") and ("a", "bc") apart.
+    assert.notEqual(rendezvousWeight('ab', 'c'), rendezvousWeight('a', 'bc'));
+  });
+
+  test('FIRST always picks the lowest (priority, workerId), fallbacks in ring order', () => {
+    const j = job('FIRST');
+    const random = mulberry32(5);
+    const priorities = [30, 10, 20, 10, 40];
+    const workers = FIVE.map((id, i) => worker(id, { priority: priorities[i]! }));
+    for (let fire = 0; fire < FIRES; fire++) {
+      const loaded = workers.map((w) => ({ ...w, load: Math.floor(random() * 4) }));
+      const order = orderCandidates(j, eligibleWorkers(j, shuffle(loaded, random), NOW), {
+        lastWorkerId: FIVE[fire % 5],
+        random,
+      });
+      assert.deepEqual(ids(order), ['w2', 'w3', 'w4', 'w5', 'w1']);
+    }
+  });
+
+  test('FIRST skips a full lowest-priority worker and picks the next', () => {
+    const j = job('FIRST');
+    const workers = [worker('w1', { priority: 0, load: 4 }), worker('w2', { priority: 1 }), worker('w3')];
+    assert.equal(orderCandidates(j, eligibleWorkers(j, workers, NOW), {})[0]?.workerId, 'w2');
+  });
+
+  test('FAILOVER tries every eligible worker in (priority, workerId) order', () => {
+    const j = job('FAILOVER');
+    const priorities = [30, 10, 20, 10, 40];
+    const workers = FIVE.map((id, i) => worker(id, { priority: priorities[i]! }));
+    const random = mulberry32(11);
+    for (let fire = 0; fire < FIRES; fire++) {
+      const order = orderCandidates(j, shuffle(workers, random), { lastWorkerId: FIVE[fire % 5], random });
+      assert.deepEqual(ids(order), ['w2', 'w4', 'w3', 'w1', 'w5']);
+    }
+  });
+
+  test('BROADCAST returns every eligible worker, and only those', () => {
+    const j = job('BROADCAST');
+    const workers = [...FIVE.map((id) => worker(id)), worker('w6', { status: 'DRAINING' })];
+    const random = mulberry32(13);
+    for (let fire = 0; fire < FIRES; fire++) {
+      const order = orderCandidates(j, eligibleWorkers(j, shuffle(workers, random), NOW), { random });
+      assert.deepEqual(ids(order), FIVE);
+    }
+  });
+
+  test('ANY returns [] (the pool queue)', () => {
+    assert.deepEqual(
+      orderCandidates(
+        job('ANY'),
+        FIVE.map((id) => worker(id)),
+        {},
+      ),
+      [],
+    );
+  });
+});
+
+describe('candidates', () => {
+  const strategies = [
+    'ROUND_ROBIN',
+    'RANDOM',
+    'LEAST_LOADED',
+    'CONSISTENT_HASH',
+    'FIRST',
+    'FAILOVER',
+    'BROADCAST',
+  ];
+  for (const routing of strategies as RoutingStrategy[]) {
+    test(`${routing}: a permutation of the eligible workers; none when none are eligible; input untouched`, () => {
+      const eligible = shuffle(
+        FIVE.map((id, i) => worker(id, { priority: i % 2, load: i % 3 })),
+        mulberry32(3),
+      );
+      const snapshot = ids(eligible);
+      const order = orderCandidates(job(routing), eligible, { lastWorkerId: 'w3', random: mulberry32(4) });
+      assert.deepEqual(ids(order).sort(), [...FIVE]);
+      assert.deepEqual(ids(eligible), snapshot);
+      assert.deepEqual(orderCandidates(job(routing), [], { lastWorkerId: 'w3' }), []);
+    });
+  }
+});
