@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { envelopeFor, envelopeToJson } from './envelope';
-import {
-  AlreadyFiredError,
-  type CloverError,
-  LockHeldError,
-  NotFoundError,
-  PayloadTooLargeError,
-} from './errors';
+import { envelopeFor } from './envelope';
+import { AlreadyFiredError, type CloverError, LockHeldError, NotFoundError } from './errors';
 import type { Logger } from './log';
 import {
   ACTIVE_STATUSES,
@@ -104,17 +98,6 @@ export class Dispatcher {
         run,
         reason: 'paused',
       }));
-    }
-    const oversize = this.checkEnvelopeSize(base, now);
-    if (oversize) {
-      const run: Run = {
-        ...base,
-        status: 'FAILED',
-        reason: oversize.code,
-        error: oversize.toJSON(),
-        finishedAt: now,
-      };
-      return this.record(run, log, (written) => ({ kind: 'rejected', run: written, error: oversize }));
     }
     const live = await this.deps.workers.live(job.spec.target.pool, now);
     if (job.spec.routing === 'BROADCAST') return this.fireBroadcast(job, base, live, now, log);
@@ -532,16 +515,6 @@ export class Dispatcher {
   private duplicate(run: Run, log: Logger): FireOutcome {
     log.log('info', 'duplicate invocation of a fire; nothing written');
     return { kind: 'duplicate', runId: run.runId };
-  }
-
-  private checkEnvelopeSize(run: Run, now: number): PayloadTooLargeError | null {
-    try {
-      envelopeToJson(envelopeFor(run, now, now));
-      return null;
-    } catch (error) {
-      if (error instanceof PayloadTooLargeError) return error;
-      throw error;
-    }
   }
 
   private lockExpiry(job: Job, now: number): number {

@@ -1,0 +1,106 @@
+import { physicalName, scheduleGroupName } from '../../infra/resources';
+import { Dispatcher } from '../dispatch';
+import { RunExecution } from '../execution';
+import { JobService } from '../jobs';
+import { type Logger, silentLogger } from '../log';
+import type { AlertHook, Clock } from '../ports';
+import { systemClock } from '../ports';
+import { WorkerDirectory } from '../worker-directory';
+import type { AwsClients } from './aws-clients';
+import { DynamoJobStore } from './dynamo-job-store';
+import { DynamoLockStore, DynamoRunLedger } from './dynamo-run-ledger';
+import { DynamoWorkerRegistry } from './dynamo-worker-registry';
+import { EventBridgeScheduleGateway } from './eventbridge-schedule-gateway';
+import { SqsDelivery } from './sqs-delivery';
+
+export interface ControlPlaneOptions {
+  readonly clients: AwsClients;
+  /** The stage's resource prefix (infra/resources.ts), e.g. `clover-dev`. */
+  readonly prefix: string;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Where alerts go; until the notifier exists, a warning in the log. */
+  readonly alerts?: AlertHook;
+  /** The dispatcher Lambda and the role Scheduler assumes; local stacks get placeholders the emulators accept. */
+  readonly dispatcherArn?: string;
+  readonly schedulerRoleArn?: string;
+  readonly firesDeadLetterArn?: string;
+  /** How long the dispatcher keeps a worker list. @default 1000 */
+  readonly workerCacheMs?: number;
+  readonly random?: () => number;
+}
+
+/**
+ * Every adapter and use case of one stage, wired once: the Lambda handlers build one per warm
+ * container, the local runtime and the agent one per process, each test file one per emulator.
+ *
+ * @example
+ * const plane = controlPlane({ clients: awsClients(), prefix: 'clover-dev' });
+ * await plane.dispatcher.fire({ jobId: 'nightly-report', scheduledTime: '2026-01-30T10:00:00Z' });
+ */
+export function controlPlane(options: ControlPlaneOptions) {
+  const { clients, prefix } = options;
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? silentLogger;
+  const account = '000000000000';
+  const alerts: AlertHook = options.alerts ?? {
+    raise: async (alert) => log.log('warn', `alert: ${alert.kind}`, { ...alert }),
+  };
+  const jobs = new DynamoJobStore({ client: clients.dynamodb, table: physicalName(prefix, 'jobs') });
+  const runs = new DynamoRunLedger({
+    client: clients.dynamodb,
+    runsTable: physicalName(prefix, 'runs'),
+    locksTable: physicalName(prefix, 'locks'),
+    clock,
+  });
+  const locks = new DynamoLockStore({
+    client: clients.dynamodb,
+    table: physicalName(prefix, 'locks'),
+    clock,
+  });
+  const workers = new DynamoWorkerRegistry({
+    client: clients.dynamodb,
+    table: physicalName(prefix, 'workers'),
+    clock,
+  });
+  const directory = new WorkerDirectory(workers, options.workerCacheMs ?? 1000);
+  const delivery = new SqsDelivery({ client: clients.sqs, prefix });
+  const schedules = new EventBridgeScheduleGateway({
+    client: clients.scheduler,
+    groupName: scheduleGroupName(prefix),
+    dispatcherArn:
+      options.dispatcherArn ?? `arn:aws:lambda:${clients.region}:${account}:function:${prefix}-dispatcher`,
+    roleArn: options.schedulerRoleArn ?? `arn:aws:iam::${account}:role/${prefix}-scheduler`,
+    ...(options.firesDeadLetterArn ? { deadLetterArn: options.firesDeadLetterArn } : {}),
+  });
+  const dispatcher = new Dispatcher({
+    jobs,
+    runs,
+    locks,
+    workers: directory,
+    delivery,
+    clock,
+    log,
+    alerts,
+    ...(options.random ? { random: options.random } : {}),
+  });
+  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log });
+  const jobService = new JobService({ jobs, schedules, clock, log });
+  return {
+    prefix,
+    clock,
+    log,
+    jobs,
+    runs,
+    locks,
+    workers,
+    directory,
+    delivery,
+    schedules,
+    dispatcher,
+    execution,
+    jobService,
+  };
+}
+
+export type ControlPlane = ReturnType<typeof controlPlane>;

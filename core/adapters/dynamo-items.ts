@@ -1,0 +1,194 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { z } from 'zod';
+import { CloverError } from '../errors';
+import { awsFailure, errorName } from './aws-errors';
+
+/**
+ * DynamoDB item plumbing shared by every Dynamo adapter:
+ * - `marshal*` / `unmarshal*`: plain JSON values ⇄ AttributeValue (`@aws-sdk/util-dynamodb` is not a
+ *   dependency, and Clover only stores JSON-shaped data, so these are small). Arrays are stored as
+ *   lists (`L`), never sets, so empty arrays survive.
+ * - `decodeItem`: every raw item is validated with the model's zod schema on the way in; an item
+ *   that does not parse is corrupt data and surfaces as an `internal` error naming the table.
+ * - `dynamoCall`: the one try/catch around a DynamoDB request. It turns
+ *   `ConditionalCheckFailedException` (with the `ALL_OLD` item) and `TransactionCanceledException`
+ *   (with one reason per transact item) into calls of the adapter's handler, which throws the
+ *   domain error (or returns a value), and everything else into {@link awsFailure}.
+ */
+export type Item = Record<string, AttributeValue>;
+
+export function marshal(value: unknown): AttributeValue {
+  if (value === null) return { NULL: true };
+  switch (typeof value) {
+    case 'string':
+      return { S: value };
+    case 'boolean':
+      return { BOOL: value };
+    case 'number':
+      if (!Number.isFinite(value)) throw new CloverError('internal', `cannot store the number ${value}`);
+      return { N: String(value) };
+    case 'object':
+      if (Array.isArray(value)) return { L: value.map((v) => marshal(v ?? null)) };
+      return { M: marshalItem(value as Record<string, unknown>) };
+    default:
+      throw new CloverError('internal', `cannot store a value of type ${typeof value}`);
+  }
+}
+
+/** Marshals an object's defined fields; `undefined` fields are left out (absent attributes). */
+export function marshalItem(value: Readonly<Record<string, unknown>>): Item {
+  const item: Item = {};
+  for (const [key, field] of Object.entries(value)) {
+    if (field !== undefined) item[key] = marshal(field);
+  }
+  return item;
+}
+
+export function unmarshal(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.L !== undefined) return value.L.map(unmarshal);
+  if (value.M !== undefined) return unmarshalItem(value.M);
+  if (value.SS !== undefined) return [...value.SS];
+  if (value.NS !== undefined) return value.NS.map(Number);
+  if (value.B !== undefined) return value.B;
+  if (value.BS !== undefined) return [...value.BS];
+  throw new CloverError('internal', `unknown DynamoDB attribute type ${Object.keys(value).join(',')}`);
+}
+
+export function unmarshalItem(item: Readonly<Item>): Record<string, unknown> {
+  const value: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(item)) value[key] = unmarshal(field);
+  return value;
+}
+
+/**
+ * Validates an unmarshalled item against `schema`. `prepare` may first undo storage-only encodings
+ * (JSON-string payloads, TTL attributes).
+ */
+export function decodeItem<S extends z.ZodType>(
+  schema: S,
+  item: Readonly<Item>,
+  table: string,
+  prepare?: (raw: Record<string, unknown>) => Record<string, unknown>,
+): z.output<S> {
+  const raw = unmarshalItem(item);
+  const parsed = schema.safeParse(prepare ? prepare(raw) : raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new CloverError(
+      'internal',
+      `table ${table} holds an invalid item: ${first?.path.join('.') || '(item)'}: ${first?.message ?? 'invalid'}`,
+      {
+        details: {
+          table,
+          issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        },
+      },
+    );
+  }
+  return parsed.data;
+}
+
+/** Opaque user JSON (payloads, results) is stored as a JSON string: no 32-level nesting limit, no map-key rules. */
+export function jsonAttr(value: unknown): string | undefined {
+  return value === undefined ? undefined : JSON.stringify(value);
+}
+
+export function parseJsonAttr(value: unknown, table: string, field: string): unknown {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    throw new CloverError('internal', `table ${table}: ${field} is not a JSON string`);
+  }
+  try {
+    return JSON.parse(value);
+  } catch (error) {
+    throw new CloverError('internal', `table ${table}: ${field} is not valid JSON`, { cause: error });
+  }
+}
+
+/** TTL attributes are epoch seconds. */
+export function ttlSeconds(epochMs: number): number {
+  return Math.floor(epochMs / 1000);
+}
+
+export const DAY_MS = 24 * 3600 * 1000;
+
+/** One reason per item of a cancelled transaction, in request order. */
+export interface CancellationReason {
+  /** `None` for items that were fine, `ConditionalCheckFailed`, `TransactionConflict`, ... */
+  readonly code: string;
+  /** The item as it was, when the request asked for `ALL_OLD` and the item exists. */
+  readonly item?: Item;
+}
+
+export interface DynamoFailureHandlers<T> {
+  /** The write's condition failed; `old` is the current item (absent if there is none). */
+  readonly conditionFailed?: (old: Item | undefined) => T | Promise<T>;
+  /** A transaction was cancelled; `reasons` has one entry per transact item (empty if the service sent none). */
+  readonly cancelled?: (reasons: readonly CancellationReason[]) => T | Promise<T>;
+}
+
+/**
+ * Runs one DynamoDB request and maps its failure: the handlers decide what a failed condition or a
+ * cancelled transaction means (throw a domain error, or return a value such as `false`); anything
+ * else goes through {@link awsFailure}.
+ *
+ * @example
+ * await dynamoCall(`table ${table}`, () => client.send(put), {
+ *   conditionFailed: (old) => { throw new AlreadyFiredError(run.runId, old && decode(old)); },
+ * });
+ */
+export async function dynamoCall<T>(
+  what: string,
+  request: () => Promise<T>,
+  handlers: DynamoFailureHandlers<T> = {},
+): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    const name = errorName(error);
+    if (name === 'ConditionalCheckFailedException' && handlers.conditionFailed) {
+      return handlers.conditionFailed((error as { Item?: Item }).Item);
+    }
+    if (name === 'TransactionCanceledException' && handlers.cancelled) {
+      const raw =
+        (error as { CancellationReasons?: { Code?: string; Item?: Item }[] }).CancellationReasons ?? [];
+      return handlers.cancelled(
+        raw.map((r) => ({ code: r.Code ?? 'None', ...(r.Item ? { item: r.Item } : {}) })),
+      );
+    }
+    throw awsFailure(what, error);
+  }
+}
+
+/** Builds ExpressionAttributeNames/Values without hand-numbering placeholders. */
+export class Expr {
+  readonly names: Record<string, string> = {};
+  readonly values: Item = {};
+  private n = 0;
+
+  /** `#name` placeholder for an attribute name (all names go through here: many are reserved words). */
+  name(attribute: string): string {
+    const key = `#${attribute.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    this.names[key] = attribute;
+    return key;
+  }
+
+  /** `:vN` placeholder for a value. */
+  value(value: unknown): string {
+    const key = `:v${this.n++}`;
+    this.values[key] = marshal(value);
+    return key;
+  }
+
+  /** The request fields, leaving out empty maps (DynamoDB rejects empty ExpressionAttribute maps). */
+  params(): { ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Item } {
+    return {
+      ...(Object.keys(this.names).length ? { ExpressionAttributeNames: this.names } : {}),
+      ...(Object.keys(this.values).length ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}

@@ -1,0 +1,481 @@
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  AlreadyFiredError,
+  CloverError,
+  LockHeldError,
+  NotFoundError,
+  RunNotInStateError,
+  StaleFenceError,
+  ValidationError,
+} from '../errors';
+import { type HistoryEntry, type Lock, LockSchema, type Run, RunSchema, type RunStatus } from '../model';
+import { fieldIssues } from '../model/validate';
+import {
+  type Clock,
+  type LockClaim,
+  type LockStore,
+  type RunLedger,
+  type RunQuery,
+  type RunTransition,
+  systemClock,
+} from '../ports';
+import {
+  type CancellationReason,
+  DAY_MS,
+  decodeItem,
+  dynamoCall,
+  Expr,
+  type Item,
+  jsonAttr,
+  marshalItem,
+  parseJsonAttr,
+  ttlSeconds,
+} from './dynamo-items';
+
+/** Runs are kept this long after they are created, then DynamoDB's TTL (`expiresAt`, epoch seconds) deletes them. */
+export const RUN_RETENTION_MS = 90 * DAY_MS;
+/** A lock item lingers this long after its lease ended (`ttl`, epoch seconds), then TTL deletes it. */
+export const LOCK_RETENTION_MS = DAY_MS;
+export const DEFAULT_RUN_QUERY_LIMIT = 50;
+/** Attempts at a transaction that DynamoDB cancelled for a conflicting concurrent transaction. */
+const TRANSACTION_CONFLICT_ATTEMPTS = 5;
+
+export interface DynamoRunLedgerOptions {
+  readonly client: DynamoDBClient;
+  /** Physical name of the runs table: key `runId`; GSIs `byJob` (jobId, scheduledTime) and `byStatus` (status, scheduledTime), projecting ALL. */
+  readonly runsTable: string;
+  /** Physical name of the locks table: key `lockKey`. */
+  readonly locksTable: string;
+  /** @default 'byJob' */
+  readonly byJobIndex?: string;
+  /** @default 'byStatus' */
+  readonly byStatusIndex?: string;
+  /** Wall clock for TTL attributes only (never for conditions, which take the caller's `now`). @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Fields that are not plain JSON in the model and are stored as JSON strings. */
+const JSON_FIELDS = ['payload', 'result'] as const;
+/** Fields a transition may never `set` or `unset`: they are the key, the index keys or written by the transition itself. */
+const RESERVED_FIELDS = new Set([
+  'runId',
+  'jobId',
+  'scheduledTime',
+  'status',
+  'fence',
+  'history',
+  'attempt',
+  'updatedAt',
+]);
+
+/**
+ * The run ledger in DynamoDB. One item per run (the model's fields; `payload` and `result` as JSON
+ * strings; `expiresAt` = creation + {@link RUN_RETENTION_MS} in epoch seconds for TTL). Every write is
+ * conditional: creation on the run id not existing (one run per fire), transitions on the current
+ * status and fence (fenced transitions). Failed conditions become domain errors carrying the
+ * current run, read from the `ALL_OLD` item DynamoDB returns with the failure (no extra read).
+ *
+ * History entries record the attempt.
+ * cannot copy the stored one into the appended entry (an update expression cannot read an attribute
+ * into a list element), so it writes the entry without it and reads fill it in from the entry
+ * before (the attempt changes only through a transition that names it, so this is exact).
+ *
+ * @example
+ * const ledger = new DynamoRunLedger({ client, runsTable: physicalName(p, 'runs'), locksTable: physicalName(p, 'locks') });
+ * await ledger.createWithLock(run, { key: jobLockKey(run.jobId), owner: run.runId, expiresAt, now });
+ */
+export class DynamoRunLedger implements RunLedger {
+  private readonly client: DynamoDBClient;
+  private readonly runs: string;
+  private readonly locks: DynamoLockStore;
+  private readonly byJob: string;
+  private readonly byStatus: string;
+  private readonly clock: Clock;
+
+  constructor(options: DynamoRunLedgerOptions) {
+    this.client = options.client;
+    this.runs = options.runsTable;
+    this.locks = new DynamoLockStore({
+      client: options.client,
+      table: options.locksTable,
+      clock: options.clock,
+    });
+    this.byJob = options.byJobIndex ?? 'byJob';
+    this.byStatus = options.byStatusIndex ?? 'byStatus';
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async get(runId: string): Promise<Run | null> {
+    const out = await dynamoCall(`table ${this.runs}`, () =>
+      this.client.send(
+        new GetItemCommand({ TableName: this.runs, Key: runKey(runId), ConsistentRead: true }),
+      ),
+    );
+    return out.Item ? this.decode(out.Item) : null;
+  }
+
+  async create(run: Run): Promise<void> {
+    const expr = new Expr();
+    await dynamoCall(
+      `table ${this.runs}`,
+      () =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.runs,
+            Item: this.encode(run),
+            ConditionExpression: `attribute_not_exists(${expr.name('runId')})`,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            ...expr.params(),
+          }),
+        ),
+      { conditionFailed: async (old) => this.alreadyFired(run.runId, old) },
+    );
+  }
+
+  async createWithLock(run: Run, lock: LockClaim): Promise<void> {
+    const runExpr = new Expr();
+    const lockExpr = new Expr();
+    const owner = lockExpr.name('owner');
+    const expiresAt = lockExpr.name('expiresAt');
+    let lockCondition = `attribute_not_exists(${owner}) OR ${expiresAt} <= ${lockExpr.value(lock.now)}`;
+    if (lock.takeOverFrom !== undefined)
+      lockCondition += ` OR ${owner} = ${lockExpr.value(lock.takeOverFrom)}`;
+    const command = () =>
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.runs,
+              Item: this.encode(run),
+              ConditionExpression: `attribute_not_exists(${runExpr.name('runId')})`,
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              ...runExpr.params(),
+            },
+          },
+          {
+            Update: {
+              TableName: this.locks.table,
+              Key: lockKey(lock.key),
+              UpdateExpression:
+                `SET ${owner} = ${lockExpr.value(lock.owner)}, ${expiresAt} = ${lockExpr.value(lock.expiresAt)}, ` +
+                `${lockExpr.name('ttl')} = ${lockExpr.value(this.locks.ttlFor(lock.expiresAt))} ` +
+                `ADD ${lockExpr.name('fence')} ${lockExpr.value(1)}`,
+              ConditionExpression: lockCondition,
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              ...lockExpr.params(),
+            },
+          },
+        ],
+      });
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await dynamoCall<'ok' | 'retry'>(
+        `tables ${this.runs} + ${this.locks.table}`,
+        async (): Promise<'ok' | 'retry'> => {
+          await this.client.send(command());
+          return 'ok';
+        },
+        {
+          cancelled: async (reasons): Promise<'ok' | 'retry'> => {
+            if (
+              reasons.some((r) => r.code === 'TransactionConflict') &&
+              attempt < TRANSACTION_CONFLICT_ATTEMPTS
+            ) {
+              return 'retry';
+            }
+            return this.cancelledCreate(run.runId, lock.key, reasons);
+          },
+        },
+      );
+      if (outcome === 'ok') return;
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
+    }
+  }
+
+  async transition(runId: string, change: RunTransition): Promise<Run> {
+    const set = checkedSet(change);
+    const unset = (change.unset ?? []).filter((field) => set[field] === undefined);
+    const expr = new Expr();
+    const assignments: string[] = [
+      `${expr.name('status')} = ${expr.value(change.to)}`,
+      `${expr.name('updatedAt')} = ${expr.value(change.at)}`,
+    ];
+    if (change.attempt !== undefined)
+      assignments.push(`${expr.name('attempt')} = ${expr.value(change.attempt)}`);
+    if (change.newFence !== undefined)
+      assignments.push(`${expr.name('fence')} = ${expr.value(change.newFence)}`);
+    for (const [field, value] of Object.entries(set)) {
+      if (value !== undefined)
+        assignments.push(`${expr.name(field)} = ${expr.value(encodeField(field, value))}`);
+    }
+    const entry = {
+      at: change.at,
+      status: change.to,
+      attempt: change.attempt,
+      workerId: typeof set.workerId === 'string' ? set.workerId : undefined,
+      note: change.note,
+    };
+    const history = expr.name('history');
+    assignments.push(`${history} = list_append(${history}, ${expr.value([marshalEntry(entry)])})`);
+    let update = `SET ${assignments.join(', ')}`;
+    if (unset.length) update += ` REMOVE ${unset.map((f) => expr.name(f)).join(', ')}`;
+    const from = change.from.map((status) => expr.value(status));
+    const condition = from.length
+      ? `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`
+      : `attribute_not_exists(${expr.name('runId')}) AND attribute_exists(${expr.name('runId')})`;
+
+    const out = await dynamoCall(
+      `table ${this.runs}`,
+      () =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.runs,
+            Key: runKey(runId),
+            UpdateExpression: update,
+            ConditionExpression: condition,
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            ...expr.params(),
+          }),
+        ),
+      {
+        conditionFailed: (old) => {
+          if (!old) throw new NotFoundError('run', runId);
+          const current = this.decode(old);
+          if (!change.from.includes(current.status))
+            throw new RunNotInStateError(runId, change.from, current);
+          throw new StaleFenceError(`run ${runId}`, change.fence, current);
+        },
+      },
+    );
+    if (!out.Attributes)
+      throw new CloverError('internal', `table ${this.runs}: update of ${runId} returned no item`);
+    return this.decode(out.Attributes);
+  }
+
+  listByJob(jobId: string, query: RunQuery = {}): Promise<Run[]> {
+    return this.query(this.byJob, 'jobId', jobId, query);
+  }
+
+  listByStatus(status: RunStatus, query: RunQuery = {}): Promise<Run[]> {
+    return this.query(this.byStatus, 'status', status, query);
+  }
+
+  private async query(index: string, keyName: string, keyValue: string, query: RunQuery): Promise<Run[]> {
+    const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
+    const runs: Run[] = [];
+    if (limit <= 0) return runs;
+    let startKey: Item | undefined;
+    do {
+      const expr = new Expr();
+      const page = await dynamoCall(`index ${this.runs}.${index}`, () =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.runs,
+            IndexName: index,
+            KeyConditionExpression: `${expr.name(keyName)} = ${expr.value(keyValue)}`,
+            ScanIndexForward: query.order === 'oldest',
+            Limit: limit - runs.length,
+            ExclusiveStartKey: startKey,
+            ...expr.params(),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) runs.push(this.decode(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && runs.length < limit);
+    return runs.slice(0, limit);
+  }
+
+  /** Maps a cancelled run+lock transaction: the run item first (one run per fire), then the lock. */
+  private async cancelledCreate(
+    runId: string,
+    key: string,
+    reasons: readonly CancellationReason[],
+  ): Promise<never> {
+    const [runReason, lockReason] = reasons;
+    // No reasons at all (some emulators): read both items to find out which condition failed.
+    if (!runReason || runReason.code === 'ConditionalCheckFailed') {
+      const existing = runReason?.item ? this.decode(runReason.item) : await this.get(runId);
+      if (existing || runReason) throw new AlreadyFiredError(runId, existing ?? undefined);
+    }
+    if (!lockReason || lockReason.code === 'ConditionalCheckFailed') {
+      const current = lockReason?.item ? this.locks.decode(lockReason.item) : await this.locks.get(key);
+      throw new LockHeldError(key, current?.owner);
+    }
+    throw new CloverError(
+      'unavailable',
+      `creating run ${runId} was cancelled: ${reasons.map((r) => r.code).join(', ')}`,
+      {
+        retryable: true,
+        details: { runId, reasons: reasons.map((r) => r.code) },
+      },
+    );
+  }
+
+  private async alreadyFired(runId: string, old: Item | undefined): Promise<never> {
+    const existing = old ? this.decode(old) : await this.get(runId);
+    throw new AlreadyFiredError(runId, existing ?? undefined);
+  }
+
+  private encode(run: Run): Item {
+    const item = marshalItem({
+      ...run,
+      payload: jsonAttr(run.payload),
+      result: jsonAttr(run.result),
+      expiresAt: ttlSeconds(this.clock.now() + RUN_RETENTION_MS),
+      createdAttempt: run.attempt,
+    });
+    return item;
+  }
+
+  private decode(item: Item): Run {
+    return decodeItem(RunSchema, item, this.runs, (raw) => {
+      for (const field of JSON_FIELDS) {
+        if (raw[field] !== undefined) raw[field] = parseJsonAttr(raw[field], this.runs, field);
+      }
+      raw.history = fillAttempts(raw.history, raw.createdAttempt ?? raw.attempt);
+      return raw;
+    });
+  }
+}
+
+export interface DynamoLockStoreOptions {
+  readonly client: DynamoDBClient;
+  /** Physical name of the locks table: key `lockKey`, TTL attribute `ttl`. */
+  readonly table: string;
+  /** Wall clock for the TTL attribute only. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/**
+ * Lease locks in DynamoDB: `lockKey`, `owner` (absent when free), `fence` (only ever grows: `ADD`),
+ * `expiresAt` (epoch ms), `ttl` (epoch seconds, a day after the lease ends; the item is recreated
+ * with fence 1 after TTL deletes it, which is safe because nothing refers to a lock that long dead).
+ * Locks are taken in {@link DynamoRunLedger.createWithLock}; this class reads, releases and hands them over.
+ */
+export class DynamoLockStore implements LockStore {
+  readonly table: string;
+  private readonly client: DynamoDBClient;
+  private readonly clock: Clock;
+
+  constructor(options: DynamoLockStoreOptions) {
+    this.client = options.client;
+    this.table = options.table;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async get(key: string): Promise<Lock | null> {
+    const out = await dynamoCall(`table ${this.table}`, () =>
+      this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: lockKey(key), ConsistentRead: true }),
+      ),
+    );
+    return out.Item ? this.decode(out.Item) : null;
+  }
+
+  async release(key: string, owner: string): Promise<boolean> {
+    const expr = new Expr();
+    return dynamoCall(
+      `table ${this.table}`,
+      async () => {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: lockKey(key),
+            UpdateExpression: `REMOVE ${expr.name('owner')}`,
+            ConditionExpression: `${expr.name('owner')} = ${expr.value(owner)}`,
+            ...expr.params(),
+          }),
+        );
+        return true;
+      },
+      { conditionFailed: () => false },
+    );
+  }
+
+  async handOver(key: string, from: string, to: string, expiresAt: number): Promise<boolean> {
+    const expr = new Expr();
+    return dynamoCall(
+      `table ${this.table}`,
+      async () => {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: lockKey(key),
+            UpdateExpression:
+              `SET ${expr.name('owner')} = ${expr.value(to)}, ${expr.name('expiresAt')} = ${expr.value(expiresAt)}, ` +
+              `${expr.name('ttl')} = ${expr.value(this.ttlFor(expiresAt))} ADD ${expr.name('fence')} ${expr.value(1)}`,
+            ConditionExpression: `${expr.name('owner')} = ${expr.value(from)}`,
+            ...expr.params(),
+          }),
+        );
+        return true;
+      },
+      { conditionFailed: () => false },
+    );
+  }
+
+  /** @internal TTL for a lock whose lease ends at `expiresAt`: a day later, and never before a day from now. */
+  ttlFor(expiresAt: number): number {
+    return ttlSeconds(Math.max(expiresAt, this.clock.now()) + LOCK_RETENTION_MS);
+  }
+
+  /** @internal */
+  decode(item: Item): Lock {
+    return decodeItem(LockSchema, item, this.table);
+  }
+}
+
+function runKey(runId: string): Item {
+  return { runId: { S: runId } };
+}
+
+function lockKey(key: string): Item {
+  return { lockKey: { S: key } };
+}
+
+function encodeField(field: string, value: unknown): unknown {
+  return (JSON_FIELDS as readonly string[]).includes(field) ? jsonAttr(value) : value;
+}
+
+function marshalEntry(entry: Partial<HistoryEntry>): unknown {
+  return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined));
+}
+
+/** Validates the fields a transition sets, before anything is written. */
+function checkedSet(change: RunTransition): Record<string, unknown> {
+  const set: Record<string, unknown> = { ...(change.set ?? {}) };
+  const issues = [...Object.keys(set), ...(change.unset ?? [])]
+    .filter((field) => RESERVED_FIELDS.has(field))
+    .map((field) => ({
+      field: `set.${field}`,
+      reason: 'is written by the transition itself and cannot be set',
+    }));
+  if (issues.length) throw new ValidationError(issues);
+  const parsed = RunSchema.partial().safeParse(set);
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error, 'set'));
+  return set;
+}
+
+/**
+ * Fills in the attempt of history entries written without one (see DynamoRunLedger): the attempt of
+ * the entry before, or for the first entries the attempt the run was created with.
+ */
+function fillAttempts(history: unknown, createdAttempt: unknown): unknown {
+  if (!Array.isArray(history)) return history;
+  let previous = createdAttempt;
+  return history.map((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null) return entry;
+    const e = entry as Record<string, unknown>;
+    if (e.attempt === undefined) return { ...e, attempt: previous };
+    previous = e.attempt;
+    return e;
+  });
+}

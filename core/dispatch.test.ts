@@ -1,0 +1,367 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Dispatcher, type FireOutcome } from './dispatch';
+import { RunNotInStateError, StaleFenceError, ValidationError } from './errors';
+import { RunExecution } from './execution';
+import { silentLogger } from './log';
+import { type Job, JobSchema, type JobSpecInput, type Run, WorkerRegistrationSchema } from './model';
+import {
+  MemoryDelivery,
+  MemoryJobStore,
+  MemoryLockStore,
+  MemoryRunLedger,
+  MemoryWorkerRegistry,
+} from './testing/memory-stores';
+import { WorkerDirectory } from './worker-directory';
+
+const T0 = Date.parse('2026-01-30T10:00:00Z');
+const minute = 60_000;
+
+/** A dispatcher over in-memory ports with a hand-driven clock and a seeded random source. */
+function world() {
+  const clock = {
+    t: T0,
+    now() {
+      return this.t;
+    },
+  };
+  const jobs = new MemoryJobStore();
+  const locks = new MemoryLockStore();
+  const runs = new MemoryRunLedger(locks);
+  const registry = new MemoryWorkerRegistry();
+  const delivery = new MemoryDelivery();
+  const alerts: string[] = [];
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const deps = {
+    jobs,
+    runs,
+    locks,
+    workers: new WorkerDirectory(registry, 0),
+    delivery,
+    clock,
+    log: silentLogger,
+    alerts: { raise: async (a: { kind: string }) => void alerts.push(a.kind) },
+    random,
+  };
+  const dispatcher = new Dispatcher(deps);
+  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log: silentLogger, random });
+  return {
+    clock,
+    jobs,
+    runs,
+    locks,
+    registry,
+    delivery,
+    alerts,
+    dispatcher,
+    execution,
+    newDispatcher: () => new Dispatcher(deps),
+    async job(spec: Partial<JobSpecInput> = {}): Promise<Job> {
+      const job = JobSchema.parse({
+        spec: { jobId: 'report', handler: 'reports.daily', ...spec },
+        version: 1,
+        createdAt: T0,
+        updatedAt: T0,
+        syncState: 'IN_SYNC',
+      });
+      await jobs.put(job, 0);
+      return job;
+    },
+    async worker(workerId: string, extra: Record<string, unknown> = {}) {
+      return registry.register(
+        WorkerRegistrationSchema.parse({
+          workerId,
+          host: `${workerId}.local`,
+          handlers: ['reports.daily'],
+          endpoints: { queueUrl: `memory://${workerId}` },
+          ...extra,
+        }),
+        clock.now(),
+        10 * minute,
+      );
+    },
+    fire(minuteIndex: number, jobId = 'report'): Promise<FireOutcome> {
+      return dispatcher.fire({
+        jobId,
+        scheduledTime: new Date(T0 + minuteIndex * minute).toISOString().replace('.000', ''),
+      });
+    },
+    deliveredTo(): string[] {
+      return delivery.delivered.map((d) =>
+        d.target.kind === 'worker' ? d.target.worker.workerId : `pool:${d.target.pool}`,
+      );
+    },
+    async claim(outcome: FireOutcome, workerId?: string): Promise<Run> {
+      assert.equal(outcome.kind, 'dispatched');
+      const run = outcome.kind === 'dispatched' ? outcome.runs[0] : undefined;
+      const sent = delivery.delivered.findLast((d) => d.envelope.runId === run?.runId);
+      assert.ok(sent, 'the run was delivered');
+      return execution.claim(sent.envelope, workerId ?? run?.workerId ?? 'w');
+    },
+  };
+}
+
+describe('one run per fire', () => {
+  test('50 concurrent invocations of one fire, across 5 dispatcher instances: one run, one delivery', async () => {
+    const w = world();
+    await w.job({ concurrency: { policy: 'ALLOW' } });
+    await w.worker('a');
+    const instances = Array.from({ length: 5 }, () => w.newDispatcher());
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        instances[i % 5]!.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' }),
+      ),
+    );
+    assert.equal(w.runs.runs.size, 1);
+    assert.equal(w.delivery.delivered.length, 1);
+    assert.equal(outcomes.filter((o) => o.kind === 'dispatched').length, 1);
+    assert.equal(outcomes.filter((o) => o.kind === 'duplicate').length, 49);
+  });
+
+  test('a malformed event is rejected naming the field, and nothing is written', async () => {
+    const w = world();
+    await w.job();
+    for (const [event, field] of [
+      [{ jobId: 'report', scheduledTime: 'yesterday' }, 'event.scheduledTime'],
+      [{ jobId: '../etc/passwd' }, 'event.jobId'],
+      [{ jobId: 'report', command: 'rm -rf /' }, 'event'],
+      ['not an object', 'event'],
+    ] as const) {
+      await assert.rejects(w.dispatcher.fire(event), (error: unknown) => {
+        assert.ok(error instanceof ValidationError);
+        assert.ok(
+          error.issues.some((i) => i.field === field),
+          `${JSON.stringify(error.issues)} names ${field}`,
+        );
+        return true;
+      });
+    }
+    assert.equal(w.runs.runs.size, 0);
+  });
+
+  test('a fire of an unknown job leaves a SKIPPED(job_not_found) record, so nothing vanishes', async () => {
+    const w = world();
+    const outcome = await w.fire(0, 'ghost');
+    assert.equal(outcome.kind, 'rejected');
+    const run = [...w.runs.runs.values()][0];
+    assert.equal(run?.status, 'SKIPPED');
+    assert.equal(run?.reason, 'job_not_found');
+    assert.equal(run?.error?.code, 'not_found');
+  });
+
+  test('a paused job records SKIPPED(paused); a manual trigger still runs', async () => {
+    const w = world();
+    await w.job({ paused: true });
+    await w.worker('a');
+    const outcome = await w.fire(0);
+    assert.equal(outcome.kind === 'skipped' && outcome.reason, 'paused');
+    const manual = await w.dispatcher.fire({ jobId: 'report', trigger: 'MANUAL' });
+    assert.equal(manual.kind, 'dispatched');
+    assert.match(manual.kind === 'dispatched' ? manual.runs[0]!.runId : '', /^report@manual-/);
+  });
+});
+
+describe('concurrency policies', () => {
+  test('FORBID: a fire while a run is RUNNING is recorded SKIPPED(overlap)', async () => {
+    const w = world();
+    await w.job();
+    await w.worker('a');
+    await w.claim(await w.fire(0));
+    const second = await w.fire(1);
+    assert.equal(second.kind, 'skipped');
+    assert.equal(second.kind === 'skipped' && second.run.reason, 'overlap');
+    assert.equal(w.delivery.delivered.length, 1);
+  });
+
+  test('FORBID: after the run finishes, the next fire runs', async () => {
+    const w = world();
+    await w.job();
+    await w.worker('a');
+    const run = await w.claim(await w.fire(0));
+    await w.execution.complete(run, { status: 'SUCCEEDED' });
+    assert.equal((await w.fire(1)).kind, 'dispatched');
+  });
+
+  test('QUEUE: later fires wait, bounded by maxQueued, and start in order as each run finishes', async () => {
+    const w = world();
+    await w.job({ concurrency: { policy: 'QUEUE', maxQueued: 2 } });
+    await w.worker('a');
+    let running = await w.claim(await w.fire(0));
+    const outcomes = [await w.fire(1), await w.fire(2), await w.fire(3)];
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['queued', 'queued', 'skipped'],
+    );
+    assert.equal(outcomes[2]?.kind === 'skipped' && outcomes[2].reason, 'queue_full');
+    for (const minuteIndex of [1, 2]) {
+      w.clock.t += 1000;
+      await w.execution.complete(running, { status: 'SUCCEEDED' });
+      const next = w.delivery.delivered.at(-1)!.envelope;
+      assert.equal(next.scheduledTime, new Date(T0 + minuteIndex * minute).toISOString().replace('.000', ''));
+      running = await w.execution.claim(next, 'a');
+      assert.equal((await w.locks.get('job#report'))?.owner, running.runId);
+    }
+    await w.execution.complete(running, { status: 'SUCCEEDED' });
+    assert.equal((await w.locks.get('job#report'))?.owner, undefined);
+  });
+
+  test('REPLACE: the active run is cancelled, the new one dispatched, and the old worker cannot complete', async () => {
+    const w = world();
+    await w.job({ concurrency: { policy: 'REPLACE' } });
+    await w.worker('a');
+    const old = await w.claim(await w.fire(0));
+    const second = await w.fire(1);
+    assert.equal(second.kind, 'dispatched');
+    assert.equal((await w.runs.get(old.runId))?.status, 'CANCELLED');
+    await assert.rejects(w.execution.complete(old, { status: 'SUCCEEDED' }), RunNotInStateError);
+    assert.equal(
+      (await w.locks.get('job#report'))?.owner,
+      second.kind === 'dispatched' ? second.runs[0]?.runId : '',
+    );
+  });
+
+  test('ALLOW: fires overlap freely', async () => {
+    const w = world();
+    await w.job({ concurrency: { policy: 'ALLOW' } });
+    await w.worker('a');
+    await w.claim(await w.fire(0));
+    assert.equal((await w.fire(1)).kind, 'dispatched');
+  });
+});
+
+describe('targeting and no-worker', () => {
+  test('a job pinned to B is never delivered to A; with B gone it is NO_WORKER and A still gets nothing', async () => {
+    const w = world();
+    await w.job({ target: { workerIds: ['b'] }, concurrency: { policy: 'ALLOW' } });
+    await w.worker('a');
+    const b = await w.worker('b');
+    for (let i = 0; i < 20; i += 1) await w.fire(i);
+    assert.deepEqual(new Set(w.deliveredTo()), new Set(['b']));
+    await w.registry.setStatus('b', b.leaseFence, 'GONE', w.clock.now());
+    const outcome = await w.fire(20);
+    assert.equal(outcome.kind, 'no_worker');
+    assert.match(outcome.kind === 'no_worker' ? (outcome.run.reason ?? '') : '', /a \(not pinned\)/);
+    assert.deepEqual(new Set(w.deliveredTo()), new Set(['b']));
+    assert.deepEqual(w.alerts, ['no_worker']);
+  });
+
+  test('NO_WORKER with a retry policy is retried after its backoff and runs when a worker appears', async () => {
+    const w = world();
+    await w.job({ retry: { maxAttempts: 3, backoffSeconds: 10 } });
+    const outcome = await w.fire(0);
+    assert.equal(outcome.kind, 'no_worker');
+    const waiting = outcome.kind === 'no_worker' ? outcome.run : undefined;
+    assert.ok(waiting?.nextAttemptAt && waiting.nextAttemptAt > T0);
+    assert.equal((await w.locks.get('job#report'))?.owner, waiting?.runId, 'the retry keeps the lock');
+    await w.worker('a');
+    assert.equal(await w.dispatcher.retryDue(), 0, 'not before the backoff');
+    w.clock.t = waiting!.nextAttemptAt!;
+    assert.equal(await w.dispatcher.retryDue(), 1);
+    const run = await w.runs.get(waiting!.runId);
+    assert.equal(run?.status, 'DISPATCHED');
+    assert.equal(run?.attempt, 2);
+    assert.equal(run?.fence, 2);
+  });
+
+  test('NO_WORKER without retries is final and releases nothing it never held', async () => {
+    const w = world();
+    await w.job();
+    const outcome = await w.fire(0);
+    assert.equal(outcome.kind === 'no_worker' && outcome.run.nextAttemptAt, undefined);
+    assert.equal(await w.locks.get('job#report'), null);
+  });
+
+  test('BROADCAST: one run per eligible worker; a duplicate invocation adds none', async () => {
+    const w = world();
+    await w.job({ routing: 'BROADCAST' });
+    for (const id of ['a', 'b', 'c']) await w.worker(id);
+    await w.worker('d', { handlers: ['other'] });
+    const outcome = await w.fire(0);
+    assert.equal(outcome.kind === 'dispatched' && outcome.runs.length, 3);
+    await w.fire(0);
+    assert.equal(w.runs.runs.size, 3);
+    assert.deepEqual(w.deliveredTo().sort(), ['a', 'b', 'c']);
+  });
+
+  test('ANY: the envelope goes to the pool queue', async () => {
+    const w = world();
+    await w.job({ routing: 'ANY', target: { pool: 'gpu' } });
+    await w.worker('a', { pool: 'gpu' });
+    assert.equal((await w.fire(0)).kind, 'dispatched');
+    assert.deepEqual(w.deliveredTo(), ['pool:gpu']);
+  });
+
+  test('a delivery that fails moves to the next candidate with a higher fence', async () => {
+    const w = world();
+    await w.job({ routing: 'FAILOVER' });
+    await w.worker('a', { priority: 1 });
+    await w.worker('b', { priority: 2 });
+    w.delivery.failNext(new Error('queue deleted'));
+    const outcome = await w.fire(0);
+    assert.equal(outcome.kind, 'dispatched');
+    const run = outcome.kind === 'dispatched' ? outcome.runs[0] : undefined;
+    assert.equal(run?.workerId, 'b');
+    assert.equal(run?.fence, 2);
+    assert.deepEqual(w.deliveredTo(), ['b']);
+  });
+
+  test('round-robin over 1,000 fires and 5 workers: spread max-min <= 1', async () => {
+    const w = world();
+    await w.job({ concurrency: { policy: 'ALLOW' }, routing: 'ROUND_ROBIN' });
+    for (const id of ['w1', 'w2', 'w3', 'w4', 'w5']) await w.worker(id, { capacity: 1000 });
+    for (let i = 0; i < 1000; i += 1) await w.fire(i);
+    const tally = new Map<string, number>();
+    for (const id of w.deliveredTo()) tally.set(id, (tally.get(id) ?? 0) + 1);
+    const counts = [...tally.values()];
+    assert.equal(counts.length, 5);
+    assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `counts ${counts}`);
+  });
+});
+
+describe('retries and fences', () => {
+  test('a failed attempt is retried with a higher fence; the first worker cannot write any more', async () => {
+    const w = world();
+    await w.job({ retry: { maxAttempts: 2, backoffSeconds: 5 } });
+    await w.worker('a');
+    const first = await w.claim(await w.fire(0));
+    const waiting = await w.execution.complete(first, {
+      status: 'FAILED',
+      error: { code: 'boom', message: 'disk full' },
+    });
+    assert.equal(waiting.status, 'PENDING');
+    assert.equal(waiting.error?.message, 'disk full');
+    w.clock.t = waiting.nextAttemptAt!;
+    await w.dispatcher.retryDue();
+    const envelope = w.delivery.delivered.at(-1)!.envelope;
+    assert.deepEqual([envelope.attempt, envelope.fence], [2, 2]);
+    await assert.rejects(w.execution.claim({ ...envelope, fence: 1 }, 'a'), StaleFenceError);
+    const second = await w.execution.claim(envelope, 'a');
+    const final = await w.execution.complete(second, {
+      status: 'FAILED',
+      error: { code: 'boom', message: 'again' },
+    });
+    assert.equal(final.status, 'FAILED');
+    assert.equal((await w.locks.get('job#report'))?.owner, undefined);
+    assert.deepEqual(
+      final.history.map((h) => `${h.status}/${h.attempt}`),
+      ['PENDING/1', 'DISPATCHED/1', 'RUNNING/1', 'PENDING/1', 'DISPATCHED/2', 'RUNNING/2', 'FAILED/2'],
+    );
+  });
+
+  test('a duplicate envelope cannot start the run twice', async () => {
+    const w = world();
+    await w.job();
+    await w.worker('a');
+    await w.fire(0);
+    const envelope = w.delivery.delivered[0]!.envelope;
+    const claims = await Promise.allSettled([
+      w.execution.claim(envelope, 'a'),
+      w.execution.claim(envelope, 'a'),
+    ]);
+    assert.deepEqual(claims.map((c) => c.status).sort(), ['fulfilled', 'rejected']);
+  });
+});

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { NotFoundError, VersionConflictError } from '../../errors';
+import type { JobStore } from '../../ports';
+import { sampleJob } from './fixtures';
+
+/** The JobStore contract: optimistic concurrency on `version`, typed errors carrying what was found. */
+export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs: JobStore }>): void {
+  describe(`JobStore contract: ${name}`, () => {
+    it('creates, reads back the same job, and lists it', async () => {
+      const { jobs } = await makeSubject();
+      const job = sampleJob();
+      await jobs.put(job, 0);
+      assert.deepEqual(await jobs.get(job.spec.jobId), job);
+      const listed = await jobs.list();
+      assert.deepEqual(
+        listed.find((j) => j.spec.jobId === job.spec.jobId),
+        job,
+      );
+      assert.equal(await jobs.get('no-such-job'), null);
+    });
+
+    it('refuses a second create with the version found', async () => {
+      const { jobs } = await makeSubject();
+      const job = sampleJob();
+      await jobs.put(job, 0);
+      await assert.rejects(jobs.put(job, 0), (error: unknown) => {
+        assert.ok(error instanceof VersionConflictError);
+        assert.equal(error.expectedVersion, 0);
+        assert.equal(error.currentVersion, 1);
+        return true;
+      });
+    });
+
+    it('replaces only at the expected version', async () => {
+      const { jobs } = await makeSubject();
+      const v1 = sampleJob();
+      await jobs.put(v1, 0);
+      const v2 = { ...v1, version: 2, spec: { ...v1.spec, description: 'second' } };
+      await jobs.put(v2, 1);
+      assert.equal((await jobs.get(v1.spec.jobId))?.spec.description, 'second');
+      await assert.rejects(jobs.put({ ...v2, version: 3 }, 1), (error: unknown) => {
+        assert.ok(error instanceof VersionConflictError);
+        assert.equal(error.currentVersion, 2);
+        return true;
+      });
+      await assert.rejects(jobs.put(sampleJob({}, 2), 1), NotFoundError);
+    });
+
+    it('sets the sync state at a version', async () => {
+      const { jobs } = await makeSubject();
+      const job = sampleJob();
+      await jobs.put(job, 0);
+      await jobs.setSyncState(job.spec.jobId, 1, 'IN_SYNC');
+      assert.equal((await jobs.get(job.spec.jobId))?.syncState, 'IN_SYNC');
+      await assert.rejects(jobs.setSyncState(job.spec.jobId, 7, 'OUT_OF_SYNC'), VersionConflictError);
+      await assert.rejects(jobs.setSyncState('no-such-job', 1, 'IN_SYNC'), NotFoundError);
+    });
+
+    it('deletes, conditionally on the version when given', async () => {
+      const { jobs } = await makeSubject();
+      const job = sampleJob();
+      await jobs.put(job, 0);
+      await assert.rejects(jobs.delete(job.spec.jobId, 5), VersionConflictError);
+      await jobs.delete(job.spec.jobId, 1);
+      assert.equal(await jobs.get(job.spec.jobId), null);
+      await jobs.delete(job.spec.jobId); // absent is fine without a version
+      await assert.rejects(jobs.delete(job.spec.jobId, 1), NotFoundError);
+    });
+  });
+}

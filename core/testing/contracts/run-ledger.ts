@@ -1,0 +1,316 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  AlreadyFiredError,
+  LockHeldError,
+  NotFoundError,
+  RunNotInStateError,
+  StaleFenceError,
+  ValidationError,
+} from '../../errors';
+import { jobLockKey, type Run } from '../../model';
+import type { LockClaim, LockStore, RunLedger } from '../../ports';
+import { sampleRun, T0, uniqueId } from './fixtures';
+
+export interface RunLedgerSubject {
+  readonly ledger: RunLedger;
+  readonly locks: LockStore;
+}
+
+const LEASE = 60_000;
+
+function claimFor(run: Run, now = T0, extra: Partial<LockClaim> = {}): LockClaim {
+  return { key: jobLockKey(run.jobId), owner: run.runId, expiresAt: now + LEASE, now, ...extra };
+}
+
+/**
+ * The RunLedger + LockStore contract: one run per fire, no overlap, fenced transitions (ARCHITECTURE.md
+ * invariants 1-3), each failure a domain error carrying the current record.
+ */
+export function runLedgerContract(name: string, makeSubject: () => Promise<RunLedgerSubject>): void {
+  describe(`RunLedger contract: ${name}`, () => {
+    it('creates a run and reads back the same record', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun({ result: { deep: [{ a: 1 }] }, workerId: 'w-1', deadlineAt: T0 + 5 });
+      await ledger.create(run);
+      assert.deepEqual(await ledger.get(run.runId), run);
+      assert.equal(await ledger.get(uniqueId('missing')), null);
+    });
+
+    it('refuses a second create of the same fire with AlreadyFiredError carrying the existing run', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun();
+      await ledger.create(run);
+      const again = { ...run, payload: 'different', trigger: 'MANUAL' as const };
+      await assert.rejects(ledger.create(again), (error: unknown) => {
+        assert.ok(error instanceof AlreadyFiredError);
+        assert.equal(error.runId, run.runId);
+        assert.deepEqual(error.existing, run);
+        return true;
+      });
+      assert.deepEqual(await ledger.get(run.runId), run);
+    });
+
+    it('lets exactly one of 50 concurrent createWithLock calls for one fire win', async () => {
+      const { ledger, locks } = await makeSubject();
+      const run = sampleRun();
+      const results = await Promise.allSettled(
+        Array.from({ length: 50 }, () => ledger.createWithLock(run, claimFor(run))),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.equal(won.length, 1, `one winner, got ${won.length}`);
+      for (const r of lost) {
+        assert.ok(
+          r.reason instanceof AlreadyFiredError,
+          `expected AlreadyFiredError, got ${String(r.reason)}`,
+        );
+      }
+      const lock = await locks.get(jobLockKey(run.jobId));
+      assert.equal(lock?.owner, run.runId);
+      assert.equal(lock?.fence, 1);
+    });
+
+    it('refuses a second fire of the job while the lock is held, naming the owner, and writes nothing', async () => {
+      const { ledger, locks } = await makeSubject();
+      const first = sampleRun();
+      await ledger.createWithLock(first, claimFor(first));
+      const second = sampleRun({ jobId: first.jobId, scheduledTime: '2026-01-30T10:01:00Z' });
+      await assert.rejects(ledger.createWithLock(second, claimFor(second, T0 + 1000)), (error: unknown) => {
+        assert.ok(error instanceof LockHeldError);
+        assert.equal(error.lockKey, jobLockKey(first.jobId));
+        assert.equal(error.owner, first.runId);
+        return true;
+      });
+      assert.equal(await ledger.get(second.runId), null);
+      assert.equal((await locks.get(jobLockKey(first.jobId)))?.owner, first.runId);
+    });
+
+    it('checks the run before the lock: a duplicate fire is AlreadyFired even while the lock is held', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun();
+      await ledger.createWithLock(run, claimFor(run));
+      await assert.rejects(ledger.createWithLock(run, claimFor(run, T0 + 1)), AlreadyFiredError);
+    });
+
+    it('takes over an expired lock with a higher fence', async () => {
+      const { ledger, locks } = await makeSubject();
+      const first = sampleRun();
+      await ledger.createWithLock(first, claimFor(first));
+      const second = sampleRun({ jobId: first.jobId, scheduledTime: '2026-01-30T10:05:00Z' });
+      const later = T0 + LEASE; // exactly at expiry counts as free
+      await ledger.createWithLock(second, claimFor(second, later));
+      const lock = await locks.get(jobLockKey(first.jobId));
+      assert.equal(lock?.owner, second.runId);
+      assert.equal(lock?.fence, 2);
+      assert.equal(lock?.expiresAt, later + LEASE);
+    });
+
+    it('takes a held lock from the named owner (REPLACE), and only from that owner', async () => {
+      const { ledger, locks } = await makeSubject();
+      const first = sampleRun();
+      await ledger.createWithLock(first, claimFor(first));
+      const second = sampleRun({ jobId: first.jobId, scheduledTime: '2026-01-30T10:02:00Z' });
+      await assert.rejects(
+        ledger.createWithLock(second, claimFor(second, T0 + 1, { takeOverFrom: 'someone-else' })),
+        LockHeldError,
+      );
+      await ledger.createWithLock(second, claimFor(second, T0 + 1, { takeOverFrom: first.runId }));
+      assert.equal((await locks.get(jobLockKey(first.jobId)))?.owner, second.runId);
+    });
+
+    it('releases only for the owner and keeps the fence, so the next holder gets a higher one', async () => {
+      const { ledger, locks } = await makeSubject();
+      const first = sampleRun();
+      const key = jobLockKey(first.jobId);
+      await ledger.createWithLock(first, claimFor(first));
+      assert.equal(await locks.release(key, 'not-the-owner'), false);
+      assert.equal((await locks.get(key))?.owner, first.runId);
+      assert.equal(await locks.release(key, first.runId), true);
+      const released = await locks.get(key);
+      assert.equal(released?.owner, undefined);
+      assert.equal(released?.fence, 1);
+      assert.equal(await locks.release(key, first.runId), false);
+      const second = sampleRun({ jobId: first.jobId, scheduledTime: '2026-01-30T10:03:00Z' });
+      await ledger.createWithLock(second, claimFor(second, T0 + 1));
+      assert.equal((await locks.get(key))?.fence, 2);
+      assert.equal(await locks.release(uniqueId('no-such-lock'), 'x'), false);
+    });
+
+    it('hands a held lock over from its owner only, raising the fence', async () => {
+      const { ledger, locks } = await makeSubject();
+      const first = sampleRun();
+      const key = jobLockKey(first.jobId);
+      await ledger.createWithLock(first, claimFor(first));
+      assert.equal(await locks.handOver(key, 'not-the-owner', 'next', T0 + 9), false);
+      assert.equal(await locks.handOver(key, first.runId, 'next', T0 + 9), true);
+      assert.deepEqual(await locks.get(key), { lockKey: key, owner: 'next', fence: 2, expiresAt: T0 + 9 });
+    });
+
+    it('applies a fenced transition, growing the history', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun();
+      await ledger.create(run);
+      const dispatched = await ledger.transition(run.runId, {
+        from: ['PENDING'],
+        fence: 1,
+        to: 'DISPATCHED',
+        at: T0 + 10,
+        newFence: 2,
+        note: 'to w-1',
+        set: { workerId: 'w-1', dispatchedAt: T0 + 10, deadlineAt: T0 + 3_600_000 },
+      });
+      assert.equal(dispatched.status, 'DISPATCHED');
+      assert.equal(dispatched.fence, 2);
+      assert.equal(dispatched.attempt, 1);
+      assert.equal(dispatched.workerId, 'w-1');
+      assert.equal(dispatched.updatedAt, T0 + 10);
+      assert.deepEqual(dispatched.history, [
+        ...run.history,
+        { at: T0 + 10, status: 'DISPATCHED', attempt: 1, workerId: 'w-1', note: 'to w-1' },
+      ]);
+      const done = await ledger.transition(run.runId, {
+        from: ['DISPATCHED', 'RUNNING'],
+        fence: 2,
+        to: 'PENDING',
+        at: T0 + 20,
+        attempt: 2,
+        set: {
+          nextAttemptAt: T0 + 30,
+          error: { code: 'boom', message: 'it broke' },
+          result: [1, { two: 2 }],
+        },
+        unset: ['workerId', 'deadlineAt'],
+      });
+      assert.equal(done.attempt, 2);
+      assert.equal(done.workerId, undefined);
+      assert.equal(done.deadlineAt, undefined);
+      assert.equal(done.dispatchedAt, T0 + 10);
+      assert.deepEqual(done.error, { code: 'boom', message: 'it broke' });
+      assert.deepEqual(done.result, [1, { two: 2 }]);
+      const third = await ledger.transition(run.runId, {
+        from: ['PENDING'],
+        fence: 2,
+        to: 'CANCELLED',
+        at: T0 + 40,
+      });
+      assert.deepEqual(
+        third.history.map((h) => [h.status, h.attempt]),
+        [
+          ['PENDING', 1],
+          ['DISPATCHED', 1],
+          ['PENDING', 2],
+          ['CANCELLED', 2],
+        ],
+      );
+      assert.deepEqual(await ledger.get(run.runId), third);
+    });
+
+    it('refuses a transition with a stale fence, carrying the current run', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun();
+      await ledger.create(run);
+      const current = await ledger.transition(run.runId, {
+        from: ['PENDING'],
+        fence: 1,
+        to: 'DISPATCHED',
+        at: T0 + 1,
+        newFence: 5,
+      });
+      await assert.rejects(
+        ledger.transition(run.runId, {
+          from: ['DISPATCHED'],
+          fence: 4,
+          to: 'RUNNING',
+          at: T0 + 2,
+          set: { workerId: 'old' },
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof StaleFenceError);
+          assert.equal(error.fence, 4);
+          assert.deepEqual(error.current, current);
+          return true;
+        },
+      );
+      assert.deepEqual(await ledger.get(run.runId), current);
+    });
+
+    it('refuses a transition from another status with RunNotInStateError carrying the current run', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun();
+      await ledger.create(run);
+      await assert.rejects(
+        ledger.transition(run.runId, { from: ['RUNNING'], fence: 1, to: 'SUCCEEDED', at: T0 + 1 }),
+        (error: unknown) => {
+          assert.ok(error instanceof RunNotInStateError);
+          assert.deepEqual(error.expected, ['RUNNING']);
+          assert.deepEqual(error.current, run);
+          return true;
+        },
+      );
+      await assert.rejects(
+        ledger.transition(run.runId, { from: [], fence: 1, to: 'SUCCEEDED', at: T0 + 1 }),
+        RunNotInStateError,
+      );
+    });
+
+    it('reports a transition of a missing run as NotFoundError, and a bad `set` as ValidationError', async () => {
+      const { ledger } = await makeSubject();
+      await assert.rejects(
+        ledger.transition(uniqueId('missing'), { from: ['PENDING'], fence: 1, to: 'DISPATCHED', at: T0 }),
+        NotFoundError,
+      );
+      const run = sampleRun();
+      await ledger.create(run);
+      await assert.rejects(
+        ledger.transition(run.runId, {
+          from: ['PENDING'],
+          fence: 1,
+          to: 'DISPATCHED',
+          at: T0,
+          set: { startedAt: -5 },
+        }),
+        ValidationError,
+      );
+      assert.deepEqual(await ledger.get(run.runId), run);
+    });
+
+    it('lists a job runs newest first by default, oldest first on request, with a limit', async () => {
+      const { ledger } = await makeSubject();
+      const jobId = uniqueId('job');
+      const times = [
+        '2026-01-30T10:00:00Z',
+        '2026-01-30T10:02:00Z',
+        '2026-01-30T10:01:00Z',
+        '2026-01-30T10:03:00Z',
+      ];
+      for (const scheduledTime of times) await ledger.create(sampleRun({ jobId, scheduledTime }));
+      const newest = await ledger.listByJob(jobId);
+      assert.deepEqual(
+        newest.map((r) => r.scheduledTime),
+        [...times].sort().reverse(),
+      );
+      const oldest = await ledger.listByJob(jobId, { order: 'oldest', limit: 2 });
+      assert.deepEqual(
+        oldest.map((r) => r.scheduledTime),
+        ['2026-01-30T10:00:00Z', '2026-01-30T10:01:00Z'],
+      );
+      assert.deepEqual(await ledger.listByJob(uniqueId('none')), []);
+    });
+
+    it('lists runs by status', async () => {
+      const { ledger } = await makeSubject();
+      // Far-future fire times put these first among LOST runs, whatever else the table holds.
+      const a = sampleRun({ status: 'LOST', scheduledTime: '2099-01-01T00:00:01Z' });
+      const b = sampleRun({ status: 'LOST', scheduledTime: '2099-01-01T00:00:02Z' });
+      await ledger.create(a);
+      await ledger.create(b);
+      const lost = await ledger.listByStatus('LOST', { limit: 2 });
+      assert.deepEqual(
+        lost.map((r) => r.runId),
+        [b.runId, a.runId],
+      );
+      assert.deepEqual(lost[0], b);
+    });
+  });
+}

@@ -1,0 +1,420 @@
+/**
+ * In-memory implementations of the ports, for unit tests. They keep the same semantics as the
+ * DynamoDB / SQS / Scheduler / SES adapters — the same conditions, fences and domain errors — and
+ * pass the same contract suites (core/testing/contracts/). Values are copied in and out
+ * (`structuredClone`), so a caller mutating what it got back changes nothing stored, as with a database.
+ *
+ * Not modelled: eventual consistency of index reads, TTL deletion, size limits other than the
+ * envelope's JSON limit (the frame limit needs Snappy, which belongs to the adapters).
+ *
+ * @example
+ * const locks = new MemoryLockStore();
+ * const ledger = new MemoryRunLedger(locks);
+ * await ledger.createWithLock(run, { key: jobLockKey(run.jobId), owner: run.runId, expiresAt, now });
+ */
+import { type DispatchEnvelope, envelopeToJson } from '../envelope';
+import {
+  AlreadyFiredError,
+  CloverError,
+  type FieldIssue,
+  LeaseLostError,
+  LockHeldError,
+  NotFoundError,
+  RunNotInStateError,
+  ScheduleError,
+  StaleFenceError,
+  ValidationError,
+  VersionConflictError,
+} from '../errors';
+import {
+  type HistoryEntry,
+  type Job,
+  type Lock,
+  type Run,
+  RunSchema,
+  type RunStatus,
+  type SyncState,
+  type Worker,
+  type WorkerRegistration,
+} from '../model';
+import { fieldIssues } from '../model/validate';
+import type {
+  Delivery,
+  DeliveryTarget,
+  JobStore,
+  LockClaim,
+  LockStore,
+  Mailer,
+  MailMessage,
+  RunLedger,
+  RunQuery,
+  RunTransition,
+  ScheduleEntry,
+  ScheduleGateway,
+  WorkerRegistry,
+} from '../ports';
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+export class MemoryJobStore implements JobStore {
+  readonly jobs = new Map<string, Job>();
+
+  async get(jobId: string): Promise<Job | null> {
+    const job = this.jobs.get(jobId);
+    return job ? clone(job) : null;
+  }
+
+  async put(job: Job, expectedVersion: number): Promise<void> {
+    this.check(job.spec.jobId, expectedVersion);
+    this.jobs.set(job.spec.jobId, clone(job));
+  }
+
+  async setSyncState(jobId: string, version: number, state: SyncState): Promise<void> {
+    const job = this.check(jobId, version);
+    if (job) job.syncState = state;
+  }
+
+  async delete(jobId: string, expectedVersion?: number): Promise<void> {
+    if (expectedVersion !== undefined) this.check(jobId, expectedVersion);
+    this.jobs.delete(jobId);
+  }
+
+  async list(): Promise<Job[]> {
+    return [...this.jobs.values()].map(clone).sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
+  }
+
+  private check(jobId: string, expectedVersion: number): Job | undefined {
+    const current = this.jobs.get(jobId);
+    if (!current && expectedVersion !== 0) throw new NotFoundError('job', jobId);
+    if (expectedVersion === 0 ? current : current?.version !== expectedVersion) {
+      throw new VersionConflictError('job', jobId, expectedVersion, current?.version);
+    }
+    return current;
+  }
+}
+
+export class MemoryLockStore implements LockStore {
+  readonly locks = new Map<string, Lock>();
+
+  async get(key: string): Promise<Lock | null> {
+    const lock = this.locks.get(key);
+    return lock ? clone(lock) : null;
+  }
+
+  async release(key: string, owner: string): Promise<boolean> {
+    const lock = this.locks.get(key);
+    if (lock?.owner !== owner) return false;
+    delete lock.owner;
+    return true;
+  }
+
+  async handOver(key: string, from: string, to: string, expiresAt: number): Promise<boolean> {
+    const lock = this.locks.get(key);
+    if (lock?.owner !== from) return false;
+    this.locks.set(key, { lockKey: key, owner: to, fence: lock.fence + 1, expiresAt });
+    return true;
+  }
+
+  /** @internal The lock condition of createWithLock: free, expired, or held by `takeOverFrom`. */
+  checkClaim(claim: LockClaim): void {
+    const lock = this.locks.get(claim.key);
+    if (!lock || lock.owner === undefined || lock.expiresAt <= claim.now) return;
+    if (claim.takeOverFrom !== undefined && lock.owner === claim.takeOverFrom) return;
+    throw new LockHeldError(claim.key, lock.owner);
+  }
+
+  /** @internal */
+  take(claim: LockClaim): void {
+    const fence = (this.locks.get(claim.key)?.fence ?? 0) + 1;
+    this.locks.set(claim.key, { lockKey: claim.key, owner: claim.owner, fence, expiresAt: claim.expiresAt });
+  }
+}
+
+const RESERVED_FIELDS = new Set([
+  'runId',
+  'jobId',
+  'scheduledTime',
+  'status',
+  'fence',
+  'history',
+  'attempt',
+  'updatedAt',
+]);
+
+export class MemoryRunLedger implements RunLedger {
+  readonly runs = new Map<string, Run>();
+
+  constructor(readonly locks: MemoryLockStore = new MemoryLockStore()) {}
+
+  async get(runId: string): Promise<Run | null> {
+    const run = this.runs.get(runId);
+    return run ? clone(run) : null;
+  }
+
+  async create(run: Run): Promise<void> {
+    this.checkNew(run.runId);
+    this.runs.set(run.runId, clone(run));
+  }
+
+  async createWithLock(run: Run, lock: LockClaim): Promise<void> {
+    this.checkNew(run.runId);
+    this.locks.checkClaim(lock);
+    this.runs.set(run.runId, clone(run));
+    this.locks.take(lock);
+  }
+
+  async transition(runId: string, change: RunTransition): Promise<Run> {
+    const set = checkedSet(change);
+    const current = this.runs.get(runId);
+    if (!current) throw new NotFoundError('run', runId);
+    if (!change.from.includes(current.status))
+      throw new RunNotInStateError(runId, change.from, clone(current));
+    if (current.fence !== change.fence)
+      throw new StaleFenceError(`run ${runId}`, change.fence, clone(current));
+    const next: Record<string, unknown> = { ...clone(current) };
+    for (const field of change.unset ?? []) if (set[field] === undefined) delete next[field];
+    for (const [field, value] of Object.entries(set)) if (value !== undefined) next[field] = clone(value);
+    const attempt = change.attempt ?? current.attempt;
+    const entry: HistoryEntry = { at: change.at, status: change.to, attempt };
+    if (typeof set.workerId === 'string') entry.workerId = set.workerId;
+    if (change.note !== undefined) entry.note = change.note;
+    Object.assign(next, {
+      status: change.to,
+      updatedAt: change.at,
+      attempt,
+      fence: change.newFence ?? current.fence,
+      history: [...current.history, entry],
+    });
+    const written = next as Run;
+    this.runs.set(runId, written);
+    return clone(written);
+  }
+
+  async listByJob(jobId: string, query: RunQuery = {}): Promise<Run[]> {
+    return this.query((run) => run.jobId === jobId, query);
+  }
+
+  async listByStatus(status: RunStatus, query: RunQuery = {}): Promise<Run[]> {
+    return this.query((run) => run.status === status, query);
+  }
+
+  private query(match: (run: Run) => boolean, query: RunQuery): Run[] {
+    const sign = query.order === 'oldest' ? 1 : -1;
+    return [...this.runs.values()]
+      .filter(match)
+      .sort((a, b) => sign * a.scheduledTime.localeCompare(b.scheduledTime))
+      .slice(0, Math.max(0, query.limit ?? 50))
+      .map(clone);
+  }
+
+  private checkNew(runId: string): void {
+    const existing = this.runs.get(runId);
+    if (existing) throw new AlreadyFiredError(runId, clone(existing));
+  }
+}
+
+/** Same checks as the DynamoDB ledger: a transition may not set what it writes itself, and what it sets must be valid. */
+function checkedSet(change: RunTransition): Record<string, unknown> {
+  const set: Record<string, unknown> = { ...(change.set ?? {}) };
+  const issues: FieldIssue[] = [...Object.keys(set), ...(change.unset ?? [])]
+    .filter((field) => RESERVED_FIELDS.has(field))
+    .map((field) => ({
+      field: `set.${field}`,
+      reason: 'is written by the transition itself and cannot be set',
+    }));
+  if (issues.length) throw new ValidationError(issues);
+  const parsed = RunSchema.partial().safeParse(set);
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error, 'set'));
+  return set;
+}
+
+export class MemoryWorkerRegistry implements WorkerRegistry {
+  readonly workers = new Map<string, Worker>();
+
+  async register(registration: WorkerRegistration, now: number, ttlMs: number): Promise<Worker> {
+    const leaseFence = (this.workers.get(registration.workerId)?.leaseFence ?? 0) + 1;
+    const worker: Worker = {
+      ...clone(registration),
+      status: 'ACTIVE',
+      leaseFence,
+      leaseExpiresAt: now + ttlMs,
+      registeredAt: now,
+      heartbeatAt: now,
+      load: 0,
+    };
+    this.workers.set(worker.workerId, worker);
+    return clone(worker);
+  }
+
+  async renew(
+    workerId: string,
+    leaseFence: number,
+    now: number,
+    ttlMs: number,
+    load: number,
+  ): Promise<Worker> {
+    const worker = this.live(workerId, leaseFence, now);
+    Object.assign(worker, { leaseExpiresAt: now + ttlMs, heartbeatAt: now, load });
+    return clone(worker);
+  }
+
+  async setStatus(
+    workerId: string,
+    leaseFence: number,
+    status: 'DRAINING' | 'GONE',
+    now: number,
+  ): Promise<void> {
+    if (status === 'GONE') {
+      const worker = this.workers.get(workerId);
+      if (worker?.leaseFence !== leaseFence) throw new LeaseLostError(workerId);
+      worker.status = 'GONE';
+      return;
+    }
+    this.live(workerId, leaseFence, now).status = status;
+  }
+
+  async expire(workerId: string, leaseFence: number, now: number): Promise<boolean> {
+    const worker = this.workers.get(workerId);
+    if (
+      !worker ||
+      worker.leaseFence !== leaseFence ||
+      worker.leaseExpiresAt > now ||
+      worker.status === 'GONE'
+    ) {
+      return false;
+    }
+    worker.status = 'GONE';
+    return true;
+  }
+
+  async get(workerId: string): Promise<Worker | null> {
+    const worker = this.workers.get(workerId);
+    return worker ? clone(worker) : null;
+  }
+
+  async list(pool?: string): Promise<Worker[]> {
+    return [...this.workers.values()]
+      .filter((w) => w.status !== 'GONE' && (pool === undefined || w.pool === pool))
+      .map(clone)
+      .sort((a, b) => a.workerId.localeCompare(b.workerId));
+  }
+
+  private live(workerId: string, leaseFence: number, now: number): Worker {
+    const worker = this.workers.get(workerId);
+    if (
+      !worker ||
+      worker.leaseFence !== leaseFence ||
+      worker.leaseExpiresAt <= now ||
+      (worker.status !== 'ACTIVE' && worker.status !== 'DRAINING')
+    ) {
+      throw new LeaseLostError(workerId);
+    }
+    return worker;
+  }
+}
+
+const AWS_EXPRESSION = /^(cron|rate|at)\(.+\)$/;
+
+export class MemoryScheduleGateway implements ScheduleGateway {
+  readonly schedules = new Map<string, ScheduleEntry>();
+
+  async upsert(entry: ScheduleEntry): Promise<void> {
+    if (!AWS_EXPRESSION.test(entry.expression)) {
+      throw new ScheduleError(
+        'schedule.expression',
+        `${JSON.stringify(entry.expression)} is not an EventBridge Scheduler expression (cron(...), rate(...) or at(...))`,
+      );
+    }
+    const stored: ScheduleEntry = {
+      jobId: entry.jobId,
+      expression: entry.expression,
+      timezone: entry.timezone,
+      ...(entry.startDate ? { startDate: instant('startDate', entry.startDate) } : {}),
+      ...(entry.endDate ? { endDate: instant('endDate', entry.endDate) } : {}),
+      enabled: entry.enabled,
+    };
+    this.schedules.set(entry.jobId, stored);
+  }
+
+  async remove(jobId: string): Promise<void> {
+    this.schedules.delete(jobId);
+  }
+
+  async get(jobId: string): Promise<ScheduleEntry | null> {
+    const entry = this.schedules.get(jobId);
+    return entry ? clone(entry) : null;
+  }
+
+  async list(): Promise<ScheduleEntry[]> {
+    return [...this.schedules.values()].map(clone).sort((a, b) => a.jobId.localeCompare(b.jobId));
+  }
+}
+
+/** Renders an instant the way the Scheduler adapter reads one back: UTC, to the second when whole. */
+function instant(field: string, value: string): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    throw new ScheduleError(`schedule.${field}`, `${JSON.stringify(value)} is not an ISO-8601 instant`);
+  }
+  return date.toISOString().replace(/\.000Z$/, 'Z');
+}
+
+export interface RecordedDelivery {
+  readonly target: DeliveryTarget;
+  readonly envelope: DispatchEnvelope;
+}
+
+/** Records deliveries. `failNext(error)` makes the next deliveries throw (a transport that refuses). */
+export class MemoryDelivery implements Delivery {
+  readonly delivered: RecordedDelivery[] = [];
+  private readonly failures: Error[] = [];
+
+  failNext(...errors: Error[]): void {
+    this.failures.push(...errors);
+  }
+
+  async deliver(target: DeliveryTarget, envelope: DispatchEnvelope): Promise<void> {
+    envelopeToJson(envelope); // the envelope's size limit, as every transport checks it before sending
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.delivered.push({ target: clone(target), envelope: clone(envelope) });
+  }
+}
+
+export const MEMORY_MAX_RECIPIENTS = 50;
+
+/** Records sent mail; `rejectFrom` names senders that are refused like an unverified SES identity. */
+export class MemoryMailer implements Mailer {
+  readonly sent: (MailMessage & { readonly messageId: string })[] = [];
+  readonly verified = new Set<string>();
+  private n = 0;
+
+  /** Senders must be verified first, as with SES; with `requireVerified: false` anyone may send. */
+  constructor(private readonly options: { readonly requireVerified?: boolean } = {}) {}
+
+  async send(message: MailMessage): Promise<{ messageId: string }> {
+    const issues: FieldIssue[] = [];
+    if (!message.from.trim()) issues.push({ field: 'from', reason: 'is required' });
+    if (message.to.length === 0) issues.push({ field: 'to', reason: 'needs at least one recipient' });
+    if (message.to.length > MEMORY_MAX_RECIPIENTS) {
+      issues.push({
+        field: 'to',
+        reason: `has ${message.to.length} recipients; SES allows ${MEMORY_MAX_RECIPIENTS}`,
+      });
+    }
+    if (/[\r\n]/.test(message.subject)) issues.push({ field: 'subject', reason: 'must be one line' });
+    if (issues.length) throw new ValidationError(issues);
+    if (this.options.requireVerified !== false && !this.verified.has(message.from)) {
+      throw new CloverError(
+        'validation_failed',
+        `SES rejected the message: Email address not verified ${message.from}`,
+        {
+          details: { sesError: 'MessageRejected', from: message.from },
+        },
+      );
+    }
+    const messageId = `memory-${++this.n}`;
+    this.sent.push({ ...clone(message), messageId });
+    return { messageId };
+  }
+}

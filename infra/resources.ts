@@ -1,0 +1,240 @@
+/**
+ * Clover's tables, queues and schedule group, as plain data.
+ *
+ * Why plain data: two things build these resources — the CDK stack (in AWS) and local provisioning
+ * (`core/adapters/provision.ts`, on an emulator for `npm start` and the integration tests). Both
+ * read this one file, so a key, index, TTL attribute or redrive setting cannot differ between what
+ * the tests exercise and what is deployed. Nothing here imports CDK or the AWS SDK.
+ *
+ * Physical names are `${prefix}-${logicalName}`; the prefix names a stage (`clover-dev`,
+ * `clover-prod`) or one test file (`t-1a2b3c4d`). The prefix alone names the stage's EventBridge
+ * Scheduler group.
+ */
+import { createHash } from 'node:crypto';
+import { ValidationError } from '../core/errors';
+
+export type AttributeType = 'S' | 'N' | 'B';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+/** A global secondary index. Every index projects ALL attributes: the console lists full items from it. */
+export interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+}
+
+export interface TableDefinition {
+  readonly logicalName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** @default [] */
+  readonly indexes: readonly IndexDefinition[];
+  /** Attribute holding an expiry in epoch seconds; DynamoDB deletes the item some time after it. */
+  readonly ttlAttribute?: string;
+  readonly billingMode: 'PAY_PER_REQUEST';
+}
+
+export interface QueueDefinition {
+  readonly logicalName: string;
+  /** How long a received message stays hidden before another consumer may receive it. */
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  /** Queue-level default long-poll wait; receivers usually pass their own WaitTimeSeconds. @default 0 */
+  readonly receiveWaitTimeSeconds: number;
+  /**
+   * Where a message goes after `maxReceiveCount` receives without a delete. `queue` is the logical
+   * name of another definition listed before this one. Absent on dead-letter queues themselves.
+   */
+  readonly deadLetter?: { readonly queue: string; readonly maxReceiveCount: number };
+}
+
+const s = (name: string): KeyAttribute => ({ name, type: 'S' });
+
+const DAY = 86_400;
+/** The SQS maximum. Dead-letter queues keep messages long enough for a person to look at them. */
+const DEAD_LETTER_RETENTION = 14 * DAY;
+const MAX_RECEIVE_COUNT = 5;
+
+const tableList = [
+  { logicalName: 'jobs', partitionKey: s('jobId'), indexes: [], billingMode: 'PAY_PER_REQUEST' },
+  {
+    logicalName: 'runs',
+    partitionKey: s('runId'),
+    indexes: [
+      // A job's history, newest first (ScanIndexForward=false); scheduledTime is ISO-8601 UTC.
+      { name: 'byJob', partitionKey: s('jobId'), sortKey: s('scheduledTime') },
+      // The monitor's sweep for DISPATCHED/RUNNING runs. One partition per status: fine at Clover's
+      // write rates (PAY_PER_REQUEST partitions take 1,000 writes/s each), revisit before that.
+      { name: 'byStatus', partitionKey: s('status'), sortKey: s('scheduledTime') },
+    ],
+    ttlAttribute: 'expiresAt',
+    billingMode: 'PAY_PER_REQUEST',
+  },
+  {
+    logicalName: 'locks',
+    partitionKey: s('lockKey'),
+    indexes: [],
+    // Only garbage collection: lock expiry is decided by the conditional write, never by TTL deletion,
+    // which may lag by days.
+    ttlAttribute: 'ttl',
+    billingMode: 'PAY_PER_REQUEST',
+  },
+  {
+    logicalName: 'workers',
+    partitionKey: s('workerId'),
+    indexes: [{ name: 'byPool', partitionKey: s('pool'), sortKey: s('workerId') }],
+    ttlAttribute: 'ttl',
+    billingMode: 'PAY_PER_REQUEST',
+  },
+  { logicalName: 'contacts', partitionKey: s('contactId'), indexes: [], billingMode: 'PAY_PER_REQUEST' },
+  {
+    logicalName: 'alerts',
+    partitionKey: s('alertId'),
+    indexes: [{ name: 'byJob', partitionKey: s('jobId'), sortKey: s('createdAt') }],
+    ttlAttribute: 'expiresAt',
+    billingMode: 'PAY_PER_REQUEST',
+  },
+] as const satisfies readonly TableDefinition[];
+
+/** Every table, in no particular order. */
+export const tables: readonly TableDefinition[] = tableList;
+
+/** The attributes every dispatch queue has, including pool and worker queues created at runtime. */
+const dispatchQueue = {
+  visibilityTimeoutSeconds: 60,
+  // A dispatch message older than a day is noise: the monitor has long since re-dispatched or
+  // failed its run, and the agent's claim (a conditional write on DISPATCHED) would be refused.
+  retentionSeconds: 1 * DAY,
+  // Agents long-poll; a queue-level default makes a forgotten WaitTimeSeconds cost no empty receives.
+  receiveWaitTimeSeconds: 20,
+  deadLetter: { queue: 'dispatch-default-dlq', maxReceiveCount: MAX_RECEIVE_COUNT },
+} as const;
+
+/** Dead-letter queues come before the queues that name them, so a single pass can create them. */
+const queueList = [
+  {
+    logicalName: 'dispatch-default-dlq',
+    visibilityTimeoutSeconds: 60,
+    retentionSeconds: DEAD_LETTER_RETENTION,
+    receiveWaitTimeSeconds: 0,
+  },
+  // The default worker pool's queue. Pool and worker queues made at runtime (`runtimeDispatchQueue`)
+  // share its dead-letter queue, so the monitor and the console watch one place for poison dispatches.
+  { logicalName: 'dispatch-default', ...dispatchQueue },
+  {
+    logicalName: 'alerts-dlq',
+    visibilityTimeoutSeconds: 60,
+    retentionSeconds: DEAD_LETTER_RETENTION,
+    receiveWaitTimeSeconds: 0,
+  },
+  // Consumed by the notifier Lambda, whose event source mapping does its own long polling.
+  {
+    logicalName: 'alerts',
+    visibilityTimeoutSeconds: 60,
+    retentionSeconds: 4 * DAY,
+    receiveWaitTimeSeconds: 0,
+    deadLetter: { queue: 'alerts-dlq', maxReceiveCount: MAX_RECEIVE_COUNT },
+  },
+  // EventBridge Scheduler's dead-letter target for fires it could not deliver to the dispatcher.
+  // The monitor drains it and records each as a missed fire; it has no dead-letter queue of its own.
+  {
+    logicalName: 'fires-dlq',
+    visibilityTimeoutSeconds: 60,
+    retentionSeconds: DEAD_LETTER_RETENTION,
+    receiveWaitTimeSeconds: 0,
+  },
+] as const satisfies readonly QueueDefinition[];
+
+/** Every queue, dead-letter queues first. */
+export const queues: readonly QueueDefinition[] = queueList;
+
+export type TableName = (typeof tableList)[number]['logicalName'];
+export type QueueName = (typeof queueList)[number]['logicalName'];
+
+/** The longest prefix: leaves 39 characters of an 80-character SQS queue name for the logical part. */
+export const MAX_PREFIX_LENGTH = 40;
+const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** SQS allows 80 characters; the prefix and its dash may take 41 of them. */
+const MAX_LOGICAL_QUEUE_NAME = 80 - MAX_PREFIX_LENGTH - 1;
+
+/**
+ * Throws a ValidationError naming `prefix` unless it is safe in every resource name that uses it:
+ * SQS queue names allow only `[A-Za-z0-9_-]` (no dots) and 80 characters, schedule groups 64.
+ */
+export function validatePrefix(prefix: string): string {
+  if (prefix.length === 0 || prefix.length > MAX_PREFIX_LENGTH) {
+    throw ValidationError.field(
+      'prefix',
+      `must be 1-${MAX_PREFIX_LENGTH} characters, got ${prefix.length} (${JSON.stringify(prefix)})`,
+    );
+  }
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw ValidationError.field(
+      'prefix',
+      `${JSON.stringify(prefix)} may contain only letters, digits, "_" and "-", starting with a letter or digit (SQS queue names allow no other characters)`,
+    );
+  }
+  return prefix;
+}
+
+/**
+ * The name of a resource in AWS: `${prefix}-${logicalName}`.
+ * @example physicalName('clover-dev', 'runs') // 'clover-dev-runs'
+ */
+export function physicalName(prefix: string, logicalName: string): string {
+  return `${validatePrefix(prefix)}-${logicalName}`;
+}
+
+/** The stage's EventBridge Scheduler group: every job's schedule lives in it. */
+export function scheduleGroupName(prefix: string): string {
+  return validatePrefix(prefix);
+}
+
+export function tableDefinition(name: TableName): TableDefinition {
+  return tables.find((t) => t.logicalName === name)!;
+}
+
+export function queueDefinition(name: QueueName): QueueDefinition {
+  return queues.find((q) => q.logicalName === name)!;
+}
+
+/**
+ * The logical name of a worker pool's dispatch queue, made at runtime by `runtimeDispatchQueue`.
+ * @example poolQueueName('gpu') // 'dispatch-gpu'; the default pool's queue is 'dispatch-default'
+ */
+export function poolQueueName(pool: string): string {
+  return `dispatch-${queueSafe(pool, MAX_LOGICAL_QUEUE_NAME - 'dispatch-'.length)}`;
+}
+
+/**
+ * The logical name of one worker's own queue. Worker ids may hold dots and be 64 characters long;
+ * SQS names may not, so such ids are shortened and given a hash of the full id, keeping names distinct.
+ * @example workerQueueName('host-1') // 'worker-host-1'; workerQueueName('ip-10.0.0.1') // 'worker-ip-10-0-0-1-<hash>'
+ */
+export function workerQueueName(workerId: string): string {
+  return `worker-${queueSafe(workerId, MAX_LOGICAL_QUEUE_NAME - 'worker-'.length)}`;
+}
+
+/** A queue made at runtime (pool or worker queue): the attributes of `dispatch-default` under another name. */
+export function runtimeDispatchQueue(logicalName: string): QueueDefinition {
+  if (!/^[A-Za-z0-9_-]+$/.test(logicalName) || logicalName.length > MAX_LOGICAL_QUEUE_NAME) {
+    throw ValidationError.field(
+      'queue',
+      `${JSON.stringify(logicalName)} is not a valid logical queue name (1-${MAX_LOGICAL_QUEUE_NAME} of [A-Za-z0-9_-])`,
+    );
+  }
+  return { logicalName, ...dispatchQueue };
+}
+
+/** `id` unchanged when it is already SQS-safe and short enough, else a safe shortened form plus a hash. */
+function queueSafe(id: string, max: number): string {
+  if (id.length === 0) throw ValidationError.field('id', 'must not be empty');
+  if (/^[A-Za-z0-9_-]+$/.test(id) && id.length <= max) return id;
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
+  const safe = id.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, max - hash.length - 1);
+  return `${safe}-${hash}`;
+}
