@@ -128,7 +128,7 @@ describe('one run per fire', () => {
     for (const [event, field] of [
       [{ jobId: 'report', scheduledTime: 'yesterday' }, 'event.scheduledTime'],
       [{ jobId: '../etc/passwd' }, 'event.jobId'],
-      [{ jobId: 'report', command: 'rm -rf /' }, 'event'],
+      [{ jobId: 'report', command: 'rm -rf /' }, 'event.command'],
       ['not an object', 'event'],
     ] as const) {
       await assert.rejects(w.dispatcher.fire(event), (error: unknown) => {

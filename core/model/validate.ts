@@ -3,11 +3,13 @@ import { type FieldIssue, ValidationError } from '../errors';
 
 /** Turns zod's issues into Clover's field/reason pairs, with dotted field paths (`target.workerIds.0`). */
 export function fieldIssues(error: z.ZodError, root?: string): FieldIssue[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    const field = [root, path].filter(Boolean).join('.') || root || '(input)';
-    return { field, reason: issue.message };
-  });
+  const name = (path: readonly PropertyKey[]) => [root, ...path.map(String)].filter(Boolean).join('.') || '(input)';
+  return error.issues.flatMap((issue) =>
+    // An unknown key is a problem with that key, not with the object holding it.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: name([...issue.path, key]), reason: 'is not a known field' }))
+      : [{ field: name(issue.path), reason: issue.message }],
+  );
 }
 
 /**
