@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { HandlerContext } from './handler';
+import { ShellCommandError, shellHandler } from './shell-handler';
+
+function context(overrides: Partial<HandlerContext> = {}): HandlerContext & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    jobId: 'nightly-backup',
+    runId: 'nightly-backup@2026-01-30T10:00:00Z',
+    scheduledTime: '2026-01-30T10:00:00Z',
+    attempt: 2,
+    payload: { bucket: 'b', keys: [1, 2] },
+    signal: new AbortController().signal,
+    deadlineAt: Date.now() + 60_000,
+    progress() {},
+    log(line) {
+      lines.push(line);
+    },
+    lines,
+    ...overrides,
+  };
+}
+
+const bash = (script: string) => ['/usr/bin/env', 'bash', '-c', script] as const;
+
+async function failure(promise: Promise<unknown>): Promise<ShellCommandError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ShellCommandError, `expected ShellCommandError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the command to fail');
+}
+
+/** Waits until `predicate` holds, polling; fails after `ms`. */
+async function until(predicate: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) assert.fail('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('shellHandler', () => {
+  test('GIVEN a command WHEN it exits 0 THEN it resolves { exitCode: 0 } with the run context in its env', async () => {
+    const ctx = context();
+    const run = shellHandler(
+      {
+        argv: bash(
+          'echo "$CLOVER_JOB_ID|$CLOVER_RUN_ID|$CLOVER_SCHEDULED_TIME|$CLOVER_ATTEMPT|$CLOVER_PAYLOAD|$EXTRA"',
+        ),
+        env: { EXTRA: 'from-config', CLOVER_JOB_ID: 'spoofed' },
+      },
+      { baseEnv: { PATH: process.env.PATH } },
+    );
+    assert.deepEqual(await run(ctx), { exitCode: 0 });
+    assert.deepEqual(ctx.lines, [
+      'nightly-backup|nightly-backup@2026-01-30T10:00:00Z|2026-01-30T10:00:00Z|2|{"bucket":"b","keys":[1,2]}|from-config',
+    ]);
+  });
+
+  test('stdout and stderr lines reach ctx.log, stderr prefixed; a last line without newline is kept', async () => {
+    const ctx = context();
+    await shellHandler({ argv: bash('echo one; echo two >&2; printf "three\\r\\nfour"') })(ctx);
+    assert.deepEqual([...ctx.lines].sort(), ['[stderr] two', 'four', 'one', 'three']);
+  });
+
+  test('a string command runs under /bin/sh -c in the configured cwd', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'clover-shell-'));
+    try {
+      const ctx = context();
+      await shellHandler({ argv: ['/bin/sh', '-c', 'pwd'], cwd: dir })(ctx);
+      assert.deepEqual(ctx.lines, [dir]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a non-zero exit throws with the exit code and the tail of stderr', async () => {
+    const ctx = context();
+    const error = await failure(
+      shellHandler({ argv: bash('for i in $(seq 1 30); do echo "err $i" >&2; done; exit 3') })(ctx),
+    );
+    assert.equal(error.failure, 'exit');
+    assert.equal(error.exitCode, 3);
+    assert.equal(error.code, 'command_failed');
+    assert.ok(error.stderrTail.endsWith('err 30'));
+    assert.ok(!error.stderrTail.includes('err 10\n'), 'only the tail is kept');
+    assert.match(error.message, /^command exited with code 3\n/);
+  });
+
+  test('a command that cannot start fails with a spawn error', async () => {
+    const error = await failure(shellHandler({ argv: ['/nonexistent/clover-cmd'] })(context()));
+    assert.equal(error.failure, 'spawn');
+    assert.match(error.message, /ENOENT/);
+  });
+
+  test('abort sends SIGTERM to the process group; a command that traps it exits cleanly and the run fails as stopped', async () => {
+    const controller = new AbortController();
+    const ctx = context({ signal: controller.signal });
+    const started = Date.now();
+    const pending = shellHandler({
+      argv: bash("trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done"),
+      killGraceSeconds: 10,
+    })(ctx);
+    await until(() => ctx.lines.includes('ready'));
+    controller.abort(new Error('cancel requested'));
+    const error = await failure(pending);
+    assert.equal(error.failure, 'aborted');
+    assert.equal(error.exitCode, 0);
+    assert.match(error.message, /cancel requested/);
+    assert.ok(ctx.lines.includes('got-term'));
+    assert.ok(Date.now() - started < 5000, 'did not wait for the SIGKILL grace');
+  });
+
+  test('a command that ignores SIGTERM is killed with SIGKILL after the grace, children included', async () => {
+    const controller = new AbortController();
+    const ctx = context({ signal: controller.signal });
+    const pending = shellHandler({
+      argv: bash("trap '' TERM; (trap '' TERM; sleep 30) & echo ready; while true; do sleep 0.05; done"),
+      killGraceSeconds: 0.3,
+    })(ctx);
+    await until(() => ctx.lines.includes('ready'));
+    const abortedAt = Date.now();
+    controller.abort();
+    const error = await failure(pending);
+    assert.equal(error.failure, 'aborted');
+    assert.equal(error.signal, 'SIGKILL');
+    assert.ok(Date.now() - abortedAt >= 250, 'SIGTERM alone did not stop it');
+    assert.ok(Date.now() - abortedAt < 3000, 'the background child did not keep it alive');
+  });
+
+  test('timeoutSeconds stops the command like a cancel', async () => {
+    const error = await failure(shellHandler({ argv: bash('sleep 10'), timeoutSeconds: 0.2 })(context()));
+    assert.equal(error.failure, 'timeout');
+    assert.equal(error.signal, 'SIGTERM');
+    assert.match(error.message, /timed out after 0.2 s/);
+  });
+
+  test('an already aborted signal starts nothing', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('deadline passed'));
+    const ctx = context({ signal: controller.signal });
+    const error = await failure(shellHandler({ argv: bash('echo should-not-run') })(ctx));
+    assert.equal(error.failure, 'aborted');
+    assert.deepEqual(ctx.lines, []);
+  });
+});
