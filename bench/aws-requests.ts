@@ -53,9 +53,3 @@ export class RequestCounter {
     return Object.fromEntries([...this.counts.entries()].sort());
   }
 }
-
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}

@@ -11,7 +11,8 @@ import { provision, teardown } from '../core/adapters/provision';
 import { ensureWorkerQueue, SqsInbox } from '../core/adapters/sqs-inbox';
 import { WorkerRegistrationSchema } from '../core/model';
 import { startEmulator } from '../infra/local/emulator';
-import { percentile, RequestCounter } from './aws-requests';
+import { RequestCounter } from './aws-requests';
+import { percentile } from './stats';
 
 export async function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
   const emulator = await startEmulator();

@@ -1,15 +1,28 @@
 /**
- * `npm run bench`: every benchmark, one after another, each printing its figures as JSON.
+ * `npm run bench`: every benchmark, one after another, each printing its figures.
  * Figures are measurements of one run on this machine, never pass/fail limits; compare ratios
- * within a run, not absolute numbers across machines.
+ * within a run (ZeroMQ against SQS on the same emulator), not absolute numbers across machines.
  *
  *   npm run bench                 # all
  *   npm run bench -- requests     # only those whose name contains "requests"
  */
+import { spawnSync } from 'node:child_process';
 import { requestsPerFire } from './requests-per-fire';
+import { scheduleSearches } from './schedule';
+import { zmqLatency } from './zmq-latency';
 
 const benchmarks: ReadonlyArray<{ name: string; run: () => Promise<unknown> }> = [
+  { name: 'schedule engine searches', run: () => scheduleSearches() },
   { name: 'requests-per-fire (SQS path, 200 fires)', run: () => requestsPerFire(200) },
+  { name: 'zmq-latency (fire-to-claim, ZeroMQ vs SQS, 200 fires)', run: () => zmqLatency(200) },
+  {
+    // Its own process: it measures timer lateness, which other work in this process would distort.
+    name: 'local-jitter (LOCAL mode, 3 agents, a fire every 2 s for 60 s)',
+    run: async () => {
+      spawnSync(process.execPath, ['--import', 'tsx', 'bench/local-jitter.ts'], { stdio: 'inherit' });
+      return 'see above';
+    },
+  },
 ];
 
 const filters = process.argv.slice(2);
@@ -18,6 +31,7 @@ for (const bench of benchmarks.filter(
 )) {
   console.log(`\n== ${bench.name}`);
   const started = performance.now();
-  console.log(JSON.stringify(await bench.run(), null, 2));
+  const figures = await bench.run();
+  if (typeof figures !== 'string') console.log(JSON.stringify(figures, null, 2));
   console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }

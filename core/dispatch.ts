@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { envelopeFor } from './envelope';
-import { AlreadyFiredError, type CloverError, LockHeldError, NotFoundError } from './errors';
+import { AlreadyFiredError, type CloverError, LockHeldError, NotFoundError, ValidationError } from './errors';
 import type { Logger } from './log';
 import {
   ACTIVE_STATUSES,
@@ -31,6 +31,13 @@ export const FireRequestSchema = z.strictObject({
   trigger: z.enum(Triggers).default('SCHEDULE'),
 });
 export type FireRequest = z.input<typeof FireRequestSchema>;
+
+/** What `Dispatcher.fireLocal` accepts: a fire an agent's own timer reached, and the agent asking to run it. */
+const LocalFireRequestSchema = z.strictObject({
+  jobId: IdSchema,
+  scheduledTime: IsoInstantSchema,
+  workerId: IdSchema,
+});
 
 export type FireOutcome =
   | { readonly kind: 'dispatched'; readonly runs: readonly Run[] }
@@ -102,6 +109,74 @@ export class Dispatcher {
     const live = await this.deps.workers.live(job.spec.target.pool, now);
     if (job.spec.routing === 'BROADCAST') return this.fireBroadcast(job, base, live, now, log);
     return this.admit(job, base, live, now, log);
+  }
+
+  /**
+   * The LOCAL fire path (ARCHITECTURE.md, "LOCAL mode"): an agent whose own timer reached a fire of a
+   * LOCAL job asks to run it itself. The run is built already DISPATCHED to `workerId` (trigger
+   * LOCAL) and written through the same conditional write as a REMOTE fire — run id from the fire,
+   * the job's lock, its concurrency policy, paused — so of any number of agents firing the same
+   * instant exactly one gets `dispatched` (and then claims and runs it); the others get `duplicate`
+   * (or the policy's `skipped` / `queued`). Nothing is delivered: the winner is the caller.
+   *
+   * Under BROADCAST routing every agent gets its own run of the fire (`<runId>#<workerId>`, its own
+   * lock). Other routing strategies do not apply: the first agent to write wins.
+   *
+   * Throws ValidationError (writing nothing) when the job is no longer LOCAL: an agent with a stale
+   * job list must not take the run id of a fire EventBridge Scheduler now owns.
+   *
+   * @example
+   * const outcome = await dispatcher.fireLocal('ticker', '2026-01-30T10:00:02Z', 'agent-1');
+   * if (outcome.kind === 'dispatched') await agent.execute(outcome.runs[0]);
+   */
+  async fireLocal(jobId: string, scheduledTime: string, workerId: string): Promise<FireOutcome> {
+    const request = parseOrThrow(LocalFireRequestSchema, { jobId, scheduledTime, workerId }, 'fire');
+    const now = this.deps.clock.now();
+    const primaryId = fireRunId(request.jobId, request.scheduledTime);
+    const log = this.deps.log.child({ jobId: request.jobId, runId: primaryId, workerId: request.workerId });
+    const job = await this.deps.jobs.get(request.jobId);
+    if (!job) {
+      const error = new NotFoundError('job', request.jobId);
+      const run = this.newRun(null, primaryId, request.jobId, request.scheduledTime, 'LOCAL', now, 'SKIPPED');
+      return this.record({ ...run, reason: 'job_not_found', error: error.toJSON() }, log, (written) => ({
+        kind: 'rejected',
+        run: written,
+        error,
+      }));
+    }
+    if (job.spec.mode !== 'LOCAL') {
+      throw ValidationError.field(
+        'mode',
+        `job ${request.jobId} is ${job.spec.mode}; agents fire only LOCAL jobs`,
+      );
+    }
+    const broadcast = job.spec.routing === 'BROADCAST';
+    const runId = broadcast ? `${primaryId}#${request.workerId}` : primaryId;
+    const base = this.newRun(job, runId, request.jobId, request.scheduledTime, 'LOCAL', now, 'PENDING');
+    if (job.spec.paused) {
+      return this.record({ ...base, status: 'SKIPPED', reason: 'paused' }, log, (run) => ({
+        kind: 'skipped',
+        run,
+        reason: 'paused',
+      }));
+    }
+    const run: Run = {
+      ...base,
+      status: 'DISPATCHED',
+      workerId: request.workerId,
+      dispatchedAt: now,
+      ...(broadcast ? { broadcastOf: primaryId } : {}),
+      history: [
+        ...base.history,
+        { at: now, status: 'DISPATCHED', attempt: 1, workerId: request.workerId, note: 'local fire' },
+      ],
+    };
+    const lockKey = broadcast
+      ? `${jobLockKey(job.spec.jobId)}#${request.workerId}`
+      : jobLockKey(job.spec.jobId);
+    const written = await this.write(job, run, now, log, lockKey);
+    if (written.kind !== 'written') return written.outcome;
+    return { kind: 'dispatched', runs: [written.run] };
   }
 
   /**

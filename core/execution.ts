@@ -1,8 +1,9 @@
+import { isRecovery } from './alerts';
 import type { Dispatcher } from './dispatch';
 import type { DispatchEnvelope } from './envelope';
 import type { Logger } from './log';
 import type { Run, RunError } from './model';
-import type { Clock, JobStore, RunLedger } from './ports';
+import type { AlertHook, Clock, JobStore, RunLedger } from './ports';
 import { nextRetryDelayMs } from './retry';
 
 export type RunOutcome =
@@ -17,6 +18,8 @@ export interface RunExecutionDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly random?: () => number;
+  /** When given: a `failure` alert for a run that failed for good, a `recovery` alert for the first success after failures. */
+  readonly alerts?: AlertHook;
 }
 
 /**
@@ -74,7 +77,33 @@ export class RunExecution {
       },
     });
     await this.deps.dispatcher.settle(final);
+    await this.raiseOutcomeAlert(final, now).catch((error: unknown) =>
+      this.deps.log.log('error', 'outcome alert could not be raised', { runId: run.runId, error }),
+    );
     return final;
+  }
+
+  private async raiseOutcomeAlert(run: Run, now: number): Promise<void> {
+    const alerts = this.deps.alerts;
+    if (!alerts) return;
+    if (run.status === 'FAILED') {
+      const error = run.error ? `${run.error.code}: ${run.error.message}` : 'no error given';
+      await alerts.raise({
+        kind: 'failure',
+        jobId: run.jobId,
+        runId: run.runId,
+        message: `attempt ${run.attempt} on ${run.workerId ?? 'a worker'} failed: ${error}`,
+        at: now,
+      });
+    } else if (run.status === 'SUCCEEDED' && (await isRecovery(this.deps.runs, run))) {
+      await alerts.raise({
+        kind: 'recovery',
+        jobId: run.jobId,
+        runId: run.runId,
+        message: `succeeded on ${run.workerId ?? 'a worker'} after failing`,
+        at: now,
+      });
+    }
   }
 
   /** A draining worker gives an unstarted or interrupted run back: it is dispatched again at once, to someone else. */

@@ -8,7 +8,20 @@
  * VersionConflictError, NotFoundError.
  */
 import type { DispatchEnvelope } from './envelope';
-import type { AlertKind, Job, Lock, Run, RunStatus, SyncState, Worker, WorkerRegistration } from './model';
+import type {
+  AlertKind,
+  AlertRecord,
+  AlertStatus,
+  Contact,
+  DigestEntry,
+  Job,
+  Lock,
+  Run,
+  RunStatus,
+  SyncState,
+  Worker,
+  WorkerRegistration,
+} from './model';
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -54,6 +67,19 @@ export interface RunTransition {
   readonly unset?: readonly (keyof Run)[];
 }
 
+/**
+ * A fenced in-place update of a run by the worker running it: progress and log lines. It changes no
+ * status and adds no history entry; it applies only while the run is in one of `from` and holds `fence`.
+ */
+export interface RunPatch {
+  readonly from: readonly RunStatus[];
+  readonly fence: number;
+  readonly at: number;
+  readonly progress?: { readonly percent: number; readonly message: string };
+  /** Lines appended to the run's `log`. */
+  readonly appendLog?: readonly string[];
+}
+
 export interface RunQuery {
   readonly limit?: number;
   /** Newest scheduledTime first (default) or oldest first. */
@@ -72,6 +98,8 @@ export interface RunLedger {
   createWithLock(run: Run, lock: LockClaim): Promise<void>;
   /** Applies a fenced transition and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */
   transition(runId: string, change: RunTransition): Promise<Run>;
+  /** Applies a fenced patch (progress, log lines) and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */
+  patch(runId: string, change: RunPatch): Promise<Run>;
   listByJob(jobId: string, query?: RunQuery): Promise<Run[]>;
   listByStatus(status: RunStatus, query?: RunQuery): Promise<Run[]>;
 }
@@ -150,4 +178,98 @@ export interface MailMessage {
 /** Sends email (alerts to contacts). Resolves once the provider accepted the message. */
 export interface Mailer {
   send(message: MailMessage): Promise<{ messageId: string }>;
+}
+
+/** A change of an alert record's delivery state; written only if the record is in one of `from`. */
+export interface AlertUpdate {
+  readonly from: readonly AlertStatus[];
+  readonly status: AlertStatus;
+  readonly at: number;
+  readonly reason?: string;
+  readonly attempts?: number;
+  readonly recipients?: readonly string[];
+  readonly messageId?: string;
+  readonly sentAt?: number;
+  readonly foldedInto?: string;
+}
+
+/** A job's silence window for one alert kind: the first alert in it is mailed, the rest go to its digest. */
+export interface SilenceWindow {
+  readonly jobId: string;
+  readonly kind: AlertKind;
+  /** The alert that opened it (and was mailed at once). */
+  readonly openedBy: string;
+  readonly openedAt: number;
+  readonly endsAt: number;
+}
+
+/**
+ * Alert records (the `alerts` table), the silence windows that rate-limit them and the standing
+ * conditions (such as `job_unavailable`) that must alert once per episode, not once per sweep.
+ */
+export interface AlertStore {
+  /** Writes a new record. AlreadyExistsError if the id exists. */
+  create(record: AlertRecord): Promise<void>;
+  get(alertId: string): Promise<AlertRecord | null>;
+  /** Applies `change` if the record is in one of `change.from`; null if it is not. NotFoundError if absent. */
+  update(alertId: string, change: AlertUpdate): Promise<AlertRecord | null>;
+  /** A job's alerts, newest first. */
+  listByJob(jobId: string, query?: { readonly limit?: number }): Promise<AlertRecord[]>;
+  /**
+   * Opens the job's window for `kind` at `now` unless another alert holds one that has not ended.
+   * `opened` is true for the alert holding it (also when it asks again, for a retry).
+   */
+  openWindow(
+    jobId: string,
+    kind: AlertKind,
+    openedBy: string,
+    now: number,
+    windowMs: number,
+  ): Promise<SilenceWindow & { readonly opened: boolean }>;
+  /**
+   * Appends `entry` to the digest `template.alertId` (creating it from `template` on the first call)
+   * and counts it. `created` is true for the call that created it. Entries past MAX_DIGEST_ENTRIES are
+   * counted, not kept.
+   */
+  fold(template: AlertRecord, entry: DigestEntry): Promise<{ digest: AlertRecord; created: boolean }>;
+  /** Jobs flagged for a standing condition. */
+  flagged(condition: string): Promise<ReadonlySet<string>>;
+  /** Flags a job; true only for the caller that flagged it (false when it already was). */
+  flag(condition: string, jobId: string): Promise<boolean>;
+  /** Clears a flag; true only for the caller that cleared it. */
+  unflag(condition: string, jobId: string): Promise<boolean>;
+}
+
+/** What travels on the alerts queue: only the record's id; the record is the truth. */
+export interface AlertMessage {
+  readonly alertId: string;
+}
+
+/** The alerts queue the notifier consumes. `delaySeconds` (at most 900) holds a message back, for digests. */
+export interface AlertQueue {
+  send(message: AlertMessage, options?: { readonly delaySeconds?: number }): Promise<void>;
+}
+
+/** People to alert (the `contacts` table). */
+export interface ContactStore {
+  get(contactId: string): Promise<Contact | null>;
+  /** AlreadyExistsError if the id exists. */
+  create(contact: Contact): Promise<void>;
+  /** NotFoundError if the id does not exist. */
+  replace(contact: Contact): Promise<void>;
+  /** False if there was nothing to delete. */
+  delete(contactId: string): Promise<boolean>;
+  list(): Promise<Contact[]>;
+}
+
+/** A fire EventBridge Scheduler could not deliver to the dispatcher: its input, parsed as JSON where possible. */
+export interface DeadLetteredFire {
+  readonly receipt: string;
+  readonly body: unknown;
+}
+
+/** The scheduler's dead-letter queue (`fires-dlq`), drained by the monitor. */
+export interface FireDeadLetters {
+  receive(max: number): Promise<DeadLetteredFire[]>;
+  ack(receipt: string): Promise<void>;
 }

@@ -103,7 +103,6 @@ describe('shellHandler', () => {
   test('abort sends SIGTERM to the process group; a command that traps it exits cleanly and the run fails as stopped', async () => {
     const controller = new AbortController();
     const ctx = context({ signal: controller.signal });
-    const started = Date.now();
     const pending = shellHandler({
       argv: bash("trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.05; done"),
       killGraceSeconds: 10,
@@ -115,7 +114,7 @@ describe('shellHandler', () => {
     assert.equal(error.exitCode, 0);
     assert.match(error.message, /cancel requested/);
     assert.ok(ctx.lines.includes('got-term'));
-    assert.ok(Date.now() - started < 5000, 'did not wait for the SIGKILL grace');
+    assert.notEqual(error.signal, 'SIGKILL', 'SIGTERM was enough: the SIGKILL grace was not needed');
   });
 
   test('a command that ignores SIGTERM is killed with SIGKILL after the grace, children included', async () => {
@@ -132,7 +131,6 @@ describe('shellHandler', () => {
     assert.equal(error.failure, 'aborted');
     assert.equal(error.signal, 'SIGKILL');
     assert.ok(Date.now() - abortedAt >= 250, 'SIGTERM alone did not stop it');
-    assert.ok(Date.now() - abortedAt < 3000, 'the background child did not keep it alive');
   });
 
   test('timeoutSeconds stops the command like a cancel', async () => {

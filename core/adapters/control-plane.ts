@@ -1,4 +1,6 @@
 import { physicalName, scheduleGroupName } from '../../infra/resources';
+import { RecordingAlertHook } from '../alerts';
+import { ContactService } from '../contacts';
 import { Dispatcher } from '../dispatch';
 import { RunExecution } from '../execution';
 import { JobService } from '../jobs';
@@ -7,11 +9,15 @@ import type { AlertHook, Clock } from '../ports';
 import { systemClock } from '../ports';
 import { WorkerDirectory } from '../worker-directory';
 import type { AwsClients } from './aws-clients';
+import { DynamoAlertStore } from './dynamo-alert-store';
+import { DynamoContactStore } from './dynamo-contact-store';
 import { DynamoJobStore } from './dynamo-job-store';
 import { DynamoLockStore, DynamoRunLedger } from './dynamo-run-ledger';
 import { DynamoWorkerRegistry } from './dynamo-worker-registry';
 import { EventBridgeScheduleGateway } from './eventbridge-schedule-gateway';
+import { SqsAlertQueue } from './sqs-alert-queue';
 import { SqsDelivery } from './sqs-delivery';
+import { SqsFireDeadLetters } from './sqs-fire-dead-letters';
 
 export interface ControlPlaneOptions {
   readonly clients: AwsClients;
@@ -19,7 +25,7 @@ export interface ControlPlaneOptions {
   readonly prefix: string;
   readonly clock?: Clock;
   readonly log?: Logger;
-  /** Where alerts go; until the notifier exists, a warning in the log. */
+  /** Where alerts go. @default a record in the alerts table plus a message on the alerts queue (RecordingAlertHook) */
   readonly alerts?: AlertHook;
   /** The dispatcher Lambda and the role Scheduler assumes; local stacks get placeholders the emulators accept. */
   readonly dispatcherArn?: string;
@@ -43,9 +49,25 @@ export function controlPlane(options: ControlPlaneOptions) {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? silentLogger;
   const account = '000000000000';
-  const alerts: AlertHook = options.alerts ?? {
-    raise: async (alert) => log.log('warn', `alert: ${alert.kind}`, { ...alert }),
-  };
+  const alertStore = new DynamoAlertStore({
+    client: clients.dynamodb,
+    table: physicalName(prefix, 'alerts'),
+    clock,
+  });
+  const contactStore = new DynamoContactStore({
+    client: clients.dynamodb,
+    table: physicalName(prefix, 'contacts'),
+  });
+  const alertQueue = new SqsAlertQueue({
+    client: clients.sqs,
+    queueUrl: { name: physicalName(prefix, 'alerts') },
+  });
+  const fireDeadLetters = new SqsFireDeadLetters({
+    client: clients.sqs,
+    queueUrl: { name: physicalName(prefix, 'fires-dlq') },
+  });
+  const alerts: AlertHook =
+    options.alerts ?? new RecordingAlertHook({ alerts: alertStore, queue: alertQueue, log });
   const jobs = new DynamoJobStore({ client: clients.dynamodb, table: physicalName(prefix, 'jobs') });
   const runs = new DynamoRunLedger({
     client: clients.dynamodb,
@@ -84,8 +106,9 @@ export function controlPlane(options: ControlPlaneOptions) {
     alerts,
     ...(options.random ? { random: options.random } : {}),
   });
-  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log });
+  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, alerts });
   const jobService = new JobService({ jobs, schedules, clock, log });
+  const contacts = new ContactService({ contacts: contactStore, log });
   return {
     prefix,
     clock,
@@ -100,6 +123,12 @@ export function controlPlane(options: ControlPlaneOptions) {
     dispatcher,
     execution,
     jobService,
+    alerts,
+    alertStore,
+    alertQueue,
+    contactStore,
+    contacts,
+    fireDeadLetters,
   };
 }
 

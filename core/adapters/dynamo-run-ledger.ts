@@ -22,6 +22,7 @@ import {
   type LockClaim,
   type LockStore,
   type RunLedger,
+  type RunPatch,
   type RunQuery,
   type RunTransition,
   systemClock,
@@ -256,6 +257,46 @@ export class DynamoRunLedger implements RunLedger {
     );
     if (!out.Attributes)
       throw new CloverError('internal', `table ${this.runs}: update of ${runId} returned no item`);
+    return this.decode(out.Attributes);
+  }
+
+  async patch(runId: string, change: RunPatch): Promise<Run> {
+    const expr = new Expr();
+    const assignments = [`${expr.name('updatedAt')} = ${expr.value(change.at)}`];
+    if (change.progress) assignments.push(`${expr.name('progress')} = ${expr.value(change.progress)}`);
+    if (change.appendLog?.length) {
+      const log = expr.name('log');
+      assignments.push(
+        `${log} = list_append(if_not_exists(${log}, ${expr.value([])}), ${expr.value([...change.appendLog])})`,
+      );
+    }
+    const from = change.from.map((status) => expr.value(status));
+    const out = await dynamoCall(
+      `table ${this.runs}`,
+      () =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.runs,
+            Key: runKey(runId),
+            UpdateExpression: `SET ${assignments.join(', ')}`,
+            ConditionExpression: `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`,
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            ...expr.params(),
+          }),
+        ),
+      {
+        conditionFailed: (old) => {
+          if (!old) throw new NotFoundError('run', runId);
+          const current = this.decode(old);
+          if (!change.from.includes(current.status))
+            throw new RunNotInStateError(runId, change.from, current);
+          throw new StaleFenceError(`run ${runId}`, change.fence, current);
+        },
+      },
+    );
+    if (!out.Attributes)
+      throw new CloverError('internal', `table ${this.runs}: patch of ${runId} returned no item`);
     return this.decode(out.Attributes);
   }
 

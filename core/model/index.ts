@@ -1,3 +1,4 @@
+export * from './alert';
 export * from './common';
 export * from './contact';
 export * from './job';

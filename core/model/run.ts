@@ -122,6 +122,8 @@ export const RunSchema = z.object({
   nextAttemptAt: EpochMsSchema.optional(),
   progress: z.object({ percent: z.number().min(0).max(100), message: z.string().max(1024) }).optional(),
   cancelRequested: z.boolean().optional(),
+  /** The worker's log lines for the run, appended in batches (the agent caps their number and length). */
+  log: z.array(z.string()).optional(),
   error: RunErrorSchema.optional(),
   result: z.unknown().optional(),
   history: z.array(HistoryEntrySchema),

@@ -3,7 +3,8 @@ import { type FieldIssue, ValidationError } from '../errors';
 
 /** Turns zod's issues into Clover's field/reason pairs, with dotted field paths (`target.workerIds.0`). */
 export function fieldIssues(error: z.ZodError, root?: string): FieldIssue[] {
-  const name = (path: readonly PropertyKey[]) => [root, ...path.map(String)].filter(Boolean).join('.') || '(input)';
+  const name = (path: readonly PropertyKey[]) =>
+    [root, ...path.map(String)].filter(Boolean).join('.') || '(input)';
   return error.issues.flatMap((issue) =>
     // An unknown key is a problem with that key, not with the object holding it.
     issue.code === 'unrecognized_keys'

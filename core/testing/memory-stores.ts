@@ -47,6 +47,7 @@ import type {
   Mailer,
   MailMessage,
   RunLedger,
+  RunPatch,
   RunQuery,
   RunTransition,
   ScheduleEntry,
@@ -188,6 +189,20 @@ export class MemoryRunLedger implements RunLedger {
     const written = next as Run;
     this.runs.set(runId, written);
     return clone(written);
+  }
+
+  async patch(runId: string, change: RunPatch): Promise<Run> {
+    const current = this.runs.get(runId);
+    if (!current) throw new NotFoundError('run', runId);
+    if (!change.from.includes(current.status))
+      throw new RunNotInStateError(runId, change.from, clone(current));
+    if (current.fence !== change.fence)
+      throw new StaleFenceError(`run ${runId}`, change.fence, clone(current));
+    const next: Run = { ...clone(current), updatedAt: change.at };
+    if (change.progress) next.progress = { ...change.progress };
+    if (change.appendLog?.length) next.log = [...(current.log ?? []), ...change.appendLog];
+    this.runs.set(runId, next);
+    return clone(next);
   }
 
   async listByJob(jobId: string, query: RunQuery = {}): Promise<Run[]> {

@@ -1,11 +1,23 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { VerifyEmailIdentityCommand } from '@aws-sdk/client-ses';
+import {
+  DeleteMessageCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { type AwsClients, awsClients } from '../../core/adapters/aws-clients';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import { provision } from '../../core/adapters/provision';
+import { SesMailer } from '../../core/adapters/ses-mailer';
+import { parseAlertMessage } from '../../core/adapters/sqs-alert-queue';
 import type { Logger } from '../../core/log';
+import { Monitor } from '../../core/monitor';
+import { Notifier } from '../../core/notify';
 import { SchedulerClock } from '../../core/scheduler-clock';
 import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra/local/emulator';
+import { physicalName } from '../../infra/resources';
 import { makeDispatcherHandler } from '../dispatcher/handler';
 import { RunWatcher } from './run-watcher';
 
@@ -19,6 +31,11 @@ export interface LocalRuntimeOptions {
   readonly tickMs?: number;
   /** How often due retries are dispatched. @default 5000 */
   readonly retryMs?: number;
+  /** How often the monitor sweeps (leases, deadlines, misfires, availability). @default 5000 */
+  readonly monitorMs?: number;
+  /** Alert sender (verified on the emulator at start) and console URL for alert mail. */
+  readonly alertFrom?: string;
+  readonly consoleUrl?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -62,6 +79,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const dispatch = makeDispatcherHandler({ dispatcher: plane.dispatcher, log });
   const clock = new SchedulerClock({ schedules: plane.schedules, fire: dispatch, log });
   const watcher = new RunWatcher(plane.runs, log.child({ source: 'ledger' }));
+  const monitor = new Monitor({
+    ...plane,
+    deadLetters: plane.fireDeadLetters,
+    log: log.child({ source: 'monitor' }),
+  });
+  const alertFrom = options.alertFrom ?? 'clover@localhost.localdomain';
+  await clients.ses
+    .send(new VerifyEmailIdentityCommand({ EmailAddress: alertFrom }))
+    .catch((error: unknown) =>
+      log.log('warn', 'could not verify the alert sender on the emulator', { error }),
+    );
+  const notifier = new Notifier({
+    alerts: plane.alertStore,
+    queue: plane.alertQueue,
+    contacts: plane.contacts,
+    jobs: plane.jobs,
+    mailer: new SesMailer({ client: clients.ses }),
+    clock: plane.clock,
+    log: log.child({ source: 'notifier' }),
+    config: { from: alertFrom, consoleUrl: options.consoleUrl ?? 'http://localhost:5173' },
+  });
+  const alertsUrl =
+    (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: physicalName(prefix, 'alerts') })))
+      .QueueUrl ?? '';
 
   const envFile = options.envFile ?? '.clover/local.env';
   await mkdir(dirname(envFile), { recursive: true });
@@ -84,6 +125,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await watcher.poll();
     }),
     every(options.retryMs ?? 5000, () => plane.dispatcher.retryDue()),
+    every(options.monitorMs ?? 5000, () => monitor.sweep()),
+    every(1000, () => notifyOnce(clients.sqs, alertsUrl, notifier, log)),
   ].map((start) => start(log));
 
   let stopped: Promise<void> | undefined;
@@ -101,6 +144,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       return stopped;
     },
   };
+}
+
+/**
+ * The notifier Lambda's work, locally: short-poll the alerts queue, process each message, delete it
+ * unless it asks for redelivery (then it reappears after the visibility timeout, as in AWS).
+ */
+async function notifyOnce(sqs: SQSClient, queueUrl: string, notifier: Notifier, log: Logger): Promise<void> {
+  const out = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    }),
+  );
+  for (const message of out.Messages ?? []) {
+    try {
+      const redelivered = Number(message.Attributes?.ApproximateReceiveCount ?? '1') > 1;
+      const result = await notifier.process(parseAlertMessage(message.Body ?? ''), { redelivered });
+      if (result.retry) continue;
+    } catch (error) {
+      log.log('error', 'alert message failed; it will be delivered again', { error });
+      continue;
+    }
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+  }
 }
 
 /** Runs `task` every `ms`, never overlapping itself; the returned function stops it after the current run. */

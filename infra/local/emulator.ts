@@ -14,6 +14,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { CloverError } from '../../core/errors';
 import { type Logger, silentLogger } from '../../core/log';
+import { startLinearizingProxy } from './linearizing-proxy';
 
 /** The last LocalStack tag that starts without an auth token; later images require one. */
 export const LOCALSTACK_IMAGE = 'localstack/localstack:4.14.0';
@@ -235,11 +236,19 @@ async function startMoto(region: string, log: Logger, startTimeoutMs: number): P
       startTimeoutMs,
     );
     if (started.ok) {
+      // moto loses concurrent writes when a transaction fails; see linearizing-proxy.ts.
+      const proxy = await startLinearizingProxy(started.emulator.endpoint);
       log.log('info', 'emulator: moto_server ready', {
-        endpoint: started.emulator.endpoint,
+        endpoint: proxy.endpoint,
+        moto: started.emulator.endpoint,
         pid: started.emulator.pid,
       });
-      return { ...started.emulator, region };
+      return {
+        ...started.emulator,
+        endpoint: proxy.endpoint,
+        region,
+        stop: () => proxy.close().finally(() => started.emulator.stop()),
+      };
     }
     if (started.reason === 'missing') {
       if (commandIndex < MOTO_COMMANDS.length - 1) {

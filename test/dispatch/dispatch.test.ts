@@ -58,7 +58,11 @@ describe('invariant 1: one run per fire', () => {
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => handlers[i % 5]!({ jobId, scheduledTime: at(0) })),
     );
-    assert.equal(results.filter((r) => r.status === 'dispatched').length, 1);
+    assert.equal(
+      results.filter((r) => r.status === 'dispatched').length,
+      1,
+      JSON.stringify(results.filter((r) => r.status !== 'duplicate')),
+    );
     assert.equal(results.filter((r) => r.status === 'duplicate').length, 49);
     assert.equal((await plane.runs.listByJob(jobId)).length, 1);
 

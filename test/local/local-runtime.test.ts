@@ -19,19 +19,23 @@ const atExpression = (epochMs: number) => `at(${new Date(epochMs).toISOString().
 
 test('npm start provisions, fires schedules at their time, logs each transition, and stops on SIGINT', async () => {
   const workdir = await mkdtemp(join(tmpdir(), 'clover-local-'));
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'functions/local/main.ts')], {
-    cwd: workdir,
-    env: {
-      ...process.env,
-      AWS_ENDPOINT_URL: aws.emulator.endpoint,
-      AWS_REGION: aws.emulator.region,
-      AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
-      CLOVER_PREFIX: aws.prefix,
-      NODE_OPTIONS: '',
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'functions/local/main.ts')],
+    {
+      cwd: workdir,
+      env: {
+        ...process.env,
+        AWS_ENDPOINT_URL: aws.emulator.endpoint,
+        AWS_REGION: aws.emulator.region,
+        AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+        CLOVER_PREFIX: aws.prefix,
+        NODE_OPTIONS: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();

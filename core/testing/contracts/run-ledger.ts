@@ -29,6 +29,38 @@ function claimFor(run: Run, now = T0, extra: Partial<LockClaim> = {}): LockClaim
  */
 export function runLedgerContract(name: string, makeSubject: () => Promise<RunLedgerSubject>): void {
   describe(`RunLedger contract: ${name}`, () => {
+    it('patches progress and appends log lines under the fence, without a status change or history entry', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun({ status: 'RUNNING', fence: 3 });
+      await ledger.create(run);
+      await ledger.patch(run.runId, { from: ['RUNNING'], fence: 3, at: T0 + 1, appendLog: ['a', 'b'] });
+      const patched = await ledger.patch(run.runId, {
+        from: ['RUNNING'],
+        fence: 3,
+        at: T0 + 2,
+        progress: { percent: 40, message: 'half' },
+        appendLog: ['c'],
+      });
+      assert.deepEqual(patched.log, ['a', 'b', 'c']);
+      assert.deepEqual(patched.progress, { percent: 40, message: 'half' });
+      assert.equal(patched.status, 'RUNNING');
+      assert.equal(patched.updatedAt, T0 + 2);
+      assert.deepEqual(patched.history, run.history);
+      assert.deepEqual(await ledger.get(run.runId), patched);
+      await assert.rejects(
+        ledger.patch(run.runId, { from: ['RUNNING'], fence: 2, at: T0 + 3, appendLog: ['late'] }),
+        (error: unknown) => error instanceof StaleFenceError && (error.current as Run).log?.length === 3,
+      );
+      await assert.rejects(
+        ledger.patch(run.runId, { from: ['DISPATCHED'], fence: 3, at: T0 + 3, appendLog: ['x'] }),
+        RunNotInStateError,
+      );
+      await assert.rejects(
+        ledger.patch(uniqueId('missing'), { from: ['RUNNING'], fence: 1, at: T0, appendLog: ['x'] }),
+        NotFoundError,
+      );
+    });
+
     it('creates a run and reads back the same record', async () => {
       const { ledger } = await makeSubject();
       const run = sampleRun({ result: { deep: [{ a: 1 }] }, workerId: 'w-1', deadlineAt: T0 + 5 });

@@ -1,0 +1,371 @@
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { AlreadyExistsError, CloverError, NotFoundError } from '../errors';
+import {
+  type AlertKind,
+  type AlertRecord,
+  AlertRecordSchema,
+  type DigestEntry,
+  MAX_DIGEST_ENTRIES,
+} from '../model';
+import { type AlertStore, type AlertUpdate, type Clock, type SilenceWindow, systemClock } from '../ports';
+import {
+  DAY_MS,
+  decodeItem,
+  dynamoCall,
+  Expr,
+  type Item,
+  marshalItem,
+  ttlSeconds,
+  unmarshalItem,
+} from './dynamo-items';
+
+/** Alert records are kept this long, then DynamoDB's TTL (`expiresAt`, epoch seconds) deletes them. */
+export const ALERT_RETENTION_MS = 90 * DAY_MS;
+
+export interface DynamoAlertStoreOptions {
+  readonly client: DynamoDBClient;
+  /** Physical name of the alerts table: key `alertId`, GSI `byJob` (jobId, createdAt) projecting ALL, TTL `expiresAt`. */
+  readonly table: string;
+  /** @default 'byJob' */
+  readonly byJobIndex?: string;
+  /** Wall clock for the TTL attribute. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/**
+ * Alerts in DynamoDB. Three kinds of item share the `alerts` table, told apart by key:
+ * - an alert record per `alertId` (the model's fields; a digest's `digest` object is stored flat as
+ *   `digestWindowStart`, `digestWindowEnd`, `digestCount`, `digestEntries`, so that folding can
+ *   append and count in one UpdateItem);
+ * - `window#<jobId>#<kind>`: a silence window (`openedBy`, `openedAt`, `endsAt`);
+ * - `flags#<condition>`: a string set `jobs` of flagged job ids.
+ * Windows and flags carry neither `jobId` nor `createdAt`, so the sparse `byJob` index never shows them.
+ * Every state change is a conditional write.
+ *
+ * @example
+ * const alerts = new DynamoAlertStore({ client: clients.dynamodb, table: physicalName(prefix, 'alerts') });
+ */
+export class DynamoAlertStore implements AlertStore {
+  private readonly client: DynamoDBClient;
+  private readonly table: string;
+  private readonly byJob: string;
+  private readonly clock: Clock;
+
+  constructor(options: DynamoAlertStoreOptions) {
+    this.client = options.client;
+    this.table = options.table;
+    this.byJob = options.byJobIndex ?? 'byJob';
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async create(record: AlertRecord): Promise<void> {
+    const expr = new Expr();
+    await dynamoCall(
+      `table ${this.table}`,
+      () =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: this.encode(record),
+            ConditionExpression: `attribute_not_exists(${expr.name('alertId')})`,
+            ...expr.params(),
+          }),
+        ),
+      {
+        conditionFailed: () => {
+          throw new AlreadyExistsError('alert', record.alertId);
+        },
+      },
+    );
+  }
+
+  async get(alertId: string): Promise<AlertRecord | null> {
+    const out = await dynamoCall(`table ${this.table}`, () =>
+      this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: key(alertId), ConsistentRead: true }),
+      ),
+    );
+    return out.Item ? this.decode(out.Item) : null;
+  }
+
+  async update(alertId: string, change: AlertUpdate): Promise<AlertRecord | null> {
+    const expr = new Expr();
+    const set: Record<string, unknown> = {
+      status: change.status,
+      updatedAt: change.at,
+      reason: change.reason,
+      attempts: change.attempts,
+      recipients: change.recipients,
+      messageId: change.messageId,
+      sentAt: change.sentAt,
+      foldedInto: change.foldedInto,
+    };
+    const assignments = Object.entries(set)
+      .filter(([, value]) => value !== undefined)
+      .map(([field, value]) => `${expr.name(field)} = ${expr.value(value)}`);
+    const remove =
+      change.status === 'SENT' && change.reason === undefined ? ` REMOVE ${expr.name('reason')}` : '';
+    const statuses = change.from.map((s) => expr.value(s)).join(', ');
+    return dynamoCall(
+      `table ${this.table}`,
+      async () => {
+        const out = await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key(alertId),
+            UpdateExpression: `SET ${assignments.join(', ')}${remove}`,
+            ConditionExpression: `attribute_exists(${expr.name('alertId')}) AND ${expr.name('status')} IN (${statuses})`,
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            ...expr.params(),
+          }),
+        );
+        if (!out.Attributes)
+          throw new CloverError('internal', `table ${this.table}: update returned no item`);
+        return this.decode(out.Attributes);
+      },
+      {
+        conditionFailed: (old) => {
+          if (!old) throw new NotFoundError('alert', alertId);
+          return null;
+        },
+      },
+    );
+  }
+
+  async listByJob(jobId: string, query: { readonly limit?: number } = {}): Promise<AlertRecord[]> {
+    const limit = query.limit ?? 50;
+    const records: AlertRecord[] = [];
+    let startKey: Item | undefined;
+    do {
+      const expr = new Expr();
+      const page = await dynamoCall(`table ${this.table}`, () =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: this.byJob,
+            KeyConditionExpression: `${expr.name('jobId')} = ${expr.value(jobId)}`,
+            ScanIndexForward: false,
+            Limit: limit - records.length,
+            ExclusiveStartKey: startKey,
+            ...expr.params(),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) records.push(this.decode(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && records.length < limit);
+    return records.slice(0, limit);
+  }
+
+  async openWindow(
+    jobId: string,
+    kind: AlertKind,
+    openedBy: string,
+    now: number,
+    windowMs: number,
+  ): Promise<SilenceWindow & { readonly opened: boolean }> {
+    const expr = new Expr();
+    const endsAt = now + windowMs;
+    const fields = { openedBy, openedAt: now, endsAt, expiresAt: ttlSeconds(endsAt + DAY_MS) };
+    const assignments = Object.entries(fields).map(([f, v]) => `${expr.name(f)} = ${expr.value(v)}`);
+    return dynamoCall(
+      `table ${this.table}`,
+      async () => {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key(windowKey(jobId, kind)),
+            UpdateExpression: `SET ${assignments.join(', ')}`,
+            ConditionExpression: `attribute_not_exists(${expr.name('alertId')}) OR ${expr.name('endsAt')} <= ${expr.value(now)}`,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            ...expr.params(),
+          }),
+        );
+        return { jobId, kind, openedBy, openedAt: now, endsAt, opened: true };
+      },
+      {
+        conditionFailed: (old) => {
+          const raw = old ? unmarshalItem(old) : {};
+          const window: SilenceWindow = {
+            jobId,
+            kind,
+            openedBy: String(raw.openedBy),
+            openedAt: Number(raw.openedAt),
+            endsAt: Number(raw.endsAt),
+          };
+          return { ...window, opened: window.openedBy === openedBy };
+        },
+      },
+    );
+  }
+
+  async fold(template: AlertRecord, entry: DigestEntry): Promise<{ digest: AlertRecord; created: boolean }> {
+    const append = await this.foldOnce(template, entry, true);
+    const item = append ?? (await this.foldOnce(template, entry, false));
+    if (!item) throw new CloverError('internal', `table ${this.table}: fold returned no item`);
+    const digest = this.decode(item);
+    return { digest, created: digest.digest?.count === 1 };
+  }
+
+  async flagged(condition: string): Promise<ReadonlySet<string>> {
+    const out = await dynamoCall(`table ${this.table}`, () =>
+      this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: key(flagsKey(condition)), ConsistentRead: true }),
+      ),
+    );
+    return new Set(out.Item?.jobs?.SS ?? []);
+  }
+
+  async flag(condition: string, jobId: string): Promise<boolean> {
+    const expr = new Expr();
+    const jobs = expr.name('jobs');
+    expr.values[':set'] = { SS: [jobId] };
+    const one = expr.value(jobId);
+    return dynamoCall(
+      `table ${this.table}`,
+      async () => {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key(flagsKey(condition)),
+            UpdateExpression: `ADD ${jobs} :set`,
+            ConditionExpression: `attribute_not_exists(${jobs}) OR NOT contains(${jobs}, ${one})`,
+            ...expr.params(),
+          }),
+        );
+        return true;
+      },
+      { conditionFailed: () => false },
+    );
+  }
+
+  async unflag(condition: string, jobId: string): Promise<boolean> {
+    const expr = new Expr();
+    const jobs = expr.name('jobs');
+    expr.values[':set'] = { SS: [jobId] };
+    const one = expr.value(jobId);
+    return dynamoCall(
+      `table ${this.table}`,
+      async () => {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key(flagsKey(condition)),
+            UpdateExpression: `DELETE ${jobs} :set`,
+            ConditionExpression: `contains(${jobs}, ${one})`,
+            ...expr.params(),
+          }),
+        );
+        return true;
+      },
+      { conditionFailed: () => false },
+    );
+  }
+
+  /** One UpdateItem: create the digest's fields if absent, count the entry, and (when `keep`) append it. */
+  private async foldOnce(
+    template: AlertRecord,
+    entry: DigestEntry,
+    keep: boolean,
+  ): Promise<Item | undefined> {
+    const expr = new Expr();
+    const { alertId: _id, ...fields } = this.encodeFields(template);
+    const initial = Object.entries(fields).map(
+      ([field, value]) => `${expr.name(field)} = if_not_exists(${expr.name(field)}, ${expr.value(value)})`,
+    );
+    const entries = expr.name('digestEntries');
+    const sets = [...initial];
+    if (keep)
+      sets.push(
+        `${entries} = list_append(if_not_exists(${entries}, ${expr.value([])}), ${expr.value([entry])})`,
+      );
+    else sets.push(`${entries} = if_not_exists(${entries}, ${expr.value([])})`);
+    const condition = keep
+      ? `attribute_not_exists(${entries}) OR size(${entries}) < ${expr.value(MAX_DIGEST_ENTRIES)}`
+      : undefined;
+    return dynamoCall(
+      `table ${this.table}`,
+      async () => {
+        const out = await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key(template.alertId),
+            UpdateExpression: `SET ${sets.join(', ')} ADD ${expr.name('digestCount')} ${expr.value(1)}`,
+            ...(condition ? { ConditionExpression: condition } : {}),
+            ReturnValues: 'ALL_NEW',
+            ...expr.params(),
+          }),
+        );
+        return out.Attributes;
+      },
+      { conditionFailed: () => undefined },
+    );
+  }
+
+  /** The record's attributes, the digest flattened, plus the TTL. */
+  private encodeFields(record: AlertRecord): Record<string, unknown> {
+    const { digest, ...rest } = record;
+    return {
+      ...rest,
+      ...(digest
+        ? {
+            digestWindowStart: digest.windowStart,
+            digestWindowEnd: digest.windowEnd,
+          }
+        : {}),
+      expiresAt: ttlSeconds(Math.max(record.createdAt, this.clock.now()) + ALERT_RETENTION_MS),
+    };
+  }
+
+  private encode(record: AlertRecord): Item {
+    const fields = this.encodeFields(record);
+    if (record.digest) {
+      fields.digestCount = record.digest.count;
+      fields.digestEntries = record.digest.entries;
+    }
+    return marshalItem(fields);
+  }
+
+  private decode(item: Item): AlertRecord {
+    return decodeItem(AlertRecordSchema, item, this.table, (raw) => {
+      const {
+        expiresAt: _ttl,
+        digestWindowStart,
+        digestWindowEnd,
+        digestCount,
+        digestEntries,
+        ...rest
+      } = raw;
+      if (digestWindowStart === undefined) return rest;
+      return {
+        ...rest,
+        digest: {
+          windowStart: digestWindowStart,
+          windowEnd: digestWindowEnd,
+          count: digestCount ?? 0,
+          entries: digestEntries ?? [],
+        },
+      };
+    });
+  }
+}
+
+function key(alertId: string): Record<string, AttributeValue> {
+  return { alertId: { S: alertId } };
+}
+
+function windowKey(jobId: string, kind: AlertKind): string {
+  return `window#${jobId}#${kind}`;
+}
+
+function flagsKey(condition: string): string {
+  return `flags#${condition}`;
+}

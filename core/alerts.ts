@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from './log';
+import { type AlertRecord, isoSeconds, type Run } from './model';
+import type { AlertEvent, AlertHook, AlertQueue, AlertStore, RunLedger } from './ports';
+
+export interface RecordingAlertHookDeps {
+  readonly alerts: AlertStore;
+  readonly queue: AlertQueue;
+  readonly log: Logger;
+}
+
+/** A new alert id: the instant (sortable), the kind and a random suffix. */
+export function newAlertId(kind: string, at: number): string {
+  return `${isoSeconds(at).replace(/[-:]/g, '')}-${kind}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The PENDING record of a freshly raised alert. */
+export function alertRecordFor(event: AlertEvent, alertId = newAlertId(event.kind, event.at)): AlertRecord {
+  return {
+    alertId,
+    kind: event.kind,
+    jobId: event.jobId,
+    ...(event.runId ? { runId: event.runId } : {}),
+    message: event.message.slice(0, 4096),
+    createdAt: event.at,
+    updatedAt: event.at,
+    status: 'PENDING',
+    attempts: 0,
+    recipients: [],
+  };
+}
+
+/**
+ * The deployed AlertHook: every alert becomes a PENDING record in the alerts table (invariant 5:
+ * the console can show it) and a message on the alerts queue for the notifier. Two requests per
+ * alert. Raising never throws into the fire or sweep path that raised it: a failure is logged at
+ * `error` with the alert, and a record that was written but not queued stays PENDING where the
+ * console shows it.
+ *
+ * @example
+ * const hook = new RecordingAlertHook({ alerts, queue, log });
+ * await hook.raise({ kind: 'lost', jobId, runId, message: 'worker w1 lost its lease', at: Date.now() });
+ */
+export class RecordingAlertHook implements AlertHook {
+  constructor(private readonly deps: RecordingAlertHookDeps) {}
+
+  async raise(event: AlertEvent): Promise<void> {
+    const record = alertRecordFor(event);
+    const log = this.deps.log.child({ alertId: record.alertId, jobId: event.jobId, runId: event.runId });
+    try {
+      await this.deps.alerts.create(record);
+    } catch (error) {
+      log.log('error', 'alert could not be recorded', {
+        kind: event.kind,
+        alertMessage: event.message,
+        error,
+      });
+      return;
+    }
+    try {
+      await this.deps.queue.send({ alertId: record.alertId });
+      log.log('info', 'alert raised', { kind: event.kind });
+    } catch (error) {
+      log.log('error', 'alert recorded but not queued; it stays PENDING', { kind: event.kind, error });
+    }
+  }
+}
+
+/** Run statuses that count as the job failing, for recovery alerts. */
+const FAILING = new Set<Run['status']>(['FAILED', 'TIMED_OUT', 'LOST']);
+
+/**
+ * Whether a SUCCEEDED run is the first success after failures: the job's latest other finished run
+ * (by scheduled time, before this one) FAILED, TIMED_OUT or was LOST. One index query.
+ */
+export async function isRecovery(runs: RunLedger, run: Run): Promise<boolean> {
+  const recent = await runs.listByJob(run.jobId, { limit: 10 });
+  const previous = recent.find(
+    (r) =>
+      r.runId !== run.runId &&
+      r.scheduledTime <= run.scheduledTime &&
+      r.status !== 'SKIPPED' &&
+      r.finishedAt !== undefined,
+  );
+  return previous !== undefined && FAILING.has(previous.status);
+}

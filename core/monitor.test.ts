@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { RunNotInStateError, StaleFenceError } from './errors';
+import { fireRunId, jobLockKey } from './model';
+import { alertingWorld, WORLD_T0 } from './testing/alerting-world';
+
+const second = 1000;
+const minute = 60 * second;
+
+describe('Monitor: worker loss (invariant 4)', () => {
+  test('a recoverable run on a dead worker is re-dispatched as attempt 2 with a higher fence; one lost alert', async () => {
+    const w = alertingWorld();
+    await w.job();
+    await w.worker('a');
+    const fired = await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    assert.equal(fired.kind, 'dispatched');
+    const running = await w.claim(fireRunId('report', '2026-01-30T10:00:00Z'));
+    const deadEnvelope = w.delivery.delivered.at(-1)!.envelope;
+    w.clock.advance(5 * second);
+    await w.worker('b');
+    w.clock.advance(6 * second); // a's lease (10 s) has expired; b's has not
+    const report = await w.monitor.sweep();
+    assert.equal(report.workersExpired, 1);
+    assert.equal(report.runsRecovered, 1);
+    const run = (await w.runs.get(running.runId))!;
+    assert.equal(run.status, 'DISPATCHED');
+    assert.equal(run.attempt, 2);
+    assert.equal(run.workerId, 'b');
+    assert.ok(run.fence > running.fence);
+    assert.equal((await w.registry.get('a'))?.status, 'GONE');
+    // The dead worker's late completion is refused.
+    const superseded = (e: unknown) => e instanceof StaleFenceError || e instanceof RunNotInStateError;
+    await assert.rejects(w.execution.complete(running, { status: 'SUCCEEDED' }), superseded);
+    await assert.rejects(w.execution.claim(deadEnvelope, 'a'));
+    assert.deepEqual(w.alertKinds(), ['lost']);
+    // The next sweep changes nothing.
+    const again = await w.monitor.sweep();
+    assert.equal(again.runsRecovered, 0);
+    assert.deepEqual(w.alertKinds(), ['lost']);
+  });
+
+  test('without recoverOnWorkerLoss the run is LOST, its lock released, and the owner alerted', async () => {
+    const w = alertingWorld();
+    await w.job({ recoverOnWorkerLoss: false });
+    await w.worker('a');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    await w.claim(fireRunId('report', '2026-01-30T10:00:00Z'));
+    w.clock.advance(11 * second);
+    const report = await w.monitor.sweep();
+    assert.equal(report.runsLost, 1);
+    const run = (await w.runs.get(fireRunId('report', '2026-01-30T10:00:00Z')))!;
+    assert.equal(run.status, 'LOST');
+    assert.equal((await w.locks.get(jobLockKey('report')))?.owner, undefined);
+    assert.ok(w.alertKinds().includes('lost'));
+  });
+});
+
+describe('Monitor: deadlines', () => {
+  test('a RUNNING run past its deadline is TIMED_OUT with cancelRequested, lock released, one timeout alert', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    await w.job({ timeoutSeconds: 30 });
+    await w.worker('a');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    await w.claim(fireRunId('report', '2026-01-30T10:00:00Z'));
+    w.clock.advance(29 * second);
+    assert.equal((await w.monitor.sweep()).runsTimedOut, 0);
+    w.clock.advance(2 * second);
+    assert.equal((await w.monitor.sweep()).runsTimedOut, 1);
+    const run = (await w.runs.get(fireRunId('report', '2026-01-30T10:00:00Z')))!;
+    assert.equal(run.status, 'TIMED_OUT');
+    assert.equal(run.cancelRequested, true);
+    assert.equal((await w.locks.get(jobLockKey('report')))?.owner, undefined);
+    assert.equal((await w.monitor.sweep()).runsTimedOut, 0);
+    assert.deepEqual(w.alertKinds(), ['timeout']);
+  });
+});
+
+describe('Monitor: missed fires', () => {
+  const everyMinute = { expression: 'cron(* * * * ? *)', timezone: 'UTC' };
+
+  test('FIRE_ONCE_NOW: five missed fires make exactly one CATCHUP run at the latest missed instant', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    await w.job({ schedule: everyMinute, misfire: { policy: 'FIRE_ONCE_NOW', windowSeconds: 3600 } });
+    await w.worker('a');
+    w.clock.advance(5 * minute + 61 * second); // fires at 10:01..10:05 are due and older than the grace
+    const report = await w.monitor.sweep();
+    assert.equal(report.catchUpFires, 1);
+    const runs = await w.runs.listByJob('report');
+    assert.deepEqual(
+      runs.map((r) => [r.trigger, r.scheduledTime, r.status]),
+      [['CATCHUP', '2026-01-30T10:05:00Z', 'DISPATCHED']],
+    );
+    assert.equal((await w.monitor.sweep()).catchUpFires, 0);
+    assert.equal((await w.runs.listByJob('report')).length, 1);
+    assert.deepEqual(w.alertKinds(), ['misfire']);
+  });
+
+  test('SKIP: five missed fires make five SKIPPED(misfire) records and no run, idempotently', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    await w.job({ schedule: everyMinute, misfire: { policy: 'SKIP', windowSeconds: 3600 } });
+    await w.worker('a');
+    w.clock.advance(5 * minute + 61 * second);
+    assert.equal((await w.monitor.sweep()).misfiresSkipped, 5);
+    const runs = await w.runs.listByJob('report', { order: 'oldest' });
+    assert.deepEqual(
+      runs.map((r) => [r.scheduledTime, r.status, r.reason]),
+      [1, 2, 3, 4, 5].map((m) => [`2026-01-30T10:0${m}:00Z`, 'SKIPPED', 'misfire']),
+    );
+    assert.equal(w.delivery.delivered.length, 0);
+    assert.equal((await w.monitor.sweep()).misfiresSkipped, 0);
+    assert.deepEqual(w.alertKinds(), ['misfire']);
+  });
+
+  test('fires older than the catch-up window are not caught up', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    await w.job({ schedule: everyMinute, misfire: { policy: 'SKIP', windowSeconds: 120 } });
+    await w.worker('a');
+    w.clock.advance(10 * minute);
+    // Window 10:08..10:10, grace 60 s: only 10:08 and 10:09 count.
+    assert.equal((await w.monitor.sweep()).misfiresSkipped, 2);
+  });
+
+  test("dead-lettered fires are drained and follow the job's policy; malformed ones are dropped", async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    await w.job({ misfire: { policy: 'FIRE_ONCE_NOW', windowSeconds: 3600 } }); // manual-only: no schedule
+    await w.worker('a');
+    w.clock.advance(2 * minute);
+    w.deadLetters.put({ jobId: 'report', scheduledTime: '2026-01-30T10:01:00Z' });
+    w.deadLetters.put({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    w.deadLetters.put('garbage');
+    const report = await w.monitor.sweep();
+    assert.equal(report.deadLettersDrained, 3);
+    assert.equal(report.catchUpFires, 1);
+    assert.equal(w.deadLetters.size, 0);
+    const runs = await w.runs.listByJob('report');
+    assert.deepEqual(
+      runs.map((r) => [r.trigger, r.scheduledTime]),
+      [['CATCHUP', '2026-01-30T10:01:00Z']],
+    );
+  });
+});
+
+describe('Monitor: availability', () => {
+  test('a job whose only capable worker leaves raises job_unavailable once per outage', async () => {
+    const w = alertingWorld();
+    await w.job();
+    await w.worker('a');
+    await w.worker('other', { handlers: ['something.else'] });
+    await w.monitor.sweep();
+    assert.deepEqual(w.alertKinds(), []);
+    const a = (await w.registry.get('a'))!;
+    await w.registry.setStatus('a', a.leaseFence, 'GONE', w.clock.now());
+    assert.equal((await w.monitor.sweep()).jobsUnavailable, 1);
+    assert.equal((await w.monitor.sweep()).jobsUnavailable, 0);
+    assert.deepEqual(w.alertKinds(), ['job_unavailable']);
+    await w.worker('a');
+    await w.monitor.sweep();
+    assert.deepEqual([...(await w.alertStore.flagged('job_unavailable'))], []);
+    const again = (await w.registry.get('a'))!;
+    await w.registry.setStatus('a', again.leaseFence, 'GONE', w.clock.now());
+    assert.equal((await w.monitor.sweep()).jobsUnavailable, 1);
+  });
+
+  test('a full worker still counts as able to run the job; a paused job is not watched', async () => {
+    const w = alertingWorld();
+    await w.job();
+    await w.job({ jobId: 'paused', paused: true, handler: 'nobody.has.this' });
+    const a = await w.worker('a', { capacity: 1 });
+    await w.registry.renew('a', a.leaseFence, w.clock.now(), 10_000, 1);
+    assert.equal((await w.monitor.sweep()).jobsUnavailable, 0);
+  });
+});
+
+describe('Monitor: retries, schedule drift and stale locks', () => {
+  test('dispatches due retries', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    await w.job({ retry: { maxAttempts: 3, backoffSeconds: 10, maxBackoffSeconds: 60 } });
+    const fired = await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    assert.equal(fired.kind, 'no_worker');
+    await w.worker('a');
+    w.clock.advance(11 * second);
+    assert.equal((await w.monitor.sweep()).retriesDispatched, 1);
+    assert.equal((await w.runs.get(fireRunId('report', '2026-01-30T10:00:00Z')))?.status, 'DISPATCHED');
+  });
+
+  test('repairs an OUT_OF_SYNC job after the grace, and releases a lock whose owner run is final', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    const job = await w.job({ schedule: { expression: 'cron(0 10 * * ? *)', timezone: 'UTC' } });
+    await w.jobs.setSyncState('report', job.version, 'OUT_OF_SYNC');
+    await w.worker('a');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    const runId = fireRunId('report', '2026-01-30T10:00:00Z');
+    const run = (await w.runs.get(runId))!;
+    // The run ends without settling (a crash between the two writes): the lock stays held.
+    await w.runs.transition(runId, {
+      from: ['DISPATCHED'],
+      fence: run.fence,
+      to: 'CANCELLED',
+      at: w.clock.now(),
+    });
+    w.clock.advance(31 * second);
+    const report = await w.monitor.sweep();
+    assert.equal(report.schedulesRepaired, 1);
+    assert.equal(report.locksReleased, 1);
+    assert.equal((await w.jobs.get('report'))?.syncState, 'IN_SYNC');
+    assert.equal((await w.schedules.get('report'))?.expression, 'cron(0 10 * * ? *)');
+    assert.equal((await w.locks.get(jobLockKey('report')))?.owner, undefined);
+  });
+
+  test('a failing step is reported and the others still run', async () => {
+    const w = alertingWorld();
+    await w.job();
+    w.runs.listByStatus = async () => {
+      throw new Error('ledger down');
+    };
+    const report = await w.monitor.sweep();
+    assert.deepEqual(
+      report.errors.map((e) => e.step),
+      ['leases', 'deadlines', 'retries'],
+    );
+    assert.equal(report.jobsUnavailable, 1);
+    assert.equal(report.at, WORLD_T0);
+  });
+});

@@ -1,0 +1,459 @@
+import { type Dispatcher, FireRequestSchema } from './dispatch';
+import { AlreadyFiredError, RunNotInStateError, StaleFenceError, VersionConflictError } from './errors';
+import type { JobService } from './jobs';
+import type { Logger } from './log';
+import { fireRunId, isFinal, isLive, isoSeconds, type Job, jobLockKey, type Run, type Worker } from './model';
+import type {
+  AlertHook,
+  AlertStore,
+  Clock,
+  FireDeadLetters,
+  JobStore,
+  LockStore,
+  RunLedger,
+  WorkerRegistry,
+} from './ports';
+import { eligibleWorkers, explainEligibility } from './routing';
+import { parseSchedule } from './schedule';
+
+export interface MonitorDeps {
+  readonly jobs: JobStore;
+  readonly runs: RunLedger;
+  readonly locks: LockStore;
+  readonly workers: WorkerRegistry;
+  readonly dispatcher: Dispatcher;
+  readonly jobService: JobService;
+  /** Raises lost, timeout, misfire and job_unavailable alerts. */
+  readonly alerts: AlertHook;
+  /** Keeps the job_unavailable flags, so an outage alerts once. */
+  readonly alertStore: AlertStore;
+  /** EventBridge Scheduler's dead-letter queue; absent where there is none (unit tests, no DLQ configured). */
+  readonly deadLetters?: FireDeadLetters;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly options?: MonitorOptions;
+}
+
+export interface MonitorOptions {
+  /** A scheduled fire counts as missed once it is this old without a run. @default 60_000 */
+  readonly misfireGraceMs?: number;
+  /** OUT_OF_SYNC jobs are repaired once they have stayed so this long (a define in flight is not a drift). @default 30_000 */
+  readonly syncGraceMs?: number;
+  /** Schedule repair and stale-lock release run at most this often. @default 60_000 */
+  readonly housekeepingMs?: number;
+  /** Most active runs looked at per status per sweep. @default 1000 */
+  readonly maxActiveRuns?: number;
+}
+
+export interface SweepReport {
+  readonly at: number;
+  workersExpired: number;
+  runsRecovered: number;
+  runsLost: number;
+  runsTimedOut: number;
+  retriesDispatched: number;
+  catchUpFires: number;
+  misfiresSkipped: number;
+  deadLettersDrained: number;
+  jobsUnavailable: number;
+  schedulesRepaired: number;
+  locksReleased: number;
+  readonly errors: { step: string; message: string }[];
+}
+
+/** The standing condition under which unavailable jobs are flagged in the alert store. */
+export const JOB_UNAVAILABLE = 'job_unavailable';
+const MAX_MISSED_PER_JOB = 100;
+
+/**
+ * The monitor (ARCHITECTURE.md, "Monitor"): one `sweep(now)` is one pass over
+ *  1. leases — expired ones are marked GONE; every DISPATCHED/RUNNING run held by a worker that is
+ *     no longer live is re-dispatched as a new attempt (recoverOnWorkerLoss) or marked LOST, and a
+ *     `lost` alert tells the owner either way (invariant 4);
+ *  2. deadlines — DISPATCHED/RUNNING runs past `deadlineAt` become TIMED_OUT with `cancelRequested`;
+ *  3. retries whose backoff passed (Dispatcher.retryDue);
+ *  4. missed fires — scheduler dead letters, and REMOTE schedules whose last due fire has no run:
+ *     FIRE_ONCE_NOW makes one CATCHUP fire at the latest missed instant, SKIP one SKIPPED(misfire)
+ *     record per missed instant, both within `misfire.windowSeconds` and idempotent by run id;
+ *  5. availability — a job no live worker could run (capacity aside) raises `job_unavailable` once
+ *     per outage (a flag in the alert store, cleared when a capable worker returns);
+ *  6. housekeeping, at most every `housekeepingMs` — OUT_OF_SYNC schedules repaired, job locks whose
+ *     owner run is final or missing released.
+ * Every change is a fenced or conditional write, so concurrent sweeps (a looping invocation and the
+ * next scheduled one) do each thing once; the loser of a race skips quietly. A step that fails is
+ * reported and the others still run.
+ */
+export class Monitor {
+  private readonly graceMs: number;
+  private readonly syncGraceMs: number;
+  private readonly housekeepingMs: number;
+  private readonly maxActive: number;
+  private lastHousekeeping = Number.NEGATIVE_INFINITY;
+  /** Per job: the due-fire horizon up to which no fire was missed (a warm instance skips the run query). */
+  private readonly checked = new Map<string, { version: number; horizon: number }>();
+
+  constructor(private readonly deps: MonitorDeps) {
+    this.graceMs = deps.options?.misfireGraceMs ?? 60_000;
+    this.syncGraceMs = deps.options?.syncGraceMs ?? 30_000;
+    this.housekeepingMs = deps.options?.housekeepingMs ?? 60_000;
+    this.maxActive = deps.options?.maxActiveRuns ?? 1000;
+  }
+
+  async sweep(now = this.deps.clock.now()): Promise<SweepReport> {
+    const report: SweepReport = {
+      at: now,
+      workersExpired: 0,
+      runsRecovered: 0,
+      runsLost: 0,
+      runsTimedOut: 0,
+      retriesDispatched: 0,
+      catchUpFires: 0,
+      misfiresSkipped: 0,
+      deadLettersDrained: 0,
+      jobsUnavailable: 0,
+      schedulesRepaired: 0,
+      locksReleased: 0,
+      errors: [],
+    };
+    const step = async (name: string, work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (error) {
+        report.errors.push({ step: name, message: error instanceof Error ? error.message : String(error) });
+        this.deps.log.log('error', `monitor step ${name} failed`, { error });
+      }
+    };
+    let jobs: Job[] = [];
+    let workers: Worker[] = [];
+    const handled = new Set<string>();
+    await step('leases', async () => {
+      workers = await this.leases(now, report, handled);
+    });
+    await step('deadlines', () => this.deadlines(now, report, handled));
+    await step('retries', async () => {
+      report.retriesDispatched = await this.deps.dispatcher.retryDue();
+    });
+    await step('jobs', async () => {
+      jobs = await this.deps.jobs.list();
+    });
+    await step('misfires', () => this.misfires(jobs, now, report));
+    await step('availability', () => this.availability(jobs, workers, now, report));
+    if (now - this.lastHousekeeping >= this.housekeepingMs) {
+      this.lastHousekeeping = now;
+      await step('schedules', () => this.repairSchedules(jobs, now, report));
+      await step('locks', () => this.releaseStaleLocks(jobs, now, report));
+    }
+    const changed = Object.entries(report).some(([k, v]) => typeof v === 'number' && k !== 'at' && v > 0);
+    if (changed || report.errors.length) this.deps.log.log('info', 'monitor sweep', { ...report });
+    return report;
+  }
+
+  /** Expires lapsed leases and handles the runs of workers that are gone. Returns the live workers. */
+  private async leases(now: number, report: SweepReport, handled: Set<string>): Promise<Worker[]> {
+    const active = await this.activeRuns();
+    const workers = await this.deps.workers.list();
+    const alive = new Set<string>();
+    for (const worker of workers) {
+      if (worker.leaseExpiresAt > now) {
+        alive.add(worker.workerId);
+      } else if (await this.deps.workers.expire(worker.workerId, worker.leaseFence, now)) {
+        report.workersExpired += 1;
+        this.deps.log.log('warn', 'worker lease expired', { workerId: worker.workerId });
+      } else {
+        const current = await this.deps.workers.get(worker.workerId);
+        if (current && isLive(current, now)) alive.add(worker.workerId);
+      }
+    }
+    for (const run of active) {
+      if (run.workerId === undefined || alive.has(run.workerId)) continue;
+      handled.add(run.runId);
+      await this.workerLost(run, now, report);
+    }
+    return workers.filter((w) => alive.has(w.workerId));
+  }
+
+  private async workerLost(run: Run, now: number, report: SweepReport): Promise<void> {
+    const job = await this.deps.jobs.get(run.jobId);
+    const note = `worker ${run.workerId} lost its lease`;
+    let message: string;
+    try {
+      if (job?.spec.recoverOnWorkerLoss) {
+        const next = await this.deps.dispatcher.redispatch(run, { newAttempt: true, note });
+        report.runsRecovered += 1;
+        message =
+          next.status === 'DISPATCHED'
+            ? `${note} during attempt ${run.attempt}; re-dispatched as attempt ${next.attempt} to ${next.workerId ?? `pool ${job.spec.target.pool}`}`
+            : `${note} during attempt ${run.attempt}; no worker could take it over (${next.reason ?? next.status})`;
+      } else {
+        const lost = await this.deps.runs.transition(run.runId, {
+          from: [run.status],
+          fence: run.fence,
+          to: 'LOST',
+          at: now,
+          note,
+          set: { finishedAt: now, reason: 'worker_lost' },
+        });
+        await this.deps.dispatcher.settle(lost);
+        report.runsLost += 1;
+        message = `${note} during attempt ${run.attempt}; the run is LOST (the job does not recover on worker loss)`;
+      }
+    } catch (error) {
+      if (error instanceof RunNotInStateError || error instanceof StaleFenceError) return; // finished or taken over meanwhile
+      throw error;
+    }
+    this.deps.log.log('warn', message, { jobId: run.jobId, runId: run.runId, workerId: run.workerId });
+    await this.deps.alerts.raise({ kind: 'lost', jobId: run.jobId, runId: run.runId, message, at: now });
+  }
+
+  private async deadlines(now: number, report: SweepReport, handled: Set<string>): Promise<void> {
+    for (const run of await this.activeRuns()) {
+      if (handled.has(run.runId) || run.deadlineAt === undefined || run.deadlineAt > now) continue;
+      let timedOut: Run;
+      try {
+        timedOut = await this.deps.runs.transition(run.runId, {
+          from: [run.status],
+          fence: run.fence,
+          to: 'TIMED_OUT',
+          at: now,
+          note: `deadline ${isoSeconds(run.deadlineAt)} passed`,
+          set: { finishedAt: now, cancelRequested: true, reason: 'timeout' },
+        });
+      } catch (error) {
+        if (error instanceof RunNotInStateError || error instanceof StaleFenceError) continue;
+        throw error;
+      }
+      await this.deps.dispatcher.settle(timedOut);
+      report.runsTimedOut += 1;
+      await this.deps.alerts.raise({
+        kind: 'timeout',
+        jobId: run.jobId,
+        runId: run.runId,
+        message: `attempt ${run.attempt} on ${run.workerId ?? 'no worker'} was ${run.status} past its deadline ${isoSeconds(run.deadlineAt)}; timed out and cancelled`,
+        at: now,
+      });
+    }
+  }
+
+  private async activeRuns(): Promise<Run[]> {
+    const query = { limit: this.maxActive, order: 'oldest' as const };
+    const [dispatched, running] = await Promise.all([
+      this.deps.runs.listByStatus('DISPATCHED', query),
+      this.deps.runs.listByStatus('RUNNING', query),
+    ]);
+    return [...dispatched, ...running];
+  }
+
+  private async misfires(jobs: readonly Job[], now: number, report: SweepReport): Promise<void> {
+    const dead = await this.drainDeadLetters(report);
+    const byId = new Map(jobs.map((j) => [j.spec.jobId, j]));
+    for (const [jobId, entry] of dead) {
+      const job = byId.get(jobId);
+      if (job?.spec.mode !== 'REMOTE' || job.spec.paused) {
+        this.deps.log.log('warn', 'dead-lettered fire of a job that is gone, paused or LOCAL; dropped', {
+          jobId,
+        });
+        await this.ack(entry.receipts);
+        dead.delete(jobId);
+      }
+    }
+    for (const job of jobs) {
+      if (job.spec.mode !== 'REMOTE' || job.spec.paused) continue;
+      if (!job.spec.schedule && !dead.has(job.spec.jobId)) continue;
+      const entry = dead.get(job.spec.jobId);
+      await this.missedFires(job, now, entry?.instants ?? new Set(), report);
+      if (entry) await this.ack(entry.receipts);
+    }
+  }
+
+  private async drainDeadLetters(
+    report: SweepReport,
+  ): Promise<Map<string, { instants: Set<number>; receipts: string[] }>> {
+    const dead = new Map<string, { instants: Set<number>; receipts: string[] }>();
+    const source = this.deps.deadLetters;
+    if (!source) return dead;
+    for (let page = 0; page < 10; page++) {
+      const batch = await source.receive(10);
+      if (batch.length === 0) break;
+      for (const message of batch) {
+        report.deadLettersDrained += 1;
+        const parsed = FireRequestSchema.safeParse(message.body);
+        if (!parsed.success || !parsed.data.scheduledTime) {
+          this.deps.log.log('warn', 'malformed dead-lettered fire; dropped', { body: message.body });
+          await source.ack(message.receipt);
+          continue;
+        }
+        const entry = dead.get(parsed.data.jobId) ?? { instants: new Set<number>(), receipts: [] };
+        entry.instants.add(Date.parse(parsed.data.scheduledTime));
+        entry.receipts.push(message.receipt);
+        dead.set(parsed.data.jobId, entry);
+      }
+    }
+    return dead;
+  }
+
+  private async ack(receipts: readonly string[]): Promise<void> {
+    for (const receipt of receipts) await this.deps.deadLetters?.ack(receipt);
+  }
+
+  /** The misfire policy of one job, over the fires due since its latest run (and its dead letters). */
+  private async missedFires(
+    job: Job,
+    now: number,
+    dead: ReadonlySet<number>,
+    report: SweepReport,
+  ): Promise<void> {
+    const { spec } = job;
+    const jobId = spec.jobId;
+    const horizon = now - this.graceMs;
+    const schedule = spec.schedule ? parseSchedule(spec.schedule, 'REMOTE') : null;
+    const cached = this.checked.get(jobId);
+    if (dead.size === 0 && cached?.version === job.version && schedule && schedule.kind !== 'rate') {
+      const due = schedule.previous(new Date(horizon + 1));
+      if (!due || due.getTime() <= cached.horizon) return;
+    }
+    const latest = (await this.deps.runs.listByJob(jobId, { limit: 20 })).find((r) => r.trigger !== 'MANUAL');
+    const latestAt = latest ? Date.parse(latest.scheduledTime) : Number.NEGATIVE_INFINITY;
+    const windowStart = now - spec.misfire.windowSeconds * 1000;
+    const missed = new Set<number>();
+    if (schedule) {
+      const after = Math.max(latestAt, windowStart - 1, job.createdAt);
+      const anchor = schedule.startDate ?? (latest ? new Date(latestAt) : new Date(job.createdAt));
+      for (const t of schedule.next(new Date(after), MAX_MISSED_PER_JOB, anchor)) {
+        if (t.getTime() <= horizon) missed.add(t.getTime());
+      }
+    }
+    const tooLate: number[] = [];
+    for (const t of dead) {
+      if (t < windowStart) tooLate.push(t);
+      else if (t > latestAt || spec.misfire.policy === 'SKIP') missed.add(t);
+    }
+    for (const t of tooLate) {
+      if (await this.skipFire(job, t, now, 'dead-lettered fire outside the catch-up window'))
+        report.misfiresSkipped += 1;
+    }
+    const instants = [...missed].sort((a, b) => a - b);
+    this.checked.set(jobId, { version: job.version, horizon });
+    if (instants.length === 0) return;
+    const range = `${isoSeconds(instants[0]!)}${instants.length > 1 ? ` … ${isoSeconds(instants.at(-1)!)}` : ''}`;
+    let message: string;
+    let runId: string | undefined;
+    if (spec.misfire.policy === 'FIRE_ONCE_NOW') {
+      const scheduledTime = isoSeconds(instants.at(-1)!);
+      const outcome = await this.deps.dispatcher.fire({ jobId, scheduledTime, trigger: 'CATCHUP' });
+      if (outcome.kind === 'duplicate') return;
+      report.catchUpFires += 1;
+      runId = fireRunId(jobId, scheduledTime);
+      message = `${instants.length} fire${instants.length > 1 ? 's' : ''} missed (${range}); fired once now as ${runId} (${outcome.kind})`;
+    } else {
+      let skipped = 0;
+      for (const t of instants)
+        if (await this.skipFire(job, t, now, 'missed fire (misfire policy SKIP)')) skipped += 1;
+      if (skipped === 0) return;
+      report.misfiresSkipped += skipped;
+      message = `${skipped} fire${skipped > 1 ? 's' : ''} missed (${range}); recorded as SKIPPED(misfire)`;
+    }
+    this.deps.log.log('warn', message, { jobId });
+    await this.deps.alerts.raise({ kind: 'misfire', jobId, ...(runId ? { runId } : {}), message, at: now });
+  }
+
+  /** One SKIPPED(misfire) record for a missed instant; false when the fire already has a run. */
+  private async skipFire(job: Job, instant: number, now: number, note: string): Promise<boolean> {
+    const scheduledTime = isoSeconds(instant);
+    const run: Run = {
+      runId: fireRunId(job.spec.jobId, scheduledTime),
+      jobId: job.spec.jobId,
+      scheduledTime,
+      trigger: 'SCHEDULE',
+      handler: job.spec.handler,
+      payload: job.spec.payload,
+      status: 'SKIPPED',
+      reason: 'misfire',
+      attempt: 1,
+      fence: 1,
+      jobVersion: job.version,
+      concurrency: job.spec.concurrency.policy,
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: now,
+      history: [{ at: now, status: 'SKIPPED', attempt: 1, note }],
+    };
+    try {
+      await this.deps.runs.create(run);
+      return true;
+    } catch (error) {
+      if (error instanceof AlreadyFiredError) return false;
+      throw error;
+    }
+  }
+
+  private async availability(
+    jobs: readonly Job[],
+    live: readonly Worker[],
+    now: number,
+    report: SweepReport,
+  ): Promise<void> {
+    const flagged = await this.deps.alertStore.flagged(JOB_UNAVAILABLE);
+    // Capacity aside: a busy worker can still run the job later.
+    const capable = live.filter((w) => isLive(w, now)).map((w) => ({ ...w, load: 0 }));
+    const watched = new Set<string>();
+    for (const job of jobs) {
+      if (job.spec.paused) continue;
+      const jobId = job.spec.jobId;
+      watched.add(jobId);
+      const available = eligibleWorkers(job.spec, capable, now).length > 0;
+      if (available) {
+        if (flagged.has(jobId) && (await this.deps.alertStore.unflag(JOB_UNAVAILABLE, jobId))) {
+          this.deps.log.log('info', 'job available again', { jobId });
+        }
+        continue;
+      }
+      if (flagged.has(jobId) || !(await this.deps.alertStore.flag(JOB_UNAVAILABLE, jobId))) continue;
+      report.jobsUnavailable += 1;
+      const { excluded } = explainEligibility(job.spec, capable, now);
+      const why = excluded.length
+        ? excluded.map((e) => `${e.workerId} (${e.reason})`).join(', ')
+        : `no live worker in pool ${job.spec.target.pool}`;
+      await this.deps.alerts.raise({
+        kind: 'job_unavailable',
+        jobId,
+        message: `no live worker can run handler ${job.spec.handler}: ${why}`,
+        at: now,
+      });
+    }
+    for (const jobId of flagged) {
+      if (!watched.has(jobId)) await this.deps.alertStore.unflag(JOB_UNAVAILABLE, jobId);
+    }
+  }
+
+  private async repairSchedules(jobs: readonly Job[], now: number, report: SweepReport): Promise<void> {
+    for (const job of jobs) {
+      if (job.syncState !== 'OUT_OF_SYNC' || now - job.updatedAt < this.syncGraceMs) continue;
+      try {
+        await this.deps.jobService.syncSchedule(job);
+        report.schedulesRepaired += 1;
+        this.deps.log.log('info', 'schedule repaired', { jobId: job.spec.jobId, version: job.version });
+      } catch (error) {
+        if (!(error instanceof VersionConflictError)) throw error; // changed meanwhile: its define syncs it
+      }
+    }
+  }
+
+  private async releaseStaleLocks(jobs: readonly Job[], now: number, report: SweepReport): Promise<void> {
+    for (const job of jobs) {
+      if (job.spec.concurrency.policy === 'ALLOW') continue;
+      const key = jobLockKey(job.spec.jobId);
+      const lock = await this.deps.locks.get(key);
+      if (lock?.owner === undefined || lock.expiresAt <= now) continue;
+      const owner = await this.deps.runs.get(lock.owner);
+      if (owner && !isFinal(owner)) continue;
+      if (await this.deps.locks.release(key, lock.owner)) {
+        report.locksReleased += 1;
+        this.deps.log.log('warn', 'stale lock released', {
+          jobId: job.spec.jobId,
+          owner: lock.owner,
+          ownerStatus: owner?.status ?? 'missing',
+        });
+      }
+    }
+  }
+}

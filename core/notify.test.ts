@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { NotFoundError, ValidationError } from './errors';
+import { fireRunId } from './model';
+import { alertingWorld } from './testing/alerting-world';
+
+const minute = 60_000;
+
+/** A job that fails `n` times in a row, a minute apart, with its alerts processed as they come. */
+async function failRepeatedly(w: ReturnType<typeof alertingWorld>, n: number) {
+  for (let i = 0; i < n; i++) {
+    const scheduledTime = new Date(w.clock.now()).toISOString().replace('.000', '');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime });
+    const run = await w.claim(fireRunId('report', scheduledTime));
+    await w.execution.complete(run, { status: 'FAILED', error: { code: 'E', message: `boom ${i}` } });
+    await w.notifyAll();
+    w.clock.advance(minute / 2);
+  }
+}
+
+describe('Notifier', () => {
+  test('a job failing 20 times in a row: one failure email and one digest, not 20', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000, notifier: { windowMs: 15 * minute } });
+    await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'owner@example.com' });
+    await w.job();
+    await w.worker('a');
+    await failRepeatedly(w, 20); // 10 minutes: all inside one 15-minute window
+    assert.equal(w.mailer.sent.length, 1);
+    assert.match(w.mailer.sent[0]!.subject, /Job report failed/);
+    assert.match(
+      w.mailer.sent[0]!.text,
+      /https:\/\/console\.example\.com\/runs\/report%402026-01-30T10%3A00%3A00Z/,
+    );
+    w.clock.advance(15 * minute);
+    await w.notifyAll();
+    assert.equal(w.mailer.sent.length, 2);
+    const digest = w.mailer.sent[1]!;
+    assert.match(digest.subject, /19 more failure alerts \(digest\)/);
+    assert.deepEqual(digest.to, ['owner@example.com']);
+    const records = [...w.alertStore.records.values()];
+    assert.equal(records.filter((r) => r.status === 'SENT').length, 2);
+    assert.equal(records.filter((r) => r.status === 'SUPPRESSED' && r.foldedInto).length, 19);
+    // Redelivery of a sent alert changes nothing.
+    const first = records.find((r) => r.status === 'SENT' && !r.digest)!;
+    assert.equal((await w.notifier.process({ alertId: first.alertId })).outcome, 'duplicate');
+    assert.equal(w.mailer.sent.length, 2);
+  });
+
+  test('the first success after failures raises a recovery alert, mailed at once even inside a window', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'owner@example.com' });
+    await w.job();
+    await w.worker('a');
+    await failRepeatedly(w, 2);
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:05:00Z' });
+    await w.execution.complete(await w.claim(fireRunId('report', '2026-01-30T10:05:00Z')), {
+      status: 'SUCCEEDED',
+    });
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:06:00Z' });
+    await w.execution.complete(await w.claim(fireRunId('report', '2026-01-30T10:06:00Z')), {
+      status: 'SUCCEEDED',
+    });
+    await w.notifyAll();
+    assert.deepEqual(w.alertKinds().sort(), ['failure', 'failure', 'recovery']);
+    assert.deepEqual(
+      w.mailer.sent.map((m) => m.subject),
+      ['[Clover] Job report failed', '[Clover] Job report recovered'],
+    );
+  });
+
+  test("recipients: the job's contacts and its group's subscribers that chose the kind, once each", async () => {
+    const w = alertingWorld();
+    await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'Owner@example.com' });
+    await w.contacts.create({
+      contactId: 'dup',
+      name: 'Same person',
+      email: 'owner@example.com',
+      groups: ['billing'],
+    });
+    await w.contacts.create({ contactId: 'sub', name: 'Sub', email: 'sub@example.com', groups: ['billing'] });
+    await w.contacts.create({
+      contactId: 'quiet',
+      name: 'Only recoveries',
+      email: 'quiet@example.com',
+      groups: ['billing'],
+      alertKinds: ['recovery'],
+    });
+    await w.job({ contacts: ['owner', 'ghost'], group: 'billing' });
+    await w.alerts.raise({
+      kind: 'lost',
+      jobId: 'report',
+      runId: 'r1',
+      message: 'worker w lost',
+      at: w.clock.now(),
+    });
+    await w.notifyAll();
+    assert.deepEqual(w.mailer.sent[0]?.to, ['Owner@example.com', 'sub@example.com']);
+    const record = [...w.alertStore.records.values()][0]!;
+    assert.equal(record.status, 'SENT');
+    assert.match(record.reason ?? '', /unknown contact ids: ghost/);
+  });
+
+  test('no recipients: the alert is SUPPRESSED with the reason, not dropped', async () => {
+    const w = alertingWorld();
+    await w.job({ contacts: ['ghost'] });
+    await w.alerts.raise({ kind: 'timeout', jobId: 'report', message: 'late', at: w.clock.now() });
+    await w.notifyAll();
+    const record = [...w.alertStore.records.values()][0]!;
+    assert.equal(record.status, 'SUPPRESSED');
+    assert.match(record.reason ?? '', /no recipients.*unknown contact ids: ghost/);
+  });
+
+  test('an SES rejection is recorded FAILED with its reason and retried by policy, then left FAILED', async () => {
+    const w = alertingWorld({ notifier: { from: 'unverified@example.com', maxAttempts: 3 } });
+    await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'owner@example.com' });
+    await w.job();
+    await w.alerts.raise({
+      kind: 'failure',
+      jobId: 'report',
+      runId: 'r1',
+      message: 'boom',
+      at: w.clock.now(),
+    });
+    const [message] = w.queue.take();
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await w.notifier.process(message!, { redelivered: i > 0 }));
+    assert.deepEqual(
+      results.map((r) => [r.outcome, r.retry]),
+      [
+        ['failed', true],
+        ['failed', true],
+        ['gave_up', false],
+        ['gave_up', false],
+      ],
+    );
+    const record = (await w.alertStore.get(message!.alertId))!;
+    assert.equal(record.status, 'FAILED');
+    assert.equal(record.attempts, 3);
+    assert.match(
+      record.reason ?? '',
+      /gave up after 3 attempts: SES rejected the message: Email address not verified/,
+    );
+    // Once the sender is verified, the retried alert goes out (the window is still its own).
+    w.mailer.verified.add('unverified@example.com');
+    const w2 = (await w.alertStore.update(message!.alertId, {
+      from: ['FAILED'],
+      status: 'FAILED',
+      at: 1,
+      attempts: 1,
+    }))!;
+    assert.equal((await w.notifier.process({ alertId: w2.alertId })).outcome, 'sent');
+  });
+
+  test('an unknown alert id is dropped with a warning', async () => {
+    const w = alertingWorld();
+    assert.deepEqual(await w.notifier.process({ alertId: 'nope' }), { outcome: 'missing', retry: false });
+  });
+});
+
+describe('ContactService', () => {
+  test('rejects an invalid email naming the field, and unknown ids with NotFoundError', async () => {
+    const w = alertingWorld();
+    await assert.rejects(
+      w.contacts.create({ contactId: 'x', name: 'X', email: 'not-an-address' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ValidationError);
+        assert.deepEqual(
+          error.issues.map((i) => i.field),
+          ['email'],
+        );
+        return true;
+      },
+    );
+    await assert.rejects(w.contacts.get('nobody'), NotFoundError);
+    await assert.rejects(w.contacts.update('nobody', { name: 'n' }), NotFoundError);
+    await assert.rejects(w.contacts.delete('nobody'), NotFoundError);
+    await assert.rejects(
+      w.contacts.create({ contactId: 'x', name: 'X', email: 'x@example.com', alertKinds: ['bogus'] }),
+      ValidationError,
+    );
+  });
+
+  test('creates, updates (validated), lists and deletes', async () => {
+    const w = alertingWorld();
+    const created = await w.contacts.create({ contactId: 'x', name: 'X', email: 'x@example.com' });
+    assert.equal(created.alertKinds.length, 7);
+    const updated = await w.contacts.update('x', { alertKinds: ['failure'], groups: ['billing'] });
+    assert.deepEqual(updated.alertKinds, ['failure']);
+    await assert.rejects(w.contacts.update('x', { email: 'broken' }), ValidationError);
+    assert.deepEqual(
+      (await w.contacts.list()).map((c) => c.contactId),
+      ['x'],
+    );
+    await w.contacts.delete('x');
+    assert.deepEqual(await w.contacts.list(), []);
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * A whole control plane over in-memory fakes with a hand-driven clock, for unit tests of the
+ * monitor, notifier and alert paths: the same wiring as core/adapters/control-plane.ts.
+ */
+import { RecordingAlertHook } from '../alerts';
+import { ContactService } from '../contacts';
+import { Dispatcher } from '../dispatch';
+import { RunExecution } from '../execution';
+import { JobService } from '../jobs';
+import { silentLogger } from '../log';
+import {
+  type Job,
+  JobSchema,
+  type JobSpecInput,
+  type WorkerRegistrationInput,
+  WorkerRegistrationSchema,
+} from '../model';
+import { Monitor, type MonitorOptions } from '../monitor';
+import { Notifier, type NotifierConfig } from '../notify';
+import { WorkerDirectory } from '../worker-directory';
+import {
+  MemoryAlertQueue,
+  MemoryAlertStore,
+  MemoryContactStore,
+  MemoryFireDeadLetters,
+} from './memory-alerts';
+import {
+  MemoryDelivery,
+  MemoryJobStore,
+  MemoryLockStore,
+  MemoryMailer,
+  MemoryRunLedger,
+  MemoryScheduleGateway,
+  MemoryWorkerRegistry,
+} from './memory-stores';
+
+export const WORLD_T0 = Date.parse('2026-01-30T10:00:00Z');
+
+export function alertingWorld(
+  options: { monitor?: MonitorOptions; notifier?: Partial<NotifierConfig>; leaseMs?: number } = {},
+) {
+  const clock = {
+    t: WORLD_T0,
+    now() {
+      return this.t;
+    },
+    advance(ms: number) {
+      this.t += ms;
+    },
+  };
+  const log = silentLogger;
+  const jobs = new MemoryJobStore();
+  const locks = new MemoryLockStore();
+  const runs = new MemoryRunLedger(locks);
+  const registry = new MemoryWorkerRegistry();
+  const delivery = new MemoryDelivery();
+  const schedules = new MemoryScheduleGateway();
+  const alertStore = new MemoryAlertStore();
+  const queue = new MemoryAlertQueue(clock);
+  const contactStore = new MemoryContactStore();
+  const deadLetters = new MemoryFireDeadLetters();
+  const mailer = new MemoryMailer();
+  mailer.verified.add('clover@example.com');
+  const alerts = new RecordingAlertHook({ alerts: alertStore, queue, log });
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const dispatcher = new Dispatcher({
+    jobs,
+    runs,
+    locks,
+    workers: new WorkerDirectory(registry, 0),
+    delivery,
+    clock,
+    log,
+    alerts,
+    random,
+  });
+  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, random, alerts });
+  const jobService = new JobService({ jobs, schedules, clock, log });
+  const contacts = new ContactService({ contacts: contactStore, log });
+  const monitor = new Monitor({
+    jobs,
+    runs,
+    locks,
+    workers: registry,
+    dispatcher,
+    jobService,
+    alerts,
+    alertStore,
+    deadLetters,
+    clock,
+    log,
+    ...(options.monitor ? { options: options.monitor } : {}),
+  });
+  const notifier = new Notifier({
+    alerts: alertStore,
+    queue,
+    contacts,
+    jobs,
+    mailer,
+    clock,
+    log,
+    config: { from: 'clover@example.com', consoleUrl: 'https://console.example.com', ...options.notifier },
+  });
+  const leaseMs = options.leaseMs ?? 10_000;
+  return {
+    clock,
+    jobs,
+    runs,
+    locks,
+    registry,
+    delivery,
+    schedules,
+    alertStore,
+    queue,
+    contactStore,
+    deadLetters,
+    mailer,
+    alerts,
+    dispatcher,
+    execution,
+    jobService,
+    contacts,
+    monitor,
+    notifier,
+    async job(spec: Partial<JobSpecInput> = {}): Promise<Job> {
+      const job = JobSchema.parse({
+        spec: { jobId: 'report', handler: 'reports.daily', contacts: ['owner'], ...spec },
+        version: 1,
+        createdAt: clock.now(),
+        updatedAt: clock.now(),
+        syncState: 'IN_SYNC',
+      });
+      await jobs.put(job, 0);
+      return job;
+    },
+    worker(workerId: string, extra: Partial<WorkerRegistrationInput> = {}) {
+      return registry.register(
+        WorkerRegistrationSchema.parse({
+          workerId,
+          host: `${workerId}.local`,
+          handlers: ['reports.daily'],
+          endpoints: { queueUrl: `memory://${workerId}` },
+          ...extra,
+        }),
+        clock.now(),
+        leaseMs,
+      );
+    },
+    /** Claims the latest delivery of `runId` as the worker it went to. */
+    claim(runId: string) {
+      const sent = delivery.delivered.findLast((d) => d.envelope.runId === runId);
+      if (!sent) throw new Error(`run ${runId} was not delivered`);
+      const workerId = sent.target.kind === 'worker' ? sent.target.worker.workerId : 'pool-worker';
+      return execution.claim(sent.envelope, workerId);
+    },
+    /** Feeds every due alert-queue message to the notifier, until none is due. */
+    async notifyAll() {
+      for (let round = 0; round < 10; round++) {
+        const due = queue.take();
+        if (due.length === 0) return;
+        for (const message of due) await notifier.process(message);
+      }
+    },
+    alertKinds(): string[] {
+      return [...alertStore.records.values()].filter((r) => !r.digest).map((r) => r.kind);
+    },
+  };
+}

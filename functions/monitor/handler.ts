@@ -1,0 +1,101 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { awsClients } from '../../core/adapters/aws-clients';
+import { controlPlane } from '../../core/adapters/control-plane';
+import type { Logger } from '../../core/log';
+import { parseOrThrow } from '../../core/model';
+import { Monitor, type SweepReport } from '../../core/monitor';
+import { functionLogger, readConfig } from '../config';
+
+export interface MonitorHandlerDeps {
+  readonly monitor: Pick<Monitor, 'sweep'>;
+  readonly log: Logger;
+  /** Sweep again every this many seconds inside one invocation; 0 sweeps once. */
+  readonly loopSeconds: number;
+  /** Stop looping after this long, before the next scheduled invocation starts. @default 55 */
+  readonly runSeconds?: number;
+  readonly sleep?: (ms: number) => Promise<unknown>;
+  readonly now?: () => number;
+}
+
+/** The subset of the Lambda context the monitor reads. */
+export interface MonitorContext {
+  getRemainingTimeInMillis?(): number;
+}
+
+export interface MonitorResult {
+  readonly sweeps: number;
+  readonly errors: number;
+  readonly last: SweepReport | undefined;
+}
+
+/**
+ * The monitor Lambda, invoked every minute by an EventBridge schedule. With `loopSeconds` it sweeps
+ * again every that many seconds until `runSeconds` (or the invocation's remaining time, less one
+ * loop) are used, so a dead worker is noticed within lease TTL + loop interval instead of a minute.
+ * Sweeps are idempotent, so an overlap with the next invocation does no harm.
+ */
+export function makeMonitorHandler(deps: MonitorHandlerDeps) {
+  const wait = deps.sleep ?? sleep;
+  const now = deps.now ?? Date.now;
+  return async (_event?: unknown, context?: MonitorContext): Promise<MonitorResult> => {
+    const started = now();
+    const loopMs = deps.loopSeconds * 1000;
+    const budgetMs = (deps.runSeconds ?? 55) * 1000;
+    let sweeps = 0;
+    let errors = 0;
+    let last: SweepReport | undefined;
+    for (;;) {
+      last = await deps.monitor.sweep();
+      sweeps += 1;
+      errors += last.errors.length;
+      if (loopMs <= 0) break;
+      const elapsed = now() - started;
+      const remaining = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+      if (elapsed + loopMs > budgetMs || remaining < loopMs + 5_000) break;
+      await wait(loopMs);
+    }
+    if (errors > 0) deps.log.log('warn', 'monitor invocation had failing steps', { sweeps, errors });
+    return { sweeps, errors, last };
+  };
+}
+
+const MonitorEnvSchema = z.object({
+  /** Sweep every N seconds inside one invocation (0: once a minute only). @default 5 */
+  CLOVER_MONITOR_LOOP_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
+  /** How long one invocation keeps looping. @default 55 */
+  CLOVER_MONITOR_RUN_SECONDS: z.coerce.number().int().min(1).max(900).default(55),
+  /** A scheduled fire without a run this long after its instant counts as missed. @default 60 */
+  CLOVER_MISFIRE_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+});
+
+let defaultHandler: ReturnType<typeof makeMonitorHandler> | undefined;
+
+/** Built once per warm container from the environment. */
+export const handler = (event?: unknown, context?: MonitorContext): Promise<MonitorResult> => {
+  if (!defaultHandler) {
+    const config = readConfig();
+    const env = Object.freeze(parseOrThrow(MonitorEnvSchema, process.env, 'env'));
+    const log = functionLogger(config, 'monitor');
+    const plane = controlPlane({
+      clients: awsClients(),
+      prefix: config.CLOVER_PREFIX,
+      log,
+      ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+    });
+    const monitor = new Monitor({
+      ...plane,
+      workers: plane.workers,
+      alertStore: plane.alertStore,
+      deadLetters: plane.fireDeadLetters,
+      options: { misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000 },
+    });
+    defaultHandler = makeMonitorHandler({
+      monitor,
+      log,
+      loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
+      runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
+    });
+  }
+  return defaultHandler(event, context);
+};

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { awsClients } from '../../core/adapters/aws-clients';
+import { controlPlane } from '../../core/adapters/control-plane';
+import { SesMailer } from '../../core/adapters/ses-mailer';
+import { parseAlertMessage } from '../../core/adapters/sqs-alert-queue';
+import type { Logger } from '../../core/log';
+import { parseOrThrow } from '../../core/model';
+import { Notifier } from '../../core/notify';
+import { functionLogger, readConfig } from '../config';
+
+/** The part of an SQS event record the notifier reads. */
+export interface SqsEventRecord {
+  readonly messageId: string;
+  readonly body: string;
+  readonly attributes?: { readonly ApproximateReceiveCount?: string };
+}
+
+export interface SqsEvent {
+  readonly Records: readonly SqsEventRecord[];
+}
+
+/** The SQS event source's partial batch response: the messages to deliver again. */
+export interface SqsBatchResponse {
+  readonly batchItemFailures: { readonly itemIdentifier: string }[];
+}
+
+export interface NotifierHandlerDeps {
+  readonly notifier: Pick<Notifier, 'process'>;
+  readonly log: Logger;
+}
+
+/**
+ * The notifier Lambda, consuming the alerts queue (event source mapping with
+ * `ReportBatchItemFailures`). Each message names an alert record; the Notifier mails it, folds it
+ * into a digest or suppresses it, and records the outcome. A send that failed — or any error — is
+ * reported as a batch item failure, so SQS delivers it again after the visibility timeout and, after
+ * `maxReceiveCount` receives, moves it to `alerts-dlq`. A malformed body is reported too: it can
+ * never succeed, and the dead-letter queue is where a person looks.
+ */
+export function makeNotifierHandler(deps: NotifierHandlerDeps) {
+  return async (event: SqsEvent): Promise<SqsBatchResponse> => {
+    const batchItemFailures: { itemIdentifier: string }[] = [];
+    for (const record of event.Records) {
+      try {
+        const message = parseAlertMessage(record.body);
+        const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1;
+        const result = await deps.notifier.process(message, { redelivered });
+        if (result.retry) batchItemFailures.push({ itemIdentifier: record.messageId });
+      } catch (error) {
+        deps.log.log('error', 'alert message failed', { messageId: record.messageId, error });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures };
+  };
+}
+
+const NotifierEnvSchema = z.object({
+  /** Verified SES sender. */
+  CLOVER_ALERT_FROM: z.string().min(3),
+  /** The console's base URL, for run links. */
+  CLOVER_CONSOLE_URL: z.string().url(),
+  /** Silence window per job and alert kind, in seconds. @default 900 */
+  CLOVER_ALERT_WINDOW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
+  /** Send attempts before an alert stays FAILED. @default 5 */
+  CLOVER_ALERT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  CLOVER_SES_CONFIGURATION_SET: z.string().optional(),
+});
+
+let defaultHandler: ReturnType<typeof makeNotifierHandler> | undefined;
+
+/** Built once per warm container from the environment. */
+export const handler = (event: SqsEvent): Promise<SqsBatchResponse> => {
+  if (!defaultHandler) {
+    const config = readConfig();
+    const env = Object.freeze(parseOrThrow(NotifierEnvSchema, process.env, 'env'));
+    const log = functionLogger(config, 'notifier');
+    const clients = awsClients();
+    const plane = controlPlane({ clients, prefix: config.CLOVER_PREFIX, log });
+    const notifier = new Notifier({
+      alerts: plane.alertStore,
+      queue: plane.alertQueue,
+      contacts: plane.contacts,
+      jobs: plane.jobs,
+      mailer: new SesMailer({
+        client: clients.ses,
+        ...(env.CLOVER_SES_CONFIGURATION_SET ? { configurationSet: env.CLOVER_SES_CONFIGURATION_SET } : {}),
+      }),
+      clock: plane.clock,
+      log,
+      config: {
+        from: env.CLOVER_ALERT_FROM,
+        consoleUrl: env.CLOVER_CONSOLE_URL,
+        windowMs: env.CLOVER_ALERT_WINDOW_SECONDS * 1000,
+        maxAttempts: env.CLOVER_ALERT_MAX_ATTEMPTS,
+      },
+    });
+    defaultHandler = makeNotifierHandler({ notifier, log });
+  }
+  return defaultHandler(event);
+};

@@ -1,0 +1,23 @@
+/**
+ * The CDK app: one Clover stage per deploy, named by `-c stage=<name>` (default `dev`), with
+ * resource prefix `clover-<stage>`. cdk-nag's AWS Solutions checks run at synth; an unacknowledged
+ * error fails synth, and every acknowledgement in infra/ carries its reason.
+ *
+ * @example
+ * npx cdk synth -q                 # clover-dev
+ * npx cdk deploy -c stage=prod     # clover-prod
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { stagePrefix } from './constructs/stage';
+import { CloverStack } from './stack';
+
+const app = new App();
+const prefix = stagePrefix(app.node.tryGetContext('stage'));
+new CloverStack(app, prefix, {
+  prefix,
+  description: `Clover job scheduler, stage ${prefix}`,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+app.synth();

@@ -1,0 +1,87 @@
+/**
+ * A loopback TCP proxy in front of the emulator that can simulate an AWS outage for the processes
+ * that talk through it, without touching the emulator itself (moto keeps its state only in memory,
+ * so stopping it would lose every table and queue).
+ *
+ * `cut()` destroys every open connection and resets each new one at once (the SDK sees ECONNRESET,
+ * as on a dead network path); `restore()` lets connections through again.
+ *
+ * @example
+ * const proxy = await OutageProxy.start(aws.emulator.endpoint);
+ * // give the agent AWS_ENDPOINT_URL=proxy.endpoint
+ * proxy.cut();
+ * ...
+ * proxy.restore();
+ * await proxy.close();
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+export class OutageProxy {
+  private readonly sockets = new Set<Socket>();
+  private down = false;
+
+  private constructor(
+    private readonly server: Server,
+    /** `http://127.0.0.1:<port>`: use it as AWS_ENDPOINT_URL. */
+    readonly endpoint: string,
+  ) {}
+
+  /** Starts a proxy on a free loopback port forwarding to `target` (an http:// URL). */
+  static async start(target: string): Promise<OutageProxy> {
+    const url = new URL(target);
+    const targetPort = Number(url.port || 80);
+    const targetHost = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
+    let proxy: OutageProxy | undefined;
+    const server = createServer((client) => proxy?.accept(client, targetHost, targetPort));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+    proxy = new OutageProxy(server, `http://127.0.0.1:${address.port}`);
+    return proxy;
+  }
+
+  get isCut(): boolean {
+    return this.down;
+  }
+
+  /** Drops every connection and refuses new ones until restore(). */
+  cut(): void {
+    this.down = true;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  restore(): void {
+    this.down = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket, host: string, port: number): void {
+    if (this.down) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = createConnection({ host, port });
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    const done = () => {
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('error', done);
+    upstream.on('error', done);
+    client.on('close', done);
+    upstream.on('close', done);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * The Agent over in-memory fakes (core/testing/memory-stores.ts and a memory queue): cancel through
+ * the run record, outage journaling and replay, a refused replay, drain hand-back, and the CLI's
+ * argument parser. The real-process behaviour is tested in test/agent/.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import type { InboxMessage } from '../core/adapters/sqs-inbox';
+import type { Dispatcher } from '../core/dispatch';
+import { type DispatchEnvelope, envelopeFor } from '../core/envelope';
+import { UnavailableError } from '../core/errors';
+import { RunExecution } from '../core/execution';
+import { silentLogger } from '../core/log';
+import type { Run } from '../core/model';
+import type { RunLedger } from '../core/ports';
+import { MemoryJobStore, MemoryRunLedger, MemoryWorkerRegistry } from '../core/testing/memory-stores';
+import { Agent, type AgentDeps } from './agent';
+import { parseAgentArgs } from './cli';
+import { parseAgentConfig } from './config';
+import type { AgentQueue } from './sqs-queues';
+
+class MemoryQueue implements AgentQueue {
+  readonly queueUrl = 'memory://own';
+  readonly messages: { envelope: DispatchEnvelope; receipt: string; visible: boolean }[] = [];
+  readonly acked: string[] = [];
+  private n = 0;
+
+  push(envelope: DispatchEnvelope): void {
+    this.n += 1;
+    this.messages.push({ envelope, receipt: `r${this.n}`, visible: true });
+  }
+
+  async receive(options: { maxMessages?: number; signal?: AbortSignal } = {}): Promise<InboxMessage[]> {
+    for (let i = 0; i < 20 && !options.signal?.aborted; i += 1) {
+      const ready = this.messages.filter((m) => m.visible).slice(0, options.maxMessages ?? 10);
+      if (ready.length > 0) {
+        for (const m of ready) m.visible = false;
+        return ready.map((m) => ({ ok: true, envelope: m.envelope, receipt: m.receipt, receiveCount: 1 }));
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return [];
+  }
+
+  async ack(receipt: string): Promise<void> {
+    this.acked.push(receipt);
+    const index = this.messages.findIndex((m) => m.receipt === receipt);
+    if (index >= 0) this.messages.splice(index, 1);
+  }
+
+  async extend(receipt: string, seconds: number): Promise<void> {
+    if (seconds === 0) await this.release(receipt);
+  }
+
+  async release(receipt: string): Promise<void> {
+    const m = this.messages.find((x) => x.receipt === receipt);
+    if (m) m.visible = true;
+  }
+}
+
+/** A ledger whose writes can be made to fail as if AWS did not answer. */
+class FlakyLedger extends MemoryRunLedger {
+  down = false;
+  override async transition(...args: Parameters<RunLedger['transition']>): Promise<Run> {
+    if (this.down) throw new UnavailableError('table runs');
+    return super.transition(...args);
+  }
+  override async patch(...args: Parameters<RunLedger['patch']>): Promise<Run> {
+    if (this.down) throw new UnavailableError('table runs');
+    return super.patch(...args);
+  }
+  override async get(runId: string): Promise<Run | null> {
+    if (this.down) throw new UnavailableError('table runs');
+    return super.get(runId);
+  }
+}
+
+const started: Agent[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((agent) => agent.close({ force: true })));
+});
+
+async function setup(yaml = '') {
+  const dir = await mkdtemp(join(tmpdir(), 'clover-agent-unit-'));
+  const config = parseAgentConfig(
+    `workerId: w1\nheartbeatIntervalSeconds: 0.2\nleaseTtlSeconds: 2\ndrainGraceSeconds: 0.3\njournalDir: ${dir}\n${yaml}`,
+  );
+  const runs = new FlakyLedger();
+  const workers = new MemoryWorkerRegistry();
+  const jobs = new MemoryJobStore();
+  const settle = async () => {};
+  const execution = new RunExecution({
+    jobs,
+    runs,
+    dispatcher: { settle } as unknown as Dispatcher,
+    clock: { now: () => Date.now() },
+    log: silentLogger,
+  });
+  const queue = new MemoryQueue();
+  const deps: AgentDeps = {
+    workers,
+    runs,
+    execution,
+    settle,
+    queues: { own: async () => queue, pool: async () => null, remove: async () => {} },
+  };
+  const agent = new Agent({ config, deps, receiveWaitSeconds: 1, flushIntervalMs: 50, cancelPollMs: 100 });
+  started.push(agent);
+  let n = 0;
+  /** A DISPATCHED run for `handler`, delivered to the agent's queue. */
+  const deliver = async (handler: string, payload: unknown = null): Promise<Run> => {
+    n += 1;
+    const now = Date.now();
+    const run: Run = {
+      runId: `job@${n}`,
+      jobId: 'job',
+      scheduledTime: '2026-01-30T10:00:00Z',
+      trigger: 'MANUAL',
+      handler,
+      payload,
+      status: 'DISPATCHED',
+      attempt: 1,
+      fence: 1,
+      jobVersion: 1,
+      concurrency: 'ALLOW',
+      workerId: 'w1',
+      createdAt: now,
+      updatedAt: now,
+      history: [{ at: now, status: 'DISPATCHED', attempt: 1 }],
+    };
+    await runs.create(run);
+    queue.push(envelopeFor(run, now + 60_000, now));
+    return run;
+  };
+  const until = async (runId: string, done: (run: Run) => boolean) => {
+    for (let i = 0; i < 200; i += 1) {
+      const run = runs.runs.get(runId);
+      if (run && done(run)) return run;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.fail(`run ${runId}: ${JSON.stringify(runs.runs.get(runId))}`);
+  };
+  return { agent, runs, workers, queue, deliver, until, dir };
+}
+
+describe('Agent', () => {
+  test('runs a handler with its context, writes logs, progress and the result, and acks after the claim', async () => {
+    const { agent, deliver, until, queue, workers } = await setup();
+    agent.handle('echo', async (ctx) => {
+      ctx.log('one');
+      ctx.progress(50, 'half');
+      ctx.log('two');
+      return { payload: ctx.payload, attempt: ctx.attempt };
+    });
+    await agent.start();
+    assert.deepEqual((await workers.get('w1'))?.handlers, ['echo']);
+    const run = await deliver('echo', { x: 1 });
+    const done = await until(run.runId, (r) => r.status === 'SUCCEEDED');
+    assert.deepEqual(done.result, { payload: { x: 1 }, attempt: 1 });
+    assert.deepEqual(done.log, ['one', 'two']);
+    assert.deepEqual(done.progress, { percent: 50, message: 'half' });
+    assert.equal(queue.acked.length, 1);
+  });
+
+  test('cancelRequested on the run aborts the handler; the outcome is CANCELLED', async () => {
+    const { agent, deliver, until, runs } = await setup();
+    agent.handle(
+      'wait',
+      (ctx) =>
+        new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+    );
+    await agent.start();
+    const run = await deliver('wait');
+    await until(run.runId, (r) => r.status === 'RUNNING');
+    const current = runs.runs.get(run.runId)!;
+    runs.runs.set(run.runId, { ...current, cancelRequested: true });
+    const done = await until(run.runId, (r) => r.status === 'CANCELLED');
+    assert.equal(done.error?.code, 'cancelled');
+  });
+
+  test('a run superseded elsewhere is aborted and nothing is written', async () => {
+    const { agent, deliver, until, runs } = await setup();
+    let aborted = false;
+    agent.handle(
+      'wait',
+      (ctx) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(ctx.signal.reason);
+          }),
+        ),
+    );
+    await agent.start();
+    const run = await deliver('wait');
+    const running = await until(run.runId, (r) => r.status === 'RUNNING');
+    await runs.transition(run.runId, {
+      from: ['RUNNING'],
+      fence: running.fence,
+      to: 'TIMED_OUT',
+      at: Date.now(),
+    });
+    for (let i = 0; i < 100 && !aborted; i += 1) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(aborted);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(runs.runs.get(run.runId)?.status, 'TIMED_OUT');
+  });
+
+  test('outcomes and logs are journaled while AWS does not answer and replayed in order after', async () => {
+    const { agent, deliver, until, runs } = await setup();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    agent.handle('gated', async (ctx) => {
+      await gate;
+      ctx.log('finished');
+      return 'ok';
+    });
+    await agent.start();
+    const run = await deliver('gated');
+    await until(run.runId, (r) => r.status === 'RUNNING');
+    runs.down = true;
+    release();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(runs.runs.get(run.runId)?.status, 'RUNNING');
+    runs.down = false;
+    const done = await until(run.runId, (r) => r.status === 'SUCCEEDED');
+    assert.equal(done.result, 'ok');
+    assert.deepEqual(done.log, ['finished']);
+  });
+
+  test('drain hands back a run that outlasts the grace, then releases the lease', async () => {
+    const { agent, deliver, until, runs, workers } = await setup();
+    agent.handle(
+      'forever',
+      (ctx) =>
+        new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+    );
+    await agent.start();
+    const run = await deliver('forever');
+    await until(run.runId, (r) => r.status === 'RUNNING');
+    await agent.close();
+    assert.equal(runs.runs.get(run.runId)?.status, 'PENDING');
+    assert.equal(runs.runs.get(run.runId)?.reason, 'handed_back');
+    assert.equal(workers.workers.get('w1')?.status, 'GONE');
+    assert.deepEqual(await agent.stopped, { reason: 'closed', errors: [] });
+  });
+
+  test('an unknown handler fails the run with unknown_handler', async () => {
+    const { agent, deliver, until } = await setup();
+    await agent.start();
+    const run = await deliver('nope');
+    const done = await until(run.runId, (r) => r.status === 'FAILED');
+    assert.equal(done.error?.code, 'unknown_handler');
+  });
+});
+
+describe('parseAgentArgs', () => {
+  test('maps flags to config overrides; numbers parsed, labels split', () => {
+    const args = parseAgentArgs([
+      '--config',
+      'a.yaml',
+      '--worker-id',
+      'w9',
+      '--capacity',
+      '8',
+      '--labels',
+      'zone=a,tier=b',
+    ]);
+    assert.deepEqual(args, {
+      help: false,
+      config: 'a.yaml',
+      flags: { workerId: 'w9', capacity: 8, labels: { zone: 'a', tier: 'b' } },
+    });
+    assert.equal(parseAgentArgs(['--capacity', 'lots']).flags.capacity, 'lots' as unknown as number);
+    assert.equal(parseAgentArgs(['-h']).help, true);
+    assert.throws(() => parseAgentArgs(['--nope']), /nope/);
+  });
+});

@@ -1,0 +1,950 @@
+/**
+ * The worker agent runtime: holds a lease, receives envelopes over SQS, claims and runs them, writes
+ * their outcomes with the fence, journals what AWS does not take, and drains on request.
+ *
+ *   IDLE ─start()─► STARTING ─► RUNNING ─close()─► DRAINING ─► STOPPED
+ *                              RUNNING ─lease lost─► LOST ─► STOPPED
+ *   STARTING ─failure─► STOPPED (start() rejects after undoing what it did)
+ *
+ * - STARTING: register the config file's handlers; replay what an earlier process journaled; create
+ *   the worker's own queue; find the pool's queue; register the lease (handlers, pool, labels,
+ *   capacity, priority, endpoints.queueUrl); start the LeaseKeeper and the receive loops.
+ * - RUNNING: long-poll the own queue and the pool queue while a capacity slot is free. Each envelope
+ *   is claimed with its fence (DISPATCHED → RUNNING); the message is acked once the claim is decided
+ *   (won, or refused because the run is someone else's). A malformed message is never acked: it goes
+ *   back to the queue and reaches the dead-letter queue after maxReceiveCount receives. The handler
+ *   runs with a context (payload, progress, batched log, an AbortSignal for cancel, deadline, lease
+ *   loss and drain); its outcome is written with the fence (RunExecution.complete).
+ * - Cancel without ZeroMQ: every `cancelPollMs` a run that had no other answer from the control plane
+ *   is read back; `cancelRequested` aborts the handler (outcome CANCELLED), and a run that is no longer
+ *   this attempt's (CANCELLED, TIMED_OUT, LOST, re-dispatched) is aborted and nothing is written.
+ * - Outage: a write that fails with a retryable error (AWS did not answer) is appended to the
+ *   Journal (fsync'd) instead, and from then on outcomes and log lines go to the journal, in order,
+ *   until a background replay (every `replayIntervalMs`) has applied all of it. Progress is not
+ *   journaled. A refused write on replay (the fence moved on) counts as applied and is logged.
+ * - DRAINING (close(), SIGTERM): the lease goes DRAINING; receiving stops; running runs get
+ *   `drainGraceMs` to finish; at the deadline each one still running is handed back
+ *   (RunExecution.handBack, fenced) and then aborted; envelopes still in the own queue are handed
+ *   back too; the lease is released (GONE) and the own queue deleted. `close({ force: true })` (a
+ *   second signal) skips the grace. Every step runs even if an earlier one failed.
+ * - LOST (the LeaseKeeper's `lost`): stop receiving, abort every run, hand them back (the fence
+ *   refuses that if the run was already recovered elsewhere), release what can be released, and stop.
+ *   The own queue is kept: a supervisor restarts the agent, which registers a new lease.
+ *
+ * @example
+ * const agent = new Agent({ config, deps: sqsAgentDeps({ clients, prefix }), logger });
+ * agent.handle('report.daily', async (ctx) => ({ rows: 12 }));
+ * await agent.start();
+ * process.once('SIGTERM', () => void agent.close());
+ * const { reason } = await agent.stopped; // 'closed' | 'lease_lost'
+ */
+import { hostname } from 'node:os';
+import type { AwsClients } from '../core/adapters/aws-clients';
+import { controlPlane } from '../core/adapters/control-plane';
+import type { DispatchEnvelope } from '../core/envelope';
+import {
+  CloverError,
+  NotFoundError,
+  RunNotInStateError,
+  StaleFenceError,
+  UnknownHandlerError,
+} from '../core/errors';
+import type { RunExecution, RunOutcome } from '../core/execution';
+import { type Logger, silentLogger } from '../core/log';
+import {
+  isFinal,
+  type Run,
+  type RunError,
+  RunStatuses,
+  type Worker,
+  WorkerRegistrationSchema,
+} from '../core/model';
+import { type Clock, type RunLedger, systemClock, type WorkerRegistry } from '../core/ports';
+import type { AgentConfig } from './config';
+import type { HandlerFunction } from './handler';
+import { Journal, type JournalEntry } from './journal';
+import { LeaseKeeper, type LeaseLostReason } from './lease';
+import { HandlerRegistry } from './registry';
+import { RunAbortedError, RunSlot } from './run-context';
+import type { ShellHandlerOptions } from './shell-handler';
+import { type AgentQueue, type AgentQueues, sqsAgentQueues } from './sqs-queues';
+
+/** What the agent needs from the control plane; `sqsAgentDeps` wires the real one. */
+export interface AgentDeps {
+  readonly workers: WorkerRegistry;
+  readonly runs: RunLedger;
+  readonly execution: Pick<RunExecution, 'claim' | 'complete' | 'handBack'>;
+  /** Releases a final run's lock (Dispatcher.settle); used when a replayed outcome was written but its lock was not. */
+  readonly settle: (run: Run) => Promise<void>;
+  readonly queues: AgentQueues;
+  /** @default systemClock */
+  readonly clock?: Clock;
+}
+
+/**
+ * The control plane over AWS (or the emulator the clients point at) for a stage prefix.
+ *
+ * @example
+ * const deps = sqsAgentDeps({ clients: awsClients(), prefix: process.env.CLOVER_PREFIX ?? 'clover-local' });
+ */
+export function sqsAgentDeps(options: {
+  readonly clients: AwsClients;
+  readonly prefix: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}): AgentDeps {
+  const plane = controlPlane({
+    clients: options.clients,
+    prefix: options.prefix,
+    log: options.logger ?? silentLogger,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  return {
+    workers: plane.workers,
+    runs: plane.runs,
+    execution: plane.execution,
+    settle: (run) => plane.dispatcher.settle(run),
+    queues: sqsAgentQueues(options.clients.sqs, options.prefix),
+    clock: plane.clock,
+  };
+}
+
+export interface AgentOptions {
+  readonly config: AgentConfig;
+  readonly deps: AgentDeps;
+  /** Handlers registered in code; the config file's are added on start. @default a new registry */
+  readonly registry?: HandlerRegistry;
+  readonly logger?: Logger;
+  /** Passed to the config file's command handlers. */
+  readonly shell?: ShellHandlerOptions;
+  /** @default os.hostname() */
+  readonly host?: string;
+  /** Long-poll wait of each receive. @default 20 */
+  readonly receiveWaitSeconds?: number;
+  /** How often log lines and progress are written. @default 1000 */
+  readonly flushIntervalMs?: number;
+  /** How often a running run with no other answer is read back for cancel. @default 3000 */
+  readonly cancelPollMs?: number;
+  /** How often the journal is replayed while it holds anything. @default config.heartbeatIntervalMs */
+  readonly replayIntervalMs?: number;
+  /** After a lease loss or a drain's deadline, how long aborted handlers get to return. @default 10000 */
+  readonly abortWaitMs?: number;
+}
+
+export type AgentState = 'IDLE' | 'STARTING' | 'RUNNING' | 'DRAINING' | 'LOST' | 'STOPPED';
+
+export interface AgentStopped {
+  /** `closed`: close() (drain) finished; `lease_lost`: the lease was lost and the agent stopped. */
+  readonly reason: 'closed' | 'lease_lost';
+  /** Cleanup steps that failed (each was logged; the others still ran). */
+  readonly errors: readonly unknown[];
+}
+
+/** What became of one envelope handed to {@link Agent.execute}. */
+export type ExecuteResult =
+  | { readonly kind: 'completed'; readonly outcome: RunOutcome }
+  | { readonly kind: 'journaled'; readonly outcome: RunOutcome }
+  | { readonly kind: 'refused'; readonly outcome: RunOutcome }
+  | { readonly kind: 'not_claimed'; readonly error: unknown }
+  | { readonly kind: 'handed_back' }
+  | { readonly kind: 'dropped'; readonly why: string };
+
+/** A malformed message comes back this soon, so it reaches the dead-letter queue without a long wait. */
+const MALFORMED_RETRY_SECONDS = 1;
+/** Pause after a failed receive before the next one. */
+const RECEIVE_BACKOFF_MS = 1000;
+const MAX_TIMER_MS = 2_147_483_647;
+
+export class Agent {
+  readonly config: AgentConfig;
+  readonly registry: HandlerRegistry;
+  private readonly deps: AgentDeps;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly journal: Journal;
+  private readonly options: AgentOptions;
+  private state: AgentState = 'IDLE';
+  private worker: Worker | undefined;
+  private keeper: LeaseKeeper | undefined;
+  private ownQueue: AgentQueue | undefined;
+  private poolQueue: AgentQueue | null = null;
+  private readonly running = new Map<string, RunSlot>();
+  /** Slots taken by claims in flight. */
+  private reserved = 0;
+  private slotWaiters: (() => void)[] = [];
+  private receiveStop = new AbortController();
+  private loops: Promise<void>[] = [];
+  private ticker: NodeJS.Timeout | undefined;
+  private replayer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  /** True while the journal may hold entries: outcomes and logs go there too, to keep their order. */
+  private outage = false;
+  private journalAppends = 0;
+  private replaying: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private forceDrain: (() => void) | undefined;
+  private forced = false;
+  private resolveStopped!: (stopped: AgentStopped) => void;
+  /** Settles once the agent has stopped for good: after close() or a lost lease. */
+  readonly stopped: Promise<AgentStopped>;
+
+  constructor(options: AgentOptions) {
+    this.options = options;
+    this.config = options.config;
+    this.deps = options.deps;
+    this.clock = options.deps.clock ?? systemClock;
+    this.registry = options.registry ?? new HandlerRegistry();
+    this.log = (options.logger ?? silentLogger).child({ workerId: options.config.workerId });
+    this.journal = new Journal({ dir: options.config.journalDir, logger: this.log });
+    this.stopped = new Promise((resolve) => {
+      this.resolveStopped = resolve;
+    });
+  }
+
+  get workerId(): string {
+    return this.config.workerId;
+  }
+
+  get status(): AgentState {
+    return this.state;
+  }
+
+  /** The lease as registered (after start). */
+  get lease(): Worker | undefined {
+    return this.worker;
+  }
+
+  /** Runs in progress. */
+  get load(): number {
+    return this.running.size;
+  }
+
+  /** True while a capacity slot is free and the agent takes work. */
+  hasCapacity(): boolean {
+    return this.state === 'RUNNING' && this.running.size + this.reserved < this.config.capacity;
+  }
+
+  /** Registers a handler in code (before start). */
+  handle(name: string, fn: HandlerFunction): this {
+    this.registry.register(name, fn);
+    return this;
+  }
+
+  /** Starts the agent (see the header). Rejects, after undoing what it did, if it cannot. */
+  start(): Promise<void> {
+    if (this.state !== 'IDLE') return this.starting ?? Promise.reject(new Error(`agent is ${this.state}`));
+    this.state = 'STARTING';
+    this.starting = this.doStart().catch(async (error: unknown) => {
+      this.log.log('error', 'agent could not start', { error });
+      await this.shutdown('closed', { drain: false, removeQueue: false });
+      throw error;
+    });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    const { config } = this;
+    await this.registry.registerConfig(
+      config.handlers,
+      this.options.shell ? { shell: this.options.shell } : {},
+    );
+    if ((await this.journal.pending()) > 0) {
+      this.outage = true;
+      this.log.log('info', 'replaying the outage journal left by an earlier process', {
+        pending: await this.journal.pending(),
+      });
+      await this.replayJournal();
+    }
+    this.ownQueue = await this.deps.queues.own(config.workerId);
+    try {
+      this.poolQueue = await this.deps.queues.pool(config.pool);
+    } catch (error) {
+      this.log.log('warn', 'pool queue lookup failed; receiving on the own queue only', {
+        pool: config.pool,
+        error,
+      });
+    }
+    const registration = WorkerRegistrationSchema.parse({
+      workerId: config.workerId,
+      host: (this.options.host ?? hostname()).slice(0, 255) || 'unknown',
+      pool: config.pool,
+      handlers: this.registry.names(),
+      labels: config.labels,
+      capacity: config.capacity,
+      priority: config.priority,
+      endpoints: { queueUrl: this.ownQueue.queueUrl },
+    });
+    this.worker = await this.deps.workers.register(registration, this.clock.now(), config.leaseTtlMs);
+    this.keeper = new LeaseKeeper({
+      registry: this.deps.workers,
+      worker: this.worker,
+      intervalMs: config.heartbeatIntervalMs,
+      ttlMs: config.leaseTtlMs,
+      load: () => this.running.size,
+      clock: this.clock,
+      logger: this.log,
+    });
+    this.keeper.on('lost', (reason) => this.onLeaseLost(reason));
+    this.keeper.start();
+    this.state = 'RUNNING';
+    for (const queue of [this.ownQueue, this.poolQueue]) {
+      if (queue) this.loops.push(this.receiveLoop(queue));
+    }
+    this.ticker = setInterval(() => void this.tick(), this.options.flushIntervalMs ?? 1000);
+    this.replayer = setInterval(
+      () => void this.replayJournal(),
+      this.options.replayIntervalMs ?? config.heartbeatIntervalMs,
+    );
+    this.log.log('info', 'agent started', {
+      pool: config.pool,
+      capacity: config.capacity,
+      handlers: registration.handlers,
+      leaseFence: this.worker.leaseFence,
+      queueUrl: this.ownQueue.queueUrl,
+      poolQueueUrl: this.poolQueue?.queueUrl,
+    });
+  }
+
+  /**
+   * Drains and stops (see the header): DRAINING, stop receiving, let runs finish within
+   * `drainGraceMs` (`force`: no grace), hand back the rest, release the lease, delete the own queue.
+   * Resolves when every step has run; a second call with `force` cuts a running drain's grace short.
+   */
+  close(options: { force?: boolean } = {}): Promise<void> {
+    if (options.force) {
+      this.forced = true;
+      this.forceDrain?.();
+    }
+    this.closing ??= (async () => {
+      await this.starting?.catch(() => {});
+      if (this.state === 'STOPPED') return;
+      await this.shutdown('closed', { drain: true, removeQueue: true });
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Claims and runs one envelope outside the receive loop — for LOCAL mode, where the agent creates the
+   * run itself (DISPATCHED to this worker, with its fence) and then calls this. Claims with the fence,
+   * runs the registered handler with a context, and writes (or journals) the outcome, exactly as for
+   * an envelope received over SQS. It does not check capacity: call {@link hasCapacity} first.
+   *
+   * @example
+   * if (agent.hasCapacity()) {
+   *   const result = await agent.execute(envelopeFor(run, deadlineAt, Date.now()));
+   *   if (result.kind === 'not_claimed') log.log('info', 'another agent has it');
+   * }
+   */
+  async execute(envelope: DispatchEnvelope): Promise<ExecuteResult> {
+    if (this.state !== 'RUNNING') return { kind: 'dropped', why: `agent is ${this.state}` };
+    let run: Run;
+    this.reserved += 1;
+    try {
+      run = await this.deps.execution.claim(envelope, this.workerId);
+    } catch (error) {
+      return { kind: 'not_claimed', error };
+    } finally {
+      this.reserved -= 1;
+    }
+    return this.startRun(run, envelope).result;
+  }
+
+  // ── receiving ────────────────────────────────────────────────────────────────────────────────
+
+  private async receiveLoop(queue: AgentQueue): Promise<void> {
+    const signal = this.receiveStop.signal;
+    const waitSeconds = this.options.receiveWaitSeconds ?? 20;
+    while (this.state === 'RUNNING' && !signal.aborted) {
+      await this.slotFree(signal);
+      if (this.state !== 'RUNNING' || signal.aborted) break;
+      const free = this.config.capacity - this.running.size - this.reserved;
+      let messages: Awaited<ReturnType<AgentQueue['receive']>>;
+      try {
+        messages = await queue.receive({ maxMessages: Math.min(10, free), waitSeconds, signal });
+      } catch (error) {
+        if (signal.aborted) break;
+        this.log.log('warn', 'receive failed; retrying', { queueUrl: queue.queueUrl, error });
+        await sleep(RECEIVE_BACKOFF_MS, signal);
+        continue;
+      }
+      await Promise.all(messages.map((message) => this.accept(queue, message)));
+    }
+  }
+
+  private async accept(queue: AgentQueue, message: Awaited<ReturnType<AgentQueue['receive']>>[number]) {
+    if (!message.ok) {
+      this.log.log('error', 'malformed message: not acked, left for the dead-letter queue', {
+        queueUrl: queue.queueUrl,
+        receiveCount: message.receiveCount,
+        error: message.error,
+      });
+      await queue
+        .extend(message.receipt, MALFORMED_RETRY_SECONDS)
+        .catch((error: unknown) => this.log.log('warn', 'could not return a malformed message', { error }));
+      return;
+    }
+    const { envelope } = message;
+    const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
+    if (!this.hasCapacity()) {
+      await queue
+        .release(message.receipt)
+        .catch((error: unknown) => log.log('warn', 'could not release a message', { error }));
+      return;
+    }
+    this.reserved += 1;
+    let run: Run;
+    try {
+      run = await this.deps.execution.claim(envelope, this.workerId);
+    } catch (error) {
+      this.reserved -= 1;
+      if (isRefusal(error) || error instanceof NotFoundError) {
+        log.log('info', 'claim refused: the run is someone else’s or no longer waiting; message dropped', {
+          fence: envelope.fence,
+          error,
+          status: currentOf(error)?.status,
+        });
+        await queue
+          .ack(message.receipt)
+          .catch((ackError: unknown) => log.log('warn', 'ack failed', { error: ackError }));
+      } else {
+        log.log('warn', 'claim failed; the message will be delivered again', { error });
+      }
+      return;
+    }
+    // The claim is decided: whatever happens to the ack, a second delivery will find the run claimed.
+    const started = this.startRun(run, envelope);
+    this.reserved -= 1;
+    await queue
+      .ack(message.receipt)
+      .catch((error: unknown) => log.log('warn', 'ack failed; a redelivery will be refused', { error }));
+    void started.result;
+  }
+
+  private slotFree(signal: AbortSignal): Promise<void> {
+    if (this.running.size + this.reserved < this.config.capacity) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.slotWaiters.push(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wakeSlotWaiters(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  // ── running ──────────────────────────────────────────────────────────────────────────────────
+
+  private startRun(run: Run, envelope: DispatchEnvelope): { result: Promise<ExecuteResult> } {
+    const slot = new RunSlot(envelope, run, this.clock.now(), () => void this.flush(slot));
+    this.running.set(run.runId, slot);
+    const result = this.runToEnd(slot).finally(() => {
+      this.running.delete(run.runId);
+      this.wakeSlotWaiters();
+    });
+    slot.done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return { result };
+  }
+
+  private async runToEnd(slot: RunSlot): Promise<ExecuteResult> {
+    const { envelope } = slot;
+    const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
+    const startedAt = this.clock.now();
+    const untilDeadline = envelope.deadlineAt - startedAt;
+    const deadline = setTimeout(
+      () => slot.abort('deadline', `deadline ${new Date(envelope.deadlineAt).toISOString()} passed`),
+      Math.min(MAX_TIMER_MS, Math.max(0, untilDeadline)),
+    );
+    log.log('info', 'run started', {
+      handler: envelope.handler,
+      attempt: envelope.attempt,
+      fence: envelope.fence,
+    });
+    let outcome: RunOutcome;
+    try {
+      const handler = this.registry.get(envelope.handler);
+      const result = await handler(slot.context());
+      outcome = { status: 'SUCCEEDED', ...(result === undefined ? {} : { result }) };
+    } catch (error) {
+      outcome = this.failure(slot, error);
+    } finally {
+      clearTimeout(deadline);
+    }
+    log.log(outcome.status === 'SUCCEEDED' ? 'info' : 'warn', 'handler finished', {
+      status: outcome.status,
+      durationMs: this.clock.now() - startedAt,
+      ...('error' in outcome && outcome.error ? { error: outcome.error } : {}),
+      ...(slot.cause ? { abortCause: slot.cause } : {}),
+    });
+    if (slot.handedBack) return { kind: 'handed_back' };
+    if (slot.cause === 'superseded') {
+      log.log('info', 'the run is no longer this attempt’s; outcome not written');
+      return { kind: 'dropped', why: 'superseded' };
+    }
+    if (slot.cause === 'lease_lost' && outcome.status !== 'SUCCEEDED') {
+      await this.flush(slot, true);
+      return (await this.handBack(slot, 'worker lost its lease'))
+        ? { kind: 'handed_back' }
+        : { kind: 'refused', outcome };
+    }
+    await this.flush(slot, true);
+    return this.writeOutcome(slot.run, outcome, log);
+  }
+
+  private failure(slot: RunSlot, error: unknown): RunOutcome {
+    const aborted = slot.signal.reason instanceof RunAbortedError ? slot.signal.reason : undefined;
+    if (slot.cause === 'cancelled') {
+      return { status: 'CANCELLED', error: { code: 'cancelled', message: aborted?.message ?? 'cancelled' } };
+    }
+    if (slot.cause === 'deadline') {
+      return {
+        status: 'FAILED',
+        error: {
+          code: 'deadline_exceeded',
+          message: aborted?.message ?? 'deadline passed',
+          ...stackOf(error),
+        },
+      };
+    }
+    return { status: 'FAILED', error: runError(error) };
+  }
+
+  /** Writes the outcome with the fence; journals it when AWS does not answer. */
+  private async writeOutcome(run: Run, outcome: RunOutcome, log: Logger): Promise<ExecuteResult> {
+    if (this.outage) {
+      return (await this.journalOutcome(run, outcome, log))
+        ? { kind: 'journaled', outcome }
+        : { kind: 'dropped', why: 'journal append failed' };
+    }
+    try {
+      const written = await this.deps.execution.complete(run, outcome);
+      log.log('info', 'run completed', { status: written.status });
+      return { kind: 'completed', outcome };
+    } catch (error) {
+      if (isRefusal(error) || error instanceof NotFoundError) {
+        log.log('warn', 'outcome refused by the fence: the run belongs to another attempt now', {
+          fence: run.fence,
+          status: currentOf(error)?.status,
+          owner: currentOf(error)?.workerId,
+        });
+        return { kind: 'refused', outcome };
+      }
+      if (isUnavailable(error)) {
+        log.log('warn', 'control plane unavailable: outcome journaled', { error });
+        return (await this.journalOutcome(run, outcome, log))
+          ? { kind: 'journaled', outcome }
+          : { kind: 'dropped', why: 'journal append failed' };
+      }
+      log.log('error', 'outcome could not be written', { error });
+      return { kind: 'dropped', why: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private async journalOutcome(run: Run, outcome: RunOutcome, log: Logger): Promise<boolean> {
+    return this.appendJournal(
+      {
+        kind: 'outcome',
+        runId: run.runId,
+        fence: run.fence,
+        attempt: run.attempt,
+        outcome,
+        at: this.clock.now(),
+      },
+      log,
+    );
+  }
+
+  private async appendJournal(entry: JournalEntry, log: Logger): Promise<boolean> {
+    this.outage = true;
+    this.journalAppends += 1;
+    try {
+      await this.journal.append(entry);
+      log.log('info', `journaled ${entry.kind}`, { fence: entry.fence });
+      return true;
+    } catch (error) {
+      log.log('error', `journal append failed: ${entry.kind} lost`, { error });
+      return false;
+    } finally {
+      this.journalAppends -= 1;
+    }
+  }
+
+  /** Hands a run back (fenced). False when refused or unavailable. */
+  private async handBack(slot: RunSlot, note: string): Promise<boolean> {
+    const log = this.log.child({ jobId: slot.run.jobId, runId: slot.run.runId });
+    try {
+      await this.deps.execution.handBack(slot.run, note);
+      log.log('info', 'run handed back', { note });
+      return true;
+    } catch (error) {
+      if (isRefusal(error) || error instanceof NotFoundError) {
+        log.log('warn', 'hand-back refused by the fence: the run belongs to another attempt now', {
+          fence: slot.run.fence,
+          status: currentOf(error)?.status,
+          owner: currentOf(error)?.workerId,
+        });
+      } else {
+        log.log('error', 'hand-back failed', { error });
+      }
+      return false;
+    }
+  }
+
+  // ── log, progress and cancel ─────────────────────────────────────────────────────────────────
+
+  /** One tick: write pending log batches, and read back runs that had no answer for cancelPollMs. */
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const pollMs = this.options.cancelPollMs ?? 3000;
+      await Promise.all(
+        [...this.running.values()].map(async (slot) => {
+          if (slot.aborted) return;
+          await this.flush(slot);
+          if (this.outage || slot.aborted || this.clock.now() - slot.lastContactAt < pollMs) return;
+          try {
+            const current = await this.deps.runs.get(slot.run.runId);
+            slot.lastContactAt = this.clock.now();
+            this.check(slot, current);
+          } catch (error) {
+            this.log.log('debug', 'cancel poll failed', { runId: slot.run.runId, error });
+          }
+        }),
+      );
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Aborts the handler if the run was cancelled or is no longer this attempt's. */
+  private check(slot: RunSlot, current: Run | null | undefined): void {
+    if (slot.aborted) return;
+    if (!current) {
+      slot.abort('superseded', 'the run no longer exists');
+    } else if (current.fence !== slot.run.fence || current.status !== 'RUNNING') {
+      slot.abort('superseded', `the run is now ${current.status} (fence ${current.fence})`);
+    } else if (current.cancelRequested) {
+      slot.abort('cancelled', 'cancel requested');
+    }
+  }
+
+  /** Writes a slot's pending log lines and progress; `final` also notes lines over the cap. */
+  private async flush(slot: RunSlot, final = false): Promise<void> {
+    const batch = slot.takeBatch(final);
+    if (!batch) return;
+    const log = this.log.child({ jobId: slot.run.jobId, runId: slot.run.runId });
+    if (this.outage) {
+      if (batch.lines.length > 0) {
+        await this.appendJournal(
+          {
+            kind: 'log',
+            runId: slot.run.runId,
+            fence: slot.run.fence,
+            lines: batch.lines,
+            at: this.clock.now(),
+          },
+          log,
+        );
+      }
+      return;
+    }
+    try {
+      const current = await this.deps.runs.patch(slot.run.runId, {
+        from: ['RUNNING'],
+        fence: slot.run.fence,
+        at: this.clock.now(),
+        ...(batch.progress ? { progress: batch.progress } : {}),
+        ...(batch.lines.length > 0 ? { appendLog: batch.lines } : {}),
+      });
+      slot.lastContactAt = this.clock.now();
+      this.check(slot, current);
+    } catch (error) {
+      if (isRefusal(error) || error instanceof NotFoundError) {
+        this.check(slot, currentOf(error) ?? null);
+      } else if (isUnavailable(error)) {
+        log.log('warn', 'control plane unavailable: log lines journaled', { error });
+        if (batch.lines.length > 0) {
+          await this.appendJournal(
+            {
+              kind: 'log',
+              runId: slot.run.runId,
+              fence: slot.run.fence,
+              lines: batch.lines,
+              at: this.clock.now(),
+            },
+            log,
+          );
+        }
+      } else {
+        log.log('warn', 'log lines could not be written; retrying at the next flush', { error });
+        slot.restore(batch);
+      }
+    }
+  }
+
+  // ── the journal ──────────────────────────────────────────────────────────────────────────────
+
+  /** Replays the journal if it may hold anything; one replay at a time. */
+  private replayJournal(): Promise<void> {
+    if (!this.outage) return Promise.resolve();
+    this.replaying ??= (async () => {
+      try {
+        const result = await this.journal.replay((entry) => this.apply(entry));
+        if (result.applied > 0 || result.error === undefined) {
+          this.log.log('info', 'journal replayed', { applied: result.applied, pending: result.pending });
+        }
+        if (result.pending === 0 && this.journalAppends === 0) this.outage = false;
+      } catch (error) {
+        this.log.log('warn', 'journal replay failed; retrying later', { error });
+      } finally {
+        this.replaying = undefined;
+      }
+    })();
+    return this.replaying;
+  }
+
+  /** Applies one journaled entry; a write the fence refuses counts as applied. Throws only when AWS does not answer. */
+  private async apply(entry: JournalEntry): Promise<void> {
+    const log = this.log.child({ runId: entry.runId });
+    try {
+      if (entry.kind === 'log') {
+        await this.deps.runs.patch(entry.runId, {
+          from: RunStatuses,
+          fence: entry.fence,
+          at: this.clock.now(),
+          appendLog: [...entry.lines],
+        });
+        return;
+      }
+      const current = await this.deps.runs.get(entry.runId);
+      if (!current) {
+        log.log('warn', 'journaled outcome dropped: the run no longer exists');
+        return;
+      }
+      if (current.fence !== entry.fence || current.status !== 'RUNNING') {
+        if (current.fence === entry.fence && isFinal(current)) {
+          // Written before (a crash or an outage between the transition and the lock release): settle again.
+          await this.deps.settle(current);
+          log.log('info', 'journaled outcome was already written', { status: current.status });
+        } else {
+          log.log('warn', 'journaled outcome refused by the fence: the run belongs to another attempt now', {
+            fence: entry.fence,
+            status: current.status,
+            currentFence: current.fence,
+          });
+        }
+        return;
+      }
+      const written = await this.deps.execution.complete(
+        { ...current, attempt: entry.attempt },
+        entry.outcome,
+      );
+      log.log('info', 'journaled outcome written', { status: written.status });
+    } catch (error) {
+      if (isRefusal(error) || error instanceof NotFoundError) {
+        log.log('warn', `journaled ${entry.kind} refused by the fence; dropped`, {
+          fence: entry.fence,
+          status: currentOf(error)?.status,
+        });
+        return;
+      }
+      throw error;
+    }
+  }
+
+  // ── stopping ─────────────────────────────────────────────────────────────────────────────────
+
+  private onLeaseLost(reason: LeaseLostReason): void {
+    if (this.state !== 'RUNNING' && this.state !== 'DRAINING') return;
+    const wasDraining = this.state === 'DRAINING';
+    this.state = 'LOST';
+    this.log.log('error', 'lease lost: stop taking work, abort runs', { reason: reason.kind });
+    this.receiveStop.abort();
+    this.wakeSlotWaiters();
+    for (const slot of this.running.values()) slot.abort('lease_lost', 'the worker lost its lease');
+    if (!wasDraining) this.closing ??= this.shutdown('lease_lost', { drain: false, removeQueue: false });
+    this.forceDrain?.();
+  }
+
+  /** Every cleanup step, each one even if an earlier one failed. */
+  private async shutdown(
+    reason: AgentStopped['reason'],
+    options: { drain: boolean; removeQueue: boolean },
+  ): Promise<void> {
+    const errors: unknown[] = [];
+    const step = async (name: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await fn();
+      } catch (error) {
+        errors.push(error);
+        this.log.log('error', `shutdown step failed: ${name}`, { error });
+      }
+    };
+    const leaseHeld = () => this.worker !== undefined && this.keeper !== undefined && !this.keeper.lost;
+    if (this.state === 'RUNNING') this.state = 'DRAINING';
+    const deadline = this.clock.now() + (options.drain && !this.forced ? this.config.drainGraceMs : 0);
+    this.log.log('info', reason === 'closed' ? 'draining' : 'stopping after lease loss', {
+      running: this.running.size,
+      graceMs: Math.max(0, deadline - this.clock.now()),
+    });
+
+    if (options.drain && leaseHeld()) {
+      await step('lease DRAINING', () =>
+        this.deps.workers.setStatus(this.workerId, this.worker!.leaseFence, 'DRAINING', this.clock.now()),
+      );
+    }
+    await step('stop receiving', async () => {
+      this.receiveStop.abort();
+      this.wakeSlotWaiters();
+      await Promise.all(this.loops);
+    });
+    await step('let runs finish', () => this.waitForRuns(deadline));
+    await step('hand back unfinished runs', async () => {
+      const left = [...this.running.values()].filter((slot) => !slot.aborted);
+      await Promise.all(
+        left.map(async (slot) => {
+          slot.handedBack = await this.handBack(slot, 'worker draining: grace period over');
+          slot.abort('drain', 'the worker is stopping');
+        }),
+      );
+      await this.waitForRuns(this.clock.now() + (this.options.abortWaitMs ?? 10_000));
+      if (this.running.size > 0) {
+        this.log.log('warn', 'handlers still running after abort; leaving them', {
+          runIds: [...this.running.keys()],
+        });
+      }
+    });
+    if (options.drain && this.ownQueue) {
+      const queue = this.ownQueue;
+      await step('hand back undelivered envelopes', () => this.handBackQueued(queue));
+    }
+    await step('stop timers', () => {
+      clearInterval(this.ticker);
+      clearInterval(this.replayer);
+      this.keeper?.stop();
+    });
+    await step('final journal replay', () => this.replayJournal());
+    if (this.outage) {
+      this.log.log('warn', 'journal not empty at exit; the next start replays it', {
+        dir: this.config.journalDir,
+      });
+    }
+    if (this.worker) {
+      const fence = this.worker.leaseFence;
+      await step('lease GONE', () =>
+        this.deps.workers.setStatus(this.workerId, fence, 'GONE', this.clock.now()),
+      );
+    }
+    if (options.removeQueue && this.ownQueue) {
+      const queue = this.ownQueue;
+      await step('remove own queue', () => this.deps.queues.remove(queue));
+    }
+    await step('close journal', () => this.journal.close());
+    this.state = 'STOPPED';
+    this.log.log('info', 'agent stopped', { reason, failedSteps: errors.length });
+    this.resolveStopped({ reason, errors });
+  }
+
+  private async waitForRuns(deadline: number): Promise<void> {
+    while (this.running.size > 0 && !this.forced) {
+      const remaining = deadline - this.clock.now();
+      if (remaining <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(remaining, MAX_TIMER_MS));
+        const pending = [...this.running.values()].map((slot) => slot.done);
+        void Promise.race(pending).then(done);
+        this.forceDrain = done;
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.forceDrain = undefined;
+    }
+  }
+
+  /** Envelopes that reached the own queue after receiving stopped: hand each back so it is dispatched elsewhere. */
+  private async handBackQueued(queue: AgentQueue): Promise<void> {
+    for (let round = 0; round < 5; round += 1) {
+      const messages = await queue.receive({ maxMessages: 10, waitSeconds: 0 });
+      if (messages.length === 0) return;
+      for (const message of messages) {
+        if (!message.ok) continue;
+        const { envelope } = message;
+        const run = await this.deps.runs.get(envelope.runId);
+        if (run && run.status === 'DISPATCHED' && run.fence === envelope.fence) {
+          await this.deps.execution
+            .handBack(run, 'worker draining: not started')
+            .then(() =>
+              this.log.log('info', 'undelivered run handed back', { runId: run.runId, jobId: run.jobId }),
+            )
+            .catch((error: unknown) =>
+              this.log.log('warn', 'hand-back refused', { runId: run.runId, error }),
+            );
+        }
+        await queue.ack(message.receipt);
+      }
+    }
+  }
+}
+
+function isRefusal(error: unknown): error is RunNotInStateError | StaleFenceError {
+  return error instanceof RunNotInStateError || error instanceof StaleFenceError;
+}
+
+function isUnavailable(error: unknown): boolean {
+  return error instanceof CloverError && error.retryable;
+}
+
+function currentOf(error: unknown): Run | undefined {
+  if (error instanceof RunNotInStateError || error instanceof StaleFenceError) {
+    return error.current as Run | undefined;
+  }
+  return undefined;
+}
+
+/** A handler's failure as the run records it: a stable code, the message and the stack. */
+export function runError(error: unknown): RunError {
+  if (error instanceof UnknownHandlerError) return { code: error.code, message: error.message };
+  const code =
+    typeof (error as { code?: unknown } | null)?.code === 'string'
+      ? String((error as { code: string }).code)
+      : 'handler_error';
+  const message = error instanceof Error ? error.message : `handler threw ${safeString(error)}`;
+  return { code, message: message.slice(0, 4096), ...stackOf(error) };
+}
+
+function stackOf(error: unknown): { stack?: string } {
+  return error instanceof Error && error.stack ? { stack: error.stack.slice(0, 8192) } : {};
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

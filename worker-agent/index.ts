@@ -1,0 +1,36 @@
+/**
+ * The worker agent's public API: everything a host program needs to run Clover jobs in-process.
+ *
+ * @example
+ * import { Agent, loadAgentConfig, sqsAgentDeps } from './worker-agent';
+ * const config = await loadAgentConfig({ path: 'agent.yaml' });
+ * const agent = new Agent({ config, deps: sqsAgentDeps({ clients: awsClients(), prefix: 'clover-dev' }) });
+ * agent.handle('report.daily', async (ctx) => ({ rows: 12 }));
+ * await agent.start();
+ */
+export {
+  Agent,
+  type AgentDeps,
+  type AgentOptions,
+  type AgentState,
+  type AgentStopped,
+  type ExecuteResult,
+  runError,
+  sqsAgentDeps,
+} from './agent';
+export {
+  AGENT_CONFIG_ENV_VAR,
+  AGENT_ENV_VARS,
+  type AgentConfig,
+  type AgentConfigFlags,
+  ConfigError,
+  loadAgentConfig,
+  parseAgentConfig,
+} from './config';
+export type { Handler, HandlerContext, HandlerFunction } from './handler';
+export { Journal, type JournalEntry } from './journal';
+export { LeaseKeeper, type LeaseLostReason } from './lease';
+export { HandlerRegistry, handler } from './registry';
+export { type AbortCause, RunAbortedError } from './run-context';
+export { ShellCommandError, shellHandler } from './shell-handler';
+export { type AgentQueue, type AgentQueues, sqsAgentQueues } from './sqs-queues';
