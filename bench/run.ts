@@ -7,6 +7,7 @@
  *   npm run bench -- requests     # only those whose name contains "requests"
  */
 import { spawnSync } from 'node:child_process';
+import { failover } from './failover';
 import { requestsPerFire } from './requests-per-fire';
 import { scheduleSearches } from './schedule';
 import { zmqLatency } from './zmq-latency';
@@ -14,7 +15,8 @@ import { zmqLatency } from './zmq-latency';
 const benchmarks: ReadonlyArray<{ name: string; run: () => Promise<unknown> }> = [
   { name: 'schedule engine searches', run: () => scheduleSearches() },
   { name: 'requests-per-fire (SQS path, 200 fires)', run: () => requestsPerFire(200) },
-  { name: 'zmq-latency (fire-to-claim, ZeroMQ vs SQS, 200 fires)', run: () => zmqLatency(200) },
+  { name: 'zmq-latency (fire-to-start, ZeroMQ vs SQS, 200 fires)', run: () => zmqLatency(200) },
+  { name: 'failover (kill -9, default lease 6 s, monitor sweep 5 s)', run: () => failover(3) },
   {
     // Its own process: it measures timer lateness, which other work in this process would distort.
     name: 'local-jitter (LOCAL mode, 3 agents, a fire every 2 s for 60 s)',

@@ -1,29 +1,32 @@
 /**
- * Fire-to-start latency, direct ZeroMQ against SQS, on the same emulator (issue 5): from calling the
- * dispatcher to the worker's claim (DISPATCHED → RUNNING) being written. Both paths share the
- * DynamoDB stores; only the delivery differs.
+ * Fire-to-start latency, direct ZeroMQ against SQS, on the same emulator (issue 5), through the real
+ * path: the dispatcher of `controlPlane({ zmq })` (ZmqDelivery for ZMQ jobs, SqsDelivery otherwise)
+ * and two in-process agents (worker-agent/agent.ts). Measured from calling `dispatcher.fire` to the
+ * handler being invoked, i.e. after the agent's claim (DISPATCHED → RUNNING) was written.
  *
- * - SQS: the dispatcher sends to the worker's own queue; the worker receives (the message is already
- *   there when it asks, the best case for SQS) and claims.
- * - ZeroMQ: the dispatcher sends to the worker's ROUTER and waits for the ack; the agent acks once the
- *   envelope is in its queue and claims at once, in parallel with the dispatcher's return.
+ * - SQS: a job with `delivery: SQS` pinned to agent `bench-sqs`; the dispatcher sends to its own
+ *   queue, which the agent long-polls (a poll is waiting when the message lands: SQS's best case).
+ * - ZeroMQ: a job with `delivery: ZMQ` pinned to agent `bench-zmq`, whose intake (zmq-intake.ts)
+ *   claims on receipt and acknowledges once the claim is decided; the handler starts right after.
  *
- * A measurement, not a test: figures depend on the machine and the emulator.
+ * Every fire waits for its run to be written SUCCEEDED before the next, and the two paths alternate,
+ * so neither gets the emulator in a better state. A measurement, not a test: figures depend on the
+ * machine and the emulator.
  *
  *   npx tsx bench/zmq-latency.ts [fires=200]
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { awsClients } from '../core/adapters/aws-clients';
 import { controlPlane } from '../core/adapters/control-plane';
 import { provision, teardown } from '../core/adapters/provision';
-import { ensureWorkerQueue, SqsInbox } from '../core/adapters/sqs-inbox';
-import { ZmqDelivery } from '../core/adapters/zmq-delivery';
-import { ZmqReceiver } from '../core/adapters/zmq-receiver';
-import { Dispatcher } from '../core/dispatch';
-import type { DispatchEnvelope } from '../core/envelope';
 import { silentLogger } from '../core/log';
-import { type Run, WorkerRegistrationSchema } from '../core/model';
+import { isFinal } from '../core/model';
 import { startEmulator } from '../infra/local/emulator';
+import { Agent, sqsAgentDeps } from '../worker-agent/agent';
+import { parseAgentConfig } from '../worker-agent/config';
 import { percentile } from './stats';
 
 export async function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
@@ -34,88 +37,85 @@ export async function zmqLatency(fires = 200): Promise<Record<string, unknown>> 
     credentials: emulator.credentials,
   });
   const prefix = `bench-zmq-${process.pid}`;
+  const dir = await mkdtemp(join(tmpdir(), 'clover-bench-zmq-'));
   const dispatcherKeys = zmq.curveKeyPair();
-  const agentKeys = zmq.curveKeyPair();
-  const delivered: ((envelope: DispatchEnvelope) => void)[] = [];
-  const receiver = new ZmqReceiver({
-    address: 'tcp://127.0.0.1:*',
-    keys: agentKeys,
-    allowedClientKeys: [dispatcherKeys.publicKey],
-    log: silentLogger,
-    onEnvelope: async (envelope) => delivered.shift()?.(envelope),
-  });
-  let zmqDelivery: ZmqDelivery | undefined;
+  const plane = controlPlane({ clients, prefix, zmq: { keys: dispatcherKeys } });
+  /** Resolved by the handler of the run in flight, with the time it was invoked. */
+  let onStart: ((at: number) => void) | undefined;
+  const started = () => onStart?.(performance.now());
+  const agents: Agent[] = [];
   try {
     await provision(clients, prefix);
-    const plane = controlPlane({ clients, prefix });
-    const endpoint = await receiver.start();
-    zmqDelivery = new ZmqDelivery({ keys: dispatcherKeys, fallback: plane.delivery, log: silentLogger });
-    const zmqDispatcher = new Dispatcher({
-      jobs: plane.jobs,
-      runs: plane.runs,
-      locks: plane.locks,
-      workers: plane.directory,
-      delivery: zmqDelivery,
-      clock: plane.clock,
-      log: silentLogger,
-      alerts: plane.alerts,
-    });
-    const queueUrl = await ensureWorkerQueue(clients.sqs, prefix, 'bench-sqs');
-    const inbox = new SqsInbox(clients.sqs, queueUrl);
-    for (const [workerId, handler, endpoints] of [
-      ['bench-sqs', 'bench.sqs', { queueUrl }],
-      ['bench-zmq', 'bench.zmq', { zmqAddress: endpoint, zmqPublicKey: agentKeys.publicKey }],
+    for (const [workerId, handler, zmqSection] of [
+      ['bench-sqs', 'bench.sqs', []],
+      [
+        'bench-zmq',
+        'bench.zmq',
+        [
+          'zmq:',
+          '  bind: tcp://127.0.0.1:*',
+          `  secretKey: ${JSON.stringify(zmq.curveKeyPair().secretKey)}`,
+          `  allowedDispatcherKeys: [${JSON.stringify(dispatcherKeys.publicKey)}]`,
+        ],
+      ],
     ] as const) {
-      await plane.workers.register(
-        WorkerRegistrationSchema.parse({
-          workerId,
-          host: 'bench',
-          handlers: [handler],
-          capacity: 100,
-          endpoints,
-        }),
-        Date.now(),
-        3_600_000,
+      const config = parseAgentConfig(
+        [
+          `workerId: ${workerId}`,
+          'pool: bench',
+          'capacity: 100',
+          `journalDir: ${join(dir, workerId)}`,
+          ...zmqSection,
+        ].join('\n'),
+        { env: {} },
       );
-      await plane.jobService.define({ jobId: workerId, handler });
+      const agent = new Agent({
+        config,
+        deps: sqsAgentDeps({ clients, prefix }),
+        logger: silentLogger,
+        host: '127.0.0.1',
+      });
+      agent.handle(handler, async () => started());
+      await agent.start();
+      agents.push(agent);
+      await plane.jobService.define({
+        jobId: workerId,
+        handler,
+        delivery: workerId === 'bench-zmq' ? 'ZMQ' : 'SQS',
+        target: { pool: 'bench', workerIds: [workerId] },
+        routing: 'FIRST',
+        concurrency: { policy: 'ALLOW' },
+      });
     }
-    const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString().replace('.000', '');
-    const finish = (run: Run) => plane.execution.complete(run, { status: 'SUCCEEDED' });
 
+    const fire = async (jobId: string): Promise<number> => {
+      const handlerStarted = new Promise<number>((resolve) => {
+        onStart = resolve;
+      });
+      const start = performance.now();
+      const outcome = await plane.dispatcher.fire({ jobId, trigger: 'MANUAL' });
+      if (outcome.kind !== 'dispatched')
+        throw new Error(`the ${jobId} fire was ${outcome.kind}: ${JSON.stringify(outcome)}`);
+      const [run] = outcome.runs;
+      if (!run) throw new Error(`the ${jobId} fire dispatched no run`);
+      if (run.fence !== 1) throw new Error(`the ${jobId} fire was not delivered on the first try`);
+      const ms = (await handlerStarted) - start;
+      for (let i = 0; ; i += 1) {
+        const current = await plane.runs.get(run.runId);
+        if (current && isFinal(current)) break;
+        if (i > 500) throw new Error(`run ${run.runId} did not finish`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      return ms;
+    };
+    // Warm both paths (connections, queue URLs, worker lists), then alternate.
+    await fire('bench-sqs');
+    await fire('bench-zmq');
     const sqsMs: number[] = [];
     const zmqMs: number[] = [];
-    const fireSqs = async (i: number): Promise<number> => {
-      const start = performance.now();
-      await plane.dispatcher.fire({ jobId: 'bench-sqs', scheduledTime: at(i) });
-      const [message] = await inbox.receive({ maxMessages: 1, waitSeconds: 5 });
-      if (!message?.ok) throw new Error('the SQS worker did not receive the run');
-      const run = await plane.execution.claim(message.envelope, 'bench-sqs');
-      const ms = performance.now() - start;
-      await inbox.ack(message.receipt);
-      await finish(run);
-      return ms;
-    };
-    const fireZmq = async (i: number): Promise<number> => {
-      const start = performance.now();
-      const claimed = new Promise<Run>((resolve, reject) => {
-        delivered.push((envelope) => {
-          plane.execution.claim(envelope, 'bench-zmq').then(resolve, reject);
-        });
-      });
-      const outcome = await zmqDispatcher.fire({ jobId: 'bench-zmq', scheduledTime: at(i) });
-      if (outcome.kind !== 'dispatched') throw new Error(`the ZeroMQ fire was ${outcome.kind}`);
-      const run = await claimed;
-      const ms = performance.now() - start;
-      await finish(run);
-      return ms;
-    };
-    // Warm both paths (connections, queue URL, worker list), then alternate so that neither path
-    // gets the emulator in a better state (its tables grow as the bench runs).
-    await fireSqs(fires);
-    await fireZmq(fires);
     for (let i = 0; i < fires; i += 1) {
-      sqsMs.push(await fireSqs(i));
-      zmqMs.push(await fireZmq(i));
+      sqsMs.push(await fire('bench-sqs'));
+      zmqMs.push(await fire('bench-zmq'));
     }
     const figures = (ms: number[]) => ({ p50: round(percentile(ms, 50)), p99: round(percentile(ms, 99)) });
     return {
@@ -124,11 +124,12 @@ export async function zmqLatency(fires = 200): Promise<Record<string, unknown>> 
       fireToStartMs: { sqs: figures(sqsMs), zmq: figures(zmqMs) },
     };
   } finally {
-    await zmqDelivery?.close();
-    await receiver.close();
+    for (const agent of agents) await agent.close({ force: true }).catch(() => undefined);
+    await plane.close();
     await teardown(clients, prefix).catch(() => undefined);
     clients.destroy();
     await emulator.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

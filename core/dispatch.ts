@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { envelopeFor } from './envelope';
-import { AlreadyFiredError, type CloverError, LockHeldError, NotFoundError, ValidationError } from './errors';
+import {
+  AlreadyFiredError,
+  type CloverError,
+  LockHeldError,
+  NotFoundError,
+  RunNotInStateError,
+  StaleFenceError,
+  ValidationError,
+} from './errors';
 import type { Logger } from './log';
 import {
   ACTIVE_STATUSES,
@@ -53,6 +61,12 @@ export interface DispatcherDeps {
   readonly locks: LockStore;
   readonly workers: WorkerDirectory;
   readonly delivery: Delivery;
+  /**
+   * Direct delivery (ZmqDelivery) for jobs whose `delivery` is `ZMQ`; without it they go over
+   * `delivery` like every other job. When no candidate acknowledges it, the run still goes over
+   * `delivery` to the first candidate's queue before giving up (ARCHITECTURE.md, Deliver).
+   */
+  readonly directDelivery?: Delivery;
   readonly clock: Clock;
   readonly log: Logger;
   readonly alerts: AlertHook;
@@ -302,7 +316,7 @@ export class Dispatcher {
     const written = await this.write(job, run, now, log);
     if (written.kind !== 'written') return written.outcome;
     const delivered = await this.deliver(job, written.run, candidates, log);
-    return delivered?.status === 'DISPATCHED'
+    return delivered && wasDelivered(delivered)
       ? { kind: 'dispatched', runs: [delivered] }
       : { kind: 'no_worker', run: delivered ?? run };
   }
@@ -369,7 +383,7 @@ export class Dispatcher {
         );
       }),
     );
-    const runs = outcomes.filter((o): o is Run => 'status' in o && o.status === 'DISPATCHED');
+    const runs = outcomes.filter((o): o is Run => 'status' in o && wasDelivered(o));
     if (runs.length > 0) return { kind: 'dispatched', runs };
     return outcomes.find((o): o is FireOutcome => 'kind' in o) ?? { kind: 'duplicate', runId: base.runId };
   }
@@ -482,27 +496,41 @@ export class Dispatcher {
       });
       return run;
     }
+    const direct = job.spec.delivery === 'ZMQ' ? this.deps.directDelivery : undefined;
+    // Direct delivery to each candidate in turn, then (ZMQ jobs) the first candidate's SQS queue.
+    const attempts = [
+      ...candidates.map((worker) => ({ worker, via: direct ?? this.deps.delivery })),
+      ...(direct && candidates[0] ? [{ worker: candidates[0], via: this.deps.delivery }] : []),
+    ];
     let current = run;
-    for (const [index, worker] of candidates.entries()) {
+    for (const [index, { worker, via }] of attempts.entries()) {
       if (index > 0) {
-        current = await this.deps.runs.transition(run.runId, {
-          from: ['DISPATCHED'],
-          fence: current.fence,
-          to: 'DISPATCHED',
-          at: now,
-          newFence: current.fence + 1,
-          note: `delivery moved to ${worker.workerId}`,
-          set: { workerId: worker.workerId },
-        });
+        try {
+          current = await this.deps.runs.transition(run.runId, {
+            from: ['DISPATCHED'],
+            fence: current.fence,
+            to: 'DISPATCHED',
+            at: now,
+            newFence: current.fence + 1,
+            note: `delivery moved to ${worker.workerId}${direct && via !== direct ? ' over SQS' : ''}`,
+            set: { workerId: worker.workerId },
+          });
+        } catch (error) {
+          // A worker that did not acknowledge in time claimed the run meanwhile: it is that worker's.
+          if (!(error instanceof RunNotInStateError || error instanceof StaleFenceError)) throw error;
+          log.log('info', 'run claimed before its delivery moved on', { error });
+          return (error.current as Run | undefined) ?? current;
+        }
       }
       try {
-        await this.deps.delivery.deliver({ kind: 'worker', worker }, envelopeFor(current, deadlineAt, now));
+        await via.deliver({ kind: 'worker', worker }, envelopeFor(current, deadlineAt, now));
         this.lastWorker.set(job.spec.jobId, worker.workerId);
         this.deps.workers.noteDispatched(job.spec.target.pool, worker.workerId);
         log.log('info', 'run dispatched', {
           workerId: worker.workerId,
           attempt: current.attempt,
           fence: current.fence,
+          ...(direct ? { transport: via === direct ? 'zmq' : 'sqs' } : {}),
         });
         return current;
       } catch (error) {
@@ -623,4 +651,9 @@ export class Dispatcher {
       history: [{ at: now, status: 'PENDING', attempt: 1, note: `fired by ${trigger.toLowerCase()}` }],
     };
   }
+}
+
+/** A run deliver() handed to a worker: DISPATCHED, or already claimed (and maybe finished) by it. */
+function wasDelivered(run: Run): boolean {
+  return run.status !== 'PENDING' && run.status !== 'NO_WORKER';
 }

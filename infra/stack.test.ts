@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -9,7 +9,7 @@ import { CloverQueues } from './constructs/clover-queues';
 import { CloverTables } from './constructs/clover-tables';
 import { stagePrefix } from './constructs/stage';
 import { physicalName, type QueueDefinition, queues, scheduleGroupName, tables } from './resources';
-import { CloverStack, type CloverStackProps } from './stack';
+import { CloverStack, type CloverStackProps, DEFAULT_ALERT_FROM, DEFAULT_CONSOLE_URL } from './stack';
 
 const PREFIX = 'clover-test';
 
@@ -61,6 +61,48 @@ function queueNames(resource: unknown): string[] {
     .filter((arn) => arn.includes(':sqs:'))
     .map((arn) => arn.slice(arn.lastIndexOf(':') + 1));
 }
+
+type Statement = {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, unknown>;
+};
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const resourcesIn = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
+
+/** The statements of the inline policy CDK attaches to `role` (its DefaultPolicy). */
+function roleStatements(role: { roleName: string }): Statement[] {
+  const policy = onlyResource('AWS::IAM::Policy', { Roles: [ref(role.roleName)] });
+  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+}
+
+/** The tables (by logical name) the statements reach, and those they may write, with the write actions. */
+function tableAccess(statements: readonly Statement[]) {
+  const reached = new Set<string>();
+  const writes = new Map<string, Set<string>>();
+  for (const statement of statements) {
+    const tablesIn = new Set(
+      resourcesIn(statement)
+        .map(render)
+        .flatMap((arn) => arn.match(/^<Tables([a-z]+)/)?.[1] ?? []),
+    );
+    for (const table of tablesIn) {
+      reached.add(table);
+      for (const action of actionsOf(statement)) {
+        if (!/^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action)) continue;
+        writes.set(table, (writes.get(table) ?? new Set()).add(action));
+      }
+    }
+  }
+  const written = Object.fromEntries(
+    [...writes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([t, a]) => [t, [...a].sort()]),
+  );
+  return { reached: [...reached].sort(), written };
+}
+
+const ALL_WRITES = ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 
 describe('tables', () => {
   test('GIVEN the table definitions WHEN synthesized THEN there is exactly one table per definition', () => {
@@ -292,30 +334,18 @@ describe('dispatcher', () => {
     assert.deepEqual(resources.flatMap(queueNames).sort(), [`${PREFIX}-dispatch-*`, `${PREFIX}-worker-*`]);
   });
 
-  test('GIVEN the dispatcher role WHEN synthesized THEN it writes runs and locks only, and touches no other table', () => {
-    const policy = onlyResource('AWS::IAM::Policy', { Roles: [ref(stack.dispatcher.role.roleName)] });
-    const statements = (
-      policy.Properties.PolicyDocument as {
-        Statement: Array<{ Action: string | string[]; Resource: unknown }>;
-      }
-    ).Statement;
-    const tablesIn = (resource: unknown) =>
-      new Set(
-        (Array.isArray(resource) ? resource : [resource])
-          .map(render)
-          .flatMap((arn) => arn.match(/^<Tables([a-z]+)/)?.[1] ?? []),
-      );
-    const written = new Set<string>();
-    const reached = new Set<string>();
-    for (const statement of statements) {
-      const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-      for (const table of tablesIn(statement.Resource)) {
-        reached.add(table);
-        if (actions.some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))) written.add(table);
-      }
-    }
-    assert.deepEqual([...written].sort(), ['locks', 'runs']);
-    assert.deepEqual([...reached].sort(), ['jobs', 'locks', 'runs', 'workers']);
+  test('GIVEN the dispatcher role WHEN synthesized THEN it writes runs and locks, only puts alerts, and touches no other table', () => {
+    const { reached, written } = tableAccess(roleStatements(stack.dispatcher.role));
+    assert.deepEqual(written, { alerts: ['dynamodb:PutItem'], locks: ALL_WRITES, runs: ALL_WRITES });
+    assert.deepEqual(reached, ['alerts', 'jobs', 'locks', 'runs', 'workers']);
+  });
+
+  test('GIVEN the dispatcher role WHEN synthesized THEN it may send no_worker alerts to the alerts queue', () => {
+    const statements = roleStatements(stack.dispatcher.role);
+    const queueAlerts = statements.find((s) => s.Sid === 'QueueAlerts');
+    assert.ok(queueAlerts);
+    assert.deepEqual(queueAlerts.Resource, ref(stack.queues.queue('alerts').queueArn));
+    assert.deepEqual(actionsOf(queueAlerts).sort(), ['sqs:GetQueueUrl', 'sqs:SendMessage']);
   });
 
   test('GIVEN the dispatcher WHEN synthesized THEN it writes only to its own log group, not via a managed policy', () => {
@@ -331,18 +361,246 @@ describe('dispatcher', () => {
   });
 });
 
+describe('monitor', () => {
+  const fn = onlyResource('AWS::Lambda::Function', { FunctionName: physicalName(PREFIX, 'monitor') });
+  const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  const statements = roleStatements(stack.monitor.role);
+  const bySid = (sid: string) => {
+    const found = statements.find((s) => s.Sid === sid);
+    assert.ok(found, `statement ${sid}`);
+    return found;
+  };
+
+  test('GIVEN the stack WHEN synthesized THEN an EventBridge rule invokes the monitor every minute, without retries', () => {
+    const rule = onlyResource('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    const targets = rule.Properties.Targets as Array<Record<string, unknown>>;
+    assert.equal(targets.length, 1);
+    assert.deepEqual(targets[0]!.Arn, ref(stack.monitor.fn.functionArn));
+    assert.deepEqual(targets[0]!.RetryPolicy, { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: ref(stack.monitor.fn.functionArn),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(stack.monitor.fn.functionName),
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  test('GIVEN no monitor settings WHEN synthesized THEN it loops every 5 s for 55 s within a 70 s timeout', () => {
+    assert.equal(env.CLOVER_MONITOR_LOOP_SECONDS, '5');
+    assert.equal(env.CLOVER_MONITOR_RUN_SECONDS, '55');
+    assert.equal(fn.Properties.Timeout, 70);
+    assert.equal(fn.Properties.Runtime, 'nodejs22.x');
+    assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+    // The handler stops looping when less than one loop + 5 s remains: 55 + 5 + 5 <= 70.
+    assert.ok(Number(env.CLOVER_MONITOR_RUN_SECONDS) + Number(env.CLOVER_MONITOR_LOOP_SECONDS) + 5 <= 70);
+  });
+
+  test('GIVEN monitorLoopSeconds 0 WHEN synthesized THEN the monitor sweeps once per invocation', () => {
+    const once = synth({ monitorLoopSeconds: 0 }).template;
+    once.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: physicalName(PREFIX, 'monitor'),
+      Environment: { Variables: Match.objectLike({ CLOVER_MONITOR_LOOP_SECONDS: '0' }) },
+    });
+    assert.throws(() => synth({ monitorLoopSeconds: 61 }), /loopSeconds must be an integer 0-60, got 61/);
+    assert.throws(() => synth({ monitorLoopSeconds: 2.5 }), /got 2\.5/);
+  });
+
+  test('GIVEN the monitor WHEN synthesized THEN repaired schedules target the dispatcher through the scheduler role, dead-lettering to fires-dlq', () => {
+    assert.match(
+      JSON.stringify(env.CLOVER_DISPATCHER_ARN),
+      new RegExp(`:function:${physicalName(PREFIX, 'dispatcher')}"`),
+    );
+    assert.deepEqual(env.CLOVER_SCHEDULER_ROLE_ARN, ref(stack.schedulerRole.role.roleArn));
+    assert.deepEqual(env.CLOVER_FIRES_DLQ_ARN, ref(stack.queues.queue('fires-dlq').queueArn));
+    assert.equal(env.CLOVER_PREFIX, PREFIX);
+  });
+
+  test('GIVEN the monitor role WHEN synthesized THEN schedule writes are scoped to the stage group and PassRole to the scheduler role for Scheduler only', () => {
+    const repair = bySid('RepairSchedules');
+    assert.deepEqual(actionsOf(repair).sort(), [
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
+      'scheduler:UpdateSchedule',
+    ]);
+    assert.deepEqual(resourcesIn(repair).map(render), [
+      `arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${scheduleGroupName(PREFIX)}/*`,
+    ]);
+    const pass = bySid('PassSchedulerRole');
+    assert.equal(pass.Action, 'iam:PassRole');
+    assert.deepEqual(pass.Resource, ref(stack.schedulerRole.role.roleArn));
+    assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+    assert.ok(
+      !statements.some((s) => actionsOf(s).some((a) => a.startsWith('iam:') && a !== 'iam:PassRole')),
+    );
+  });
+
+  test('GIVEN the monitor role WHEN synthesized THEN it drains fires-dlq, raises alerts and re-dispatches to the stage queues only', () => {
+    const drain = bySid('DrainFiresDeadLetters');
+    assert.deepEqual(drain.Resource, ref(stack.queues.queue('fires-dlq').queueArn));
+    assert.deepEqual(actionsOf(drain).sort(), ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    assert.deepEqual(bySid('QueueAlerts').Resource, ref(stack.queues.queue('alerts').queueArn));
+    assert.deepEqual(queueNames(bySid('RedispatchToDispatchQueues').Resource).sort(), [
+      `${PREFIX}-dispatch-*`,
+      `${PREFIX}-worker-*`,
+    ]);
+    const sqsActions = new Set(statements.flatMap(actionsOf).filter((a) => a.startsWith('sqs:')));
+    assert.ok(!sqsActions.has('sqs:CreateQueue') && !sqsActions.has('sqs:DeleteQueue'));
+  });
+
+  test('GIVEN the monitor role WHEN synthesized THEN it writes what a sweep changes and never reads contacts', () => {
+    const { reached, written } = tableAccess(statements);
+    assert.deepEqual(reached, ['alerts', 'jobs', 'locks', 'runs', 'workers']);
+    assert.deepEqual(written, {
+      alerts: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      jobs: ['dynamodb:UpdateItem'],
+      locks: ALL_WRITES,
+      runs: ALL_WRITES,
+      workers: ['dynamodb:UpdateItem'],
+    });
+  });
+});
+
+describe('notifier', () => {
+  const fn = onlyResource('AWS::Lambda::Function', { FunctionName: physicalName(PREFIX, 'notifier') });
+  const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  const statements = roleStatements(stack.notifier.role);
+
+  test('GIVEN the stack WHEN synthesized THEN the alerts queue drives the notifier with partial batch responses', () => {
+    const mapping = onlyResource('AWS::Lambda::EventSourceMapping');
+    assert.deepEqual(mapping.Properties.EventSourceArn, ref(stack.queues.queue('alerts').queueArn));
+    assert.deepEqual(mapping.Properties.FunctionName, ref(stack.notifier.fn.functionName));
+    assert.deepEqual(mapping.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.equal(mapping.Properties.BatchSize, 10);
+    assert.deepEqual(mapping.Properties.ScalingConfig, { MaximumConcurrency: 2 });
+    const alerts = queues.find((q) => q.logicalName === 'alerts')!;
+    assert.ok((fn.Properties.Timeout as number) <= alerts.visibilityTimeoutSeconds);
+  });
+
+  test('GIVEN no sender or console URL WHEN synthesized THEN the documented defaults are used and synth warns about the sender', () => {
+    assert.equal(env.CLOVER_ALERT_FROM, DEFAULT_ALERT_FROM);
+    assert.equal(env.CLOVER_CONSOLE_URL, DEFAULT_CONSOLE_URL);
+    Annotations.fromStack(stack).hasWarning('/Clover', Match.stringLikeRegexp('No alertFrom given'));
+  });
+
+  test('GIVEN a sender and console URL WHEN synthesized THEN they reach the environment and SendEmail is scoped to that sender', () => {
+    const { stack: custom, template: t } = synth({
+      alertFrom: 'Clover <clover@ops.example.org>',
+      consoleUrl: 'https://clover.example.org',
+      sesConfigurationSet: 'clover-mail',
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: physicalName(PREFIX, 'notifier'),
+      Environment: {
+        Variables: Match.objectLike({
+          CLOVER_ALERT_FROM: 'Clover <clover@ops.example.org>',
+          CLOVER_CONSOLE_URL: 'https://clover.example.org',
+          CLOVER_SES_CONFIGURATION_SET: 'clover-mail',
+        }),
+      },
+    });
+    assert.equal(
+      Annotations.fromStack(custom).findWarning('*', Match.stringLikeRegexp('alertFrom')).length,
+      0,
+    );
+    const policy = Object.values(
+      t.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [custom.resolve(custom.notifier.role.roleName)] },
+      }) as Record<string, Resource>,
+    )[0]!;
+    const ses = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement.find(
+      (st) => st.Sid === 'SendAlertMail',
+    )!;
+    assert.equal(ses.Action, 'ses:SendEmail');
+    assert.deepEqual(
+      resourcesIn(ses).map((r) =>
+        render(custom.resolve(r)).replace(/^arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:/, ''),
+      ),
+      ['identity/clover@ops.example.org', 'identity/ops.example.org', 'configuration-set/clover-mail'],
+    );
+    assert.deepEqual(ses.Condition, { StringEquals: { 'ses:FromAddress': 'clover@ops.example.org' } });
+  });
+
+  test('GIVEN a sender or console URL that is not one WHEN synthesizing THEN it is refused by value', () => {
+    assert.throws(() => synth({ alertFrom: 'ops team' }), /alertFrom "ops team" is not an email address/);
+    assert.throws(() => synth({ alertFrom: 'a@b' }), /alertFrom "a@b" is not an email address/);
+    assert.throws(
+      () => synth({ consoleUrl: 'clover.example.org' }),
+      /consoleUrl "clover.example.org" is not an absolute URL/,
+    );
+  });
+
+  test('GIVEN the notifier role WHEN synthesized THEN it updates alerts, reads contacts and jobs, and sends mail only', () => {
+    const { reached, written } = tableAccess(statements);
+    assert.deepEqual(reached, ['alerts', 'contacts', 'jobs']);
+    assert.deepEqual(written, { alerts: ['dynamodb:UpdateItem'] });
+    const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(':')[0]));
+    assert.deepEqual([...services].sort(), ['dynamodb', 'logs', 'ses', 'sqs']);
+    const sqsResources = new Set(
+      statements
+        .filter((st) => actionsOf(st).some((a) => a.startsWith('sqs:')))
+        .flatMap(resourcesIn)
+        .map(render),
+    );
+    assert.deepEqual([...sqsResources], [render(ref(stack.queues.queue('alerts').queueArn))]);
+  });
+});
+
+describe('every function', () => {
+  const functions = () => [stack.dispatcher, stack.monitor, stack.notifier];
+
+  test('GIVEN the stack WHEN synthesized THEN there are the dispatcher, monitor and notifier, each with its own role and log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    const roles = new Set(functions().map((f) => JSON.stringify(ref(f.role.roleArn))));
+    assert.equal(roles.size, 3);
+    for (const f of functions()) {
+      const resource = onlyResource('AWS::Lambda::Function', { FunctionName: f.functionName });
+      assert.deepEqual(
+        (resource.Properties.LoggingConfig as { LogGroup: unknown }).LogGroup,
+        ref(f.logGroup.logGroupName),
+      );
+      assert.equal((resource.Properties.LoggingConfig as { LogFormat: string }).LogFormat, 'JSON');
+      const role = ref(f.role.roleArn) as { 'Fn::GetAtt': [string, string] };
+      assert.equal(
+        resourcesOf('AWS::IAM::Role')[role['Fn::GetAtt'][0]]!.Properties.ManagedPolicyArns,
+        undefined,
+      );
+    }
+  });
+
+  test('GIVEN every function role WHEN synthesized THEN no statement names every resource', () => {
+    for (const f of functions()) {
+      for (const statement of roleStatements(f.role)) {
+        assert.ok(!resourcesIn(statement).includes('*'), `${f.functionName} ${statement.Sid}`);
+        assert.ok(
+          !resourcesIn(statement)
+            .map(render)
+            .some((r) => /index\/\*/.test(r)),
+          `${f.functionName} ${statement.Sid}`,
+        );
+      }
+    }
+  });
+});
+
 describe('worker agent policy', () => {
   const policy = onlyResource('AWS::IAM::ManagedPolicy', {
     ManagedPolicyName: physicalName(PREFIX, 'worker-agent'),
   });
-  type Statement = { Sid: string; Effect: string; Action: string | string[]; Resource: unknown };
   const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
   const sqsArns = (s: Statement) => queueNames(s.Resource);
-  const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+  const actions = actionsOf;
 
   test('GIVEN the agent policy WHEN synthesized THEN every queue it names is scoped to the stage prefix', () => {
-    const sqsStatements = statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:')));
+    const sqsStatements = statements.filter(
+      (s) => actions(s).some((a) => a.startsWith('sqs:')) && s.Sid !== 'QueueAlerts',
+    );
     assert.ok(sqsStatements.length >= 2);
+    // The alerts queue is the stack's own, named by reference.
+    const queueAlerts = statements.find((s) => s.Sid === 'QueueAlerts');
+    assert.deepEqual(queueAlerts?.Resource, ref(stack.queues.queue('alerts').queueArn));
     for (const statement of sqsStatements) {
       const names = sqsArns(statement);
       assert.ok(names.length > 0, statement.Sid);
@@ -368,13 +626,17 @@ describe('worker agent policy', () => {
     assert.ok(actions(deny).includes('sqs:ReceiveMessage'));
   });
 
-  test('GIVEN the agent policy WHEN synthesized THEN it reaches jobs read-only and runs, locks, workers read-write, and no other table', () => {
-    const tableIds = (s: Statement) => JSON.stringify(s.Resource).match(/Tables(\w+?)[0-9A-F]{8}/g) ?? [];
+  test('GIVEN the agent policy WHEN synthesized THEN it reaches jobs read-only, runs, locks, workers read-write, only puts alerts, and no other table', () => {
     const readJobs = statements.find((s) => s.Sid === 'ReadJobs')!;
     assert.ok(!actions(readJobs).some((a) => /Put|Update|Delete/.test(a)));
-    assert.ok(tableIds(readJobs).every((id) => id.startsWith('Tablesjobs')));
-    const dynamoIds = new Set(statements.flatMap(tableIds).map((id) => id.replace(/[0-9A-F]{8}$/, '')));
-    assert.deepEqual([...dynamoIds].sort(), ['Tablesjobs', 'Tableslocks', 'Tablesruns', 'Tablesworkers']);
+    const { reached, written } = tableAccess(statements);
+    assert.deepEqual(reached, ['alerts', 'jobs', 'locks', 'runs', 'workers']);
+    assert.deepEqual(written, {
+      alerts: ['dynamodb:PutItem'],
+      locks: ALL_WRITES,
+      runs: ALL_WRITES,
+      workers: ALL_WRITES,
+    });
   });
 
   test('GIVEN the stack WHEN synthesized THEN the agent policy ARN is an exported output', () => {

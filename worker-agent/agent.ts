@@ -8,7 +8,9 @@
  *
  * - STARTING: register the config file's handlers; replay what an earlier process journaled; create
  *   the worker's own queue; find the pool's queue; register the lease (handlers, pool, labels,
- *   capacity, priority, endpoints.queueUrl); start the LeaseKeeper and the receive loops.
+ *   capacity, priority, endpoints.queueUrl); start the LeaseKeeper and the receive loops; sync the
+ *   config's declared `jobs:` (job-sync.ts; a conflict is logged as an error, never fatal); start
+ *   LocalFires for the LOCAL jobs whose handlers are registered here (each won fire → execute()).
  * - RUNNING: long-poll the own queue and the pool queue while a capacity slot is free. Each envelope
  *   is claimed with its fence (DISPATCHED → RUNNING); the message is acked once the claim is decided
  *   (won, or refused because the run is someone else's). A malformed message is never acked: it goes
@@ -22,7 +24,8 @@
  *   Journal (fsync'd) instead, and from then on outcomes and log lines go to the journal, in order,
  *   until a background replay (every `replayIntervalMs`) has applied all of it. Progress is not
  *   journaled. A refused write on replay (the fence moved on) counts as applied and is logged.
- * - DRAINING (close(), SIGTERM): the lease goes DRAINING; receiving stops; running runs get
+ * - DRAINING (close(), SIGTERM): LOCAL fires stop first (a fire won meanwhile is handed back); the
+ *   lease goes DRAINING; receiving stops; running runs get
  *   `drainGraceMs` to finish; at the deadline each one still running is handed back
  *   (RunExecution.handBack, fenced) and then aborted; envelopes still in the own queue are handed
  *   back too; the lease is released (GONE) and the own queue deleted. `close({ force: true })` (a
@@ -41,6 +44,7 @@
 import { hostname } from 'node:os';
 import type { AwsClients } from '../core/adapters/aws-clients';
 import { controlPlane } from '../core/adapters/control-plane';
+import type { Dispatcher } from '../core/dispatch';
 import type { DispatchEnvelope } from '../core/envelope';
 import {
   CloverError,
@@ -50,6 +54,7 @@ import {
   UnknownHandlerError,
 } from '../core/errors';
 import type { RunExecution, RunOutcome } from '../core/execution';
+import type { JobService } from '../core/jobs';
 import { type Logger, silentLogger } from '../core/log';
 import {
   isFinal,
@@ -59,15 +64,24 @@ import {
   type Worker,
   WorkerRegistrationSchema,
 } from '../core/model';
-import { type Clock, type RunLedger, systemClock, type WorkerRegistry } from '../core/ports';
+import { type Clock, type JobStore, type RunLedger, systemClock, type WorkerRegistry } from '../core/ports';
 import type { AgentConfig } from './config';
 import type { HandlerFunction } from './handler';
+import {
+  JobOwnershipError,
+  ownerIdFor,
+  type SyncConflict,
+  type SyncResult,
+  syncDeclaredJobs,
+} from './job-sync';
 import { Journal, type JournalEntry } from './journal';
 import { LeaseKeeper, type LeaseLostReason } from './lease';
+import { type LocalFireEvent, LocalFires } from './local-fires';
 import { HandlerRegistry } from './registry';
 import { RunAbortedError, RunSlot } from './run-context';
 import type { ShellHandlerOptions } from './shell-handler';
 import { type AgentQueue, type AgentQueues, sqsAgentQueues } from './sqs-queues';
+import { type AcceptResult, ZmqIntake } from './zmq-intake';
 
 /** What the agent needs from the control plane; `sqsAgentDeps` wires the real one. */
 export interface AgentDeps {
@@ -79,6 +93,12 @@ export interface AgentDeps {
   readonly queues: AgentQueues;
   /** @default systemClock */
   readonly clock?: Clock;
+  /** Job reads, for declarative sync and LOCAL mode. Without it neither runs. */
+  readonly jobs?: Pick<JobStore, 'get' | 'list'>;
+  /** Job writes (job, then schedule), for declarative sync. Without it `jobs:` is not synced. */
+  readonly jobService?: Pick<JobService, 'define' | 'delete'>;
+  /** Creates LOCAL fires' runs with the one-run-per-fire write. Without it no LOCAL job fires here. */
+  readonly dispatcher?: Pick<Dispatcher, 'fireLocal'>;
 }
 
 /**
@@ -92,12 +112,17 @@ export function sqsAgentDeps(options: {
   readonly prefix: string;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** For REMOTE declared jobs' schedules (stack outputs DispatcherArn, SchedulerRoleArn). @default placeholders the emulators accept */
+  readonly dispatcherArn?: string;
+  readonly schedulerRoleArn?: string;
 }): AgentDeps {
   const plane = controlPlane({
     clients: options.clients,
     prefix: options.prefix,
     log: options.logger ?? silentLogger,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.dispatcherArn ? { dispatcherArn: options.dispatcherArn } : {}),
+    ...(options.schedulerRoleArn ? { schedulerRoleArn: options.schedulerRoleArn } : {}),
   });
   return {
     workers: plane.workers,
@@ -106,6 +131,9 @@ export function sqsAgentDeps(options: {
     settle: (run) => plane.dispatcher.settle(run),
     queues: sqsAgentQueues(options.clients.sqs, options.prefix),
     clock: plane.clock,
+    jobs: plane.jobs,
+    jobService: plane.jobService,
+    dispatcher: plane.dispatcher,
   };
 }
 
@@ -129,6 +157,12 @@ export interface AgentOptions {
   readonly replayIntervalMs?: number;
   /** After a lease loss or a drain's deadline, how long aborted handlers get to return. @default 10000 */
   readonly abortWaitMs?: number;
+  /** LOCAL mode tuning (local-fires.ts): job list refresh, busy delay, and a per-fire callback (jitter). */
+  readonly local?: {
+    readonly refreshIntervalMs?: number;
+    readonly busyDelayMs?: number;
+    readonly onFire?: (event: LocalFireEvent) => void;
+  };
 }
 
 export type AgentState = 'IDLE' | 'STARTING' | 'RUNNING' | 'DRAINING' | 'LOST' | 'STOPPED';
@@ -186,6 +220,10 @@ export class Agent {
   private forceDrain: (() => void) | undefined;
   private forced = false;
   private resolveStopped!: (stopped: AgentStopped) => void;
+  private localFires: LocalFires | undefined;
+  /** The ZeroMQ intake, when the config has a `zmq:` section (zmq-intake.ts). */
+  private zmqIntake: ZmqIntake | undefined;
+  private syncResult: SyncResult | undefined;
   /** Settles once the agent has stopped for good: after close() or a lost lease. */
   readonly stopped: Promise<AgentStopped>;
 
@@ -265,6 +303,15 @@ export class Agent {
         error,
       });
     }
+    if (config.zmq) {
+      this.zmqIntake = new ZmqIntake({
+        agent: this,
+        config: config.zmq,
+        host: this.options.host ?? hostname(),
+        log: this.log,
+      });
+    }
+    const zmqEndpoints = await this.zmqIntake?.start();
     const registration = WorkerRegistrationSchema.parse({
       workerId: config.workerId,
       host: (this.options.host ?? hostname()).slice(0, 255) || 'unknown',
@@ -273,7 +320,7 @@ export class Agent {
       labels: config.labels,
       capacity: config.capacity,
       priority: config.priority,
-      endpoints: { queueUrl: this.ownQueue.queueUrl },
+      endpoints: { queueUrl: this.ownQueue.queueUrl, ...zmqEndpoints },
     });
     this.worker = await this.deps.workers.register(registration, this.clock.now(), config.leaseTtlMs);
     this.keeper = new LeaseKeeper({
@@ -296,6 +343,8 @@ export class Agent {
       () => void this.replayJournal(),
       this.options.replayIntervalMs ?? config.heartbeatIntervalMs,
     );
+    await this.syncJobs();
+    await this.startLocalFires();
     this.log.log('info', 'agent started', {
       pool: config.pool,
       capacity: config.capacity,
@@ -303,7 +352,121 @@ export class Agent {
       leaseFence: this.worker.leaseFence,
       queueUrl: this.ownQueue.queueUrl,
       poolQueueUrl: this.poolQueue?.queueUrl,
+      localJobs: [...(this.localFires?.schedule().keys() ?? [])],
     });
+  }
+
+  /** What the start-up sync of the config's `jobs:` did (undefined when it did not run or failed). */
+  get declaredJobs(): SyncResult | undefined {
+    return this.syncResult;
+  }
+
+  // ── declared jobs and LOCAL mode ─────────────────────────────────────────────────────────────
+
+  /**
+   * Syncs the config's `jobs:` (job-sync.ts) under the config's owner id. Runs when jobs are declared
+   * or `jobsOwner` is set (so that an agent without `jobs:` never deletes jobs of a config that shares
+   * its file name). A declared id held by a job this config does not own is a conflict: logged as an
+   * error, that job left alone, the rest synced. No sync failure stops the agent.
+   */
+  private async syncJobs(): Promise<void> {
+    const { config } = this;
+    if (config.jobs.length === 0 && config.jobsOwner === undefined) return;
+    const owner = ownerIdFor({
+      pool: config.pool,
+      configFile: config.file,
+      ...(config.jobsOwner === undefined ? {} : { name: config.jobsOwner }),
+    });
+    const { jobs, jobService } = this.deps;
+    if (!jobs || !jobService) {
+      this.log.log('warn', 'declared jobs not synced: no job store wired into this agent', { owner });
+      return;
+    }
+    const taken: SyncConflict[] = [];
+    let declared = [...config.jobs];
+    let result: SyncResult;
+    try {
+      for (;;) {
+        try {
+          result = await syncDeclaredJobs({ jobService, jobs, owner, declared, log: this.log });
+          break;
+        } catch (error) {
+          if (!(error instanceof JobOwnershipError)) throw error;
+          // Leave that job alone and sync the others (it is not ours, so it is never deleted either).
+          taken.push({ jobId: error.jobId, action: 'add', reason: error.message });
+          declared = declared.filter((spec) => spec.jobId !== error.jobId);
+        }
+      }
+    } catch (error) {
+      this.log.log('error', 'declared jobs could not be synced; running on without the sync', {
+        owner,
+        error,
+      });
+      return;
+    }
+    const conflicts = [...taken, ...result.conflicts].sort((a, b) => a.jobId.localeCompare(b.jobId));
+    this.syncResult = { ...result, conflicts };
+    for (const conflict of conflicts) {
+      this.log.log('error', 'declared job conflict: left as it is', { owner, ...conflict });
+    }
+    this.log.log('info', 'declared jobs synced', {
+      owner,
+      added: result.added,
+      updated: result.updated,
+      deleted: result.deleted,
+      unchanged: result.unchanged,
+      conflicts: conflicts.map((c) => c.jobId),
+    });
+  }
+
+  /** Starts firing the LOCAL jobs this agent can run (local-fires.ts); each won fire goes to execute(). */
+  private async startLocalFires(): Promise<void> {
+    const { jobs, dispatcher } = this.deps;
+    if (!jobs || !dispatcher || this.state !== 'RUNNING') return;
+    const tuning = this.options.local ?? {};
+    this.localFires = new LocalFires({
+      workerId: this.workerId,
+      pool: this.config.pool,
+      labels: this.config.labels,
+      jobs,
+      dispatcher,
+      hasHandler: (name) => this.registry.has(name),
+      hasCapacity: () => this.hasCapacity(),
+      execute: ({ run, envelope }) => this.executeLocal(run, envelope),
+      clock: this.clock,
+      log: this.log,
+      ...(tuning.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: tuning.refreshIntervalMs }),
+      ...(tuning.busyDelayMs === undefined ? {} : { busyDelayMs: tuning.busyDelayMs }),
+      ...(tuning.onFire ? { onFire: tuning.onFire } : {}),
+    });
+    await this.localFires.start();
+  }
+
+  /** Runs a LOCAL fire this agent won. One it cannot start (stopping, claim not answered) is handed back. */
+  private async executeLocal(run: Run, envelope: DispatchEnvelope): Promise<void> {
+    // execute() checks the state first thing, synchronously: this check agrees with it.
+    if (this.state !== 'RUNNING') {
+      await this.handBackUnstarted(run, `worker ${this.state}: LOCAL fire not started`);
+      return;
+    }
+    const result = await this.execute(envelope);
+    if (
+      result.kind === 'not_claimed' &&
+      !isRefusal(result.error) &&
+      !(result.error instanceof NotFoundError)
+    ) {
+      await this.handBackUnstarted(run, 'claim failed: LOCAL fire not started');
+    }
+  }
+
+  private async handBackUnstarted(run: Run, note: string): Promise<void> {
+    const log = this.log.child({ jobId: run.jobId, runId: run.runId });
+    try {
+      await this.deps.execution.handBack(run, note);
+      log.log('info', 'LOCAL fire handed back', { note });
+    } catch (error) {
+      log.log('warn', 'LOCAL fire could not be handed back; the monitor recovers it', { note, error });
+    }
   }
 
   /**
@@ -348,6 +511,43 @@ export class Agent {
       this.reserved -= 1;
     }
     return this.startRun(run, envelope).result;
+  }
+
+  /**
+   * Takes an envelope delivered outside the SQS loops (the ZeroMQ intake): a free slot (checked and
+   * reserved synchronously, so concurrent offers never overbook), then the claim with the envelope's
+   * fence. Resolves once the claim is decided: `started` (the handler runs; `result` settles at its
+   * end), `refused` (full or not running; nothing written) or `not_claimed` (the claim's error).
+   */
+  async offer(envelope: DispatchEnvelope): Promise<AcceptResult> {
+    if (this.state !== 'RUNNING') return { kind: 'refused', why: `agent is ${this.state}` };
+    if (!this.hasCapacity()) {
+      return { kind: 'refused', why: `full: ${this.running.size} of ${this.config.capacity} slots busy` };
+    }
+    this.reserved += 1;
+    let run: Run;
+    try {
+      run = await this.deps.execution.claim(envelope, this.workerId);
+    } catch (error) {
+      this.reserved -= 1;
+      this.wakeSlotWaiters();
+      return { kind: 'not_claimed', error };
+    }
+    const started = this.startRun(run, envelope);
+    this.reserved -= 1;
+    return { kind: 'started', result: started.result };
+  }
+
+  /**
+   * Aborts a run running here as cancelled (a ZeroMQ cancel). Without ZeroMQ the same happens at the
+   * next read-back of the run (`cancelPollMs`) when its record has `cancelRequested`. False when the
+   * run is not running here.
+   */
+  cancel(runId: string, reason = 'cancel requested'): boolean {
+    const slot = this.running.get(runId);
+    if (!slot || slot.aborted) return false;
+    slot.abort('cancelled', reason);
+    return true;
   }
 
   // ── receiving ────────────────────────────────────────────────────────────────────────────────
@@ -798,12 +998,14 @@ export class Agent {
       graceMs: Math.max(0, deadline - this.clock.now()),
     });
 
+    await step('stop LOCAL fires', () => this.localFires?.stop());
     if (options.drain && leaseHeld()) {
       await step('lease DRAINING', () =>
         this.deps.workers.setStatus(this.workerId, this.worker!.leaseFence, 'DRAINING', this.clock.now()),
       );
     }
     await step('stop receiving', async () => {
+      await this.zmqIntake?.close();
       this.receiveStop.abort();
       this.wakeSlotWaiters();
       await Promise.all(this.loops);

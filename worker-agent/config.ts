@@ -20,6 +20,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'y
 import { z } from 'zod';
 import { CloverError } from '../core/errors';
 import { HandlerNameSchema, IdSchema, type JobSpec, JobSpecSchema, LabelsSchema } from '../core/model';
+import { type AgentZmqConfig, AgentZmqFileSchema, withZmqSecretFromEnv } from './zmq-intake';
 
 export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 2;
 export const DEFAULT_LEASE_TTL_SECONDS = 6;
@@ -98,6 +99,12 @@ export const AgentConfigFileSchema = z
     journalDir: z.string().min(1, 'must be a non-empty path').optional(),
     handlers: z.record(HandlerNameSchema, HandlerEntrySchema).default({}),
     jobs: z.array(JobSpecSchema).max(500).default([]),
+    /** Direct ZeroMQ delivery (zmq-intake.ts); without it the agent takes runs over SQS only. */
+    zmq: AgentZmqFileSchema.optional(),
+    jobsOwner: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
+      .optional(),
   })
   .superRefine((config, ctx) => {
     if (config.leaseTtlSeconds < 2 * config.heartbeatIntervalSeconds) {
@@ -169,6 +176,13 @@ export interface AgentConfig {
   readonly journalDir: string;
   readonly handlers: Readonly<Record<string, HandlerConfig>>;
   readonly jobs: readonly JobSpec[];
+  /** The ZeroMQ intake's bind address, key pair and allowed dispatcher keys (zmq-intake.ts); absent: SQS only. */
+  readonly zmq?: AgentZmqConfig | undefined;
+  /**
+   * Names the owner of the declared jobs: `agent:<pool>:<jobsOwner>` (job-sync.ts, ownerIdFor). Default:
+   * the config file's base name. When set, the sync also runs with no `jobs:` (deleting what it owned).
+   */
+  readonly jobsOwner: string | undefined;
 }
 
 /** Settings a CLI flag may override. */
@@ -371,6 +385,7 @@ export function parseAgentConfig(text: string, options: LoadAgentConfigOptions =
   if (!origins.has('journalDir') && typeof merged.journalDir === 'string')
     fileDirFor.set('journalDir', fileDir);
 
+  withZmqSecretFromEnv(merged, env);
   const parsed = AgentConfigFileSchema.safeParse(merged);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue): ConfigIssue => {
@@ -442,6 +457,8 @@ export function parseAgentConfig(text: string, options: LoadAgentConfigOptions =
     journalDir: isAbsolute(journalDir) ? journalDir : resolve(journalBase, journalDir),
     handlers,
     jobs: config.jobs,
+    zmq: config.zmq,
+    jobsOwner: config.jobsOwner,
   });
 }
 

@@ -28,8 +28,16 @@ export {
   parseAgentConfig,
 } from './config';
 export type { Handler, HandlerContext, HandlerFunction } from './handler';
+export {
+  JobOwnershipError,
+  ownerIdFor,
+  type SyncConflict,
+  type SyncResult,
+  syncDeclaredJobs,
+} from './job-sync';
 export { Journal, type JournalEntry } from './journal';
 export { LeaseKeeper, type LeaseLostReason } from './lease';
+export { type LocalFireEvent, LocalFires, type LocalFiresOptions, type WonFire } from './local-fires';
 export { HandlerRegistry, handler } from './registry';
 export { type AbortCause, RunAbortedError } from './run-context';
 export { ShellCommandError, shellHandler } from './shell-handler';

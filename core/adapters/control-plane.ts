@@ -18,6 +18,8 @@ import { EventBridgeScheduleGateway } from './eventbridge-schedule-gateway';
 import { SqsAlertQueue } from './sqs-alert-queue';
 import { SqsDelivery } from './sqs-delivery';
 import { SqsFireDeadLetters } from './sqs-fire-dead-letters';
+import { ZmqDelivery } from './zmq-delivery';
+import type { CurveKeyPair } from './zmq-protocol';
 
 export interface ControlPlaneOptions {
   readonly clients: AwsClients;
@@ -34,6 +36,13 @@ export interface ControlPlaneOptions {
   /** How long the dispatcher keeps a worker list. @default 1000 */
   readonly workerCacheMs?: number;
   readonly random?: () => number;
+  /**
+   * Direct ZeroMQ delivery for jobs with `delivery: 'ZMQ'` (docs/zeromq.md): the dispatcher's CURVE
+   * key pair (agents allow-list its public key) and the acknowledgement deadline. Without it, ZMQ jobs
+   * go over SQS. Its sockets live as long as the plane: build the plane once per process (module
+   * scope in a Lambda, so warm invocations reuse them) and `close()` it at shutdown.
+   */
+  readonly zmq?: { readonly keys: CurveKeyPair; readonly deadlineMs?: number };
 }
 
 /**
@@ -87,6 +96,14 @@ export function controlPlane(options: ControlPlaneOptions) {
   });
   const directory = new WorkerDirectory(workers, options.workerCacheMs ?? 1000);
   const delivery = new SqsDelivery({ client: clients.sqs, prefix });
+  const zmqDelivery = options.zmq
+    ? new ZmqDelivery({
+        keys: options.zmq.keys,
+        fallback: delivery,
+        log: log.child({ component: 'zmq-delivery' }),
+        ...(options.zmq.deadlineMs === undefined ? {} : { deadlineMs: options.zmq.deadlineMs }),
+      })
+    : undefined;
   const schedules = new EventBridgeScheduleGateway({
     client: clients.scheduler,
     groupName: scheduleGroupName(prefix),
@@ -101,6 +118,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     locks,
     workers: directory,
     delivery,
+    ...(zmqDelivery ? { directDelivery: zmqDelivery } : {}),
     clock,
     log,
     alerts,
@@ -119,6 +137,8 @@ export function controlPlane(options: ControlPlaneOptions) {
     workers,
     directory,
     delivery,
+    /** The ZeroMQ delivery of ZMQ jobs, when `zmq` was given. */
+    zmqDelivery,
     schedules,
     dispatcher,
     execution,
@@ -129,6 +149,10 @@ export function controlPlane(options: ControlPlaneOptions) {
     contactStore,
     contacts,
     fireDeadLetters,
+    /** Closes what the plane holds open (the ZeroMQ sockets); the AWS clients are the caller's. Idempotent. */
+    close: async (): Promise<void> => {
+      await zmqDelivery?.close();
+    },
   };
 }
 

@@ -1,11 +1,3 @@
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import { AlreadyExistsError, CloverError, NotFoundError } from '../errors';
 import {
   type AlertKind,
@@ -17,8 +9,9 @@ import {
 import { type AlertStore, type AlertUpdate, type Clock, type SilenceWindow, systemClock } from '../ports';
 import {
   DAY_MS,
+  DynamoTable,
+  type DynamoTtlTableOptions,
   decodeItem,
-  dynamoCall,
   Expr,
   type Item,
   marshalItem,
@@ -29,14 +22,10 @@ import {
 /** Alert records are kept this long, then DynamoDB's TTL (`expiresAt`, epoch seconds) deletes them. */
 export const ALERT_RETENTION_MS = 90 * DAY_MS;
 
-export interface DynamoAlertStoreOptions {
-  readonly client: DynamoDBClient;
-  /** Physical name of the alerts table: key `alertId`, GSI `byJob` (jobId, createdAt) projecting ALL, TTL `expiresAt`. */
-  readonly table: string;
+/** `table`: the alerts table, key `alertId`, GSI `byJob` (jobId, createdAt) projecting ALL, TTL `expiresAt`. */
+export interface DynamoAlertStoreOptions extends DynamoTtlTableOptions {
   /** @default 'byJob' */
   readonly byJobIndex?: string;
-  /** Wall clock for the TTL attribute. @default systemClock */
-  readonly clock?: Clock;
 }
 
 /**
@@ -53,31 +42,24 @@ export interface DynamoAlertStoreOptions {
  * const alerts = new DynamoAlertStore({ client: clients.dynamodb, table: physicalName(prefix, 'alerts') });
  */
 export class DynamoAlertStore implements AlertStore {
-  private readonly client: DynamoDBClient;
-  private readonly table: string;
+  private readonly table: DynamoTable;
   private readonly byJob: string;
   private readonly clock: Clock;
 
   constructor(options: DynamoAlertStoreOptions) {
-    this.client = options.client;
-    this.table = options.table;
+    this.table = new DynamoTable(options);
     this.byJob = options.byJobIndex ?? 'byJob';
     this.clock = options.clock ?? systemClock;
   }
 
   async create(record: AlertRecord): Promise<void> {
     const expr = new Expr();
-    await dynamoCall(
-      `table ${this.table}`,
-      () =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: this.encode(record),
-            ConditionExpression: `attribute_not_exists(${expr.name('alertId')})`,
-            ...expr.params(),
-          }),
-        ),
+    await this.table.put(
+      {
+        Item: this.encode(record),
+        ConditionExpression: `attribute_not_exists(${expr.name('alertId')})`,
+        ...expr.params(),
+      },
       {
         conditionFailed: () => {
           throw new AlreadyExistsError('alert', record.alertId);
@@ -87,12 +69,8 @@ export class DynamoAlertStore implements AlertStore {
   }
 
   async get(alertId: string): Promise<AlertRecord | null> {
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(
-        new GetItemCommand({ TableName: this.table, Key: key(alertId), ConsistentRead: true }),
-      ),
-    );
-    return out.Item ? this.decode(out.Item) : null;
+    const item = await this.table.get(key(alertId));
+    return item ? this.decode(item) : null;
   }
 
   async update(alertId: string, change: AlertUpdate): Promise<AlertRecord | null> {
@@ -113,56 +91,46 @@ export class DynamoAlertStore implements AlertStore {
     const remove =
       change.status === 'SENT' && change.reason === undefined ? ` REMOVE ${expr.name('reason')}` : '';
     const statuses = change.from.map((s) => expr.value(s)).join(', ');
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        const out = await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(alertId),
-            UpdateExpression: `SET ${assignments.join(', ')}${remove}`,
-            ConditionExpression: `attribute_exists(${expr.name('alertId')}) AND ${expr.name('status')} IN (${statuses})`,
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            ...expr.params(),
-          }),
-        );
-        if (!out.Attributes)
-          throw new CloverError('internal', `table ${this.table}: update returned no item`);
-        return this.decode(out.Attributes);
+    const out = await this.table.update(
+      {
+        Key: key(alertId),
+        UpdateExpression: `SET ${assignments.join(', ')}${remove}`,
+        ConditionExpression: `attribute_exists(${expr.name('alertId')}) AND ${expr.name('status')} IN (${statuses})`,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
       },
       {
+        // The record exists but is in another status: not this caller's change to make.
         conditionFailed: (old) => {
           if (!old) throw new NotFoundError('alert', alertId);
           return null;
         },
       },
     );
+    if (out === null) return null;
+    if (!out.Attributes)
+      throw new CloverError('internal', `table ${this.table.name}: update returned no item`);
+    return this.decode(out.Attributes);
   }
 
   async listByJob(jobId: string, query: { readonly limit?: number } = {}): Promise<AlertRecord[]> {
-    const limit = query.limit ?? 50;
-    const records: AlertRecord[] = [];
-    let startKey: Item | undefined;
-    do {
-      const expr = new Expr();
-      const page = await dynamoCall(`table ${this.table}`, () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.table,
+    return this.table.readPages(
+      (remaining) => {
+        const expr = new Expr();
+        return {
+          query: {
             IndexName: this.byJob,
             KeyConditionExpression: `${expr.name('jobId')} = ${expr.value(jobId)}`,
             ScanIndexForward: false,
-            Limit: limit - records.length,
-            ExclusiveStartKey: startKey,
+            Limit: remaining,
             ...expr.params(),
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) records.push(this.decode(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && records.length < limit);
-    return records.slice(0, limit);
+          },
+        };
+      },
+      (item) => this.decode(item),
+      { limit: query.limit ?? 50 },
+    );
   }
 
   async openWindow(
@@ -176,98 +144,69 @@ export class DynamoAlertStore implements AlertStore {
     const endsAt = now + windowMs;
     const fields = { openedBy, openedAt: now, endsAt, expiresAt: ttlSeconds(endsAt + DAY_MS) };
     const assignments = Object.entries(fields).map(([f, v]) => `${expr.name(f)} = ${expr.value(v)}`);
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(windowKey(jobId, kind)),
-            UpdateExpression: `SET ${assignments.join(', ')}`,
-            ConditionExpression: `attribute_not_exists(${expr.name('alertId')}) OR ${expr.name('endsAt')} <= ${expr.value(now)}`,
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            ...expr.params(),
-          }),
-        );
-        return { jobId, kind, openedBy, openedAt: now, endsAt, opened: true };
-      },
+    const out = await this.table.update(
       {
-        conditionFailed: (old) => {
-          const raw = old ? unmarshalItem(old) : {};
-          const window: SilenceWindow = {
-            jobId,
-            kind,
-            openedBy: String(raw.openedBy),
-            openedAt: Number(raw.openedAt),
-            endsAt: Number(raw.endsAt),
-          };
-          return { ...window, opened: window.openedBy === openedBy };
-        },
+        Key: key(windowKey(jobId, kind)),
+        UpdateExpression: `SET ${assignments.join(', ')}`,
+        ConditionExpression: `attribute_not_exists(${expr.name('alertId')}) OR ${expr.name('endsAt')} <= ${expr.value(now)}`,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
       },
+      // A window is still open: the caller gets that one (opened by it only if it opened it before).
+      { conditionFailed: (old) => ({ openWindow: old ? unmarshalItem(old) : {} }) },
     );
+    if (!('openWindow' in out)) return { jobId, kind, openedBy, openedAt: now, endsAt, opened: true };
+    const raw = out.openWindow;
+    const window: SilenceWindow = {
+      jobId,
+      kind,
+      openedBy: String(raw.openedBy),
+      openedAt: Number(raw.openedAt),
+      endsAt: Number(raw.endsAt),
+    };
+    return { ...window, opened: window.openedBy === openedBy };
   }
 
   async fold(template: AlertRecord, entry: DigestEntry): Promise<{ digest: AlertRecord; created: boolean }> {
     const append = await this.foldOnce(template, entry, true);
     const item = append ?? (await this.foldOnce(template, entry, false));
-    if (!item) throw new CloverError('internal', `table ${this.table}: fold returned no item`);
+    if (!item) throw new CloverError('internal', `table ${this.table.name}: fold returned no item`);
     const digest = this.decode(item);
     return { digest, created: digest.digest?.count === 1 };
   }
 
   async flagged(condition: string): Promise<ReadonlySet<string>> {
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(
-        new GetItemCommand({ TableName: this.table, Key: key(flagsKey(condition)), ConsistentRead: true }),
-      ),
-    );
-    return new Set(out.Item?.jobs?.SS ?? []);
+    const item = await this.table.get(key(flagsKey(condition)));
+    return new Set(item?.jobs?.SS ?? []);
   }
 
-  async flag(condition: string, jobId: string): Promise<boolean> {
-    const expr = new Expr();
-    const jobs = expr.name('jobs');
-    expr.values[':set'] = { SS: [jobId] };
-    const one = expr.value(jobId);
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(flagsKey(condition)),
-            UpdateExpression: `ADD ${jobs} :set`,
-            ConditionExpression: `attribute_not_exists(${jobs}) OR NOT contains(${jobs}, ${one})`,
-            ...expr.params(),
-          }),
-        );
-        return true;
-      },
-      { conditionFailed: () => false },
-    );
+  flag(condition: string, jobId: string): Promise<boolean> {
+    return this.changeFlag(condition, jobId, 'ADD');
   }
 
-  async unflag(condition: string, jobId: string): Promise<boolean> {
+  unflag(condition: string, jobId: string): Promise<boolean> {
+    return this.changeFlag(condition, jobId, 'DELETE');
+  }
+
+  /**
+   * Adds `jobId` to, or deletes it from, the condition's string set `jobs`; the condition makes the
+   * write fail (false) when the set already is as asked, so only one caller sees the change.
+   */
+  private async changeFlag(condition: string, jobId: string, action: 'ADD' | 'DELETE'): Promise<boolean> {
     const expr = new Expr();
     const jobs = expr.name('jobs');
+    // A string set, which Expr.value cannot make: it stores arrays as lists.
     expr.values[':set'] = { SS: [jobId] };
     const one = expr.value(jobId);
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(flagsKey(condition)),
-            UpdateExpression: `DELETE ${jobs} :set`,
-            ConditionExpression: `contains(${jobs}, ${one})`,
-            ...expr.params(),
-          }),
-        );
-        return true;
-      },
-      { conditionFailed: () => false },
-    );
+    return this.table.updateIf({
+      Key: key(flagsKey(condition)),
+      UpdateExpression: `${action} ${jobs} :set`,
+      ConditionExpression:
+        action === 'ADD'
+          ? `attribute_not_exists(${jobs}) OR NOT contains(${jobs}, ${one})`
+          : `contains(${jobs}, ${one})`,
+      ...expr.params(),
+    });
   }
 
   /** One UpdateItem: create the digest's fields if absent, count the entry, and (when `keep`) append it. */
@@ -291,23 +230,18 @@ export class DynamoAlertStore implements AlertStore {
     const condition = keep
       ? `attribute_not_exists(${entries}) OR size(${entries}) < ${expr.value(MAX_DIGEST_ENTRIES)}`
       : undefined;
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        const out = await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(template.alertId),
-            UpdateExpression: `SET ${sets.join(', ')} ADD ${expr.name('digestCount')} ${expr.value(1)}`,
-            ...(condition ? { ConditionExpression: condition } : {}),
-            ReturnValues: 'ALL_NEW',
-            ...expr.params(),
-          }),
-        );
-        return out.Attributes;
+    const out = await this.table.update(
+      {
+        Key: key(template.alertId),
+        UpdateExpression: `SET ${sets.join(', ')} ADD ${expr.name('digestCount')} ${expr.value(1)}`,
+        ...(condition ? { ConditionExpression: condition } : {}),
+        ReturnValues: 'ALL_NEW',
+        ...expr.params(),
       },
+      // The digest is full: the caller folds again without keeping the entry.
       { conditionFailed: () => undefined },
     );
+    return out?.Attributes;
   }
 
   /** The record's attributes, the digest flattened, plus the TTL. */
@@ -335,7 +269,7 @@ export class DynamoAlertStore implements AlertStore {
   }
 
   private decode(item: Item): AlertRecord {
-    return decodeItem(AlertRecordSchema, item, this.table, (raw) => {
+    return decodeItem(AlertRecordSchema, item, this.table.name, (raw) => {
       const {
         expiresAt: _ttl,
         digestWindowStart,
@@ -358,7 +292,7 @@ export class DynamoAlertStore implements AlertStore {
   }
 }
 
-function key(alertId: string): Record<string, AttributeValue> {
+function key(alertId: string): Item {
   return { alertId: { S: alertId } };
 }
 

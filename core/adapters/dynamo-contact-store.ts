@@ -1,20 +1,17 @@
-import {
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
 import { AlreadyExistsError, NotFoundError } from '../errors';
 import { type Contact, ContactSpecSchema } from '../model';
 import type { ContactStore } from '../ports';
-import { decodeItem, dynamoCall, Expr, type Item, marshalItem } from './dynamo-items';
+import {
+  DynamoTable,
+  type DynamoTableOptions,
+  decodeItem,
+  Expr,
+  type Item,
+  marshalItem,
+} from './dynamo-items';
 
-export interface DynamoContactStoreOptions {
-  readonly client: DynamoDBClient;
-  /** Physical name of the contacts table (partition key `contactId`). */
-  readonly table: string;
-}
+/** `table`: the contacts table, partition key `contactId`. */
+export type DynamoContactStoreOptions = DynamoTableOptions;
 
 /**
  * Contacts in DynamoDB, one item per contact (the model's fields). Creation is conditional on the id
@@ -24,21 +21,15 @@ export interface DynamoContactStoreOptions {
  * const contacts = new DynamoContactStore({ client: clients.dynamodb, table: physicalName(prefix, 'contacts') });
  */
 export class DynamoContactStore implements ContactStore {
-  private readonly client: DynamoDBClient;
-  private readonly table: string;
+  private readonly table: DynamoTable;
 
   constructor(options: DynamoContactStoreOptions) {
-    this.client = options.client;
-    this.table = options.table;
+    this.table = new DynamoTable(options);
   }
 
   async get(contactId: string): Promise<Contact | null> {
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(
-        new GetItemCommand({ TableName: this.table, Key: key(contactId), ConsistentRead: true }),
-      ),
-    );
-    return out.Item ? this.decode(out.Item) : null;
+    const item = await this.table.get(key(contactId));
+    return item ? this.decode(item) : null;
   }
 
   create(contact: Contact): Promise<void> {
@@ -54,26 +45,15 @@ export class DynamoContactStore implements ContactStore {
   }
 
   async delete(contactId: string): Promise<boolean> {
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(
-        new DeleteItemCommand({ TableName: this.table, Key: key(contactId), ReturnValues: 'ALL_OLD' }),
-      ),
-    );
+    const out = await this.table.delete({ Key: key(contactId), ReturnValues: 'ALL_OLD' });
     return out.Attributes !== undefined;
   }
 
   async list(): Promise<Contact[]> {
-    const contacts: Contact[] = [];
-    let startKey: Item | undefined;
-    do {
-      const page = await dynamoCall(`table ${this.table}`, () =>
-        this.client.send(
-          new ScanCommand({ TableName: this.table, ExclusiveStartKey: startKey, ConsistentRead: true }),
-        ),
-      );
-      for (const item of page.Items ?? []) contacts.push(this.decode(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const contacts = await this.table.readPages(
+      () => ({ scan: { ConsistentRead: true } }),
+      (item) => this.decode(item),
+    );
     return contacts.sort((a, b) => a.contactId.localeCompare(b.contactId));
   }
 
@@ -83,23 +63,18 @@ export class DynamoContactStore implements ContactStore {
     onFailure: () => never,
   ): Promise<void> {
     const expr = new Expr();
-    await dynamoCall(
-      `table ${this.table}`,
-      () =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: marshalItem(contact),
-            ConditionExpression: `${condition}(${expr.name('contactId')})`,
-            ...expr.params(),
-          }),
-        ),
+    await this.table.put(
+      {
+        Item: marshalItem(contact),
+        ConditionExpression: `${condition}(${expr.name('contactId')})`,
+        ...expr.params(),
+      },
       { conditionFailed: onFailure },
     );
   }
 
   private decode(item: Item): Contact {
-    return decodeItem(ContactSpecSchema, item, this.table);
+    return decodeItem(ContactSpecSchema, item, this.table.name);
   }
 }
 

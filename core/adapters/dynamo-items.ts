@@ -1,6 +1,24 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DeleteItemCommandInput,
+  type DeleteItemCommandOutput,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  type PutItemCommandInput,
+  type PutItemCommandOutput,
+  QueryCommand,
+  type QueryCommandInput,
+  ScanCommand,
+  type ScanCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+  type UpdateItemCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import type { z } from 'zod';
 import { CloverError } from '../errors';
+import type { Clock } from '../ports';
 import { awsFailure, errorName } from './aws-errors';
 
 /**
@@ -14,6 +32,8 @@ import { awsFailure, errorName } from './aws-errors';
  *   `ConditionalCheckFailedException` (with the `ALL_OLD` item) and `TransactionCanceledException`
  *   (with one reason per transact item) into calls of the adapter's handler, which throws the
  *   domain error (or returns a value), and everything else into {@link awsFailure}.
+ * - `DynamoTable`: one table's GetItem/PutItem/UpdateItem/DeleteItem and paginated Scan/Query, each
+ *   through `dynamoCall`, so that an adapter writes only its keys, expressions and failure mapping.
  */
 export type Item = Record<string, AttributeValue>;
 
@@ -190,5 +210,128 @@ export class Expr {
       ...(Object.keys(this.names).length ? { ExpressionAttributeNames: this.names } : {}),
       ...(Object.keys(this.values).length ? { ExpressionAttributeValues: this.values } : {}),
     };
+  }
+}
+
+/** What every single-table Dynamo adapter is built from: an injected client (never built here) and the table. */
+export interface DynamoTableOptions {
+  readonly client: DynamoDBClient;
+  /** Physical name of the table (the adapter's doc gives its keys and indexes). */
+  readonly table: string;
+}
+
+/** Adapters that write a TTL attribute also take the wall clock it is computed from. */
+export interface DynamoTtlTableOptions extends DynamoTableOptions {
+  /** Wall clock for the TTL attribute only: conditions compare the caller's `now`, never this. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** An SDK request input without `TableName`, which {@link DynamoTable} fills in. */
+export type TableInput<I> = Omit<I, 'TableName'>;
+
+/** One page of a Scan or a Query; {@link DynamoTable.readPages} fills in the table and the start key. */
+export type PageRequest =
+  | { readonly scan: Omit<ScanCommandInput, 'TableName' | 'ExclusiveStartKey'> }
+  | { readonly query: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'> };
+
+/**
+ * One table's requests, each run through {@link dynamoCall} with failures naming `table <name>`.
+ * The write methods take the same failure handlers as `dynamoCall`; a handler's return value is the
+ * method's result when the condition fails (`F`, `never` when the handler throws).
+ *
+ * @example
+ * const table = new DynamoTable({ client, table: physicalName(prefix, 'contacts') });
+ * const item = await table.get({ contactId: { S: 'ops' } });
+ * await table.put({ Item, ConditionExpression }, { conditionFailed: () => { throw new AlreadyExistsError('contact', id); } });
+ */
+export class DynamoTable {
+  readonly client: DynamoDBClient;
+  readonly name: string;
+  /** How failures name this table. */
+  readonly what: string;
+
+  constructor(options: DynamoTableOptions) {
+    this.client = options.client;
+    this.name = options.table;
+    this.what = `table ${options.table}`;
+  }
+
+  /** The item under `key`, read consistently (a read right after a write sees it), or undefined. */
+  async get(key: Item): Promise<Item | undefined> {
+    const out = await dynamoCall(this.what, () =>
+      this.client.send(new GetItemCommand({ TableName: this.name, Key: key, ConsistentRead: true })),
+    );
+    return out.Item;
+  }
+
+  put<F = never>(
+    input: TableInput<PutItemCommandInput>,
+    handlers: DynamoFailureHandlers<F> = {},
+  ): Promise<PutItemCommandOutput | F> {
+    return dynamoCall<PutItemCommandOutput | F>(
+      this.what,
+      () => this.client.send(new PutItemCommand({ TableName: this.name, ...input })),
+      handlers,
+    );
+  }
+
+  update<F = never>(
+    input: TableInput<UpdateItemCommandInput>,
+    handlers: DynamoFailureHandlers<F> = {},
+  ): Promise<UpdateItemCommandOutput | F> {
+    return dynamoCall<UpdateItemCommandOutput | F>(
+      this.what,
+      () => this.client.send(new UpdateItemCommand({ TableName: this.name, ...input })),
+      handlers,
+    );
+  }
+
+  delete<F = never>(
+    input: TableInput<DeleteItemCommandInput>,
+    handlers: DynamoFailureHandlers<F> = {},
+  ): Promise<DeleteItemCommandOutput | F> {
+    return dynamoCall<DeleteItemCommandOutput | F>(
+      this.what,
+      () => this.client.send(new DeleteItemCommand({ TableName: this.name, ...input })),
+      handlers,
+    );
+  }
+
+  /** An update whose failed condition is an answer, not an error: true when it wrote, false when the condition failed. */
+  async updateIf(input: TableInput<UpdateItemCommandInput>): Promise<boolean> {
+    const out = await this.update(input, { conditionFailed: () => false as const });
+    return out !== false;
+  }
+
+  /**
+   * Reads a Scan or Query page after page, decoding each page's items before asking for the next,
+   * until the last page or until `limit` items are read. `request` builds each page's request from
+   * the number of items still wanted (for its `Limit`). `what` names failures (default `table <name>`).
+   */
+  async readPages<T>(
+    request: (remaining: number) => PageRequest,
+    decode: (item: Item) => T,
+    options: { readonly limit?: number; readonly what?: string } = {},
+  ): Promise<T[]> {
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const results: T[] = [];
+    let startKey: Item | undefined;
+    do {
+      const page = request(limit - results.length);
+      const out = await dynamoCall<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
+        options.what ?? this.what,
+        () =>
+          'scan' in page
+            ? this.client.send(
+                new ScanCommand({ TableName: this.name, ...page.scan, ExclusiveStartKey: startKey }),
+              )
+            : this.client.send(
+                new QueryCommand({ TableName: this.name, ...page.query, ExclusiveStartKey: startKey }),
+              ),
+      );
+      for (const item of out.Items ?? []) results.push(decode(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && results.length < limit);
+    return results.slice(0, limit);
   }
 }

@@ -1,17 +1,10 @@
-import {
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import { NotFoundError, VersionConflictError } from '../errors';
 import { type Job, JobSchema, type SyncState } from '../model';
 import type { JobStore } from '../ports';
 import {
+  DynamoTable,
+  type DynamoTableOptions,
   decodeItem,
-  dynamoCall,
   Expr,
   type Item,
   jsonAttr,
@@ -19,11 +12,8 @@ import {
   parseJsonAttr,
 } from './dynamo-items';
 
-export interface DynamoJobStoreOptions {
-  readonly client: DynamoDBClient;
-  /** Physical name of the jobs table (partition key `jobId`). */
-  readonly table: string;
-}
+/** `table`: the jobs table, partition key `jobId`. */
+export type DynamoJobStoreOptions = DynamoTableOptions;
 
 /**
  * Jobs in DynamoDB, one item per job: `jobId` (key), `spec` (a map; its opaque `payload` stored as a
@@ -36,19 +26,15 @@ export interface DynamoJobStoreOptions {
  * await jobs.put(job, 0); // create
  */
 export class DynamoJobStore implements JobStore {
-  private readonly client: DynamoDBClient;
-  private readonly table: string;
+  private readonly table: DynamoTable;
 
   constructor(options: DynamoJobStoreOptions) {
-    this.client = options.client;
-    this.table = options.table;
+    this.table = new DynamoTable(options);
   }
 
   async get(jobId: string): Promise<Job | null> {
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(new GetItemCommand({ TableName: this.table, Key: key(jobId), ConsistentRead: true })),
-    );
-    return out.Item ? this.decode(out.Item) : null;
+    const item = await this.table.get(key(jobId));
+    return item ? this.decode(item) : null;
   }
 
   async put(job: Job, expectedVersion: number): Promise<void> {
@@ -58,37 +44,27 @@ export class DynamoJobStore implements JobStore {
       expectedVersion === 0
         ? `attribute_not_exists(${expr.name('jobId')})`
         : `${expr.name('version')} = ${expr.value(expectedVersion)}`;
-    await dynamoCall(
-      `table ${this.table}`,
-      () =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: encodeJob(job),
-            ConditionExpression: condition,
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            ...expr.params(),
-          }),
-        ),
+    await this.table.put(
+      {
+        Item: encodeJob(job),
+        ConditionExpression: condition,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
+      },
       { conditionFailed: (old) => this.conflict(jobId, expectedVersion, old) },
     );
   }
 
   async setSyncState(jobId: string, version: number, state: SyncState): Promise<void> {
     const expr = new Expr();
-    await dynamoCall(
-      `table ${this.table}`,
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(jobId),
-            UpdateExpression: `SET ${expr.name('syncState')} = ${expr.value(state)}`,
-            ConditionExpression: `${expr.name('version')} = ${expr.value(version)}`,
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            ...expr.params(),
-          }),
-        ),
+    await this.table.update(
+      {
+        Key: key(jobId),
+        UpdateExpression: `SET ${expr.name('syncState')} = ${expr.value(state)}`,
+        ConditionExpression: `${expr.name('version')} = ${expr.value(version)}`,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
+      },
       { conditionFailed: (old) => this.conflict(jobId, version, old) },
     );
   }
@@ -97,35 +73,23 @@ export class DynamoJobStore implements JobStore {
     const expr = new Expr();
     const condition =
       expectedVersion === undefined ? undefined : `${expr.name('version')} = ${expr.value(expectedVersion)}`;
-    await dynamoCall(
-      `table ${this.table}`,
-      () =>
-        this.client.send(
-          new DeleteItemCommand({
-            TableName: this.table,
-            Key: key(jobId),
-            ...(condition
-              ? { ConditionExpression: condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }
-              : {}),
-            ...expr.params(),
-          }),
-        ),
+    await this.table.delete(
+      {
+        Key: key(jobId),
+        ...(condition
+          ? { ConditionExpression: condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }
+          : {}),
+        ...expr.params(),
+      },
       { conditionFailed: (old) => this.conflict(jobId, expectedVersion ?? 0, old) },
     );
   }
 
   async list(): Promise<Job[]> {
-    const jobs: Job[] = [];
-    let startKey: Item | undefined;
-    do {
-      const page = await dynamoCall(`table ${this.table}`, () =>
-        this.client.send(
-          new ScanCommand({ TableName: this.table, ExclusiveStartKey: startKey, ConsistentRead: true }),
-        ),
-      );
-      for (const item of page.Items ?? []) jobs.push(this.decode(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const jobs = await this.table.readPages(
+      () => ({ scan: { ConsistentRead: true } }),
+      (item) => this.decode(item),
+    );
     return jobs.sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
   }
 
@@ -137,10 +101,10 @@ export class DynamoJobStore implements JobStore {
   }
 
   private decode(item: Item): Job {
-    return decodeItem(JobSchema, item, this.table, ({ jobId: _key, ...raw }) => {
+    return decodeItem(JobSchema, item, this.table.name, ({ jobId: _key, ...raw }) => {
       const spec = raw.spec as Record<string, unknown> | undefined;
       if (spec && typeof spec === 'object') {
-        raw.spec = { ...spec, payload: parseJsonAttr(spec.payload, this.table, 'spec.payload') };
+        raw.spec = { ...spec, payload: parseJsonAttr(spec.payload, this.table.name, 'spec.payload') };
       }
       return raw;
     });

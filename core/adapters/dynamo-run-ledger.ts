@@ -1,11 +1,4 @@
-import {
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  TransactWriteItemsCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import {
   AlreadyFiredError,
   CloverError,
@@ -30,6 +23,8 @@ import {
 import {
   type CancellationReason,
   DAY_MS,
+  DynamoTable,
+  type DynamoTtlTableOptions,
   decodeItem,
   dynamoCall,
   Expr,
@@ -93,16 +88,14 @@ const RESERVED_FIELDS = new Set([
  * await ledger.createWithLock(run, { key: jobLockKey(run.jobId), owner: run.runId, expiresAt, now });
  */
 export class DynamoRunLedger implements RunLedger {
-  private readonly client: DynamoDBClient;
-  private readonly runs: string;
+  private readonly runs: DynamoTable;
   private readonly locks: DynamoLockStore;
   private readonly byJob: string;
   private readonly byStatus: string;
   private readonly clock: Clock;
 
   constructor(options: DynamoRunLedgerOptions) {
-    this.client = options.client;
-    this.runs = options.runsTable;
+    this.runs = new DynamoTable({ client: options.client, table: options.runsTable });
     this.locks = new DynamoLockStore({
       client: options.client,
       table: options.locksTable,
@@ -114,28 +107,19 @@ export class DynamoRunLedger implements RunLedger {
   }
 
   async get(runId: string): Promise<Run | null> {
-    const out = await dynamoCall(`table ${this.runs}`, () =>
-      this.client.send(
-        new GetItemCommand({ TableName: this.runs, Key: runKey(runId), ConsistentRead: true }),
-      ),
-    );
-    return out.Item ? this.decode(out.Item) : null;
+    const item = await this.runs.get(runKey(runId));
+    return item ? this.decode(item) : null;
   }
 
   async create(run: Run): Promise<void> {
     const expr = new Expr();
-    await dynamoCall(
-      `table ${this.runs}`,
-      () =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.runs,
-            Item: this.encode(run),
-            ConditionExpression: `attribute_not_exists(${expr.name('runId')})`,
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            ...expr.params(),
-          }),
-        ),
+    await this.runs.put(
+      {
+        Item: this.encode(run),
+        ConditionExpression: `attribute_not_exists(${expr.name('runId')})`,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
+      },
       { conditionFailed: async (old) => this.alreadyFired(run.runId, old) },
     );
   }
@@ -153,7 +137,7 @@ export class DynamoRunLedger implements RunLedger {
         TransactItems: [
           {
             Put: {
-              TableName: this.runs,
+              TableName: this.runs.name,
               Item: this.encode(run),
               ConditionExpression: `attribute_not_exists(${runExpr.name('runId')})`,
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -162,7 +146,7 @@ export class DynamoRunLedger implements RunLedger {
           },
           {
             Update: {
-              TableName: this.locks.table,
+              TableName: this.locks.table.name,
               Key: lockKey(lock.key),
               UpdateExpression:
                 `SET ${owner} = ${lockExpr.value(lock.owner)}, ${expiresAt} = ${lockExpr.value(lock.expiresAt)}, ` +
@@ -177,9 +161,9 @@ export class DynamoRunLedger implements RunLedger {
       });
     for (let attempt = 1; ; attempt++) {
       const outcome = await dynamoCall<'ok' | 'retry'>(
-        `tables ${this.runs} + ${this.locks.table}`,
+        `tables ${this.runs.name} + ${this.locks.table.name}`,
         async (): Promise<'ok' | 'retry'> => {
-          await this.client.send(command());
+          await this.runs.client.send(command());
           return 'ok';
         },
         {
@@ -230,34 +214,13 @@ export class DynamoRunLedger implements RunLedger {
     const condition = from.length
       ? `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`
       : `attribute_not_exists(${expr.name('runId')}) AND attribute_exists(${expr.name('runId')})`;
-
-    const out = await dynamoCall(
-      `table ${this.runs}`,
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.runs,
-            Key: runKey(runId),
-            UpdateExpression: update,
-            ConditionExpression: condition,
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            ...expr.params(),
-          }),
-        ),
-      {
-        conditionFailed: (old) => {
-          if (!old) throw new NotFoundError('run', runId);
-          const current = this.decode(old);
-          if (!change.from.includes(current.status))
-            throw new RunNotInStateError(runId, change.from, current);
-          throw new StaleFenceError(`run ${runId}`, change.fence, current);
-        },
-      },
+    return this.fencedUpdate(
+      'update',
+      runId,
+      change,
+      { UpdateExpression: update, ConditionExpression: condition },
+      expr,
     );
-    if (!out.Attributes)
-      throw new CloverError('internal', `table ${this.runs}: update of ${runId} returned no item`);
-    return this.decode(out.Attributes);
   }
 
   async patch(runId: string, change: RunPatch): Promise<Run> {
@@ -271,20 +234,44 @@ export class DynamoRunLedger implements RunLedger {
       );
     }
     const from = change.from.map((status) => expr.value(status));
-    const out = await dynamoCall(
-      `table ${this.runs}`,
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.runs,
-            Key: runKey(runId),
-            UpdateExpression: `SET ${assignments.join(', ')}`,
-            ConditionExpression: `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`,
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            ...expr.params(),
-          }),
-        ),
+    const condition = `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`;
+    return this.fencedUpdate(
+      'patch',
+      runId,
+      change,
+      { UpdateExpression: `SET ${assignments.join(', ')}`, ConditionExpression: condition },
+      expr,
+    );
+  }
+
+  listByJob(jobId: string, query: RunQuery = {}): Promise<Run[]> {
+    return this.query(this.byJob, 'jobId', jobId, query);
+  }
+
+  listByStatus(status: RunStatus, query: RunQuery = {}): Promise<Run[]> {
+    return this.query(this.byStatus, 'status', status, query);
+  }
+
+  /**
+   * The one conditional UpdateItem of `transition` and `patch`: both are fenced on the run's status
+   * and fence, so a failed condition means the same thing for both (the run is missing, in another
+   * state, or fenced off), read from the `ALL_OLD` item.
+   */
+  private async fencedUpdate(
+    verb: 'update' | 'patch',
+    runId: string,
+    change: Pick<RunPatch, 'from' | 'fence'>,
+    write: { readonly UpdateExpression: string; readonly ConditionExpression: string },
+    expr: Expr,
+  ): Promise<Run> {
+    const out = await this.runs.update(
+      {
+        Key: runKey(runId),
+        ...write,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
+      },
       {
         conditionFailed: (old) => {
           if (!old) throw new NotFoundError('run', runId);
@@ -296,42 +283,29 @@ export class DynamoRunLedger implements RunLedger {
       },
     );
     if (!out.Attributes)
-      throw new CloverError('internal', `table ${this.runs}: patch of ${runId} returned no item`);
+      throw new CloverError('internal', `table ${this.runs.name}: ${verb} of ${runId} returned no item`);
     return this.decode(out.Attributes);
-  }
-
-  listByJob(jobId: string, query: RunQuery = {}): Promise<Run[]> {
-    return this.query(this.byJob, 'jobId', jobId, query);
-  }
-
-  listByStatus(status: RunStatus, query: RunQuery = {}): Promise<Run[]> {
-    return this.query(this.byStatus, 'status', status, query);
   }
 
   private async query(index: string, keyName: string, keyValue: string, query: RunQuery): Promise<Run[]> {
     const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
-    const runs: Run[] = [];
-    if (limit <= 0) return runs;
-    let startKey: Item | undefined;
-    do {
-      const expr = new Expr();
-      const page = await dynamoCall(`index ${this.runs}.${index}`, () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.runs,
+    if (limit <= 0) return [];
+    return this.runs.readPages(
+      (remaining) => {
+        const expr = new Expr();
+        return {
+          query: {
             IndexName: index,
             KeyConditionExpression: `${expr.name(keyName)} = ${expr.value(keyValue)}`,
             ScanIndexForward: query.order === 'oldest',
-            Limit: limit - runs.length,
-            ExclusiveStartKey: startKey,
+            Limit: remaining,
             ...expr.params(),
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) runs.push(this.decode(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && runs.length < limit);
-    return runs.slice(0, limit);
+          },
+        };
+      },
+      (item) => this.decode(item),
+      { limit, what: `index ${this.runs.name}.${index}` },
+    );
   }
 
   /** Maps a cancelled run+lock transaction: the run item first (one run per fire), then the lock. */
@@ -377,9 +351,9 @@ export class DynamoRunLedger implements RunLedger {
   }
 
   private decode(item: Item): Run {
-    return decodeItem(RunSchema, item, this.runs, (raw) => {
+    return decodeItem(RunSchema, item, this.runs.name, (raw) => {
       for (const field of JSON_FIELDS) {
-        if (raw[field] !== undefined) raw[field] = parseJsonAttr(raw[field], this.runs, field);
+        if (raw[field] !== undefined) raw[field] = parseJsonAttr(raw[field], this.runs.name, field);
       }
       raw.history = fillAttempts(raw.history, raw.createdAttempt ?? raw.attempt);
       return raw;
@@ -387,13 +361,8 @@ export class DynamoRunLedger implements RunLedger {
   }
 }
 
-export interface DynamoLockStoreOptions {
-  readonly client: DynamoDBClient;
-  /** Physical name of the locks table: key `lockKey`, TTL attribute `ttl`. */
-  readonly table: string;
-  /** Wall clock for the TTL attribute only. @default systemClock */
-  readonly clock?: Clock;
-}
+/** `table`: the locks table, key `lockKey`, TTL attribute `ttl`. */
+export type DynamoLockStoreOptions = DynamoTtlTableOptions;
 
 /**
  * Lease locks in DynamoDB: `lockKey`, `owner` (absent when free), `fence` (only ever grows: `ADD`),
@@ -402,65 +371,40 @@ export interface DynamoLockStoreOptions {
  * Locks are taken in {@link DynamoRunLedger.createWithLock}; this class reads, releases and hands them over.
  */
 export class DynamoLockStore implements LockStore {
-  readonly table: string;
-  private readonly client: DynamoDBClient;
+  /** @internal The ledger's run+lock transaction writes this table too. */
+  readonly table: DynamoTable;
   private readonly clock: Clock;
 
   constructor(options: DynamoLockStoreOptions) {
-    this.client = options.client;
-    this.table = options.table;
+    this.table = new DynamoTable(options);
     this.clock = options.clock ?? systemClock;
   }
 
   async get(key: string): Promise<Lock | null> {
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(
-        new GetItemCommand({ TableName: this.table, Key: lockKey(key), ConsistentRead: true }),
-      ),
-    );
-    return out.Item ? this.decode(out.Item) : null;
+    const item = await this.table.get(lockKey(key));
+    return item ? this.decode(item) : null;
   }
 
   async release(key: string, owner: string): Promise<boolean> {
     const expr = new Expr();
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: lockKey(key),
-            UpdateExpression: `REMOVE ${expr.name('owner')}`,
-            ConditionExpression: `${expr.name('owner')} = ${expr.value(owner)}`,
-            ...expr.params(),
-          }),
-        );
-        return true;
-      },
-      { conditionFailed: () => false },
-    );
+    return this.table.updateIf({
+      Key: lockKey(key),
+      UpdateExpression: `REMOVE ${expr.name('owner')}`,
+      ConditionExpression: `${expr.name('owner')} = ${expr.value(owner)}`,
+      ...expr.params(),
+    });
   }
 
   async handOver(key: string, from: string, to: string, expiresAt: number): Promise<boolean> {
     const expr = new Expr();
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: lockKey(key),
-            UpdateExpression:
-              `SET ${expr.name('owner')} = ${expr.value(to)}, ${expr.name('expiresAt')} = ${expr.value(expiresAt)}, ` +
-              `${expr.name('ttl')} = ${expr.value(this.ttlFor(expiresAt))} ADD ${expr.name('fence')} ${expr.value(1)}`,
-            ConditionExpression: `${expr.name('owner')} = ${expr.value(from)}`,
-            ...expr.params(),
-          }),
-        );
-        return true;
-      },
-      { conditionFailed: () => false },
-    );
+    return this.table.updateIf({
+      Key: lockKey(key),
+      UpdateExpression:
+        `SET ${expr.name('owner')} = ${expr.value(to)}, ${expr.name('expiresAt')} = ${expr.value(expiresAt)}, ` +
+        `${expr.name('ttl')} = ${expr.value(this.ttlFor(expiresAt))} ADD ${expr.name('fence')} ${expr.value(1)}`,
+      ConditionExpression: `${expr.name('owner')} = ${expr.value(from)}`,
+      ...expr.params(),
+    });
   }
 
   /** @internal TTL for a lock whose lease ends at `expiresAt`: a day later, and never before a day from now. */
@@ -470,7 +414,7 @@ export class DynamoLockStore implements LockStore {
 
   /** @internal */
   decode(item: Item): Lock {
-    return decodeItem(LockSchema, item, this.table);
+    return decodeItem(LockSchema, item, this.table.name);
   }
 }
 

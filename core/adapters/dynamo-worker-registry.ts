@@ -1,26 +1,25 @@
-import {
-  type DynamoDBClient,
-  GetItemCommand,
-  QueryCommand,
-  ScanCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import { CloverError, LeaseLostError } from '../errors';
 import { type Worker, type WorkerRegistration, WorkerSchema } from '../model';
 import { type Clock, systemClock, type WorkerRegistry } from '../ports';
-import { DAY_MS, decodeItem, dynamoCall, Expr, type Item, ttlSeconds } from './dynamo-items';
+import {
+  DAY_MS,
+  type DynamoFailureHandlers,
+  DynamoTable,
+  type DynamoTtlTableOptions,
+  decodeItem,
+  Expr,
+  type Item,
+  type PageRequest,
+  ttlSeconds,
+} from './dynamo-items';
 
 /** A worker item lingers this long after its lease ended (`ttl`, epoch seconds): GONE workers vanish after a day. */
 export const WORKER_RETENTION_MS = DAY_MS;
 
-export interface DynamoWorkerRegistryOptions {
-  readonly client: DynamoDBClient;
-  /** Physical name of the workers table: key `workerId`, GSI `byPool` (pool, workerId) projecting ALL, TTL `ttl`. */
-  readonly table: string;
+/** `table`: the workers table, key `workerId`, GSI `byPool` (pool, workerId) projecting ALL, TTL `ttl`. */
+export interface DynamoWorkerRegistryOptions extends DynamoTtlTableOptions {
   /** @default 'byPool' */
   readonly byPoolIndex?: string;
-  /** Wall clock for the TTL attribute only (leases compare the caller's `now`). @default systemClock */
-  readonly clock?: Clock;
 }
 
 /**
@@ -35,14 +34,12 @@ export interface DynamoWorkerRegistryOptions {
  * await workers.renew(me.workerId, me.leaseFence, Date.now(), 10_000, runningCount);
  */
 export class DynamoWorkerRegistry implements WorkerRegistry {
-  private readonly client: DynamoDBClient;
-  private readonly table: string;
+  private readonly table: DynamoTable;
   private readonly byPool: string;
   private readonly clock: Clock;
 
   constructor(options: DynamoWorkerRegistryOptions) {
-    this.client = options.client;
-    this.table = options.table;
+    this.table = new DynamoTable(options);
     this.byPool = options.byPoolIndex ?? 'byPool';
     this.clock = options.clock ?? systemClock;
   }
@@ -63,17 +60,12 @@ export class DynamoWorkerRegistry implements WorkerRegistry {
     const assignments = Object.entries(values)
       .filter(([, v]) => v !== undefined)
       .map(([field, value]) => `${expr.name(field)} = ${expr.value(value)}`);
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: key(workerId),
-          UpdateExpression: `SET ${assignments.join(', ')} ADD ${expr.name('leaseFence')} ${expr.value(1)}`,
-          ReturnValues: 'ALL_NEW',
-          ...expr.params(),
-        }),
-      ),
-    );
+    const out = await this.table.update({
+      Key: key(workerId),
+      UpdateExpression: `SET ${assignments.join(', ')} ADD ${expr.name('leaseFence')} ${expr.value(1)}`,
+      ReturnValues: 'ALL_NEW',
+      ...expr.params(),
+    });
     return this.written(workerId, out.Attributes);
   }
 
@@ -86,27 +78,18 @@ export class DynamoWorkerRegistry implements WorkerRegistry {
   ): Promise<Worker> {
     const expr = new Expr();
     const leaseExpiresAt = now + ttlMs;
-    const out = await dynamoCall(
-      `table ${this.table}`,
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(workerId),
-            UpdateExpression:
-              `SET ${expr.name('leaseExpiresAt')} = ${expr.value(leaseExpiresAt)}, ` +
-              `${expr.name('heartbeatAt')} = ${expr.value(now)}, ${expr.name('load')} = ${expr.value(load)}, ` +
-              `${expr.name('ttl')} = ${expr.value(this.ttlFor(leaseExpiresAt))}`,
-            ConditionExpression: liveLease(expr, leaseFence, now),
-            ReturnValues: 'ALL_NEW',
-            ...expr.params(),
-          }),
-        ),
+    const out = await this.table.update(
       {
-        conditionFailed: () => {
-          throw new LeaseLostError(workerId);
-        },
+        Key: key(workerId),
+        UpdateExpression:
+          `SET ${expr.name('leaseExpiresAt')} = ${expr.value(leaseExpiresAt)}, ` +
+          `${expr.name('heartbeatAt')} = ${expr.value(now)}, ${expr.name('load')} = ${expr.value(load)}, ` +
+          `${expr.name('ttl')} = ${expr.value(this.ttlFor(leaseExpiresAt))}`,
+        ConditionExpression: liveLease(expr, leaseFence, now),
+        ReturnValues: 'ALL_NEW',
+        ...expr.params(),
       },
+      leaseLost(workerId),
     );
     return this.written(workerId, out.Attributes);
   }
@@ -124,60 +107,37 @@ export class DynamoWorkerRegistry implements WorkerRegistry {
         ? `${expr.name('leaseFence')} = ${expr.value(leaseFence)}`
         : liveLease(expr, leaseFence, now);
     const ttl = status === 'GONE' ? ttlSeconds(this.clock.now() + WORKER_RETENTION_MS) : undefined;
-    await dynamoCall(
-      `table ${this.table}`,
-      () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(workerId),
-            UpdateExpression:
-              `SET ${expr.name('status')} = ${expr.value(status)}` +
-              (ttl === undefined ? '' : `, ${expr.name('ttl')} = ${expr.value(ttl)}`),
-            ConditionExpression: condition,
-            ...expr.params(),
-          }),
-        ),
+    await this.table.update(
       {
-        conditionFailed: () => {
-          throw new LeaseLostError(workerId);
-        },
+        Key: key(workerId),
+        UpdateExpression:
+          `SET ${expr.name('status')} = ${expr.value(status)}` +
+          (ttl === undefined ? '' : `, ${expr.name('ttl')} = ${expr.value(ttl)}`),
+        ConditionExpression: condition,
+        ...expr.params(),
       },
+      leaseLost(workerId),
     );
   }
 
   async expire(workerId: string, leaseFence: number, now: number): Promise<boolean> {
     const expr = new Expr();
     const status = expr.name('status');
-    return dynamoCall(
-      `table ${this.table}`,
-      async () => {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: key(workerId),
-            UpdateExpression:
-              `SET ${status} = ${expr.value('GONE')}, ` +
-              `${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + WORKER_RETENTION_MS))}`,
-            ConditionExpression:
-              `${expr.name('leaseFence')} = ${expr.value(leaseFence)} AND ` +
-              `${expr.name('leaseExpiresAt')} <= ${expr.value(now)} AND ${status} <> ${expr.value('GONE')}`,
-            ...expr.params(),
-          }),
-        );
-        return true;
-      },
-      { conditionFailed: () => false },
-    );
+    return this.table.updateIf({
+      Key: key(workerId),
+      UpdateExpression:
+        `SET ${status} = ${expr.value('GONE')}, ` +
+        `${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + WORKER_RETENTION_MS))}`,
+      ConditionExpression:
+        `${expr.name('leaseFence')} = ${expr.value(leaseFence)} AND ` +
+        `${expr.name('leaseExpiresAt')} <= ${expr.value(now)} AND ${status} <> ${expr.value('GONE')}`,
+      ...expr.params(),
+    });
   }
 
   async get(workerId: string): Promise<Worker | null> {
-    const out = await dynamoCall(`table ${this.table}`, () =>
-      this.client.send(
-        new GetItemCommand({ TableName: this.table, Key: key(workerId), ConsistentRead: true }),
-      ),
-    );
-    return out.Item ? this.decode(out.Item) : null;
+    const item = await this.table.get(key(workerId));
+    return item ? this.decode(item) : null;
   }
 
   /**
@@ -185,36 +145,25 @@ export class DynamoWorkerRegistry implements WorkerRegistry {
    * GSI read is: a registration may take a moment to show). Without: a Scan of the table.
    */
   async list(pool?: string): Promise<Worker[]> {
-    const workers: Worker[] = [];
-    let startKey: Item | undefined;
-    do {
-      const expr = new Expr();
-      const filter = `${expr.name('status')} <> ${expr.value('GONE')}`;
-      const page = await dynamoCall(`table ${this.table}`, () =>
-        pool === undefined
-          ? this.client.send(
-              new ScanCommand({
-                TableName: this.table,
-                FilterExpression: filter,
-                ExclusiveStartKey: startKey,
-                ConsistentRead: true,
-                ...expr.params(),
-              }),
-            )
-          : this.client.send(
-              new QueryCommand({
-                TableName: this.table,
-                IndexName: this.byPool,
-                KeyConditionExpression: `${expr.name('pool')} = ${expr.value(pool)}`,
-                FilterExpression: filter,
-                ExclusiveStartKey: startKey,
-                ...expr.params(),
-              }),
-            ),
-      );
-      for (const item of page.Items ?? []) workers.push(this.decode(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const workers = await this.table.readPages(
+      (): PageRequest => {
+        const expr = new Expr();
+        const filter = `${expr.name('status')} <> ${expr.value('GONE')}`;
+        if (pool === undefined) {
+          return { scan: { FilterExpression: filter, ConsistentRead: true, ...expr.params() } };
+        }
+        const keyCondition = `${expr.name('pool')} = ${expr.value(pool)}`;
+        return {
+          query: {
+            IndexName: this.byPool,
+            KeyConditionExpression: keyCondition,
+            FilterExpression: filter,
+            ...expr.params(),
+          },
+        };
+      },
+      (item) => this.decode(item),
+    );
     return workers.sort((a, b) => a.workerId.localeCompare(b.workerId));
   }
 
@@ -224,18 +173,27 @@ export class DynamoWorkerRegistry implements WorkerRegistry {
 
   private written(workerId: string, item: Item | undefined): Worker {
     if (!item)
-      throw new CloverError('internal', `table ${this.table}: update of ${workerId} returned no item`);
+      throw new CloverError('internal', `table ${this.table.name}: update of ${workerId} returned no item`);
     return this.decode(item);
   }
 
   private decode(item: Item): Worker {
     // WorkerSchema is strict: drop the storage-only TTL attribute first.
-    return decodeItem(WorkerSchema, item, this.table, ({ ttl: _ttl, ...raw }) => raw);
+    return decodeItem(WorkerSchema, item, this.table.name, ({ ttl: _ttl, ...raw }) => raw);
   }
 }
 
 function key(workerId: string): Item {
   return { workerId: { S: workerId } };
+}
+
+/** A lease write whose condition failed: another registration (or the monitor) took the worker id over. */
+function leaseLost(workerId: string): DynamoFailureHandlers<never> {
+  return {
+    conditionFailed: () => {
+      throw new LeaseLostError(workerId);
+    },
+  };
 }
 
 /** The lease is this fence's, unexpired, and not released. */

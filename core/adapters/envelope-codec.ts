@@ -36,7 +36,7 @@ export function decodeFrame(frame: Uint8Array): DispatchEnvelope {
   if (frame.length > MAX_FRAME_BYTES) {
     throw new MalformedMessageError(`frame of ${frame.length} bytes is over ${MAX_FRAME_BYTES}`);
   }
-  const length = uncompressedLength(frame);
+  const length = snappyUncompressedLength(frame);
   if (length > MAX_ENVELOPE_JSON_BYTES) {
     throw new MalformedMessageError(
       `frame would decompress to ${length} bytes, over ${MAX_ENVELOPE_JSON_BYTES}`,
@@ -65,8 +65,12 @@ export function fromSqsBody(body: string): DispatchEnvelope {
   return decodeFrame(Buffer.from(body, 'base64'));
 }
 
-/** Reads the little-endian base-128 varint (at most 5 bytes, 32 bits) that starts a raw Snappy block. */
-function uncompressedLength(frame: Uint8Array): number {
+/**
+ * Reads the little-endian base-128 varint (at most 5 bytes, 32 bits) that starts a raw Snappy block:
+ * the uncompressed length, to check against a limit before decompressing. Exported for the other
+ * raw-Snappy bodies (zmq-protocol.ts reads the same header).
+ */
+export function snappyUncompressedLength(frame: Uint8Array): number {
   let length = 0;
   for (let i = 0; i < 5; i++) {
     const byte = frame[i];

@@ -2,6 +2,7 @@ import { compressSync, uncompressSync } from 'snappy';
 import { z } from 'zod';
 import { ENVELOPE_VERSION } from '../envelope';
 import { MalformedMessageError, ValidationError } from '../errors';
+import { snappyUncompressedLength } from './envelope-codec';
 
 /**
  * The direct ZeroMQ channel between a dispatcher (DEALER) and an agent (ROUTER). See docs/zeromq.md.
@@ -88,7 +89,7 @@ export function decodeReply(frame: Uint8Array): Reply {
 
 function parseSmall<T>(frame: Uint8Array, schema: z.ZodType<T>, what: string): T {
   if (frame.length === 0) throw new MalformedMessageError(`empty ${what}`);
-  const length = snappyLength(frame);
+  const length = snappyUncompressedLength(frame);
   if (length > MAX_SMALL_JSON_BYTES) {
     throw new MalformedMessageError(
       `${what} would decompress to ${length} bytes, over ${MAX_SMALL_JSON_BYTES}`,
@@ -110,18 +111,6 @@ function parseSmall<T>(frame: Uint8Array, schema: z.ZodType<T>, what: string): T
     throw new MalformedMessageError(`${what} ${first?.path.join('.') || ''}: ${first?.message ?? 'invalid'}`);
   }
   return parsed.data;
-}
-
-/** The varint that opens a raw Snappy block: the uncompressed length (as in envelope-codec.ts). */
-function snappyLength(frame: Uint8Array): number {
-  let length = 0;
-  for (let i = 0; i < 5; i++) {
-    const byte = frame[i];
-    if (byte === undefined) break;
-    length += (byte & 0x7f) * 2 ** (7 * i);
-    if ((byte & 0x80) === 0) return length;
-  }
-  throw new MalformedMessageError('not a Snappy frame: bad length header');
 }
 
 /** A CURVE key pair, each key Z85-encoded (40 characters), as `zmq.curveKeyPair()` returns it. */

@@ -26,8 +26,7 @@ import type {
   FireDeadLetters,
   SilenceWindow,
 } from '../ports';
-
-const clone = <T>(value: T): T => structuredClone(value);
+import { clone, copiesById, copyOf } from './memory-copies';
 
 export class MemoryAlertStore implements AlertStore {
   readonly records = new Map<string, AlertRecord>();
@@ -40,8 +39,7 @@ export class MemoryAlertStore implements AlertStore {
   }
 
   async get(alertId: string): Promise<AlertRecord | null> {
-    const record = this.records.get(alertId);
-    return record ? clone(record) : null;
+    return copyOf(this.records, alertId);
   }
 
   async update(alertId: string, change: AlertUpdate): Promise<AlertRecord | null> {
@@ -141,8 +139,7 @@ export class MemoryContactStore implements ContactStore {
   readonly contacts = new Map<string, Contact>();
 
   async get(contactId: string): Promise<Contact | null> {
-    const contact = this.contacts.get(contactId);
-    return contact ? clone(contact) : null;
+    return copyOf(this.contacts, contactId);
   }
 
   async create(contact: Contact): Promise<void> {
@@ -160,7 +157,7 @@ export class MemoryContactStore implements ContactStore {
   }
 
   async list(): Promise<Contact[]> {
-    return [...this.contacts.values()].map(clone).sort((a, b) => a.contactId.localeCompare(b.contactId));
+    return copiesById(this.contacts.values(), (contact) => contact.contactId);
   }
 }
 

@@ -2,7 +2,7 @@
  * In-memory implementations of the ports, for unit tests. They keep the same semantics as the
  * DynamoDB / SQS / Scheduler / SES adapters — the same conditions, fences and domain errors — and
  * pass the same contract suites (core/testing/contracts/). Values are copied in and out
- * (`structuredClone`), so a caller mutating what it got back changes nothing stored, as with a database.
+ * (memory-copies.ts), so a caller mutating what it got back changes nothing stored, as with a database.
  *
  * Not modelled: eventual consistency of index reads, TTL deletion, size limits other than the
  * envelope's JSON limit (the frame limit needs Snappy, which belongs to the adapters).
@@ -54,15 +54,13 @@ import type {
   ScheduleGateway,
   WorkerRegistry,
 } from '../ports';
-
-const clone = <T>(value: T): T => structuredClone(value);
+import { clone, copiesById, copyOf } from './memory-copies';
 
 export class MemoryJobStore implements JobStore {
   readonly jobs = new Map<string, Job>();
 
   async get(jobId: string): Promise<Job | null> {
-    const job = this.jobs.get(jobId);
-    return job ? clone(job) : null;
+    return copyOf(this.jobs, jobId);
   }
 
   async put(job: Job, expectedVersion: number): Promise<void> {
@@ -81,7 +79,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   async list(): Promise<Job[]> {
-    return [...this.jobs.values()].map(clone).sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
+    return copiesById(this.jobs.values(), (job) => job.spec.jobId);
   }
 
   private check(jobId: string, expectedVersion: number): Job | undefined {
@@ -98,8 +96,7 @@ export class MemoryLockStore implements LockStore {
   readonly locks = new Map<string, Lock>();
 
   async get(key: string): Promise<Lock | null> {
-    const lock = this.locks.get(key);
-    return lock ? clone(lock) : null;
+    return copyOf(this.locks, key);
   }
 
   async release(key: string, owner: string): Promise<boolean> {
@@ -148,8 +145,7 @@ export class MemoryRunLedger implements RunLedger {
   constructor(readonly locks: MemoryLockStore = new MemoryLockStore()) {}
 
   async get(runId: string): Promise<Run | null> {
-    const run = this.runs.get(runId);
-    return run ? clone(run) : null;
+    return copyOf(this.runs, runId);
   }
 
   async create(run: Run): Promise<void> {
@@ -166,12 +162,7 @@ export class MemoryRunLedger implements RunLedger {
 
   async transition(runId: string, change: RunTransition): Promise<Run> {
     const set = checkedSet(change);
-    const current = this.runs.get(runId);
-    if (!current) throw new NotFoundError('run', runId);
-    if (!change.from.includes(current.status))
-      throw new RunNotInStateError(runId, change.from, clone(current));
-    if (current.fence !== change.fence)
-      throw new StaleFenceError(`run ${runId}`, change.fence, clone(current));
+    const current = this.fenced(runId, change);
     const next: Record<string, unknown> = { ...clone(current) };
     for (const field of change.unset ?? []) if (set[field] === undefined) delete next[field];
     for (const [field, value] of Object.entries(set)) if (value !== undefined) next[field] = clone(value);
@@ -192,12 +183,7 @@ export class MemoryRunLedger implements RunLedger {
   }
 
   async patch(runId: string, change: RunPatch): Promise<Run> {
-    const current = this.runs.get(runId);
-    if (!current) throw new NotFoundError('run', runId);
-    if (!change.from.includes(current.status))
-      throw new RunNotInStateError(runId, change.from, clone(current));
-    if (current.fence !== change.fence)
-      throw new StaleFenceError(`run ${runId}`, change.fence, clone(current));
+    const current = this.fenced(runId, change);
     const next: Run = { ...clone(current), updatedAt: change.at };
     if (change.progress) next.progress = { ...change.progress };
     if (change.appendLog?.length) next.log = [...(current.log ?? []), ...change.appendLog];
@@ -220,6 +206,20 @@ export class MemoryRunLedger implements RunLedger {
       .sort((a, b) => sign * a.scheduledTime.localeCompare(b.scheduledTime))
       .slice(0, Math.max(0, query.limit ?? 50))
       .map(clone);
+  }
+
+  /**
+   * The condition of `transition` and `patch`, as the DynamoDB ledger's fenced update: the run
+   * exists, is in one of the `from` statuses, and still has the caller's fence.
+   */
+  private fenced(runId: string, change: Pick<RunPatch, 'from' | 'fence'>): Run {
+    const current = this.runs.get(runId);
+    if (!current) throw new NotFoundError('run', runId);
+    if (!change.from.includes(current.status))
+      throw new RunNotInStateError(runId, change.from, clone(current));
+    if (current.fence !== change.fence)
+      throw new StaleFenceError(`run ${runId}`, change.fence, clone(current));
+    return current;
   }
 
   private checkNew(runId: string): void {
@@ -303,15 +303,14 @@ export class MemoryWorkerRegistry implements WorkerRegistry {
   }
 
   async get(workerId: string): Promise<Worker | null> {
-    const worker = this.workers.get(workerId);
-    return worker ? clone(worker) : null;
+    return copyOf(this.workers, workerId);
   }
 
   async list(pool?: string): Promise<Worker[]> {
-    return [...this.workers.values()]
-      .filter((w) => w.status !== 'GONE' && (pool === undefined || w.pool === pool))
-      .map(clone)
-      .sort((a, b) => a.workerId.localeCompare(b.workerId));
+    const listed = [...this.workers.values()].filter(
+      (w) => w.status !== 'GONE' && (pool === undefined || w.pool === pool),
+    );
+    return copiesById(listed, (worker) => worker.workerId);
   }
 
   private live(workerId: string, leaseFence: number, now: number): Worker {
@@ -356,12 +355,11 @@ export class MemoryScheduleGateway implements ScheduleGateway {
   }
 
   async get(jobId: string): Promise<ScheduleEntry | null> {
-    const entry = this.schedules.get(jobId);
-    return entry ? clone(entry) : null;
+    return copyOf(this.schedules, jobId);
   }
 
   async list(): Promise<ScheduleEntry[]> {
-    return [...this.schedules.values()].map(clone).sort((a, b) => a.jobId.localeCompare(b.jobId));
+    return copiesById(this.schedules.values(), (entry) => entry.jobId);
   }
 }
 

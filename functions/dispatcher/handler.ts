@@ -1,9 +1,9 @@
 import { awsClients } from '../../core/adapters/aws-clients';
-import { controlPlane } from '../../core/adapters/control-plane';
+import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import type { Dispatcher, FireOutcome } from '../../core/dispatch';
 import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { functionLogger, readConfig } from '../config';
+import { dispatcherZmq, functionLogger, readConfig } from '../config';
 
 export interface DispatcherHandlerDeps {
   readonly dispatcher: Dispatcher;
@@ -47,19 +47,37 @@ function runIdsOf(outcome: FireOutcome): string[] {
 }
 
 let defaultHandler: ReturnType<typeof makeDispatcherHandler> | undefined;
+let defaultPlane: ControlPlane | undefined;
 
-/** Built once per warm container from the environment: clients, stores and worker cache are reused. */
+/**
+ * Built once per warm container from the environment: clients, stores, worker cache and ZeroMQ
+ * connections (when CLOVER_DISPATCHER_ZMQ_* hold a key pair) are reused by every warm invocation.
+ */
 export const handler = (event: unknown): Promise<DispatcherResult> => {
   if (!defaultHandler) {
     const config = readConfig();
     const log = functionLogger(config, 'dispatcher');
-    const plane = controlPlane({
+    const zmq = dispatcherZmq(config);
+    defaultPlane = controlPlane({
       clients: awsClients(),
       prefix: config.CLOVER_PREFIX,
       log,
       ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+      ...(zmq ? { zmq } : {}),
     });
-    defaultHandler = makeDispatcherHandler({ dispatcher: plane.dispatcher, log });
+    defaultHandler = makeDispatcherHandler({ dispatcher: defaultPlane.dispatcher, log });
+    if (zmq) {
+      // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
+      process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
+    }
   }
   return defaultHandler(event);
 };
+
+/** Closes the warm container's sockets (the next invocation builds everything again). */
+export async function closeDispatcher(): Promise<void> {
+  const plane = defaultPlane;
+  defaultPlane = undefined;
+  defaultHandler = undefined;
+  await plane?.close();
+}

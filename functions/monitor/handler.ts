@@ -81,7 +81,11 @@ export const handler = (event?: unknown, context?: MonitorContext): Promise<Moni
       clients: awsClients(),
       prefix: config.CLOVER_PREFIX,
       log,
+      // Schedule repair re-creates schedules: they must target the deployed dispatcher, through the
+      // stage's scheduler role, dead-lettering to fires-dlq — not the emulator placeholders.
       ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+      ...(config.CLOVER_SCHEDULER_ROLE_ARN ? { schedulerRoleArn: config.CLOVER_SCHEDULER_ROLE_ARN } : {}),
+      ...(config.CLOVER_FIRES_DLQ_ARN ? { firesDeadLetterArn: config.CLOVER_FIRES_DLQ_ARN } : {}),
     });
     const monitor = new Monitor({
       ...plane,

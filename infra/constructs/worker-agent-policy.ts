@@ -1,7 +1,9 @@
 import { Validations } from 'aws-cdk-lib';
 import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { physicalName } from '../resources';
+import { raiseAlertStatements } from './alert-grants';
 import { type CloverTables, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from './clover-tables';
 import { DISPATCH_QUEUE_PATTERNS, queueArnPattern, wildcardQueueFinding } from './queue-arns';
 
@@ -9,6 +11,8 @@ export interface WorkerAgentPolicyProps {
   /** The stage's resource prefix, e.g. `clover-dev`. The policy is named `${prefix}-worker-agent`. */
   readonly prefix: string;
   readonly tables: CloverTables;
+  /** The `alerts` queue: a failed run (and the first success after failures) raises an alert. */
+  readonly alertsQueue: IQueue;
 }
 
 const CONSUME = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'];
@@ -24,9 +28,11 @@ const CONSUME = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVi
  * - its own queue (`${prefix}-worker-*`): create, set attributes and delete (`ensureWorkerQueue`).
  * - never consume or send to the poison-dispatch dead-letter queue, which `dispatch-*` would
  *   otherwise match: the monitor and the console own it. Agents still read its ARN to give their queue a redrive policy.
+ * - raising failure and recovery alerts: PutItem on `alerts`, SendMessage and GetQueueUrl on the
+ *   `alerts` queue (core/alerts.ts); the notifier mails them.
  *
  * @example
- * const agent = new WorkerAgentPolicy(this, 'WorkerAgentPolicy', { prefix, tables });
+ * const agent = new WorkerAgentPolicy(this, 'WorkerAgentPolicy', { prefix, tables, alertsQueue });
  * new CfnOutput(this, 'WorkerAgentPolicyArn', { value: agent.policy.managedPolicyArn });
  */
 export class WorkerAgentPolicy extends Construct {
@@ -69,7 +75,7 @@ export class WorkerAgentPolicy extends Construct {
           actions: [...CONSUME, 'sqs:SendMessage'],
           resources: [deadLetterQueue],
         }),
-        // When the notifier exists, agents will also SendMessage to `${prefix}-alerts` here.
+        ...raiseAlertStatements(tables, props.alertsQueue),
       ],
     });
     Validations.of(this.policy).acknowledge(

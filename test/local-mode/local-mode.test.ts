@@ -1,126 +1,164 @@
 /**
- * LOCAL mode on a real AWS emulator (ARCHITECTURE.md, "LOCAL mode"; invariant 1): three agents'
- * LocalFires, each with its own control-plane wiring (its own Dispatcher, as separate processes
- * have), fire a job every 2 seconds from their own timers for 60 s. Every fire must have exactly
- * one run, executed exactly once, by the one agent whose conditional write won.
+ * LOCAL mode with real agent processes (ARCHITECTURE.md, "LOCAL mode"; invariant 1; issue 4's
+ * must-show): three `clover-agent` processes start from the same config, which declares a LOCAL job
+ * (a Quartz cron every 2 seconds) beside its handler. Each agent syncs the declared job on start (one
+ * adds it, the others find it unchanged), arms it in its LocalFires, and fires every instant from its
+ * own timer; the one-run-per-fire conditional write decides which agent runs it.
  *
- * The agents run in this process: the agent process (worker-agent/agent.ts, cli.ts) does not wire
- * LocalFires yet. The execute path is the agent's: claim with the envelope's fence, run the handler,
- * complete with the fence (RunExecution).
+ * The job's schedule is bounded by startDate/endDate to a 60 s window that opens once the agents have
+ * had time to start: exactly 30 instants, E+2 s ... E+60 s. Every one must have exactly one run,
+ * SUCCEEDED, executed exactly once — counted by the handler appending the run id to a per-agent file,
+ * by the agents' "LOCAL fire won" log lines, and by the run records.
  *
  * Timing is reported (test diagnostics), never asserted; bench/local-jitter.ts measures it.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { percentile } from '../../bench/stats';
-import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
-import { jsonLogger } from '../../core/log';
+import { controlPlane } from '../../core/adapters/control-plane';
 import { isoSeconds, type Run } from '../../core/model';
-import { type LocalFireEvent, LocalFires } from '../../worker-agent/local-fires';
 import { useEmulator } from '../harness';
+import { testHandlersConfig, useAgents } from '../harness/agent-process';
 
 const aws = useEmulator();
+const agents = useAgents();
 
 const WINDOW_MS = 60_000;
 const PERIOD_MS = 2_000;
+/** Time the three processes get to start (tsx, handler import, lease, sync) before the window opens. */
+const LEAD_MS = 12_000;
+const WORKERS = ['local-1', 'local-2', 'local-3'] as const;
 
-interface Execution {
-  readonly workerId: string;
-  readonly runId: string;
-  readonly scheduledAt: number;
-  readonly startedAt: number;
-}
-
-test('three agents, a LOCAL job every 2 seconds for 60 s: every fire runs exactly once', {
+test('three agent processes, a declared LOCAL job every 2 seconds for 60 s: every fire runs exactly once', {
   timeout: 180_000,
 }, async (t) => {
   await aws.provisioned();
   const admin = controlPlane({ clients: aws.clients, prefix: aws.prefix });
-  await admin.jobService.define({
-    jobId: 'ticker',
-    handler: 'tick',
-    mode: 'LOCAL',
-    schedule: { expression: '*/2 * * * * ?' },
-    timeoutSeconds: 30,
-  });
 
-  const executions: Execution[] = [];
-  const events: (LocalFireEvent & { workerId: string })[] = [];
-  const problems: string[] = [];
-  const agents = ['local-1', 'local-2', 'local-3'].map((workerId) => {
-    const plane: ControlPlane = controlPlane({ clients: aws.clients, prefix: aws.prefix });
-    return new LocalFires({
-      workerId,
-      pool: 'default',
-      jobs: plane.jobs,
-      dispatcher: plane.dispatcher,
-      hasHandler: (name) => name === 'tick',
-      execute: async ({ envelope }) => {
-        const run = await plane.execution.claim(envelope, workerId);
-        executions.push({
-          workerId,
-          runId: run.runId,
-          scheduledAt: Date.parse(run.scheduledTime),
-          startedAt: Date.now(),
-        });
-        await plane.execution.complete(run, { status: 'SUCCEEDED', result: { by: workerId } });
-      },
-      onFire: (event) => events.push({ ...event, workerId }),
-      refreshIntervalMs: 5_000,
-      log: jsonLogger({ level: 'warn', write: (line) => problems.push(line) }),
-    });
-  });
+  // The window: instants E+2 s ... E+60 s. startDate/endDate sit on odd seconds, clear of any instant.
+  const evenStart = Math.ceil((Date.now() + LEAD_MS) / PERIOD_MS) * PERIOD_MS;
+  const config = [
+    'pool: local',
+    'capacity: 2',
+    'heartbeatIntervalSeconds: 1',
+    'leaseTtlSeconds: 3',
+    'jobsOwner: ticker-fleet',
+    testHandlersConfig(['work']),
+    'jobs:',
+    '  - jobId: ticker',
+    '    handler: work',
+    '    mode: LOCAL',
+    '    payload: { sleepMs: 100 }',
+    '    timeoutSeconds: 30',
+    '    target: { pool: local }',
+    '    schedule:',
+    '      expression: "*/2 * * * * ?"',
+    `      startDate: "${isoSeconds(evenStart + 1000)}"`,
+    `      endDate: "${isoSeconds(evenStart + WINDOW_MS + 1000)}"`,
+  ].join('\n');
 
-  // Start just after an even second E, stop just after E + 60 s: the fires are E+2 s ... E+60 s.
-  const untilNextEven = PERIOD_MS - (Date.now() % PERIOD_MS);
-  await sleep(untilNextEven + 100);
-  const evenStart = Date.now() - (Date.now() % PERIOD_MS);
-  await Promise.all(agents.map((agent) => agent.start()));
-  const startedLate = Date.now() - evenStart;
-  assert.ok(startedLate < PERIOD_MS, `agents armed within the first period (${startedLate} ms)`);
-  await sleep(evenStart + WINDOW_MS + 500 - Date.now());
-  await Promise.all(agents.map((agent) => agent.stop()));
-  await Promise.all(agents.map((agent) => agent.idle()));
+  const launchedAt = Date.now();
+  const fleet = await Promise.all(WORKERS.map((workerId) => agents.start({ aws, workerId, config })));
+  const started = await Promise.all(fleet.map((agent) => agent.waitForLog(/^agent started$/, 60_000)));
+  const allStartedAt = Date.now();
+  t.diagnostic(
+    `three agents started in ${allStartedAt - launchedAt} ms; the window opens ${evenStart - allStartedAt} ms later`,
+  );
+  for (const line of started) assert.deepEqual(line.localJobs, ['ticker'], `${line.workerId} armed the job`);
 
+  // The sync: one agent added the job, the others found it as declared; nobody conflicted.
+  const syncs = fleet.map((agent) => agent.lines().find((l) => l.message === 'declared jobs synced'));
+  for (const sync of syncs) {
+    assert.ok(sync, 'every agent synced its declared jobs');
+    assert.equal(sync.owner, 'agent:local:ticker-fleet');
+    assert.deepEqual(sync.conflicts, []);
+  }
+  assert.deepEqual(syncs.flatMap((s) => s?.added as string[]).sort(), ['ticker'], 'added once');
+  const job = await admin.jobs.get('ticker');
+  assert.equal(job?.owner, 'agent:local:ticker-fleet');
+  assert.equal(job?.version, 1);
+  assert.equal(job?.spec.mode, 'LOCAL');
+
+  // Wait out the window, then for the last run to finish.
+  await sleep(Math.max(0, evenStart + WINDOW_MS + 1500 - Date.now()));
   const expected = Array.from({ length: WINDOW_MS / PERIOD_MS }, (_, i) =>
     isoSeconds(evenStart + (i + 1) * PERIOD_MS),
   );
-  for (const line of problems) t.diagnostic(line);
-  const runs: Run[] = await admin.runs.listByJob('ticker', { order: 'oldest', limit: 100 });
+  let runs: Run[] = [];
+  for (let i = 0; i < 50; i += 1) {
+    runs = await admin.runs.listByJob('ticker', { order: 'oldest', limit: 100 });
+    if (runs.length >= expected.length && runs.every((run) => run.status === 'SUCCEEDED')) break;
+    await sleep(200);
+  }
+
   assert.deepEqual(
     runs.map((r) => r.scheduledTime),
     expected,
     '30 runs, one per fire, each a distinct scheduledTime',
   );
   for (const run of runs) {
-    assert.equal(run.status, 'SUCCEEDED', `${run.runId} succeeded`);
+    assert.equal(run.status, 'SUCCEEDED', `${run.runId}: ${run.status} ${JSON.stringify(run.error)}`);
     assert.equal(run.trigger, 'LOCAL');
     assert.equal(run.attempt, 1);
-    assert.ok(run.workerId?.startsWith('local-'));
+    assert.ok(
+      WORKERS.includes(run.workerId as (typeof WORKERS)[number]),
+      `${run.runId} ran on ${run.workerId}`,
+    );
+    assert.deepEqual(run.result, { by: run.workerId, attempt: 1 }, 'the result came from that worker');
   }
-  assert.equal(executions.length, 30, 'thirty executions');
-  assert.deepEqual(
-    [...new Set(executions.map((e) => e.runId))].sort(),
-    runs.map((r) => r.runId).sort(),
-    'each run executed once, by its own worker',
+
+  // Executions, from the handler's own record in each agent's directory.
+  const executedBy = new Map<string, string[]>();
+  let executions = 0;
+  for (const agent of fleet) {
+    const text = await readFile(agent.execFile, 'utf8').catch(() => '');
+    for (const runId of text.split('\n').filter(Boolean)) {
+      executions += 1;
+      executedBy.set(runId, [...(executedBy.get(runId) ?? []), agent.workerId]);
+    }
+  }
+  assert.equal(executions, 30, 'thirty executions in all');
+  for (const run of runs) {
+    assert.deepEqual(executedBy.get(run.runId), [run.workerId], `${run.runId} executed once, by its owner`);
+  }
+
+  // Fires, from the agents' logs: each instant won by exactly one agent, and no failed write.
+  const won = fleet.flatMap((agent) =>
+    agent
+      .lines()
+      .filter((l) => l.message === 'LOCAL fire won')
+      .map((l) => ({ workerId: agent.workerId, runId: String(l.runId), jitterMs: Number(l.jitterMs) })),
   );
-  for (const e of executions) {
-    assert.equal(runs.find((r) => r.runId === e.runId)?.workerId, e.workerId);
+  assert.deepEqual(
+    won.map((w) => w.runId).sort(),
+    runs.map((r) => r.runId).sort(),
+    'each fire won by exactly one agent',
+  );
+  for (const agent of fleet) {
+    assert.equal(
+      agent.lines().filter((l) => l.message === 'LOCAL fire could not be written').length,
+      0,
+      `${agent.workerId}: no failed fire writes`,
+    );
   }
-  const won = events.filter((e) => e.outcome === 'dispatched');
-  assert.equal(won.length, 30, 'exactly one agent won each fire');
-  assert.equal(events.filter((e) => e.outcome === 'error').length, 0, 'no failed writes');
   assert.equal((await admin.locks.get('job#ticker'))?.owner, undefined, 'the lock is free at the end');
 
-  const byWorker = Object.fromEntries(
-    ['local-1', 'local-2', 'local-3'].map((id) => [id, executions.filter((e) => e.workerId === id).length]),
-  );
-  const start = executions.map((e) => e.startedAt - e.scheduledAt).sort((a, b) => a - b);
-  const timer = events.map((e) => e.firedAt - e.scheduledAt).sort((a, b) => a - b);
-  t.diagnostic(`runs per agent: ${JSON.stringify(byWorker)}`);
+  const perAgent = fleet.map((agent) => runs.filter((run) => run.workerId === agent.workerId).length);
+  const jitter = won.map((w) => w.jitterMs).sort((a, b) => a - b);
+  const startLag = runs
+    .map((r) => (r.startedAt ?? Number.NaN) - Date.parse(r.scheduledTime))
+    .sort((a, b) => a - b);
+  t.diagnostic(`runs per agent ${WORKERS.join('/')}: ${perAgent.join('/')}`);
   t.diagnostic(
-    `timer lateness ms p50/p99/max: ${percentile(timer, 50)}/${percentile(timer, 99)}/${timer.at(-1)}; ` +
-      `handler start − scheduled ms p50/p95/p99/max: ${percentile(start, 50)}/${percentile(start, 95)}/${percentile(start, 99)}/${start.at(-1)}`,
+    `fire decided − scheduled ms p50/p99/max: ${percentile(jitter, 50)}/${percentile(jitter, 99)}/${jitter.at(-1)}; ` +
+      `claimed − scheduled ms p50/p99/max: ${percentile(startLag, 50)}/${percentile(startLag, 99)}/${startLag.at(-1)}`,
   );
+
+  for (const agent of fleet) agent.signal('SIGTERM');
+  for (const agent of fleet) {
+    assert.deepEqual(await agent.waitForExit(), { code: 0, signal: null }, agent.text);
+    assert.ok(agent.lines().some((l) => l.message === 'agent stopped'));
+  }
 });

@@ -1,0 +1,140 @@
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { physicalName } from '../resources';
+
+/** What every Clover Lambda may be told about its logs (the function-specific constructs pass these on). */
+export interface CloverFunctionLogProps {
+  /** @default 'info' */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** What happens to the log group when it leaves the stack. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+export interface CloverNodeFunctionProps extends CloverFunctionLogProps {
+  /** The stage's resource prefix, e.g. `clover-dev`. The function is named `${prefix}-${name}`. */
+  readonly prefix: string;
+  /** The function's logical name: `dispatcher`, `monitor`, `notifier`. */
+  readonly name: string;
+  /** The handler module, relative to the repository root, e.g. `functions/monitor/handler.ts`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  /** Added to `CLOVER_PREFIX`, `CLOVER_LOG_LEVEL` and `NODE_OPTIONS`, which every function gets. */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** The role's description. @default `${functionName}: ${description}` */
+  readonly roleDescription?: string;
+}
+
+/** The repository root: bundling runs esbuild from here, with the root package-lock.json. */
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
+
+/**
+ * One Clover Lambda the way every one of them is built (the dispatcher, monitor and notifier
+ * constructs extend it, so their children keep the ids `Logs`, `Role` and `Function`): Node.js 22 on ARM64, bundled by esbuild
+ * (locally when installed, so no Docker) into CommonJS with source maps, JSON logs into its own log
+ * group, and its own role with nothing attached yet — the function-specific construct adds exactly
+ * the statements its handler needs (no AWSLambdaBasicExecutionRole, which may write to any log group).
+ *
+ * `snappy` (the envelope codec) is a native module: it is not bundled but installed beside the
+ * bundle for linux/arm64 with npm during synth, so synth needs the npm registry (or its cache).
+ * The AWS SDK is bundled at the versions package-lock.json pins, not taken from the runtime.
+ *
+ * @example
+ * const monitor = new CloverNodeFunction(this, 'Fn', {
+ *   prefix, name: 'monitor', entry: 'functions/monitor/handler.ts', description: '...',
+ *   memorySize: 512, timeout: Duration.seconds(60),
+ * });
+ * monitor.role.addToPrincipalPolicy(statement);
+ */
+export class CloverNodeFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+  readonly functionName: string;
+  /** The function's ARN, built from its name so it can sit in the function's own environment. */
+  readonly functionArn: string;
+
+  constructor(scope: Construct, id: string, props: CloverNodeFunctionProps) {
+    super(scope, id);
+    const functionName = physicalName(props.prefix, props.name);
+    // Lambda names allow 64 characters; the prefix allows 40, so this holds for Clover's names.
+    if (functionName.length > 64) {
+      throw new Error(`function name ${JSON.stringify(functionName)} is over 64 characters`);
+    }
+    this.functionName = functionName;
+    this.functionArn = Stack.of(this).formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: functionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${functionName}: ${props.roleDescription ?? props.description}`.slice(0, 1000),
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      functionName,
+      entry: fileURLToPath(new URL(`../../${props.entry}`, import.meta.url)),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      // The handlers already write one JSON object per line (core/log.ts).
+      loggingFormat: LoggingFormat.JSON,
+      description: props.description,
+      environment: {
+        CLOVER_PREFIX: props.prefix,
+        CLOVER_LOG_LEVEL: props.logLevel ?? 'info',
+        ...props.environment,
+        // Stack traces point into the TypeScript sources through the bundle's source map.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: OutputFormat.CJS,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        // Bundle the pinned AWS SDK rather than use the runtime's (the default externalises @aws-sdk/*).
+        externalModules: [],
+        nodeModules: ['snappy'],
+        // npm installs the optional native package that matches these, not the synth host's.
+        environment: { npm_config_os: 'linux', npm_config_cpu: 'arm64', npm_config_libc: 'glibc' },
+      },
+    });
+    Validations.of(this.fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is the runtime Clover is built and tested for (a deliberate pin, not drift); moving to a newer LTS is a separate change made together with the engines field and CI.',
+    });
+  }
+}
+
+/** The log settings of `props` alone, to pass on to {@link CloverNodeFunction}. */
+export function logPropsOf(props: CloverFunctionLogProps): CloverFunctionLogProps {
+  return {
+    logLevel: props.logLevel,
+    logRetention: props.logRetention,
+    logRemovalPolicy: props.logRemovalPolicy,
+  };
+}
