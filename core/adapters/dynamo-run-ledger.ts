@@ -6,10 +6,16 @@ import {
   NotFoundError,
   RunNotInStateError,
   StaleFenceError,
-  ValidationError,
 } from '../errors';
-import { type HistoryEntry, type Lock, LockSchema, type Run, RunSchema, type RunStatus } from '../model';
-import { fieldIssues } from '../model/validate';
+import {
+  checkTransitionFields,
+  type HistoryEntry,
+  type Lock,
+  LockSchema,
+  type Run,
+  RunSchema,
+  type RunStatus,
+} from '../model';
 import {
   type Clock,
   type LockClaim,
@@ -59,17 +65,6 @@ export interface DynamoRunLedgerOptions {
 
 /** Fields that are not plain JSON in the model and are stored as JSON strings. */
 const JSON_FIELDS = ['payload', 'result'] as const;
-/** Fields a transition may never `set` or `unset`: they are the key, the index keys or written by the transition itself. */
-const RESERVED_FIELDS = new Set([
-  'runId',
-  'jobId',
-  'scheduledTime',
-  'status',
-  'fence',
-  'history',
-  'attempt',
-  'updatedAt',
-]);
 
 /**
  * The run ledger in DynamoDB. One item per run (the model's fields; `payload` and `result` as JSON
@@ -184,7 +179,7 @@ export class DynamoRunLedger implements RunLedger {
   }
 
   async transition(runId: string, change: RunTransition): Promise<Run> {
-    const set = checkedSet(change);
+    const set = checkTransitionFields(change.set, change.unset);
     const unset = (change.unset ?? []).filter((field) => set[field] === undefined);
     const expr = new Expr();
     const assignments: string[] = [
@@ -432,21 +427,6 @@ function encodeField(field: string, value: unknown): unknown {
 
 function marshalEntry(entry: Partial<HistoryEntry>): unknown {
   return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined));
-}
-
-/** Validates the fields a transition sets, before anything is written. */
-function checkedSet(change: RunTransition): Record<string, unknown> {
-  const set: Record<string, unknown> = { ...(change.set ?? {}) };
-  const issues = [...Object.keys(set), ...(change.unset ?? [])]
-    .filter((field) => RESERVED_FIELDS.has(field))
-    .map((field) => ({
-      field: `set.${field}`,
-      reason: 'is written by the transition itself and cannot be set',
-    }));
-  if (issues.length) throw new ValidationError(issues);
-  const parsed = RunSchema.partial().safeParse(set);
-  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error, 'set'));
-  return set;
 }
 
 /**

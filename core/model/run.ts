@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { ValidationError } from '../errors';
 import { EpochMsSchema, IdSchema, IsoInstantSchema, PayloadSchema } from './common';
 import { ConcurrencyPolicies } from './job';
+import { fieldIssues } from './validate';
 
 /*
  * The run state machine. A run is one fire of a job; attempts (retries, recovery after a worker
@@ -133,4 +135,36 @@ export type Run = z.output<typeof RunSchema>;
 /** The run id of a scheduled fire is derived from the fire itself, so duplicate invocations collide. */
 export function fireRunId(jobId: string, scheduledTime: string): string {
   return `${jobId}@${scheduledTime}`;
+}
+
+/** Fields a transition may never set or clear: the key, the index keys, or what the transition writes itself. */
+const TRANSITION_OWNED_FIELDS: ReadonlySet<string> = new Set([
+  'runId',
+  'jobId',
+  'scheduledTime',
+  'status',
+  'fence',
+  'history',
+  'attempt',
+  'updatedAt',
+]);
+
+/**
+ * Checks the fields a transition sets or clears, before anything is written: none of them may be one
+ * the transition owns, and what it sets must be valid run fields. Every RunLedger applies it.
+ */
+export function checkTransitionFields(
+  set: Readonly<Record<string, unknown>> = {},
+  unset: readonly string[] = [],
+): Record<string, unknown> {
+  const issues = [...Object.keys(set), ...unset]
+    .filter((field) => TRANSITION_OWNED_FIELDS.has(field))
+    .map((field) => ({
+      field: `set.${field}`,
+      reason: 'is written by the transition itself and cannot be set',
+    }));
+  if (issues.length) throw new ValidationError(issues);
+  const parsed = RunSchema.partial().safeParse(set);
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error, 'set'));
+  return { ...set };
 }

@@ -27,17 +27,16 @@ import {
   VersionConflictError,
 } from '../errors';
 import {
+  checkTransitionFields,
   type HistoryEntry,
   type Job,
   type Lock,
   type Run,
-  RunSchema,
   type RunStatus,
   type SyncState,
   type Worker,
   type WorkerRegistration,
 } from '../model';
-import { fieldIssues } from '../model/validate';
 import type {
   Delivery,
   DeliveryTarget,
@@ -128,17 +127,6 @@ export class MemoryLockStore implements LockStore {
   }
 }
 
-const RESERVED_FIELDS = new Set([
-  'runId',
-  'jobId',
-  'scheduledTime',
-  'status',
-  'fence',
-  'history',
-  'attempt',
-  'updatedAt',
-]);
-
 export class MemoryRunLedger implements RunLedger {
   readonly runs = new Map<string, Run>();
 
@@ -161,7 +149,7 @@ export class MemoryRunLedger implements RunLedger {
   }
 
   async transition(runId: string, change: RunTransition): Promise<Run> {
-    const set = checkedSet(change);
+    const set = checkTransitionFields(change.set, change.unset);
     const current = this.fenced(runId, change);
     const next: Record<string, unknown> = { ...clone(current) };
     for (const field of change.unset ?? []) if (set[field] === undefined) delete next[field];
@@ -226,21 +214,6 @@ export class MemoryRunLedger implements RunLedger {
     const existing = this.runs.get(runId);
     if (existing) throw new AlreadyFiredError(runId, clone(existing));
   }
-}
-
-/** Same checks as the DynamoDB ledger: a transition may not set what it writes itself, and what it sets must be valid. */
-function checkedSet(change: RunTransition): Record<string, unknown> {
-  const set: Record<string, unknown> = { ...(change.set ?? {}) };
-  const issues: FieldIssue[] = [...Object.keys(set), ...(change.unset ?? [])]
-    .filter((field) => RESERVED_FIELDS.has(field))
-    .map((field) => ({
-      field: `set.${field}`,
-      reason: 'is written by the transition itself and cannot be set',
-    }));
-  if (issues.length) throw new ValidationError(issues);
-  const parsed = RunSchema.partial().safeParse(set);
-  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error, 'set'));
-  return set;
 }
 
 export class MemoryWorkerRegistry implements WorkerRegistry {
