@@ -240,15 +240,7 @@ export class Dispatcher {
         unset: delay === null ? ['nextAttemptAt', 'workerId'] : ['workerId'],
       });
       log.log('warn', 'no worker for run', { reason, retryInMs: delay });
-      await this.deps.alerts.raise({
-        kind: 'no_worker',
-        jobId: run.jobId,
-        runId: run.runId,
-        message: reason,
-        at: now,
-      });
-      if (delay === null) await this.settle(written);
-      return written;
+      return this.noWorkerFor(written, reason, delay, now);
     }
     const first = candidates[0];
     const written = await this.deps.runs.transition(run.runId, {
@@ -550,15 +542,14 @@ export class Dispatcher {
       },
       unset: ['workerId'],
     });
-    await this.deps.alerts.raise({
-      kind: 'no_worker',
-      jobId: run.jobId,
-      runId: run.runId,
-      message: 'no candidate worker accepted the delivery',
-      at: now,
-    });
-    if (delay === null) await this.settle(failed);
-    return failed;
+    return this.noWorkerFor(failed, 'no candidate worker accepted the delivery', delay, now);
+  }
+
+  /** An existing run found no worker: tell the job's contacts, and free its lock unless a retry is scheduled. */
+  private async noWorkerFor(run: Run, message: string, retryDelay: number | null, now: number): Promise<Run> {
+    await this.deps.alerts.raise({ kind: 'no_worker', jobId: run.jobId, runId: run.runId, message, at: now });
+    if (retryDelay === null) await this.settle(run);
+    return run;
   }
 
   private candidates(job: Job, live: readonly Worker[], now: number): Worker[] {
