@@ -13,13 +13,21 @@ import type { Dispatcher } from '../core/dispatch';
 import { type DispatchEnvelope, envelopeFor } from '../core/envelope';
 import { UnavailableError } from '../core/errors';
 import { RunExecution } from '../core/execution';
+import { JobService } from '../core/jobs';
 import { silentLogger } from '../core/log';
 import type { Run } from '../core/model';
 import type { RunLedger } from '../core/ports';
-import { MemoryJobStore, MemoryRunLedger, MemoryWorkerRegistry } from '../core/testing/memory-stores';
+import { systemClock } from '../core/ports';
+import {
+  MemoryJobStore,
+  MemoryRunLedger,
+  MemoryScheduleGateway,
+  MemoryWorkerRegistry,
+} from '../core/testing/memory-stores';
 import { Agent, type AgentDeps } from './agent';
 import { parseAgentArgs } from './cli';
 import { parseAgentConfig } from './config';
+import { HandlerRegistry, handler } from './registry';
 import type { AgentQueue } from './sqs-queues';
 
 class MemoryQueue implements AgentQueue {
@@ -83,7 +91,7 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((agent) => agent.close({ force: true })));
 });
 
-async function setup(yaml = '') {
+async function setup(yaml = '', registry?: HandlerRegistry) {
   const dir = await mkdtemp(join(tmpdir(), 'clover-agent-unit-'));
   const config = parseAgentConfig(
     `workerId: w1\nheartbeatIntervalSeconds: 0.2\nleaseTtlSeconds: 2\ndrainGraceSeconds: 0.3\njournalDir: ${dir}\n${yaml}`,
@@ -100,14 +108,29 @@ async function setup(yaml = '') {
     log: silentLogger,
   });
   const queue = new MemoryQueue();
+  const jobService = new JobService({
+    jobs,
+    schedules: new MemoryScheduleGateway(),
+    clock: systemClock,
+    log: silentLogger,
+  });
   const deps: AgentDeps = {
     workers,
     runs,
     execution,
     settle,
+    jobs,
+    jobService,
     queues: { own: async () => queue, pool: async () => null, remove: async () => {} },
   };
-  const agent = new Agent({ config, deps, receiveWaitSeconds: 1, flushIntervalMs: 50, cancelPollMs: 100 });
+  const agent = new Agent({
+    config,
+    deps,
+    receiveWaitSeconds: 1,
+    flushIntervalMs: 50,
+    cancelPollMs: 100,
+    ...(registry ? { registry } : {}),
+  });
   started.push(agent);
   let n = 0;
   /** A DISPATCHED run for `handler`, delivered to the agent's queue. */
@@ -143,10 +166,29 @@ async function setup(yaml = '') {
     }
     assert.fail(`run ${runId}: ${JSON.stringify(runs.runs.get(runId))}`);
   };
-  return { agent, runs, workers, queue, deliver, until, dir };
+  return { agent, runs, workers, queue, deliver, until, dir, jobs: deps.jobs };
 }
 
 describe('Agent', () => {
+  test('jobs declared on @handler decorators are synced on start, owned by the config', async () => {
+    class Reports {
+      @handler('report.daily', {
+        job: { jobId: 'daily-report', schedule: { expression: 'cron(0 6 * * ? *)' } },
+      })
+      async daily(): Promise<string> {
+        return 'done';
+      }
+    }
+    const registry = new HandlerRegistry();
+    registry.registerInstance(new Reports());
+    const { agent, jobs } = await setup('jobsOwner: reports\n', registry);
+    await agent.start();
+    const job = await jobs?.get('daily-report');
+    assert.equal(job?.spec.handler, 'report.daily');
+    assert.equal(job?.owner, 'agent:default:reports');
+    assert.deepEqual(agent.declaredJobs?.added, ['daily-report']);
+  });
+
   test('runs a handler with its context, writes logs, progress and the result, and acks after the claim', async () => {
     const { agent, deliver, until, queue, workers } = await setup();
     agent.handle('echo', async (ctx) => {

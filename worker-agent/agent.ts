@@ -364,14 +364,16 @@ export class Agent {
   // ── declared jobs and LOCAL mode ─────────────────────────────────────────────────────────────
 
   /**
-   * Syncs the config's `jobs:` (job-sync.ts) under the config's owner id. Runs when jobs are declared
+   * Syncs the config's `jobs:` and the jobs declared on `@handler` decorators (job-sync.ts) under the
+   * config's owner id. Runs when jobs are declared
    * or `jobsOwner` is set (so that an agent without `jobs:` never deletes jobs of a config that shares
    * its file name). A declared id held by a job this config does not own is a conflict: logged as an
    * error, that job left alone, the rest synced. No sync failure stops the agent.
    */
   private async syncJobs(): Promise<void> {
     const { config } = this;
-    if (config.jobs.length === 0 && config.jobsOwner === undefined) return;
+    const declaredHere = [...config.jobs, ...this.registry.declaredJobs()];
+    if (declaredHere.length === 0 && config.jobsOwner === undefined) return;
     const owner = ownerIdFor({
       pool: config.pool,
       configFile: config.file,
@@ -383,7 +385,7 @@ export class Agent {
       return;
     }
     const taken: SyncConflict[] = [];
-    let declared = [...config.jobs];
+    let declared = declaredHere;
     let result: SyncResult;
     try {
       for (;;) {

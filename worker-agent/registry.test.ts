@@ -100,6 +100,36 @@ describe('HandlerRegistry', () => {
     assert.equal(await statics.get('report.static')(context()), 'static');
   });
 
+  test('a job declared on @handler is kept for the sync, with the decorated handler', () => {
+    class Nightly {
+      @handler('backup.nightly', {
+        job: { jobId: 'nightly-backup', schedule: { expression: 'cron(0 2 * * ? *)' } },
+      })
+      async run(): Promise<void> {}
+    }
+    const registry = new HandlerRegistry();
+    registry.registerInstance(new Nightly());
+    const [job] = registry.declaredJobs();
+    assert.equal(job?.jobId, 'nightly-backup');
+    assert.equal(job?.handler, 'backup.nightly');
+    assert.equal(job?.concurrency.policy, 'FORBID', 'defaults applied');
+    assert.deepEqual(new HandlerRegistry().declaredJobs(), []);
+  });
+
+  test('an invalid job on @handler is refused when the class is defined, naming the field', () => {
+    assert.throws(
+      () => {
+        class Broken {
+          @handler('backup.nightly', { job: { jobId: 'x', schedule: { expression: 'cron(0 2 * * 8 *)' } } })
+          async run(): Promise<void> {}
+        }
+        return Broken;
+      },
+      (error: unknown) =>
+        error instanceof ValidationError && error.issues.some((i) => i.field === 'job.schedule.expression'),
+    );
+  });
+
   test('an object without @handler methods is refused', () => {
     assert.throws(() => new HandlerRegistry().registerInstance(new Nothing()), TypeError);
   });

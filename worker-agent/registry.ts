@@ -22,7 +22,13 @@
  */
 import { pathToFileURL } from 'node:url';
 import { AlreadyExistsError, UnknownHandlerError, ValidationError } from '../core/errors';
-import { HandlerNameSchema } from '../core/model';
+import {
+  fieldIssues,
+  HandlerNameSchema,
+  type JobSpec,
+  type JobSpecInput,
+  JobSpecSchema,
+} from '../core/model';
 import { type AgentConfig, ConfigError, type HandlerConfig } from './config';
 import type { Handler, HandlerContext, HandlerFunction } from './handler';
 import { type ShellHandlerOptions, shellHandler } from './shell-handler';
@@ -33,6 +39,19 @@ const DECLARED = Symbol('clover.declaredHandlers');
 interface DeclaredHandler {
   readonly name: string;
   readonly fn: Handler;
+  readonly job?: JobSpec;
+}
+
+/** Options of `@handler`: a job to declare beside the handler, synced when the agent starts. */
+export interface HandlerDecoratorOptions {
+  /** A job spec without `handler` (it is the decorated handler). Validated when the class is defined. */
+  readonly job?: Omit<JobSpecInput, 'handler'>;
+}
+
+function checkJob(name: string, job: Omit<JobSpecInput, 'handler'>): JobSpec {
+  const parsed = JobSpecSchema.safeParse({ ...job, handler: name });
+  if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error, 'job'));
+  return parsed.data;
 }
 
 type WithDeclared = { [DECLARED]?: DeclaredHandler[] };
@@ -56,9 +75,13 @@ function checkName(name: string): string {
  *   async nightly(ctx: HandlerContext) { ctx.log(`to ${this.bucket}`); }
  * }
  * registry.registerInstance(new Backups('s3://b'));
+ *
+ * A job can be declared beside the handler; the agent syncs it like a config file's `jobs:`:
+ * `@handler('report.daily', { job: { jobId: 'daily-report', schedule: { expression: 'cron(0 6 * * ? *)' } } })`
  */
-export function handler(name: string) {
+export function handler(name: string, options: HandlerDecoratorOptions = {}) {
   const checked = checkName(name);
+  const job = options.job ? checkJob(checked, options.job) : undefined;
   return <This extends object, M extends (this: This, ctx: HandlerContext) => unknown>(
     _method: M,
     context: ClassMethodDecoratorContext<This, M>,
@@ -72,6 +95,7 @@ export function handler(name: string) {
       self[DECLARED]?.push({
         name: checked,
         fn: async (ctx) => context.access.get(this).call(this, ctx),
+        ...(job ? { job } : {}),
       });
     });
   };
@@ -86,6 +110,7 @@ export interface RegisterConfigOptions {
 
 export class HandlerRegistry {
   private readonly handlers = new Map<string, Handler>();
+  private readonly jobs: JobSpec[] = [];
 
   /** Registers `fn` as handler `name`. ValidationError for a bad name, AlreadyExistsError for a taken one. */
   register(name: string, fn: HandlerFunction): this {
@@ -107,8 +132,16 @@ export class HandlerRegistry {
         'registerInstance: the object has no @handler methods (pass an instance, not the class)',
       );
     }
-    for (const { name, fn } of declared) this.register(name, fn);
+    for (const { name, fn, job } of declared) {
+      this.register(name, fn);
+      if (job) this.jobs.push(job);
+    }
     return declared.map((d) => d.name);
+  }
+
+  /** Jobs declared on `@handler` decorators of the registered instances. */
+  declaredJobs(): readonly JobSpec[] {
+    return this.jobs;
   }
 
   /**
