@@ -181,11 +181,12 @@ describe('Agent', () => {
     }
     const registry = new HandlerRegistry();
     registry.registerInstance(new Reports());
-    const { agent, jobs } = await setup('jobsOwner: reports\n', registry);
+    // No `jobs:` and no `jobsOwner`: the decorator's job alone makes the sync run.
+    const { agent, jobs } = await setup('', registry);
     await agent.start();
     const job = await jobs?.get('daily-report');
     assert.equal(job?.spec.handler, 'report.daily');
-    assert.equal(job?.owner, 'agent:default:reports');
+    assert.equal(job?.owner, 'agent:default:agent');
     assert.deepEqual(agent.declaredJobs?.added, ['daily-report']);
   });
 
