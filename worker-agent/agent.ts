@@ -845,19 +845,20 @@ export class Agent {
     const batch = slot.takeBatch(final);
     if (!batch) return;
     const log = this.log.child({ jobId: slot.run.jobId, runId: slot.run.runId });
+    // While AWS does not answer, log lines go to the journal (progress is not worth journaling).
+    const journalLines = async () => {
+      if (batch.lines.length === 0) return;
+      const entry = {
+        kind: 'log',
+        runId: slot.run.runId,
+        fence: slot.run.fence,
+        lines: batch.lines,
+        at: this.clock.now(),
+      } as const;
+      await this.appendJournal(entry, log);
+    };
     if (this.outage) {
-      if (batch.lines.length > 0) {
-        await this.appendJournal(
-          {
-            kind: 'log',
-            runId: slot.run.runId,
-            fence: slot.run.fence,
-            lines: batch.lines,
-            at: this.clock.now(),
-          },
-          log,
-        );
-      }
+      await journalLines();
       return;
     }
     try {
@@ -875,18 +876,7 @@ export class Agent {
         this.check(slot, currentOf(error) ?? null);
       } else if (isUnavailable(error)) {
         log.log('warn', 'control plane unavailable: log lines journaled', { error });
-        if (batch.lines.length > 0) {
-          await this.appendJournal(
-            {
-              kind: 'log',
-              runId: slot.run.runId,
-              fence: slot.run.fence,
-              lines: batch.lines,
-              at: this.clock.now(),
-            },
-            log,
-          );
-        }
+        await journalLines();
       } else {
         log.log('warn', 'log lines could not be written; retrying at the next flush', { error });
         slot.restore(batch);
