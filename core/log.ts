@@ -48,3 +48,46 @@ function errorReplacer(_key: string, value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * Logs a repeating failure once per episode: the first failure of a kind at `warn`, the next ones at
+ * `debug` until that kind succeeds again, then one `info` line saying how many failed meanwhile. A
+ * hung endpoint retried every second so costs two lines per call kind, not a flood (issue 9).
+ *
+ * @example
+ * const failures = new FailureLog(logger);
+ * try { await renew(); failures.succeeded('lease renewal'); }
+ * catch (error) { failures.failed('lease renewal', 'lease renewal failed; retrying', { error }); }
+ */
+export class FailureLog {
+  private readonly failing = new Map<string, { since: number; count: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  failed(kind: string, message: string, fields?: LogFields): void {
+    const episode = this.failing.get(kind);
+    if (episode) {
+      episode.count += 1;
+      this.logger.log('debug', message, { ...fields, failures: episode.count });
+      return;
+    }
+    this.failing.set(kind, { since: this.now(), count: 1 });
+    this.logger.log('warn', message, {
+      ...fields,
+      note: `further ${kind} failures are logged at debug until one succeeds`,
+    });
+  }
+
+  succeeded(kind: string): void {
+    const episode = this.failing.get(kind);
+    if (!episode) return;
+    this.failing.delete(kind);
+    this.logger.log('info', `${kind} works again`, {
+      failures: episode.count,
+      failingMs: this.now() - episode.since,
+    });
+  }
+}

@@ -55,7 +55,7 @@ import {
 } from '../core/errors';
 import type { RunExecution, RunOutcome } from '../core/execution';
 import type { JobService } from '../core/jobs';
-import { type Logger, silentLogger } from '../core/log';
+import { FailureLog, type Logger, silentLogger } from '../core/log';
 import {
   isFinal,
   type Run,
@@ -195,6 +195,8 @@ export class Agent {
   private readonly deps: AgentDeps;
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** One line per failing call kind while AWS does not answer, not one per retry. */
+  private readonly failures: FailureLog;
   private readonly journal: Journal;
   private readonly options: AgentOptions;
   private state: AgentState = 'IDLE';
@@ -234,6 +236,7 @@ export class Agent {
     this.clock = options.deps.clock ?? systemClock;
     this.registry = options.registry ?? new HandlerRegistry();
     this.log = (options.logger ?? silentLogger).child({ workerId: options.config.workerId });
+    this.failures = new FailureLog(this.log, () => this.clock.now());
     this.journal = new Journal({ dir: options.config.journalDir, logger: this.log });
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
@@ -564,9 +567,13 @@ export class Agent {
       let messages: Awaited<ReturnType<AgentQueue['receive']>>;
       try {
         messages = await queue.receive({ maxMessages: Math.min(10, free), waitSeconds, signal });
+        this.failures.succeeded(`receive ${queue.queueUrl}`);
       } catch (error) {
         if (signal.aborted) break;
-        this.log.log('warn', 'receive failed; retrying', { queueUrl: queue.queueUrl, error });
+        this.failures.failed(`receive ${queue.queueUrl}`, 'receive failed; retrying', {
+          queueUrl: queue.queueUrl,
+          error,
+        });
         await sleep(RECEIVE_BACKOFF_MS, signal);
         continue;
       }
@@ -870,15 +877,22 @@ export class Agent {
         ...(batch.lines.length > 0 ? { appendLog: batch.lines } : {}),
       });
       slot.lastContactAt = this.clock.now();
+      this.failures.succeeded('log lines');
       this.check(slot, current);
     } catch (error) {
       if (isRefusal(error) || error instanceof NotFoundError) {
         this.check(slot, currentOf(error) ?? null);
       } else if (isUnavailable(error)) {
-        log.log('warn', 'control plane unavailable: log lines journaled', { error });
+        this.failures.failed('log lines', 'control plane unavailable: log lines journaled', {
+          runId: slot.run.runId,
+          error,
+        });
         await journalLines();
       } else {
-        log.log('warn', 'log lines could not be written; retrying at the next flush', { error });
+        this.failures.failed('log lines', 'log lines could not be written; retrying at the next flush', {
+          runId: slot.run.runId,
+          error,
+        });
         slot.restore(batch);
       }
     }
@@ -896,8 +910,18 @@ export class Agent {
           this.log.log('info', 'journal replayed', { applied: result.applied, pending: result.pending });
         }
         if (result.pending === 0 && this.journalAppends === 0) this.outage = false;
+        if (result.error === undefined) this.failures.succeeded('journal replay');
+        else
+          this.failures.failed(
+            'journal replay',
+            'journal replay stopped; the rest is kept for the next replay',
+            {
+              pending: result.pending,
+              error: result.error,
+            },
+          );
       } catch (error) {
-        this.log.log('warn', 'journal replay failed; retrying later', { error });
+        this.failures.failed('journal replay', 'journal replay failed; retrying later', { error });
       } finally {
         this.replaying = undefined;
       }

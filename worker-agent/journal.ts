@@ -169,7 +169,8 @@ export class Journal {
         applied += done;
         if (failure) {
           if (done > 0) await this.rewrite(path, entries.slice(done));
-          this.log.log('warn', 'journal replay stopped; the rest is kept for the next replay', {
+          // The caller reports it (once per outage, not once per attempt): debug here.
+          this.log.log('debug', 'journal replay stopped; the rest is kept for the next replay', {
             applied,
             error: failure.error,
           });

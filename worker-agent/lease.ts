@@ -18,7 +18,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { LeaseLostError } from '../core/errors';
-import { type Logger, silentLogger } from '../core/log';
+import { FailureLog, type Logger, silentLogger } from '../core/log';
 import type { Worker } from '../core/model';
 import { type Clock, systemClock } from '../core/ports';
 
@@ -79,6 +79,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   private readonly clock: Clock;
   private readonly timers: LeaseTimers;
   private readonly log: Logger;
+  private readonly failures: FailureLog;
   private readonly controller = new AbortController();
   private expiresAt: number;
   private state: 'IDLE' | 'RUNNING' | 'LOST' | 'STOPPED' = 'IDLE';
@@ -103,6 +104,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     this.clock = options.clock ?? systemClock;
     this.timers = options.timers ?? globalTimers;
     this.log = (options.logger ?? silentLogger).child({ workerId: this.workerId, component: 'lease' });
+    this.failures = new FailureLog(this.log, () => this.clock.now());
   }
 
   /** Aborted (with the LeaseLostReason) when the lease is lost. */
@@ -144,6 +146,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
       const worker = await this.registry.renew(this.workerId, this.fence, now, this.ttlMs, this.load());
       if (this.state !== 'RUNNING') return;
       this.expiresAt = worker.leaseExpiresAt;
+      this.failures.succeeded('lease renewal');
       this.armWatchdog();
       this.emit('renewed', worker);
     } catch (error) {
@@ -151,7 +154,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
       if (error instanceof LeaseLostError) {
         this.lose({ kind: 'refused', error });
       } else {
-        this.log.log('warn', 'lease renewal failed; retrying at the next interval', {
+        this.failures.failed('lease renewal', 'lease renewal failed; retrying at the next interval', {
           error,
           leaseExpiresAt: this.expiresAt,
         });

@@ -43,14 +43,42 @@ export interface AwsClients {
 }
 
 /**
- * Long polls wait up to 20 s for a message, so SQS sockets may sit idle that long; everything else
- * answers in well under a second, and a stalled request should fail and be retried instead.
+ * Every call has a deadline that fails it (issue 9): a hung endpoint — a frozen emulator, a black-holed
+ * network path — must lead to the SDK's retries, then to the caller's own fallback (the agent's
+ * journal, a retry at the next tick, a documented exit), never to a promise that waits forever.
+ *
+ * - `connectionTimeout`: TCP connect. A loopback emulator accepts at once or is not there; AWS gets
+ *   a little more slack.
+ * - `requestTimeout` with `throwOnRequestTimeout`: from sending the request to the response's headers.
+ *   Without `throwOnRequestTimeout` the installed @smithy/node-http-handler (4.x) only logs a
+ *   warning and keeps waiting. DynamoDB, SQS sends/deletes, Scheduler and SES answer in well under a
+ *   second, so a few seconds is already a fault; each attempt gets the full deadline, and the SDK
+ *   retries a timed-out attempt (`maxAttempts`).
+ * - `socketTimeout`: inactivity while the body streams in, which `requestTimeout` no longer covers.
+ * - SQS long polls (`ReceiveMessage` with `WaitTimeSeconds`) legitimately wait up to 20 s: they pass
+ *   their own deadline per call, `longPollTimeoutMs(waitSeconds)`, so the client default can stay short.
  */
-const SQS_SOCKET_TIMEOUT_MS = 30_000;
-const SOCKET_TIMEOUT_MS = 10_000;
-/** A loopback emulator accepts at once or is not there; AWS gets a little more slack. */
+export const CALL_TIMEOUT_MS = {
+  /** DynamoDB: every Clover call is a single-item or small transactional read or write. */
+  dynamodb: 5_000,
+  /** SQS calls other than long polls (send, delete, visibility, queue admin). */
+  sqs: 5_000,
+  /** Scheduler and SES: control-plane calls, rarer and a little slower. */
+  scheduler: 10_000,
+  ses: 10_000,
+} as const;
 const LOOPBACK_CONNECT_TIMEOUT_MS = 1_000;
 const REMOTE_CONNECT_TIMEOUT_MS = 3_000;
+/** Slack over a long poll's wait before the call counts as hung. */
+const LONG_POLL_SLACK_MS = 10_000;
+
+/**
+ * The deadline for one SQS ReceiveMessage that waits `waitSeconds`; pass it as the call's
+ * `requestTimeout` (`client.send(command, { requestTimeout })`).
+ */
+export function longPollTimeoutMs(waitSeconds: number): number {
+  return waitSeconds * 1000 + LONG_POLL_SLACK_MS;
+}
 
 /**
  * @example
@@ -65,19 +93,25 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
   const region = config.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? 'us-east-1';
   const connectionTimeout =
     endpoint !== undefined && isLoopback(endpoint) ? LOOPBACK_CONNECT_TIMEOUT_MS : REMOTE_CONNECT_TIMEOUT_MS;
-  const common = (socketTimeout: number) => ({
+  const common = (timeoutMs: number, socketTimeout = timeoutMs) => ({
     region,
     maxAttempts: config.maxAttempts ?? 3,
     retryMode: 'standard',
     // Options for the SDK's own NodeHttpHandler (@smithy/node-http-handler), which it builds from them.
-    requestHandler: { connectionTimeout, requestTimeout: socketTimeout },
+    requestHandler: {
+      connectionTimeout,
+      requestTimeout: timeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout,
+    },
     ...(endpoint === undefined ? {} : { endpoint }),
     ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
   });
-  const dynamodb = new DynamoDBClient(common(SOCKET_TIMEOUT_MS));
-  const sqs = new SQSClient(common(SQS_SOCKET_TIMEOUT_MS));
-  const scheduler = new SchedulerClient(common(SOCKET_TIMEOUT_MS));
-  const ses = new SESClient(common(SOCKET_TIMEOUT_MS));
+  const dynamodb = new DynamoDBClient(common(CALL_TIMEOUT_MS.dynamodb));
+  // A long poll's socket idles for its whole wait: the inactivity limit must outlast the longest one.
+  const sqs = new SQSClient(common(CALL_TIMEOUT_MS.sqs, longPollTimeoutMs(20)));
+  const scheduler = new SchedulerClient(common(CALL_TIMEOUT_MS.scheduler));
+  const ses = new SESClient(common(CALL_TIMEOUT_MS.ses));
   return {
     dynamodb,
     sqs,

@@ -8,6 +8,7 @@ import {
 import { runtimeDispatchQueue, workerQueueName } from '../../infra/resources';
 import type { DispatchEnvelope } from '../envelope';
 import { MalformedMessageError } from '../errors';
+import { longPollTimeoutMs } from './aws-clients';
 import { awsFailure } from './aws-errors';
 import { fromSqsBody } from './envelope-codec';
 import { ensureQueue } from './provision';
@@ -42,15 +43,20 @@ export class SqsInbox {
   async receive(
     options: { maxMessages?: number; waitSeconds?: number; signal?: AbortSignal } = {},
   ): Promise<InboxMessage[]> {
+    const waitSeconds = options.waitSeconds ?? 20;
     const out = await this.client
       .send(
         new ReceiveMessageCommand({
           QueueUrl: this.queueUrl,
           MaxNumberOfMessages: Math.min(10, Math.max(1, options.maxMessages ?? 10)),
-          WaitTimeSeconds: options.waitSeconds ?? 20,
+          WaitTimeSeconds: waitSeconds,
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
         }),
-        options.signal ? { abortSignal: options.signal } : {},
+        // The client's default deadline is for quick calls; a long poll gets its wait plus slack.
+        {
+          requestTimeout: longPollTimeoutMs(waitSeconds),
+          ...(options.signal ? { abortSignal: options.signal } : {}),
+        },
       )
       .catch((error: unknown) => {
         throw awsFailure(`SQS queue ${this.queueUrl}`, error);

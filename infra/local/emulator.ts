@@ -237,7 +237,7 @@ async function startMoto(region: string, log: Logger, startTimeoutMs: number): P
     );
     if (started.ok) {
       // moto loses concurrent writes when a transaction fails; see linearizing-proxy.ts.
-      const proxy = await startLinearizingProxy(started.emulator.endpoint);
+      const proxy = await startLinearizingProxy(started.emulator.endpoint, { log });
       log.log('info', 'emulator: moto_server ready', {
         endpoint: proxy.endpoint,
         moto: started.emulator.endpoint,
