@@ -8,16 +8,19 @@
  * - Result: exit code 0 resolves `{ exitCode: 0 }`; anything else throws a ShellCommandError carrying
  *   the exit code (or signal) and the tail of stderr.
  * - Stopping: when `ctx.signal` aborts (cancel, deadline, lease lost) or `timeoutSeconds` passes, the
- *   whole process group gets SIGTERM, then SIGKILL after `killGraceSeconds` (default 5). The command is
- *   spawned detached, as the leader of its own group, so children it started are stopped too.
+ *   whole process group gets SIGTERM, then SIGKILL after `killGraceSeconds` (default 5). The command
+ *   runs in a session and group of its own, so children it started are stopped too.
+ * - Dying with the agent: the group is led by a watchdog (watchdog.ts) that holds a pipe from the
+ *   agent; when the agent dies by any signal, the group gets the same SIGTERM, then SIGKILL.
  *
  * @example
  * const run = shellHandler({ argv: ['/usr/bin/env', 'bash', '-c', './backup.sh'], cwd: '/opt/jobs' });
  * await run(ctx); // { exitCode: 0 }
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { DEFAULT_KILL_GRACE_SECONDS } from './config';
 import type { Handler, HandlerContext } from './handler';
+import { spawnWatched, type WatchedCommand } from './watchdog';
 
 export interface ShellCommandSpec {
   /** Executable and arguments, run without a shell (a string command is `['/bin/sh', '-c', cmd]`). */
@@ -110,13 +113,14 @@ function runCommand(
       return;
     }
     const env = { ...(options.baseEnv ?? process.env), ...spec.env, ...contextEnv(ctx) };
-    let child: ChildProcess;
+    let watched: WatchedCommand;
     try {
-      child = spawn(file, args, { cwd: spec.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      watched = spawnWatched(file, args, { cwd: spec.cwd, env, killGraceMs });
     } catch (error) {
       reject(spawnFailure(file, error));
       return;
     }
+    const { child } = watched;
 
     let stopped: { failure: 'aborted' | 'timeout'; why: string } | undefined;
     let killTimer: NodeJS.Timeout | undefined;
@@ -145,6 +149,7 @@ function runCommand(
       ctx.signal.removeEventListener('abort', onAbort);
       clearTimeout(timeoutTimer);
       clearTimeout(drainTimer);
+      watched.release();
       if (killTimer !== undefined) {
         // Descendants that ignored SIGTERM may outlive the leader: keep the SIGKILL for them.
         if (groupAlive(child)) killTimer.unref();
@@ -162,7 +167,6 @@ function runCommand(
       });
     }
 
-    child.once('error', (error) => finish(() => reject(spawnFailure(file, error))));
     child.once('exit', () => {
       // A background descendant may keep the pipes open; do not wait for it forever.
       drainTimer = setTimeout(() => {
@@ -171,7 +175,12 @@ function runCommand(
       }, STDIO_DRAIN_MS);
       drainTimer.unref();
     });
-    child.once('close', (code, signal) => {
+    void watched.exit.then((exit) => {
+      if ('error' in exit) {
+        finish(() => reject(spawnFailure(file, Object.assign(new Error(exit.error), { code: exit.error }))));
+        return;
+      }
+      const { code, signal } = exit;
       finish(() => {
         const stderr = tail();
         if (stopped) {
