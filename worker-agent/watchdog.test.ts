@@ -30,7 +30,13 @@ async function hostRunning(script: string, graceSeconds: number) {
   const pidFile = join(dir, 'pids');
   const host = spawn(
     process.execPath,
-    ['--import', import.meta.resolve('tsx'), hostFile, script.replaceAll('$PIDS', pidFile), String(graceSeconds)],
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      hostFile,
+      script.replaceAll('$PIDS', pidFile),
+      String(graceSeconds),
+    ],
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } },
   );
   const exited = new Promise((resolve) => host.once('exit', resolve));

@@ -126,7 +126,9 @@ export function spawnWatched(
   });
   status?.on('error', () => {});
   const exit = new Promise<WatchedExit>((resolve) => {
-    child.once('error', (error) => resolve({ error: (error as NodeJS.ErrnoException).code ?? String(error) }));
+    child.once('error', (error) =>
+      resolve({ error: (error as NodeJS.ErrnoException).code ?? String(error) }),
+    );
     child.once('close', (code, signal) => resolve(reported ?? { code, signal }));
   });
   return {

@@ -35,6 +35,13 @@ export interface StartAgentOptions {
   readonly args?: readonly string[];
   /** Reuse a working directory (and so a journal) of an earlier agent. */
   readonly dir?: string;
+  /**
+   * How the agent is started: `node` (node --import tsx worker-agent/cli.ts, the default) or `npm`
+   * (`npm run agent --`, as a user types it: npm → sh → node).
+   */
+  readonly via?: 'node' | 'npm';
+  /** Start it as the leader of its own process group (for signals to the group). @default false */
+  readonly detached?: boolean;
 }
 
 /** One parsed log line of an agent (non-JSON output is kept as `{ message: line }`). */
@@ -50,6 +57,7 @@ export class AgentProcess {
     /** The file the test handlers append each run id they execute to. */
     readonly execFile: string,
     private readonly child: ChildProcess,
+    private readonly detached = false,
   ) {
     child.stdout?.on('data', (chunk: Buffer) => {
       this.output += chunk.toString();
@@ -113,12 +121,24 @@ export class AgentProcess {
     if (this.running) this.child.kill(signal);
   }
 
+  /** Signals the agent's whole process group (it must have been started `detached`). */
+  signalGroup(signal: NodeJS.Signals): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {
+      // ESRCH: the group is gone.
+    }
+  }
+
   /** SIGKILL (after SIGCONT, in case it was stopped) and wait for the exit. */
   async kill(): Promise<void> {
     if (this.running) {
       this.child.kill('SIGCONT');
       this.child.kill('SIGKILL');
     }
+    // Started through npm: the agent is a grandchild; end the group it leads too.
+    if (this.detached) this.signalGroup('SIGKILL');
     await this.exited;
   }
 
@@ -170,27 +190,29 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
   ].filter(Boolean);
   await writeFile(configPath, `${header.join('\n')}\n${options.config}\n`);
   const execFile = join(dir, 'executed.log');
-  const child = spawn(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), CLI, '--config', configPath, ...(options.args ?? [])],
-    {
-      cwd: dir,
-      env: {
-        ...process.env,
-        AWS_ENDPOINT_URL: options.endpoint ?? aws.emulator.endpoint,
-        AWS_REGION: aws.emulator.region,
-        AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
-        CLOVER_PREFIX: aws.prefix,
-        CLOVER_TEST_WORKER_ID: options.workerId,
-        CLOVER_TEST_EXEC_FILE: execFile,
-        NODE_OPTIONS: '',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const agentArgs = ['--config', configPath, ...(options.args ?? [])];
+  const [command, args] =
+    options.via === 'npm'
+      ? ['npm', ['run', '--silent', '--prefix', REPO, 'agent', '--', ...agentArgs]]
+      : [process.execPath, ['--import', import.meta.resolve('tsx'), CLI, ...agentArgs]];
+  const child = spawn(command, args, {
+    cwd: dir,
+    detached: options.detached === true,
+    env: {
+      ...process.env,
+      AWS_ENDPOINT_URL: options.endpoint ?? aws.emulator.endpoint,
+      AWS_REGION: aws.emulator.region,
+      AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+      CLOVER_PREFIX: aws.prefix,
+      CLOVER_TEST_WORKER_ID: options.workerId,
+      CLOVER_TEST_EXEC_FILE: execFile,
+      NODE_OPTIONS: '',
+      ...options.env,
     },
-  );
-  return new AgentProcess(options.workerId, dir, execFile, child);
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new AgentProcess(options.workerId, dir, execFile, child, options.detached === true);
 }
 
 /** The config lines that declare the test handlers module's handlers. */
