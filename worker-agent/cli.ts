@@ -10,6 +10,9 @@
  * the stage from CLOVER_PREFIX (default `clover-local`, what `npm start` provisions), so
  * `set -a; . .clover/local.env; set +a` is enough to join the local control plane.
  *
+ * Signals: the first SIGINT / SIGTERM drains; copies arriving within a second of it (the group's
+ * signal plus a launcher's relay) are the same request; a later one forces a stop.
+ *
  * Exit codes: 0 drained and stopped (SIGTERM / SIGINT); 1 could not start, or forced out (a second
  * signal, or the drain overran its grace by FORCE_SLACK_MS); 2 bad config or arguments; 3 the lease
  * was lost (a supervisor should restart the agent, which registers a new lease).
@@ -19,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { awsClients } from '../core/adapters/aws-clients';
 import { jsonLogger, type LogLevel } from '../core/log';
+import { onStopSignals } from '../core/stop-signals';
 import { Agent, sqsAgentDeps } from './agent';
 import { type AgentConfigFlags, ConfigError, loadAgentConfig, parseLabels } from './config';
 
@@ -42,6 +46,9 @@ Options (each overrides the config file and its CLOVER_AGENT_* environment varia
 
 Environment: AWS_ENDPOINT_URL, AWS_REGION, AWS credentials (standard AWS SDK variables),
 CLOVER_PREFIX (stage resource prefix, default clover-local), CLOVER_LOG_LEVEL (debug|info|warn|error).
+
+Signals: SIGINT (Ctrl-C) or SIGTERM drains: running runs get the drain grace to finish. Another one,
+a second or more later, forces a stop (unfinished runs are handed back, their commands stopped).
 
 Exit codes: 0 stopped cleanly, 1 failed or forced, 2 bad config or arguments, 3 lease lost.
 `;
@@ -143,9 +150,10 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
   const agent = new Agent({ config, deps: sqsAgentDeps({ clients, prefix, logger }), logger });
 
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals === 1) {
+  // One Ctrl-C reaches the agent more than once (the group's signal plus npm's relay): see stop-signals.ts.
+  onStopSignals((signal, count) => {
+    signals = count;
+    if (count === 1) {
       logger.log('info', `${signal}: draining`, { graceMs: config.drainGraceMs });
       setTimeout(() => {
         logger.log('error', 'drain overran its grace period; exiting', { graceMs: config.drainGraceMs });
@@ -157,9 +165,7 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
       setTimeout(() => process.exit(1), SECOND_SIGNAL_EXIT_MS).unref();
       void agent.close({ force: true });
     }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  });
 
   try {
     await agent.start();
@@ -173,8 +179,10 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
   }
   const stopped = await agent.stopped;
   clients.destroy();
-  if (stopped.reason === 'lease_lost') return 3;
-  return signals > 1 ? 1 : 0;
+  const code = stopped.reason === 'lease_lost' ? 3 : signals > 1 ? 1 : 0;
+  // A launcher in between (npm) may report its own status instead: say which code the agent chose.
+  logger.log('info', 'agent exiting', { code, reason: stopped.reason });
+  return code;
 }
 
 /** True when this file is the program (not imported, e.g. by a test of parseAgentArgs). */

@@ -2,6 +2,7 @@
  * `npm start`: the whole Clover control plane on this machine, against an AWS emulator.
  * Ctrl-C stops it cleanly (loops, clients, and the emulator if it started one).
  */
+import { onStopSignals } from '../../core/stop-signals';
 import { lineLogger } from './lines';
 import { startLocalRuntime } from './runtime';
 
@@ -15,11 +16,13 @@ Clover local control plane is running (${runtime.emulator.kind} at ${runtime.emu
     set -a; . ${runtime.envFile}; set +a
   Every fire and run transition is printed below. Ctrl-C stops everything.
 `);
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.log('info', `${signal}: stopping`);
+  // One Ctrl-C reaches this process more than once (group signal plus npm's relay): stop-signals.ts.
+  onStopSignals((signal, count) => {
+    if (count > 1) {
+      log.log('warn', `${signal} again: exiting without finishing the stop`);
+      process.exit(1);
+    }
+    log.log('info', `${signal}: stopping (again, a second or more later, to exit at once)`);
     runtime.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -27,9 +30,7 @@ Clover local control plane is running (${runtime.emulator.kind} at ${runtime.emu
         process.exit(1);
       },
     );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
 } catch (error) {
   log.log('error', 'the local control plane could not start', { error });
   process.exit(1);
