@@ -63,17 +63,29 @@ export class ContactService {
    * The addresses an alert of `kind` about `job` goes to: the job's contacts plus the subscribers of
    * its group, each only if it chose `kind`, without duplicates.
    */
-  async recipientsFor(job: Pick<JobSpec, 'contacts' | 'group'> | null, kind: AlertKind): Promise<Recipients> {
+  async recipientsFor(
+    job: (Pick<JobSpec, 'contacts' | 'group'> & { readonly jobId?: string }) | null,
+    kind: AlertKind,
+  ): Promise<Recipients> {
     const ids = [...new Set(job?.contacts ?? [])];
     const named = await Promise.all(ids.map((id) => this.deps.contacts.get(id)));
     const unknownContactIds = ids.filter((_, i) => named[i] === null);
     const group = job?.group;
-    const subscribers = group
-      ? (await this.deps.contacts.list()).filter((c) => c.groups.includes(group))
-      : [];
-    const chosen = [...named, ...subscribers].filter(
-      (c): c is Contact => c?.alertKinds.includes(kind) === true,
+    const jobId = job?.jobId;
+    // Subscriptions (per job or per group) carry their own alert kinds; `groups` uses the contact's.
+    const everyone = group || jobId ? await this.deps.contacts.list() : [];
+    const groupSubscribers = group ? everyone.filter((c) => c.groups.includes(group)) : [];
+    const subscribed = everyone.filter((c) =>
+      c.subscriptions.some(
+        (s) =>
+          ((s.jobId !== undefined && s.jobId === jobId) || (s.group !== undefined && s.group === group)) &&
+          s.alertKinds.includes(kind),
+      ),
     );
+    const chosen = [
+      ...[...named, ...groupSubscribers].filter((c): c is Contact => c?.alertKinds.includes(kind) === true),
+      ...subscribed,
+    ];
     const byAddress = new Map<string, string>();
     const contactIds = new Set<string>();
     for (const contact of chosen) {
