@@ -19,6 +19,7 @@ import {
   isoSeconds,
   type Job,
   jobLockKey,
+  PayloadSchema,
   parseOrThrow,
   type Run,
   type RunStatus,
@@ -37,6 +38,8 @@ export const FireRequestSchema = z.strictObject({
   /** EventBridge Scheduler fills this from `<aws.scheduler.scheduled-time>`; manual triggers leave it out. */
   scheduledTime: IsoInstantSchema.optional(),
   trigger: z.enum(Triggers).default('SCHEDULE'),
+  /** A manual trigger's payload for this run only (the job's payload otherwise). */
+  payload: PayloadSchema.optional(),
 });
 export type FireRequest = z.input<typeof FireRequestSchema>;
 
@@ -112,7 +115,10 @@ export class Dispatcher {
         error,
       }));
     }
-    const base = this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING');
+    const base = {
+      ...this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING'),
+      ...(request.payload === undefined ? {} : { payload: request.payload }),
+    };
     if (job.spec.paused && request.trigger !== 'MANUAL') {
       return this.record({ ...base, status: 'SKIPPED', reason: 'paused' }, log, (run) => ({
         kind: 'skipped',

@@ -6,6 +6,7 @@
 export type ErrorCode =
   | 'validation_failed'
   | 'invalid_schedule'
+  | 'invalid_cursor'
   | 'not_found'
   | 'already_exists'
   | 'version_conflict'
@@ -74,6 +75,13 @@ export class ValidationError extends CloverError {
 export class ScheduleError extends ValidationError {
   constructor(field: string, reason: string) {
     super([{ field, reason }], 'invalid_schedule');
+  }
+}
+
+/** A list cursor that this query did not hand out (another query's, tampered, or from another deployment). */
+export class InvalidCursorError extends CloverError {
+  constructor(reason: string) {
+    super('invalid_cursor', `cursor: ${reason}`, { details: { issues: [{ field: 'cursor', reason }] } });
   }
 }
 

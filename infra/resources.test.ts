@@ -22,6 +22,7 @@ describe('resource definitions', () => {
   test('every table and index is PAY_PER_REQUEST with consistently typed key attributes', () => {
     assert.deepEqual(tables.map((t) => t.logicalName).sort(), [
       'alerts',
+      'audit',
       'contacts',
       'jobs',
       'locks',
@@ -46,6 +47,8 @@ describe('resource definitions', () => {
       [
         ['byJob', 'jobId', 'scheduledTime'],
         ['byStatus', 'status', 'scheduledTime'],
+        ['byWorker', 'workerId', 'scheduledTime'],
+        ['byDay', 'day', 'scheduledTime'],
       ],
     );
     assert.equal(tableDefinition('locks').ttlAttribute, 'ttl');

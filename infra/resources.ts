@@ -53,6 +53,7 @@ export interface QueueDefinition {
 }
 
 const s = (name: string): KeyAttribute => ({ name, type: 'S' });
+const n = (name: string): KeyAttribute => ({ name, type: 'N' });
 
 const DAY = 86_400;
 /** The SQS maximum. Dead-letter queues keep messages long enough for a person to look at them. */
@@ -60,7 +61,22 @@ const DEAD_LETTER_RETENTION = 14 * DAY;
 const MAX_RECEIVE_COUNT = 5;
 
 const tableList = [
-  { logicalName: 'jobs', partitionKey: s('jobId'), indexes: [], billingMode: 'PAY_PER_REQUEST' },
+  {
+    logicalName: 'jobs',
+    partitionKey: s('jobId'),
+    // The API lists jobs by id a page at a time (bounded reads, never a full scan per request): by
+    // the filter with an index, the most selective first, the other filters applied to that page.
+    // `listKey` is the same on every job ('job'), so `byList` holds all jobs in id order; the others
+    // are sparse where the attribute is optional (group, owner).
+    indexes: [
+      { name: 'byList', partitionKey: s('listKey'), sortKey: s('jobId') },
+      { name: 'byPool', partitionKey: s('pool'), sortKey: s('jobId') },
+      { name: 'byHandler', partitionKey: s('handler'), sortKey: s('jobId') },
+      { name: 'byGroup', partitionKey: s('group'), sortKey: s('jobId') },
+      { name: 'byOwner', partitionKey: s('owner'), sortKey: s('jobId') },
+    ],
+    billingMode: 'PAY_PER_REQUEST',
+  },
   {
     logicalName: 'runs',
     partitionKey: s('runId'),
@@ -70,6 +86,11 @@ const tableList = [
       // The monitor's sweep for DISPATCHED/RUNNING runs. One partition per status: fine at Clover's
       // write rates (PAY_PER_REQUEST partitions take 1,000 writes/s each), revisit before that.
       { name: 'byStatus', partitionKey: s('status'), sortKey: s('scheduledTime') },
+      // The API's run lists by worker, newest first.
+      { name: 'byWorker', partitionKey: s('workerId'), sortKey: s('scheduledTime') },
+      // Every run of one UTC day (`day` = YYYY-MM-DD of scheduledTime): the unfiltered run list, the
+      // error search and the stats walk a time window day by day, newest first, a bounded page at a time.
+      { name: 'byDay', partitionKey: s('day'), sortKey: s('scheduledTime') },
     ],
     ttlAttribute: 'expiresAt',
     billingMode: 'PAY_PER_REQUEST',
@@ -94,7 +115,23 @@ const tableList = [
   {
     logicalName: 'alerts',
     partitionKey: s('alertId'),
-    indexes: [{ name: 'byJob', partitionKey: s('jobId'), sortKey: s('createdAt') }],
+    indexes: [
+      { name: 'byJob', partitionKey: s('jobId'), sortKey: n('createdAt') },
+      // The API's alert list across jobs: one partition per UTC day of `createdAt`.
+      { name: 'byDay', partitionKey: s('day'), sortKey: n('createdAt') },
+    ],
+    ttlAttribute: 'expiresAt',
+    billingMode: 'PAY_PER_REQUEST',
+  },
+  {
+    // Every change accepted through the API (who, what, when, before, after). `auditId` begins with
+    // the ISO instant, so it sorts by time; listed by day or by entity (`job:<id>`), newest first.
+    logicalName: 'audit',
+    partitionKey: s('auditId'),
+    indexes: [
+      { name: 'byDay', partitionKey: s('day'), sortKey: s('auditId') },
+      { name: 'byEntity', partitionKey: s('entity'), sortKey: s('auditId') },
+    ],
     ttlAttribute: 'expiresAt',
     billingMode: 'PAY_PER_REQUEST',
   },

@@ -10,6 +10,7 @@ import { systemClock } from '../ports';
 import { WorkerDirectory } from '../worker-directory';
 import type { AwsClients } from './aws-clients';
 import { DynamoAlertStore } from './dynamo-alert-store';
+import { DynamoApiReads } from './dynamo-api-reads';
 import { DynamoContactStore } from './dynamo-contact-store';
 import { DynamoJobStore } from './dynamo-job-store';
 import { DynamoLockStore, DynamoRunLedger } from './dynamo-run-ledger';
@@ -127,6 +128,8 @@ export function controlPlane(options: ControlPlaneOptions) {
   const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, alerts });
   const jobService = new JobService({ jobs, schedules, clock, log });
   const contacts = new ContactService({ contacts: contactStore, log });
+  /** The management API's paged reads and its audit log (core/api/ports.ts). */
+  const apiReads = new DynamoApiReads({ client: clients.dynamodb, prefix, runs, alerts: alertStore, clock });
   return {
     prefix,
     clock,
@@ -149,6 +152,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     contactStore,
     contacts,
     fireDeadLetters,
+    apiReads,
     /** Closes what the plane holds open (the ZeroMQ sockets); the AWS clients are the caller's. Idempotent. */
     close: async (): Promise<void> => {
       await zmqDelivery?.close();

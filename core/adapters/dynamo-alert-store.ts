@@ -17,6 +17,7 @@ import {
   marshalItem,
   ttlSeconds,
   unmarshalItem,
+  utcDay,
 } from './dynamo-items';
 
 /** Alert records are kept this long, then DynamoDB's TTL (`expiresAt`, epoch seconds) deletes them. */
@@ -256,6 +257,8 @@ export class DynamoAlertStore implements AlertStore {
           }
         : {}),
       expiresAt: ttlSeconds(Math.max(record.createdAt, this.clock.now()) + ALERT_RETENTION_MS),
+      // The `byDay` index's partition (the API's alert list across jobs).
+      day: utcDay(record.createdAt),
     };
   }
 
@@ -268,7 +271,8 @@ export class DynamoAlertStore implements AlertStore {
     return marshalItem(fields);
   }
 
-  private decode(item: Item): AlertRecord {
+  /** @internal The API's paged reads (dynamo-api-reads.ts) decode with it too. */
+  decode(item: Item): AlertRecord {
     return decodeItem(AlertRecordSchema, item, this.table.name, (raw) => {
       const {
         expiresAt: _ttl,
@@ -276,6 +280,7 @@ export class DynamoAlertStore implements AlertStore {
         digestWindowEnd,
         digestCount,
         digestEntries,
+        day: _day,
         ...rest
       } = raw;
       if (digestWindowStart === undefined) return rest;

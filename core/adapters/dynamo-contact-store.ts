@@ -73,7 +73,8 @@ export class DynamoContactStore implements ContactStore {
     );
   }
 
-  private decode(item: Item): Contact {
+  /** @internal The API's paged reads (dynamo-api-reads.ts) decode with it too. */
+  decode(item: Item): Contact {
     return decodeItem(ContactSpecSchema, item, this.table.name);
   }
 }

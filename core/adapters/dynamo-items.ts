@@ -335,3 +335,8 @@ export class DynamoTable {
     return results.slice(0, limit);
   }
 }
+
+/** The UTC day (`YYYY-MM-DD`) of an instant: the partition of the `byDay` indexes (runs, alerts, audit). */
+export function utcDay(at: number | string): string {
+  return (typeof at === 'number' ? new Date(at).toISOString() : at).slice(0, 10);
+}

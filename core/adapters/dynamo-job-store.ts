@@ -100,7 +100,8 @@ export class DynamoJobStore implements JobStore {
     throw new VersionConflictError('job', jobId, expectedVersion, current);
   }
 
-  private decode(item: Item): Job {
+  /** @internal The API's paged reads (dynamo-api-reads.ts) decode with it too. */
+  decode(item: Item): Job {
     return decodeItem(JobSchema, item, this.table.name, ({ jobId: _key, ...raw }) => {
       const spec = raw.spec as Record<string, unknown> | undefined;
       if (spec && typeof spec === 'object') {
@@ -120,5 +121,26 @@ function encodeJob(job: Job): Item {
     ...job,
     jobId: job.spec.jobId,
     spec: { ...job.spec, payload: jsonAttr(job.spec.payload) },
+    ...jobIndexAttributes(job),
   });
 }
+
+/**
+ * Top-level copies of what the API lists jobs by (infra/resources.ts, the jobs table's indexes):
+ * the index keys, and a lower-cased `searchText` (id and description) for the `q` filter.
+ * `group` and `owner` stay absent when the job has none, so their indexes are sparse.
+ */
+export function jobIndexAttributes(job: Job): Record<string, unknown> {
+  return {
+    listKey: JOB_LIST_KEY,
+    pool: job.spec.target.pool,
+    handler: job.spec.handler,
+    group: job.spec.group,
+    mode: job.spec.mode,
+    paused: job.spec.paused,
+    searchText: `${job.spec.jobId}\n${job.spec.description}`.toLowerCase(),
+  };
+}
+
+/** The `listKey` every job carries: the one partition of the `byList` index. */
+export const JOB_LIST_KEY = 'job';

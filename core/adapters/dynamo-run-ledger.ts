@@ -39,6 +39,7 @@ import {
   marshalItem,
   parseJsonAttr,
   ttlSeconds,
+  utcDay,
 } from './dynamo-items';
 
 /** Runs are kept this long after they are created, then DynamoDB's TTL (`expiresAt`, epoch seconds) deletes them. */
@@ -341,11 +342,14 @@ export class DynamoRunLedger implements RunLedger {
       result: jsonAttr(run.result),
       expiresAt: ttlSeconds(this.clock.now() + RUN_RETENTION_MS),
       createdAttempt: run.attempt,
+      // The `byDay` index's partition: the API walks a time window day by day.
+      day: utcDay(run.scheduledTime),
     });
     return item;
   }
 
-  private decode(item: Item): Run {
+  /** @internal The API's paged reads (dynamo-api-reads.ts) decode with it too. */
+  decode(item: Item): Run {
     return decodeItem(RunSchema, item, this.runs.name, (raw) => {
       for (const field of JSON_FIELDS) {
         if (raw[field] !== undefined) raw[field] = parseJsonAttr(raw[field], this.runs.name, field);

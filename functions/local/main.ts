@@ -16,6 +16,16 @@ Clover local control plane is running (${runtime.emulator.kind} at ${runtime.emu
     set -a; . ${runtime.envFile}; set +a
   Every fire and run transition is printed below. Ctrl-C stops everything.
 `);
+  if (runtime.api) {
+    const users = runtime.api.auth.users;
+    console.log(`Management API: ${runtime.api.url}/api (OpenAPI: ${runtime.api.url}/api/openapi.json)
+  Console sign-in (local users; passwords kept in .clover/local-users.json):
+    admin    ${users.admin}
+    operator ${users.operator}
+    viewer   ${users.viewer}
+  The CLI reads the endpoint and an admin token from ${runtime.api.apiFile}.
+`);
+  }
   // One Ctrl-C reaches this process more than once (group signal plus npm's relay): stop-signals.ts.
   onStopSignals((signal, count) => {
     if (count > 1) {

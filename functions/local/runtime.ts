@@ -19,6 +19,7 @@ import { SchedulerClock } from '../../core/scheduler-clock';
 import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra/local/emulator';
 import { physicalName } from '../../infra/resources';
 import { makeDispatcherHandler } from '../dispatcher/handler';
+import { type LocalApi, startLocalApi } from './api-server';
 import { RunWatcher } from './run-watcher';
 
 export interface LocalRuntimeOptions {
@@ -37,6 +38,10 @@ export interface LocalRuntimeOptions {
   readonly alertFrom?: string;
   readonly consoleUrl?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The management API's port on 127.0.0.1 (0: any free port); `false` serves no API. @default PORT or 8080 */
+  readonly apiPort?: number | false;
+  /** Where the API's local key, users and api.json live. @default the env file's directory */
+  readonly stateDir?: string;
 }
 
 export interface LocalRuntime {
@@ -44,6 +49,8 @@ export interface LocalRuntime {
   readonly clients: AwsClients;
   readonly plane: ControlPlane;
   readonly envFile: string;
+  /** The management API, unless `apiPort: false`. */
+  readonly api?: LocalApi;
   /** Stops the loops, closes the clients and stops an emulator this runtime started. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -119,6 +126,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     ].join('\n'),
   );
 
+  const apiPort = options.apiPort ?? Number(env.PORT ?? 8080);
+  const api =
+    apiPort === false
+      ? undefined
+      : await startLocalApi({
+          plane,
+          log: log.child({ source: 'api' }),
+          port: apiPort,
+          stateDir: options.stateDir ?? dirname(envFile),
+        });
+  if (api) {
+    await writeFile(envFile, `CLOVER_API_URL=${api.url}\n`, { flag: 'a' });
+  }
+
   const loops = [
     every(options.tickMs ?? 1000, async () => {
       await clock.tick(Date.now());
@@ -135,8 +156,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clients,
     plane,
     envFile,
+    ...(api ? { api } : {}),
     stop: () => {
       stopped ??= (async () => {
+        await api?.close();
         await Promise.all(loops.map((stop) => stop()));
         clients.destroy();
         await emulator.stop();

@@ -31,6 +31,8 @@ test('npm start provisions, fires schedules at their time, logs each transition,
         AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
         CLOVER_PREFIX: aws.prefix,
+        // Any free port: other stacks on this machine may hold 8080.
+        PORT: '0',
         NODE_OPTIONS: '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,358 @@
+import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { physicalName } from '../../infra/resources';
+import type {
+  AlertFilter,
+  ApiReads,
+  AuditFilter,
+  AuditLog,
+  JobFilter,
+  RunFilter,
+  Visit,
+  WalkOptions,
+  WalkResult,
+} from '../api/ports';
+import { type AuditRecord, AuditRecordSchema } from '../api/schemas';
+import { InvalidCursorError } from '../errors';
+import { type AlertRecord, isoSeconds, type Job, type Run } from '../model';
+import { errorName } from './aws-errors';
+import type { DynamoAlertStore } from './dynamo-alert-store';
+import {
+  DAY_MS,
+  DynamoTable,
+  decodeItem,
+  dynamoCall,
+  Expr,
+  type Item,
+  jsonAttr,
+  marshal,
+  marshalItem,
+  parseJsonAttr,
+  ttlSeconds,
+  unmarshalItem,
+  utcDay,
+} from './dynamo-items';
+import { DynamoJobStore, JOB_LIST_KEY } from './dynamo-job-store';
+import type { DynamoRunLedger } from './dynamo-run-ledger';
+
+/** Audit records are kept this long, then DynamoDB's TTL deletes them. */
+export const AUDIT_RETENTION_MS = 400 * DAY_MS;
+
+/** One index partition to read, optionally narrowed to a range of its sort key. */
+interface Segment {
+  /** Stable name in cursors: the UTC day for day walks, `all` otherwise. */
+  readonly id: string;
+  readonly index: string;
+  readonly partition: readonly [attribute: string, value: string];
+  readonly range?: {
+    readonly attribute: string;
+    readonly from: string | number;
+    readonly to: string | number;
+  };
+}
+
+interface WalkSpec<T> {
+  readonly table: DynamoTable;
+  /** The table's own key attribute: with the index's keys, it makes an item's position. */
+  readonly tableKey: string;
+  readonly segments: readonly Segment[];
+  readonly newestFirst: boolean;
+  readonly filter?: (expr: Expr) => string | undefined;
+  readonly decode: (item: Item) => T;
+}
+
+/**
+ * The management API's paged reads on DynamoDB (core/api/ports.ts): each walk queries one index
+ * partition after another (one partition, or one per UTC day of a time window, newest first), a
+ * bounded number of Query requests per page, never a Scan. Filters without an index become a
+ * FilterExpression on the chosen index; a short page then still carries a position to go on from.
+ */
+export class DynamoApiReads implements ApiReads, AuditLog {
+  private readonly jobsTable: DynamoTable;
+  private readonly runsTable: DynamoTable;
+  private readonly alertsTable: DynamoTable;
+  private readonly auditTable: DynamoTable;
+  private readonly jobCodec: DynamoJobStore;
+
+  constructor(
+    private readonly options: {
+      readonly client: DynamoDBClient;
+      readonly prefix: string;
+      readonly runs: DynamoRunLedger;
+      readonly alerts: DynamoAlertStore;
+      readonly clock?: { now(): number };
+    },
+  ) {
+    const table = (name: string) =>
+      new DynamoTable({ client: options.client, table: physicalName(options.prefix, name) });
+    this.jobsTable = table('jobs');
+    this.runsTable = table('runs');
+    this.alertsTable = table('alerts');
+    this.auditTable = table('audit');
+    this.jobCodec = new DynamoJobStore({ client: options.client, table: this.jobsTable.name });
+  }
+
+  walkJobs(filter: JobFilter, visit: Visit<Job>, options: WalkOptions): Promise<WalkResult> {
+    // The most selective filter with an index picks the index; the rest filter its items.
+    const [index, attribute, value] = filter.owner
+      ? ['byOwner', 'owner', filter.owner]
+      : filter.group
+        ? ['byGroup', 'group', filter.group]
+        : filter.handler
+          ? ['byHandler', 'handler', filter.handler]
+          : filter.pool
+            ? ['byPool', 'pool', filter.pool]
+            : ['byList', 'listKey', JOB_LIST_KEY];
+    const rest: Array<[string, unknown]> = (
+      [
+        ['owner', filter.owner],
+        ['group', filter.group],
+        ['handler', filter.handler],
+        ['pool', filter.pool],
+        ['mode', filter.mode],
+        ['paused', filter.paused],
+      ] as Array<[string, unknown]>
+    ).filter(([name, v]) => v !== undefined && name !== attribute);
+    return walk(
+      {
+        table: this.jobsTable,
+        tableKey: 'jobId',
+        segments: [{ id: 'all', index, partition: [attribute, value] }],
+        newestFirst: false,
+        filter: (expr) => {
+          const terms = rest.map(([name, v]) => `${expr.name(name)} = ${expr.value(v)}`);
+          if (filter.q)
+            terms.push(`contains(${expr.name('searchText')}, ${expr.value(filter.q.toLowerCase())})`);
+          return terms.length ? terms.join(' AND ') : undefined;
+        },
+        decode: (item) => this.jobCodec.decode(item),
+      },
+      visit,
+      options,
+    );
+  }
+
+  walkRuns(filter: RunFilter, visit: Visit<Run>, options: WalkOptions): Promise<WalkResult> {
+    const range = { attribute: 'scheduledTime', from: isoSeconds(filter.from), to: isoSeconds(filter.to) };
+    const keyed: Array<[string, string, string | undefined]> = [
+      ['byJob', 'jobId', filter.jobId],
+      ['byWorker', 'workerId', filter.workerId],
+      ['byStatus', 'status', filter.status],
+    ];
+    const chosen = keyed.find(([, , v]) => v !== undefined);
+    const segments: Segment[] = chosen
+      ? [{ id: 'all', index: chosen[0], partition: [chosen[1], chosen[2]!], range }]
+      : days(filter.from, filter.to).map((day) => ({
+          id: day,
+          index: 'byDay',
+          partition: ['day', day],
+          range,
+        }));
+    return walk(
+      {
+        table: this.runsTable,
+        tableKey: 'runId',
+        segments,
+        newestFirst: true,
+        filter: (expr) => {
+          const terms = keyed
+            .filter(([, name, v]) => v !== undefined && name !== chosen?.[1])
+            .map(([, name, v]) => `${expr.name(name)} = ${expr.value(v)}`);
+          return terms.length ? terms.join(' AND ') : undefined;
+        },
+        decode: (item) => this.options.runs.decode(item),
+      },
+      visit,
+      options,
+    );
+  }
+
+  walkAlerts(filter: AlertFilter, visit: Visit<AlertRecord>, options: WalkOptions): Promise<WalkResult> {
+    const range = { attribute: 'createdAt', from: filter.from, to: filter.to };
+    const segments: Segment[] = filter.jobId
+      ? [{ id: 'all', index: 'byJob', partition: ['jobId', filter.jobId], range }]
+      : days(filter.from, filter.to).map((day) => ({
+          id: day,
+          index: 'byDay',
+          partition: ['day', day],
+          range,
+        }));
+    return walk(
+      {
+        table: this.alertsTable,
+        tableKey: 'alertId',
+        segments,
+        newestFirst: true,
+        filter: (expr) => {
+          const terms = (
+            [
+              ['kind', filter.kind],
+              ['status', filter.status],
+            ] as Array<[string, unknown]>
+          )
+            .filter(([, v]) => v !== undefined)
+            .map(([name, v]) => `${expr.name(name)} = ${expr.value(v)}`);
+          return terms.length ? terms.join(' AND ') : undefined;
+        },
+        decode: (item) => this.options.alerts.decode(item),
+      },
+      visit,
+      options,
+    );
+  }
+
+  walkAudit(filter: AuditFilter, visit: Visit<AuditRecord>, options: WalkOptions): Promise<WalkResult> {
+    // auditId starts with the ISO instant: a window is a range of ids.
+    const range = {
+      attribute: 'auditId',
+      from: new Date(filter.from).toISOString(),
+      to: `${new Date(filter.to).toISOString()}~`,
+    };
+    const segments: Segment[] = filter.entity
+      ? [{ id: 'all', index: 'byEntity', partition: ['entity', filter.entity], range }]
+      : days(filter.from, filter.to).map((day) => ({
+          id: day,
+          index: 'byDay',
+          partition: ['day', day],
+          range,
+        }));
+    return walk(
+      {
+        table: this.auditTable,
+        tableKey: 'auditId',
+        segments,
+        newestFirst: true,
+        decode: (item) => decodeAudit(item, this.auditTable.name),
+      },
+      visit,
+      options,
+    );
+  }
+
+  async append(record: AuditRecord): Promise<void> {
+    const now = this.options.clock?.now() ?? Date.now();
+    await this.auditTable.put({
+      Item: marshalItem({
+        ...record,
+        before: jsonAttr(record.before),
+        after: jsonAttr(record.after),
+        day: utcDay(record.at),
+        expiresAt: ttlSeconds(Math.max(record.at, now) + AUDIT_RETENTION_MS),
+      }),
+    });
+  }
+}
+
+function decodeAudit(item: Item, table: string): AuditRecord {
+  return decodeItem(AuditRecordSchema, item, table, ({ day: _day, expiresAt: _ttl, ...raw }) => ({
+    ...raw,
+    before: parseJsonAttr(raw.before, table, 'before'),
+    after: parseJsonAttr(raw.after, table, 'after'),
+  }));
+}
+
+/** The UTC days from `to` back to `from`, newest first. */
+function days(from: number, to: number): string[] {
+  const out: string[] = [];
+  for (let day = Date.parse(utcDay(to)); day >= Date.parse(utcDay(from)); day -= DAY_MS)
+    out.push(utcDay(day));
+  return out;
+}
+
+/**
+ * Reads `spec.segments` from `options.start`, one Query after another (at most `options.maxReads`),
+ * calling `visit` per item until it answers false; answers where the next page starts.
+ */
+async function walk<T>(spec: WalkSpec<T>, visit: Visit<T>, options: WalkOptions): Promise<WalkResult> {
+  let segmentIndex = 0;
+  let startKey: Item | undefined;
+  if (options.start) {
+    segmentIndex = spec.segments.findIndex((s) => s.id === options.start?.segment);
+    if (segmentIndex < 0) throw new InvalidCursorError('does not belong to this window');
+    startKey = options.start.key
+      ? checkedKey(spec, spec.segments[segmentIndex]!, options.start.key)
+      : undefined;
+  }
+  let reads = 0;
+  let visited = 0;
+  while (segmentIndex < spec.segments.length) {
+    const segment = spec.segments[segmentIndex]!;
+    if (reads >= options.maxReads) {
+      return {
+        next: { segment: segment.id, ...(startKey ? { key: plainKey(startKey) } : {}) },
+        reads,
+        visited,
+      };
+    }
+    const expr = new Expr();
+    let condition = `${expr.name(segment.partition[0])} = ${expr.value(segment.partition[1])}`;
+    if (segment.range) {
+      condition += ` AND ${expr.name(segment.range.attribute)} BETWEEN ${expr.value(segment.range.from)} AND ${expr.value(segment.range.to)}`;
+    }
+    const filter = spec.filter?.(expr);
+    const exclusiveStart = startKey;
+    reads++;
+    const out = await dynamoCall<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
+      `index ${spec.table.name}.${segment.index}`,
+      async () => {
+        try {
+          return await spec.table.client.send(
+            new QueryCommand({
+              TableName: spec.table.name,
+              IndexName: segment.index,
+              KeyConditionExpression: condition,
+              ...(filter ? { FilterExpression: filter } : {}),
+              ScanIndexForward: !spec.newestFirst,
+              Limit: options.pageSize,
+              ...(exclusiveStart ? { ExclusiveStartKey: exclusiveStart } : {}),
+              ...expr.params(),
+            }),
+          );
+        } catch (error) {
+          // A start key DynamoDB refuses came from a cursor: the caller's input, not our fault.
+          if (exclusiveStart && errorName(error) === 'ValidationException') {
+            throw new InvalidCursorError('does not point into this list');
+          }
+          throw error;
+        }
+      },
+    );
+    for (const item of out.Items ?? []) {
+      visited++;
+      if (!visit(spec.decode(item))) {
+        return { next: { segment: segment.id, key: plainKey(keyOf(spec, segment, item)) }, reads, visited };
+      }
+    }
+    startKey = out.LastEvaluatedKey;
+    if (!startKey) segmentIndex++;
+  }
+  return { reads, visited };
+}
+
+/** An item's position in its index: the index keys and the table key. */
+function keyOf(spec: WalkSpec<unknown>, segment: Segment, item: Item): Item {
+  const names = keyNames(spec, segment);
+  return Object.fromEntries(names.filter((n) => item[n] !== undefined).map((n) => [n, item[n]!]));
+}
+
+function keyNames(spec: WalkSpec<unknown>, segment: Segment): string[] {
+  const sortKey = segment.range?.attribute ?? (spec.tableKey === 'jobId' ? 'jobId' : undefined);
+  return [...new Set([segment.partition[0], ...(sortKey ? [sortKey] : []), spec.tableKey])];
+}
+
+function plainKey(key: Item): Record<string, string | number> {
+  return unmarshalItem(key) as Record<string, string | number>;
+}
+
+/** A cursor's key, checked to name exactly this index's key attributes and this segment's partition. */
+function checkedKey(
+  spec: WalkSpec<unknown>,
+  segment: Segment,
+  key: Readonly<Record<string, string | number>>,
+): Item {
+  const expected = keyNames(spec, segment).sort();
+  const given = Object.keys(key).sort();
+  if (expected.join() !== given.join() || key[segment.partition[0]] !== segment.partition[1]) {
+    throw new InvalidCursorError('does not point into this list');
+  }
+  return Object.fromEntries(Object.entries(key).map(([k, v]) => [k, marshal(v)]));
+}

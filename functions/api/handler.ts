@@ -1,0 +1,48 @@
+/**
+ * The management API Lambda (API Gateway HTTP API, payload v2). JWT routes are verified here against
+ * the Cognito user pool (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID); the agents' declared-job route is
+ * IAM-authorized by API Gateway (SigV4), which hands the verified caller in the request context.
+ */
+import { handle } from 'hono/aws-lambda';
+import { awsClients } from '../../core/adapters/aws-clients';
+import { controlPlane } from '../../core/adapters/control-plane';
+import { functionLogger, readConfig } from '../config';
+import { createApiApp } from './app';
+import { CognitoAuthenticator } from './auth';
+import { managementApi } from './wiring';
+
+/** The IAM caller API Gateway verified, when the route is IAM-authorized. */
+export function iamCallerOf(_request: Request, env: unknown): string | undefined {
+  const event = (env as { event?: { requestContext?: { authorizer?: { iam?: { userArn?: string } } } } })
+    ?.event;
+  return event?.requestContext?.authorizer?.iam?.userArn;
+}
+
+let defaultHandler: ReturnType<typeof handle> | undefined;
+
+/** Built once per warm container: clients, stores and the JWKS cache are reused by warm invocations. */
+export const handler: ReturnType<typeof handle> = (event, context) => {
+  if (!defaultHandler) {
+    const config = readConfig();
+    const log = functionLogger(config, 'api');
+    const userPoolId = process.env.COGNITO_USER_POOL_ID;
+    const clientId = process.env.COGNITO_CLIENT_ID;
+    if (!userPoolId || !clientId) throw new Error('COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID must be set');
+    const plane = controlPlane({
+      clients: awsClients(),
+      prefix: config.CLOVER_PREFIX,
+      log,
+      ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+      ...(config.CLOVER_SCHEDULER_ROLE_ARN ? { schedulerRoleArn: config.CLOVER_SCHEDULER_ROLE_ARN } : {}),
+      ...(config.CLOVER_FIRES_DLQ_ARN ? { firesDeadLetterArn: config.CLOVER_FIRES_DLQ_ARN } : {}),
+    });
+    const app = createApiApp({
+      api: managementApi(plane),
+      auth: new CognitoAuthenticator({ userPoolId, clientId }),
+      iamCaller: iamCallerOf,
+      log,
+    });
+    defaultHandler = handle(app);
+  }
+  return defaultHandler(event, context);
+};

@@ -1,0 +1,81 @@
+/**
+ * The management API on loopback for the local runtime (`npm start`): the same Hono app as the
+ * Lambda, with local JWTs (functions/api/auth.ts, LocalAuthenticator) and, when `console/dist`
+ * exists, the built console at `/` (unknown non-API paths fall back to its index.html: an SPA).
+ * Writes `.clover/api.json` ({endpoint, token}) so the CLI needs no flags against the local stack.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { serve } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import type { ControlPlane } from '../../core/adapters/control-plane';
+import type { Logger } from '../../core/log';
+import { createApiApp } from '../api/app';
+import { LocalAuthenticator } from '../api/auth';
+import { managementApi } from '../api/wiring';
+
+export interface LocalApiOptions {
+  readonly plane: ControlPlane;
+  readonly log: Logger;
+  /** @default 8080; 0 picks a free port */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** Where the key, users and api.json live. @default '.clover' */
+  readonly stateDir?: string;
+  /** @default 'console/dist' */
+  readonly consoleDir?: string;
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
+}
+
+export interface LocalApi {
+  /** `http://127.0.0.1:<port>` (the API is under /api). */
+  readonly url: string;
+  readonly auth: LocalAuthenticator;
+  /** The admin token written to api.json (30 days). */
+  readonly adminToken: string;
+  readonly apiFile: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
+  const stateDir = options.stateDir ?? '.clover';
+  const auth = await LocalAuthenticator.open(stateDir);
+  const app = createApiApp({
+    api: managementApi(options.plane),
+    auth,
+    localLogin: auth,
+    log: options.log,
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+  });
+  const consoleDir = resolve(options.consoleDir ?? 'console/dist');
+  if (existsSync(join(consoleDir, 'index.html'))) {
+    const index = await readFile(join(consoleDir, 'index.html'), 'utf8');
+    app.use('/*', serveStatic({ root: consoleDir }));
+    app.get('*', (c, next) => (c.req.path.startsWith('/api/') ? next() : c.html(index)));
+  }
+  const host = options.host ?? '127.0.0.1';
+  const server = await new Promise<ReturnType<typeof serve>>((ready, fail) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, () => ready(s));
+    s.once('error', fail);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host}:${port}`;
+  const { token } = await auth.issue('admin', 'admin', 30 * 24 * 3600);
+  const apiFile = join(stateDir, 'api.json');
+  await writeFile(apiFile, `${JSON.stringify({ endpoint: url, token }, null, 2)}\n`, { mode: 0o600 });
+  options.log.log('info', 'management API listening', { url: `${url}/api`, apiFile });
+  return {
+    url,
+    auth,
+    adminToken: token,
+    apiFile,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}

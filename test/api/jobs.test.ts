@@ -1,0 +1,284 @@
+/**
+ * The management API's job routes, auth and error shape, through real HTTP against the emulator:
+ * create/get/list/update/delete/pause/resume/trigger/preview, roles per route, tokens, and the
+ * codes every failure answers with. Nothing rejected is written (tables and schedules checked).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SignJWT } from 'jose';
+import { routes } from '../../core/api/routes';
+import { API_LIMITS } from '../../core/api/schemas';
+import { MAX_PAYLOAD_BYTES } from '../../core/model';
+import { apiError, useApi } from './helpers';
+
+const api = useApi();
+
+const spec = (jobId: string, extra: Record<string, unknown> = {}) => ({
+  jobId,
+  handler: 'reports.daily',
+  schedule: { expression: 'rate(5 minutes)' },
+  ...extra,
+});
+
+test('health and the OpenAPI document need no token; the document lists every route with its error codes and limits', async () => {
+  await api.ready();
+  assert.deepEqual(await api.anonymous.call('health', {}), { ok: true });
+  const response = await api.anonymous.request('GET', '/api/openapi.json');
+  const doc = (await response.json()) as {
+    openapi: string;
+    info: Record<string, unknown>;
+    paths: Record<string, Record<string, { responses: Record<string, unknown>; operationId: string }>>;
+  };
+  assert.equal(doc.openapi, '3.1.0');
+  assert.deepEqual(
+    (doc.info['x-clover-limits'] as { maxPageSize: number }).maxPageSize,
+    API_LIMITS.maxPageSize,
+  );
+  for (const route of routes) {
+    const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const op = doc.paths[path]?.[route.method];
+    assert.ok(op, `${route.method} ${path} is documented`);
+    assert.equal(op.operationId, route.id);
+    if (route.access !== 'public')
+      assert.ok(op.responses['401'] && op.responses['403'], `${route.id} lists 401/403`);
+  }
+  const create = doc.paths['/api/jobs']?.post;
+  assert.ok(
+    create?.responses['409'] && create.responses['413'] && create.responses['400'] && create.responses['429'],
+  );
+});
+
+test('create, get, list, update, pause, resume, trigger and delete a job', async () => {
+  await api.ready();
+  const admin = api.as('admin');
+  const created = await admin.call('createJob', {
+    body: spec('api-crud', { description: 'Nightly Billing' }),
+  });
+  assert.equal(created.version, 1);
+  assert.equal(created.syncState, 'IN_SYNC');
+  const schedule = await api.plane.schedules.get('api-crud');
+  assert.equal(schedule?.expression, 'rate(5 minutes)');
+
+  const got = await api.as('viewer').call('getJob', { params: { jobId: 'api-crud' } });
+  assert.equal(got.spec.description, 'Nightly Billing');
+  assert.equal(got.nextFires?.length, 5);
+
+  const listed = await api.as('viewer').call('listJobs', { query: { q: 'billing' } });
+  assert.ok(listed.items.some((j) => j.spec.jobId === 'api-crud'));
+
+  const updated = await admin.call('updateJob', {
+    params: { jobId: 'api-crud' },
+    body: { version: 1, spec: spec('api-crud', { schedule: { expression: 'rate(10 minutes)' } }) },
+  });
+  assert.equal(updated.version, 2);
+  assert.equal((await api.plane.schedules.get('api-crud'))?.expression, 'rate(10 minutes)');
+
+  const paused = await api.as('operator').call('pauseJob', { params: { jobId: 'api-crud' } });
+  assert.equal(paused.spec.paused, true);
+  const resumed = await api.as('operator').call('resumeJob', { params: { jobId: 'api-crud' } });
+  assert.equal(resumed.spec.paused, false);
+
+  const fired = await api.as('operator').call('triggerJob', { params: { jobId: 'api-crud' }, body: {} });
+  assert.match(fired.runId, /^api-crud@manual-/);
+  const run = await api.as('viewer').call('getRun', { params: { runId: fired.runId } });
+  assert.equal(run.trigger, 'MANUAL');
+
+  await admin.call('deleteJob', { params: { jobId: 'api-crud' }, query: { version: 4 } });
+  assert.equal(await api.plane.jobs.get('api-crud'), null);
+  assert.equal(await api.plane.schedules.get('api-crud'), null);
+  const gone = await apiError(api.as('viewer').call('getJob', { params: { jobId: 'api-crud' } }));
+  assert.equal(gone.status, 404);
+  assert.equal(gone.code, 'NOT_FOUND');
+});
+
+test('schedule preview lists the next fires, or names the field of a bad expression', async () => {
+  await api.ready();
+  const viewer = api.as('viewer');
+  const preview = await viewer.call('previewSchedule', {
+    body: {
+      expression: 'cron(0 10 * * ? *)',
+      timezone: 'Europe/London',
+      count: 3,
+      from: '2026-01-01T00:00:00Z',
+    },
+  });
+  assert.deepEqual(preview.nextFires, [
+    '2026-01-01T10:00:00Z',
+    '2026-01-02T10:00:00Z',
+    '2026-01-03T10:00:00Z',
+  ]);
+  const bad = await apiError(viewer.call('previewSchedule', { body: { expression: 'cron(bogus)' } }));
+  assert.equal(bad.status, 400);
+  assert.equal(bad.code, 'INVALID_SCHEDULE');
+  assert.equal(bad.fields[0]?.path, 'schedule.expression');
+});
+
+test('errors: 400 with field paths, 409 on a taken id and a stale version, 413, 404, unknown fields and query params rejected', async () => {
+  await api.ready();
+  const admin = api.as('admin');
+  await admin.call('createJob', { body: spec('api-errors') });
+
+  const invalid = await apiError(
+    admin.call('createJob', {
+      body: { ...spec('api-bad'), schedule: { expression: 'rate(5 minutes)', timezone: 'Mars/Base' } },
+    }),
+  );
+  assert.equal(invalid.status, 400);
+  assert.ok(
+    invalid.fields.some((f) => f.path === 'schedule.timezone'),
+    JSON.stringify(invalid.fields),
+  );
+
+  const unknown = await apiError(
+    admin.call('createJob', { body: { ...spec('api-bad'), command: 'rm -rf /' } as never }),
+  );
+  assert.equal(unknown.code, 'VALIDATION_FAILED');
+  assert.deepEqual(unknown.fields, [{ path: 'command', message: 'is not a known field' }]);
+
+  const taken = await apiError(admin.call('createJob', { body: spec('api-errors') }));
+  assert.equal(taken.status, 409);
+  assert.equal(taken.code, 'ALREADY_EXISTS');
+
+  const stale = await apiError(
+    admin.call('updateJob', {
+      params: { jobId: 'api-errors' },
+      body: { version: 7, spec: spec('api-errors') },
+    }),
+  );
+  assert.equal(stale.status, 409);
+  assert.equal(stale.code, 'VERSION_CONFLICT');
+
+  const renamed = await apiError(
+    admin.call('updateJob', { params: { jobId: 'api-errors' }, body: { version: 1, spec: spec('other') } }),
+  );
+  assert.equal(renamed.fields[0]?.path, 'spec.jobId');
+
+  const big = await apiError(
+    admin.call('createJob', { body: spec('api-big', { payload: 'x'.repeat(MAX_PAYLOAD_BYTES + 1) }) }),
+  );
+  assert.equal(big.status, 413);
+  assert.equal(big.code, 'PAYLOAD_TOO_LARGE');
+  const huge = await apiError(
+    admin.request(
+      'POST',
+      '/api/jobs',
+      `{"jobId":"h","handler":"h","description":"${'y'.repeat(API_LIMITS.maxBodyBytes)}"}`,
+    ),
+  );
+  assert.equal(huge.status, 413);
+
+  const notJson = await apiError(admin.request('POST', '/api/jobs', '{"jobId":'));
+  assert.equal(notJson.status, 400);
+  assert.equal(notJson.fields[0]?.path, '(body)');
+
+  const badQuery = await apiError(admin.request('GET', '/api/jobs?limit=abc&color=red'));
+  assert.equal(badQuery.status, 400);
+  assert.deepEqual(badQuery.fields.map((f) => f.path).sort(), ['query.color', 'query.limit']);
+
+  const twice = await apiError(admin.request('GET', '/api/jobs?pool=a&pool=b'));
+  assert.equal(twice.fields[0]?.path, 'query.pool');
+
+  const noRoute = await apiError(admin.request('GET', '/api/nothing-here'));
+  assert.equal(noRoute.status, 404);
+
+  for (const id of ['api-bad', 'api-big', 'h']) {
+    assert.equal(await api.plane.jobs.get(id), null, `${id} was not written`);
+    assert.equal(await api.plane.schedules.get(id), null, `${id} has no schedule`);
+  }
+});
+
+test('a cursor from another query is rejected; pages follow one another without repeats', async () => {
+  await api.ready();
+  const admin = api.as('admin');
+  for (let i = 0; i < 5; i++)
+    await admin.call('createJob', { body: spec(`page-${i}`, { target: { pool: 'paging' } }) });
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await admin.call('listJobs', {
+      query: { pool: 'paging', limit: 2, ...(cursor ? { cursor } : {}) },
+    });
+    seen.push(...page.items.map((j) => j.spec.jobId));
+    cursor = page.nextCursor;
+  } while (cursor);
+  assert.deepEqual(seen, ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+
+  const first = await admin.call('listJobs', { query: { pool: 'paging', limit: 2 } });
+  assert.ok(first.nextCursor);
+  const foreign = await apiError(
+    admin.call('listJobs', { query: { pool: 'default', limit: 2, cursor: first.nextCursor } }),
+  );
+  assert.equal(foreign.status, 400);
+  assert.equal(foreign.code, 'INVALID_CURSOR');
+  const garbage = await apiError(admin.call('listJobs', { query: { cursor: 'not-a-cursor' } }));
+  assert.equal(garbage.code, 'INVALID_CURSOR');
+  const runsCursor = await apiError(admin.call('listRuns', { query: { cursor: first.nextCursor } }));
+  assert.equal(runsCursor.code, 'INVALID_CURSOR');
+});
+
+test('tokens: missing, malformed, expired or wrongly signed → 401; /api/me names the caller', async () => {
+  await api.ready();
+  const none = await apiError(api.anonymous.call('listJobs', { query: {} }));
+  assert.equal(none.status, 401);
+  assert.equal(none.code, 'UNAUTHENTICATED');
+  const malformed = await apiError(api.anonymous.withToken('abc.def.ghi').call('me', {}));
+  assert.equal(malformed.status, 401);
+
+  const wrongKey = await new SignJWT({ 'cognito:groups': ['admin'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('mallory')
+    .setIssuer('clover-local')
+    .setAudience('clover-api')
+    .setExpirationTime('1h')
+    .sign(new Uint8Array(32).fill(7));
+  const forged = await apiError(api.anonymous.withToken(wrongKey).call('me', {}));
+  assert.equal(forged.status, 401);
+  assert.equal(forged.code, 'UNAUTHENTICATED');
+
+  const expired = await api.server.auth.issue('old', 'admin', -60);
+  const late = await apiError(api.anonymous.withToken(expired.token).call('me', {}));
+  assert.equal(late.status, 401);
+  assert.equal(late.code, 'TOKEN_EXPIRED');
+
+  const me = await api.as('operator').call('me', {});
+  assert.deepEqual(me, { subject: 'operator-user', role: 'operator', via: 'jwt' });
+});
+
+test('local sign-in issues a token for the generated passwords and refuses wrong ones', async () => {
+  await api.ready();
+  const users = api.server.auth.users;
+  const login = await api.anonymous.call('localLogin', {
+    body: { username: 'viewer', password: users.viewer },
+  });
+  assert.equal(login.role, 'viewer');
+  const me = await api.anonymous.withToken(login.token).call('me', {});
+  assert.equal(me.role, 'viewer');
+  const wrong = await apiError(
+    api.anonymous.call('localLogin', { body: { username: 'admin', password: 'guess' } }),
+  );
+  assert.equal(wrong.status, 401);
+});
+
+test('roles: a viewer gets 403 on every mutating route; an operator cannot define or delete', async () => {
+  await api.ready();
+  const paths = {
+    jobId: 'role-job',
+    runId: 'role-job@x',
+    workerId: 'w-1',
+    contactId: 'c-1',
+    owner: 'agent:default:x',
+  };
+  const mutating = routes.filter((r) => r.method !== 'get' && r.access !== 'public' && r.access !== 'viewer');
+  assert.ok(mutating.length >= 12);
+  for (const route of mutating) {
+    const path = route.path.replace(/:([A-Za-z]+)/g, (_, name: keyof typeof paths) => paths[name]);
+    const denied = await apiError(api.as('viewer').request(route.method.toUpperCase(), path, {}));
+    assert.equal(denied.status, 403, `viewer ${route.id}`);
+    assert.equal(denied.code, 'FORBIDDEN');
+    if (route.access === 'admin' || route.access === 'agent') {
+      const op = await apiError(api.as('operator').request(route.method.toUpperCase(), path, {}));
+      assert.equal(op.status, 403, `operator ${route.id}`);
+    }
+  }
+  assert.equal(await api.plane.jobs.get('role-job'), null);
+});
