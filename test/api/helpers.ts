@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
-import { CloverApiClient } from '../../core/api/client';
+import { CloverApiClient, CloverApiError } from '../../core/api/client';
 import type { Role } from '../../core/api/schemas';
 import { type LocalApi, startLocalApi } from '../../functions/local/api-server';
 import { type EmulatorHandle, useEmulator } from '../harness';
