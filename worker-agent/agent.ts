@@ -74,7 +74,7 @@ import {
   type SyncResult,
   syncDeclaredJobs,
 } from './job-sync';
-import { Journal, type JournalEntry } from './journal';
+import { Journal, type JournalEntry, lockJournalDir } from './journal';
 import { LeaseKeeper, type LeaseLostReason } from './lease';
 import { type LocalFireEvent, LocalFires } from './local-fires';
 import { HandlerRegistry } from './registry';
@@ -198,6 +198,7 @@ export class Agent {
   /** One line per failing call kind while AWS does not answer, not one per retry. */
   private readonly failures: FailureLog;
   private readonly journal: Journal;
+  private releaseJournal: (() => Promise<void>) | undefined;
   private readonly options: AgentOptions;
   private state: AgentState = 'IDLE';
   private worker: Worker | undefined;
@@ -290,6 +291,7 @@ export class Agent {
       config.handlers,
       this.options.shell ? { shell: this.options.shell } : {},
     );
+    this.releaseJournal = await lockJournalDir(config.journalDir);
     if ((await this.journal.pending()) > 0) {
       this.outage = true;
       this.log.log('info', 'replaying the outage journal left by an earlier process', {
@@ -1067,7 +1069,10 @@ export class Agent {
       const queue = this.ownQueue;
       await step('remove own queue', () => this.deps.queues.remove(queue));
     }
-    await step('close journal', () => this.journal.close());
+    await step('close journal', async () => {
+      await this.journal.close();
+      await this.releaseJournal?.();
+    });
     this.state = 'STOPPED';
     this.log.log('info', 'agent stopped', { reason, failedSteps: errors.length });
     this.resolveStopped({ reason, errors });

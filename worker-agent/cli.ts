@@ -14,7 +14,8 @@
  * signal plus a launcher's relay) are the same request; a later one forces a stop.
  *
  * Exit codes: 0 drained and stopped (SIGTERM / SIGINT); 1 could not start, or forced out (a second
- * signal, or the drain overran its grace by FORCE_SLACK_MS); 2 bad config or arguments; 3 the lease
+ * signal, or the drain overran its grace by FORCE_SLACK_MS); 2 bad config or arguments (or a
+ * journalDir another running agent holds); 3 the lease
  * was lost (a supervisor should restart the agent, which registers a new lease).
  */
 import { realpathSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { jsonLogger, type LogLevel } from '../core/log';
 import { onStopSignals } from '../core/stop-signals';
 import { Agent, sqsAgentDeps } from './agent';
 import { type AgentConfigFlags, ConfigError, loadAgentConfig, parseLabels } from './config';
+import { JournalInUseError } from './journal';
 
 const USAGE = `Usage: clover-agent --config agent.yaml [options]
 
@@ -171,7 +173,7 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
     await agent.start();
   } catch (error) {
     clients.destroy();
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof JournalInUseError) {
       console.error(error.message);
       return 2;
     }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { LogFields, Logger, LogLevel } from '../core/log';
-import { Journal, type JournalEntry } from './journal';
+import { JOURNAL_LOCK, Journal, type JournalEntry, JournalInUseError, lockJournalDir } from './journal';
 
 let dir: string;
 beforeEach(async () => {
@@ -206,5 +207,27 @@ describe('Journal', () => {
     );
     release();
     assert.equal((await first).applied, 1);
+  });
+});
+
+describe('lockJournalDir', () => {
+  test('a directory another live agent holds is refused, naming the pid and the way out', async () => {
+    // The test runner's parent is alive and is not this process: it stands for the other agent.
+    await writeFile(join(dir, JOURNAL_LOCK), `${process.ppid}\n`);
+    await assert.rejects(lockJournalDir(dir), (error: unknown) => {
+      assert.ok(error instanceof JournalInUseError);
+      assert.equal(error.pid, process.ppid);
+      assert.match(error.message, /give each agent process its own journalDir \(--journal-dir/);
+      return true;
+    });
+  });
+
+  test('a lock left by a dead process (kill -9) is taken over; release removes it', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(join(dir, JOURNAL_LOCK), `${dead}\n`);
+    const release = await lockJournalDir(dir);
+    assert.equal((await readFile(join(dir, JOURNAL_LOCK), 'utf8')).trim(), String(process.pid));
+    await release();
+    assert.deepEqual(await readdir(dir), []);
   });
 });

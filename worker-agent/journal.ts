@@ -319,3 +319,56 @@ function parseLine(line: string): JournalEntry | undefined {
     return undefined;
   }
 }
+
+/** The file that marks a journal directory as in use by one agent process. */
+export const JOURNAL_LOCK = 'agent.lock';
+
+/** Another live agent process holds this journal directory. */
+export class JournalInUseError extends Error {
+  readonly code = 'conflict';
+
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `journal directory ${dir} is in use by another agent (pid ${pid}): give each agent process its own journalDir (--journal-dir, CLOVER_AGENT_JOURNAL_DIR); if no such agent runs, delete ${join(dir, JOURNAL_LOCK)}`,
+    );
+    this.name = 'JournalInUseError';
+  }
+}
+
+/**
+ * Takes a journal directory for this process: two agents sharing one (e.g. the default
+ * `.clover/journal` of one checkout) would replay and delete each other's entries. A lock left by a
+ * process that is gone (kill -9) — or by this pid, e.g. a container restarted as pid 1 — is taken
+ * over. Resolves with the function that releases it.
+ */
+export async function lockJournalDir(dir: string): Promise<() => Promise<void>> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, JOURNAL_LOCK);
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+    }
+    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(holder) && holder !== process.pid && pidAlive(holder)) {
+      throw new JournalInUseError(dir, holder);
+    }
+    await rm(path, { force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
