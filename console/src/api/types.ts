@@ -1,0 +1,40 @@
+/**
+ * The API's shapes, imported from core (the zod schemas the server validates with and builds its
+ * OpenAPI document from), so the console and the API cannot drift. Types only: nothing of zod or
+ * core is bundled.
+ */
+export type {
+  AlertListQueryInput,
+  AuditListQueryInput,
+  AuditRecord,
+  Contact,
+  ErrorSearchQueryInput,
+  ErrorSearchResult,
+  JobListQueryInput,
+  JobSpecInput,
+  JobView,
+  LoginResponse as LocalLoginResponse,
+  Me,
+  Page,
+  Role,
+  RunListQueryInput,
+  RunLog,
+  RunSummary,
+  SchedulePreview,
+  SchedulePreviewBody,
+  Stats,
+  TriggerResponse,
+  WorkerView,
+} from '../../../core/api/schemas';
+export type {
+  AlertKind,
+  AlertRecord,
+  ConcurrencyPolicy,
+  DeliveryKind,
+  JobMode,
+  JobSpec,
+  MisfirePolicy,
+  RoutingStrategy,
+  Run,
+  RunStatus,
+} from '../../../core/model';

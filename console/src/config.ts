@@ -1,0 +1,65 @@
+/**
+ * Run-time settings, read from /config.json when the app starts, so one build deploys to any stage:
+ * the CDK stack writes the file beside the bundle, the local runtime serves its own.
+ *
+ * { "apiUrl": "",                        // API origin; "" = same origin as the console
+ *   "auth": { "mode": "local" } }         // local sign-in form against POST /api/auth/local/login
+ * { "apiUrl": "https://api.example.com",
+ *   "auth": { "mode": "cognito", "region": "eu-west-1", "userPoolId": "eu-west-1_abc",
+ *             "clientId": "…", "domain": "https://clover.auth.eu-west-1.amazoncognito.com" } }
+ */
+export interface LocalAuthConfig {
+  readonly mode: 'local';
+}
+
+export interface CognitoAuthConfig {
+  readonly mode: 'cognito';
+  readonly region: string;
+  readonly userPoolId: string;
+  readonly clientId: string;
+  /** The hosted UI's origin, used for sign-out (Cognito's /logout is not in the OIDC discovery document). */
+  readonly domain: string;
+  /** @default ['openid', 'email', 'profile'] */
+  readonly scopes?: readonly string[];
+}
+
+export interface ConsoleConfig {
+  readonly apiUrl: string;
+  readonly auth: LocalAuthConfig | CognitoAuthConfig;
+}
+
+export class ConfigError extends Error {}
+
+/** Checks the shape by hand: the console bundles no schema library, and each error names its field. */
+export function parseConfig(raw: unknown): ConsoleConfig {
+  const fail = (field: string, reason: string): never => {
+    throw new ConfigError(`config.json: ${field} ${reason}`);
+  };
+  if (typeof raw !== 'object' || raw === null) return fail('(root)', 'must be a JSON object');
+  const { apiUrl = '', auth } = raw as Record<string, unknown>;
+  if (typeof apiUrl !== 'string') fail('apiUrl', 'must be a string (empty for the same origin)');
+  if (typeof auth !== 'object' || auth === null) return fail('auth', 'must be an object with a mode');
+  const a = auth as Record<string, unknown>;
+  if (a.mode === 'local') return { apiUrl: String(apiUrl).replace(/\/+$/, ''), auth: { mode: 'local' } };
+  if (a.mode !== 'cognito') return fail('auth.mode', 'must be "local" or "cognito"');
+  for (const field of ['region', 'userPoolId', 'clientId', 'domain'] as const) {
+    if (typeof a[field] !== 'string' || a[field] === '') fail(`auth.${field}`, 'is required in cognito mode');
+  }
+  return {
+    apiUrl: String(apiUrl).replace(/\/+$/, ''),
+    auth: {
+      mode: 'cognito',
+      region: a.region as string,
+      userPoolId: a.userPoolId as string,
+      clientId: a.clientId as string,
+      domain: (a.domain as string).replace(/\/+$/, ''),
+      scopes: Array.isArray(a.scopes) ? a.scopes.map(String) : undefined,
+    },
+  };
+}
+
+export async function loadConfig(): Promise<ConsoleConfig> {
+  const response = await fetch('/config.json', { cache: 'no-store' });
+  if (!response.ok) throw new ConfigError(`config.json: HTTP ${response.status} when loading it`);
+  return parseConfig(await response.json());
+}

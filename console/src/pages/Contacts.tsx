@@ -1,0 +1,209 @@
+import { type FormEvent, useState } from 'react';
+import { ApiError } from '../api/client';
+import { useCan, useContacts, useDeleteContact, useSaveContact } from '../api/hooks';
+import type { AlertKind, Contact } from '../api/types';
+import { useDraft } from '../auth/drafts';
+import { Badge, ConfirmButton, Empty, ErrorBox, MutationError, QueryView } from '../components/ui';
+
+const KINDS: Readonly<Record<AlertKind, string>> = {
+  failure: 'failure',
+  recovery: 'recovery',
+  timeout: 'timeout',
+  lost: 'worker lost',
+  no_worker: 'no worker',
+  job_unavailable: 'job unavailable',
+  misfire: 'misfire',
+};
+const ALL_KINDS = Object.keys(KINDS) as AlertKind[];
+
+/** People to alert, what they want to hear about, and the job groups they follow. */
+export default function Contacts() {
+  const contacts = useContacts();
+  const canEdit = useCan('admin');
+  const remove = useDeleteContact();
+  const [editing, setEditing] = useState<Contact | 'new' | undefined>();
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Contacts</h1>
+        {canEdit && !editing && (
+          <button type="button" className="primary" onClick={() => setEditing('new')}>
+            New contact
+          </button>
+        )}
+      </div>
+      {editing && (
+        <ContactForm
+          existing={editing === 'new' ? undefined : editing}
+          onDone={() => setEditing(undefined)}
+        />
+      )}
+      <MutationError error={remove.error} />
+      <QueryView query={contacts} what="contacts">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>
+              No contacts yet. Jobs alert the contacts they name and those subscribed to their group.
+            </Empty>
+          ) : (
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Contact</th>
+                    <th scope="col">Email</th>
+                    <th scope="col">Alert kinds</th>
+                    <th scope="col">Groups</th>
+                    {canEdit && (
+                      <th scope="col">
+                        <span className="sr-only">Actions</span>
+                      </th>
+                    )}
+                  </tr>
+                </thead>
+                <tbody>
+                  {page.items.map((c) => (
+                    <tr key={c.contactId}>
+                      <td>
+                        {c.name} <div className="muted small">{c.contactId}</div>
+                      </td>
+                      <td>{c.email}</td>
+                      <td>
+                        {c.alertKinds.length === ALL_KINDS.length
+                          ? 'all'
+                          : c.alertKinds.map((k) => <Badge key={k}>{KINDS[k]}</Badge>)}
+                      </td>
+                      <td>{c.groups.join(', ') || '—'}</td>
+                      {canEdit && (
+                        <td className="actions">
+                          <button type="button" onClick={() => setEditing(c)}>
+                            Edit
+                          </button>
+                          <ConfirmButton
+                            label="Delete"
+                            danger
+                            title={`Delete ${c.name}?`}
+                            body={<p>Jobs that name this contact stop alerting them.</p>}
+                            confirmLabel="Delete the contact"
+                            onConfirm={() => remove.mutate(c.contactId)}
+                          />
+                        </td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </QueryView>
+    </section>
+  );
+}
+
+function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => void }) {
+  const draftKey = `contact:${existing?.contactId ?? 'new'}`;
+  const [form, setForm, clearDraft] = useDraft(draftKey, () => ({
+    contactId: existing?.contactId ?? '',
+    name: existing?.name ?? '',
+    email: existing?.email ?? '',
+    alertKinds: existing?.alertKinds ?? ALL_KINDS,
+    groups: existing?.groups.join(', ') ?? '',
+  }));
+  const save = useSaveContact(existing?.contactId);
+  const error = save.error instanceof ApiError ? save.error : undefined;
+  const fieldError = (path: string) => error?.fields.find((f) => f.path === path)?.message;
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    save.mutate(
+      {
+        contactId: form.contactId.trim(),
+        name: form.name,
+        email: form.email.trim(),
+        alertKinds: form.alertKinds,
+        groups: form.groups
+          .split(/[\s,]+/)
+          .map((g) => g.trim())
+          .filter(Boolean),
+      },
+      {
+        onSuccess: () => {
+          clearDraft();
+          onDone();
+        },
+      },
+    );
+  };
+  const cancel = () => {
+    clearDraft();
+    onDone();
+  };
+  const input = (
+    name: 'contactId' | 'name' | 'email' | 'groups',
+    label: string,
+    path: string,
+    type = 'text',
+  ) => (
+    <div className={`field${fieldError(path) ? ' invalid' : ''}`}>
+      <label htmlFor={`contact-${name}`}>{label}</label>
+      <input
+        id={`contact-${name}`}
+        type={type}
+        readOnly={name === 'contactId' && Boolean(existing)}
+        value={form[name]}
+        aria-describedby={fieldError(path) ? `contact-${name}-error` : undefined}
+        onChange={(e) => setForm({ ...form, [name]: e.target.value })}
+      />
+      {fieldError(path) && (
+        <span id={`contact-${name}-error`} className="field-error" role="alert">
+          {fieldError(path)}
+        </span>
+      )}
+    </div>
+  );
+  return (
+    <form
+      className="card job-form"
+      onSubmit={submit}
+      noValidate
+      aria-label={existing ? 'Edit contact' : 'New contact'}
+    >
+      <fieldset>
+        <legend>{existing ? `Edit ${existing.name}` : 'New contact'}</legend>
+        {input('contactId', 'Contact id', 'contactId')}
+        {input('name', 'Name', 'name')}
+        {input('email', 'Email', 'email', 'email')}
+        {input('groups', 'Groups (comma separated)', 'groups')}
+        <fieldset className="checks wide">
+          <legend>Alert kinds</legend>
+          {ALL_KINDS.map((kind) => (
+            <label key={kind} className="check">
+              <input
+                type="checkbox"
+                checked={form.alertKinds.includes(kind)}
+                onChange={(e) =>
+                  setForm({
+                    ...form,
+                    alertKinds: e.target.checked
+                      ? [...form.alertKinds, kind]
+                      : form.alertKinds.filter((k) => k !== kind),
+                  })
+                }
+              />
+              {KINDS[kind]}
+            </label>
+          ))}
+        </fieldset>
+      </fieldset>
+      {save.error && !error?.fields.length ? <ErrorBox error={save.error} /> : null}
+      <div className="actions">
+        <button type="submit" className="primary" disabled={save.isPending}>
+          {existing ? 'Save contact' : 'Add contact'}
+        </button>
+        <button type="button" onClick={cancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

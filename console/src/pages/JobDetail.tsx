@@ -1,0 +1,177 @@
+import { Link, useNavigate, useParams } from 'react-router';
+import { useAlerts, useAudit, useCan, useJob, useJobActions, useRuns } from '../api/hooks';
+import type { JobView } from '../api/types';
+import { AlertTable } from '../components/AlertTable';
+import { AuditTable } from '../components/AuditTable';
+import { RunTable } from '../components/RunTable';
+import { RunTimeline } from '../components/RunTimeline';
+import { Badge, ConfirmButton, Empty, MutationError, QueryView } from '../components/ui';
+import { formatInstant } from '../format';
+
+export default function JobDetail() {
+  const { jobId = '' } = useParams();
+  const job = useJob(jobId);
+  return (
+    <QueryView query={job} what="the job">
+      {(loaded) => <JobPage job={loaded} />}
+    </QueryView>
+  );
+}
+
+function JobPage({ job }: { job: JobView }) {
+  const { spec } = job;
+  const navigate = useNavigate();
+  const canOperate = useCan('operator');
+  const canAdmin = useCan('admin');
+  const actions = useJobActions(spec.jobId);
+  const runs = useRuns({ jobId: spec.jobId, limit: 50 }, true);
+  const alerts = useAlerts({ jobId: spec.jobId, limit: 20 });
+  const audit = useAudit({ entity: `job:${spec.jobId}`, limit: 20 });
+  const zone = spec.schedule?.timezone;
+  const busy = Object.values(actions).some((m) => m.isPending);
+  const lastError = Object.values(actions).find((m) => m.error)?.error;
+
+  return (
+    <section>
+      <div className="page-head">
+        <h1>
+          {spec.jobId} {spec.paused ? <Badge tone="warn">paused</Badge> : <Badge tone="good">active</Badge>}
+          {job.syncState === 'OUT_OF_SYNC' && <Badge tone="bad">schedule out of sync</Badge>}
+        </h1>
+        <div className="actions">
+          {canOperate &&
+            (spec.paused ? (
+              <button type="button" disabled={busy} onClick={() => actions.resume.mutate()}>
+                Resume
+              </button>
+            ) : (
+              <button type="button" disabled={busy} onClick={() => actions.pause.mutate()}>
+                Pause
+              </button>
+            ))}
+          {canOperate && (
+            <button
+              type="button"
+              className="primary"
+              disabled={busy}
+              onClick={() =>
+                actions.trigger.mutate(undefined, {
+                  onSuccess: (out) => navigate(`/runs/${encodeURIComponent(out.runId)}`),
+                })
+              }
+            >
+              Trigger now
+            </button>
+          )}
+          {canAdmin && (
+            <Link className="button" to={`/jobs/${encodeURIComponent(spec.jobId)}/edit`}>
+              Edit
+            </Link>
+          )}
+          {canAdmin && (
+            <ConfirmButton
+              label="Delete"
+              danger
+              disabled={busy}
+              title={`Delete ${spec.jobId}?`}
+              body={<p>Its schedule is removed and it will not fire again. Its runs stay in the history.</p>}
+              confirmLabel="Delete the job"
+              onConfirm={() => actions.remove.mutate(job.version, { onSuccess: () => navigate('/jobs') })}
+            />
+          )}
+        </div>
+      </div>
+      <MutationError error={lastError} />
+      {spec.description && <p>{spec.description}</p>}
+      <dl className="facts">
+        <dt>Handler</dt>
+        <dd>
+          <code>{spec.handler}</code>
+        </dd>
+        <dt>Schedule</dt>
+        <dd>
+          {spec.schedule ? (
+            <>
+              <code>{spec.schedule.expression}</code> in {spec.schedule.timezone}
+            </>
+          ) : (
+            'manual only'
+          )}
+        </dd>
+        <dt>Next fires</dt>
+        <dd>
+          {job.nextFires?.length ? (
+            <ol className="fires inline">
+              {job.nextFires.slice(0, 3).map((f) => (
+                <li key={f}>{formatInstant(f, zone)}</li>
+              ))}
+            </ol>
+          ) : (
+            <span className="muted">{spec.paused ? 'none while paused' : 'none scheduled'}</span>
+          )}
+        </dd>
+        <dt>Runs on</dt>
+        <dd>
+          {spec.mode} · {spec.delivery} · pool <b>{spec.target.pool}</b> · {spec.routing}
+          {Object.keys(spec.target.labels).length > 0 &&
+            ` · labels ${Object.entries(spec.target.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ')}`}
+          {spec.target.workerIds.length > 0 && ` · pinned to ${spec.target.workerIds.join(', ')}`}
+        </dd>
+        <dt>Policies</dt>
+        <dd>
+          concurrency {spec.concurrency.policy} · misfire {spec.misfire.policy} ({spec.misfire.windowSeconds}{' '}
+          s) · {spec.retry.maxAttempts} attempt{spec.retry.maxAttempts === 1 ? '' : 's'} · timeout{' '}
+          {spec.timeoutSeconds} s · {spec.recoverOnWorkerLoss ? 'recovers' : 'does not recover'} on worker
+          loss
+        </dd>
+        <dt>Contacts</dt>
+        <dd>{spec.contacts.length ? spec.contacts.join(', ') : <span className="muted">none</span>}</dd>
+        {spec.group && (
+          <>
+            <dt>Group</dt>
+            <dd>{spec.group}</dd>
+          </>
+        )}
+        <dt>Version</dt>
+        <dd>
+          {job.version}, updated {formatInstant(job.updatedAt)}
+          {job.owner && <> · declared by {job.owner}</>}
+        </dd>
+      </dl>
+
+      <h2>Runs</h2>
+      <QueryView query={runs} what="runs">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>No runs yet.{canOperate && ' Trigger it to see one here.'}</Empty>
+          ) : (
+            <>
+              <RunTimeline runs={page.items} />
+              <RunTable runs={page.items} showJob={false} />
+            </>
+          )
+        }
+      </QueryView>
+
+      <h2>Alerts</h2>
+      <QueryView query={alerts} what="alerts">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>No alerts for this job.</Empty>
+          ) : (
+            <AlertTable alerts={page.items} showJob={false} />
+          )
+        }
+      </QueryView>
+
+      <h2>Audit trail</h2>
+      <QueryView query={audit} what="the audit trail">
+        {(page) =>
+          page.items.length === 0 ? <Empty>No recorded changes.</Empty> : <AuditTable records={page.items} />
+        }
+      </QueryView>
+    </section>
+  );
+}
