@@ -37,4 +37,5 @@ export type {
   RoutingStrategy,
   Run,
   RunStatus,
+  Subscription,
 } from '../../../core/model';

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ApiError } from '../api/client';
 import { useCan, useContacts, useDeleteContact, useSaveContact } from '../api/hooks';
-import type { AlertKind, Contact } from '../api/types';
+import type { AlertKind, Contact, Subscription } from '../api/types';
 import { useDraft } from '../auth/drafts';
 import { Badge, ConfirmButton, Empty, ErrorBox, MutationError, QueryView } from '../components/ui';
 
@@ -54,6 +54,7 @@ export default function Contacts() {
                     <th scope="col">Email</th>
                     <th scope="col">Alert kinds</th>
                     <th scope="col">Groups</th>
+                    <th scope="col">Subscriptions</th>
                     {canEdit && (
                       <th scope="col">
                         <span className="sr-only">Actions</span>
@@ -74,6 +75,18 @@ export default function Contacts() {
                           : c.alertKinds.map((k) => <Badge key={k}>{KINDS[k]}</Badge>)}
                       </td>
                       <td>{c.groups.join(', ') || '—'}</td>
+                      <td className="small">
+                        {c.subscriptions.length === 0
+                          ? '—'
+                          : c.subscriptions.map((sub) => (
+                              <div key={`${sub.jobId ?? ''}/${sub.group ?? ''}`}>
+                                {sub.jobId ? `job ${sub.jobId}` : `group ${sub.group}`}:{' '}
+                                {sub.alertKinds.length === ALL_KINDS.length
+                                  ? 'all'
+                                  : sub.alertKinds.join(', ')}
+                              </div>
+                            ))}
+                      </td>
                       {canEdit && (
                         <td className="actions">
                           <button type="button" onClick={() => setEditing(c)}>
@@ -109,6 +122,7 @@ function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => v
     email: existing?.email ?? '',
     alertKinds: existing?.alertKinds ?? ALL_KINDS,
     groups: existing?.groups.join(', ') ?? '',
+    subscriptions: (existing?.subscriptions ?? []).map(toRow),
   }));
   const save = useSaveContact(existing?.contactId);
   const error = save.error instanceof ApiError ? save.error : undefined;
@@ -125,6 +139,7 @@ function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => v
           .split(/[\s,]+/)
           .map((g) => g.trim())
           .filter(Boolean),
+        subscriptions: form.subscriptions.map(fromRow),
       },
       {
         onSuccess: () => {
@@ -194,6 +209,11 @@ function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => v
             </label>
           ))}
         </fieldset>
+        <SubscriptionsEditor
+          rows={form.subscriptions}
+          onChange={(subscriptions) => setForm({ ...form, subscriptions })}
+          fieldError={(i) => error?.fields.find((f) => f.path.startsWith(`subscriptions.${i}`))?.message}
+        />
       </fieldset>
       {save.error && !error?.fields.length ? <ErrorBox error={save.error} /> : null}
       <div className="actions">
@@ -205,5 +225,90 @@ function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => v
         </button>
       </div>
     </form>
+  );
+}
+
+interface SubscriptionRow {
+  on: 'job' | 'group';
+  id: string;
+  alertKinds: AlertKind[];
+}
+
+function toRow(sub: Subscription): SubscriptionRow {
+  return sub.jobId
+    ? { on: 'job', id: sub.jobId, alertKinds: sub.alertKinds }
+    : { on: 'group', id: sub.group ?? '', alertKinds: sub.alertKinds };
+}
+
+function fromRow(row: SubscriptionRow): Subscription {
+  const id = row.id.trim();
+  return row.on === 'job'
+    ? { jobId: id, alertKinds: row.alertKinds }
+    : { group: id, alertKinds: row.alertKinds };
+}
+
+/** Per-job and per-group subscriptions, each with the alert kinds the contact wants from it. */
+function SubscriptionsEditor({
+  rows,
+  onChange,
+  fieldError,
+}: {
+  rows: SubscriptionRow[];
+  onChange: (rows: SubscriptionRow[]) => void;
+  fieldError: (index: number) => string | undefined;
+}) {
+  const change = (i: number, patch: Partial<SubscriptionRow>) =>
+    onChange(rows.map((row, j) => (j === i ? { ...row, ...patch } : row)));
+  return (
+    <fieldset className="checks wide">
+      <legend>Subscriptions</legend>
+      {rows.length === 0 && (
+        <p className="muted small">None: only the jobs that name this contact, and its groups.</p>
+      )}
+      {rows.map((row, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: rows are edited in place and have no id until saved
+        <div key={i} className="subscription">
+          <label>
+            On
+            <select value={row.on} onChange={(e) => change(i, { on: e.target.value as 'job' | 'group' })}>
+              <option value="job">job</option>
+              <option value="group">group</option>
+            </select>
+          </label>
+          <label>
+            {row.on === 'job' ? 'Job id' : 'Group'}
+            <input value={row.id} onChange={(e) => change(i, { id: e.target.value })} />
+          </label>
+          <label>
+            Alert kinds
+            <select
+              multiple
+              size={3}
+              value={row.alertKinds}
+              onChange={(e) =>
+                change(i, { alertKinds: [...e.target.selectedOptions].map((o) => o.value as AlertKind) })
+              }
+            >
+              {ALL_KINDS.map((k) => (
+                <option key={k} value={k}>
+                  {KINDS[k]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" onClick={() => onChange(rows.filter((_, j) => j !== i))}>
+            Remove
+          </button>
+          {fieldError(i) && (
+            <span className="field-error" role="alert">
+              {fieldError(i)}
+            </span>
+          )}
+        </div>
+      ))}
+      <button type="button" onClick={() => onChange([...rows, { on: 'job', id: '', alertKinds: ALL_KINDS }])}>
+        Add subscription
+      </button>
+    </fieldset>
   );
 }
