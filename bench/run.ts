@@ -7,6 +7,7 @@
  *   npm run bench -- requests     # only those whose name contains "requests"
  */
 import { spawnSync } from 'node:child_process';
+import { consoleBench } from './console';
 import { failover } from './failover';
 import { requestsPerFire } from './requests-per-fire';
 import { scheduleSearches } from './schedule';
@@ -16,6 +17,10 @@ const benchmarks: ReadonlyArray<{ name: string; run: () => Promise<unknown> }> =
   { name: 'schedule engine searches', run: () => scheduleSearches() },
   { name: 'requests-per-fire (SQS path, 200 fires)', run: () => requestsPerFire(200) },
   { name: 'zmq-latency (fire-to-start, ZeroMQ vs SQS, 200 fires)', run: () => zmqLatency(200) },
+  {
+    name: 'console (bundle size gzipped, dashboard paint in Chromium, 5 cold loads)',
+    run: () => consoleBench(5),
+  },
   { name: 'failover (kill -9, default lease 6 s, monitor sweep 5 s)', run: () => failover(3) },
   {
     // Its own process: it measures timer lateness, which other work in this process would distort.

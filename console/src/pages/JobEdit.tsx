@@ -695,6 +695,7 @@ function ScheduleBuilder({
   const [preset, setPreset] = useState<Preset>('daily');
   const [every, setEvery] = useState(15);
   const [time, setTime] = useState('09:00');
+  const ids = useId();
   const zones = useMemo(() => {
     try {
       return Intl.supportedValuesOf('timeZone');
@@ -743,33 +744,43 @@ function ScheduleBuilder({
       {form.scheduled && (
         <>
           <fieldset className="presets wide">
-            <legend>Preset</legend>
-            <label>
-              Preset
-              <select value={preset} onChange={(e) => setPreset(e.target.value as Preset)}>
+            <legend>Start from a preset</legend>
+            <div className="field">
+              <label htmlFor={`${ids}-preset`}>Preset</label>
+              <select
+                id={`${ids}-preset`}
+                value={preset}
+                onChange={(e) => setPreset(e.target.value as Preset)}
+              >
                 {(Object.entries(PRESETS) as [Preset, string][]).map(([key, text]) => (
                   <option key={key} value={key}>
                     {text}
                   </option>
                 ))}
               </select>
-            </label>
+            </div>
             {preset === 'minutes' ? (
-              <label>
-                Minutes
+              <div className="field">
+                <label htmlFor={`${ids}-every`}>Minutes</label>
                 <input
+                  id={`${ids}-every`}
                   type="number"
                   min={1}
                   max={1440}
                   value={every}
                   onChange={(e) => setEvery(Number(e.target.value))}
                 />
-              </label>
+              </div>
             ) : (
-              <label>
-                Time
-                <input type="time" value={time} onChange={(e) => setTime(e.target.value)} />
-              </label>
+              <div className="field">
+                <label htmlFor={`${ids}-time`}>Time</label>
+                <input
+                  id={`${ids}-time`}
+                  type="time"
+                  value={time}
+                  onChange={(e) => setTime(e.target.value)}
+                />
+              </div>
             )}
             <button
               type="button"

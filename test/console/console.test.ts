@@ -1,0 +1,324 @@
+/**
+ * The web console in Debian's Chromium against the real local runtime: the emulator, the management
+ * API serving the built console, and a real agent process running the `steps` handler. Each test is
+ * a user's task end to end; every page visited gets an axe check (no serious or critical violations)
+ * and a screenshot under docs/screenshots/ (shown in docs/console.md and the README).
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { JobView } from '../../core/api/schemas';
+import type { Run } from '../../core/model';
+import { checkPage, launchChromium } from './browser';
+import { type ConsoleStack, startConsoleStack } from './stack';
+
+let stack: ConsoleStack;
+let browser: Browser;
+let admin: BrowserContext;
+
+const VIEWPORT = { width: 1280, height: 900 };
+
+before(async () => {
+  stack = await startConsoleStack();
+  browser = await launchChromium();
+  admin = await newContext();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** A fresh browser profile; a step that cannot happen fails in 20 s, not the default 30. */
+async function newContext(viewport = VIEWPORT): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(20_000);
+  return context;
+}
+
+async function signIn(page: Page, role: 'admin' | 'operator' | 'viewer', returnTo = '/'): Promise<void> {
+  await page.goto(`${stack.url}/sign-in?returnTo=${encodeURIComponent(returnTo)}`);
+  await page.getByLabel('Username').fill(role);
+  await page.getByLabel('Password').fill(stack.passwords[role]);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === returnTo.split('?')[0]);
+}
+
+let adminPage: Page;
+const page = () => adminPage;
+
+test('sign-in: the local form signs an admin in and lands where they were going', async () => {
+  adminPage = await admin.newPage();
+  await adminPage.goto(`${stack.url}/jobs`);
+  await adminPage.waitForURL(/\/sign-in\?returnTo=%2Fjobs/);
+  await checkPage(adminPage, 'sign-in');
+  await adminPage.getByLabel('Username').fill('admin');
+  await adminPage.getByLabel('Password').fill('wrong password');
+  await adminPage.getByRole('button', { name: 'Sign in' }).click();
+  await adminPage.getByRole('alert').filter({ hasText: 'UNAUTHENTICATED' }).waitFor();
+  await signIn(adminPage, 'admin', '/jobs');
+  await adminPage.getByRole('heading', { name: 'Jobs' }).waitFor();
+  await adminPage.getByText('No jobs yet.').waitFor();
+});
+
+test('create a job with a cron schedule: the builder validates as you type and shows the description and next fires', async () => {
+  const p = page();
+  await p.getByRole('link', { name: 'New job' }).click();
+  await p.waitForURL(/\/jobs\/new$/);
+  await p.getByLabel('Job id').fill('nightly-report');
+  await p.getByLabel('Handler').fill('steps');
+  await p.getByLabel('Description').fill('Builds the nightly report in four steps');
+  await p.getByLabel('Payload (JSON)').fill('{"steps": 4, "stepMs": 600}');
+  await p.getByLabel('Time zone').fill('Europe/London');
+
+  // Bad input first: the API's reason appears next to the field.
+  await p.getByLabel('Expression').fill('cron(75 9 ? * MON-FRI *)');
+  const preview = p.getByTestId('schedule-preview');
+  await p
+    .locator('.field.invalid')
+    .filter({ has: p.getByLabel('Expression') })
+    .waitFor();
+  const reason = await p.locator('.field.invalid .field-error').first().textContent();
+  assert.match(reason ?? '', /minute/i, 'the error names what is wrong with the expression');
+
+  await p.getByLabel('Expression').fill('cron(30 9 ? * MON-FRI *)');
+  await preview.getByText('At 09:30, on Monday through Friday (Europe/London)').waitFor();
+  const fires = await preview.locator('ol.fires li').allTextContents();
+  assert.equal(fires.length, 5, 'five next fires');
+  for (const fire of fires) assert.match(fire, /09:30:00/, `shown in the job's zone: ${fire}`);
+
+  // A preset fills the expression, and the preview follows.
+  await p.getByLabel('Preset', { exact: true }).selectOption('lastDay');
+  await p.getByLabel('Time', { exact: true }).fill('18:15');
+  await p.getByRole('button', { name: 'Use preset' }).click();
+  assert.equal(await p.getByLabel('Expression').inputValue(), 'cron(15 18 L * ? *)');
+  await preview.getByText(/18:15.*last day of the month/i).waitFor();
+  await p.getByLabel('Expression').fill('cron(30 9 ? * MON-FRI *)');
+  await preview.getByText('At 09:30, on Monday through Friday (Europe/London)').waitFor();
+  await checkPage(p, 'job-new');
+
+  await p.getByRole('button', { name: 'Create job' }).click();
+  await p.waitForURL(/\/jobs\/nightly-report$/);
+  await p.getByRole('heading', { name: /nightly-report/ }).waitFor();
+  const job = await stack.api<JobView>('admin', 'GET', '/api/jobs/nightly-report');
+  assert.equal(job.spec.schedule?.expression, 'cron(30 9 ? * MON-FRI *)');
+  assert.equal(job.spec.schedule?.timezone, 'Europe/London');
+  assert.deepEqual(job.spec.payload, { steps: 4, stepMs: 600 });
+});
+
+test('trigger now: the run page follows the run to 100 % with its log lines as they arrive', async () => {
+  const p = page();
+  await p.getByRole('button', { name: 'Trigger now' }).click();
+  await p.waitForURL(/\/runs\//);
+  const runId = decodeURIComponent(new URL(p.url()).pathname.slice('/runs/'.length));
+  // A line from the middle of the run shows while it is still running: the tail is live.
+  await p.getByTestId('log').getByText('step 1 of 4 done').waitFor();
+  const midRun = await stack.api<Run>('admin', 'GET', `/api/runs/${encodeURIComponent(runId)}`);
+  assert.ok(['RUNNING', 'SUCCEEDED'].includes(midRun.status), midRun.status);
+  await p.getByTestId('log').getByText('step 4 of 4 done').waitFor();
+  await p.getByText('SUCCEEDED', { exact: true }).first().waitFor();
+  assert.equal(await p.getByTestId('progress-percent').textContent(), '100 %');
+  assert.equal(await p.locator('#run-progress').getAttribute('value'), '100');
+  await checkPage(p, 'run-detail');
+  // What actually ran: the handler's own marker in the agent's process.
+  assert.match(
+    await readFile(stack.agent.execFile, 'utf8'),
+    new RegExp(runId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+  );
+});
+
+test('cancel a running run: the confirmation, then the run ends CANCELLED on the worker', async () => {
+  const p = page();
+  await stack.api('admin', 'POST', '/api/jobs', {
+    jobId: 'long-export',
+    handler: 'steps',
+    description: 'Sixty slow steps',
+    payload: { steps: 60, stepMs: 500 },
+  });
+  await p.goto(`${stack.url}/jobs/long-export`);
+  await p.getByRole('button', { name: 'Trigger now' }).click();
+  await p.waitForURL(/\/runs\//);
+  await p.getByTestId('log').getByText('step 1 of 60 done').waitFor();
+  await p.getByRole('button', { name: 'Cancel run' }).click();
+  const dialog = p.getByRole('dialog', { name: 'Cancel this run?' });
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Cancel the run' }).click();
+  await p.locator('h1').getByText('CANCELLED').waitFor({ timeout: 30_000 });
+  const runId = decodeURIComponent(new URL(p.url()).pathname.slice('/runs/'.length));
+  const run = await stack.api<Run>('admin', 'GET', `/api/runs/${encodeURIComponent(runId)}`);
+  assert.equal(run.status, 'CANCELLED');
+  assert.ok((run.progress?.percent ?? 0) < 100, 'stopped part-way');
+});
+
+test('pause and resume from the job page', async () => {
+  const p = page();
+  await p.goto(`${stack.url}/jobs/nightly-report`);
+  await p.getByRole('button', { name: 'Pause' }).click();
+  await p.locator('h1').getByText('paused').waitFor();
+  assert.equal((await stack.api<JobView>('admin', 'GET', '/api/jobs/nightly-report')).spec.paused, true);
+  await p.getByText('none while paused').waitFor();
+  await p.getByRole('button', { name: 'Resume' }).click();
+  await p.locator('h1').getByText('active').waitFor();
+  assert.equal((await stack.api<JobView>('admin', 'GET', '/api/jobs/nightly-report')).spec.paused, false);
+  await p.locator('ol.fires li').first().waitFor();
+  await p.getByRole('img').or(p.locator('figure.chart')).first().waitFor();
+  await checkPage(p, 'job-detail');
+});
+
+test('editing a job someone else changed shows the conflict and reloads their version', async () => {
+  const p = page();
+  await p.goto(`${stack.url}/jobs/nightly-report/edit`);
+  await p.getByLabel('Description').fill('My edit');
+  // Someone else saves first.
+  const current = await stack.api<JobView>('admin', 'GET', '/api/jobs/nightly-report');
+  await stack.api('admin', 'PUT', '/api/jobs/nightly-report', {
+    version: current.version,
+    spec: { ...current.spec, description: 'Their edit' },
+  });
+  await p.getByRole('button', { name: 'Save changes' }).click();
+  const banner = p.getByRole('alert').filter({ hasText: 'VERSION_CONFLICT' });
+  await banner.getByText('Someone else changed this job').waitFor();
+  await checkPage(p, 'job-edit-conflict');
+  await banner.getByRole('button', { name: 'Reload the latest version' }).click();
+  await banner.waitFor({ state: 'detached' });
+  assert.equal(await p.getByLabel('Description').inputValue(), 'Their edit');
+  assert.equal(
+    (await stack.api<JobView>('admin', 'GET', '/api/jobs/nightly-report')).spec.description,
+    'Their edit',
+  );
+});
+
+test('a lost session returns to sign-in and brings the half-filled form back', async () => {
+  const context = await newContext();
+  const p = await context.newPage();
+  await signIn(p, 'admin', '/jobs/new');
+  await p.getByLabel('Job id').fill('half-filled');
+  await p.getByLabel('Handler').fill('steps');
+  // The session's token stops being accepted (as when it expires): the next request gets 401.
+  await p.evaluate(() =>
+    sessionStorage.setItem(
+      'clover.session',
+      JSON.stringify({ token: 'no-longer-valid', expiresAt: Date.now() + 3_600_000 }),
+    ),
+  );
+  await p.reload();
+  await p.waitForURL(/\/sign-in\?returnTo=%2Fjobs%2Fnew/);
+  await p.getByText('Your session ended').waitFor();
+  await p.getByLabel('Username').fill('admin');
+  await p.getByLabel('Password').fill(stack.passwords.admin);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.waitForURL(/\/jobs\/new$/);
+  await p.getByText('Restored your unsaved changes').waitFor();
+  assert.equal(await p.getByLabel('Job id').inputValue(), 'half-filled');
+  assert.equal(await p.getByLabel('Handler').inputValue(), 'steps');
+  await context.close();
+});
+
+test('a viewer sees no edit controls, and a mutating call from their session is refused', async () => {
+  const context = await newContext();
+  const p = await context.newPage();
+  await signIn(p, 'viewer', '/jobs/nightly-report');
+  await p.getByRole('heading', { name: /nightly-report/ }).waitFor();
+  await p.getByText('viewer', { exact: true }).waitFor();
+  for (const name of ['Trigger now', 'Pause', 'Resume', 'Delete']) {
+    assert.equal(await p.getByRole('button', { name }).count(), 0, `no ${name} button`);
+  }
+  assert.equal(await p.getByRole('link', { name: 'Edit' }).count(), 0, 'no Edit link');
+  await checkPage(p, 'job-detail-viewer');
+  await p.goto(`${stack.url}/jobs`);
+  await p.getByRole('link', { name: 'nightly-report' }).waitFor();
+  assert.equal(await p.getByRole('link', { name: 'New job' }).count(), 0, 'no New job link');
+
+  const refused = await p.evaluate(async () => {
+    const session = JSON.parse(sessionStorage.getItem('clover.session') ?? '{}') as { token?: string };
+    const response = await fetch('/api/jobs/nightly-report/pause', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${session.token}` },
+    });
+    return { status: response.status, body: (await response.json()) as { code: string } };
+  });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.code, 'FORBIDDEN');
+  assert.equal(
+    (await stack.api<JobView>('admin', 'GET', '/api/jobs/nightly-report')).spec.paused,
+    false,
+    'unchanged',
+  );
+  await context.close();
+});
+
+test('every other page renders its data, passes axe and is captured', async () => {
+  const p = page();
+  // Something to alert about: a job no worker can run.
+  await stack.api('admin', 'POST', '/api/contacts', {
+    contactId: 'ops',
+    name: 'Ops on call',
+    email: 'ops@example.com',
+    subscriptions: [{ jobId: 'nightly-report', alertKinds: ['failure', 'timeout'] }],
+  });
+  await stack.api('admin', 'POST', '/api/jobs', {
+    jobId: 'orphan',
+    handler: 'nobody-has-this',
+    contacts: ['ops'],
+  });
+  await stack.api('admin', 'POST', '/api/jobs/orphan/trigger', {});
+
+  await p.goto(`${stack.url}/alerts`);
+  await p.getByRole('link', { name: 'orphan' }).first().waitFor({ timeout: 30_000 });
+  await checkPage(p, 'alerts');
+
+  await p.goto(`${stack.url}/`);
+  await p.locator('.tile-value').first().waitFor();
+  await p.getByText(/default: 1 worker/).waitFor();
+  await p.locator('ul.failing').getByRole('link', { name: 'orphan' }).waitFor();
+  await checkPage(p, 'dashboard');
+
+  await p.goto(`${stack.url}/jobs`);
+  await p.getByRole('link', { name: 'long-export' }).waitFor();
+  await p.getByLabel('Search').fill('nightly');
+  await p.getByRole('link', { name: 'long-export' }).waitFor({ state: 'detached' });
+  await p.getByLabel('Search').fill('');
+  await p.getByRole('link', { name: 'orphan' }).waitFor();
+  await checkPage(p, 'jobs');
+
+  await p.goto(`${stack.url}/runs`);
+  await p.locator('.badge', { hasText: 'CANCELLED' }).first().waitFor();
+  await checkPage(p, 'runs');
+
+  await p.goto(`${stack.url}/workers`);
+  await p.getByRole('cell', { name: /console-w1/ }).waitFor();
+  await checkPage(p, 'workers');
+
+  await p.goto(`${stack.url}/contacts`);
+  await p.getByRole('cell', { name: /Ops on call/ }).waitFor();
+  await checkPage(p, 'contacts');
+
+  await p.goto(`${stack.url}/errors?q=${encodeURIComponent('step 4 of 4')}`);
+  await p.locator('ul.hits li').first().waitFor();
+  await checkPage(p, 'error-search');
+
+  await p.goto(`${stack.url}/audit`);
+  await p.getByText('job.create').first().waitFor();
+  await checkPage(p, 'audit');
+
+  await p.goto(`${stack.url}/no/such/page`);
+  await p.getByRole('heading', { name: 'Page not found' }).waitFor();
+  await checkPage(p, 'not-found');
+  await p.getByRole('link', { name: 'Back to the dashboard' }).click();
+  await p.waitForURL(`${stack.url}/`);
+});
+
+test('a narrow window: navigation wraps and the run page stays readable', async () => {
+  const context = await newContext({ width: 390, height: 844 });
+  const p = await context.newPage();
+  await signIn(p, 'operator', '/jobs/nightly-report');
+  await p.getByRole('heading', { name: /nightly-report/ }).waitFor();
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no horizontal scrolling of the page (${overflow} px)`);
+  // Keyboard: the skip link is the first stop and moves focus to the content.
+  await p.keyboard.press('Tab');
+  assert.equal(await p.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await checkPage(p, 'job-detail-narrow');
+  await context.close();
+});

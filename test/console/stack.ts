@@ -1,0 +1,129 @@
+/**
+ * The real local runtime for the console's browser tests and benchmark: the emulator and control
+ * plane loops (functions/local/runtime.ts), the management API with local sign-in serving the built
+ * console on one loopback origin, and real agent processes running test/console/fixtures/handlers.ts.
+ */
+
+import { mkdtemp } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { serve } from '@hono/node-server';
+import { build } from 'vite';
+import type { Role } from '../../core/api/schemas';
+import { jsonLogger } from '../../core/log';
+import { createApiApp } from '../../functions/api/app';
+import { LocalAuthenticator } from '../../functions/api/auth';
+import { managementApi } from '../../functions/api/wiring';
+import { CONSOLE_DIST, withConsole } from '../../functions/local/console-site';
+import { startLocalRuntime } from '../../functions/local/runtime';
+import { type AgentProcess, startAgent } from '../harness/agent-process';
+import { type EmulatorHandle, uniquePrefix } from '../harness/index';
+
+export { CONSOLE_DIST };
+
+const HANDLERS = resolve(import.meta.dirname, 'fixtures/handlers.ts');
+
+/** `npm run build:console`, in process: the tests always run against the console as it is now. */
+export async function buildConsole(): Promise<void> {
+  await build({ configFile: resolve(import.meta.dirname, '../../console/vite.config.ts'), logLevel: 'warn' });
+}
+
+export interface ConsoleStack {
+  /** The one origin: console at /, API at /api. */
+  readonly url: string;
+  readonly passwords: Readonly<Record<Role, string>>;
+  /** The first agent (worker id `console-w1`, pool `default`, handler `steps`). */
+  readonly agent: AgentProcess;
+  /** A bearer token for `role`. */
+  token(role: Role): Promise<string>;
+  /** Calls the API as `role`; throws with the API's code and message on an error status. */
+  api<T = unknown>(role: Role, method: string, path: string, body?: unknown): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startConsoleStack(options: { readonly agents?: number } = {}): Promise<ConsoleStack> {
+  await buildConsole();
+  const dir = await mkdtemp(join(tmpdir(), 'clover-console-'));
+  const log = jsonLogger({ level: 'warn' });
+  const prefix = uniquePrefix();
+  const runtime = await startLocalRuntime({
+    log,
+    prefix,
+    envFile: join(dir, 'local.env'),
+    tickMs: 500,
+    retryMs: 2000,
+    monitorMs: 2000,
+  });
+  const stops: (() => Promise<unknown>)[] = [() => runtime.stop()];
+  const stop = async () => {
+    for (const step of stops.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const auth = await LocalAuthenticator.open(join(dir, 'auth'));
+    const app = createApiApp({ api: managementApi(runtime.plane), auth, localLogin: auth, log });
+    const server = serve({ fetch: withConsole(app), hostname: '127.0.0.1', port: 0 });
+    stops.push(() => new Promise((done) => server.close(() => done(undefined))));
+    await new Promise<void>((ready) =>
+      server.listening ? ready() : server.once('listening', () => ready()),
+    );
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const aws = { prefix, emulator: runtime.emulator } as unknown as EmulatorHandle;
+    const agents: AgentProcess[] = [];
+    for (let i = 1; i <= (options.agents ?? 1); i += 1) {
+      const agent = await startAgent({
+        aws,
+        workerId: `console-w${i}`,
+        config: [
+          'pool: default',
+          'capacity: 2',
+          'heartbeatIntervalSeconds: 1',
+          'leaseTtlSeconds: 4',
+          'handlers:',
+          '  steps:',
+          `    module: ${HANDLERS}`,
+          '    export: steps',
+        ].join('\n'),
+      });
+      stops.push(() => agent.kill());
+      agents.push(agent);
+    }
+    await Promise.all(agents.map((a) => a.waitForLog(/agent started/, 60_000)));
+
+    const tokens = new Map<Role, string>();
+    const token = async (role: Role) => {
+      let t = tokens.get(role);
+      if (!t) {
+        t = (await auth.issue(`test-${role}`, role)).token;
+        tokens.set(role, t);
+      }
+      return t;
+    };
+    const first = agents[0];
+    if (!first) throw new Error('the console stack needs at least one agent');
+    return {
+      url,
+      passwords: auth.users,
+      agent: first,
+      token,
+      async api<T>(role: Role, method: string, path: string, body?: unknown): Promise<T> {
+        const response = await fetch(`${url}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${await token(role)}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await response.text();
+        if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+        return (text ? JSON.parse(text) : undefined) as T;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
