@@ -5,18 +5,21 @@
  */
 import { createBrowserRouter } from 'react-router';
 import { Layout } from './components/Layout';
+import { Loading } from './components/ui';
 
 const page = (load: () => Promise<{ default: React.ComponentType }>) => async () => ({
   Component: (await load()).default,
 });
 
 export function makeRouter() {
+  const HydrateFallback = () => <Loading what="Clover" />;
   return createBrowserRouter([
-    { path: '/sign-in', lazy: page(() => import('./pages/SignIn')) },
-    { path: '/auth/callback', lazy: page(() => import('./pages/AuthCallback')) },
+    { path: '/sign-in', lazy: page(() => import('./pages/SignIn')), HydrateFallback },
+    { path: '/auth/callback', lazy: page(() => import('./pages/AuthCallback')), HydrateFallback },
     {
       path: '/',
       Component: Layout,
+      HydrateFallback,
       children: [
         { index: true, lazy: page(() => import('./pages/Dashboard')) },
         { path: 'jobs', lazy: page(() => import('./pages/Jobs')) },
