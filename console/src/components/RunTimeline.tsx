@@ -36,7 +36,7 @@ export function RunTimeline({ runs }: { runs: readonly RunSummary[] }) {
   return (
     <figure className="chart" aria-label={`Run timeline: ${runs.length} runs. Latest: ${summary}`}>
       <ResponsiveContainer width="100%" height={220}>
-        <BarChart data={points} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
+        <BarChart data={points} maxBarSize={40} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" vertical={false} />
           <XAxis
             dataKey="label"

@@ -528,7 +528,7 @@ function JobForm({ existing, draftKey }: { existing?: JobView; draftKey: string 
           error={fieldError('contacts')}
         />
 
-        <div className="actions sticky">
+        <div className="actions form-actions">
           <button type="submit" className="primary" disabled={save.isPending}>
             {save.isPending ? 'Saving…' : existing ? 'Save changes' : 'Create job'}
           </button>
