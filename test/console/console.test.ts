@@ -121,6 +121,9 @@ test('trigger now: the run page follows the run to 100 % with its log lines as t
   assert.equal(await p.getByTestId('progress-percent').textContent(), '100 %');
   assert.equal(await p.locator('#run-progress').getAttribute('value'), '100');
   await checkPage(p, 'run-detail');
+  // The URL is a deep link (alert mail points here): loaded afresh, the server answers with the app.
+  await p.reload();
+  await p.getByTestId('log').getByText('step 4 of 4 done').waitFor();
   // What actually ran: the handler's own marker in the agent's process.
   assert.match(
     await readFile(stack.agent.execFile, 'utf8'),

@@ -1,26 +1,21 @@
 /**
- * The real local runtime for the console's browser tests and benchmark: the emulator and control
- * plane loops (functions/local/runtime.ts), the management API with local sign-in serving the built
- * console on one loopback origin, and real agent processes running test/console/fixtures/handlers.ts.
+ * The real local runtime for the console's browser tests and benchmark: `npm start`'s runtime
+ * (functions/local/runtime.ts: emulator, control-plane loops, the management API with local sign-in
+ * serving the built console on one loopback origin) and real agent processes running
+ * test/console/fixtures/handlers.ts.
  */
-
 import { mkdtemp } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
 import { build } from 'vite';
 import type { Role } from '../../core/api/schemas';
 import { jsonLogger } from '../../core/log';
-import { createApiApp } from '../../functions/api/app';
-import { LocalAuthenticator } from '../../functions/api/auth';
-import { managementApi } from '../../functions/api/wiring';
-import { CONSOLE_DIST, withConsole } from '../../functions/local/console-site';
 import { startLocalRuntime } from '../../functions/local/runtime';
 import { type AgentProcess, startAgent } from '../harness/agent-process';
 import { type EmulatorHandle, uniquePrefix } from '../harness/index';
 
-export { CONSOLE_DIST };
+/** Where `npm run build:console` writes the console; the local runtime serves it from there. */
+export const CONSOLE_DIST = resolve(import.meta.dirname, '../../console/dist');
 
 const HANDLERS = resolve(import.meta.dirname, 'fixtures/handlers.ts');
 
@@ -54,20 +49,16 @@ export async function startConsoleStack(options: { readonly agents?: number } = 
     tickMs: 500,
     retryMs: 2000,
     monitorMs: 2000,
+    apiPort: 0,
+    stateDir: join(dir, 'state'),
   });
   const stops: (() => Promise<unknown>)[] = [() => runtime.stop()];
   const stop = async () => {
     for (const step of stops.reverse()) await step().catch(() => undefined);
   };
   try {
-    const auth = await LocalAuthenticator.open(join(dir, 'auth'));
-    const app = createApiApp({ api: managementApi(runtime.plane), auth, localLogin: auth, log });
-    const server = serve({ fetch: withConsole(app), hostname: '127.0.0.1', port: 0 });
-    stops.push(() => new Promise((done) => server.close(() => done(undefined))));
-    await new Promise<void>((ready) =>
-      server.listening ? ready() : server.once('listening', () => ready()),
-    );
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    if (!runtime.api) throw new Error('the local runtime serves no API');
+    const { auth, url } = runtime.api;
 
     const aws = { prefix, emulator: runtime.emulator } as unknown as EmulatorHandle;
     const agents: AgentProcess[] = [];
