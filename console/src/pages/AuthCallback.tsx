@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
+import { safeReturnTo } from '../auth/return-to';
 import { ErrorBox, Loading } from '../components/ui';
 import { useServices } from '../context';
-import { safeReturnTo } from './SignIn';
 
 /** Where Cognito's hosted UI returns with an authorization code: exchange it (PKCE) and go on. */
 export default function AuthCallback() {

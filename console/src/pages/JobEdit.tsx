@@ -21,6 +21,7 @@ import type {
 import { dropDraft, hasDraft, useDraft } from '../auth/drafts';
 import { ErrorBox, Loading, QueryView } from '../components/ui';
 import { formatInstant } from '../format';
+import { PRESETS, type Preset, presetExpression } from '../schedule-presets';
 
 // Exhaustive over the core's unions: adding a strategy or policy in core fails the console's typecheck
 // until it is offered here too.
@@ -647,31 +648,6 @@ function NumberField({
       )}
     </Field>
   );
-}
-
-const PRESETS = {
-  minutes: 'Every N minutes',
-  daily: 'Daily at',
-  weekdays: 'Weekdays at',
-  lastDay: 'Last day of the month at',
-} as const;
-type Preset = keyof typeof PRESETS;
-
-/** Expressions in AWS's syntax (what EventBridge Scheduler holds), built from a preset's inputs. */
-export function presetExpression(preset: Preset, minutes: number, time: string): string {
-  const [h = '0', m = '0'] = time.split(':');
-  const hour = Number(h);
-  const minute = Number(m);
-  switch (preset) {
-    case 'minutes':
-      return minutes === 1 ? 'rate(1 minute)' : `rate(${minutes} minutes)`;
-    case 'daily':
-      return `cron(${minute} ${hour} * * ? *)`;
-    case 'weekdays':
-      return `cron(${minute} ${hour} ? * MON-FRI *)`;
-    case 'lastDay':
-      return `cron(${minute} ${hour} L * ? *)`;
-  }
 }
 
 function useDebounced<T>(value: T, ms: number): T {

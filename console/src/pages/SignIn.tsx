@@ -1,12 +1,8 @@
 import { type FormEvent, useState } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
+import { safeReturnTo } from '../auth/return-to';
 import { ErrorBox } from '../components/ui';
 import { useServices, useSession } from '../context';
-
-/** Only paths inside the console: a crafted returnTo must not send the user elsewhere. */
-export function safeReturnTo(value: string | null): string {
-  return value?.startsWith('/') && !value.startsWith('//') ? value : '/';
-}
 
 export default function SignIn() {
   const { auth, session: store } = useServices();

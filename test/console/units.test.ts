@@ -1,0 +1,128 @@
+/**
+ * The console's pure parts, in node: config.json parsing, the schedule presets (each checked by
+ * core's schedule engine, AWS's rules), the sign-in return path, and the API client's error mapping
+ * against a real HTTP server on loopback.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { ApiClient, ApiError } from '../../console/src/api/client';
+import { safeReturnTo } from '../../console/src/auth/return-to';
+import { ConfigError, parseConfig } from '../../console/src/config';
+import { PRESETS, type Preset, presetExpression } from '../../console/src/schedule-presets';
+import { parseSchedule } from '../../core/schedule';
+
+test('config.json: local and cognito modes parse; a bad one names its field', () => {
+  assert.deepEqual(parseConfig({ apiUrl: '', auth: { mode: 'local' } }), {
+    apiUrl: '',
+    auth: { mode: 'local' },
+  });
+  const cognito = parseConfig({
+    apiUrl: 'https://api.example.com/',
+    auth: {
+      mode: 'cognito',
+      region: 'eu-west-1',
+      userPoolId: 'eu-west-1_abc',
+      clientId: 'client',
+      domain: 'https://clover.auth.eu-west-1.amazoncognito.com/',
+    },
+  });
+  assert.equal(cognito.apiUrl, 'https://api.example.com', 'trailing slash dropped');
+  assert.equal(
+    cognito.auth.mode === 'cognito' && cognito.auth.domain,
+    'https://clover.auth.eu-west-1.amazoncognito.com',
+  );
+  assert.throws(() => parseConfig({ auth: { mode: 'saml' } }), {
+    message: /auth\.mode must be "local" or "cognito"/,
+  });
+  assert.throws(
+    () => parseConfig({ auth: { mode: 'cognito', region: 'eu-west-1', userPoolId: 'p', domain: 'd' } }),
+    (error: unknown) => error instanceof ConfigError && /auth\.clientId is required/.test(error.message),
+  );
+  assert.throws(() => parseConfig([]), /auth must be an object/);
+});
+
+test('every schedule preset is an expression AWS accepts, described as the preset says', () => {
+  const expected: Record<Preset, RegExp> = {
+    minutes: /every 15 minutes/i,
+    daily: /at 07:05/i,
+    weekdays: /07:05.*monday through friday/i,
+    lastDay: /07:05.*last day of the month/i,
+  };
+  for (const preset of Object.keys(PRESETS) as Preset[]) {
+    const expression = presetExpression(preset, 15, '07:05');
+    const schedule = parseSchedule({ expression, timezone: 'Europe/Paris' }, 'REMOTE');
+    assert.equal(schedule.awsExpression, expression, `${preset}: EventBridge holds it as written`);
+    assert.match(schedule.describe(), expected[preset], `${preset}: ${expression}`);
+    assert.equal(schedule.next(new Date('2026-03-01T00:00:00Z'), 3).length, 3, `${preset} fires`);
+  }
+  assert.equal(presetExpression('minutes', 1, ''), 'rate(1 minute)');
+});
+
+test('sign-in returns only to paths inside the console', () => {
+  assert.equal(safeReturnTo('/runs/a%40b'), '/runs/a%40b');
+  for (const hostile of ['https://evil.example', '//evil.example', '/\\evil.example', '', null, undefined]) {
+    assert.equal(safeReturnTo(hostile), '/', String(hostile));
+  }
+});
+
+test('the API client: bearer token, error code and field messages, 401 ends the session', async () => {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+    res.setHeader('content-type', 'application/json');
+    if (req.url?.startsWith('/api/jobs?')) {
+      res.end(JSON.stringify({ items: [], nextCursor: 'c2' }));
+    } else if (req.url === '/api/jobs' && req.method === 'POST') {
+      res.statusCode = 400;
+      res.end(
+        JSON.stringify({
+          code: 'VALIDATION_FAILED',
+          message: 'the job spec is not valid',
+          fields: [{ path: 'schedule.expression', message: 'minute must be 0-59' }],
+        }),
+      );
+    } else {
+      res.statusCode = 401;
+      res.end(JSON.stringify({ code: 'TOKEN_EXPIRED', message: 'the token has expired; sign in again' }));
+    }
+  });
+  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  let ended = 0;
+  const client = new ApiClient({
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    token: () => 'tok',
+    onUnauthenticated: () => {
+      ended += 1;
+    },
+  });
+  try {
+    assert.deepEqual(await client.get('/api/jobs', { q: 'x y', paused: false, pool: undefined, group: '' }), {
+      items: [],
+      nextCursor: 'c2',
+    });
+    assert.equal(seen[0], 'GET /api/jobs?q=x+y&paused=false Bearer tok', 'empty filters are left out');
+    const invalid = await client.post('/api/jobs', { jobId: 'x' }).catch((e: unknown) => e);
+    assert.ok(invalid instanceof ApiError);
+    assert.equal(invalid.code, 'VALIDATION_FAILED');
+    assert.equal(invalid.field('schedule.expression'), 'minute must be 0-59');
+    assert.equal(ended, 0);
+    const expired = await client.get('/api/me').catch((e: unknown) => e);
+    assert.ok(expired instanceof ApiError && expired.code === 'TOKEN_EXPIRED' && expired.status === 401);
+    assert.equal(ended, 1, 'a 401 tells the auth layer the session is gone');
+  } finally {
+    server.close();
+  }
+  const down = await new ApiClient({
+    baseUrl: 'http://127.0.0.1:9',
+    token: () => undefined,
+    onUnauthenticated() {},
+  })
+    .get('/api/health')
+    .catch((e: unknown) => e);
+  assert.ok(
+    down instanceof ApiError && down.code === 'NETWORK_ERROR',
+    'no answer is an error with a code too',
+  );
+});
