@@ -72,10 +72,7 @@ export function useApi(options: { rateLimit?: { perSecond: number; burst: number
 }
 
 /** Runs `call` and returns the CloverApiError it throws (fails if it does not throw one). */
-export async function apiError(
-  call: Promise<unknown>,
-): Promise<import('../../core/api/client').CloverApiError> {
-  const { CloverApiError } = await import('../../core/api/client');
+export async function apiError(call: Promise<unknown>): Promise<CloverApiError> {
   try {
     await call;
   } catch (error) {
