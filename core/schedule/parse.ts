@@ -4,7 +4,7 @@
  */
 import { ScheduleError } from '../errors';
 import { parseAt } from './at';
-import { CronMatcher } from './cron';
+import { CronMatcher, daysInMonth } from './cron';
 import { type CronFields, EXPRESSION_FIELD, parseCronFields } from './cron-fields';
 import { describeAt, describeCron, describeRate } from './describe';
 import { type ParsedRate, parseRate, rateNext, ratePrevious } from './rate';
@@ -150,7 +150,7 @@ function parseInstant(field: string, text: string | undefined): Date | null {
     );
   }
   const date = new Date(text.trim());
-  const [, month = 0, day = 0, hour = 0, minute = 0] = /^\d{4}-(\d{2})-(\d{2})T(\d{2}):(\d{2})/
+  const [, year = 0, month = 0, day = 0, hour = 0, minute = 0] = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/
     .exec(text.trim())!
     .map(Number);
   if (
@@ -158,7 +158,8 @@ function parseInstant(field: string, text: string | undefined): Date | null {
     month < 1 ||
     month > 12 ||
     day < 1 ||
-    day > 31 ||
+    // JavaScript rolls 2026-02-30 over to March 2; EventBridge would get a date nobody wrote.
+    day > daysInMonth(year, month) ||
     hour > 23 ||
     minute > 59
   ) {

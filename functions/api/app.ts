@@ -195,7 +195,12 @@ async function readBody(request: Request, route: RouteDef): Promise<unknown> {
   }
   checkPayloads(route.id as RouteId, raw);
   const result = route.body!.safeParse(raw);
-  if (!result.success) throw new ValidationError(fieldIssues(result.error));
+  if (!result.success) {
+    const issues = fieldIssues(result.error);
+    // Only the schedule is wrong: the same code the schedule preview answers.
+    const scheduleOnly = issues.every((i) => /^(spec\.|jobs\.\d+\.)?schedule(\.|$)/.test(i.field));
+    throw new ValidationError(issues, scheduleOnly ? 'invalid_schedule' : 'validation_failed');
+  }
   return result.data;
 }
 
