@@ -320,8 +320,16 @@ export const WorkerListQuerySchema = z.strictObject({ pool: IdSchema.optional() 
 
 export type { Contact } from '../model';
 export { ContactSpecSchema };
-/** PUT body: the fields to change (the id cannot change). */
-export const ContactUpdateBodySchema = ContactSpecSchema.omit({ contactId: true }).partial();
+
+/** PUT body: the fields to change, each optional and without defaults (the id cannot change). */
+const contactShape = ContactSpecSchema.shape;
+export const ContactUpdateBodySchema = z.strictObject({
+  name: contactShape.name.optional(),
+  email: contactShape.email.optional(),
+  alertKinds: contactShape.alertKinds.unwrap().optional(),
+  groups: contactShape.groups.unwrap().optional(),
+  subscriptions: contactShape.subscriptions.unwrap().optional(),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Alerts
