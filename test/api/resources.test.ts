@@ -137,7 +137,7 @@ test('one run, its log from a cursor, and cancel', async () => {
   assert.equal(tail.complete, true);
   const audit = await viewer.call('listAudit', { query: { entity: 'run:rs-2' } });
   assert.equal(audit.items[0]?.action, 'run.cancel');
-  assert.equal((audit.items[0]?.before as { status: string }).status, 'RUNNING');
+  assert.equal((audit.items[0]?.before as { status?: string } | undefined)?.status, 'RUNNING');
 });
 
 test('error search finds text in errors and log lines, case-insensitively, newest first', async () => {
