@@ -55,7 +55,10 @@ export interface SweepReport {
   catchUpFires: number;
   misfiresSkipped: number;
   deadLettersDrained: number;
+  /** Jobs newly flagged unavailable in this sweep (each raised one alert). */
   jobsUnavailable: number;
+  /** Every job (not paused) no live worker could run at this sweep, flagged before or now: a gauge. */
+  jobsWithoutLiveWorker: number;
   schedulesRepaired: number;
   locksReleased: number;
   readonly errors: { step: string; message: string }[];
@@ -111,6 +114,7 @@ export class Monitor {
       misfiresSkipped: 0,
       deadLettersDrained: 0,
       jobsUnavailable: 0,
+      jobsWithoutLiveWorker: 0,
       schedulesRepaired: 0,
       locksReleased: 0,
       errors: [],
@@ -407,6 +411,7 @@ export class Monitor {
         }
         continue;
       }
+      report.jobsWithoutLiveWorker += 1;
       if (flagged.has(jobId) || !(await this.deps.alertStore.flag(JOB_UNAVAILABLE, jobId))) continue;
       report.jobsUnavailable += 1;
       const { excluded } = explainEligibility(job.spec, capable, now);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CurveKeyPair } from '../core/adapters/zmq-protocol';
 import { jsonLogger, type LogLevel } from '../core/log';
 import { parseOrThrow } from '../core/model';
 
@@ -20,10 +21,25 @@ const EnvSchema = z
      */
     CLOVER_DISPATCHER_ZMQ_PUBLIC_KEY: CurveKeySchema.optional(),
     CLOVER_DISPATCHER_ZMQ_SECRET_KEY: CurveKeySchema.optional(),
+    /**
+     * In AWS: the Secrets Manager secret holding the key pair (JSON publicKey, secretKey), read once
+     * per cold start instead of the two variables above, so no key sits in the environment.
+     */
+    CLOVER_DISPATCHER_ZMQ_SECRET_ARN: z.string().min(1).optional(),
     /** How long the dispatcher waits for an agent's ZeroMQ acknowledgement before the next candidate. */
     CLOVER_ZMQ_DEADLINE_MS: z.coerce.number().int().min(1).max(60_000).optional(),
   })
   .superRefine((env, ctx) => {
+    if (
+      env.CLOVER_DISPATCHER_ZMQ_SECRET_ARN !== undefined &&
+      env.CLOVER_DISPATCHER_ZMQ_SECRET_KEY !== undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CLOVER_DISPATCHER_ZMQ_SECRET_ARN'],
+        message: 'is set together with CLOVER_DISPATCHER_ZMQ_SECRET_KEY: give the key pair one way only',
+      });
+    }
     if (
       (env.CLOVER_DISPATCHER_ZMQ_PUBLIC_KEY === undefined) !==
       (env.CLOVER_DISPATCHER_ZMQ_SECRET_KEY === undefined)
@@ -47,19 +63,49 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
   return Object.freeze(parseOrThrow(EnvSchema, env, 'env'));
 }
 
-/** The dispatcher's ZeroMQ settings for controlPlane({ zmq }), or undefined when no key pair is configured. */
-export function dispatcherZmq(
+export interface DispatcherZmq {
+  readonly keys: CurveKeyPair;
+  readonly deadlineMs?: number;
+}
+
+/**
+ * The dispatcher's ZeroMQ settings for controlPlane({ zmq }), or undefined when no key pair is
+ * configured: from the secret named by CLOVER_DISPATCHER_ZMQ_SECRET_ARN (read with `readSecret`),
+ * else from the two key variables (the local runtime).
+ */
+export async function dispatcherZmq(
   config: FunctionConfig,
-): { keys: { publicKey: string; secretKey: string }; deadlineMs?: number } | undefined {
+  readSecret: (secretArn: string) => Promise<CurveKeyPair>,
+): Promise<DispatcherZmq | undefined> {
+  const deadline =
+    config.CLOVER_ZMQ_DEADLINE_MS === undefined ? {} : { deadlineMs: config.CLOVER_ZMQ_DEADLINE_MS };
+  if (config.CLOVER_DISPATCHER_ZMQ_SECRET_ARN) {
+    return { keys: await readSecret(config.CLOVER_DISPATCHER_ZMQ_SECRET_ARN), ...deadline };
+  }
   const publicKey = config.CLOVER_DISPATCHER_ZMQ_PUBLIC_KEY;
   const secretKey = config.CLOVER_DISPATCHER_ZMQ_SECRET_KEY;
   if (!publicKey || !secretKey) return undefined;
-  return {
-    keys: { publicKey, secretKey },
-    ...(config.CLOVER_ZMQ_DEADLINE_MS === undefined ? {} : { deadlineMs: config.CLOVER_ZMQ_DEADLINE_MS }),
-  };
+  return { keys: { publicKey, secretKey }, ...deadline };
 }
 
+let currentRequestId: string | undefined;
+
+/** Each Lambda handler calls this first, so every line its invocation logs carries the request id. */
+export function setRequestId(requestId: string | undefined): void {
+  currentRequestId = requestId;
+}
+
+/**
+ * The function's JSON logger: every line has `fn` and the current invocation's `requestId` (read
+ * when the line, or a child logger, is made — the getter below), so a warm container's lines can be
+ * told apart by invocation.
+ */
 export function functionLogger(config: FunctionConfig, name: string) {
-  return jsonLogger({ level: config.CLOVER_LOG_LEVEL as LogLevel, fields: { fn: name } });
+  const fields = {
+    fn: name,
+    get requestId() {
+      return currentRequestId;
+    },
+  };
+  return jsonLogger({ level: config.CLOVER_LOG_LEVEL as LogLevel, fields });
 }

@@ -1,36 +1,56 @@
 /**
- * The CDK app: one Clover stage per deploy, named by `-c stage=<name>` (default `dev`), with
- * resource prefix `clover-<stage>`. cdk-nag's AWS Solutions checks run at synth; an unacknowledged
- * error fails synth, and every acknowledgement in infra/ carries its reason.
+ * The CDK app: one Clover stage per deploy, every setting read from context and checked first
+ * (infra/settings.ts). A bad or missing setting prints one line per setting, naming it, and the app
+ * exits non-zero before anything is synthesized. cdk-nag's AWS Solutions checks run at synth; an
+ * unacknowledged error fails synth, and every acknowledgement in infra/ carries its reason.
  *
  * @example
- * npx cdk synth -q                 # clover-dev
- * npx cdk deploy -c stage=prod     # clover-prod
- * npx cdk deploy -c stage=prod -c alertFrom='Clover <clover@ops.example.com>' -c consoleUrl=https://clover.example.com
+ * npx cdk synth -q -c stage=dev -c alerts=off
+ * npx cdk deploy -c stage=prod -c alertFrom='Clover <clover@ops.example.com>' -c alarmEmail=oncall@example.com
  *
- * Context (cdk.json or -c): `stage`, `alertFrom`, `consoleUrl`, `monitorLoopSeconds`,
- * `sesConfigurationSet` — see CloverStackProps for what each does and its default.
+ * Settings (docs/deploy.md, "Settings"): stage, alerts, alertFrom, alarmEmail, sesIdentity,
+ * sesConfigurationSet, deletionProtection, vpc, vpcSubnets, agentCidr, zmqPort, domainName,
+ * certificateArn, monitorLoopSeconds, agents, curveKeyVersion.
  */
-import { App, Validations } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { stagePrefix } from './constructs/stage';
+import { ValidationError } from '../core/errors';
+import { readSettings, type StageSettings } from './settings';
 import { CloverStack } from './stack';
 
-const app = new App();
-const prefix = stagePrefix(app.node.tryGetContext('stage'));
-const context = (key: string): string | undefined => {
-  const value: unknown = app.node.tryGetContext(key);
-  if (value === undefined || value === null || value === '') return undefined;
-  return String(value);
-};
-const loop = context('monitorLoopSeconds');
-new CloverStack(app, prefix, {
-  prefix,
-  alertFrom: context('alertFrom'),
-  consoleUrl: context('consoleUrl'),
-  monitorLoopSeconds: loop === undefined ? undefined : Number(loop),
-  sesConfigurationSet: context('sesConfigurationSet'),
-  description: `Clover job scheduler, stage ${prefix}`,
+// CLOVER_SYNTH_NO_BUNDLING=1 synthesizes without building the Lambda bundles (which fetch snappy's
+// linux-arm64 binary from the npm registry): the offline synth of the test command. Never deploy it.
+const app = new App(
+  process.env.CLOVER_SYNTH_NO_BUNDLING === '1' ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {},
+);
+let settings: StageSettings;
+try {
+  settings = readSettings((key) => app.node.tryGetContext(key));
+} catch (error) {
+  if (!(error instanceof ValidationError)) throw error;
+  process.stderr.write('Clover: synth refused; fix these settings (-c key=value or cdk.json "context"):\n');
+  for (const issue of error.issues) process.stderr.write(`  ${issue.field}: ${issue.reason}\n`);
+  process.exit(1);
+}
+
+new CloverStack(app, settings.prefix, {
+  prefix: settings.prefix,
+  alerts: settings.alerts,
+  ...(settings.alertFrom ? { alertFrom: settings.alertFrom } : {}),
+  ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
+  sesIdentity: settings.sesIdentity,
+  ...(settings.sesConfigurationSet ? { sesConfigurationSet: settings.sesConfigurationSet } : {}),
+  deletionProtection: settings.deletionProtection,
+  // Data of a deletion-protected (production) stage outlives the stack; a dev stage's goes with it.
+  dataRemovalPolicy: settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  vpc: settings.vpc,
+  ...(settings.agentCidr ? { agentCidr: settings.agentCidr } : {}),
+  zmqPort: settings.zmqPort,
+  ...(settings.domain ? { domain: settings.domain } : {}),
+  ...(settings.monitorLoopSeconds === undefined ? {} : { monitorLoopSeconds: settings.monitorLoopSeconds }),
+  agents: settings.agents,
+  curveKeyVersion: settings.curveKeyVersion,
+  description: `Clover job scheduler, stage ${settings.prefix}`,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -176,10 +176,19 @@ const queueList = [
     receiveWaitTimeSeconds: 0,
     deadLetter: { queue: 'alerts-dlq', maxReceiveCount: MAX_RECEIVE_COUNT },
   },
-  // EventBridge Scheduler's dead-letter target for fires it could not deliver to the dispatcher.
+  // EventBridge Scheduler's dead-letter target for fires it could not deliver to the dispatcher, and
+  // the dispatcher's on-failure destination for fires it accepted but failed after Lambda's retries.
   // The monitor drains it and records each as a missed fire; it has no dead-letter queue of its own.
   {
     logicalName: 'fires-dlq',
+    visibilityTimeoutSeconds: 60,
+    retentionSeconds: DEAD_LETTER_RETENTION,
+    receiveWaitTimeSeconds: 0,
+  },
+  // The monitor's on-failure destination (in AWS): invocations that failed, kept for a person to read.
+  // Nothing drains it; the next minute's sweep does the failed one's work again.
+  {
+    logicalName: 'monitor-failures',
     visibilityTimeoutSeconds: 60,
     retentionSeconds: DEAD_LETTER_RETENTION,
     receiveWaitTimeSeconds: 0,

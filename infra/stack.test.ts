@@ -1,45 +1,96 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { METRIC_NAMESPACE, METRICS } from '../functions/metrics';
 import { CloverQueues } from './constructs/clover-queues';
 import { CloverTables } from './constructs/clover-tables';
 import { stagePrefix } from './constructs/stage';
+import { AGENT_TAGS, QUEUE_ADMIN_ACTIONS } from './constructs/worker-agent-policy';
 import { physicalName, type QueueDefinition, queues, scheduleGroupName, tables } from './resources';
-import { CloverStack, type CloverStackProps, DEFAULT_ALERT_FROM, DEFAULT_CONSOLE_URL } from './stack';
+import {
+  API_ENTRY,
+  CloverStack,
+  type CloverStackProps,
+  DEFAULT_ALERT_FROM,
+  DEFAULT_CONSOLE_URL,
+} from './stack';
 
 const PREFIX = 'clover-test';
+const SENDER = 'Clover <clover@ops.example.org>';
+/** The API handler when #12 has landed it; until then any handler module stands in (bundling is skipped). */
+const API_ENTRY_FOR_TESTS = existsSync(new URL(`../${API_ENTRY}`, import.meta.url))
+  ? API_ENTRY
+  : 'functions/dispatcher/handler.ts';
 
 /**
- * A stack as the app builds it, without bundling the dispatcher: bundling installs snappy's
- * linux-arm64 binary from the npm registry, which unit tests must not need. `npx cdk synth`
- * bundles for real.
+ * A stack as the app builds it, without bundling the Lambdas: bundling installs snappy's
+ * linux-arm64 binary from the npm registry, which unit tests must not need (`infra/synth.test.ts`
+ * runs the real `cdk synth`, offline, the same way). Each configuration is synthesized once per file
+ * and shared by every assertion about it.
  */
 function synth(props: CloverStackProps = {}) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new CloverStack(app, 'Clover', { prefix: PREFIX, ...props });
+  const stack = new CloverStack(app, 'Clover', {
+    prefix: PREFIX,
+    alertFrom: SENDER,
+    alarmEmail: 'oncall@example.org',
+    apiEntry: null,
+    ...props,
+  });
   return { stack, template: Template.fromStack(stack) };
 }
 
-const { stack, template } = synth();
+/** The smallest stage: no API, no VPC. */
+const { stack, template } = synth({
+  consoleUrl: 'https://clover.example.org',
+  sesConfigurationSet: 'clover-mail',
+});
+/** Everything on: a new VPC (ZeroMQ), the API and console, declared agents, a custom domain, deletion protection. */
+const full = synth({
+  vpc: { kind: 'new' },
+  apiEntry: API_ENTRY_FOR_TESTS,
+  consoleAssets: null,
+  agents: [
+    { workerId: 'host-1', pool: 'default' },
+    { workerId: 'gpu-1', pool: 'gpu' },
+  ],
+  deletionProtection: true,
+  domain: {
+    name: 'clover.example.org',
+    certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012',
+  },
+});
+/** A throwaway stage: alerts off, data deleted with the stack, an imported VPC, one sweep a minute. */
+const throwaway = synth({
+  alerts: false,
+  alertFrom: undefined,
+  alarmEmail: undefined,
+  dataRemovalPolicy: RemovalPolicy.DESTROY,
+  monitorLoopSeconds: 0,
+  vpc: { kind: 'import', vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'] },
+  agentCidr: '10.20.0.0/16',
+});
 const ref = (value: string) => stack.resolve(value);
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
 const resourcesOf = (type: string) => template.findResources(type) as Record<string, Resource>;
-const onlyResource = (type: string, props: Record<string, unknown> = {}): Resource => {
-  const found = Object.values(
-    template.findResources(type, { Properties: props }) as Record<string, Resource>,
-  );
+const onlyResource = (type: string, props: Record<string, unknown> = {}): Resource =>
+  onlyResourceIn(template, type, props);
+function onlyResourceIn(t: Template, type: string, props: Record<string, unknown> = {}): Resource {
+  const found = Object.values(t.findResources(type, { Properties: props }) as Record<string, Resource>);
   assert.equal(
     found.length,
     1,
     `expected one ${type} matching ${JSON.stringify(props)}, found ${found.length}`,
   );
   return found[0]!;
-};
+}
 
 /** A CloudFormation value as text: `Fn::Join` flattened, `{Ref: X}` as `<X>`, `{Fn::GetAtt: [X, Y]}` as `<X.Y>`. */
 function render(value: unknown): string {
@@ -59,7 +110,8 @@ function queueNames(resource: unknown): string[] {
   return (Array.isArray(resource) ? resource : [resource])
     .map(render)
     .filter((arn) => arn.includes(':sqs:'))
-    .map((arn) => arn.slice(arn.lastIndexOf(':') + 1));
+    // arn:partition:sqs:region:account:name — the name may hold a policy variable such as ${aws:PrincipalTag/x}.
+    .map((arn) => arn.replace(/^.*?:sqs:(?:<AWS::Region>|[^:]*):(?:<AWS::AccountId>|[^:]*):/, ''));
 }
 
 type Statement = {
@@ -72,10 +124,22 @@ type Statement = {
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const resourcesIn = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
 
-/** The statements of the inline policy CDK attaches to `role` (its DefaultPolicy). */
-function roleStatements(role: { roleName: string }): Statement[] {
-  const policy = onlyResource('AWS::IAM::Policy', { Roles: [ref(role.roleName)] });
-  return (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+/** The statements of the inline policy CDK attaches to `role` (its DefaultPolicy), in `config`. */
+function roleStatements(
+  role: { roleName: string },
+  config: { stack: Stack; template: Template } = { stack, template },
+): Statement[] {
+  const found = Object.values(
+    config.template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [config.stack.resolve(role.roleName)] },
+    }) as Record<string, Resource>,
+  );
+  assert.equal(
+    found.length,
+    1,
+    `one inline policy for ${JSON.stringify(config.stack.resolve(role.roleName))}`,
+  );
+  return (found[0]!.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
 }
 
 /** The tables (by logical name) the statements reach, and those they may write, with the write actions. */
@@ -159,12 +223,20 @@ describe('tables', () => {
   }
 
   test('GIVEN dataRemovalPolicy DESTROY WHEN synthesized THEN tables and the log group are deleted with the stack', () => {
-    const throwaway = synth({ dataRemovalPolicy: RemovalPolicy.DESTROY }).template;
-    for (const table of Object.values(throwaway.findResources('AWS::DynamoDB::Table'))) {
+    for (const table of Object.values(throwaway.template.findResources('AWS::DynamoDB::Table'))) {
       assert.equal(table.DeletionPolicy, 'Delete');
     }
-    for (const group of Object.values(throwaway.findResources('AWS::Logs::LogGroup'))) {
+    for (const group of Object.values(throwaway.template.findResources('AWS::Logs::LogGroup'))) {
       assert.equal(group.DeletionPolicy, 'Delete');
+    }
+  });
+
+  test('GIVEN deletionProtection WHEN synthesized THEN every table refuses DeleteTable; without it none does', () => {
+    const protectedTables = Object.values(full.template.findResources('AWS::DynamoDB::Table'));
+    assert.equal(protectedTables.length, tables.length);
+    for (const table of protectedTables) assert.equal(table.Properties.DeletionProtectionEnabled, true);
+    for (const table of Object.values(template.findResources('AWS::DynamoDB::Table'))) {
+      assert.equal(table.Properties.DeletionProtectionEnabled, false);
     }
   });
 
@@ -399,8 +471,7 @@ describe('monitor', () => {
   });
 
   test('GIVEN monitorLoopSeconds 0 WHEN synthesized THEN the monitor sweeps once per invocation', () => {
-    const once = synth({ monitorLoopSeconds: 0 }).template;
-    once.hasResourceProperties('AWS::Lambda::Function', {
+    throwaway.template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: physicalName(PREFIX, 'monitor'),
       Environment: { Variables: Match.objectLike({ CLOVER_MONITOR_LOOP_SECONDS: '0' }) },
     });
@@ -479,18 +550,40 @@ describe('notifier', () => {
     assert.ok((fn.Properties.Timeout as number) <= alerts.visibilityTimeoutSeconds);
   });
 
-  test('GIVEN no sender or console URL WHEN synthesized THEN the documented defaults are used and synth warns about the sender', () => {
-    assert.equal(env.CLOVER_ALERT_FROM, DEFAULT_ALERT_FROM);
-    assert.equal(env.CLOVER_CONSOLE_URL, DEFAULT_CONSOLE_URL);
-    Annotations.fromStack(stack).hasWarning('/Clover', Match.stringLikeRegexp('No alertFrom given'));
+  test('GIVEN alerts on and no sender WHEN synthesizing THEN it is refused naming alertFrom', () => {
+    assert.throws(() => synth({ alertFrom: undefined }), /alertFrom: is required while alerts are on/);
+  });
+
+  test('GIVEN alerts off, no sender and no console WHEN synthesized THEN the placeholders are used, no SES identity is made, and synth warns', () => {
+    throwaway.template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: physicalName(PREFIX, 'notifier'),
+      Environment: {
+        Variables: Match.objectLike({
+          CLOVER_ALERT_FROM: DEFAULT_ALERT_FROM,
+          CLOVER_CONSOLE_URL: DEFAULT_CONSOLE_URL,
+        }),
+      },
+    });
+    throwaway.template.resourceCountIs('AWS::SES::EmailIdentity', 0);
+    Annotations.fromStack(throwaway.stack).hasWarning('/Clover', Match.stringLikeRegexp('Alerts are off'));
+  });
+
+  test('GIVEN a sender WHEN synthesized THEN the stack creates its SES email identity', () => {
+    template.resourceCountIs('AWS::SES::EmailIdentity', 1);
+    template.hasResourceProperties('AWS::SES::EmailIdentity', { EmailIdentity: 'clover@ops.example.org' });
+    const imported = full.template; // full creates too; sesIdentity import is covered by the settings
+    imported.resourceCountIs('AWS::SES::EmailIdentity', 1);
+  });
+
+  test('GIVEN the stack console WHEN synthesized THEN alert mail links to it', () => {
+    full.template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: physicalName(PREFIX, 'notifier'),
+      Environment: { Variables: Match.objectLike({ CLOVER_CONSOLE_URL: 'https://clover.example.org' }) },
+    });
   });
 
   test('GIVEN a sender and console URL WHEN synthesized THEN they reach the environment and SendEmail is scoped to that sender', () => {
-    const { stack: custom, template: t } = synth({
-      alertFrom: 'Clover <clover@ops.example.org>',
-      consoleUrl: 'https://clover.example.org',
-      sesConfigurationSet: 'clover-mail',
-    });
+    const { stack: custom, template: t } = { stack, template };
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: physicalName(PREFIX, 'notifier'),
       Environment: {
@@ -502,7 +595,7 @@ describe('notifier', () => {
       },
     });
     assert.equal(
-      Annotations.fromStack(custom).findWarning('*', Match.stringLikeRegexp('alertFrom')).length,
+      Annotations.fromStack(custom).findWarning('*', Match.stringLikeRegexp('Alerts are off')).length,
       0,
     );
     const policy = Object.values(
@@ -548,14 +641,24 @@ describe('notifier', () => {
   });
 });
 
-describe('every function', () => {
-  const functions = () => [stack.dispatcher, stack.monitor, stack.notifier];
+const CONFIGS = { base: { stack, template }, full, throwaway } as const;
+type Config = (typeof CONFIGS)[keyof typeof CONFIGS];
+const cloverFunctions = (c: Config) => [
+  c.stack.dispatcher,
+  c.stack.monitor,
+  c.stack.notifier,
+  c.stack.curveKeys.generator,
+  ...(c.stack.api ? [c.stack.api.fn] : []),
+];
 
-  test('GIVEN the stack WHEN synthesized THEN there are the dispatcher, monitor and notifier, each with its own role and log group', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 3);
-    const roles = new Set(functions().map((f) => JSON.stringify(ref(f.role.roleArn))));
-    assert.equal(roles.size, 3);
-    for (const f of functions()) {
+describe('every function', () => {
+  test('GIVEN the stack WHEN synthesized THEN there are the dispatcher, monitor, notifier and key generator, each with its own role and log group', () => {
+    // The base stage has no API or console, so no CDK helper Lambda either.
+    template.resourceCountIs('AWS::Lambda::Function', 4);
+    const functions = cloverFunctions(CONFIGS.base);
+    const roles = new Set(functions.map((f) => JSON.stringify(ref(f.role.roleArn))));
+    assert.equal(roles.size, 4);
+    for (const f of functions) {
       const resource = onlyResource('AWS::Lambda::Function', { FunctionName: f.functionName });
       assert.deepEqual(
         (resource.Properties.LoggingConfig as { LogGroup: unknown }).LogGroup,
@@ -570,65 +673,229 @@ describe('every function', () => {
     }
   });
 
-  test('GIVEN every function role WHEN synthesized THEN no statement names every resource', () => {
-    for (const f of functions()) {
-      for (const statement of roleStatements(f.role)) {
-        assert.ok(!resourcesIn(statement).includes('*'), `${f.functionName} ${statement.Sid}`);
-        assert.ok(
-          !resourcesIn(statement)
-            .map(render)
-            .some((r) => /index\/\*/.test(r)),
-          `${f.functionName} ${statement.Sid}`,
-        );
+  test('GIVEN every function role in every configuration WHEN synthesized THEN no statement names every resource', () => {
+    for (const c of Object.values(CONFIGS)) {
+      for (const f of cloverFunctions(c)) {
+        for (const statement of roleStatements(f.role, c)) {
+          assert.ok(!resourcesIn(statement).includes('*'), `${f.functionName} ${statement.Sid}`);
+          assert.ok(
+            !resourcesIn(statement)
+              .map(render)
+              .some((r) => /index\/\*/.test(r)),
+            `${f.functionName} ${statement.Sid}`,
+          );
+        }
       }
     }
+  });
+
+  test("GIVEN every IAM statement of every configuration WHEN synthesized THEN no action is a wildcard, except in CDK's console deployment helper", () => {
+    const offenders: string[] = [];
+    for (const [name, c] of Object.entries(CONFIGS)) {
+      const policies = {
+        ...c.template.findResources('AWS::IAM::Policy'),
+        ...c.template.findResources('AWS::IAM::ManagedPolicy'),
+      } as Record<string, Resource>;
+      let statements = 0;
+      for (const [id, policy] of Object.entries(policies)) {
+        for (const statement of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
+          statements += 1;
+          for (const action of actionsOf(statement)) {
+            if (action.includes('*') && !id.startsWith('CustomCDKBucketDeployment')) {
+              offenders.push(`${name} ${id} ${statement.Sid ?? ''}: ${action}`);
+            }
+          }
+        }
+      }
+      assert.ok(statements > 20, `${name}: ${statements} statements`);
+    }
+    assert.deepEqual(offenders, []);
+  });
+
+  test('GIVEN the dispatcher and monitor WHEN synthesized THEN each has an on-failure destination queue', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(stack.dispatcher.fn.functionName),
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 600,
+      DestinationConfig: { OnFailure: { Destination: ref(stack.queues.queue('fires-dlq').queueArn) } },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(stack.monitor.fn.functionName),
+      MaximumRetryAttempts: 0,
+      DestinationConfig: { OnFailure: { Destination: ref(stack.queues.queue('monitor-failures').queueArn) } },
+    });
+  });
+});
+
+describe('CURVE keys and the VPC', () => {
+  test('GIVEN the stack WHEN synthesized THEN the key pair is a secret filled by a custom resource, and only the public key is a parameter', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: `${PREFIX}/dispatcher-curve-keys`,
+    });
+    const keys = onlyResource('Custom::CloverCurveKeys');
+    assert.deepEqual(keys.Properties.ServiceToken, ref(stack.curveKeys.generator.fn.functionArn));
+    assert.deepEqual(keys.Properties.SecretArn, ref(stack.curveKeys.secret.secretArn));
+    assert.equal(keys.Properties.Version, '1');
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: `/${PREFIX}/dispatcher-curve-public-key`,
+      Value: { 'Fn::GetAtt': [Match.anyValue(), 'PublicKey'] },
+    });
+    const generator = roleStatements(stack.curveKeys.generator.role).filter(
+      (st) => st.Sid !== undefined && !st.Sid.startsWith('Logs'),
+    );
+    const secrets = generator.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:')));
+    assert.deepEqual(secrets.flatMap(actionsOf).sort(), [
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+    ]);
+    assert.deepEqual(secrets.flatMap(resourcesIn), [ref(stack.curveKeys.secret.secretArn)]);
+  });
+
+  test('GIVEN any configuration WHEN synthesized THEN no Lambda environment holds a CURVE key, only the secret ARN with a VPC', () => {
+    for (const c of Object.values(CONFIGS)) {
+      for (const fn of Object.values(c.template.findResources('AWS::Lambda::Function'))) {
+        const vars = Object.keys(
+          ((fn.Properties.Environment ?? {}) as { Variables?: object }).Variables ?? {},
+        );
+        assert.ok(!vars.includes('CLOVER_DISPATCHER_ZMQ_SECRET_KEY'), JSON.stringify(vars));
+        assert.ok(!vars.includes('CLOVER_DISPATCHER_ZMQ_PUBLIC_KEY'), JSON.stringify(vars));
+      }
+    }
+    const env = (c: Config) =>
+      (
+        Object.values(
+          c.template.findResources('AWS::Lambda::Function', {
+            Properties: { FunctionName: physicalName(PREFIX, 'dispatcher') },
+          }),
+        )[0]!.Properties.Environment as { Variables: Record<string, unknown> }
+      ).Variables;
+    assert.equal(env(CONFIGS.base).CLOVER_DISPATCHER_ZMQ_SECRET_ARN, undefined);
+    assert.deepEqual(
+      env(full).CLOVER_DISPATCHER_ZMQ_SECRET_ARN,
+      full.stack.resolve(full.stack.curveKeys.secret.secretArn),
+    );
+    const read = roleStatements(full.stack.dispatcher.role, full).find((st) => st.Sid === 'ReadCurveKeys');
+    assert.deepEqual(read?.Action, 'secretsmanager:GetSecretValue');
+    assert.ok(!roleStatements(stack.dispatcher.role).some((st) => st.Sid === 'ReadCurveKeys'));
+  });
+
+  test('GIVEN no VPC WHEN synthesized THEN the dispatcher runs outside any VPC and synth says ZeroMQ jobs go over SQS', () => {
+    const fn = onlyResource('AWS::Lambda::Function', { FunctionName: physicalName(PREFIX, 'dispatcher') });
+    assert.equal(fn.Properties.VpcConfig, undefined);
+    Annotations.fromStack(stack).hasWarning(
+      '/Clover',
+      Match.stringLikeRegexp('delivers delivery: ZMQ jobs over SQS'),
+    );
+    assert.equal(
+      Annotations.fromStack(full.stack).findWarning('*', Match.stringLikeRegexp('ZMQ jobs over SQS')).length,
+      0,
+    );
+  });
+
+  test("GIVEN vpc new WHEN synthesized THEN the dispatcher sits in its private subnets with a group that only reaches HTTPS and the agents' ZeroMQ port", () => {
+    full.template.resourceCountIs('AWS::EC2::VPC', 1);
+    full.template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    full.template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    const group = Object.values(
+      full.template.findResources('AWS::EC2::SecurityGroup', {
+        Properties: { GroupDescription: Match.stringLikeRegexp('Clover dispatcher') },
+      }),
+    )[0]!;
+    assert.equal(group.Properties.SecurityGroupIngress, undefined);
+    const egress = group.Properties.SecurityGroupEgress as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      egress.map((e) => [e.FromPort, e.ToPort, typeof e.CidrIp === 'string' ? e.CidrIp : 'vpc']).sort(),
+      [
+        [443, 443, '0.0.0.0/0'],
+        [5555, 5555, 'vpc'],
+      ],
+    );
+    const fn = Object.values(
+      full.template.findResources('AWS::Lambda::Function', {
+        Properties: { FunctionName: physicalName(PREFIX, 'dispatcher') },
+      }),
+    )[0]!;
+    const vpcConfig = fn.Properties.VpcConfig as { SubnetIds: unknown[]; SecurityGroupIds: unknown[] };
+    assert.equal(vpcConfig.SubnetIds.length, 2);
+    assert.equal(vpcConfig.SecurityGroupIds.length, 1);
+  });
+
+  test('GIVEN an imported VPC WHEN synthesized THEN the dispatcher uses its subnets and reaches the agentCidr', () => {
+    const fn = Object.values(
+      throwaway.template.findResources('AWS::Lambda::Function', {
+        Properties: { FunctionName: physicalName(PREFIX, 'dispatcher') },
+      }),
+    )[0]!;
+    assert.deepEqual((fn.Properties.VpcConfig as { SubnetIds: unknown[] }).SubnetIds, [
+      'subnet-0123456789abcdef0',
+    ]);
+    throwaway.template.resourceCountIs('AWS::EC2::VPC', 0);
+    throwaway.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      VpcId: 'vpc-0123456789abcdef0',
+      SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 5555 })]),
+    });
   });
 });
 
 describe('worker agent policy', () => {
-  const policy = onlyResource('AWS::IAM::ManagedPolicy', {
-    ManagedPolicyName: physicalName(PREFIX, 'worker-agent'),
-  });
-  const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-  const sqsArns = (s: Statement) => queueNames(s.Resource);
-  const actions = actionsOf;
+  const policyOf = (c: Config) =>
+    Object.values(
+      c.template.findResources('AWS::IAM::ManagedPolicy', {
+        Properties: { ManagedPolicyName: physicalName(PREFIX, 'worker-agent') },
+      }) as Record<string, Resource>,
+    )[0]!;
+  const statementsOf = (c: Config) =>
+    (policyOf(c).Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+  const statements = statementsOf(CONFIGS.base);
+  const allowing = (action: string) =>
+    statements
+      .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes(action))
+      .flatMap((s) => queueNames(s.Resource))
+      .sort();
 
-  test('GIVEN the agent policy WHEN synthesized THEN every queue it names is scoped to the stage prefix', () => {
-    const sqsStatements = statements.filter(
-      (s) => actions(s).some((a) => a.startsWith('sqs:')) && s.Sid !== 'QueueAlerts',
-    );
-    assert.ok(sqsStatements.length >= 2);
-    // The alerts queue is the stack's own, named by reference.
-    const queueAlerts = statements.find((s) => s.Sid === 'QueueAlerts');
-    assert.deepEqual(queueAlerts?.Resource, ref(stack.queues.queue('alerts').queueArn));
-    for (const statement of sqsStatements) {
-      const names = sqsArns(statement);
-      assert.ok(names.length > 0, statement.Sid);
-      for (const name of names) assert.ok(name.startsWith(`${PREFIX}-`), `${statement.Sid}: ${name}`);
-    }
-  });
-
-  test('GIVEN the agent policy WHEN synthesized THEN it consumes dispatch and worker queues, creates and deletes only worker queues', () => {
-    const allowing = (action: string) =>
-      statements
-        .filter((s) => s.Effect === 'Allow' && actions(s).includes(action))
-        .flatMap(sqsArns)
-        .sort();
+  test('GIVEN the agent policy WHEN synthesized THEN an agent consumes only the queues its principal tags name', () => {
     for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
-      assert.deepEqual(allowing(action), [`${PREFIX}-dispatch-*`, `${PREFIX}-worker-*`], action);
+      assert.deepEqual(
+        allowing(action),
+        [
+          `${PREFIX}-dispatch-\${aws:PrincipalTag/${AGENT_TAGS.pool}}`,
+          `${PREFIX}-worker-\${aws:PrincipalTag/${AGENT_TAGS.workerId}}`,
+        ],
+        action,
+      );
     }
-    for (const action of ['sqs:CreateQueue', 'sqs:DeleteQueue']) {
-      assert.deepEqual(allowing(action), [`${PREFIX}-worker-*`], action);
-    }
-    const deny = statements.find((s) => s.Effect === 'Deny');
-    assert.ok(deny);
-    assert.deepEqual(sqsArns(deny), [physicalName(PREFIX, 'dispatch-default-dlq')]);
-    assert.ok(actions(deny).includes('sqs:ReceiveMessage'));
   });
 
-  test('GIVEN the agent policy WHEN synthesized THEN it reaches jobs read-only, runs, locks, workers read-write, only puts alerts, and no other table', () => {
-    const readJobs = statements.find((s) => s.Sid === 'ReadJobs')!;
-    assert.ok(!actions(readJobs).some((a) => /Put|Update|Delete/.test(a)));
+  test('GIVEN the agent policy WHEN synthesized THEN it allows no queue administration and denies it on every queue of the stage', () => {
+    for (const action of QUEUE_ADMIN_ACTIONS) assert.deepEqual(allowing(action), [], action);
+    const deny = statements.find((s) => s.Sid === 'NeverAdministerQueues');
+    assert.equal(deny?.Effect, 'Deny');
+    assert.deepEqual(actionsOf(deny!).sort(), [...QUEUE_ADMIN_ACTIONS].sort());
+    assert.deepEqual(queueNames(deny!.Resource), [`${PREFIX}-*`]);
+    assert.ok(actionsOf(deny!).includes('sqs:SetQueueAttributes'));
+    const dlq = statements.find((s) => s.Sid === 'NeverTouchDeadLetters');
+    assert.equal(dlq?.Effect, 'Deny');
+    assert.deepEqual(dlq!.Resource, ref(stack.queues.queue('dispatch-default-dlq').queueArn));
+  });
+
+  test('GIVEN the agent policy WHEN synthesized THEN it writes only the lease item keyed by its own worker id', () => {
+    const workersTable = render(ref(stack.tables.table('workers').tableArn));
+    const writers = statements.filter(
+      (s) =>
+        s.Effect === 'Allow' && actionsOf(s).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+    );
+    const onWorkers = writers.filter((s) =>
+      resourcesIn(s)
+        .map(render)
+        .some((r) => r.startsWith(workersTable)),
+    );
+    assert.equal(onWorkers.length, 1);
+    assert.deepEqual(onWorkers[0]!.Condition, {
+      'ForAllValues:StringEquals': {
+        'dynamodb:LeadingKeys': [`\${aws:PrincipalTag/${AGENT_TAGS.workerId}}`],
+      },
+    });
     const { reached, written } = tableAccess(statements);
     assert.deepEqual(reached, ['alerts', 'jobs', 'locks', 'runs', 'workers']);
     assert.deepEqual(written, {
@@ -639,6 +906,51 @@ describe('worker agent policy', () => {
     });
   });
 
+  test("GIVEN the agent policy WHEN synthesized THEN it may send (only send) to dispatch and worker queues, and every queue is the stage's", () => {
+    assert.deepEqual(allowing('sqs:SendMessage'), [`${PREFIX}-dispatch-*`, `${PREFIX}-worker-*`]);
+    for (const statement of statements) {
+      for (const name of queueNames(statement.Resource))
+        assert.ok(name.startsWith(`${PREFIX}-`), `${statement.Sid}: ${name}`);
+    }
+    assert.deepEqual(
+      statements.find((s) => s.Sid === 'QueueAlerts')?.Resource,
+      ref(stack.queues.queue('alerts').queueArn),
+    );
+  });
+
+  test('GIVEN the API WHEN synthesized THEN agents may sync declared jobs only under their own owner tag, by SigV4', () => {
+    const sync = statementsOf(full).find((s) => s.Sid === 'SyncOwnDeclaredJobs');
+    assert.equal(sync?.Action, 'execute-api:Invoke');
+    assert.match(
+      render(sync!.Resource),
+      new RegExp(
+        `/\\$default/PUT/api/agents/\\$\\{aws:PrincipalTag/${AGENT_TAGS.jobsOwner}\\}/declared-jobs$`,
+      ),
+    );
+    assert.ok(!statements.some((s) => s.Sid === 'SyncOwnDeclaredJobs'));
+    full.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'PUT /api/agents/{owner}/declared-jobs',
+      AuthorizationType: 'AWS_IAM',
+    });
+  });
+
+  test("GIVEN declared agents WHEN synthesized THEN the stack makes their queues and their pools', encrypted and TLS-only, deleted with the stack", () => {
+    const names = ['worker-host-1', 'worker-gpu-1', 'dispatch-gpu'];
+    for (const name of names) {
+      const queue = Object.values(
+        full.template.findResources('AWS::SQS::Queue', {
+          Properties: { QueueName: physicalName(PREFIX, name) },
+        }),
+      )[0];
+      assert.ok(queue, name);
+      assert.equal(queue.Properties.SqsManagedSseEnabled, true);
+      assert.equal(queue.DeletionPolicy, 'Delete');
+      assert.ok(queue.Properties.RedrivePolicy, name);
+    }
+    full.template.resourceCountIs('AWS::SQS::Queue', queues.length + names.length);
+    full.template.resourceCountIs('AWS::SQS::QueuePolicy', queues.length + names.length);
+  });
+
   test('GIVEN the stack WHEN synthesized THEN the agent policy ARN is an exported output', () => {
     template.hasOutput('WorkerAgentPolicyArn', {
       Value: ref(stack.workerAgentPolicy.policy.managedPolicyArn),
@@ -647,16 +959,243 @@ describe('worker agent policy', () => {
   });
 });
 
-describe('cdk-nag', () => {
-  test('GIVEN the stack WHEN the AWS Solutions checks run THEN nothing is reported', () => {
-    const report = new AwsSolutionsChecks(stack).validateScope(stack);
-    assert.deepEqual(
-      report.violations.map(
-        (v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
-      ),
-      [],
+describe('API and console', () => {
+  const api = full.stack.api!;
+  const fref = (v: string) => full.stack.resolve(v);
+
+  test('GIVEN the API handler WHEN synthesized THEN an HTTP API throttles and routes to the API Lambda with JWT, IAM and open routes', () => {
+    full.template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    full.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+    const routes = Object.values(full.template.findResources('AWS::ApiGatewayV2::Route')).map((r) => [
+      r.Properties.RouteKey,
+      r.Properties.AuthorizationType,
+    ]);
+    assert.deepEqual(routes.sort(), [
+      ['ANY /api/{proxy+}', 'JWT'],
+      ['GET /api/health', 'NONE'],
+      ['GET /api/openapi.json', 'NONE'],
+      ['PUT /api/agents/{owner}/declared-jobs', 'AWS_IAM'],
+    ]);
+    full.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Audience: [fref(api.client.userPoolClientId)], Issuer: Match.anyValue() },
+    });
+  });
+
+  test('GIVEN the API WHEN synthesized THEN Cognito has the admin, operator and viewer groups, MFA, no self sign-up, and a hosted UI domain', () => {
+    const groups = Object.values(full.template.findResources('AWS::Cognito::UserPoolGroup')).map(
+      (g) => g.Properties.GroupName,
+    );
+    assert.deepEqual(groups.sort(), ['admin', 'operator', 'viewer']);
+    full.template.hasResourceProperties('AWS::Cognito::UserPool', {
+      MfaConfiguration: 'ON',
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+    });
+    full.template.resourceCountIs('AWS::Cognito::UserPoolDomain', 1);
+    full.template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      GenerateSecret: false,
+      AllowedOAuthFlows: ['code'],
+      CallbackURLs: ['https://clover.example.org/auth/callback'],
+    });
+  });
+
+  test('GIVEN the API role WHEN synthesized THEN it cannot send mail, and writes schedules only in the stage group', () => {
+    const statements = roleStatements(api.fn.role, full);
+    assert.ok(!statements.some((st) => actionsOf(st).some((a) => a.startsWith('ses:'))));
+    const schedules = statements.find((st) => st.Sid === 'ManageSchedules')!;
+    assert.deepEqual(resourcesIn(schedules).map(render), [
+      `arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${scheduleGroupName(PREFIX)}/*`,
+    ]);
+    const pass = statements.find((st) => st.Sid === 'PassSchedulerRole')!;
+    assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+    const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(':')[0]));
+    assert.deepEqual([...services].sort(), ['dynamodb', 'iam', 'logs', 'scheduler', 'sqs']);
+  });
+
+  test('GIVEN the console WHEN synthesized THEN a private bucket is read by CloudFront through OAC, HTTPS only, with SPA fallback', () => {
+    full.template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    full.template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    full.template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        Aliases: ['clover.example.org'],
+        DefaultRootObject: 'index.html',
+        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https' }),
+        CustomErrorResponses: Match.arrayWith([
+          Match.objectLike({ ErrorCode: 403, ResponsePagePath: '/index.html' }),
+        ]),
+        ViewerCertificate: Match.objectLike({ MinimumProtocolVersion: 'TLSv1.2_2021' }),
+      }),
+    });
+  });
+
+  test('GIVEN the console WHEN synthesized THEN config.json is deployed with the API URL, user pool, client id and hosted UI domain', () => {
+    const deployment = onlyResourceIn(full.template, 'Custom::CDKBucketDeployment');
+    const markers = JSON.stringify(deployment.Properties.SourceMarkers);
+    for (const value of [api.httpApi.apiId, api.userPool.userPoolId, api.client.userPoolClientId]) {
+      assert.ok(
+        markers.includes(JSON.stringify(fref(value))),
+        `${JSON.stringify(fref(value))} in ${markers}`,
+      );
+    }
+    assert.match(JSON.stringify(deployment.Properties.SourceObjectKeys), /\.zip/);
+  });
+
+  test('GIVEN no built console WHEN synthesized THEN synth says so; and without the API handler there is no API at all', () => {
+    Annotations.fromStack(full.stack).hasWarning(
+      '/Clover',
+      Match.stringLikeRegexp('The console is not built'),
+    );
+    Annotations.fromStack(stack).hasWarning('/Clover', Match.stringLikeRegexp('no management API'));
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    template.resourceCountIs('AWS::Cognito::UserPool', 0);
+  });
+
+  test('GIVEN the full stage WHEN synthesized THEN its outputs name the console, API, user pool, agent policy and queues', () => {
+    const outputs = Object.keys(full.template.findOutputs('*'));
+    for (const key of [
+      'ConsoleUrl',
+      'ApiUrl',
+      'UserPoolId',
+      'UserPoolClientId',
+      'HostedUiUrl',
+      'WorkerAgentPolicyArn',
+      'QueueNames',
+      'AlarmTopicArn',
+      'DispatcherPublicKeyParameter',
+    ]) {
+      assert.ok(outputs.includes(key), key);
+    }
+    const names = String(full.template.findOutputs('QueueNames').QueueNames!.Value).split(',');
+    assert.ok(
+      names.includes(physicalName(PREFIX, 'worker-gpu-1')) &&
+        names.includes(physicalName(PREFIX, 'fires-dlq')),
     );
   });
+});
+
+describe('alarms and dashboard', () => {
+  const alarmsOf = (c: Config) => Object.values(c.template.findResources('AWS::CloudWatch::Alarm'));
+  const topicOf = (c: Config) => c.stack.resolve(c.stack.observability.topic.topicArn);
+
+  test('GIVEN every configuration WHEN synthesized THEN each dead-letter queue has a not-empty alarm notifying the topic', () => {
+    for (const [name, c] of Object.entries(CONFIGS)) {
+      const dlqs = queues.filter((q) => q.deadLetter === undefined).map((q) => q.logicalName);
+      assert.ok(dlqs.includes('fires-dlq') && dlqs.includes('monitor-failures') && dlqs.length === 4);
+      for (const dlq of dlqs) {
+        const queueId = c.stack.getLogicalId(
+          c.stack.queues.queue(dlq as 'fires-dlq').node.defaultChild as CfnQueue,
+        );
+        const alarm = alarmsOf(c).find(
+          (a) =>
+            a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' &&
+            JSON.stringify(a.Properties.Dimensions).includes(queueId),
+        );
+        assert.ok(alarm, `${name}: alarm for ${dlq}`);
+        assert.equal(alarm.Properties.Threshold, 1);
+        assert.equal(alarm.Properties.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+        assert.deepEqual(alarm.Properties.AlarmActions, [topicOf(c)]);
+      }
+    }
+  });
+
+  test('GIVEN every configuration WHEN synthesized THEN each Clover Lambda has an errors alarm and a throttles alarm', () => {
+    for (const [name, c] of Object.entries(CONFIGS)) {
+      for (const f of cloverFunctions(c)) {
+        const fnRef = JSON.stringify(c.stack.resolve(f.fn.functionName));
+        for (const metric of ['Errors', 'Throttles']) {
+          const alarm = alarmsOf(c).find(
+            (a) =>
+              a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions).includes(fnRef),
+          );
+          assert.ok(alarm, `${name}: ${metric} alarm for ${f.functionName}`);
+          assert.equal(alarm.Properties.Namespace, 'AWS/Lambda');
+          assert.deepEqual(alarm.Properties.AlarmActions, [topicOf(c)]);
+        }
+      }
+    }
+  });
+
+  test('GIVEN the stack WHEN synthesized THEN the scheduler, alert sends and worker-less jobs alarm on the metrics the Lambdas publish', () => {
+    const byName = (metric: string, namespace: string) =>
+      alarmsOf(CONFIGS.base).filter(
+        (a) => a.Properties.MetricName === metric && a.Properties.Namespace === namespace,
+      );
+    for (const metric of [
+      'TargetErrorCount',
+      'InvocationDroppedCount',
+      'InvocationsFailedToBeSentToDeadLetterCount',
+      'InvocationThrottleCount',
+    ]) {
+      const [alarm] = byName(metric, 'AWS/Scheduler');
+      assert.ok(alarm, metric);
+      assert.deepEqual(alarm.Properties.Dimensions, [
+        { Name: 'ScheduleGroup', Value: scheduleGroupName(PREFIX) },
+      ]);
+    }
+    for (const key of ['alertSendFailures', 'jobsWithoutLiveWorker'] as const) {
+      const [alarm] = byName(METRICS[key].name, METRIC_NAMESPACE);
+      assert.ok(alarm, key);
+      assert.deepEqual(alarm.Properties.Dimensions, [{ Name: 'Stage', Value: PREFIX }]);
+    }
+  });
+
+  test('GIVEN an alarm email WHEN synthesized THEN the topic mails it over TLS; without one nobody is subscribed', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.org',
+    });
+    throwaway.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('GIVEN the stack WHEN synthesized THEN a dashboard shows fires by outcome, lateness, failover and alert sends', () => {
+    const dashboard = onlyResource('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const title of [
+      'Fires by outcome',
+      'Fire lateness',
+      'failover',
+      'Alert sends',
+      'Jobs without a live worker',
+    ]) {
+      assert.ok(body.includes(title), title);
+    }
+    for (const key of ['fires', 'fireLateness', 'runsRecovered', 'alertsSent'] as const) {
+      assert.ok(body.includes(METRICS[key].name), key);
+    }
+  });
+});
+
+describe('cdk-nag', () => {
+  for (const [name, c] of Object.entries(CONFIGS)) {
+    test(`GIVEN the ${name} stage WHEN the AWS Solutions checks run THEN nothing is reported`, () => {
+      const report = new AwsSolutionsChecks(c.stack).validateScope(c.stack);
+      assert.deepEqual(
+        report.violations.map(
+          (v) =>
+            `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+        ),
+        [],
+      );
+    });
+  }
 
   test('GIVEN every acknowledged finding WHEN read back THEN it carries a written reason', () => {
     const acknowledged: Array<[string, string]> = [];
@@ -670,8 +1209,8 @@ describe('cdk-nag', () => {
       }
       for (const child of node.node.children) walk(child);
     };
-    walk(stack);
-    assert.ok(acknowledged.length > 0);
+    for (const c of Object.values(CONFIGS)) walk(c.stack);
+    assert.ok(acknowledged.length > 10);
     for (const [id, reason] of acknowledged)
       assert.ok(reason.length >= 40, `${id}: ${JSON.stringify(reason)}`);
   });

@@ -1,21 +1,41 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
 import type { Construct } from 'constructs';
+import { ValidationError } from '../core/errors';
+import { CloverApi } from './constructs/clover-api';
 import { CloverQueues } from './constructs/clover-queues';
 import { CloverTables } from './constructs/clover-tables';
+import { ConsoleSite } from './constructs/console-site';
+import { CurveKeys } from './constructs/curve-keys';
 import { DispatcherFunction } from './constructs/dispatcher-function';
+import { DispatcherNetwork } from './constructs/dispatcher-network';
 import { MonitorFunction } from './constructs/monitor-function';
-import { NotifierFunction } from './constructs/notifier-function';
+import { NotifierFunction, senderAddress } from './constructs/notifier-function';
+import { CloverObservability } from './constructs/observability';
 import { SchedulerInvokeRole } from './constructs/scheduler-invoke-role';
 import { WorkerAgentPolicy } from './constructs/worker-agent-policy';
 import {
+  physicalName,
+  poolQueueName,
   type QueueDefinition,
   queues,
+  runtimeDispatchQueue,
   scheduleGroupName,
   type TableDefinition,
   tables,
   validatePrefix,
+  workerQueueName,
 } from './resources';
+import type { AgentSetting, VpcSetting } from './settings';
+
+/** The API Lambda's handler (issue #12), relative to the repository root. */
+export const API_ENTRY = 'functions/api/handler.ts';
+/** The built console (issue #13), relative to the repository root. */
+export const CONSOLE_DIST = 'console/dist';
+const fromRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
 export interface CloverStackProps extends StackProps {
   /**
@@ -25,65 +45,88 @@ export interface CloverStackProps extends StackProps {
    */
   readonly prefix?: string;
   /**
-   * What CloudFormation does with the tables and the dispatcher's logs when they leave the stack
+   * What CloudFormation does with the tables, the user pool and the logs when they leave the stack
    * (including `cdk destroy`). DESTROY suits throwaway stages only.
    * @default RemovalPolicy.RETAIN
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
+  /** Tables refuse DeleteTable (a production stage). @default false */
+  readonly deletionProtection?: boolean;
   /** The tables to build. Tests may narrow them; the app never does. @default tables (infra/resources.ts) */
   readonly tableDefinitions?: readonly TableDefinition[];
-  /** The queues to build. @default queues (infra/resources.ts) */
+  /** The queues to build. @default queues (infra/resources.ts) and the `agents`' queues */
   readonly queueDefinitions?: readonly QueueDefinition[];
   /**
+   * Whether alert mail is sent. On, `alertFrom` is required; off (a stage nobody is paged for),
+   * alerts are still recorded and shown, and the notifier sends as a placeholder SES refuses.
+   * @default true
+   */
+  readonly alerts?: boolean;
+  /**
    * The sender of alert mail (the notifier's `CLOVER_ALERT_FROM`): `alerts@example.com` or
-   * `Clover <alerts@example.com>`. The address or its domain must be a verified SES identity in the
-   * stack's region (and, while the account is in the SES sandbox, so must every recipient); the
-   * notifier may send as this address only. Set it for every real stage: SES refuses the default,
-   * and the notifier records each alert FAILED with SES's reason.
-   * @default DEFAULT_ALERT_FROM ('clover-alerts@example.com')
+   * `Clover <alerts@example.com>`. The stack creates its SES identity (`sesIdentity`); while the
+   * account is in the SES sandbox every recipient must be verified too.
    */
   readonly alertFrom?: string;
+  /** `create` makes the SES email identity of `alertFrom`; `import` uses one verified outside the stack (the address or its domain). @default 'create' */
+  readonly sesIdentity?: 'create' | 'import';
+  /** Who the CloudWatch alarms mail (an SNS email subscription). @default nobody: the topic only */
+  readonly alarmEmail?: string;
   /**
-   * The console's base URL (the notifier's `CLOVER_CONSOLE_URL`): alert mail links to
-   * `<consoleUrl>/runs/<runId>`. The console is not in this stack yet.
-   * @default DEFAULT_CONSOLE_URL ('http://localhost:5173', the local console of `npm start`)
+   * The console's base URL in alert mail (`<consoleUrl>/runs/<runId>`).
+   * @default the stack's console (custom domain or CloudFront's), else http://localhost:5173
    */
   readonly consoleUrl?: string;
-  /**
-   * How often the monitor sweeps inside its one-minute invocation (`CLOVER_MONITOR_LOOP_SECONDS`);
-   * a dead worker is noticed within its lease TTL plus this. 0 sweeps once a minute.
-   * @default 5
-   */
+  /** How often the monitor sweeps inside its one-minute invocation. 0 sweeps once a minute. @default 5 */
   readonly monitorLoopSeconds?: number;
   /** An SES configuration set for alert mail (`CLOVER_SES_CONFIGURATION_SET`). @default none */
   readonly sesConfigurationSet?: string;
+  /** A VPC for the dispatcher, so it reaches agents' ZeroMQ ports. @default none: ZeroMQ jobs go over SQS */
+  readonly vpc?: VpcSetting;
+  /** The agents' address range (the dispatcher's ZeroMQ egress). @default the new VPC's CIDR */
+  readonly agentCidr?: string;
+  /** The agents' ZeroMQ port. @default 5555 */
+  readonly zmqPort?: number;
+  /** The console's custom domain and its us-east-1 ACM certificate. @default CloudFront's domain */
+  readonly domain?: { readonly name: string; readonly certificateArn: string };
+  /** The worker agents whose queues (and pools' queues) the stack makes. @default none */
+  readonly agents?: readonly AgentSetting[];
+  /** Raise to generate a new dispatcher CURVE key pair. @default 1 */
+  readonly curveKeyVersion?: number;
+  /** The API Lambda's handler module; null leaves the API (and console) out. @default API_ENTRY when it exists */
+  readonly apiEntry?: string | null;
+  /** The built console; null deploys the "not built" page. @default CONSOLE_DIST when it holds index.html */
+  readonly consoleAssets?: string | null;
 }
 
-/** The alert sender when none is given: a placeholder SES will refuse (see `CloverStackProps.alertFrom`). */
+/** The alert sender of a stage with alerts off: a placeholder SES will refuse. */
 export const DEFAULT_ALERT_FROM = 'clover-alerts@example.com';
-/** The console URL when none is given: the local console of `npm start`. */
+/** The console URL when the stack has no console and none is given: the local console of `npm start`. */
 export const DEFAULT_CONSOLE_URL = 'http://localhost:5173';
 
+/** The queues the stack makes for the `agents`: each worker's own, and each pool's other than default. */
+export function agentQueueDefinitions(agents: readonly AgentSetting[]): QueueDefinition[] {
+  const pools = [...new Set(agents.map((a) => a.pool))].filter((pool) => pool !== 'default');
+  return [
+    ...pools.map((pool) => runtimeDispatchQueue(poolQueueName(pool))),
+    ...agents.map((agent) => runtimeDispatchQueue(workerQueueName(agent.workerId))),
+  ];
+}
+
 /**
- * One Clover stage in AWS, built from infra/resources.ts — the definitions the local runtime
- * provisions on an emulator — so the deployed stack and the tested one cannot drift:
+ * One Clover stage in AWS (docs/deploy.md), built from infra/resources.ts — the definitions the
+ * local runtime provisions on an emulator — so the deployed stack and the tested one cannot drift:
  *
- * - a DynamoDB table per `tables` entry and an SQS queue per `queues` entry;
- * - the stage's EventBridge Scheduler group (`scheduleGroupName(prefix)`), where the job API puts
- *   one schedule per job;
- * - the dispatcher Lambda, and the role Scheduler assumes to invoke it (and to dead-letter fires
- *   to `fires-dlq`);
- * - the monitor Lambda, invoked every minute by an EventBridge rule and sweeping every
- *   `monitorLoopSeconds` inside the invocation;
- * - the notifier Lambda, fed by the `alerts` queue, mailing alerts through SES as `alertFrom`;
- * - the managed policy worker agents attach, exported as `WorkerAgentPolicyArn`.
- *
- * @example
- * new CloverStack(app, 'clover-prod', {
- *   prefix: 'clover-prod',
- *   alertFrom: 'Clover <clover@ops.example.com>',
- *   consoleUrl: 'https://clover.example.com',
- * });
+ * - tables (point-in-time recovery; deletion protection on production stages) and queues, with a
+ *   queue per declared agent and pool;
+ * - the schedule group, the scheduler role (invokes only the dispatcher), the dispatcher (on-failure
+ *   destination fires-dlq; in a VPC with its CURVE keys from Secrets Manager when `vpc` is set),
+ *   the monitor (every minute; on-failure destination monitor-failures) and the notifier (SES);
+ * - the management API (HTTP API, Cognito, JWT and IAM authorizers, throttling) and the console
+ *   (S3 + CloudFront, runtime config.json) when the API handler exists;
+ * - the managed policy agents attach, confined by principal tags to their own lease and queues;
+ * - alarms on every dead-letter queue and Lambda, the scheduler, alert sends and worker-less jobs,
+ *   mailed through an SNS topic, and a dashboard.
  */
 export class CloverStack extends Stack {
   readonly prefix: string;
@@ -91,23 +134,39 @@ export class CloverStack extends Stack {
   readonly queues: CloverQueues;
   readonly scheduleGroup: ScheduleGroup;
   readonly schedulerRole: SchedulerInvokeRole;
+  readonly curveKeys: CurveKeys;
+  readonly network: DispatcherNetwork | undefined;
   readonly dispatcher: DispatcherFunction;
   readonly monitor: MonitorFunction;
   readonly notifier: NotifierFunction;
+  readonly api: CloverApi | undefined;
+  readonly console: ConsoleSite | undefined;
   readonly workerAgentPolicy: WorkerAgentPolicy;
+  readonly observability: CloverObservability;
 
   constructor(scope: Construct, id: string, props: CloverStackProps = {}) {
     super(scope, id, props);
     const prefix = validatePrefix(props.prefix ?? 'clover-dev');
     const dataRemovalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const alerts = props.alerts ?? true;
+    if (alerts && props.alertFrom === undefined) {
+      throw ValidationError.field(
+        'alertFrom',
+        'is required while alerts are on: the SES sender of alert mail (or alerts: false)',
+      );
+    }
     this.prefix = prefix;
+    const warn = (id: string, message: string) => Annotations.of(this).addWarningV2(`clover:${id}`, message);
 
     this.tables = new CloverTables(this, 'Tables', {
       prefix,
       definitions: props.tableDefinitions ?? tables,
       removalPolicy: dataRemovalPolicy,
+      deletionProtection: props.deletionProtection ?? false,
     });
-    this.queues = new CloverQueues(this, 'Queues', { prefix, definitions: props.queueDefinitions ?? queues });
+    const agents = props.agents ?? [];
+    const queueDefinitions = props.queueDefinitions ?? [...queues, ...agentQueueDefinitions(agents)];
+    this.queues = new CloverQueues(this, 'Queues', { prefix, definitions: queueDefinitions });
 
     // Schedules are derived from the jobs table (the monitor re-creates missing ones), so the group
     // goes with the stack: a retained group would block the next deploy of a stage of the same name.
@@ -121,12 +180,34 @@ export class CloverStack extends Stack {
     this.schedulerRole = new SchedulerInvokeRole(this, 'SchedulerRole', {
       scheduleGroup: this.scheduleGroup,
     });
+
+    this.curveKeys = new CurveKeys(this, 'CurveKeys', {
+      prefix,
+      version: props.curveKeyVersion ?? 1,
+      logRemovalPolicy: dataRemovalPolicy,
+    });
+    const vpc = props.vpc ?? { kind: 'none' };
+    this.network =
+      vpc.kind === 'none'
+        ? undefined
+        : new DispatcherNetwork(this, 'Network', {
+            vpc,
+            ...(props.agentCidr ? { agentCidr: props.agentCidr } : {}),
+            ...(props.zmqPort ? { zmqPort: props.zmqPort } : {}),
+          });
+    if (!this.network) {
+      warn(
+        'zmq',
+        "No VPC (-c vpc=new or -c vpc=vpc-...): the dispatcher runs outside any VPC, cannot reach agents' ZeroMQ ports, and delivers delivery: ZMQ jobs over SQS.",
+      );
+    }
     this.dispatcher = new DispatcherFunction(this, 'Dispatcher', {
       prefix,
       tables: this.tables,
       schedulerRole: this.schedulerRole.role,
       firesDeadLetterQueue,
       alertsQueue,
+      ...(this.network ? { zmq: { network: this.network, keys: this.curveKeys } } : {}),
       logRemovalPolicy: dataRemovalPolicy,
     });
     this.schedulerRole.allowInvoke(this.dispatcher.fn);
@@ -134,7 +215,12 @@ export class CloverStack extends Stack {
     Validations.of(firesDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
-        'fires-dlq is itself a dead-letter queue: EventBridge Scheduler puts fires it could not deliver there (DeadLetterConfig), and the monitor drains it.',
+        "fires-dlq is itself a dead-letter queue: EventBridge Scheduler and the dispatcher's on-failure destination put fires there, and the monitor drains it.",
+    });
+    Validations.of(this.queues.queue('monitor-failures')).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "monitor-failures is itself a dead-letter queue: the monitor's on-failure destination, alarmed when not empty.",
     });
 
     this.monitor = new MonitorFunction(this, 'Monitor', {
@@ -142,46 +228,140 @@ export class CloverStack extends Stack {
       tables: this.tables,
       alertsQueue,
       firesDeadLetterQueue,
+      failureQueue: this.queues.queue('monitor-failures'),
       schedulerRole: this.schedulerRole.role,
       dispatcherArn: this.dispatcher.functionArn,
       loopSeconds: props.monitorLoopSeconds ?? 5,
       logRemovalPolicy: dataRemovalPolicy,
     });
 
-    if (props.alertFrom === undefined) {
-      Annotations.of(this).addWarningV2(
-        'clover:alertFrom',
-        `No alertFrom given: alert mail is sent as ${DEFAULT_ALERT_FROM}, which SES refuses. Pass a verified sender (CloverStackProps.alertFrom, or -c alertFrom=... with infra/app.ts).`,
+    const apiEntry =
+      props.apiEntry === undefined ? (existsSync(fromRoot(API_ENTRY)) ? API_ENTRY : null) : props.apiEntry;
+    if (apiEntry === null) {
+      warn(
+        'api',
+        `${API_ENTRY} does not exist yet: this stage has no management API, Cognito user pool or console. Agents' declared-job sync and the console come with the API.`,
       );
+    } else {
+      const assets =
+        props.consoleAssets === undefined
+          ? existsSync(fromRoot(`${CONSOLE_DIST}/index.html`))
+            ? fromRoot(CONSOLE_DIST)
+            : null
+          : props.consoleAssets;
+      if (assets === null) {
+        warn(
+          'console',
+          `The console is not built (${CONSOLE_DIST}/index.html is missing): the site serves a page saying so. Build it and deploy again.`,
+        );
+      }
+      this.console = new ConsoleSite(this, 'Console', {
+        ...(assets ? { assets } : {}),
+        ...(props.domain ? { domain: props.domain } : {}),
+      });
+      this.api = new CloverApi(this, 'Api', {
+        prefix,
+        entry: apiEntry,
+        tables: this.tables,
+        schedulerRole: this.schedulerRole.role,
+        dispatcherArn: this.dispatcher.functionArn,
+        firesDeadLetterQueue,
+        alertsQueue,
+        consoleOrigins: [this.console.url],
+        userPoolRemovalPolicy: dataRemovalPolicy,
+        logRemovalPolicy: dataRemovalPolicy,
+      });
+      this.console.deploy({
+        apiUrl: this.api.url,
+        auth: {
+          mode: 'cognito',
+          region: this.region,
+          userPoolId: this.api.userPool.userPoolId,
+          clientId: this.api.client.userPoolClientId,
+          domain: this.api.hostedUiUrl,
+        },
+      });
+    }
+
+    const alertFrom = props.alertFrom ?? DEFAULT_ALERT_FROM;
+    if (!alerts) {
+      warn(
+        'alertFrom',
+        `Alerts are off: alert mail is sent as ${DEFAULT_ALERT_FROM}, which SES refuses; alerts stay recorded.`,
+      );
+    } else if ((props.sesIdentity ?? 'create') === 'create') {
+      new EmailIdentity(this, 'AlertSender', { identity: Identity.email(senderAddress(alertFrom).address) });
     }
     this.notifier = new NotifierFunction(this, 'Notifier', {
       prefix,
       tables: this.tables,
       alertsQueue,
-      alertFrom: props.alertFrom ?? DEFAULT_ALERT_FROM,
-      consoleUrl: props.consoleUrl ?? DEFAULT_CONSOLE_URL,
+      alertFrom,
+      consoleUrl: props.consoleUrl ?? this.console?.url ?? DEFAULT_CONSOLE_URL,
       ...(props.sesConfigurationSet ? { sesConfigurationSet: props.sesConfigurationSet } : {}),
       logRemovalPolicy: dataRemovalPolicy,
     });
-
-    // To come, beside these with its own role: the job API (HTTP API + Cognito;
-    // scheduler:*Schedule on this group and iam:PassRole on the scheduler role).
 
     this.workerAgentPolicy = new WorkerAgentPolicy(this, 'WorkerAgentPolicy', {
       prefix,
       tables: this.tables,
       alertsQueue,
+      dispatchDeadLetterQueue: this.queues.queue('dispatch-default-dlq'),
+    });
+    if (this.api) this.workerAgentPolicy.allowDeclaredJobSync(this.api.httpApi.apiId);
+
+    const functions = [this.dispatcher, this.monitor, this.notifier, this.curveKeys.generator];
+    if (this.api) functions.push(this.api.fn);
+    this.observability = new CloverObservability(this, 'Observability', {
+      prefix,
+      deadLetterQueues: this.queues.all().filter(([name]) => isDeadLetterQueue(queueDefinitions, name)),
+      functions,
+      scheduleGroup: this.scheduleGroup,
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
 
-    new CfnOutput(this, 'WorkerAgentPolicyArn', {
-      description: 'Attach to the IAM role of every worker agent host of this stage',
-      value: this.workerAgentPolicy.policy.managedPolicyArn,
-      exportName: `${prefix}-worker-agent-policy-arn`,
-    });
-    new CfnOutput(this, 'DispatcherArn', { value: this.dispatcher.functionArn });
-    new CfnOutput(this, 'MonitorFunctionName', { value: this.monitor.functionName });
-    new CfnOutput(this, 'NotifierFunctionName', { value: this.notifier.functionName });
-    new CfnOutput(this, 'SchedulerRoleArn', { value: this.schedulerRole.role.roleArn });
-    new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduleGroup.scheduleGroupName });
+    const output = (id: string, value: string, description: string, exportName?: string) =>
+      new CfnOutput(this, id, { value, description, ...(exportName ? { exportName } : {}) });
+    output(
+      'WorkerAgentPolicyArn',
+      this.workerAgentPolicy.policy.managedPolicyArn,
+      'Attach to the IAM role of every worker agent host of this stage (tag it clover-worker-id, clover-pool)',
+      `${prefix}-worker-agent-policy-arn`,
+    );
+    output(
+      'QueueNames',
+      this.queues
+        .all()
+        .map(([name]) => physicalName(prefix, name))
+        .join(','),
+      "The stage's SQS queues",
+    );
+    output(
+      'DispatcherPublicKeyParameter',
+      this.curveKeys.publicKeyParameter.parameterName,
+      "SSM parameter holding the dispatcher's CURVE public key (agents' zmq.dispatcherPublicKeys)",
+    );
+    output('AlarmTopicArn', this.observability.topic.topicArn, 'SNS topic every alarm notifies');
+    output('DispatcherArn', this.dispatcher.functionArn, 'The dispatcher Lambda');
+    output('MonitorFunctionName', this.monitor.functionName, 'The monitor Lambda');
+    output('NotifierFunctionName', this.notifier.functionName, 'The notifier Lambda');
+    output('SchedulerRoleArn', this.schedulerRole.role.roleArn, 'The role job schedules run as');
+    output('ScheduleGroupName', this.scheduleGroup.scheduleGroupName, "The stage's schedule group");
+    if (this.api && this.console) {
+      output('ConsoleUrl', this.console.url, 'The web console');
+      output('ApiUrl', this.api.url, 'The management API (routes under /api)');
+      output(
+        'UserPoolId',
+        this.api.userPool.userPoolId,
+        'Cognito user pool: add users and put them in admin, operator or viewer',
+      );
+      output('UserPoolClientId', this.api.client.userPoolClientId, "The console's app client");
+      output('HostedUiUrl', this.api.hostedUiUrl, 'Cognito hosted sign-in');
+    }
   }
+}
+
+/** A queue no other definition dead-letters into, because it is the end of the line: `*-dlq`, `monitor-failures`. */
+function isDeadLetterQueue(definitions: readonly QueueDefinition[], name: string): boolean {
+  return definitions.find((d) => d.logicalName === name)?.deadLetter === undefined;
 }

@@ -9,13 +9,10 @@
  */
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { awsFailure, errorName } from '../core/adapters/aws-errors';
-import {
-  ensureWorkerQueue,
-  type InboxMessage,
-  removeWorkerQueue,
-  SqsInbox,
-} from '../core/adapters/sqs-inbox';
-import { physicalName, poolQueueName } from '../infra/resources';
+import { ensureQueue } from '../core/adapters/provision';
+import { type InboxMessage, removeWorkerQueue, SqsInbox } from '../core/adapters/sqs-inbox';
+import { CloverError } from '../core/errors';
+import { physicalName, poolQueueName, runtimeDispatchQueue, workerQueueName } from '../infra/resources';
 
 /** The part of SqsInbox the agent uses. */
 export interface AgentQueue {
@@ -35,14 +32,36 @@ export interface AgentQueues {
   own(workerId: string): Promise<AgentQueue>;
   /** The pool's shared queue, or null when the stage has none for this pool. */
   pool(pool: string): Promise<AgentQueue | null>;
-  /** Deletes the worker's own queue (clean exit). */
+  /** Deletes the worker's own queue (clean exit) if this process created it. */
   remove(queue: AgentQueue): Promise<void>;
 }
 
 export function sqsAgentQueues(client: SQSClient, prefix: string): AgentQueues {
+  // Queues this process created: only those are deleted on a clean exit. In AWS the stack makes
+  // each agent's queue (-c agents) and the agent policy denies DeleteQueue, so they stay.
+  const created = new Set<string>();
   return {
     async own(workerId) {
-      return new SqsInbox(client, await ensureWorkerQueue(client, prefix, workerId));
+      const name = physicalName(prefix, workerQueueName(workerId));
+      let made = false;
+      try {
+        const { url } = await ensureQueue(client, prefix, runtimeDispatchQueue(workerQueueName(workerId)), {
+          onProgress: (step) => {
+            if (step.action === 'created') made = true;
+          },
+        });
+        if (made) created.add(url);
+        return new SqsInbox(client, url);
+      } catch (error) {
+        if (isAccessDenied(error)) {
+          throw new CloverError(
+            'not_found',
+            `worker queue ${name} is missing or differs from its definition, and this agent may not create or change queues: deploy the stage with this worker in -c agents (docs/deploy.md, "Worker agents")`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
     },
     async pool(pool) {
       const name = physicalName(prefix, poolQueueName(pool));
@@ -58,8 +77,18 @@ export function sqsAgentQueues(client: SQSClient, prefix: string): AgentQueues {
         throw awsFailure(`SQS queue ${name}`, error);
       }
     },
-    remove(queue) {
-      return removeWorkerQueue(client, queue.queueUrl);
+    async remove(queue) {
+      if (!created.delete(queue.queueUrl)) return;
+      await removeWorkerQueue(client, queue.queueUrl);
     },
   };
+}
+
+function isAccessDenied(error: unknown): boolean {
+  const name = errorName(error) ?? errorName((error as { cause?: unknown } | null)?.cause);
+  return (
+    name === 'AccessDenied' ||
+    name === 'AccessDeniedException' ||
+    name === 'AWS.SimpleQueueService.AccessDenied'
+  );
 }

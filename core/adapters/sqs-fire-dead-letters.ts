@@ -11,8 +11,8 @@ export interface SqsFireDeadLettersOptions {
 
 /**
  * EventBridge Scheduler's dead letters: each message body is the schedule's target input
- * (`{"jobId":..., "scheduledTime":...}`), returned parsed when it is JSON and as the raw string
- * otherwise. Short polls: the monitor drains what is there and moves on.
+ * (`{"jobId":..., "scheduledTime":...}`), or the dispatcher's on-failure destination record whose
+ * `requestPayload` is that input; returned parsed when it is JSON and as the raw string otherwise. Short polls: the monitor drains what is there and moves on.
  *
  * @example
  * const dead = new SqsFireDeadLetters({ client: clients.sqs, queueUrl: stack.queues['fires-dlq'] });
@@ -57,9 +57,21 @@ export class SqsFireDeadLetters implements FireDeadLetters {
 }
 
 function parseBody(body: string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(body);
+    parsed = JSON.parse(body);
   } catch {
     return body;
   }
+  // A Lambda on-failure destination record (the dispatcher's, after its async retries) carries the
+  // fire it failed as `requestPayload`; Scheduler's own dead letters are the fire itself.
+  if (
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    'requestPayload' in parsed &&
+    'requestContext' in parsed
+  ) {
+    return (parsed as { requestPayload: unknown }).requestPayload;
+  }
+  return parsed;
 }

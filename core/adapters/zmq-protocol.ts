@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { compressSync, uncompressSync } from 'snappy';
 import { z } from 'zod';
 import { ENVELOPE_VERSION } from '../envelope';
@@ -158,4 +159,19 @@ export class SerialSender {
     this.tail = next.catch(() => undefined);
     return next;
   }
+}
+
+/**
+ * A fresh CURVE key pair from Node's own X25519 (the curve libzmq's CURVE uses), Z85-encoded like
+ * `zmq.curveKeyPair()`, so code that only makes keys (the deploy-time key generator) needs no
+ * native zeromq module.
+ */
+export function generateCurveKeyPair(): CurveKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('x25519');
+  const raw = (key: KeyObject, field: 'x' | 'd') => {
+    const value = key.export({ format: 'jwk' })[field];
+    if (value === undefined) throw new Error(`X25519 key has no ${field}`);
+    return Buffer.from(value, 'base64url');
+  };
+  return { publicKey: z85Encode(raw(publicKey, 'x')), secretKey: z85Encode(raw(privateKey, 'd')) };
 }

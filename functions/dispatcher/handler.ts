@@ -1,13 +1,19 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsClients } from '../../core/adapters/aws-clients';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
+import { readCurveKeySecret } from '../../core/adapters/curve-key-secret';
 import type { Dispatcher, FireOutcome } from '../../core/dispatch';
 import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { dispatcherZmq, functionLogger, readConfig } from '../config';
+import { dispatcherZmq, functionLogger, readConfig, setRequestId } from '../config';
+import { type EmfMetrics, emfMetrics, noMetrics } from '../metrics';
 
 export interface DispatcherHandlerDeps {
   readonly dispatcher: Dispatcher;
   readonly log: Logger;
+  /** Fires by outcome and their lateness (functions/metrics.ts). @default noMetrics */
+  readonly metrics?: EmfMetrics;
+  readonly now?: () => number;
 }
 
 export type DispatcherResult =
@@ -21,16 +27,26 @@ export type DispatcherResult =
  * dead-letters the fire for the monitor.
  */
 export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
+  const metrics = deps.metrics ?? noMetrics;
+  const now = deps.now ?? Date.now;
   return async (event: unknown): Promise<DispatcherResult> => {
+    const { log } = deps;
+    const scheduled = Date.parse(String((event as { scheduledTime?: unknown } | null)?.scheduledTime ?? ''));
     try {
       const outcome = await deps.dispatcher.fire(event);
+      metrics.put('fires', 1, { Outcome: outcome.kind });
+      if (Number.isFinite(scheduled)) metrics.put('fireLateness', Math.max(0, now() - scheduled));
       return { status: outcome.kind, runIds: runIdsOf(outcome) };
     } catch (error) {
       if (error instanceof CloverError && !error.retryable) {
-        deps.log.log('error', 'fire rejected', { error: error.toJSON(), event });
+        log.log('error', 'fire rejected', { error: error.toJSON(), event });
+        metrics.put('fires', 1, { Outcome: 'invalid' });
         return { status: 'invalid', error: error.toJSON() };
       }
+      log.log('error', 'fire failed; Lambda retries it, then fires-dlq', { error, event });
       throw error;
+    } finally {
+      metrics.flush();
     }
   };
 }
@@ -46,33 +62,48 @@ function runIdsOf(outcome: FireOutcome): string[] {
   }
 }
 
-let defaultHandler: ReturnType<typeof makeDispatcherHandler> | undefined;
+let defaultHandler: Promise<ReturnType<typeof makeDispatcherHandler>> | undefined;
 let defaultPlane: ControlPlane | undefined;
 
 /**
  * Built once per warm container from the environment: clients, stores, worker cache and ZeroMQ
- * connections (when CLOVER_DISPATCHER_ZMQ_* hold a key pair) are reused by every warm invocation.
+ * connections are reused by every warm invocation. The CURVE key pair (when the stage has one) is
+ * read from Secrets Manager here, at cold start, and kept in memory only; a failed read fails the
+ * invocation (Lambda retries it) and is tried again by the next one.
  */
-export const handler = (event: unknown): Promise<DispatcherResult> => {
-  if (!defaultHandler) {
-    const config = readConfig();
-    const log = functionLogger(config, 'dispatcher');
-    const zmq = dispatcherZmq(config);
-    defaultPlane = controlPlane({
-      clients: awsClients(),
-      prefix: config.CLOVER_PREFIX,
-      log,
-      ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
-      ...(zmq ? { zmq } : {}),
-    });
-    defaultHandler = makeDispatcherHandler({ dispatcher: defaultPlane.dispatcher, log });
-    if (zmq) {
-      // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
-      process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
-    }
-  }
-  return defaultHandler(event);
+export const handler = async (
+  event: unknown,
+  context?: { awsRequestId?: string },
+): Promise<DispatcherResult> => {
+  setRequestId(context?.awsRequestId);
+  defaultHandler ??= buildDefault().catch((error: unknown) => {
+    defaultHandler = undefined;
+    throw error;
+  });
+  return (await defaultHandler)(event);
 };
+
+async function buildDefault(): Promise<ReturnType<typeof makeDispatcherHandler>> {
+  const config = readConfig();
+  const log = functionLogger(config, 'dispatcher');
+  const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(new SecretsManagerClient({}), arn));
+  defaultPlane = controlPlane({
+    clients: awsClients(),
+    prefix: config.CLOVER_PREFIX,
+    log,
+    ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+    ...(zmq ? { zmq } : {}),
+  });
+  if (zmq) {
+    // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
+    process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
+  }
+  return makeDispatcherHandler({
+    dispatcher: defaultPlane.dispatcher,
+    log,
+    metrics: emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'dispatcher' }),
+  });
+}
 
 /** Closes the warm container's sockets (the next invocation builds everything again). */
 export async function closeDispatcher(): Promise<void> {

@@ -5,7 +5,8 @@ import { controlPlane } from '../../core/adapters/control-plane';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Monitor, type SweepReport } from '../../core/monitor';
-import { functionLogger, readConfig } from '../config';
+import { functionLogger, readConfig, setRequestId } from '../config';
+import { type EmfMetrics, emfMetrics, noMetrics } from '../metrics';
 
 export interface MonitorHandlerDeps {
   readonly monitor: Pick<Monitor, 'sweep'>;
@@ -16,11 +17,14 @@ export interface MonitorHandlerDeps {
   readonly runSeconds?: number;
   readonly sleep?: (ms: number) => Promise<unknown>;
   readonly now?: () => number;
+  /** Each sweep's counts in EMF (functions/metrics.ts): failover, misfires, jobs without a live worker. @default noMetrics */
+  readonly metrics?: EmfMetrics;
 }
 
 /** The subset of the Lambda context the monitor reads. */
 export interface MonitorContext {
   getRemainingTimeInMillis?(): number;
+  readonly awsRequestId?: string;
 }
 
 export interface MonitorResult {
@@ -38,6 +42,7 @@ export interface MonitorResult {
 export function makeMonitorHandler(deps: MonitorHandlerDeps) {
   const wait = deps.sleep ?? sleep;
   const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? noMetrics;
   return async (_event?: unknown, context?: MonitorContext): Promise<MonitorResult> => {
     const started = now();
     const loopMs = deps.loopSeconds * 1000;
@@ -49,6 +54,7 @@ export function makeMonitorHandler(deps: MonitorHandlerDeps) {
       last = await deps.monitor.sweep();
       sweeps += 1;
       errors += last.errors.length;
+      publish(metrics, last);
       if (loopMs <= 0) break;
       const elapsed = now() - started;
       const remaining = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
@@ -58,6 +64,18 @@ export function makeMonitorHandler(deps: MonitorHandlerDeps) {
     if (errors > 0) deps.log.log('warn', 'monitor invocation had failing steps', { sweeps, errors });
     return { sweeps, errors, last };
   };
+}
+
+/** One sweep's counts as metrics, flushed at once so the no-live-worker gauge is fresh every sweep. */
+function publish(metrics: EmfMetrics, report: SweepReport): void {
+  metrics.put('jobsWithoutLiveWorker', report.jobsWithoutLiveWorker);
+  metrics.put('runsRecovered', report.runsRecovered);
+  metrics.put('runsLost', report.runsLost);
+  metrics.put('runsTimedOut', report.runsTimedOut);
+  metrics.put('workersExpired', report.workersExpired);
+  metrics.put('misfires', report.misfiresSkipped + report.catchUpFires + report.deadLettersDrained);
+  metrics.put('monitorStepErrors', report.errors.length);
+  metrics.flush();
 }
 
 const MonitorEnvSchema = z.object({
@@ -73,6 +91,7 @@ let defaultHandler: ReturnType<typeof makeMonitorHandler> | undefined;
 
 /** Built once per warm container from the environment. */
 export const handler = (event?: unknown, context?: MonitorContext): Promise<MonitorResult> => {
+  setRequestId(context?.awsRequestId);
   if (!defaultHandler) {
     const config = readConfig();
     const env = Object.freeze(parseOrThrow(MonitorEnvSchema, process.env, 'env'));
@@ -99,6 +118,7 @@ export const handler = (event?: unknown, context?: MonitorContext): Promise<Moni
       log,
       loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
       runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
+      metrics: emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'monitor' }),
     });
   }
   return defaultHandler(event, context);

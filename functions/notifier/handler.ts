@@ -6,7 +6,8 @@ import { parseAlertMessage } from '../../core/adapters/sqs-alert-queue';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Notifier } from '../../core/notify';
-import { functionLogger, readConfig } from '../config';
+import { functionLogger, readConfig, setRequestId } from '../config';
+import { type EmfMetrics, emfMetrics, noMetrics } from '../metrics';
 
 /** The part of an SQS event record the notifier reads. */
 export interface SqsEventRecord {
@@ -27,6 +28,8 @@ export interface SqsBatchResponse {
 export interface NotifierHandlerDeps {
   readonly notifier: Pick<Notifier, 'process'>;
   readonly log: Logger;
+  /** Alerts sent and send failures in EMF (functions/metrics.ts; the send-failure alarm). @default noMetrics */
+  readonly metrics?: EmfMetrics;
 }
 
 /**
@@ -38,19 +41,28 @@ export interface NotifierHandlerDeps {
  * never succeed, and the dead-letter queue is where a person looks.
  */
 export function makeNotifierHandler(deps: NotifierHandlerDeps) {
+  const metrics = deps.metrics ?? noMetrics;
   return async (event: SqsEvent): Promise<SqsBatchResponse> => {
+    const { log } = deps;
     const batchItemFailures: { itemIdentifier: string }[] = [];
+    let sent = 0;
+    let failed = 0;
     for (const record of event.Records) {
       try {
         const message = parseAlertMessage(record.body);
         const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1;
         const result = await deps.notifier.process(message, { redelivered });
+        if (result.outcome === 'sent') sent += 1;
+        if (result.outcome === 'failed' || result.outcome === 'gave_up') failed += 1;
         if (result.retry) batchItemFailures.push({ itemIdentifier: record.messageId });
       } catch (error) {
-        deps.log.log('error', 'alert message failed', { messageId: record.messageId, error });
+        log.log('error', 'alert message failed', { messageId: record.messageId, error });
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }
     }
+    metrics.put('alertsSent', sent);
+    metrics.put('alertSendFailures', failed);
+    metrics.flush();
     return { batchItemFailures };
   };
 }
@@ -70,7 +82,8 @@ const NotifierEnvSchema = z.object({
 let defaultHandler: ReturnType<typeof makeNotifierHandler> | undefined;
 
 /** Built once per warm container from the environment. */
-export const handler = (event: SqsEvent): Promise<SqsBatchResponse> => {
+export const handler = (event: SqsEvent, context?: { awsRequestId?: string }): Promise<SqsBatchResponse> => {
+  setRequestId(context?.awsRequestId);
   if (!defaultHandler) {
     const config = readConfig();
     const env = Object.freeze(parseOrThrow(NotifierEnvSchema, process.env, 'env'));
@@ -95,7 +108,11 @@ export const handler = (event: SqsEvent): Promise<SqsBatchResponse> => {
         maxAttempts: env.CLOVER_ALERT_MAX_ATTEMPTS,
       },
     });
-    defaultHandler = makeNotifierHandler({ notifier, log });
+    defaultHandler = makeNotifierHandler({
+      notifier,
+      log,
+      metrics: emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'notifier' }),
+    });
   }
   return defaultHandler(event);
 };

@@ -14,6 +14,8 @@ export interface CloverTablesProps {
   readonly prefix: string;
   /** The definitions to build, normally `tables` from infra/resources.ts. */
   readonly definitions: readonly TableDefinition[];
+  /** Refuse DeleteTable while on (production stages). @default false */
+  readonly deletionProtection?: boolean;
   /**
    * What CloudFormation does with a table when it leaves the stack. Tables hold every job, run and
    * alert, so they outlive the stack unless a throwaway stage says otherwise.
@@ -75,6 +77,7 @@ export class CloverTables extends Construct {
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         ...(definition.ttlAttribute ? { timeToLiveAttribute: definition.ttlAttribute } : {}),
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+        deletionProtection: props.deletionProtection ?? false,
       });
       for (const index of definition.indexes) {
         table.addGlobalSecondaryIndex({
@@ -103,6 +106,14 @@ export class CloverTables extends Construct {
       const { table, definition } = this.entry(name);
       return [table.tableArn, ...definition.indexes.map((index) => `${table.tableArn}/index/${index.name}`)];
     });
+  }
+
+  /** `arns` of every table built, whatever its definitions (a role that reaches all of them: the API). */
+  allArns(): string[] {
+    return [...this.byName.values()].flatMap(({ table, definition }) => [
+      table.tableArn,
+      ...definition.indexes.map((index) => `${table.tableArn}/index/${index.name}`),
+    ]);
   }
 
   private entry(name: TableName) {

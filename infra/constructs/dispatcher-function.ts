@@ -1,9 +1,12 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { raiseAlertStatements } from './alert-grants';
 import { type CloverTables, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from './clover-tables';
+import type { CurveKeys } from './curve-keys';
+import type { DispatcherNetwork } from './dispatcher-network';
 import { type CloverFunctionLogProps, CloverNodeFunction, logPropsOf } from './node-function';
 import { DISPATCH_QUEUE_PATTERNS, queueArnPattern, wildcardQueueFinding } from './queue-arns';
 
@@ -17,6 +20,15 @@ export interface DispatcherFunctionProps extends CloverFunctionLogProps {
   readonly firesDeadLetterQueue: IQueue;
   /** The `alerts` queue: a fire that finds no worker raises a no_worker alert. */
   readonly alertsQueue: IQueue;
+  /**
+   * Where the dispatcher runs to reach agents' ZeroMQ ports, and the secret holding its CURVE key
+   * pair (read at cold start). Without it ZeroMQ jobs are delivered over SQS.
+   * @default none
+   */
+  readonly zmq?: {
+    readonly network: DispatcherNetwork;
+    readonly keys: CurveKeys;
+  };
   /**
    * Memory in MB. Lambda scales CPU with memory, and a fire's cost is dominated by its AWS requests,
    * not its milliseconds: 512 MB keeps cold starts and the dispatch path short.
@@ -47,6 +59,8 @@ export const DISPATCH_QUEUE_REASON =
  * - SendMessage and GetQueueUrl on the stage's dispatch queues, including the pool and worker
  *   queues agents create at runtime (`${prefix}-dispatch-*`, `${prefix}-worker-*`);
  * - raising no_worker alerts: PutItem on `alerts`, SendMessage and GetQueueUrl on the `alerts` queue;
+ * - with `zmq`: GetSecretValue on its CURVE key secret, and network interfaces in the VPC;
+ * - SendMessage on `fires-dlq`, its on-failure destination;
  * - its own log group.
  *
  * @example
@@ -67,9 +81,27 @@ export class DispatcherFunction extends CloverNodeFunction {
       environment: {
         CLOVER_SCHEDULER_ROLE_ARN: props.schedulerRole.roleArn,
         CLOVER_FIRES_DLQ_ARN: props.firesDeadLetterQueue.queueArn,
+        ...(props.zmq ? { CLOVER_DISPATCHER_ZMQ_SECRET_ARN: props.zmq.keys.secret.secretArn } : {}),
       },
+      ...(props.zmq
+        ? {
+            network: {
+              vpc: props.zmq.network.vpc,
+              subnets: props.zmq.network.subnets,
+              securityGroups: [props.zmq.network.securityGroup],
+            },
+          }
+        : {}),
     });
     this.fn.addEnvironment('CLOVER_DISPATCHER_ARN', this.functionArn);
+    props.zmq?.keys.grantRead(this.role);
+    // Scheduler invokes asynchronously: a fire that still fails after Lambda's two retries (or waits
+    // longer than 10 minutes) goes to fires-dlq, where the monitor applies the job's misfire policy.
+    this.fn.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.minutes(10),
+      onFailure: new SqsDestination(props.firesDeadLetterQueue),
+    });
 
     const { tables } = props;
     this.role.addToPrincipalPolicy(

@@ -2,6 +2,7 @@ import { ArnFormat, Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { scheduleGroupName } from '../resources';
@@ -23,6 +24,8 @@ export interface MonitorFunctionProps extends CloverFunctionLogProps {
   readonly schedulerRole: IRole;
   /** The dispatcher's ARN: the target of every repaired schedule. */
   readonly dispatcherArn: string;
+  /** Where failed invocations are recorded (its on-failure destination). */
+  readonly failureQueue: IQueue;
   /**
    * Sweep again every this many seconds inside one invocation, so a dead worker is noticed within
    * lease TTL + this instead of lease TTL + a minute (ARCHITECTURE.md, "Budgets"). 0 sweeps once a
@@ -104,7 +107,12 @@ export class MonitorFunction extends CloverNodeFunction {
       },
     });
     // A failed or late sweep is not worth a retry: the next minute's invocation sweeps again.
-    this.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    // A failed invocation is recorded on the failure queue (alarmed), for a person to read.
+    this.fn.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(1),
+      onFailure: new SqsDestination(props.failureQueue),
+    });
     this.rule = new Rule(this, 'EveryMinute', {
       description: `Invokes ${this.functionName} every minute`,
       schedule: Schedule.rate(Duration.minutes(1)),
@@ -184,6 +192,7 @@ export function scheduleArnPattern(scope: Construct, prefix: string): string {
   });
 }
 
-function scheduleFinding(prefix: string): string {
+/** The cdk-nag AwsSolutions-IAM5 finding for a policy naming `scheduleArnPattern(_, prefix)`. */
+export function scheduleFinding(prefix: string): string {
   return `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${scheduleGroupName(prefix)}/*]`;
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -31,6 +32,18 @@ export interface CloverNodeFunctionProps extends CloverFunctionLogProps {
   readonly environment?: Readonly<Record<string, string>>;
   /** The role's description. @default `${functionName}: ${description}` */
   readonly roleDescription?: string;
+  /** Private subnets and security group to run in. @default outside any VPC */
+  readonly network?: {
+    readonly vpc: IVpc;
+    readonly subnets: readonly ISubnet[];
+    readonly securityGroups: readonly ISecurityGroup[];
+  };
+  /**
+   * Concurrent executions set aside for (and capping) the function. Only where a runaway would hurt:
+   * reserving takes from the account's unreserved pool, which must keep 100.
+   * @default none (the account's pool)
+   */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /** The repository root: bundling runs esbuild from here, with the root package-lock.json. */
@@ -100,6 +113,16 @@ export class CloverNodeFunction extends Construct {
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
+      ...(props.network
+        ? {
+            vpc: props.network.vpc,
+            vpcSubnets: { subnets: [...props.network.subnets] },
+            securityGroups: [...props.network.securityGroups],
+          }
+        : {}),
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       // The handlers already write one JSON object per line (core/log.ts).
       loggingFormat: LoggingFormat.JSON,
       description: props.description,
@@ -122,6 +145,13 @@ export class CloverNodeFunction extends Construct {
         environment: { npm_config_os: 'linux', npm_config_cpu: 'arm64', npm_config_libc: 'glibc' },
       },
     });
+    if (props.network) {
+      Validations.of(this.role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason:
+          "A Lambda in a VPC must create, describe and delete its network interfaces; those EC2 actions cannot be scoped to resources, and AWS's own minimal managed policy for exactly them is clearer than a hand-copied wildcard statement.",
+      });
+    }
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:

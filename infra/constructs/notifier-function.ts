@@ -75,14 +75,17 @@ export function senderAddress(from: string): { readonly address: string; readonl
 export class NotifierFunction extends CloverNodeFunction {
   constructor(scope: Construct, id: string, props: NotifierFunctionProps) {
     const { address, domain } = senderAddress(props.alertFrom);
-    let consoleUrl: URL;
-    try {
-      consoleUrl = new URL(props.consoleUrl);
-    } catch {
-      throw new Error(`consoleUrl ${JSON.stringify(props.consoleUrl)} is not an absolute URL`);
-    }
-    if (consoleUrl.protocol !== 'https:' && consoleUrl.protocol !== 'http:') {
-      throw new Error(`consoleUrl ${JSON.stringify(props.consoleUrl)} must be http(s)`);
+    // The stack's own console URL (CloudFront's domain) is known only at deploy time.
+    if (!Token.isUnresolved(props.consoleUrl)) {
+      let consoleUrl: URL;
+      try {
+        consoleUrl = new URL(props.consoleUrl);
+      } catch {
+        throw new Error(`consoleUrl ${JSON.stringify(props.consoleUrl)} is not an absolute URL`);
+      }
+      if (consoleUrl.protocol !== 'https:' && consoleUrl.protocol !== 'http:') {
+        throw new Error(`consoleUrl ${JSON.stringify(props.consoleUrl)} must be http(s)`);
+      }
     }
     const timeout = props.timeout ?? Duration.seconds(30);
     const visibility = queueDefinition('alerts').visibilityTimeoutSeconds;

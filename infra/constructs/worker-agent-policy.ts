@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -7,32 +7,75 @@ import { raiseAlertStatements } from './alert-grants';
 import { type CloverTables, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from './clover-tables';
 import { DISPATCH_QUEUE_PATTERNS, queueArnPattern, wildcardQueueFinding } from './queue-arns';
 
+/**
+ * The IAM principal tags that tell the agent policy who an agent is. Set them on the agent's role
+ * (one role per host) or as session tags (IAM Roles Anywhere attribute mapping, AssumeRole with
+ * TagSession); docs/deploy.md, "Worker agents", says how.
+ */
+export const AGENT_TAGS = {
+  /** The agent's worker id: its queue `worker-<id>` and its lease item `workerId = <id>`. */
+  workerId: 'clover-worker-id',
+  /** The agent's pool: the shared queue `dispatch-<pool>` it consumes. */
+  pool: 'clover-pool',
+  /** The owner whose declared jobs the agent may sync (PUT /api/agents/<owner>/declared-jobs). */
+  jobsOwner: 'clover-jobs-owner',
+} as const;
+
+const tag = (key: string) => `\${aws:PrincipalTag/${key}}`;
+
 export interface WorkerAgentPolicyProps {
   /** The stage's resource prefix, e.g. `clover-dev`. The policy is named `${prefix}-worker-agent`. */
   readonly prefix: string;
   readonly tables: CloverTables;
   /** The `alerts` queue: a failed run (and the first success after failures) raises an alert. */
   readonly alertsQueue: IQueue;
+  /** The poison-dispatch dead-letter queue: agents read its ARN (their queue's redrive policy), never its messages. */
+  readonly dispatchDeadLetterQueue: IQueue;
 }
 
-const CONSUME = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'];
+/** What consuming a queue takes; the agent also reads the queue's URL and attributes (ensureQueue). */
+export const CONSUME_ACTIONS = [
+  'sqs:ReceiveMessage',
+  'sqs:DeleteMessage',
+  'sqs:ChangeMessageVisibility',
+  'sqs:GetQueueUrl',
+  'sqs:GetQueueAttributes',
+] as const;
+
+/** Queue administration no agent may do on any queue of the stage, whatever else its role holds. */
+export const QUEUE_ADMIN_ACTIONS = [
+  'sqs:CreateQueue',
+  'sqs:DeleteQueue',
+  'sqs:SetQueueAttributes',
+  'sqs:AddPermission',
+  'sqs:RemovePermission',
+  'sqs:PurgeQueue',
+  'sqs:TagQueue',
+  'sqs:UntagQueue',
+] as const;
 
 /**
- * The IAM managed policy a worker agent's identity needs (an EC2 instance profile role, or an
- * on-prem host's role via IAM Roles Anywhere): attach it, nothing more.
+ * The IAM managed policy every worker agent's identity attaches (an EC2 instance profile role, or an
+ * on-prem host's role through IAM Roles Anywhere). Who the agent is comes from its principal tags
+ * ({@link AGENT_TAGS}), so one policy serves every agent and still confines each:
  *
- * - workers: read and write (lease heartbeats, registration, the live list); runs and locks: read
- *   and write (claim, progress, outcome, lock release and hand-over, LOCAL-mode fires); jobs: read.
- * - the stage's dispatch queues (`${prefix}-dispatch-*`, `${prefix}-worker-*`): receive, delete,
- *   change visibility; send and look up, because settling a run may re-dispatch the next one.
- * - its own queue (`${prefix}-worker-*`): create, set attributes and delete (`ensureWorkerQueue`).
- * - never consume or send to the poison-dispatch dead-letter queue, which `dispatch-*` would
- *   otherwise match: the monitor and the console own it. Agents still read its ARN to give their queue a redrive policy.
- * - raising failure and recovery alerts: PutItem on `alerts`, SendMessage and GetQueueUrl on the
- *   `alerts` queue (core/alerts.ts); the notifier mails them.
+ * - its lease: item writes on `workers` only where the partition key (`dynamodb:LeadingKeys`) is
+ *   its own worker id; read on `workers` (the live list LOCAL mode and routing read);
+ * - its queues: consume only `worker-<its id>` and `dispatch-<its pool>` — never another worker's
+ *   queue; the queues themselves are made by the stack (`-c agents=...`), so agents create none;
+ * - an explicit deny of queue administration (create, delete, set attributes — the queue policy
+ *   among them —, permissions, purge, tags) on every queue of the stage, and of consuming or
+ *   sending to the poison-dispatch dead-letter queue;
+ * - runs and locks: read and item writes; jobs: read (claims and outcomes are fenced conditional
+ *   writes: see docs/deploy.md, "What a compromised agent can still do");
+ * - SendMessage to the stage's dispatch and worker queues: settling a run may dispatch the next
+ *   one (QUEUE policy, chains) to any worker — a pointer that the receiver checks against the ledger;
+ * - raising failure and recovery alerts (PutItem on `alerts`, SendMessage on the `alerts` queue);
+ * - with the API, `execute-api:Invoke` on `PUT /api/agents/<its jobs owner>/declared-jobs` only
+ *   ({@link WorkerAgentPolicy.allowDeclaredJobSync}).
  *
  * @example
- * const agent = new WorkerAgentPolicy(this, 'WorkerAgentPolicy', { prefix, tables, alertsQueue });
+ * const agent = new WorkerAgentPolicy(this, 'WorkerAgentPolicy', { prefix, tables, alertsQueue, dispatchDeadLetterQueue });
  * new CfnOutput(this, 'WorkerAgentPolicyArn', { value: agent.policy.managedPolicyArn });
  */
 export class WorkerAgentPolicy extends Construct {
@@ -41,54 +84,90 @@ export class WorkerAgentPolicy extends Construct {
   constructor(scope: Construct, id: string, props: WorkerAgentPolicyProps) {
     super(scope, id);
     const { prefix, tables } = props;
-    const dispatchQueues = DISPATCH_QUEUE_PATTERNS.map((pattern) => queueArnPattern(this, prefix, pattern));
-    const workerQueues = queueArnPattern(this, prefix, 'worker-*');
-    const deadLetterQueue = queueArnPattern(this, prefix, 'dispatch-default-dlq');
+    const queue = (name: string) => queueArnPattern(this, prefix, name);
 
     this.policy = new ManagedPolicy(this, 'Policy', {
       managedPolicyName: physicalName(prefix, 'worker-agent'),
-      description: `Clover worker agents of ${prefix}: leases, runs, locks and the stage's dispatch queues`,
+      description: `Clover worker agents of ${prefix}: own lease and queues (by principal tag), runs, locks, dispatch`,
       statements: [
         new PolicyStatement({
-          sid: 'ReadJobs',
+          sid: 'ReadJobsAndWorkers',
           actions: [...TABLE_READ_ACTIONS],
-          resources: tables.arns('jobs'),
+          resources: tables.arns('jobs', 'workers'),
         }),
         new PolicyStatement({
-          sid: 'LeasesRunsLocks',
+          sid: 'OwnLeaseOnly',
+          actions: [...TABLE_WRITE_ACTIONS],
+          resources: [tables.table('workers').tableArn],
+          conditions: {
+            'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [tag(AGENT_TAGS.workerId)] },
+          },
+        }),
+        new PolicyStatement({
+          sid: 'RunsAndLocks',
           actions: [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],
-          resources: tables.arns('workers', 'runs', 'locks'),
+          resources: tables.arns('runs', 'locks'),
         }),
         new PolicyStatement({
-          sid: 'ConsumeAndDispatch',
-          actions: [...CONSUME, 'sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
-          resources: dispatchQueues,
+          sid: 'ConsumeOwnAndPoolQueue',
+          actions: [...CONSUME_ACTIONS],
+          resources: [queue(`worker-${tag(AGENT_TAGS.workerId)}`), queue(`dispatch-${tag(AGENT_TAGS.pool)}`)],
         }),
         new PolicyStatement({
-          sid: 'OwnWorkerQueue',
-          actions: ['sqs:CreateQueue', 'sqs:SetQueueAttributes', 'sqs:DeleteQueue'],
-          resources: [workerQueues],
+          sid: 'ReadDeadLetterQueueArn',
+          actions: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+          resources: [props.dispatchDeadLetterQueue.queueArn],
+        }),
+        new PolicyStatement({
+          sid: 'DispatchNextRuns',
+          actions: ['sqs:SendMessage', 'sqs:GetQueueUrl'],
+          resources: DISPATCH_QUEUE_PATTERNS.map((pattern) => queue(pattern)),
+        }),
+        new PolicyStatement({
+          sid: 'NeverAdministerQueues',
+          effect: Effect.DENY,
+          actions: [...QUEUE_ADMIN_ACTIONS],
+          resources: [queue('*')],
         }),
         new PolicyStatement({
           sid: 'NeverTouchDeadLetters',
           effect: Effect.DENY,
-          actions: [...CONSUME, 'sqs:SendMessage'],
-          resources: [deadLetterQueue],
+          actions: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:SendMessage',
+          ],
+          resources: [props.dispatchDeadLetterQueue.queueArn],
         }),
         ...raiseAlertStatements(tables, props.alertsQueue),
       ],
     });
     Validations.of(this.policy).acknowledge(
-      {
-        id: wildcardQueueFinding(prefix, 'dispatch-*'),
+      ...DISPATCH_QUEUE_PATTERNS.map((pattern) => ({
+        id: wildcardQueueFinding(prefix, pattern),
         reason:
-          "Agents consume pool queues (dispatch-<pool>) that are created at runtime and cannot be listed in advance; the pattern is scoped to this stage's prefix, and the stage's dead-letter queue is denied explicitly.",
-      },
-      {
-        id: wildcardQueueFinding(prefix, 'worker-*'),
-        reason:
-          "Each agent creates, consumes and deletes its own queue (worker-<id>), named at runtime from its worker id; the pattern is scoped to this stage's prefix.",
-      },
+          "Settling a run may dispatch the next one (QUEUE policy, chained jobs) to whichever pool or worker routing picks, so agents may SendMessage (and only that) to the stage's dispatch and worker queues; a message is only a pointer the receiving agent checks against the run ledger.",
+      })),
+    );
+  }
+
+  /** Lets agents sync their declared jobs through the API: only under the owner their tag names. */
+  allowDeclaredJobSync(apiId: string): void {
+    this.policy.addStatements(
+      new PolicyStatement({
+        sid: 'SyncOwnDeclaredJobs',
+        actions: ['execute-api:Invoke'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'execute-api',
+            resource: apiId,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+            // The API's one stage, so the ARN names one route for one owner: no wildcard at all.
+            resourceName: `$default/PUT/api/agents/${tag(AGENT_TAGS.jobsOwner)}/declared-jobs`,
+          }),
+        ],
+      }),
     );
   }
 }

@@ -219,21 +219,50 @@ describe('the agent config `zmq:` section', () => {
 });
 
 describe('the dispatcher Lambda’s ZeroMQ settings', () => {
-  test('a key pair (and a deadline) from the environment, both halves or neither', () => {
+  const noSecret = async (): Promise<never> => {
+    throw new Error('no secret should be read');
+  };
+
+  test('a key pair (and a deadline) from the environment, both halves or neither', async () => {
     const pair = zmq.curveKeyPair();
     const env = {
       CLOVER_DISPATCHER_ZMQ_PUBLIC_KEY: pair.publicKey,
       CLOVER_DISPATCHER_ZMQ_SECRET_KEY: pair.secretKey,
     };
-    assert.deepEqual(dispatcherZmq(readConfig({ ...env, CLOVER_ZMQ_DEADLINE_MS: '800' })), {
+    assert.deepEqual(await dispatcherZmq(readConfig({ ...env, CLOVER_ZMQ_DEADLINE_MS: '800' }), noSecret), {
       keys: pair,
       deadlineMs: 800,
     });
-    assert.equal(dispatcherZmq(readConfig({})), undefined);
+    assert.equal(await dispatcherZmq(readConfig({}), noSecret), undefined);
     assert.throws(
       () => readConfig({ CLOVER_DISPATCHER_ZMQ_PUBLIC_KEY: pair.publicKey }),
       /CLOVER_DISPATCHER_ZMQ_SECRET_KEY/,
     );
     assert.throws(() => readConfig({ ...env, CLOVER_DISPATCHER_ZMQ_SECRET_KEY: 'short' }), /Z85/);
+  });
+
+  test('in AWS, the key pair from the secret the stack names, never from the environment as well', async () => {
+    const pair = zmq.curveKeyPair();
+    const arn =
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:clover-prod/dispatcher-curve-keys-AbCdEf';
+    const read: string[] = [];
+    const fromSecret = await dispatcherZmq(
+      readConfig({ CLOVER_DISPATCHER_ZMQ_SECRET_ARN: arn }),
+      async (id) => {
+        read.push(id);
+        return pair;
+      },
+    );
+    assert.deepEqual(fromSecret, { keys: pair });
+    assert.deepEqual(read, [arn]);
+    assert.throws(
+      () =>
+        readConfig({
+          CLOVER_DISPATCHER_ZMQ_SECRET_ARN: arn,
+          CLOVER_DISPATCHER_ZMQ_PUBLIC_KEY: pair.publicKey,
+          CLOVER_DISPATCHER_ZMQ_SECRET_KEY: pair.secretKey,
+        }),
+      /CLOVER_DISPATCHER_ZMQ_SECRET_ARN: is set together with CLOVER_DISPATCHER_ZMQ_SECRET_KEY/,
+    );
   });
 });

@@ -1,0 +1,233 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  Metric,
+  SingleValueWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, METRICS, type MetricKey } from '../../functions/metrics';
+import { physicalName } from '../resources';
+import type { CloverNodeFunction } from './node-function';
+
+export interface CloverObservabilityProps {
+  /** The stage's resource prefix: alarms are named `${prefix}-<what>`, the dashboard `${prefix}`. */
+  readonly prefix: string;
+  /** Every dead-letter queue of the stage, by logical name: each gets a "not empty" alarm. */
+  readonly deadLetterQueues: ReadonlyArray<readonly [string, IQueue]>;
+  /** Every Clover Lambda: each gets an errors alarm and a throttles alarm. */
+  readonly functions: readonly CloverNodeFunction[];
+  /** The stage's schedule group: failed, dropped and throttled fires alarm. */
+  readonly scheduleGroup: IScheduleGroup;
+  /** Who the alarms mail (an SNS email subscription, confirmed from the first message). @default none */
+  readonly alarmEmail?: string;
+}
+
+const MINUTE = Duration.minutes(1);
+const FIVE_MINUTES = Duration.minutes(5);
+
+/** A metric the Lambdas publish in EMF (functions/metrics.ts), for the stage. */
+export function cloverMetric(
+  prefix: string,
+  key: MetricKey,
+  options: {
+    statistic?: string;
+    period?: Duration;
+    dimensions?: Record<string, string>;
+    label?: string;
+  } = {},
+): Metric {
+  return new Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName: METRICS[key].name,
+    dimensionsMap: { Stage: prefix, ...options.dimensions },
+    statistic: options.statistic ?? 'Sum',
+    period: options.period ?? MINUTE,
+    ...(options.label ? { label: options.label } : {}),
+  });
+}
+
+/** The fire outcomes the dispatcher reports (core/dispatch.ts FireOutcome kinds). */
+const FIRE_OUTCOMES = [
+  'dispatched',
+  'queued',
+  'skipped',
+  'duplicate',
+  'no_worker',
+  'rejected',
+  'invalid',
+] as const;
+
+/**
+ * What watches a stage: an SNS topic for alarms (mailed to `alarmEmail`), an alarm for each
+ * dead-letter queue holding a message, for each Lambda's errors and throttles, for the
+ * scheduler's failed, dropped and throttled fires, for notifier send failures and for jobs no live
+ * worker can run (the monitor's `JobsWithoutLiveWorker`); and a dashboard of fires by outcome,
+ * lateness, failover, alert sends and the Lambdas.
+ *
+ * Every alarm treats missing data as fine (no data is no failure) and fires on the first breach:
+ * each condition means a person should look now.
+ *
+ * @example
+ * new CloverObservability(this, 'Observability', { prefix, deadLetterQueues, functions, scheduleGroup, alarmEmail: 'ops@example.com' });
+ */
+export class CloverObservability extends Construct {
+  readonly topic: Topic;
+  /** Every alarm, by a stable key such as `dlq:fires-dlq`, `errors:dispatcher`, `scheduler:dropped`. */
+  readonly alarms = new Map<string, Alarm>();
+  readonly dashboard: Dashboard;
+  private readonly action: SnsAction;
+  private readonly prefix: string;
+
+  constructor(scope: Construct, id: string, props: CloverObservabilityProps) {
+    super(scope, id);
+    const { prefix } = props;
+    this.prefix = prefix;
+    this.topic = new Topic(this, 'AlarmTopic', {
+      topicName: physicalName(prefix, 'alarms'),
+      displayName: `Clover ${prefix} alarms`,
+      enforceSSL: true,
+    });
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'Alarm notifications carry only alarm names and states, no job data; CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key would cost more than the rest of an idle stage.',
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    this.action = new SnsAction(this.topic);
+
+    for (const [name, queue] of props.deadLetterQueues) {
+      this.alarm(`dlq:${name}`, `${name}-not-empty`, {
+        metric: queue.metricApproximateNumberOfMessagesVisible({
+          statistic: 'Maximum',
+          period: FIVE_MINUTES,
+        }),
+        description: `Dead-letter queue ${physicalName(prefix, name)} holds a message: something failed for good (docs/deploy.md, "Alarms").`,
+      });
+    }
+    for (const f of props.functions) {
+      const name = f.functionName.slice(prefix.length + 1);
+      this.alarm(`errors:${name}`, `${name}-errors`, {
+        metric: f.fn.metricErrors({ period: MINUTE, statistic: 'Sum' }),
+        description: `${f.functionName} failed (an invocation threw or timed out): read its log group.`,
+      });
+      this.alarm(`throttles:${name}`, `${name}-throttles`, {
+        metric: f.fn.metricThrottles({ period: MINUTE, statistic: 'Sum' }),
+        description: `${f.functionName} was throttled: its concurrency limit or the account's was reached.`,
+      });
+    }
+    const group = props.scheduleGroup;
+    this.alarm('scheduler:target-errors', 'scheduler-target-errors', {
+      metric: group.metricTargetErrors({ period: MINUTE, statistic: 'Sum' }),
+      description:
+        'EventBridge Scheduler could not invoke the dispatcher for a fire (it retries, then dead-letters to fires-dlq).',
+    });
+    this.alarm('scheduler:dropped', 'scheduler-dropped', {
+      metric: group.metricDropped({ period: MINUTE, statistic: 'Sum' }),
+      description:
+        'EventBridge Scheduler dropped a fire after its retries (it could not be dead-lettered either, or the schedule has no dead-letter queue).',
+    });
+    this.alarm('scheduler:dlq-failed', 'scheduler-dead-letter-failed', {
+      metric: group.metricFailedToBeSentToDLQ(undefined, { period: MINUTE, statistic: 'Sum' }),
+      description: 'EventBridge Scheduler could not put a failed fire on fires-dlq: the fire is lost.',
+    });
+    this.alarm('scheduler:throttled', 'scheduler-throttled', {
+      metric: group.metricThrottled({ period: MINUTE, statistic: 'Sum' }),
+      description: "EventBridge Scheduler throttled the stage's fires (account quota).",
+    });
+    this.alarm('notifier:send-failures', 'alert-send-failures', {
+      metric: cloverMetric(prefix, 'alertSendFailures'),
+      description: 'The notifier could not mail an alert (SES refused or failed): the alert record says why.',
+    });
+    this.alarm('monitor:no-live-worker', 'no-live-worker', {
+      metric: cloverMetric(prefix, 'jobsWithoutLiveWorker', { statistic: 'Maximum', period: FIVE_MINUTES }),
+      description:
+        'A job that is not paused has no live worker that could run it (its pool is empty or nobody has its handler).',
+    });
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: prefix,
+      defaultInterval: Duration.hours(6),
+    });
+    const metric = (key: MetricKey, extra: Parameters<typeof cloverMetric>[2] = {}) =>
+      cloverMetric(prefix, key, { period: FIVE_MINUTES, ...extra });
+    this.dashboard.addWidgets(
+      graph(
+        'Fires by outcome',
+        FIRE_OUTCOMES.map((outcome) => metric('fires', { dimensions: { Outcome: outcome }, label: outcome })),
+      ),
+      graph('Fire lateness (ms)', [
+        metric('fireLateness', { statistic: 'p50', label: 'p50' }),
+        metric('fireLateness', { statistic: 'p99', label: 'p99' }),
+        metric('fireLateness', { statistic: 'Maximum', label: 'max' }),
+      ]),
+      graph('Runs the monitor settled (failover)', [
+        metric('runsRecovered', { label: 'recovered (re-dispatched)' }),
+        metric('runsLost', { label: 'lost' }),
+        metric('runsTimedOut', { label: 'timed out' }),
+        metric('workersExpired', { label: 'worker leases expired' }),
+        metric('misfires', { label: 'misfires' }),
+      ]),
+      graph('Alert sends', [
+        metric('alertsSent', { label: 'sent' }),
+        metric('alertSendFailures', { label: 'failed' }),
+      ]),
+    );
+    this.dashboard.addWidgets(
+      new SingleValueWidget({
+        title: 'Jobs without a live worker',
+        metrics: [metric('jobsWithoutLiveWorker', { statistic: 'Maximum' })],
+        width: 6,
+      }),
+      graph(
+        'Lambda errors',
+        props.functions.map((f) => f.fn.metricErrors({ period: FIVE_MINUTES, label: f.functionName })),
+      ),
+      graph(
+        'Dead-letter queues',
+        props.deadLetterQueues.map(([name, queue]) =>
+          queue.metricApproximateNumberOfMessagesVisible({
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+            label: name,
+          }),
+        ),
+      ),
+      graph('Scheduler', [
+        group.metricAttempts({ period: FIVE_MINUTES, statistic: 'Sum', label: 'invocation attempts' }),
+        group.metricTargetErrors({ period: FIVE_MINUTES, statistic: 'Sum', label: 'target errors' }),
+        group.metricSentToDLQ({ period: FIVE_MINUTES, statistic: 'Sum', label: 'sent to fires-dlq' }),
+      ]),
+    );
+  }
+
+  /** Alarms on `metric` reaching 1 in one period, notifying the topic. Adds more alarms (the API's) later. */
+  alarm(key: string, name: string, props: { metric: IMetric; description: string }): Alarm {
+    if (this.alarms.has(key)) throw new Error(`alarm ${JSON.stringify(key)} is defined twice`);
+    const alarm = new Alarm(this, `Alarm-${key.replace(/[^A-Za-z0-9]/g, '-')}`, {
+      alarmName: physicalName(this.prefix, name),
+      alarmDescription: props.description,
+      metric: props.metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(this.action);
+    this.alarms.set(key, alarm);
+    return alarm;
+  }
+}
+
+function graph(title: string, metrics: IMetric[]): GraphWidget {
+  return new GraphWidget({ title, left: metrics, width: 6 });
+}
