@@ -151,10 +151,13 @@ describe('Monitor: availability', () => {
     const a = (await w.registry.get('a'))!;
     await w.registry.setStatus('a', a.leaseFence, 'GONE', w.clock.now());
     assert.equal((await w.monitor.sweep()).jobsUnavailable, 1);
-    assert.equal((await w.monitor.sweep()).jobsUnavailable, 0);
+    const still = await w.monitor.sweep();
+    assert.equal(still.jobsUnavailable, 0);
+    // The gauge behind the "no live worker" alarm stays up for as long as the outage lasts.
+    assert.equal(still.jobsWithoutLiveWorker, 1);
     assert.deepEqual(w.alertKinds(), ['job_unavailable']);
     await w.worker('a');
-    await w.monitor.sweep();
+    assert.equal((await w.monitor.sweep()).jobsWithoutLiveWorker, 0);
     assert.deepEqual([...(await w.alertStore.flagged('job_unavailable'))], []);
     const again = (await w.registry.get('a'))!;
     await w.registry.setStatus('a', again.leaseFence, 'GONE', w.clock.now());
@@ -167,7 +170,9 @@ describe('Monitor: availability', () => {
     await w.job({ jobId: 'paused', paused: true, handler: 'nobody.has.this' });
     const a = await w.worker('a', { capacity: 1 });
     await w.registry.renew('a', a.leaseFence, w.clock.now(), 10_000, 1);
-    assert.equal((await w.monitor.sweep()).jobsUnavailable, 0);
+    const report = await w.monitor.sweep();
+    assert.equal(report.jobsUnavailable, 0);
+    assert.equal(report.jobsWithoutLiveWorker, 0);
   });
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '../../core/log';
 import type { SweepReport } from '../../core/monitor';
+import { emfMetrics } from '../metrics';
 import { makeMonitorHandler } from './handler';
 
 function fakeMonitor() {
@@ -42,4 +43,48 @@ test('loops every N seconds until the run budget is spent, or the invocation run
     { getRemainingTimeInMillis: () => 12_000 - t },
   );
   assert.equal(short.sweeps, 2);
+});
+
+test('publishes each sweep as EMF metrics: the no-live-worker gauge and failover counts', async () => {
+  const lines: string[] = [];
+  const metrics = emfMetrics({
+    stage: 'clover-test',
+    fn: 'monitor',
+    write: (line) => lines.push(line),
+    now: () => 1_000,
+  });
+  const monitor = {
+    async sweep(): Promise<SweepReport> {
+      return {
+        at: 1,
+        errors: [],
+        jobsWithoutLiveWorker: 2,
+        runsRecovered: 1,
+        runsLost: 0,
+        runsTimedOut: 0,
+        workersExpired: 1,
+        misfiresSkipped: 0,
+        catchUpFires: 0,
+        deadLettersDrained: 0,
+      } as unknown as SweepReport;
+    },
+  };
+  await makeMonitorHandler({ monitor, log: silentLogger, loopSeconds: 0, metrics })();
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]!) as Record<string, unknown> & {
+    _aws: {
+      CloudWatchMetrics: Array<{
+        Namespace: string;
+        Dimensions: string[][];
+        Metrics: Array<{ Name: string }>;
+      }>;
+    };
+  };
+  assert.equal(line.Stage, 'clover-test');
+  assert.equal(line.JobsWithoutLiveWorker, 2);
+  assert.equal(line.RunsRecovered, 1);
+  const [directive] = line._aws.CloudWatchMetrics;
+  assert.equal(directive?.Namespace, 'Clover');
+  assert.deepEqual(directive?.Dimensions, [['Stage']]);
+  assert.ok(directive?.Metrics.some((m) => m.Name === 'JobsWithoutLiveWorker'));
 });

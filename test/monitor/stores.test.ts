@@ -61,4 +61,29 @@ describe('SQS alert queue and scheduler dead letters', () => {
     );
     for (const g of got) await dead.ack(g.receipt);
   });
+
+  it("unwraps the dispatcher's on-failure destination records into the fire they failed", async () => {
+    const { stack } = await stores();
+    const url = stack.queues['fires-dlq'];
+    const dead = new SqsFireDeadLetters({ client: aws.clients.sqs, queueUrl: url });
+    const fire = { jobId: 'late', scheduledTime: '2026-01-30T11:00:00Z' };
+    // The shape Lambda puts on an SQS on-failure destination after the async retries.
+    const record = {
+      version: '1.0',
+      timestamp: '2026-01-30T11:03:00.000Z',
+      requestContext: { requestId: 'r-1', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: fire,
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: { errorType: 'UnavailableError', errorMessage: 'DynamoDB did not answer' },
+    };
+    await aws.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(record) }),
+    );
+    const got = await dead.receive(10);
+    assert.deepEqual(
+      got.map((g) => g.body),
+      [fire],
+    );
+    for (const g of got) await dead.ack(g.receipt);
+  });
 });
