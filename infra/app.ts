@@ -8,7 +8,7 @@
  * npx cdk synth -q -c stage=dev -c alerts=off
  * npx cdk deploy -c stage=prod -c alertFrom='Clover <clover@ops.example.com>' -c alarmEmail=oncall@example.com
  *
- * Settings (docs/deploy.md, "Settings"): stage, alerts, alertFrom, alarmEmail, sesIdentity,
+ * Settings (docs/deploy.md, "Settings"): stage, alerts, api, alertFrom, alarmEmail, sesIdentity,
  * sesConfigurationSet, deletionProtection, vpc, vpcSubnets, agentCidr, zmqPort, domainName,
  * certificateArn, monitorLoopSeconds, agents, curveKeyVersion.
  */
@@ -36,6 +36,7 @@ try {
 new CloverStack(app, settings.prefix, {
   prefix: settings.prefix,
   alerts: settings.alerts,
+  ...(settings.api ? {} : { apiEntry: null }),
   ...(settings.alertFrom ? { alertFrom: settings.alertFrom } : {}),
   ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
   sesIdentity: settings.sesIdentity,

@@ -26,6 +26,7 @@ describe('stage settings', () => {
     assert.equal(settings.prefix, 'clover-prod');
     assert.equal(settings.deletionProtection, true);
     assert.equal(settings.alerts, true);
+    assert.equal(settings.api, true);
     assert.deepEqual(settings.vpc, { kind: 'none' });
     assert.equal(settings.zmqPort, 5555);
     assert.equal(settings.sesIdentity, 'create');
@@ -40,8 +41,9 @@ describe('stage settings', () => {
   });
 
   test('GIVEN alerts off WHEN read THEN no sender or alarm email is needed', () => {
-    const settings = read({ stage: 'dev', alerts: 'off' });
+    const settings = read({ stage: 'dev', alerts: 'off', api: 'off' });
     assert.equal(settings.alerts, false);
+    assert.equal(settings.api, false);
     assert.equal(settings.alertFrom, undefined);
   });
 

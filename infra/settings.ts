@@ -28,6 +28,8 @@ export interface StageSettings {
   readonly prefix: string;
   /** Whether alert mail is sent; off only for stages nobody is paged for. */
   readonly alerts: boolean;
+  /** Whether the API, Cognito and the console are deployed (off for LocalStack Community, which lacks them). */
+  readonly api: boolean;
   readonly alertFrom?: string;
   readonly alarmEmail?: string;
   /** `create` makes the SES identity of alertFrom's address; `import` uses one verified outside the stack. */
@@ -163,6 +165,7 @@ export function readSettings(context: (key: string) => unknown): StageSettings {
     stage: stage ?? '',
     prefix: `clover-${stage ?? ''}`,
     alerts,
+    api: flag('api', true),
     ...(alertFrom !== undefined ? { alertFrom } : {}),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
     sesIdentity: sesIdentity === 'import' ? 'import' : 'create',
