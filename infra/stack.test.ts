@@ -998,6 +998,15 @@ describe('API and console', () => {
       AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
     });
     full.template.resourceCountIs('AWS::Cognito::UserPoolDomain', 1);
+    full.template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: physicalName(PREFIX, 'api'),
+      Environment: {
+        Variables: Match.objectLike({
+          COGNITO_USER_POOL_ID: fref(api.userPool.userPoolId),
+          COGNITO_CLIENT_ID: fref(api.client.userPoolClientId),
+        }),
+      },
+    });
     full.template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
       GenerateSecret: false,
       AllowedOAuthFlows: ['code'],

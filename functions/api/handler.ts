@@ -6,7 +6,7 @@
 import { handle } from 'hono/aws-lambda';
 import { awsClients } from '../../core/adapters/aws-clients';
 import { controlPlane } from '../../core/adapters/control-plane';
-import { functionLogger, readConfig } from '../config';
+import { functionLogger, readConfig, setRequestId } from '../config';
 import { createApiApp } from './app';
 import { CognitoAuthenticator } from './auth';
 import { managementApi } from './wiring';
@@ -22,6 +22,7 @@ let defaultHandler: ReturnType<typeof handle> | undefined;
 
 /** Built once per warm container: clients, stores and the JWKS cache are reused by warm invocations. */
 export const handler: ReturnType<typeof handle> = (event, context) => {
+  setRequestId((context as { awsRequestId?: string } | undefined)?.awsRequestId);
   if (!defaultHandler) {
     const config = readConfig();
     const log = functionLogger(config, 'api');

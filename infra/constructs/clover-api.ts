@@ -149,9 +149,9 @@ export class CloverApi extends Construct {
         CLOVER_DISPATCHER_ARN: props.dispatcherArn,
         CLOVER_SCHEDULER_ROLE_ARN: props.schedulerRole.roleArn,
         CLOVER_FIRES_DLQ_ARN: props.firesDeadLetterQueue.queueArn,
-        CLOVER_AUTH: 'cognito',
-        CLOVER_USER_POOL_ID: this.userPool.userPoolId,
-        CLOVER_USER_POOL_CLIENT_ID: this.client.userPoolClientId,
+        // The handler verifies console tokens itself too (functions/api/handler.ts).
+        COGNITO_USER_POOL_ID: this.userPool.userPoolId,
+        COGNITO_CLIENT_ID: this.client.userPoolClientId,
       },
     });
     const statements = [

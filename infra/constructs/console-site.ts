@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, FeatureFlags, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import {
   Distribution,
@@ -11,6 +11,8 @@ import {
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, type ISource, Source } from 'aws-cdk-lib/aws-s3-deployment';
+import { ENABLE_PARTITION_LITERALS } from 'aws-cdk-lib/cx-api';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 
 export interface ConsoleSiteProps {
@@ -81,9 +83,9 @@ export class ConsoleSite extends Construct {
       })),
       httpVersion: HttpVersion.HTTP2_AND_3,
       priceClass: PriceClass.PRICE_CLASS_100,
-      minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
       ...(props.domain
         ? {
+            minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
             domainNames: [props.domain.name],
             certificate: Certificate.fromCertificateArn(this, 'Certificate', props.domain.certificateArn),
           }
@@ -146,11 +148,24 @@ export class ConsoleSite extends Construct {
           'AwsSolutions-IAM5[Action::s3:DeleteObject*]',
           'AwsSolutions-IAM5[Action::s3:Abort*]',
           'AwsSolutions-IAM5[Resource::*]',
-          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+          `AwsSolutions-IAM5[Resource::${assetBucketObjects(Stack.of(this))}]`,
           `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket)}.Arn>/*]`,
         ].map((id) => ({ id, reason: cdkHelper })),
       );
     }
     return deployment;
   }
+}
+
+/**
+ * The CDK asset bucket's objects as cdk-nag prints them: the pseudo parameters where the stack has
+ * no environment, the literal region (and its partition) where it has one.
+ */
+function assetBucketObjects(stack: Stack): string {
+  const region = Token.isUnresolved(stack.region) ? undefined : stack.region;
+  // CDK writes the partition literally only with a region and the partition-literals flag (cdk.json).
+  const literal = region !== undefined && FeatureFlags.of(stack).isEnabled(ENABLE_PARTITION_LITERALS);
+  const partition = literal ? (RegionInfo.get(region).partition ?? 'aws') : '<AWS::Partition>';
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+  return `arn:${partition}:s3:::cdk-hnb659fds-assets-${account}-${region ?? '<AWS::Region>'}/*`;
 }
