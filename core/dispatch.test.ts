@@ -186,6 +186,26 @@ describe('concurrency policies', () => {
     assert.equal((await w.fire(1)).kind, 'dispatched');
   });
 
+  test('FORBID: a lock its finished run has not yet released is taken over, not an overlap', async () => {
+    const w = world();
+    await w.job();
+    await w.worker('a');
+    const run = await w.claim(await w.fire(0));
+    // The worker wrote the final status; its lock release (settle) has not happened yet.
+    const finished = await w.runs.transition(run.runId, {
+      from: ['RUNNING'],
+      fence: run.fence,
+      to: 'SUCCEEDED',
+      at: w.clock.now(),
+    });
+    const next = await w.fire(1);
+    assert.equal(next.kind, 'dispatched', JSON.stringify(next));
+    const nextRunId = next.kind === 'dispatched' ? next.runs[0]?.runId : undefined;
+    await w.dispatcher.settle(finished); // the late release finds another owner and changes nothing
+    assert.equal((await w.locks.get('job#report'))?.owner, nextRunId);
+    assert.equal((await w.fire(2)).kind, 'skipped', 'the new run holds the lock');
+  });
+
   test('QUEUE: later fires wait, bounded by maxQueued, and start in order as each run finishes', async () => {
     const w = world();
     await w.job({ concurrency: { policy: 'QUEUE', maxQueued: 2 } });

@@ -16,6 +16,7 @@ import {
   fireRunId,
   IdSchema,
   IsoInstantSchema,
+  isFinal,
   isoSeconds,
   type Job,
   jobLockKey,
@@ -406,6 +407,8 @@ export class Dispatcher {
       if (error instanceof AlreadyFiredError) return { kind: 'settled', outcome: this.duplicate(run, log) };
       if (!(error instanceof LockHeldError) || error.owner === undefined) throw error;
       const holder = error.owner;
+      const stale = await this.takeStaleLock(locked, claim, holder, log);
+      if (stale) return stale;
       if (policy === 'QUEUE')
         return { kind: 'settled', outcome: await this.enqueue(job, locked, holder, now, log) };
       if (policy === 'REPLACE') {
@@ -414,6 +417,38 @@ export class Dispatcher {
       }
       return { kind: 'settled', outcome: await this.skip(run, 'overlap', now, log, `active run ${holder}`) };
     }
+  }
+
+  /**
+   * A lock whose holder run is already final is stale: the run's worker writes the final status and
+   * releases the lock in two requests (RunExecution.complete, then settle), and a fire that lands
+   * between them — or after a worker died between them — must not be skipped as an overlap with a run
+   * that has finished. Such a lock is taken over from its holder by the same conditional write.
+   * Not under QUEUE: there the finishing run hands its lock to the oldest queued run (settle).
+   */
+  private async takeStaleLock(
+    run: Run,
+    claim: { key: string; owner: string; expiresAt: number; now: number },
+    holder: string,
+    log: Logger,
+  ): Promise<{ kind: 'written'; run: Run } | { kind: 'settled'; outcome: FireOutcome } | undefined> {
+    if (run.concurrency === 'QUEUE') return undefined;
+    const current = await this.deps.runs.get(holder);
+    if (!current || !isFinal(current)) return undefined;
+    try {
+      await this.deps.runs.createWithLock(run, { ...claim, takeOverFrom: holder });
+    } catch (error) {
+      if (error instanceof AlreadyFiredError) return { kind: 'settled', outcome: this.duplicate(run, log) };
+      if (error instanceof LockHeldError) return undefined; // another fire took it first
+      throw error;
+    }
+    log.log('info', 'run created; the lock of the finished run was not yet released', {
+      status: run.status,
+      workerId: run.workerId,
+      previous: holder,
+      previousStatus: current.status,
+    });
+    return { kind: 'written', run };
   }
 
   private async enqueue(job: Job, run: Run, holder: string, now: number, log: Logger): Promise<FireOutcome> {

@@ -9,6 +9,8 @@ import { nextRetryDelayMs } from './retry';
 export type RunOutcome =
   | { readonly status: 'SUCCEEDED'; readonly result?: unknown }
   | { readonly status: 'FAILED'; readonly error: RunError }
+  /** The handler ran past the run's deadline and was aborted (the monitor's deadline sweep says the same). */
+  | { readonly status: 'TIMED_OUT'; readonly error: RunError }
   | { readonly status: 'CANCELLED'; readonly error?: RunError };
 
 export interface RunExecutionDeps {
@@ -72,6 +74,7 @@ export class RunExecution {
       at: now,
       set: {
         finishedAt: now,
+        ...(outcome.status === 'TIMED_OUT' ? { reason: 'timeout' } : {}),
         ...('error' in outcome && outcome.error ? { error: outcome.error } : {}),
         ...('result' in outcome && outcome.result !== undefined ? { result: outcome.result } : {}),
       },
@@ -93,6 +96,14 @@ export class RunExecution {
         jobId: run.jobId,
         runId: run.runId,
         message: `attempt ${run.attempt} on ${run.workerId ?? 'a worker'} failed: ${error}`,
+        at: now,
+      });
+    } else if (run.status === 'TIMED_OUT') {
+      await alerts.raise({
+        kind: 'timeout',
+        jobId: run.jobId,
+        runId: run.runId,
+        message: `attempt ${run.attempt} on ${run.workerId ?? 'a worker'} ran past its deadline and was aborted`,
         at: now,
       });
     } else if (run.status === 'SUCCEEDED' && (await isRecovery(this.deps.runs, run))) {

@@ -718,7 +718,7 @@ export class Agent {
     }
     if (slot.cause === 'deadline') {
       return {
-        status: 'FAILED',
+        status: 'TIMED_OUT',
         error: {
           code: 'deadline_exceeded',
           message: aborted?.message ?? 'deadline passed',

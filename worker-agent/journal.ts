@@ -35,6 +35,7 @@ import { EpochMsSchema, RunErrorSchema } from '../core/model';
 const RunOutcomeSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('SUCCEEDED'), result: z.unknown().optional() }),
   z.object({ status: z.literal('FAILED'), error: RunErrorSchema }),
+  z.object({ status: z.literal('TIMED_OUT'), error: RunErrorSchema }),
   z.object({ status: z.literal('CANCELLED'), error: RunErrorSchema.optional() }),
 ]);
 

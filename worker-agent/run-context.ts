@@ -27,7 +27,7 @@ const MAX_PROGRESS_MESSAGE = 1024;
 export type AbortCause =
   /** cancelRequested on the run: the outcome is written as CANCELLED. */
   | 'cancelled'
-  /** The envelope's deadline passed: FAILED with code `deadline_exceeded`. */
+  /** The envelope's deadline passed: TIMED_OUT with code `deadline_exceeded`. */
   | 'deadline'
   /** The run is no longer this attempt's (cancelled, timed out, re-dispatched): nothing is written. */
   | 'superseded'

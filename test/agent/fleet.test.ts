@@ -12,11 +12,14 @@ import { silentLogger } from '../../core/log';
 import { SchedulerClock } from '../../core/scheduler-clock';
 import { useEmulator } from '../harness';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
+import { waitFor } from '../harness/wait';
 
 const aws = useEmulator();
 const agents = useAgents();
 
-test('three agents, a rate(1 minute) job fired 30 times by the clock: 30 runs, each executed by exactly one agent', async () => {
+test('three agents, a rate(1 minute) job fired 30 times by the clock: 30 runs, each executed by exactly one agent', {
+  timeout: 300_000,
+}, async () => {
   await aws.provisioned();
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
   const fleet = await Promise.all(
@@ -24,11 +27,12 @@ test('three agents, a rate(1 minute) job fired 30 times by the clock: 30 runs, e
       agents.start({
         aws,
         workerId,
-        config: `pool: fleet\ncapacity: 4\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3\n${testHandlersConfig()}`,
+        // A 30 s lease renewed every 2 s: a loaded machine's slow renewals must not cost a lease here.
+        config: `pool: fleet\ncapacity: 4\nheartbeatIntervalSeconds: 2\nleaseTtlSeconds: 30\n${testHandlersConfig()}`,
       }),
     ),
   );
-  await Promise.all(fleet.map((agent) => agent.waitForLog(/agent started/, 30_000)));
+  await Promise.all(fleet.map((agent) => agent.waitForLog(/agent started/, 90_000)));
 
   await plane.jobService.define({
     jobId: 'every-minute',
@@ -55,15 +59,18 @@ test('three agents, a rate(1 minute) job fired 30 times by the clock: 30 runs, e
   }
   assert.equal(fired.length, 30, 'one fire per schedule minute');
 
-  let runs = await plane.runs.listByJob('every-minute', { limit: 100 });
-  for (let i = 0; i < 150 && runs.some((run) => run.status !== 'SUCCEEDED'); i += 1) {
-    await new Promise((r) => setTimeout(r, 200));
-    runs = await plane.runs.listByJob('every-minute', { limit: 100 });
-  }
+  const runs = await waitFor(
+    () => plane.runs.listByJob('every-minute', { limit: 100 }),
+    (list) => list.length === 30 && list.every((run) => run.status === 'SUCCEEDED'),
+    '30 SUCCEEDED runs',
+    { timeoutMs: 120_000, intervalMs: 200 },
+  ).catch(() => plane.runs.listByJob('every-minute', { limit: 100 }));
   const elapsed = Date.now() - started;
   assert.equal(runs.length, 30);
   assert.deepEqual(
-    runs.filter((run) => run.status !== 'SUCCEEDED').map((run) => `${run.runId}: ${run.status}`),
+    runs
+      .filter((run) => run.status !== 'SUCCEEDED')
+      .map((run) => `${run.runId}: ${run.status} ${run.reason ?? ''} ${JSON.stringify(run.error ?? null)}`),
     [],
   );
 
@@ -87,5 +94,5 @@ test('three agents, a rate(1 minute) job fired 30 times by the clock: 30 runs, e
   console.log(`30 fires over 3 agents in ${elapsed} ms; per agent ${perAgent.join('/')}`);
 
   for (const agent of fleet) agent.signal('SIGTERM');
-  for (const agent of fleet) assert.equal((await agent.waitForExit()).code, 0, agent.text);
+  for (const agent of fleet) assert.equal((await agent.waitForExit(60_000)).code, 0, agent.text);
 });

@@ -2,47 +2,64 @@
  * Invariant 3 with real agent processes: a late write after lease loss is refused, and the run keeps
  * the outcome of the worker that owns it.
  *
- * Agent A claims a run and is frozen (SIGSTOP) mid-run. Its lease (3 s TTL) expires; the run is
- * re-dispatched as the monitor would (Dispatcher.redispatch, new attempt, higher fence) to agent B,
- * which completes it. A is thawed (SIGCONT): it notices the lost lease, aborts the handler and tries
- * to hand the run back — a fenced write, refused — and exits 3 for its supervisor to restart it.
+ * Agent A claims a run whose first attempt would take ten minutes and is frozen (SIGSTOP) while the
+ * ledger shows it RUNNING there. Its lease (6 s TTL) expires — awaited on the lease record, not on a
+ * timer; the run is re-dispatched as the monitor would (Dispatcher.redispatch, new attempt, higher
+ * fence) to agent B, whose attempt takes 100 ms. A is thawed (SIGCONT): it notices the lost lease,
+ * aborts the handler (which records the abort) and tries to hand the run back — a fenced write,
+ * refused — and exits 3 for its supervisor to restart it.
+ *
+ * Timings have margin for a loaded machine: A renews every second against a 6 s TTL; B, which must
+ * not lose its lease, renews every 2 s against 30 s. Every wait is on a condition.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { controlPlane } from '../../core/adapters/control-plane';
 import type { Run } from '../../core/model';
 import { useEmulator } from '../harness';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
+import { waitFor } from '../harness/wait';
 
 const aws = useEmulator();
 const agents = useAgents();
 
-const config = `pool: lossy\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3\n${testHandlersConfig()}`;
+const configA = `pool: lossy\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 6\n${testHandlersConfig()}`;
+const configB = `pool: lossy\nheartbeatIntervalSeconds: 2\nleaseTtlSeconds: 30\n${testHandlersConfig()}`;
 
-test('a late write after lease loss is refused; the run keeps the outcome of the worker that owns it', async () => {
+test('a late write after lease loss is refused; the run keeps the outcome of the worker that owns it', {
+  timeout: 240_000,
+}, async () => {
   await aws.provisioned();
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
-  const a = await agents.start({ aws, workerId: 'agent-a', config });
-  await a.waitForLog(/agent started/);
+  const a = await agents.start({ aws, workerId: 'agent-a', config: configA });
+  await a.waitForLog(/agent started/, 90_000);
   await plane.jobService.define({
     jobId: 'contested',
     handler: 'work',
-    payload: { sleepMs: 5000 },
+    payload: { attemptSleepMs: [600_000, 100] },
+    timeoutSeconds: 1200,
     target: { pool: 'lossy' },
   });
   const fired = await plane.dispatcher.fire({ jobId: 'contested', trigger: 'MANUAL' });
   assert.equal(fired.kind, 'dispatched');
   const runId = fired.kind === 'dispatched' ? fired.runs[0]!.runId : '';
   const get = async () => (await plane.runs.get(runId)) as Run;
-  for (let i = 0; i < 100 && (await get()).status !== 'RUNNING'; i += 1)
-    await new Promise((r) => setTimeout(r, 100));
-  assert.equal((await get()).workerId, 'agent-a');
+  await waitFor(get, (run) => run.status === 'RUNNING', 'agent-a to claim the run');
 
-  const b = await agents.start({ aws, workerId: 'agent-b', config });
-  await b.waitForLog(/agent started/);
+  const b = await agents.start({ aws, workerId: 'agent-b', config: configB });
+  await b.waitForLog(/agent started/, 90_000);
   a.signal('SIGSTOP');
-  const lease = await plane.workers.get('agent-a');
-  await new Promise((r) => setTimeout(r, Math.max(0, (lease?.leaseExpiresAt ?? 0) - Date.now()) + 200));
+  // A is frozen mid-run: the run is still its first attempt, RUNNING on A (which would take 10 minutes).
+  const frozen = await get();
+  assert.equal(frozen.status, 'RUNNING', 'the run is still running on A when A is frozen');
+  assert.equal(frozen.workerId, 'agent-a');
+  assert.equal(frozen.attempt, 1);
+  await waitFor(
+    () => plane.workers.get('agent-a'),
+    (lease) => (lease?.leaseExpiresAt ?? 0) < Date.now(),
+    "agent-a's lease to expire",
+  );
 
   // What the monitor does for a run whose worker's lease expired (recoverOnWorkerLoss).
   const recovered = await plane.dispatcher.redispatch(await get(), {
@@ -51,17 +68,14 @@ test('a late write after lease loss is refused; the run keeps the outcome of the
   });
   assert.equal(recovered.workerId, 'agent-b');
   assert.equal(recovered.attempt, 2);
-  let run = await get();
-  for (let i = 0; i < 150 && run.status !== 'SUCCEEDED'; i += 1) {
-    await new Promise((r) => setTimeout(r, 100));
-    run = await get();
-  }
-  assert.equal(run.status, 'SUCCEEDED');
+  await waitFor(get, (run) => run.status === 'SUCCEEDED', 'agent-b to complete the run');
 
   a.signal('SIGCONT');
-  await a.waitForLog(/refused by the fence/);
-  const exit = await a.waitForExit();
+  await a.waitForLog(/refused by the fence/, 60_000);
+  const exit = await a.waitForExit(60_000);
   assert.equal(exit.code, 3, `a lost lease exits 3; output:\n${a.text}`);
+  const aborted = await readFile(a.abortFile, 'utf8').catch(() => '');
+  assert.match(aborted, new RegExp(`^${runId} `, 'm'), "A's handler observed its signal abort");
 
   const final = await get();
   assert.equal(final.status, 'SUCCEEDED');
@@ -75,5 +89,5 @@ test('a late write after lease loss is refused; the run keeps the outcome of the
   );
   assert.ok(b.running);
   b.signal('SIGTERM');
-  assert.equal((await b.waitForExit()).code, 0, b.text);
+  assert.equal((await b.waitForExit(60_000)).code, 0, b.text);
 });

@@ -1,11 +1,12 @@
 /**
  * Real `clover-agent` processes against the emulator: drain on SIGTERM (finish within the grace, or
  * hand back at its end), and bad input — a malformed SQS message, an unknown handler, a throwing
- * handler, a bad config file. Leases are short (1 s heartbeats, 3 s TTL) to keep the file quick.
+ * handler, a bad config file — and a handler that runs past its timeout. Leases have margin for a
+ * loaded machine (2 s heartbeats, 30 s TTL): none of these tests is about losing one.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -28,7 +29,7 @@ async function controlPlaneOnEmulator(): Promise<ControlPlane> {
   return plane;
 }
 
-const FAST = 'heartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3';
+const FAST = 'heartbeatIntervalSeconds: 2\nleaseTtlSeconds: 30';
 
 async function defineJob(spec: Partial<JobSpecInput> & { pool: string }): Promise<string> {
   const p = await controlPlaneOnEmulator();
@@ -39,7 +40,7 @@ async function defineJob(spec: Partial<JobSpecInput> & { pool: string }): Promis
   return jobId;
 }
 
-async function waitForRun(runId: string, done: (run: Run) => boolean, timeoutMs = 20_000): Promise<Run> {
+async function waitForRun(runId: string, done: (run: Run) => boolean, timeoutMs = 60_000): Promise<Run> {
   const p = await controlPlaneOnEmulator();
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -96,7 +97,7 @@ test('SIGTERM with a run longer than the grace: handed back at the deadline, abo
   const runId = await fire(jobId);
   await waitForRun(runId, (run) => run.status === 'RUNNING');
   agent.signal('SIGTERM');
-  const exit = await agent.waitForExit(20_000);
+  const exit = await agent.waitForExit(60_000);
   assert.deepEqual(exit, { code: 0, signal: null }, agent.text);
   const run = await p.runs.get(runId);
   assert.equal(run?.status, 'PENDING', 'handed back, to be dispatched again elsewhere');
@@ -177,6 +178,28 @@ test('bad input: malformed message not acked, unknown handler FAILED(unknown_han
   assert.ok(agent.running, 'the agent is still running after all of it');
   agent.signal('SIGTERM');
   assert.equal((await agent.waitForExit()).code, 0);
+});
+
+test('a handler running past its timeout in a real agent: TIMED_OUT, and the handler saw its signal abort', async () => {
+  const agent = await agents.start({
+    aws,
+    workerId: 'slow-1',
+    config: `pool: slow\n${FAST}\n${testHandlersConfig()}`,
+  });
+  await agent.waitForLog(/agent started/);
+  // A ten-minute handler under a 2 s timeout; nothing but the agent's own deadline stops it here.
+  const jobId = await defineJob({ pool: 'slow', payload: { sleepMs: 600_000 }, timeoutSeconds: 2 });
+  const runId = await fire(jobId);
+  const run = await waitForRun(runId, isFinished);
+  assert.equal(run.status, 'TIMED_OUT', JSON.stringify(run));
+  assert.equal(run.reason, 'timeout');
+  assert.equal(run.error?.code, 'deadline_exceeded');
+  assert.equal(run.workerId, 'slow-1');
+  const aborted = await readFile(agent.abortFile, 'utf8');
+  assert.match(aborted, new RegExp(`^${runId} .*deadline`, 'm'), 'the handler recorded the abort');
+  assert.ok(agent.running, 'the agent keeps running');
+  agent.signal('SIGTERM');
+  assert.equal((await agent.waitForExit()).code, 0, agent.text);
 });
 
 test('a bad config file exits 2 naming the file, the line and the field', async () => {

@@ -56,6 +56,8 @@ export class AgentProcess {
     readonly dir: string,
     /** The file the test handlers append each run id they execute to. */
     readonly execFile: string,
+    /** The file the test handlers append `<runId> <reason>` to when their run's signal aborts them. */
+    readonly abortFile: string,
     private readonly child: ChildProcess,
     private readonly detached = false,
   ) {
@@ -99,7 +101,7 @@ export class AgentProcess {
   /** Waits for a log line whose message matches (or a predicate over parsed lines). */
   async waitForLog(
     match: RegExp | ((line: AgentLogLine) => boolean),
-    timeoutMs = 20_000,
+    timeoutMs = 90_000,
   ): Promise<AgentLogLine> {
     const test =
       match instanceof RegExp ? (line: AgentLogLine) => match.test(String(line.message ?? '')) : match;
@@ -143,7 +145,7 @@ export class AgentProcess {
   }
 
   /** Waits for the exit; kills the process if it takes longer than `timeoutMs`. */
-  async waitForExit(timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async waitForExit(timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => {
       timer = setTimeout(() => r('timeout'), timeoutMs);
@@ -190,6 +192,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
   ].filter(Boolean);
   await writeFile(configPath, `${header.join('\n')}\n${options.config}\n`);
   const execFile = join(dir, 'executed.log');
+  const abortFile = join(dir, 'aborted.log');
   const agentArgs = ['--config', configPath, ...(options.args ?? [])];
   const [command, args] =
     options.via === 'npm'
@@ -207,12 +210,13 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
       CLOVER_PREFIX: aws.prefix,
       CLOVER_TEST_WORKER_ID: options.workerId,
       CLOVER_TEST_EXEC_FILE: execFile,
+      CLOVER_TEST_ABORT_FILE: abortFile,
       NODE_OPTIONS: '',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return new AgentProcess(options.workerId, dir, execFile, child, options.detached === true);
+  return new AgentProcess(options.workerId, dir, execFile, abortFile, child, options.detached === true);
 }
 
 /** The config lines that declare the test handlers module's handlers. */
