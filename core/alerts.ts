@@ -9,6 +9,12 @@ export interface RecordingAlertHookDeps {
   readonly log: Logger;
 }
 
+/**
+ * The standing condition under which the alert store flags alert ids whose queue send failed; the
+ * monitor's sweep queues them again (Monitor, step 7).
+ */
+export const ALERT_UNQUEUED = 'alert_unqueued';
+
 /** A new alert id: the instant (sortable), the kind and a random suffix. */
 export function newAlertId(kind: string, at: number): string {
   return `${isoSeconds(at).replace(/[-:]/g, '')}-${kind}-${randomUUID().slice(0, 8)}`;
@@ -34,8 +40,9 @@ export function alertRecordFor(event: AlertEvent, alertId = newAlertId(event.kin
  * The deployed AlertHook: every alert becomes a PENDING record in the alerts table (invariant 5:
  * the console can show it) and a message on the alerts queue for the notifier. Two requests per
  * alert. Raising never throws into the fire or sweep path that raised it: a failure is logged at
- * `error` with the alert, and a record that was written but not queued stays PENDING where the
- * console shows it.
+ * `error` with the alert. A record that was written but not queued is flagged ALERT_UNQUEUED, and the
+ * monitor's next sweep queues it again: it is mailed late, never left PENDING (if even the flag
+ * cannot be written, the PENDING record is still where the console shows it).
  *
  * @example
  * const hook = new RecordingAlertHook({ alerts, queue, log });
@@ -61,7 +68,19 @@ export class RecordingAlertHook implements AlertHook {
       await this.deps.queue.send({ alertId: record.alertId });
       log.log('info', 'alert raised', { kind: event.kind });
     } catch (error) {
-      log.log('error', 'alert recorded but not queued; it stays PENDING', { kind: event.kind, error });
+      try {
+        await this.deps.alerts.flag(ALERT_UNQUEUED, record.alertId);
+        log.log('warn', 'alert recorded but not queued; the monitor will queue it', {
+          kind: event.kind,
+          error,
+        });
+      } catch (flagError) {
+        log.log('error', 'alert recorded but neither queued nor flagged; it stays PENDING', {
+          kind: event.kind,
+          error,
+          flagError,
+        });
+      }
     }
   }
 }

@@ -1,3 +1,4 @@
+import { ALERT_UNQUEUED } from './alerts';
 import { type Dispatcher, FireRequestSchema } from './dispatch';
 import { AlreadyFiredError, RunNotInStateError, StaleFenceError, VersionConflictError } from './errors';
 import type { JobService } from './jobs';
@@ -5,6 +6,7 @@ import type { Logger } from './log';
 import { fireRunId, isFinal, isLive, isoSeconds, type Job, jobLockKey, type Run, type Worker } from './model';
 import type {
   AlertHook,
+  AlertQueue,
   AlertStore,
   Clock,
   FireDeadLetters,
@@ -29,6 +31,8 @@ export interface MonitorDeps {
   readonly alertStore: AlertStore;
   /** EventBridge Scheduler's dead-letter queue; absent where there is none (unit tests, no DLQ configured). */
   readonly deadLetters?: FireDeadLetters;
+  /** The alerts queue, to queue again alerts whose first send failed; without it they stay PENDING. */
+  readonly alertQueue?: AlertQueue;
   readonly clock: Clock;
   readonly log: Logger;
   readonly options?: MonitorOptions;
@@ -61,6 +65,7 @@ export interface SweepReport {
   jobsWithoutLiveWorker: number;
   schedulesRepaired: number;
   locksReleased: number;
+  alertsRequeued: number;
   readonly errors: { step: string; message: string }[];
 }
 
@@ -75,13 +80,17 @@ const MAX_MISSED_PER_JOB = 100;
  *     `lost` alert tells the owner either way (invariant 4);
  *  2. deadlines — DISPATCHED/RUNNING runs past `deadlineAt` become TIMED_OUT with `cancelRequested`;
  *  3. retries whose backoff passed (Dispatcher.retryDue);
- *  4. missed fires — scheduler dead letters, and REMOTE schedules whose last due fire has no run:
- *     FIRE_ONCE_NOW makes one CATCHUP fire at the latest missed instant, SKIP one SKIPPED(misfire)
- *     record per missed instant, both within `misfire.windowSeconds` and idempotent by run id;
+ *  4. missed fires — scheduler dead letters, REMOTE schedules whose last due fire has no run, and
+ *     LOCAL schedules while no live agent could fire them (agents fire LOCAL jobs themselves; with
+ *     none alive nobody would record the misses): FIRE_ONCE_NOW makes one CATCHUP fire at the latest
+ *     missed instant, SKIP one SKIPPED(misfire) record per missed instant, both within
+ *     `misfire.windowSeconds` and idempotent by run id;
  *  5. availability — a job no live worker could run (capacity aside) raises `job_unavailable` once
  *     per outage (a flag in the alert store, cleared when a capable worker returns);
  *  6. housekeeping, at most every `housekeepingMs` — OUT_OF_SYNC schedules repaired, job locks whose
- *     owner run is final or missing released.
+ *     owner run is final or missing released;
+ *  7. alerts recorded but not queued (the queue send failed: ALERT_UNQUEUED) are queued again, so
+ *     they are mailed late rather than left PENDING.
  * Every change is a fenced or conditional write, so concurrent sweeps (a looping invocation and the
  * next scheduled one) do each thing once; the loser of a race skips quietly. A step that fails is
  * reported and the others still run.
@@ -117,6 +126,7 @@ export class Monitor {
       jobsWithoutLiveWorker: 0,
       schedulesRepaired: 0,
       locksReleased: 0,
+      alertsRequeued: 0,
       errors: [],
     };
     const step = async (name: string, work: () => Promise<void>) => {
@@ -140,13 +150,14 @@ export class Monitor {
     await step('jobs', async () => {
       jobs = await this.deps.jobs.list();
     });
-    await step('misfires', () => this.misfires(jobs, now, report));
+    await step('misfires', () => this.misfires(jobs, workers, now, report));
     await step('availability', () => this.availability(jobs, workers, now, report));
     if (now - this.lastHousekeeping >= this.housekeepingMs) {
       this.lastHousekeeping = now;
       await step('schedules', () => this.repairSchedules(jobs, now, report));
       await step('locks', () => this.releaseStaleLocks(jobs, now, report));
     }
+    await step('alerts', () => this.requeueAlerts(report));
     const changed = Object.entries(report).some(([k, v]) => typeof v === 'number' && k !== 'at' && v > 0);
     if (changed || report.errors.length) this.deps.log.log('info', 'monitor sweep', { ...report });
     return report;
@@ -247,7 +258,12 @@ export class Monitor {
     return [...dispatched, ...running];
   }
 
-  private async misfires(jobs: readonly Job[], now: number, report: SweepReport): Promise<void> {
+  private async misfires(
+    jobs: readonly Job[],
+    workers: readonly Worker[],
+    now: number,
+    report: SweepReport,
+  ): Promise<void> {
     const dead = await this.drainDeadLetters(report);
     const byId = new Map(jobs.map((j) => [j.spec.jobId, j]));
     for (const [jobId, entry] of dead) {
@@ -260,8 +276,11 @@ export class Monitor {
         dead.delete(jobId);
       }
     }
+    // Capacity aside: a busy agent still fires its LOCAL jobs (it records them even when full).
+    const live = workers.filter((w) => isLive(w, now)).map((w) => ({ ...w, load: 0 }));
     for (const job of jobs) {
-      if (job.spec.mode !== 'REMOTE' || job.spec.paused) continue;
+      if (job.spec.paused) continue;
+      if (job.spec.mode === 'LOCAL' && eligibleWorkers(job.spec, live, now).length > 0) continue;
       if (!job.spec.schedule && !dead.has(job.spec.jobId)) continue;
       const entry = dead.get(job.spec.jobId);
       await this.missedFires(job, now, entry?.instants ?? new Set(), report);
@@ -309,7 +328,7 @@ export class Monitor {
     const { spec } = job;
     const jobId = spec.jobId;
     const horizon = now - this.graceMs;
-    const schedule = spec.schedule ? parseSchedule(spec.schedule, 'REMOTE') : null;
+    const schedule = spec.schedule ? parseSchedule(spec.schedule, spec.mode) : null;
     const cached = this.checked.get(jobId);
     if (dead.size === 0 && cached?.version === job.version && schedule && schedule.kind !== 'rate') {
       const due = schedule.previous(new Date(horizon + 1));
@@ -367,7 +386,7 @@ export class Monitor {
       runId: fireRunId(job.spec.jobId, scheduledTime),
       jobId: job.spec.jobId,
       scheduledTime,
-      trigger: 'SCHEDULE',
+      trigger: job.spec.mode === 'LOCAL' ? 'LOCAL' : 'SCHEDULE',
       handler: job.spec.handler,
       payload: job.spec.payload,
       status: 'SKIPPED',
@@ -387,6 +406,18 @@ export class Monitor {
     } catch (error) {
       if (error instanceof AlreadyFiredError) return false;
       throw error;
+    }
+  }
+
+  /** Queues again the alerts whose queue send failed when they were raised (RecordingAlertHook). */
+  private async requeueAlerts(report: SweepReport): Promise<void> {
+    const queue = this.deps.alertQueue;
+    if (!queue) return;
+    for (const alertId of await this.deps.alertStore.flagged(ALERT_UNQUEUED)) {
+      await queue.send({ alertId });
+      // Unflag after the send: a crash between them sends twice, which the notifier dedupes by record.
+      if (await this.deps.alertStore.unflag(ALERT_UNQUEUED, alertId)) report.alertsRequeued += 1;
+      this.deps.log.log('info', 'alert queued again after its first send failed', { alertId });
     }
   }
 

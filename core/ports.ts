@@ -232,9 +232,9 @@ export interface AlertStore {
    * counted, not kept.
    */
   fold(template: AlertRecord, entry: DigestEntry): Promise<{ digest: AlertRecord; created: boolean }>;
-  /** Jobs flagged for a standing condition. */
+  /** Ids flagged for a standing condition: job ids (JOB_UNAVAILABLE), alert ids (ALERT_UNQUEUED). */
   flagged(condition: string): Promise<ReadonlySet<string>>;
-  /** Flags a job; true only for the caller that flagged it (false when it already was). */
+  /** Flags an id; true only for the caller that flagged it (false when it already was). */
   flag(condition: string, jobId: string): Promise<boolean>;
   /** Clears a flag; true only for the caller that cleared it. */
   unflag(condition: string, jobId: string): Promise<boolean>;

@@ -90,6 +90,7 @@ export function alertingWorld(
     jobService,
     alerts,
     alertStore,
+    alertQueue: queue,
     deadLetters,
     clock,
     log,

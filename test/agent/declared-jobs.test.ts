@@ -15,7 +15,7 @@ const aws = useEmulator();
 const agents = useAgents();
 
 const OWNER = 'agent:sync:reports';
-const HEADER = ['pool: sync', 'heartbeatIntervalSeconds: 1', 'leaseTtlSeconds: 3', 'jobsOwner: reports'];
+const HEADER = ['pool: sync', 'heartbeatIntervalSeconds: 2', 'leaseTtlSeconds: 30', 'jobsOwner: reports'];
 
 /** A REMOTE job (EventBridge schedule) and a LOCAL one (the agents' timers; this one never fires in the test). */
 const JOB_A_V1 = [
@@ -65,7 +65,7 @@ test('declared jobs: added on start, updated and deleted on restart, jobs create
 
   // 1. First start: A and B are added, owned by this config.
   const first = await agents.start({ aws, workerId: 'sync-1', config: config([JOB_A_V1, JOB_B]) });
-  const started = await first.waitForLog(/^agent started$/, 30_000);
+  const started = await first.waitForLog(/^agent started$/);
   assert.deepEqual(started.localJobs, ['report-b'], 'the declared LOCAL job is armed');
   const sync1 = syncLine(first);
   assert.equal(sync1.owner, OWNER);
@@ -90,7 +90,7 @@ test('declared jobs: added on start, updated and deleted on restart, jobs create
     dir: first.dir,
     config: config([JOB_A_V2, JOB_TAKEN]),
   });
-  const restarted = await second.waitForLog(/^agent started$/, 30_000);
+  const restarted = await second.waitForLog(/^agent started$/);
   assert.deepEqual(restarted.localJobs, [], 'report-b is no longer armed');
   const sync2 = syncLine(second);
   assert.deepEqual(

@@ -8,17 +8,20 @@
  * front of moto: `cut()` resets every open connection and every new one — for the agent, AWS is
  * gone — while the test itself keeps talking to moto directly. `restore()` ends the outage.
  *
- * The lease TTL (45 s) outlasts the outage, so the agent keeps its lease and its runs; with a TTL
- * shorter than an outage the agent would abort its runs at expiry instead (lease-loss.test.ts).
+ * The lease TTL (90 s) outlasts the outage with margin for a loaded machine, so the agent keeps its
+ * lease and its runs; with a TTL shorter than an outage the agent would abort its runs at expiry
+ * instead (lease-loss.test.ts).
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { controlPlane } from '../../core/adapters/control-plane';
 import { useEmulator } from '../harness';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
 import { OutageProxy } from '../harness/outage-proxy';
+import { waitFor } from '../harness/wait';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -27,21 +30,25 @@ after(() => proxy?.close());
 
 const OUTAGE_MS = 30_000;
 
-test('AWS unreachable for 30 s while 5 runs finish: all 5 outcomes are present after it is back', async () => {
+test('AWS unreachable for 30 s while 5 runs finish: all 5 outcomes are present after it is back', {
+  timeout: 300_000,
+}, async () => {
   await aws.provisioned();
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
   proxy = await OutageProxy.start(aws.emulator.endpoint);
+  const releaseFile = join(await mkdtemp(join(tmpdir(), 'clover-outage-')), 'release');
   const agent = await agents.start({
     aws,
     workerId: 'cut-off',
     endpoint: proxy.endpoint,
-    config: `pool: outage\ncapacity: 5\nheartbeatIntervalSeconds: 2\nleaseTtlSeconds: 45\n${testHandlersConfig()}`,
+    config: `pool: outage\ncapacity: 5\nheartbeatIntervalSeconds: 2\nleaseTtlSeconds: 90\n${testHandlersConfig()}`,
   });
   await agent.waitForLog(/agent started/);
   await plane.jobService.define({
     jobId: 'slow',
     handler: 'work',
-    payload: { sleepMs: 4000 },
+    // The runs finish when the test says so (the release file), during the outage: no race with the cut.
+    payload: { releaseFile, sleepMs: 0 },
     target: { pool: 'outage' },
     concurrency: { policy: 'ALLOW' },
   });
@@ -51,17 +58,18 @@ test('AWS unreachable for 30 s while 5 runs finish: all 5 outcomes are present a
     assert.equal(outcome.kind, 'dispatched');
     if (outcome.kind === 'dispatched') runIds.push(outcome.runs[0]!.runId);
   }
-  for (let i = 0; i < 100; i += 1) {
-    const runs = await Promise.all(runIds.map((id) => plane.runs.get(id)));
-    if (runs.every((run) => run?.status === 'RUNNING')) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(
+    () => Promise.all(runIds.map((id) => plane.runs.get(id))),
+    (runs) => runs.every((run) => run?.status === 'RUNNING'),
+    'the five runs RUNNING on the agent',
+  );
 
   proxy.cut();
   const cutAt = Date.now();
-  // The runs finish about 4 s into the outage; their outcomes can only go to the journal.
+  // The runs finish now, inside the outage; their outcomes can only go to the journal.
+  await writeFile(releaseFile, 'go');
   for (let i = 0; i < 5; i += 1) {
-    await agent.waitForLog((l) => l.message === 'journaled outcome' && l.runId === runIds[i], OUTAGE_MS);
+    await agent.waitForLog((l) => l.message === 'journaled outcome' && l.runId === runIds[i]);
   }
   const journalDir = join(agent.dir, 'journal');
   const journaled = (
@@ -86,11 +94,11 @@ test('AWS unreachable for 30 s while 5 runs finish: all 5 outcomes are present a
 
   proxy.restore();
   const restoredAt = Date.now();
-  let runs = await Promise.all(runIds.map((id) => plane.runs.get(id)));
-  for (let i = 0; i < 100 && runs.some((run) => run?.status !== 'SUCCEEDED'); i += 1) {
-    await new Promise((r) => setTimeout(r, 200));
-    runs = await Promise.all(runIds.map((id) => plane.runs.get(id)));
-  }
+  const runs = await waitFor(
+    () => Promise.all(runIds.map((id) => plane.runs.get(id))),
+    (list) => list.every((run) => run?.status === 'SUCCEEDED'),
+    'the journaled outcomes to be replayed',
+  ).catch(() => Promise.all(runIds.map((id) => plane.runs.get(id))));
   console.log(`outcomes replayed ${Date.now() - restoredAt} ms after the outage ended`);
   for (const run of runs) {
     assert.equal(run?.status, 'SUCCEEDED', JSON.stringify(run));

@@ -17,7 +17,7 @@
  * SKIPPED(overlap) — which is not what this test is about. The overlap rule, and that a lock whose run
  * has finished never turns a fire into an overlap, are proven in core/dispatch.test.ts and
  * test/dispatch/dispatch.test.ts. Leases renew every 2 s against 30 s, so a slow renewal under load
- * does not cost an agent its lease; the agents get 20 s to start before the window opens.
+ * does not cost an agent its lease; the agents get 45 s to start before the window opens.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -35,7 +35,7 @@ const agents = useAgents();
 const WINDOW_MS = 60_000;
 const PERIOD_MS = 2_000;
 /** Time the three processes get to start (tsx, handler import, lease, sync) before the window opens. */
-const LEAD_MS = 20_000;
+const LEAD_MS = 45_000;
 const WORKERS = ['local-1', 'local-2', 'local-3'] as const;
 
 test('three agent processes, a declared LOCAL job every 2 seconds for 60 s: every fire runs exactly once', {

@@ -47,7 +47,9 @@ test('npm start provisions, fires schedules at their time, logs each transition,
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const waitFor = async (pattern: RegExp, what: string) => {
-    for (let i = 0; i < 300 && !pattern.test(output); i += 1) await new Promise((r) => setTimeout(r, 100));
+    // A failure bound for a loaded machine, not an expected duration.
+    const until = Date.now() + 120_000;
+    while (!pattern.test(output) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     assert.match(output, pattern, `${what}; output so far:\n${output}`);
   };
   try {

@@ -5,10 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { VerifyEmailIdentityCommand } from '@aws-sdk/client-ses';
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { controlPlane } from '../../core/adapters/control-plane';
 import { SesMailer } from '../../core/adapters/ses-mailer';
-import { parseAlertMessage } from '../../core/adapters/sqs-alert-queue';
+import { parseAlertMessage, SqsAlertQueue } from '../../core/adapters/sqs-alert-queue';
+import { ALERT_UNQUEUED, RecordingAlertHook } from '../../core/alerts';
 import { RunNotInStateError, StaleFenceError } from '../../core/errors';
 import { fireRunId, type Run } from '../../core/model';
 import { Monitor } from '../../core/monitor';
@@ -238,6 +244,168 @@ describe('monitor sweep on the emulator', () => {
     assert.match(mails[0]!.subject, /unavailable/);
   });
 
+  test('missed LOCAL fires while no agent is alive: SKIP records SKIPPED(misfire), FIRE_ONCE_NOW one catch-up run', async () => {
+    const w = await world();
+    const pool = uniqueId('pool');
+    const agent = await w.join(uniqueId('agent'), 3_600_000, { pool });
+    const once = uniqueId('job');
+    const skip = uniqueId('job');
+    // LOCAL: fired by the agents' own timers, every 30 s (seconds in the cron are LOCAL-only).
+    const schedule = { expression: '0/30 * * * * ?', timezone: 'UTC' };
+    for (const [jobId, policy] of [
+      [once, 'FIRE_ONCE_NOW'],
+      [skip, 'SKIP'],
+    ] as const) {
+      await w.define({
+        jobId,
+        mode: 'LOCAL',
+        schedule,
+        target: { pool },
+        misfire: { policy, windowSeconds: 3600 },
+      });
+    }
+    // While a capable agent is alive the monitor leaves LOCAL fires to it.
+    w.clock.t += 3 * minute;
+    const alive = await w.monitor.sweep();
+    assert.equal(alive.catchUpFires + alive.misfiresSkipped, 0, JSON.stringify(alive));
+    assert.deepEqual(await w.plane.runs.listByJob(skip), []);
+
+    // The only agent leaves; three minutes later (grace 60 s) the misses are handled by policy.
+    await w.plane.workers.setStatus(agent.worker.workerId, agent.worker.leaseFence, 'GONE', w.clock.t);
+    const leftAt = w.clock.t;
+    w.clock.t += 3 * minute;
+    const report = await w.monitor.sweep();
+    assert.equal(report.catchUpFires, 1, JSON.stringify(report));
+    const skipped = await w.plane.runs.listByJob(skip, { order: 'oldest', limit: 100 });
+    assert.ok(skipped.length > 0);
+    assert.equal(report.misfiresSkipped, skipped.length);
+    for (const run of skipped) {
+      assert.deepEqual([run.status, run.reason, run.trigger], ['SKIPPED', 'misfire', 'LOCAL'], run.runId);
+      assert.equal(Date.parse(run.scheduledTime) % (30 * second), 0, 'an instant of the schedule');
+      assert.ok(Date.parse(run.scheduledTime) <= w.clock.t - minute, 'older than the grace');
+    }
+    assert.ok(
+      skipped.some((run) => Date.parse(run.scheduledTime) > leftAt),
+      'instants after the agent left',
+    );
+    const catchUp = await w.plane.runs.listByJob(once);
+    assert.deepEqual(
+      catchUp.map((r) => [r.trigger, r.status]),
+      [['CATCHUP', 'NO_WORKER']],
+      'one catch-up run, waiting for a worker by the retry policy',
+    );
+    // The next sweep finds nothing new: the records are idempotent by run id.
+    const again = await w.monitor.sweep();
+    assert.equal(again.catchUpFires + again.misfiresSkipped, 0, JSON.stringify(again));
+  });
+
+  test('an alert whose queue send failed is queued by the next sweep and mailed, not left PENDING', async () => {
+    const w = await world();
+    const email = `${uniqueId('owner')}@example.com`;
+    const contact = await w.owner(email);
+    const jobId = uniqueId('job');
+    await w.define({ jobId, contacts: [contact] });
+    await w.deliverAlerts(); // what earlier tests left on the queue
+    // The alerts queue does not answer when the alert is raised (a queue that is not there).
+    const hook = new RecordingAlertHook({
+      alerts: w.plane.alertStore,
+      queue: new SqsAlertQueue({ client: aws.clients.sqs, queueUrl: `${w.stack.queues.alerts}-unreachable` }),
+      log: w.plane.log,
+    });
+    await hook.raise({ kind: 'failure', jobId, message: 'attempt 1 failed: boom', at: w.clock.t });
+    const [record] = await w.plane.alertStore.listByJob(jobId);
+    assert.equal(record?.status, 'PENDING');
+    assert.ok((await w.plane.alertStore.flagged(ALERT_UNQUEUED)).has(record.alertId));
+    assert.equal(await w.deliverAlerts(), 0, 'nothing on the queue');
+
+    // (The sweep may raise alerts of its own about earlier tests' jobs; only this one is counted.)
+    const report = await w.monitor.sweep();
+    assert.equal(report.alertsRequeued, 1);
+    assert.ok((await w.deliverAlerts()) >= 1);
+    assert.equal((await w.plane.alertStore.get(record.alertId))?.status, 'SENT');
+    assert.equal((await w.plane.alertStore.flagged(ALERT_UNQUEUED)).has(record.alertId), false);
+    // Bounded by events, not time: a further sweep and delivery send nothing more for it.
+    assert.equal((await w.monitor.sweep()).alertsRequeued, 0);
+    await w.deliverAlerts();
+    // (The job has no live worker, so the owner also hears that it is unavailable: another mail.)
+    const mails = (await aws.sentEmails()).filter((m) => m.to.includes(email) && /boom/.test(m.body));
+    assert.equal(mails.length, 1, 'the failure alert was mailed once');
+  });
+
+  test('SES refuses an unverified sender: the alert records SES’s reason, is retried by policy, and is mailed once the sender is verified', async () => {
+    const w = await world();
+    const email = `${uniqueId('owner')}@example.com`;
+    const contact = await w.owner(email);
+    const jobId = uniqueId('job');
+    await w.define({ jobId, contacts: [contact] });
+    const sender = `${uniqueId('unverified')}@example.com`;
+    const notify = makeNotifierHandler({
+      notifier: new Notifier({
+        alerts: w.plane.alertStore,
+        queue: w.plane.alertQueue,
+        contacts: w.plane.contacts,
+        jobs: w.plane.jobs,
+        mailer: new SesMailer({ client: aws.clients.ses }),
+        clock: w.clock,
+        log: w.plane.log,
+        config: { from: sender, consoleUrl: 'https://console.example.com', maxAttempts: 5 },
+      }),
+      log: w.plane.log,
+    });
+    await w.plane.alerts.raise({ kind: 'failure', jobId, message: 'attempt 1 failed: boom', at: w.clock.t });
+    const [alert] = await w.plane.alertStore.listByJob(jobId);
+    assert.ok(alert);
+
+    /** One delivery by the SQS event source: receive, invoke, delete only what succeeded. */
+    const deliver = async () => {
+      const out = await aws.clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: w.stack.queues.alerts,
+          MaxNumberOfMessages: 1,
+          WaitTimeSeconds: 5,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }),
+      );
+      const [m] = out.Messages ?? [];
+      assert.ok(m, 'the alert message is still on the queue');
+      const { batchItemFailures } = await notify({
+        Records: [{ messageId: m.MessageId ?? '', body: m.Body ?? '', attributes: m.Attributes ?? {} }],
+      });
+      if (batchItemFailures.length === 0) {
+        await aws.clients.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: w.stack.queues.alerts, ReceiptHandle: m.ReceiptHandle }),
+        );
+      } else {
+        // Redelivery after the visibility timeout, without waiting it out.
+        await aws.clients.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: w.stack.queues.alerts,
+            ReceiptHandle: m.ReceiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+      }
+      return { retried: batchItemFailures.length > 0, record: await w.plane.alertStore.get(alert.alertId) };
+    };
+
+    for (const attempt of [1, 2]) {
+      const { retried, record } = await deliver();
+      assert.ok(retried, `attempt ${attempt}: handed back to the queue for a retry`);
+      assert.equal(record?.status, 'FAILED');
+      assert.equal(record?.attempts, attempt);
+      assert.match(record?.reason ?? '', /not verified/i, 'SES’s own reason is on the alert');
+    }
+    await aws.clients.ses.send(new VerifyEmailIdentityCommand({ EmailAddress: sender }));
+    const { retried, record } = await deliver();
+    assert.equal(retried, false);
+    assert.equal(record?.status, 'SENT');
+    assert.equal(record?.attempts, 3);
+    const mails = (await aws.sentEmails()).filter((m) => m.to.includes(email));
+    assert.equal(mails.length, 1);
+    assert.equal(mails[0]!.source, sender);
+    assert.equal(await w.deliverAlerts(), 0, 'nothing left on the queue');
+  });
+
   test('a job failing 20 times in a row: one failure mail and one digest, read back from SES', async () => {
     const w = await world();
     const email = `${uniqueId('owner')}@example.com`;
@@ -260,7 +428,7 @@ describe('monitor sweep on the emulator', () => {
     assert.match(mails[0]!.body, /console\.example\.com\/runs\//);
     // The window ends; the digest's delayed message arrives and is mailed.
     w.clock.t += 5 * second;
-    for (let i = 0; i < 30 && mails.length < 2; i++) {
+    for (let i = 0; i < 120 && mails.length < 2; i++) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       await w.deliverAlerts();
       mails = (await aws.sentEmails()).filter((m) => m.to.includes(email));
