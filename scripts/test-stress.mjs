@@ -18,7 +18,9 @@ const filters = process.argv.slice(2);
 const hog = spawn('stress-ng', ['--cpu', String(cores), '--cpu-load', '100', '--quiet'], {
   stdio: 'inherit',
 });
-console.log(`== stress-ng: ${cores} CPU workers at 100 % (pid ${hog.pid}); running ${filters.join(' ') || 'test/'}`);
+console.log(
+  `== stress-ng: ${cores} CPU workers at 100 % (pid ${hog.pid}); running ${filters.join(' ') || 'test/'}`,
+);
 
 const stopHog = () => {
   if (hog.exitCode === null && hog.signalCode === null) hog.kill('SIGTERM');
@@ -39,6 +41,8 @@ const tests = spawn(
 tests.on('exit', (code, signal) => {
   stopHog();
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-  console.log(`== test:stress ${code === 0 ? 'passed' : 'FAILED'} in ${minutes} min under ${cores} busy cores`);
+  console.log(
+    `== test:stress ${code === 0 ? 'passed' : 'FAILED'} in ${minutes} min under ${cores} busy cores`,
+  );
   process.exit(code ?? (signal ? 1 : 0));
 });
