@@ -16,6 +16,9 @@ import { createApiApp } from '../api/app';
 import { LocalAuthenticator } from '../api/auth';
 import { managementApi } from '../api/wiring';
 
+/** Where `npm run build:console` writes the console, found from this file (not the working directory). */
+export const CONSOLE_DIST = resolve(import.meta.dirname, '../../console/dist');
+
 export interface LocalApiOptions {
   readonly plane: ControlPlane;
   readonly log: Logger;
@@ -25,7 +28,7 @@ export interface LocalApiOptions {
   readonly host?: string;
   /** Where the key, users and api.json live. @default '.clover' */
   readonly stateDir?: string;
-  /** @default 'console/dist' */
+  /** @default CONSOLE_DIST */
   readonly consoleDir?: string;
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
 }
@@ -50,7 +53,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
     log: options.log,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
-  const consoleDir = resolve(options.consoleDir ?? 'console/dist');
+  const consoleDir = resolve(options.consoleDir ?? CONSOLE_DIST);
   if (existsSync(join(consoleDir, 'index.html'))) {
     const index = await readFile(join(consoleDir, 'index.html'), 'utf8');
     app.use('/*', serveStatic({ root: consoleDir }));

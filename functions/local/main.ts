@@ -2,7 +2,10 @@
  * `npm start`: the whole Clover control plane on this machine, against an AWS emulator.
  * Ctrl-C stops it cleanly (loops, clients, and the emulator if it started one).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { onStopSignals } from '../../core/stop-signals';
+import { CONSOLE_DIST } from './api-server';
 import { lineLogger } from './lines';
 import { startLocalRuntime } from './runtime';
 
@@ -18,7 +21,9 @@ Clover local control plane is running (${runtime.emulator.kind} at ${runtime.emu
 `);
   if (runtime.api) {
     const users = runtime.api.auth.users;
+    const built = existsSync(join(CONSOLE_DIST, 'index.html'));
     console.log(`Management API: ${runtime.api.url}/api (OpenAPI: ${runtime.api.url}/api/openapi.json)
+  Web console: ${built ? `${runtime.api.url}/` : 'not built: run `npm run build:console`, then restart'}
   Console sign-in (local users; passwords kept in .clover/local-users.json):
     admin    ${users.admin}
     operator ${users.operator}

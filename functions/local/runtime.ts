@@ -34,7 +34,7 @@ export interface LocalRuntimeOptions {
   readonly retryMs?: number;
   /** How often the monitor sweeps (leases, deadlines, misfires, availability). @default 5000 */
   readonly monitorMs?: number;
-  /** Alert sender (verified on the emulator at start) and console URL for alert mail. */
+  /** Alert sender (verified on the emulator at start) and console URL for alert mail (default: the API's origin, which serves the console). */
   readonly alertFrom?: string;
   readonly consoleUrl?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -97,16 +97,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     .catch((error: unknown) =>
       log.log('warn', 'could not verify the alert sender on the emulator', { error }),
     );
-  const notifier = new Notifier({
-    alerts: plane.alertStore,
-    queue: plane.alertQueue,
-    contacts: plane.contacts,
-    jobs: plane.jobs,
-    mailer: new SesMailer({ client: clients.ses }),
-    clock: plane.clock,
-    log: log.child({ source: 'notifier' }),
-    config: { from: alertFrom, consoleUrl: options.consoleUrl ?? 'http://localhost:5173' },
-  });
   const alertsUrl =
     (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: physicalName(prefix, 'alerts') })))
       .QueueUrl ?? '';
@@ -139,6 +129,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   if (api) {
     await writeFile(envFile, `CLOVER_API_URL=${api.url}\n`, { flag: 'a' });
   }
+
+  // Alert mail links to the console's /runs/:runId and /jobs/:jobId, which the API's origin serves.
+  const notifier = new Notifier({
+    alerts: plane.alertStore,
+    queue: plane.alertQueue,
+    contacts: plane.contacts,
+    jobs: plane.jobs,
+    mailer: new SesMailer({ client: clients.ses }),
+    clock: plane.clock,
+    log: log.child({ source: 'notifier' }),
+    config: { from: alertFrom, consoleUrl: options.consoleUrl ?? api?.url ?? 'http://localhost:5173' },
+  });
 
   const loops = [
     every(options.tickMs ?? 1000, async () => {

@@ -271,6 +271,20 @@ test('every other page renders its data, passes axe and is captured', async () =
   await p.getByRole('link', { name: 'orphan' }).first().waitFor({ timeout: 30_000 });
   await checkPage(p, 'alerts');
 
+  // The alert mail's link opens the run in the console: the notifier links to /runs/:runId.
+  let link: string | undefined;
+  for (let i = 0; i < 100 && !link; i += 1) {
+    const mail = (await stack.sentEmails()).find(
+      (m) => m.to.includes('ops@example.com') && m.body.includes('/runs/'),
+    );
+    link = mail && /href="([^"]*\/runs\/[^"]+)"/.exec(mail.body)?.[1];
+    if (!link) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(link?.startsWith(`${stack.url}/runs/orphan`), `a run link to this console: ${link}`);
+  await p.goto(link ?? '');
+  await p.getByRole('heading', { name: /Run of orphan/ }).waitFor();
+  await p.locator('h1').getByText('NO_WORKER').waitFor();
+
   await p.goto(`${stack.url}/`);
   await p.locator('.tile-value').first().waitFor();
   await p.getByText(/default: 1 worker/).waitFor();
@@ -324,4 +338,57 @@ test('a narrow window: navigation wraps and the run page stays readable', async 
   assert.equal(await p.evaluate(() => document.activeElement?.textContent), 'Skip to content');
   await checkPage(p, 'job-detail-narrow');
   await context.close();
+});
+
+test('delete a job after confirming, add a contact with the form, drain a worker', async () => {
+  const p = page();
+  await p.goto(`${stack.url}/jobs/orphan`);
+  await p.getByRole('button', { name: 'Delete' }).click();
+  const dialog = p.getByRole('dialog', { name: 'Delete orphan?' });
+  await dialog.getByRole('button', { name: 'Keep it' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await stack.api('admin', 'GET', '/api/jobs/orphan'); // still there
+  await p.getByRole('button', { name: 'Delete' }).click();
+  await dialog.getByRole('button', { name: 'Delete the job' }).click();
+  await p.waitForURL(`${stack.url}/jobs`);
+  await assert.rejects(stack.api('admin', 'GET', '/api/jobs/orphan'), /404/);
+
+  await p.goto(`${stack.url}/contacts`);
+  await p.getByRole('button', { name: 'New contact' }).click();
+  await p.getByLabel('Contact id').fill('dev-lead');
+  await p.getByLabel('Name').fill('Dev lead');
+  await p.getByLabel('Email').fill('not-an-email');
+  await p.getByRole('button', { name: 'Add contact' }).click();
+  await p
+    .locator('.field.invalid')
+    .filter({ has: p.getByLabel('Email') })
+    .getByRole('alert')
+    .waitFor();
+  await p.getByLabel('Email').fill('lead@example.com');
+  await p.getByRole('button', { name: 'Add contact' }).click();
+  await p.getByRole('cell', { name: /Dev lead/ }).waitFor();
+  assert.equal(
+    (await stack.api<{ email: string }>('admin', 'GET', '/api/contacts/dev-lead')).email,
+    'lead@example.com',
+  );
+
+  await p.goto(`${stack.url}/workers`);
+  await p.getByRole('button', { name: 'Drain' }).click();
+  await p
+    .getByRole('dialog', { name: 'Drain console-w1?' })
+    .getByRole('button', { name: 'Drain the worker' })
+    .click();
+  // The console's part: the confirmed request reaches the API, which records it. (What the agent does
+  // after an outside drain is the API's and the agent's business.)
+  for (let i = 0; ; i += 1) {
+    const audit = await stack.api<{ items: { action: string }[] }>(
+      'admin',
+      'GET',
+      '/api/audit?entity=worker:console-w1',
+    );
+    if (audit.items.some((r) => r.action === 'worker.drain')) break;
+    assert.ok(i < 100, 'the drain reached the API');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await p.locator('.state.error').count(), 0, 'no error shown');
 });

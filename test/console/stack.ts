@@ -11,6 +11,7 @@ import { build } from 'vite';
 import type { Role } from '../../core/api/schemas';
 import { jsonLogger } from '../../core/log';
 import { startLocalRuntime } from '../../functions/local/runtime';
+import { readSentEmails, type SentEmail } from '../../infra/local/emulator';
 import { type AgentProcess, startAgent } from '../harness/agent-process';
 import { type EmulatorHandle, uniquePrefix } from '../harness/index';
 
@@ -30,6 +31,8 @@ export interface ConsoleStack {
   readonly passwords: Readonly<Record<Role, string>>;
   /** The first agent (worker id `console-w1`, pool `default`, handler `steps`). */
   readonly agent: AgentProcess;
+  /** The email the emulator's SES accepted (alert mail), oldest first. */
+  sentEmails(): Promise<SentEmail[]>;
   /** A bearer token for `role`. */
   token(role: Role): Promise<string>;
   /** Calls the API as `role`; throws with the API's code and message on an error status. */
@@ -98,6 +101,7 @@ export async function startConsoleStack(options: { readonly agents?: number } = 
       passwords: auth.users,
       agent: first,
       token,
+      sentEmails: () => readSentEmails(runtime.emulator),
       async api<T>(role: Role, method: string, path: string, body?: unknown): Promise<T> {
         const response = await fetch(`${url}${path}`, {
           method,
