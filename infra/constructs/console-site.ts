@@ -123,7 +123,10 @@ export class ConsoleSite extends Construct {
   /** Copies the console (or the not-built page) and writes `config.json` from `config`, which may hold deploy-time values. */
   deploy(config: Readonly<Record<string, unknown>>): BucketDeployment {
     const sources: ISource[] = [
-      this.assets ? Source.asset(this.assets) : Source.data('index.html', NOT_BUILT_PAGE),
+      // The build's own config.json is the local runtime's; the stage's is written below.
+      this.assets
+        ? Source.asset(this.assets, { exclude: ['config.json'] })
+        : Source.data('index.html', NOT_BUILT_PAGE),
       Source.jsonData('config.json', config),
     ];
     const deployment = new BucketDeployment(this, 'Deploy', {
