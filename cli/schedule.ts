@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../core/errors';
 import { parseSchedule, type Schedule, type ScheduleMode } from '../core/schedule';
-import { type CliIo, type Command, EXIT_OK, EXIT_USAGE, UsageError } from './io';
+import { type CliIo, type Command, EXIT_OK, EXIT_USAGE, UsageError, usage } from './io';
 
 const SCHEDULE_HELP = `Usage: clover schedule <command> [options]
 
@@ -75,15 +75,6 @@ const NEXT_OPTIONS = {
   end: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
-
-/** Runs node's parseArgs, turning its errors into usage errors for `command`. */
-function usage<T>(command: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error), command);
-  }
-}
 
 function modeOf(value: string | undefined, command: string): ScheduleMode {
   if (value === undefined) return 'REMOTE';

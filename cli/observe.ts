@@ -1,0 +1,190 @@
+/** Reading what happened: `clover alerts list`, `clover search errors`, `clover audit`, `clover stats`. */
+import type { ResponseOf } from './client';
+import { type ActionDef, group, listPages, PAGE_HELP, PAGE_OPTIONS, single } from './command';
+import { EXIT_OK } from './io';
+import { type Column, formatDuration, formatFields, formatTable, formatTime, truncate } from './table';
+
+type Alert = ResponseOf<'listAlerts'>['items'][number];
+type Hit = ResponseOf<'searchErrors'>['items'][number];
+type Audit = ResponseOf<'listAudit'>['items'][number];
+
+const WINDOW_OPTIONS = { from: { type: 'string' }, to: { type: 'string' } } as const;
+const WINDOW_HELP = `  --from T        Window start: ISO-8601 (2026-01-30T10:00:00Z) or epoch ms (default 7 days ago)
+  --to T          Window end (default now); a window spans at most 31 days`;
+
+const ALERT_COLUMNS: readonly Column<Alert>[] = [
+  { header: 'AT', value: (a) => formatTime(a.createdAt) },
+  { header: 'KIND', value: (a) => (a.digest ? `${a.kind} (digest of ${a.digest.count})` : a.kind) },
+  { header: 'JOB', value: (a) => a.jobId },
+  { header: 'STATUS', value: (a) => a.status },
+  { header: 'TO', value: (a) => a.recipients.join(',') },
+  {
+    header: 'REASON',
+    value: (a) => truncate(a.reason ?? (a.foldedInto ? `in digest ${a.foldedInto}` : ''), 50),
+  },
+  { header: 'MESSAGE', value: (a) => truncate(a.message, 80) },
+];
+
+const alertsList: ActionDef = {
+  name: 'list',
+  summary: 'list alerts, newest first, with their delivery state',
+  synopsis: '[--job JOB] [--kind KIND] [--status STATUS] [--from T] [--to T]',
+  description:
+    "List alerts newest first with their delivery state: SENT, SUPPRESSED (nobody to tell, or folded into a digest), FAILED (with the mail provider's reason), PENDING.",
+  options: {
+    job: { type: 'string' },
+    kind: { type: 'string' },
+    status: { type: 'string' },
+    ...WINDOW_OPTIONS,
+    ...PAGE_OPTIONS,
+  },
+  optionHelp: `  --job JOB       Only this job's alerts
+  --kind KIND     failure, recovery, timeout, lost, no_worker, job_unavailable, misfire
+  --status S      PENDING, SENT, SUPPRESSED, FAILED
+${WINDOW_HELP}
+${PAGE_HELP}`,
+  examples: [
+    'clover alerts list --job nightly-report',
+    'clover alerts list --status FAILED --from 2026-01-01T00:00:00Z',
+  ],
+  args: [],
+  async run(ctx) {
+    const page = await listPages(ctx, 'listAlerts', {
+      jobId: ctx.string('job'),
+      kind: ctx.string('kind'),
+      status: ctx.string('status')?.toUpperCase(),
+      from: ctx.string('from'),
+      to: ctx.string('to'),
+    });
+    ctx.print(page, () => (page.items.length ? formatTable(ALERT_COLUMNS, page.items) : ['No alerts.']));
+    return EXIT_OK;
+  },
+};
+
+export const alertsCommand = group(
+  'alerts',
+  'list alerts and their delivery state',
+  'List alerts and their delivery state.',
+  [alertsList],
+);
+
+const searchErrors: ActionDef = {
+  name: 'errors',
+  summary: 'find text in run errors and log lines',
+  synopsis: 'TEXT [--job JOB] [--from T] [--to T]',
+  description:
+    'Find TEXT (case-insensitive) in run error messages and log lines within a time window. Each page examines a bounded number of runs, so a page may be short and still have a next one.',
+  options: { job: { type: 'string' }, ...WINDOW_OPTIONS, ...PAGE_OPTIONS },
+  optionHelp: `  --job JOB       Only this job's runs
+${WINDOW_HELP}
+${PAGE_HELP}`,
+  examples: ["clover search errors 'connection refused' --job nightly-report"],
+  args: ['TEXT'],
+  async run(ctx) {
+    const page = await listPages(ctx, 'searchErrors', {
+      q: ctx.arg(0),
+      jobId: ctx.string('job'),
+      from: ctx.string('from'),
+      to: ctx.string('to'),
+    });
+    const columns: readonly Column<Hit>[] = [
+      { header: 'AT', value: (h) => h.at },
+      { header: 'JOB', value: (h) => h.jobId },
+      { header: 'RUN', value: (h) => h.runId },
+      { header: 'KIND', value: (h) => h.kind },
+      { header: 'TEXT', value: (h) => truncate(h.text, 120) },
+    ];
+    ctx.print(page, () => (page.items.length ? formatTable(columns, page.items) : ['No matches.']));
+    return EXIT_OK;
+  },
+};
+
+export const searchCommand = group('search', 'search run errors and logs', 'Search across runs.', [
+  searchErrors,
+]);
+
+export const auditCommand = single({
+  name: 'audit',
+  summary: 'list changes: who, what, when, before and after',
+  synopsis: '[--entity job:ID|run:ID|worker:ID|contact:ID] [--from T] [--to T]',
+  description:
+    'List every accepted change, newest first: who made it (and how they signed in), the action, the entity, and with --json the before and after.',
+  options: { entity: { type: 'string' }, ...WINDOW_OPTIONS, ...PAGE_OPTIONS },
+  optionHelp: `  --entity E      Only changes to this entity: job:<id>, run:<id>, worker:<id>, contact:<id>, agent:<owner>
+${WINDOW_HELP}
+${PAGE_HELP}`,
+  examples: ['clover audit --entity job:nightly-report', 'clover audit --from 2026-01-30T00:00:00Z --json'],
+  args: [],
+  async run(ctx) {
+    const page = await listPages(ctx, 'listAudit', {
+      entity: ctx.string('entity'),
+      from: ctx.string('from'),
+      to: ctx.string('to'),
+    });
+    const columns: readonly Column<Audit>[] = [
+      { header: 'AT', value: (a) => formatTime(a.at) },
+      { header: 'WHO', value: (a) => `${a.actor.subject} (${a.actor.role})` },
+      { header: 'ACTION', value: (a) => a.action },
+      { header: 'ENTITY', value: (a) => a.entity },
+    ];
+    ctx.print(page, () => (page.items.length ? formatTable(columns, page.items) : ['No changes.']));
+    return EXIT_OK;
+  },
+});
+
+export const statsCommand = single({
+  name: 'stats',
+  summary: 'runs per status, success rate, duration and lateness over a window',
+  synopsis: '[--job JOB] [--from T] [--to T]',
+  description:
+    'Runs per status per hour, the success rate, p50/p95 duration and p50/p95 lateness (start minus scheduled time) over a window (default the last 7 days).',
+  options: { job: { type: 'string' }, ...WINDOW_OPTIONS },
+  optionHelp: `  --job JOB       Only this job
+${WINDOW_HELP}`,
+  args: [],
+  async run(ctx) {
+    const stats = await ctx.client.call('getStats', {
+      query: { jobId: ctx.string('job'), from: ctx.string('from'), to: ctx.string('to') },
+    });
+    ctx.print(stats, () => {
+      const statuses = [...new Set(stats.hours.flatMap((h) => Object.keys(h.counts)))].sort();
+      const lines = formatFields([
+        ['window', `${stats.from} to ${stats.to}`],
+        ['runs', `${stats.runs}${stats.truncated ? ' (truncated: narrow the window)' : ''}`],
+        [
+          'totals',
+          Object.entries(stats.totals)
+            .map(([s, n]) => `${s} ${n}`)
+            .join(', ') || 'none',
+        ],
+        ['success rate', stats.successRate === null ? 'n/a' : `${(stats.successRate * 100).toFixed(1)}%`],
+        [
+          'duration',
+          `p50 ${formatDuration(stats.durationMs.p50) || 'n/a'}, p95 ${formatDuration(stats.durationMs.p95) || 'n/a'}`,
+        ],
+        [
+          'lateness',
+          `p50 ${formatDuration(stats.latenessMs.p50) || 'n/a'}, p95 ${formatDuration(stats.latenessMs.p95) || 'n/a'}`,
+        ],
+      ]);
+      if (stats.hours.length) {
+        lines.push(
+          '',
+          ...formatTable(
+            [
+              { header: 'HOUR', value: (h: (typeof stats.hours)[number]) => h.hour },
+              ...statuses.map((s) => ({
+                header: s,
+                value: (h: (typeof stats.hours)[number]) => h.counts[s] ?? 0,
+                right: true,
+              })),
+            ],
+            stats.hours,
+          ),
+        );
+      }
+      return lines;
+    });
+    return EXIT_OK;
+  },
+});
