@@ -1,0 +1,277 @@
+/**
+ * The CLI's argument parsing, output and exit codes, in process (runClover with captured output),
+ * against a small HTTP server on loopback that records each request and answers what the test
+ * scripts. The real API is exercised in test/cli/ (integration, through the local runtime).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { routes } from '../core/api/routes';
+import { runClover } from './clover';
+import type { CliIo } from './io';
+
+interface Seen {
+  method: string;
+  url: string;
+  auth: string | undefined;
+  body: unknown;
+}
+type Answer = { status: number; body?: unknown };
+
+let seen: Seen[] = [];
+let answer: (req: Seen) => Answer = () => ({ status: 200, body: {} });
+let endpoint = '';
+const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  let text = '';
+  req.on('data', (c: Buffer) => {
+    text += c.toString();
+  });
+  req.on('end', () => {
+    const s: Seen = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      auth: req.headers.authorization,
+      body: text ? JSON.parse(text) : undefined,
+    };
+    seen.push(s);
+    const a = answer(s);
+    res.writeHead(a.status, { 'content-type': 'application/json' });
+    res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+  });
+});
+before(async () => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => new Promise<void>((r) => server.close(() => r())));
+
+async function clover(args: string[], respond?: (req: Seen) => Answer) {
+  seen = [];
+  if (respond) answer = respond;
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    env: { CLOVER_API_URL: endpoint, CLOVER_TOKEN: 'tok' },
+    cwd: '/',
+    sleep: async () => {},
+  };
+  const code = await runClover(args, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const job = (jobId: string, extra: Record<string, unknown> = {}) => ({
+  spec: {
+    jobId,
+    description: '',
+    handler: 'reports.daily',
+    payload: null,
+    schedule: { expression: 'rate(5 minutes)', timezone: 'UTC' },
+    mode: 'REMOTE',
+    delivery: 'SQS',
+    target: { pool: 'default', labels: {}, workerIds: [] },
+    routing: 'ROUND_ROBIN',
+    concurrency: { policy: 'FORBID', maxQueued: 10 },
+    misfire: { policy: 'FIRE_ONCE_NOW', windowSeconds: 3600 },
+    retry: { maxAttempts: 1, backoffSeconds: 10, maxBackoffSeconds: 600 },
+    timeoutSeconds: 3600,
+    recoverOnWorkerLoss: true,
+    contacts: [],
+    paused: false,
+    ...extra,
+  },
+  version: 2,
+  createdAt: 0,
+  updatedAt: 0,
+  syncState: 'IN_SYNC',
+});
+
+describe('requests', () => {
+  test('jobs list sends the filters as query parameters with the bearer token, and prints an aligned table', async () => {
+    const r = await clover(
+      ['jobs', 'list', '--pool', 'batch', '--paused', '--search', 'bill', '--limit', '2'],
+      () => ({
+        status: 200,
+        body: { items: [job('billing'), job('billing-eu', { paused: true })], nextCursor: 'CUR' },
+      }),
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.equal(seen[0]?.method, 'GET');
+    assert.equal(seen[0]?.url, '/api/jobs?pool=batch&paused=true&q=bill&limit=2');
+    assert.equal(seen[0]?.auth, 'Bearer tok');
+    const lines = r.out.split('\n');
+    assert.match(lines[0] ?? '', /^JOB\s+HANDLER\s+MODE\s+SCHEDULE\s+POOL\s+PAUSED\s+VERSION\s+OWNER$/);
+    assert.equal(lines[1]?.indexOf('reports.daily'), lines[0]?.indexOf('HANDLER'));
+    assert.match(r.err, /--cursor CUR/);
+  });
+
+  test('--all follows the cursor; --json prints the items as the API sent them', async () => {
+    const r = await clover(['jobs', 'list', '--all', '--json'], (req) => ({
+      status: 200,
+      body: req.url.includes('cursor=') ? { items: [job('b')] } : { items: [job('a')], nextCursor: 'N' },
+    }));
+    assert.equal(r.code, 0, r.err);
+    assert.equal(seen.length, 2);
+    assert.deepEqual(
+      (JSON.parse(r.out) as { items: { spec: { jobId: string } }[] }).items.map((j) => j.spec.jobId),
+      ['a', 'b'],
+    );
+  });
+
+  test('jobs create from flags posts a spec; update patches the current spec at its version', async () => {
+    const created = await clover(
+      [
+        'jobs',
+        'create',
+        'hello',
+        '--handler',
+        'hello',
+        '--schedule',
+        'rate(1 hour)',
+        '--tz',
+        'Europe/Lisbon',
+        '--payload',
+        '{"a":1}',
+        '--pool',
+        'batch',
+      ],
+      () => ({ status: 201, body: job('hello') }),
+    );
+    assert.equal(created.code, 0, created.err);
+    assert.deepEqual(seen[0]?.body, {
+      handler: 'hello',
+      payload: { a: 1 },
+      target: { pool: 'batch' },
+      schedule: { expression: 'rate(1 hour)', timezone: 'Europe/Lisbon' },
+      jobId: 'hello',
+    });
+    const updated = await clover(['jobs', 'update', 'hello', '--schedule', 'rate(2 hours)'], (req) =>
+      req.method === 'GET' ? { status: 200, body: job('hello') } : { status: 200, body: job('hello') },
+    );
+    assert.equal(updated.code, 0, updated.err);
+    const put = seen[1]?.body as { version: number; spec: { schedule: unknown; handler: string } };
+    assert.equal(seen[1]?.method, 'PUT');
+    assert.equal(put.version, 2);
+    assert.deepEqual(put.spec.schedule, { expression: 'rate(2 hours)', timezone: 'UTC' });
+    assert.equal(put.spec.handler, 'reports.daily');
+  });
+
+  test('path parameters are encoded (run ids hold ":" and "@")', async () => {
+    const r = await clover(['runs', 'cancel', 'job@2026-01-30T10:00:00Z'], () => ({
+      status: 200,
+      body: { runId: 'job@2026-01-30T10:00:00Z', status: 'CANCELLED' },
+    }));
+    assert.equal(r.code, 0, r.err);
+    assert.equal(seen[0]?.url, '/api/runs/job%402026-01-30T10%3A00%3A00Z/cancel');
+  });
+});
+
+describe('errors and exit codes', () => {
+  const cases: Array<[string, number, number]> = [
+    ['VALIDATION_FAILED', 400, 2],
+    ['INVALID_SCHEDULE', 400, 2],
+    ['PAYLOAD_TOO_LARGE', 413, 2],
+    ['UNAUTHENTICATED', 401, 3],
+    ['TOKEN_EXPIRED', 401, 3],
+    ['FORBIDDEN', 403, 3],
+    ['NOT_FOUND', 404, 4],
+    ['ALREADY_EXISTS', 409, 5],
+    ['VERSION_CONFLICT', 409, 5],
+    ['RUN_NOT_IN_STATE', 409, 5],
+    ['THROTTLED', 429, 6],
+    ['UNAVAILABLE', 503, 6],
+    ['INTERNAL', 500, 1],
+  ];
+  for (const [code, status, exit] of cases) {
+    test(`${code} exits ${exit} and prints the code, message and fields`, async () => {
+      const r = await clover(['jobs', 'get', 'x'], () => ({
+        status,
+        body: {
+          code,
+          message: 'the reason',
+          fields: [{ path: 'schedule.timezone', message: 'is not a zone' }],
+        },
+      }));
+      assert.equal(r.code, exit);
+      assert.equal(r.out, '');
+      assert.match(r.err, new RegExp(`^error: ${code}: the reason\n  schedule.timezone: is not a zone`));
+    });
+  }
+
+  test('an unreachable API exits 6 and says where the endpoint came from', async () => {
+    const io: CliIo = {
+      out: () => {},
+      err: (l) => errs.push(l),
+      env: { CLOVER_API_URL: 'http://127.0.0.1:1' },
+      cwd: '/',
+    };
+    const errs: string[] = [];
+    assert.equal(await runClover(['jobs', 'list'], io), 6);
+    assert.match(
+      errs.join('\n'),
+      /cannot reach the Clover API at http:\/\/127\.0\.0\.1:1[\s\S]*CLOVER_API_URL/,
+    );
+  });
+
+  test('usage mistakes exit 2 before any request', async () => {
+    for (const args of [
+      ['jobs', 'get'],
+      ['jobs', 'get', 'a', 'b'],
+      ['jobs', 'list', '--bogus'],
+      ['jobs', 'list', '--limit', '0'],
+      ['jobs', 'trigger', 'a', '--timeout', '5'],
+      ['jobs', 'create', 'a', '--payload', '{bad'],
+      ['jobs', 'apply'],
+      ['runs', 'list', '--status', 'DONE'],
+      ['nope'],
+      ['jobs', 'nope'],
+    ]) {
+      const r = await clover(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /^error: .*\nRun 'clover[^']*--help' for usage\.$/, args.join(' '));
+      assert.equal(seen.length, 0, `${args.join(' ')} sent nothing`);
+    }
+  });
+});
+
+test('every command and action has help that names its usage and the connection options', async () => {
+  const main = await clover(['--help']);
+  assert.equal(main.code, 0);
+  const groups = [...main.out.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] ?? '');
+  assert.ok(groups.includes('jobs') && groups.includes('runs') && groups.includes('stats'), groups.join());
+  for (const name of groups.filter((g) => g !== 'schedule')) {
+    const help = await clover([name, '--help']);
+    assert.equal(help.code, 0, name);
+    assert.match(help.out, new RegExp(`^Usage: clover ${name}`));
+    const actions = [...help.out.matchAll(/^ {2}([a-z]+) {3,}/gm)].map((m) => m[1] ?? '');
+    for (const action of actions) {
+      const a = await clover([name, action, '--help']);
+      assert.equal(a.code, 0, `${name} ${action}`);
+      assert.match(a.out, new RegExp(`^Usage: clover ${name} ${action}`));
+      assert.match(a.out, /--endpoint URL/);
+    }
+  }
+  assert.equal(seen.length, 0);
+});
+
+test('every API route except login, health and the agent-only ones is reachable from a command', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { readdir } = await import('node:fs/promises');
+  const dir = new URL('.', import.meta.url);
+  const sources = (
+    await Promise.all(
+      (
+        await readdir(dir)
+      )
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+        .map((f) => readFile(new URL(f, dir), 'utf8')),
+    )
+  ).join('\n');
+  const unused = routes
+    .map((r) => r.id)
+    .filter((id) => !['health', 'localLogin', 'previewSchedule'].includes(id))
+    .filter((id) => !sources.includes(`'${id}'`));
+  assert.deepEqual(unused, []);
+});
