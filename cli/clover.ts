@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../core/errors';
-import { ApiCallError, ApiUnreachableError } from './client';
+import { ApiUnreachableError, CloverApiError } from './client';
 import { single } from './command';
 import { contactsCommand } from './contacts';
 import {
@@ -38,8 +38,8 @@ const whoamiCommand = single({
     'Show which API the CLI talks to, who the token belongs to, and its role (viewer, operator, admin).',
   args: [],
   async run(ctx) {
-    const me = await ctx.client.call('me');
-    const { endpoint, endpointFrom } = ctx.client.connection;
+    const me = await ctx.client.call('me', {});
+    const { endpoint, endpointFrom } = ctx.connection;
     ctx.print({ ...me, endpoint }, () =>
       formatFields([
         ['endpoint', `${endpoint} (from ${endpointFrom})`],
@@ -125,7 +125,7 @@ function report(error: unknown, io: CliIo): number {
     io.err(`Run '${error.helpCommand} --help' for usage.`);
     return EXIT_USAGE;
   }
-  if (error instanceof ApiCallError) {
+  if (error instanceof CloverApiError) {
     io.err(`error: ${error.code}: ${error.message}`);
     for (const field of error.fields) io.err(`  ${field.path}: ${field.message}`);
     if (error.code === 'UNAUTHENTICATED' || error.code === 'TOKEN_EXPIRED') io.err(AUTH_HINT);

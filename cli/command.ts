@@ -5,9 +5,10 @@
  * ApiClient and prints; the exit code of an API error is decided once, in clover.ts.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { CloverApiClient } from '../core/api/client';
 import type { RouteId } from '../core/api/routes';
-import { ApiClient, type QueryValue, type ResponseOf } from './client';
-import { resolveConnection } from './connection';
+import { apiClient, type ResponseOf } from './client';
+import { type Connection, resolveConnection } from './connection';
 import { type CliIo, type Command, EXIT_OK, EXIT_USAGE, UsageError, usage } from './io';
 import { json } from './table';
 
@@ -44,7 +45,8 @@ export interface Ctx {
   readonly values: Values;
   readonly positionals: readonly string[];
   readonly json: boolean;
-  readonly client: ApiClient;
+  readonly client: CloverApiClient;
+  readonly connection: Connection;
   string(name: string): string | undefined;
   flag(name: string): boolean;
   /** An integer option within [min, max]; a usage error naming the option otherwise. */
@@ -135,15 +137,13 @@ function context(group: string, def: ActionDef, argv: readonly string[], io: Cli
     throw new UsageError(`unexpected argument "${positionals[most]}"`, command);
   }
   const str = (name: string) => (typeof v[name] === 'string' ? (v[name] as string) : undefined);
-  const client = new ApiClient(
-    resolveConnection({
-      endpoint: str('endpoint'),
-      token: str('token'),
-      env: io.env ?? process.env,
-      cwd: io.cwd ?? process.cwd(),
-    }),
-    io.fetch ?? fetch,
-  );
+  const connection = resolveConnection({
+    endpoint: str('endpoint'),
+    token: str('token'),
+    env: io.env ?? process.env,
+    cwd: io.cwd ?? process.cwd(),
+  });
+  const client = apiClient(connection, io.fetch ?? fetch);
   const jsonOut = v.json === true;
   return {
     io,
@@ -152,6 +152,7 @@ function context(group: string, def: ActionDef, argv: readonly string[], io: Cli
     positionals,
     json: jsonOut,
     client,
+    connection,
     string: str,
     flag: (name) => v[name] === true,
     int(name, lo, hi) {
@@ -220,16 +221,18 @@ export type ItemOf<Id extends PagedRoute> = ResponseOf<Id> extends { items: Arra
 export async function listPages<Id extends PagedRoute>(
   ctx: Ctx,
   id: Id,
-  query: Readonly<Record<string, QueryValue>>,
+  query: Readonly<Record<string, string | number | boolean | undefined>>,
 ): Promise<{ items: ItemOf<Id>[]; nextCursor?: string }> {
   const limit = ctx.int('limit', 1, 200);
   let cursor = ctx.string('cursor');
   const items: ItemOf<Id>[] = [];
   for (;;) {
-    const page = (await ctx.client.call(id, { query: { ...query, limit, cursor } })) as {
-      items: ItemOf<Id>[];
-      nextCursor?: string;
-    };
+    // The route's own query type is checked where each command builds `query`; here it is generic.
+    const call = ctx.client.call.bind(ctx.client) as (
+      id: PagedRoute,
+      input: { query: Record<string, unknown> },
+    ) => Promise<{ items: ItemOf<Id>[]; nextCursor?: string }>;
+    const page = await call(id, { query: { ...query, limit, cursor } });
     items.push(...page.items);
     cursor = page.nextCursor;
     if (!ctx.flag('all') || cursor === undefined) break;

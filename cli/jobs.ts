@@ -2,7 +2,7 @@
 import type { JobSpec, JobSpecInput } from '../core/model';
 import { JobModes } from '../core/model';
 import { computePlan, formatPlan, parseJobsFile } from './apply';
-import { ApiCallError, type ResponseOf } from './client';
+import { CloverApiError, type ResponseOf } from './client';
 import { type ActionDef, type Ctx, group, listPages, PAGE_HELP, PAGE_OPTIONS } from './command';
 import { readObject, readText } from './files';
 import { EXIT_CONFLICT, EXIT_OK, UsageError } from './io';
@@ -416,7 +416,7 @@ File: YAML or JSON, {owner: name, jobs: [spec, ...]} or a bare list of specs.`,
       try {
         others.push(await ctx.client.call('getJob', { params: { jobId: spec.jobId } }));
       } catch (error) {
-        if (!(error instanceof ApiCallError && error.code === 'NOT_FOUND')) throw error;
+        if (!(error instanceof CloverApiError && error.code === 'NOT_FOUND')) throw error;
       }
     }
     const plan = computePlan({ file, owned, others, prune: ctx.flag('prune') });
