@@ -236,6 +236,36 @@ describe('errors and exit codes', () => {
   });
 });
 
+test('jobs trigger --wait exits with the code of each final status, and keeps waiting through a scheduled retry', async () => {
+  const expected: Record<string, number> = {
+    SUCCEEDED: 0,
+    FAILED: 10,
+    TIMED_OUT: 11,
+    CANCELLED: 12,
+    LOST: 13,
+    SKIPPED: 14,
+    NO_WORKER: 15,
+  };
+  for (const [status, exit] of Object.entries(expected)) {
+    let polls = 0;
+    const r = await clover(['jobs', 'trigger', 'j', '--wait'], (req) => {
+      if (req.method === 'POST')
+        return { status: 202, body: { runId: 'r1', outcome: 'dispatched', status: 'DISPATCHED' } };
+      if (req.url.startsWith('/api/runs/r1/log'))
+        return {
+          status: 200,
+          body: { runId: 'r1', status, lines: [], nextCursor: 'c', complete: polls > 1 },
+        };
+      polls += 1;
+      // First a NO_WORKER with a retry scheduled (not final), then the final status.
+      const run = polls === 1 ? { status: 'NO_WORKER', nextAttemptAt: 1 } : { status };
+      return { status: 200, body: { runId: 'r1', jobId: 'j', attempt: 1, history: [], ...run } };
+    });
+    assert.equal(r.code, exit, `${status}: ${r.out}${r.err}`);
+    assert.match(r.out, new RegExp(`^${status}`, 'm'));
+  }
+});
+
 test('every command and action has help that names its usage and the connection options', async () => {
   const main = await clover(['--help']);
   assert.equal(main.code, 0);

@@ -1,0 +1,206 @@
+/**
+ * The CLI end to end, through real HTTP against the API of the local runtime on the emulator, with a
+ * real agent process: a REMOTE job created with `clover jobs create` is fired by the local clock at
+ * its instant, run by the agent (its handler's own marker counts the execution), and its run,
+ * progress and log are read back with `clover runs get` and `clover runs log` (also tailed live with
+ * --follow); `clover jobs trigger --wait` exits with the documented code of each outcome a live
+ * agent produces (the rest are covered against a scripted server in cli/commands.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { type AgentProcess, testHandlersConfig, useAgents } from '../harness/agent-process';
+import { type CliStack, eventually, useCliStack } from './helpers';
+
+const cli = useCliStack();
+const agents = useAgents();
+
+let agent: AgentProcess | undefined;
+/** The stack, with one agent in pool `cli` running the test handlers `work` and `fail`. */
+async function ready(): Promise<CliStack> {
+  const stack = await cli.ready();
+  if (!agent) {
+    agent = await agents.start({
+      aws: stack.aws,
+      workerId: 'cli-w1',
+      config: [
+        'pool: cli',
+        'capacity: 4',
+        'heartbeatIntervalSeconds: 1',
+        'leaseTtlSeconds: 6',
+        testHandlersConfig(['work', 'fail']),
+      ].join('\n'),
+    });
+    await agent.waitForLog(/^agent started$/, 60_000);
+  }
+  return stack;
+}
+
+async function executions(runId: string): Promise<number> {
+  const text = await readFile(agent?.execFile ?? '', 'utf8').catch(() => '');
+  return text.split('\n').filter((line) => line === runId).length;
+}
+
+async function create(stack: CliStack, jobId: string, ...flags: string[]): Promise<void> {
+  const r = await stack.clover('jobs', 'create', jobId, '--pool', 'cli', ...flags);
+  assert.equal(r.code, 0, r.err);
+}
+
+/** The run id `jobs trigger` printed. */
+function runIdOf(output: string): string {
+  const match = /run (\S+)/.exec(output);
+  assert.ok(match?.[1], `a run id in:\n${output}`);
+  return match[1];
+}
+
+test('a REMOTE job created with the CLI is fired by the local clock, run by the agent, and read back with runs get and runs log', async () => {
+  const stack = await ready();
+  const fireAt = Math.ceil((Date.now() + 6000) / 1000) * 1000;
+  const at = new Date(fireAt).toISOString().slice(0, 19);
+  await create(
+    stack,
+    'cli-remote',
+    '--handler',
+    'work',
+    '--schedule',
+    `at(${at})`,
+    '--payload',
+    '{"sleepMs":1500}',
+  );
+
+  const jobs = await stack.clover('jobs', 'list', '--pool', 'cli');
+  assert.equal(jobs.code, 0, jobs.err);
+  assert.match(
+    jobs.out,
+    new RegExp(`^cli-remote\\s+work\\s+REMOTE\\s+at\\(${at.replace(/[()]/g, '\\$&')}\\)\\s+cli\\s+1$`, 'm'),
+  );
+
+  const runId = `cli-remote@${at}Z`;
+  const run = await eventually(
+    'the scheduled run to succeed',
+    async () => {
+      const r = await stack.clover('runs', 'list', '--job', 'cli-remote', '--json');
+      assert.equal(r.code, 0, r.err);
+      const items = (JSON.parse(r.out) as { items: { runId: string; status: string }[] }).items;
+      return items.find((i) => i.runId === runId && i.status === 'SUCCEEDED');
+    },
+    60_000,
+  );
+  assert.equal(run.runId, runId, 'the fire of the schedule, at its instant');
+  assert.equal(await executions(runId), 1, 'the handler ran exactly once');
+
+  const got = await stack.clover('runs', 'get', runId);
+  assert.equal(got.code, 0, got.err);
+  assert.match(got.out, /^status: +SUCCEEDED$/m);
+  assert.match(got.out, /^trigger: +SCHEDULE$/m);
+  assert.match(got.out, /^worker: +cli-w1$/m);
+  assert.match(got.out, /^progress: +100% done$/m);
+  assert.match(got.out, /^History:\n {2}AT +STATUS +ATTEMPT +WORKER +NOTE$/m);
+  assert.match(got.out, /^ {2}\S+ +RUNNING +1 +cli-w1/m);
+  const asJson = JSON.parse((await stack.clover('runs', 'get', runId, '--json')).out) as {
+    progress: { percent: number; message: string };
+    result: { by: string };
+  };
+  assert.deepEqual(asJson.progress, { percent: 100, message: 'done' });
+  assert.equal(asJson.result.by, 'cli-w1');
+
+  const log = await stack.clover('runs', 'log', runId);
+  assert.equal(log.code, 0, log.err);
+  assert.equal(log.out, `start ${runId}\nend ${runId}\n`);
+});
+
+test('runs log --follow tails a running run live and stops when it ends', async () => {
+  const stack = await ready();
+  await create(stack, 'cli-tail', '--handler', 'work', '--payload', '{"sleepMs":4000}');
+  const fired = await stack.clover('jobs', 'trigger', 'cli-tail');
+  assert.equal(fired.code, 0, fired.err);
+  const runId = runIdOf(fired.out);
+  const tail = stack.spawnClover('runs', 'log', runId, '--follow', '--interval', '200');
+  // The first line arrives while the handler still sleeps: the tail is live, not read afterwards.
+  await eventually('the first log line', async () =>
+    tail.output().includes(`start ${runId}`) ? true : undefined,
+  );
+  const running = await stack.api.call('getRun', { params: { runId } });
+  assert.equal(running.status, 'RUNNING', 'the first line was printed while the run was running');
+  const done = await tail.done;
+  assert.equal(done.code, 0, done.err);
+  assert.equal(done.out, `start ${runId}\nend ${runId}\n`);
+  assert.equal((await stack.api.call('getRun', { params: { runId } })).status, 'SUCCEEDED');
+});
+
+test('jobs trigger --wait prints the progress and exits 0 SUCCEEDED, 10 FAILED, 15 NO_WORKER', async () => {
+  const stack = await ready();
+  await create(stack, 'cli-ok', '--handler', 'work', '--payload', '{"sleepMs":1000}');
+  await create(stack, 'cli-fail', '--handler', 'fail');
+  await create(stack, 'cli-nobody', '--handler', 'nobody.has.this');
+
+  const ok = await stack.clover('jobs', 'trigger', 'cli-ok', '--wait', '--interval', '200');
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  const okRun = runIdOf(ok.out);
+  assert.match(ok.out, /RUNNING {2}attempt 1 on cli-w1/);
+  assert.match(ok.out, /progress 100% done/);
+  assert.match(ok.out, new RegExp(`^ {2}\\| start ${okRun}$`, 'm'));
+  assert.match(ok.out, /^SUCCEEDED in \d/m);
+  assert.equal(await executions(okRun), 1);
+
+  const failed = await stack.clover('jobs', 'trigger', 'cli-fail', '--wait', '--interval', '200');
+  assert.equal(failed.code, 10, failed.out + failed.err);
+  assert.match(failed.out, /^FAILED.*boom: the disk is full/m);
+
+  const nobody = await stack.clover('jobs', 'trigger', 'cli-nobody', '--wait', '--interval', '200');
+  assert.equal(nobody.code, 15, nobody.out + nobody.err);
+  assert.match(nobody.out, /NO_WORKER/);
+
+  // --json: the progress goes to stderr, the final run to stdout.
+  const quiet = await stack.clover('jobs', 'trigger', 'cli-ok', '--wait', '--json', '--interval', '200');
+  assert.equal(quiet.code, 0, quiet.err);
+  assert.equal((JSON.parse(quiet.out) as { status: string }).status, 'SUCCEEDED');
+  assert.match(quiet.err, /SUCCEEDED in/);
+});
+
+test('jobs trigger --wait exits 12 CANCELLED, 14 SKIPPED, 16 when --timeout runs out, 10 when the agent stops a run at its deadline', async () => {
+  const stack = await ready();
+  await create(stack, 'cli-long', '--handler', 'work', '--payload', '{"sleepMs":60000}');
+
+  const waiting = stack.spawnClover('jobs', 'trigger', 'cli-long', '--wait', '--interval', '200');
+  await eventually('the long run to start', async () =>
+    /RUNNING/.test(waiting.output()) ? true : undefined,
+  );
+  const longRun = runIdOf(waiting.output());
+
+  // While it runs, a second fire of the same job is SKIPPED (overlap, the default FORBID policy).
+  const skipped = await stack.clover('jobs', 'trigger', 'cli-long', '--wait', '--interval', '200');
+  assert.equal(skipped.code, 14, skipped.out + skipped.err);
+  assert.match(skipped.out, /SKIPPED \(overlap\)/);
+
+  const cancelled = await stack.clover('runs', 'cancel', longRun);
+  assert.equal(cancelled.code, 0, cancelled.err);
+  assert.equal(cancelled.out, `${longRun}: CANCELLED\n`);
+  const done = await waiting.done;
+  assert.equal(done.code, 12, done.out + done.err);
+  assert.match(done.out, /^CANCELLED/m);
+  const again = await stack.clover('runs', 'cancel', longRun);
+  assert.equal(again.code, 5, 'a finished run cannot be cancelled: RUN_NOT_IN_STATE');
+  assert.match(again.err, /^error: RUN_NOT_IN_STATE: /);
+
+  const impatient = await stack.clover(
+    'jobs',
+    'trigger',
+    'cli-long',
+    '--wait',
+    '--timeout',
+    '1',
+    '--interval',
+    '200',
+  );
+  assert.equal(impatient.code, 16, impatient.out + impatient.err);
+  assert.match(impatient.out, /the run goes on/);
+  assert.equal((await stack.clover('runs', 'cancel', runIdOf(impatient.out))).code, 0);
+
+  // The agent aborts a handler at the attempt's deadline and reports FAILED(deadline_exceeded);
+  // TIMED_OUT (exit 11) is the monitor's verdict on a run whose agent never answered.
+  await create(stack, 'cli-slow', '--handler', 'work', '--payload', '{"sleepMs":60000}', '--timeout', '2');
+  const late = await stack.clover('jobs', 'trigger', 'cli-slow', '--wait', '--interval', '200');
+  assert.equal(late.code, 10, late.out + late.err);
+  assert.match(late.out, /^FAILED.*deadline_exceeded/m);
+});
