@@ -7,6 +7,7 @@
  *   npm run bench -- requests     # only those whose name contains "requests"
  */
 import { spawnSync } from 'node:child_process';
+import { cliStartup } from './cli-startup';
 import { consoleBench } from './console';
 import { failover } from './failover';
 import { requestsPerFire } from './requests-per-fire';
@@ -15,6 +16,7 @@ import { zmqLatency } from './zmq-latency';
 
 const benchmarks: ReadonlyArray<{ name: string; run: () => Promise<unknown> }> = [
   { name: 'schedule engine searches', run: () => scheduleSearches() },
+  { name: 'cli start-up (bundle: median of 10 runs; source: of 3)', run: () => cliStartup(10) },
   { name: 'requests-per-fire (SQS path, 200 fires)', run: () => requestsPerFire(200) },
   { name: 'zmq-latency (fire-to-start, ZeroMQ vs SQS, 200 fires)', run: () => zmqLatency(200) },
   {

@@ -126,7 +126,9 @@ function report(error: unknown, io: CliIo): number {
     return EXIT_USAGE;
   }
   if (error instanceof CloverApiError) {
-    io.err(`error: ${error.code}: ${error.message}`);
+    // Validation messages are the field list joined; print it once, a field per line.
+    const joined = error.fields.map((f) => `${f.path}: ${f.message}`).join('; ');
+    io.err(error.message === joined ? `error: ${error.code}` : `error: ${error.code}: ${error.message}`);
     for (const field of error.fields) io.err(`  ${field.path}: ${field.message}`);
     if (error.code === 'UNAUTHENTICATED' || error.code === 'TOKEN_EXPIRED') io.err(AUTH_HINT);
     return exitCodeOf(error.code);

@@ -1,0 +1,53 @@
+/**
+ * How long a `clover` command takes from `node` starting to the process exiting: the built bundle
+ * (what `npm run build:cli` writes and bin/clover.mjs prefers) against the TypeScript source under
+ * tsx, beside a bare `node -e ''` (the floor no CLI can go under). Medians of repeated runs, ms.
+ * `jobs list` is pointed at a closed port, so it measures loading the API client and failing fast
+ * (exit 6) without a server.
+ *
+ *   npx tsx bench/cli-startup.ts
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// @ts-expect-error: a plain ES module script without types
+import { buildCli } from '../scripts/build-cli.mjs';
+import { percentile } from './stats';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function median(args: readonly string[], runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    const started = performance.now();
+    spawnSync(process.execPath, args, {
+      cwd: root,
+      stdio: 'ignore',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    times.push(performance.now() - started);
+  }
+  return Math.round(percentile(times, 50));
+}
+
+export async function cliStartup(runs = 10): Promise<Record<string, number>> {
+  const bundle = join(await mkdtemp(join(tmpdir(), 'clover-bench-cli-')), 'clover.mjs');
+  await buildCli(bundle);
+  const source = ['--import', 'tsx', 'cli/clover.ts'];
+  const next = ['schedule', 'next', 'rate(5 minutes)', '--count', '3'];
+  const list = ['jobs', 'list', '--endpoint', 'http://127.0.0.1:1'];
+  return {
+    'bare node (floor), ms': median(['-e', ''], runs),
+    'bundle: clover --help, ms': median([bundle, '--help'], runs),
+    'bundle: clover schedule next, ms': median([bundle, ...next], runs),
+    'bundle: clover jobs list (API unreachable, exit 6), ms': median([bundle, ...list], runs),
+    'source via tsx: clover --help, ms': median([...source, '--help'], Math.min(runs, 3)),
+    'source via tsx: clover jobs list (API unreachable), ms': median([...source, ...list], Math.min(runs, 3)),
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  console.log(JSON.stringify(await cliStartup(), null, 2));
+}
