@@ -46,7 +46,7 @@
  */
 import type { Dispatcher, FireOutcome } from '../core/dispatch';
 import { type DispatchEnvelope, envelopeFor } from '../core/envelope';
-import { type Logger, silentLogger } from '../core/log';
+import { FailureLog, type Logger, silentLogger } from '../core/log';
 import { isoSeconds, type Job, type JobSpec, type Run } from '../core/model';
 import { type Clock, type JobStore, systemClock } from '../core/ports';
 import { parseSchedule, type Schedule } from '../core/schedule';
@@ -179,6 +179,8 @@ export class LocalFires {
   private readonly clock: Clock;
   private readonly timers: Timers;
   private readonly log: Logger;
+  /** While AWS does not answer: one line per kind of failing call, not one per fire or refresh. */
+  private readonly failures: FailureLog;
   private readonly labels: Readonly<Record<string, string>>;
   private refreshTimer: unknown;
   private refreshing: Promise<void> | undefined;
@@ -188,6 +190,7 @@ export class LocalFires {
     this.clock = options.clock ?? systemClock;
     this.timers = options.timers ?? realTimers;
     this.log = (options.log ?? silentLogger).child({ workerId: options.workerId, component: 'local-fires' });
+    this.failures = new FailureLog(this.log, () => this.clock.now());
     this.labels = options.labels ?? {};
   }
 
@@ -235,8 +238,11 @@ export class LocalFires {
     let jobs: Job[];
     try {
       jobs = await this.options.jobs.list();
+      this.failures.succeeded('LOCAL job list');
     } catch (error) {
-      this.log.log('warn', 'LOCAL job list could not be read; keeping the current timers', { error });
+      this.failures.failed('LOCAL job list', 'LOCAL job list could not be read; keeping the current timers', {
+        error,
+      });
       return;
     }
     if (!this.running) return;
@@ -399,9 +405,10 @@ export class LocalFires {
     let outcome: FireOutcome;
     try {
       outcome = await decision;
+      this.failures.succeeded('LOCAL fire');
     } catch (error) {
       const decidedAt = this.clock.now();
-      log.log('warn', 'LOCAL fire could not be written', { error });
+      this.failures.failed('LOCAL fire', 'LOCAL fire could not be written', { jobId, scheduledTime, error });
       this.notify({
         jobId,
         scheduledTime,
