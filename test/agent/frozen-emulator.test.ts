@@ -15,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { controlPlane } from '../../core/adapters/control-plane';
@@ -121,4 +122,39 @@ test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcom
   a.signal('SIGTERM');
   assert.equal((await a.waitForExit()).code, 0, a.text);
   assert.deepEqual(await readdir(join(a.dir, 'journal')), [], 'the journal is empty after replay');
+});
+
+test('bad input: an agent given an endpoint that never answers fails its start with one line saying so, exit 1', async () => {
+  await aws.provisioned();
+  // Accepts every connection, reads, never answers: a hung endpoint, not a refused one.
+  const held = new Set<Socket>();
+  const silent = createServer((socket) => {
+    held.add(socket);
+    socket.unref();
+    socket.on('error', () => {});
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  silent.unref();
+  after(() => {
+    for (const socket of held) socket.destroy();
+    silent.close();
+  });
+  const address = silent.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const agent = await agents.start({
+    aws,
+    workerId: 'hung-endpoint',
+    endpoint: `http://127.0.0.1:${address.port}`,
+    config: `pool: hung\n${testHandlersConfig()}`,
+  });
+  const exit = await agent.waitForExit(120_000);
+  assert.equal(exit.code, 1, agent.text);
+  const problems = agent.lines().filter((l) => l.level === 'warn' || l.level === 'error');
+  assert.deepEqual(
+    problems.map((l) => l.message),
+    ['agent could not start'],
+    'one line, not one per retry',
+  );
+  assert.match(JSON.stringify(problems[0]), /requestTimeout|timed out|TimeoutError/);
 });
