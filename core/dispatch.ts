@@ -260,7 +260,7 @@ export class Dispatcher {
       note: options.note,
       set: {
         dispatchedAt: now,
-        deadlineAt: now + job.spec.timeoutSeconds * 1000,
+        deadlineAt: this.deadlineFrom(job, now),
         ...(first ? { workerId: first.workerId } : {}),
       },
       unset: first ? ['nextAttemptAt', 'reason'] : ['nextAttemptAt', 'reason', 'workerId'],
@@ -517,7 +517,9 @@ export class Dispatcher {
     log: Logger,
   ): Promise<Run | undefined> {
     const now = this.deps.clock.now();
-    const deadlineAt = now + job.spec.timeoutSeconds * 1000;
+    // The envelope carries the record's deadline, which the claim checks, and never one past the job's
+    // timeout from now: a deadline comes from the job's definition, not from whoever wrote the record.
+    const deadlineAt = Math.min(run.deadlineAt ?? Number.POSITIVE_INFINITY, this.deadlineFrom(job, now));
     if (job.spec.routing === 'ANY' || candidates.length === 0) {
       await this.deps.delivery.deliver(
         { kind: 'pool', pool: job.spec.target.pool },
@@ -653,7 +655,12 @@ export class Dispatcher {
   }
 
   private lockExpiry(job: Job, now: number): number {
-    return now + job.spec.timeoutSeconds * 1000 + LOCK_GRACE_MS;
+    return this.deadlineFrom(job, now) + LOCK_GRACE_MS;
+  }
+
+  /** The latest an attempt dispatched at `now` may finish: the job's timeout caps every deadline. */
+  private deadlineFrom(job: Job, now: number): number {
+    return now + job.spec.timeoutSeconds * 1000;
   }
 
   private newRun(
@@ -679,7 +686,7 @@ export class Dispatcher {
       concurrency: job?.spec.concurrency.policy ?? 'ALLOW',
       createdAt: now,
       updatedAt: now,
-      ...(job ? { deadlineAt: now + job.spec.timeoutSeconds * 1000 } : {}),
+      ...(job ? { deadlineAt: this.deadlineFrom(job, now) } : {}),
       history: [{ at: now, status: 'PENDING', attempt: 1, note: `fired by ${trigger.toLowerCase()}` }],
     };
   }

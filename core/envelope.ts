@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MalformedMessageError, PayloadTooLargeError } from './errors';
-import type { Run } from './model';
+import type { Run, RunClaim } from './model';
 import { EpochMsSchema, HandlerNameSchema, IdSchema, IsoInstantSchema, PayloadSchema } from './model';
 
 /**
@@ -47,6 +47,26 @@ export function envelopeFor(run: Run, deadlineAt: number, sentAt: number): Dispa
     fence: run.fence,
     deadlineAt,
     sentAt,
+  };
+}
+
+/**
+ * The claim a worker makes from an envelope it received: the envelope names the run and says what
+ * the worker expects it to be; the ledger takes the run only if the record agrees (model/claim.ts).
+ */
+export function claimFromEnvelope(envelope: DispatchEnvelope, workerId: string, at: number): RunClaim {
+  return {
+    workerId,
+    fence: envelope.fence,
+    at,
+    expect: {
+      jobId: envelope.jobId,
+      scheduledTime: envelope.scheduledTime,
+      handler: envelope.handler,
+      payload: envelope.payload,
+      attempt: envelope.attempt,
+      deadlineAt: envelope.deadlineAt,
+    },
   };
 }
 

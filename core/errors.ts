@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'already_fired'
   | 'run_not_in_state'
   | 'stale_fence'
+  | 'claim_refused'
   | 'lease_lost'
   | 'lock_held'
   | 'payload_too_large'
@@ -146,6 +147,32 @@ export class StaleFenceError extends CloverError {
     readonly current?: unknown,
   ) {
     super('stale_fence', `${resource}: fencing token ${fence} is stale`, { details: { resource, fence } });
+  }
+}
+
+/**
+ * A claim whose envelope disagrees with the run record (another worker's run, another handler, payload,
+ * attempt or deadline): nothing was written. `differences` names each field, the record's value and
+ * the envelope's; `current` is the run as it is.
+ */
+export class ClaimRefusedError extends CloverError {
+  constructor(
+    readonly runId: string,
+    readonly differences: readonly {
+      readonly field: string;
+      readonly record: unknown;
+      readonly envelope: unknown;
+    }[],
+    readonly current?: unknown,
+  ) {
+    const fields = differences.map((d) => d.field).join(', ') || 'nothing';
+    super(
+      'claim_refused',
+      `claim of run ${runId} refused: the envelope disagrees with the record on ${fields}`,
+      {
+        details: { runId, differences },
+      },
+    );
   }
 }
 

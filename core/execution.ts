@@ -1,6 +1,6 @@
 import { isRecovery } from './alerts';
 import type { Dispatcher } from './dispatch';
-import type { DispatchEnvelope } from './envelope';
+import { claimFromEnvelope, type DispatchEnvelope } from './envelope';
 import type { Logger } from './log';
 import type { Run, RunError } from './model';
 import type { AlertHook, Clock, JobStore, RunLedger } from './ports';
@@ -32,16 +32,14 @@ export interface RunExecutionDeps {
 export class RunExecution {
   constructor(private readonly deps: RunExecutionDeps) {}
 
-  /** DISPATCHED → RUNNING with the envelope's fence. RunNotInStateError / StaleFenceError when superseded. */
+  /**
+   * DISPATCHED → RUNNING for `workerId`, only if the run is dispatched to it (or to the pool) with the
+   * envelope's fence and the record agrees with everything else the envelope says (RunLedger.claim).
+   * Returns the record as written: run its handler, payload, attempt and deadline, not the envelope's.
+   * RunNotInStateError / StaleFenceError when superseded, ClaimRefusedError when the envelope disagrees.
+   */
   claim(envelope: DispatchEnvelope, workerId: string): Promise<Run> {
-    const now = this.deps.clock.now();
-    return this.deps.runs.transition(envelope.runId, {
-      from: ['DISPATCHED'],
-      fence: envelope.fence,
-      to: 'RUNNING',
-      at: now,
-      set: { workerId, startedAt: now, deadlineAt: envelope.deadlineAt },
-    });
+    return this.deps.runs.claim(envelope.runId, claimFromEnvelope(envelope, workerId, this.deps.clock.now()));
   }
 
   /**

@@ -4,7 +4,7 @@
  * for unit tests live in core/testing/ and pass the same contract suites as the real adapters.
  *
  * Conditional-write failures surface as domain errors carrying the current item:
- * AlreadyFiredError, RunNotInStateError, StaleFenceError, LeaseLostError, LockHeldError,
+ * AlreadyFiredError, RunNotInStateError, StaleFenceError, ClaimRefusedError, LeaseLostError, LockHeldError,
  * VersionConflictError, NotFoundError.
  */
 import type { DispatchEnvelope } from './envelope';
@@ -17,6 +17,7 @@ import type {
   Job,
   Lock,
   Run,
+  RunClaim,
   RunStatus,
   SyncState,
   Worker,
@@ -96,6 +97,15 @@ export interface RunLedger {
    * owner if the lock is held.
    */
   createWithLock(run: Run, lock: LockClaim): Promise<void>;
+  /**
+   * A worker's claim, DISPATCHED → RUNNING, in one conditional write: the run is DISPATCHED to
+   * `claim.workerId` (or to no worker — a pool-queue run, assigned to it by the same write), holds
+   * `claim.fence`, and agrees with every field of `claim.expect`. Sets `workerId` and `startedAt`,
+   * appends a history entry, and returns the run as written: what the worker executes. Refusals write
+   * nothing and carry the current run (model/claim.ts `claimRefusal`): RunNotInStateError,
+   * StaleFenceError, ClaimRefusedError (naming each field that differs); NotFoundError.
+   */
+  claim(runId: string, claim: RunClaim): Promise<Run>;
   /** Applies a fenced transition and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */
   transition(runId: string, change: RunTransition): Promise<Run>;
   /** Applies a fenced patch (progress, log lines) and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */

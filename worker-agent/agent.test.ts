@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import type { InboxMessage } from '../core/adapters/sqs-inbox';
+import type { DeadLetter, DeadLetterResult, InboxMessage } from '../core/adapters/sqs-inbox';
 import type { Dispatcher } from '../core/dispatch';
 import { type DispatchEnvelope, envelopeFor } from '../core/envelope';
 import { UnavailableError } from '../core/errors';
@@ -67,6 +67,11 @@ class MemoryQueue implements AgentQueue {
     const m = this.messages.find((x) => x.receipt === receipt);
     if (m) m.visible = true;
   }
+
+  async deadLetter(letters: readonly DeadLetter[]): Promise<DeadLetterResult> {
+    for (const letter of letters) await this.ack(letter.receipt);
+    return { moved: 0, deleted: letters.length };
+  }
 }
 
 /** A ledger whose writes can be made to fail as if AWS did not answer. */
@@ -75,6 +80,10 @@ class FlakyLedger extends MemoryRunLedger {
   override async transition(...args: Parameters<RunLedger['transition']>): Promise<Run> {
     if (this.down) throw new UnavailableError('table runs');
     return super.transition(...args);
+  }
+  override async claim(...args: Parameters<RunLedger['claim']>): Promise<Run> {
+    if (this.down) throw new UnavailableError('table runs');
+    return super.claim(...args);
   }
   override async patch(...args: Parameters<RunLedger['patch']>): Promise<Run> {
     if (this.down) throw new UnavailableError('table runs');
@@ -152,6 +161,7 @@ async function setup(yaml = '', registry?: HandlerRegistry) {
       workerId: 'w1',
       createdAt: now,
       updatedAt: now,
+      deadlineAt: now + 60_000,
       history: [{ at: now, status: 'DISPATCHED', attempt: 1 }],
     };
     await runs.create(run);

@@ -11,12 +11,16 @@
  *   capacity, priority, endpoints.queueUrl); start the LeaseKeeper and the receive loops; sync the
  *   config's declared `jobs:` (job-sync.ts; a conflict is logged as an error, never fatal); start
  *   LocalFires for the LOCAL jobs whose handlers are registered here (each won fire → execute()).
- * - RUNNING: long-poll the own queue and the pool queue while a capacity slot is free. Each envelope
- *   is claimed with its fence (DISPATCHED → RUNNING); the message is acked once the claim is decided
- *   (won, or refused because the run is someone else's). A malformed message is never acked: it goes
- *   back to the queue and reaches the dead-letter queue after maxReceiveCount receives. The handler
- *   runs with a context (payload, progress, batched log, an AbortSignal for cancel, deadline, lease
- *   loss and drain); its outcome is written with the fence (RunExecution.complete).
+ * - RUNNING: long-poll the own queue and the pool queue while a capacity slot is free. An envelope is
+ *   only a pointer: the claim (DISPATCHED → RUNNING, RunLedger.claim) is one conditional write that
+ *   succeeds only for a run dispatched to this worker (or to its pool) with the envelope's fence and
+ *   with every other field the envelope names equal to the record's; the handler then runs what the
+ *   claimed record says (handler, payload, attempt, deadline). The message is deleted once the claim
+ *   is decided — won, or refused (the run does not exist, is not waiting, or the envelope disagrees
+ *   with the record: logged with what differed, record untouched). A message that cannot be decoded
+ *   or validated is moved to the queue's dead-letter queue on its first receipt, with the reason. The
+ *   handler runs with a context (payload, progress, batched log, an AbortSignal for cancel, deadline,
+ *   lease loss and drain); its outcome is written with the fence (RunExecution.complete).
  * - Cancel without ZeroMQ: every `cancelPollMs` a run that had no other answer from the control plane
  *   is read back; `cancelRequested` aborts the handler (outcome CANCELLED), and a run that is no longer
  *   this attempt's (CANCELLED, TIMED_OUT, LOST, re-dispatched) is aborted and nothing is written.
@@ -44,19 +48,15 @@
 import { hostname } from 'node:os';
 import type { AwsClients } from '../core/adapters/aws-clients';
 import { controlPlane } from '../core/adapters/control-plane';
+import type { InboxMessage } from '../core/adapters/sqs-inbox';
 import type { Dispatcher } from '../core/dispatch';
-import type { DispatchEnvelope } from '../core/envelope';
-import {
-  CloverError,
-  NotFoundError,
-  RunNotInStateError,
-  StaleFenceError,
-  UnknownHandlerError,
-} from '../core/errors';
+import { claimFromEnvelope, type DispatchEnvelope } from '../core/envelope';
+import { CloverError, NotFoundError, UnknownHandlerError } from '../core/errors';
 import type { RunExecution, RunOutcome } from '../core/execution';
 import type { JobService } from '../core/jobs';
 import { FailureLog, type Logger, silentLogger } from '../core/log';
 import {
+  claimDifferences,
   isFinal,
   type Run,
   type RunError,
@@ -77,6 +77,7 @@ import {
 import { Journal, type JournalEntry, lockJournalDir } from './journal';
 import { LeaseKeeper, type LeaseLostReason } from './lease';
 import { type LocalFireEvent, LocalFires } from './local-fires';
+import { currentOf, isRefusal, logRefusedClaim } from './refusals';
 import { HandlerRegistry } from './registry';
 import { RunAbortedError, RunSlot } from './run-context';
 import type { ShellHandlerOptions } from './shell-handler';
@@ -183,8 +184,6 @@ export type ExecuteResult =
   | { readonly kind: 'handed_back' }
   | { readonly kind: 'dropped'; readonly why: string };
 
-/** A malformed message comes back this soon, so it reaches the dead-letter queue without a long wait. */
-const MALFORMED_RETRY_SECONDS = 1;
 /** Pause after a failed receive before the next one. */
 const RECEIVE_BACKOFF_MS = 1000;
 const MAX_TIMER_MS = 2_147_483_647;
@@ -579,22 +578,58 @@ export class Agent {
         await sleep(RECEIVE_BACKOFF_MS, signal);
         continue;
       }
-      await Promise.all(messages.map((message) => this.accept(queue, message)));
+      const poison = messages.filter((message) => !message.ok);
+      await Promise.all([
+        this.deadLetter(queue, poison),
+        ...messages.map((message) => (message.ok ? this.accept(queue, message) : undefined)),
+      ]);
     }
   }
 
-  private async accept(queue: AgentQueue, message: Awaited<ReturnType<AgentQueue['receive']>>[number]) {
-    if (!message.ok) {
-      this.log.log('error', 'malformed message: not acked, left for the dead-letter queue', {
+  /**
+   * Moves messages that cannot be decoded or validated to the queue's dead-letter queue on their first
+   * receipt, with the reason: they never come back, so garbage never takes capacity meant for runs.
+   */
+  private async deadLetter(queue: AgentQueue, poison: readonly InboxMessage[]): Promise<void> {
+    if (poison.length === 0) return;
+    const letters = poison.flatMap((message) =>
+      message.ok
+        ? []
+        : [
+            {
+              receipt: message.receipt,
+              body: message.body,
+              reason: message.error.message,
+              receiveCount: message.receiveCount,
+            },
+          ],
+    );
+    for (const letter of letters) {
+      this.log.log('warn', 'malformed message moved to the dead-letter queue', {
         queueUrl: queue.queueUrl,
-        receiveCount: message.receiveCount,
-        error: message.error,
+        reason: letter.reason,
+        receiveCount: letter.receiveCount,
       });
-      await queue
-        .extend(message.receipt, MALFORMED_RETRY_SECONDS)
-        .catch((error: unknown) => this.log.log('warn', 'could not return a malformed message', { error }));
-      return;
     }
+    try {
+      const result = await queue.deadLetter(letters);
+      if (result.deadLetterQueueUrl === undefined) {
+        this.log.log('warn', 'queue has no dead-letter queue: malformed messages deleted', {
+          queueUrl: queue.queueUrl,
+          deleted: letters.length,
+        });
+      }
+    } catch (error) {
+      // Left in place: the next receive tries again, and the queue's redrive policy still applies.
+      this.log.log('error', 'malformed messages could not be moved to the dead-letter queue', {
+        queueUrl: queue.queueUrl,
+        count: letters.length,
+        error,
+      });
+    }
+  }
+
+  private async accept(queue: AgentQueue, message: InboxMessage & { ok: true }) {
     const { envelope } = message;
     const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
     if (!this.hasCapacity()) {
@@ -610,11 +645,7 @@ export class Agent {
     } catch (error) {
       this.reserved -= 1;
       if (isRefusal(error) || error instanceof NotFoundError) {
-        log.log('info', 'claim refused: the run is someone else’s or no longer waiting; message dropped', {
-          fence: envelope.fence,
-          error,
-          status: currentOf(error)?.status,
-        });
+        logRefusedClaim(log, envelope, error, 'claim refused: message deleted');
         await queue
           .ack(message.receipt)
           .catch((ackError: unknown) => log.log('warn', 'ack failed', { error: ackError }));
@@ -666,23 +697,25 @@ export class Agent {
     return { result };
   }
 
+  /** Runs what the claimed record says (handler, payload, attempt, deadline), never what the envelope said. */
   private async runToEnd(slot: RunSlot): Promise<ExecuteResult> {
-    const { envelope } = slot;
-    const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
+    const { run } = slot;
+    const log = this.log.child({ jobId: run.jobId, runId: run.runId });
     const startedAt = this.clock.now();
-    const untilDeadline = envelope.deadlineAt - startedAt;
+    const untilDeadline = slot.deadlineAt - startedAt;
     const deadline = setTimeout(
-      () => slot.abort('deadline', `deadline ${new Date(envelope.deadlineAt).toISOString()} passed`),
+      () => slot.abort('deadline', `deadline ${new Date(slot.deadlineAt).toISOString()} passed`),
       Math.min(MAX_TIMER_MS, Math.max(0, untilDeadline)),
     );
     log.log('info', 'run started', {
-      handler: envelope.handler,
-      attempt: envelope.attempt,
-      fence: envelope.fence,
+      handler: run.handler,
+      attempt: run.attempt,
+      fence: run.fence,
+      jobVersion: run.jobVersion,
     });
     let outcome: RunOutcome;
     try {
-      const handler = this.registry.get(envelope.handler);
+      const handler = this.registry.get(run.handler);
       const result = await handler(slot.context());
       outcome = { status: 'SUCCEEDED', ...(result === undefined ? {} : { result }) };
     } catch (error) {
@@ -1101,11 +1134,21 @@ export class Agent {
     for (let round = 0; round < 5; round += 1) {
       const messages = await queue.receive({ maxMessages: 10, waitSeconds: 0 });
       if (messages.length === 0) return;
+      await this.deadLetter(
+        queue,
+        messages.filter((message) => !message.ok),
+      );
       for (const message of messages) {
         if (!message.ok) continue;
         const { envelope } = message;
         const run = await this.deps.runs.get(envelope.runId);
-        if (run && run.status === 'DISPATCHED' && run.fence === envelope.fence) {
+        // Only a run the record says is this worker's and that the envelope describes truly: a forged
+        // envelope must not make a draining worker hand back another worker's run.
+        const ours =
+          run?.status === 'DISPATCHED' &&
+          run.workerId === this.workerId &&
+          claimDifferences(run, claimFromEnvelope(envelope, this.workerId, this.clock.now())).length === 0;
+        if (run && ours) {
           await this.deps.execution
             .handBack(run, 'worker draining: not started')
             .then(() =>
@@ -1121,19 +1164,8 @@ export class Agent {
   }
 }
 
-function isRefusal(error: unknown): error is RunNotInStateError | StaleFenceError {
-  return error instanceof RunNotInStateError || error instanceof StaleFenceError;
-}
-
 function isUnavailable(error: unknown): boolean {
   return error instanceof CloverError && error.retryable;
-}
-
-function currentOf(error: unknown): Run | undefined {
-  if (error instanceof RunNotInStateError || error instanceof StaleFenceError) {
-    return error.current as Run | undefined;
-  }
-  return undefined;
 }
 
 /** A handler's failure as the run records it: a stable code, the message and the stack. */

@@ -27,7 +27,7 @@ const MAX_PROGRESS_MESSAGE = 1024;
 export type AbortCause =
   /** cancelRequested on the run: the outcome is written as CANCELLED. */
   | 'cancelled'
-  /** The envelope's deadline passed: TIMED_OUT with code `deadline_exceeded`. */
+  /** The run's deadline passed: TIMED_OUT with code `deadline_exceeded`. */
   | 'deadline'
   /** The run is no longer this attempt's (cancelled, timed out, re-dispatched): nothing is written. */
   | 'superseded'
@@ -86,17 +86,25 @@ export class RunSlot {
     this.controller.abort(new RunAbortedError(cause, message));
   }
 
-  /** The context handed to the handler. */
+  /** When the attempt must be done: the record's deadline (the claim checked the envelope's against it). */
+  get deadlineAt(): number {
+    return this.run.deadlineAt ?? this.envelope.deadlineAt;
+  }
+
+  /**
+   * The context handed to the handler, from the run record the claim returned — never from the
+   * envelope, which is only a pointer to the run (invariant 6).
+   */
   context(): HandlerContext {
-    const { envelope } = this;
+    const { run } = this;
     return {
-      jobId: envelope.jobId,
-      runId: envelope.runId,
-      scheduledTime: envelope.scheduledTime,
-      attempt: envelope.attempt,
-      payload: envelope.payload ?? null,
+      jobId: run.jobId,
+      runId: run.runId,
+      scheduledTime: run.scheduledTime,
+      attempt: run.attempt,
+      payload: run.payload ?? null,
       signal: this.signal,
-      deadlineAt: envelope.deadlineAt,
+      deadlineAt: this.deadlineAt,
       progress: (percent, message) => this.progress(percent, message),
       log: (line) => this.log(line),
     };

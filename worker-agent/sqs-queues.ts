@@ -10,7 +10,13 @@
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { awsFailure, errorName } from '../core/adapters/aws-errors';
 import { ensureQueue } from '../core/adapters/provision';
-import { type InboxMessage, removeWorkerQueue, SqsInbox } from '../core/adapters/sqs-inbox';
+import {
+  type DeadLetter,
+  type DeadLetterResult,
+  type InboxMessage,
+  removeWorkerQueue,
+  SqsInbox,
+} from '../core/adapters/sqs-inbox';
 import { CloverError } from '../core/errors';
 import { physicalName, poolQueueName, runtimeDispatchQueue, workerQueueName } from '../infra/resources';
 
@@ -25,6 +31,8 @@ export interface AgentQueue {
   ack(receipt: string): Promise<void>;
   extend(receipt: string, seconds: number): Promise<void>;
   release(receipt: string): Promise<void>;
+  /** Moves up to 10 poison messages to the queue's dead-letter queue at once (SqsInbox.deadLetter). */
+  deadLetter(messages: readonly DeadLetter[]): Promise<DeadLetterResult>;
 }
 
 export interface AgentQueues {

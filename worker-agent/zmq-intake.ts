@@ -26,7 +26,9 @@ import { z } from 'zod';
 import { z85Encode } from '../core/adapters/zmq-protocol';
 import { ZmqReceiver } from '../core/adapters/zmq-receiver';
 import type { DispatchEnvelope } from '../core/envelope';
+import { NotFoundError } from '../core/errors';
 import type { Logger } from '../core/log';
+import { isRefusal, logRefusedClaim } from './refusals';
 
 /** Environment variable holding the agent's CURVE secret key; it wins over `zmq.secretKey` in the file. */
 export const AGENT_ZMQ_SECRET_KEY_ENV = 'CLOVER_AGENT_ZMQ_SECRET_KEY';
@@ -197,7 +199,11 @@ export class ZmqIntake {
         throw new Error(accepted.why);
       case 'not_claimed': {
         const reason = accepted.error instanceof Error ? accepted.error.message : String(accepted.error);
-        log.log('info', 'zmq intake: claim refused', { fence: envelope.fence, reason });
+        if (isRefusal(accepted.error) || accepted.error instanceof NotFoundError) {
+          logRefusedClaim(log, envelope, accepted.error, 'zmq intake: claim refused');
+        } else {
+          log.log('info', 'zmq intake: claim failed', { fence: envelope.fence, reason });
+        }
         throw new Error(`claim refused: ${reason}`);
       }
     }

@@ -8,11 +8,15 @@ import {
   StaleFenceError,
 } from '../errors';
 import {
+  CLAIM_CHECKED_FIELDS,
   checkTransitionFields,
+  claimJson,
+  claimRefusal,
   type HistoryEntry,
   type Lock,
   LockSchema,
   type Run,
+  type RunClaim,
   RunSchema,
   type RunStatus,
 } from '../model';
@@ -179,6 +183,45 @@ export class DynamoRunLedger implements RunLedger {
     }
   }
 
+  async claim(runId: string, claim: RunClaim): Promise<Run> {
+    const expr = new Expr();
+    const workerId = expr.name('workerId');
+    const me = expr.value(claim.workerId);
+    const history = expr.name('history');
+    // The condition holds the attempt to the envelope's, so the entry can name it exactly.
+    const entry = {
+      at: claim.at,
+      status: 'RUNNING',
+      attempt: claim.expect.attempt,
+      workerId: claim.workerId,
+    };
+    const update =
+      `SET ${expr.name('status')} = ${expr.value('RUNNING')}, ${workerId} = ${me}, ` +
+      `${expr.name('startedAt')} = ${expr.value(claim.at)}, ${expr.name('updatedAt')} = ${expr.value(claim.at)}, ` +
+      `${history} = list_append(${history}, ${expr.value([entry])})`;
+    const conditions = [
+      `${expr.name('status')} = ${expr.value('DISPATCHED')}`,
+      `${expr.name('fence')} = ${expr.value(claim.fence)}`,
+      // Dispatched to this worker, or to no one (the pool queue): then this write assigns it.
+      `(attribute_not_exists(${workerId}) OR ${workerId} = ${me})`,
+      ...CLAIM_CHECKED_FIELDS.map((field) => {
+        const expected = field === 'payload' ? claimJson(claim.expect.payload) : claim.expect[field];
+        return expected === undefined
+          ? `attribute_not_exists(${expr.name(field)})`
+          : `${expr.name(field)} = ${expr.value(expected)}`;
+      }),
+    ];
+    return this.conditionalUpdate(
+      'claim',
+      runId,
+      { UpdateExpression: update, ConditionExpression: conditions.join(' AND ') },
+      expr,
+      (current) => {
+        throw claimRefusal(runId, current, claim);
+      },
+    );
+  }
+
   async transition(runId: string, change: RunTransition): Promise<Run> {
     const set = checkTransitionFields(change.set, change.unset);
     const unset = (change.unset ?? []).filter((field) => set[field] === undefined);
@@ -253,12 +296,26 @@ export class DynamoRunLedger implements RunLedger {
    * and fence, so a failed condition means the same thing for both (the run is missing, in another
    * state, or fenced off), read from the `ALL_OLD` item.
    */
-  private async fencedUpdate(
+  private fencedUpdate(
     verb: 'update' | 'patch',
     runId: string,
     change: Pick<RunPatch, 'from' | 'fence'>,
     write: { readonly UpdateExpression: string; readonly ConditionExpression: string },
     expr: Expr,
+  ): Promise<Run> {
+    return this.conditionalUpdate(verb, runId, write, expr, (current) => {
+      if (!change.from.includes(current.status)) throw new RunNotInStateError(runId, change.from, current);
+      throw new StaleFenceError(`run ${runId}`, change.fence, current);
+    });
+  }
+
+  /** One conditional UpdateItem returning the run as written; a failed condition on an existing run goes to `refused`. */
+  private async conditionalUpdate(
+    verb: 'update' | 'patch' | 'claim',
+    runId: string,
+    write: { readonly UpdateExpression: string; readonly ConditionExpression: string },
+    expr: Expr,
+    refused: (current: Run) => never,
   ): Promise<Run> {
     const out = await this.runs.update(
       {
@@ -271,10 +328,7 @@ export class DynamoRunLedger implements RunLedger {
       {
         conditionFailed: (old) => {
           if (!old) throw new NotFoundError('run', runId);
-          const current = this.decode(old);
-          if (!change.from.includes(current.status))
-            throw new RunNotInStateError(runId, change.from, current);
-          throw new StaleFenceError(`run ${runId}`, change.fence, current);
+          return refused(this.decode(old));
         },
       },
     );

@@ -1,4 +1,5 @@
 export * from './alert';
+export * from './claim';
 export * from './common';
 export * from './contact';
 export * from './job';

@@ -28,10 +28,13 @@ import {
 } from '../errors';
 import {
   checkTransitionFields,
+  claimDifferences,
+  claimRefusal,
   type HistoryEntry,
   type Job,
   type Lock,
   type Run,
+  type RunClaim,
   type RunStatus,
   type SyncState,
   type Worker,
@@ -146,6 +149,27 @@ export class MemoryRunLedger implements RunLedger {
     this.locks.checkClaim(lock);
     this.runs.set(run.runId, clone(run));
     this.locks.take(lock);
+  }
+
+  async claim(runId: string, claim: RunClaim): Promise<Run> {
+    const current = this.runs.get(runId);
+    if (!current) throw new NotFoundError('run', runId);
+    if (current.status !== 'DISPATCHED' || claimDifferences(current, claim).length > 0) {
+      throw claimRefusal(runId, clone(current), claim);
+    }
+    const written: Run = {
+      ...clone(current),
+      status: 'RUNNING',
+      workerId: claim.workerId,
+      startedAt: claim.at,
+      updatedAt: claim.at,
+      history: [
+        ...current.history,
+        { at: claim.at, status: 'RUNNING', attempt: current.attempt, workerId: claim.workerId },
+      ],
+    };
+    this.runs.set(runId, written);
+    return clone(written);
   }
 
   async transition(runId: string, change: RunTransition): Promise<Run> {
