@@ -184,6 +184,8 @@ export type ExecuteResult =
   | { readonly kind: 'handed_back' }
   | { readonly kind: 'dropped'; readonly why: string };
 
+/** Batches of poison being moved to the dead-letter queue at once, per queue, while receiving goes on. */
+const MAX_DEAD_LETTER_BATCHES_IN_FLIGHT = 4;
 /** Pause after a failed receive before the next one. */
 const RECEIVE_BACKOFF_MS = 1000;
 const MAX_TIMER_MS = 2_147_483_647;
@@ -561,6 +563,7 @@ export class Agent {
   private async receiveLoop(queue: AgentQueue): Promise<void> {
     const signal = this.receiveStop.signal;
     const waitSeconds = this.options.receiveWaitSeconds ?? 20;
+    const deadLettering = new Set<Promise<void>>();
     while (this.state === 'RUNNING' && !signal.aborted) {
       await this.slotFree(signal);
       if (this.state !== 'RUNNING' || signal.aborted) break;
@@ -578,12 +581,17 @@ export class Agent {
         await sleep(RECEIVE_BACKOFF_MS, signal);
         continue;
       }
+      // Poison is moved aside in the background (a few batches at a time), so a flood of it costs
+      // the loop one receive per batch and real work behind it is reached as fast as receives go.
       const poison = messages.filter((message) => !message.ok);
-      await Promise.all([
-        this.deadLetter(queue, poison),
-        ...messages.map((message) => (message.ok ? this.accept(queue, message) : undefined)),
-      ]);
+      if (poison.length > 0) {
+        const moving = this.deadLetter(queue, poison).finally(() => deadLettering.delete(moving));
+        deadLettering.add(moving);
+        if (deadLettering.size >= MAX_DEAD_LETTER_BATCHES_IN_FLIGHT) await Promise.race(deadLettering);
+      }
+      await Promise.all(messages.map((message) => (message.ok ? this.accept(queue, message) : undefined)));
     }
+    await Promise.all(deadLettering);
   }
 
   /**
@@ -591,7 +599,6 @@ export class Agent {
    * receipt, with the reason: they never come back, so garbage never takes capacity meant for runs.
    */
   private async deadLetter(queue: AgentQueue, poison: readonly InboxMessage[]): Promise<void> {
-    if (poison.length === 0) return;
     const letters = poison.flatMap((message) =>
       message.ok
         ? []
@@ -604,27 +611,26 @@ export class Agent {
             },
           ],
     );
-    for (const letter of letters) {
-      this.log.log('warn', 'malformed message moved to the dead-letter queue', {
-        queueUrl: queue.queueUrl,
-        reason: letter.reason,
-        receiveCount: letter.receiveCount,
-      });
-    }
+    if (letters.length === 0) return;
+    let message = 'malformed message moved to the dead-letter queue';
     try {
       const result = await queue.deadLetter(letters);
-      if (result.deadLetterQueueUrl === undefined) {
-        this.log.log('warn', 'queue has no dead-letter queue: malformed messages deleted', {
-          queueUrl: queue.queueUrl,
-          deleted: letters.length,
-        });
-      }
+      if (result.deadLetterQueueUrl === undefined)
+        message = 'malformed message deleted: the queue has no dead-letter queue';
     } catch (error) {
       // Left in place: the next receive tries again, and the queue's redrive policy still applies.
       this.log.log('error', 'malformed messages could not be moved to the dead-letter queue', {
         queueUrl: queue.queueUrl,
         count: letters.length,
         error,
+      });
+      return;
+    }
+    for (const letter of letters) {
+      this.log.log('warn', message, {
+        queueUrl: queue.queueUrl,
+        reason: letter.reason,
+        receiveCount: letter.receiveCount,
       });
     }
   }

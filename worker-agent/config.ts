@@ -13,10 +13,21 @@
  * const config = await loadAgentConfig({ path: 'agent.yaml', flags: { capacity: 8 } });
  * config.handlers['report.daily']; // { kind: 'command', argv: [...], ... }
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from 'yaml';
 import { z } from 'zod';
 import { CloverError } from '../core/errors';
 import { HandlerNameSchema, IdSchema, type JobSpec, JobSpecSchema, LabelsSchema } from '../core/model';
@@ -27,6 +38,14 @@ export const DEFAULT_LEASE_TTL_SECONDS = 6;
 export const DEFAULT_DRAIN_GRACE_SECONDS = 30;
 export const DEFAULT_KILL_GRACE_SECONDS = 5;
 export const DEFAULT_JOURNAL_DIR = '.clover/journal';
+/** The largest config file read: far above any real one (500 jobs), small enough that a stray file is refused. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * How many nodes YAML aliases may expand to in total (the `yaml` library's count, also its default):
+ * anchors for shared settings fit easily; an alias bomb (aliases of aliases, doubling at each level)
+ * is refused before it is expanded.
+ */
+export const MAX_CONFIG_ALIAS_COUNT = 100;
 
 /** Names a process environment variable may have. */
 const EnvNameSchema = z
@@ -309,30 +328,95 @@ export interface LoadAgentConfigOptions {
 export async function loadAgentConfig(options: LoadAgentConfigOptions = {}): Promise<AgentConfig> {
   const env = options.env ?? process.env;
   const path = options.path ?? env[AGENT_CONFIG_ENV_VAR] ?? undefined;
-  if (path === undefined || path === '') return parseAgentConfig('', { ...options, path: undefined });
-  let text: string;
+  const parsed =
+    path === undefined || path === ''
+      ? parseWithSources('', { ...options, path: undefined })
+      : parseWithSources(await readConfigFile(path), { ...options, path });
+  await checkJournalDir(parsed.config.journalDir, parsed.sourceOf('journalDir'));
+  return parsed.config;
+}
+
+/** Reads the file, refusing one over {@link MAX_CONFIG_BYTES} (naming the line where it crosses the limit) unread past it. */
+async function readConfigFile(path: string): Promise<string> {
+  const fileIssue = (line: number | undefined, reason: string): ConfigIssue => ({
+    origin: 'file',
+    location: path,
+    line,
+    field: '(file)',
+    reason,
+  });
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    handle = await open(path, 'r');
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_CONFIG_BYTES) {
+        const line = buffer.subarray(0, MAX_CONFIG_BYTES).toString('latin1').split('\n').length;
+        throw new ConfigError([
+          fileIssue(
+            line,
+            `is over the ${MAX_CONFIG_BYTES}-byte limit for a config file (it crosses it on this line)`,
+          ),
+        ]);
+      }
+    }
+    return buffer.subarray(0, length).toString('utf8');
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError(
-      [
-        {
-          origin: 'file',
-          location: path,
-          line: undefined,
-          field: '(file)',
-          reason: `cannot be read (${code})`,
-        },
-      ],
-      { cause: error },
-    );
+    throw new ConfigError([fileIssue(undefined, `cannot be read (${code})`)], { cause: error });
+  } finally {
+    await handle?.close();
   }
-  return parseAgentConfig(text, { ...options, path });
+}
+
+/**
+ * The journal directory must be one the agent can create or write: checked at load, so a path that is
+ * a file (or runs through one) is a config error naming the setting, not an EEXIST at start.
+ */
+async function checkJournalDir(dir: string, where: Omit<ConfigIssue, 'field' | 'reason'>): Promise<void> {
+  const fail = (reason: string, cause?: unknown): never => {
+    throw new ConfigError([{ ...where, field: 'journalDir', reason }], { cause });
+  };
+  let path = dir;
+  for (;;) {
+    const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+      return fail(`${path} cannot be inspected (${error.code ?? 'error'})`, error);
+    });
+    if (info) {
+      if (!info.isDirectory()) {
+        fail(
+          path === dir ? `${dir} is a file, not a directory` : `${dir} cannot be created: ${path} is a file`,
+        );
+      }
+      await access(path, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) =>
+        fail(`${path} is not writable by this user (${error.code ?? 'error'})`, error),
+      );
+      return;
+    }
+    const parent = dirname(path);
+    if (parent === path) return;
+    path = parent;
+  }
 }
 
 /** As loadAgentConfig, for text already read; `path` names it in errors and anchors relative paths. */
 export function parseAgentConfig(text: string, options: LoadAgentConfigOptions = {}): AgentConfig {
+  return parseWithSources(text, options).config;
+}
+
+/** Where each setting came from: its env var, flag, or file line (the file with no line for a default). */
+type SourceOf = (key: SettingKey) => Omit<ConfigIssue, 'field' | 'reason'>;
+
+function parseWithSources(
+  text: string,
+  options: LoadAgentConfigOptions,
+): { config: AgentConfig; sourceOf: SourceOf } {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const file = options.path;
@@ -353,7 +437,7 @@ export function parseAgentConfig(text: string, options: LoadAgentConfigOptions =
     );
     throw new ConfigError(issues as [ConfigIssue, ...ConfigIssue[]]);
   }
-  const raw: unknown = doc.contents === null ? {} : doc.toJS();
+  const raw: unknown = doc.contents === null ? {} : toJsWithLimits(doc, fileLabel, lineCounter);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([
       {
@@ -444,7 +528,12 @@ export function parseAgentConfig(text: string, options: LoadAgentConfigOptions =
 
   const journalDir = config.journalDir ?? DEFAULT_JOURNAL_DIR;
   const journalBase = fileDirFor.get('journalDir') ?? cwd;
-  return deepFreeze({
+  const sourceOf: SourceOf = (key) => {
+    const overridden = origins.get(key);
+    if (overridden) return { ...overridden, line: undefined };
+    return { origin: 'file', location: fileLabel, line: lineOf(doc.contents, [key], lineCounter) };
+  };
+  const resolved = deepFreeze({
     file: file === undefined ? undefined : resolve(cwd, file),
     workerId: config.workerId ?? defaultWorkerId(options.host, options.pid),
     pool: config.pool,
@@ -460,6 +549,34 @@ export function parseAgentConfig(text: string, options: LoadAgentConfigOptions =
     zmq: config.zmq,
     jobsOwner: config.jobsOwner,
   });
+  return { config: resolved, sourceOf };
+}
+
+/**
+ * The document as plain data, with aliases expanded at most {@link MAX_CONFIG_ALIAS_COUNT} nodes'
+ * worth. Past that (an alias bomb) a ConfigError names the first alias's line and the key it sits under.
+ */
+function toJsWithLimits(doc: Document, fileLabel: string, lineCounter: LineCounter): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_CONFIG_ALIAS_COUNT });
+  } catch (error) {
+    let line: number | undefined;
+    let field = '(yaml)';
+    visit(doc, {
+      Alias(_key, node, path) {
+        const keys = path.filter(isPair).map((pair) => (isScalar(pair.key) ? String(pair.key.value) : '?'));
+        if (keys.length > 0) field = keys.join('.');
+        const start = rangeStart(node);
+        line = start === undefined ? undefined : lineCounter.linePos(start).line;
+        return visit.BREAK;
+      },
+    });
+    const reason =
+      line === undefined
+        ? `cannot be read as data (${error instanceof Error ? error.message : String(error)})`
+        : `YAML aliases here expand past the limit of ${MAX_CONFIG_ALIAS_COUNT} nodes (an alias bomb?)`;
+    throw new ConfigError([{ origin: 'file', location: fileLabel, line, field, reason }], { cause: error });
+  }
 }
 
 /** Turns an env string into what the schema expects; unparsable values pass through so the schema names them. */

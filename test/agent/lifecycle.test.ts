@@ -107,7 +107,7 @@ test('SIGTERM with a run longer than the grace: handed back at the deadline, abo
   assert.ok(agent.lines().some((l) => l.message === 'run handed back'));
 });
 
-test('bad input: malformed message not acked, unknown handler FAILED(unknown_handler), throwing handler FAILED with message and stack', async () => {
+test('bad input: malformed message dead-lettered on first receipt, unknown handler FAILED(unknown_handler), throwing handler FAILED with message and stack', async () => {
   const p = await controlPlaneOnEmulator();
   const agent = await agents.start({
     aws,
@@ -119,12 +119,15 @@ test('bad input: malformed message not acked, unknown handler FAILED(unknown_han
   const queueUrl = worker?.endpoints.queueUrl;
   assert.ok(worker && queueUrl);
 
-  // 1. Garbage on the agent's own queue: logged, never acked, back again and again, then the DLQ.
+  // 1. Garbage on the agent's own queue: moved to the dead-letter queue on its first receipt, logged.
   await aws.clients.sqs.send(
     new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not an envelope {' }),
   );
   await agent.waitForLog(
-    (l) => l.message?.startsWith('malformed message') === true && Number(l.receiveCount) >= 2,
+    (l) =>
+      l.message === 'malformed message moved to the dead-letter queue' &&
+      Number(l.receiveCount) === 1 &&
+      String(l.reason).includes('not base64'),
   );
   const dlq = (
     await aws.clients.sqs.send(
@@ -158,6 +161,7 @@ test('bad input: malformed message not acked, unknown handler FAILED(unknown_han
     workerId: 'bad-1',
     createdAt: now,
     updatedAt: now,
+    deadlineAt: now + 60_000,
     history: [{ at: now, status: 'DISPATCHED', attempt: 1 }],
   };
   await p.runs.create(unknown);
