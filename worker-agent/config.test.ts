@@ -299,3 +299,37 @@ describe('docs/agent.md', () => {
     );
   });
 });
+
+describe('limits', () => {
+  test('anchors and aliases for shared settings still work under the alias limit', () => {
+    const config = parseAgentConfig(
+      [
+        'workerId: w1',
+        'handlers:',
+        '  a:',
+        '    command: [echo, a]',
+        '    env: &shared { REGION: eu-west-1, TIER: batch }',
+        '  b:',
+        '    command: [echo, b]',
+        '    env: *shared',
+      ].join('\n'),
+      { path: 'agent.yaml' },
+    );
+    const b = config.handlers.b;
+    assert.equal(b?.kind, 'command');
+    assert.deepEqual(b?.kind === 'command' ? b.env : undefined, { REGION: 'eu-west-1', TIER: 'batch' });
+  });
+
+  test('the journal directory is checked at load: an existing directory or a path to create passes, a file does not', async () => {
+    const path = await write('journal-ok.yaml', `workerId: w1\njournalDir: ${join(dir, 'new', 'journal')}\n`);
+    assert.equal((await loadAgentConfig({ path, env: {} })).journalDir, join(dir, 'new', 'journal'));
+    const envPath = await write('journal-env.yaml', 'workerId: w1\n');
+    const error = await configError(
+      loadAgentConfig({ path: envPath, env: { CLOVER_AGENT_JOURNAL_DIR: envPath } }),
+    );
+    assert.equal(
+      error.message,
+      `CLOVER_AGENT_JOURNAL_DIR: journalDir: ${envPath} is a file, not a directory`,
+    );
+  });
+});

@@ -227,6 +227,7 @@ export class ZmqReceiver {
       maxMessageSize: SOCKET_MAX_MESSAGE_BYTES,
     });
     this.router = router;
+    this.watchHandshakes(router);
     this.sender = new SerialSender((frames) => router.send(frames));
     try {
       await zapAuthority.register(domain, (mechanism, credentials, peer) =>
@@ -309,13 +310,37 @@ export class ZmqReceiver {
     return verdict;
   }
 
-  private noteRefusal(clientKey: string, reason: string, address: string): void {
+  /**
+   * Handshakes that fail before the ZAP handler is asked — a client offering NULL or PLAIN instead of
+   * CURVE, or CURVE keys that do not verify (a bad secret key, the wrong server key) — are reported
+   * by libzmq only as socket events. Those events name this socket's endpoint, not the peer, so they
+   * are logged once per reason per interval; ZAP refusals name the peer and the key.
+   */
+  private watchHandshakes(router: zmq.Router): void {
+    const events = router.events;
+    events.on('handshake:error:protocol', (event) =>
+      this.noteRefusal('', handshakeFailure(event.error.code), '', event.address),
+    );
+    events.on('handshake:error:other', (event) =>
+      this.noteRefusal('', handshakeFailure(event.error.code ?? 'no detail'), '', event.address),
+    );
+    // handshake:error:auth is the ZAP handler's own refusal, already logged by check() with the key.
+  }
+
+  /** Logs a refused handshake at most once per peer, key and reason per {@link REFUSAL_LOG_INTERVAL_MS}. */
+  private noteRefusal(clientKey: string, reason: string, peer: string, endpoint?: string): void {
     const now = Date.now();
-    const last = this.refusalsLogged.get(clientKey);
+    const id = `${peer}|${clientKey}|${reason}`;
+    const last = this.refusalsLogged.get(id);
     if (last !== undefined && now - last < REFUSAL_LOG_INTERVAL_MS) return;
     if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear();
-    this.refusalsLogged.set(clientKey, now);
-    this.log.log('warn', 'zmq connection refused', { reason, clientKey, peer: address });
+    this.refusalsLogged.set(id, now);
+    this.log.log('warn', 'zmq connection refused', {
+      reason,
+      ...(clientKey ? { clientKey } : {}),
+      ...(peer ? { peer } : {}),
+      ...(endpoint ? { endpoint } : {}),
+    });
   }
 
   private async serve(router: zmq.Router): Promise<void> {
@@ -414,4 +439,21 @@ function allowList(keys: readonly string[]): ReadonlySet<string> {
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Why a CURVE server's handshake failed, from libzmq's protocol error code. */
+function handshakeFailure(code: string): string {
+  switch (code) {
+    case 'ERR_ZMTP_MECHANISM_MISMATCH':
+      return 'client mechanism is not CURVE (NULL or PLAIN)';
+    case 'EPIPE':
+    case 'ECONNRESET':
+      // A NULL or PLAIN client sees the CURVE greeting and hangs up, often before the server reads its own.
+      return 'client hung up during the handshake (a NULL or PLAIN client does, on seeing CURVE)';
+    case 'ERR_ZMTP_CRYPTOGRAPHIC':
+    case 'ERR_ZMTP_KEY_EXCHANGE':
+      return 'CURVE handshake did not verify (bad client secret key, or the wrong server key)';
+    default:
+      return `handshake failed (${code})`;
+  }
 }

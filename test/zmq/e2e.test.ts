@@ -205,6 +205,61 @@ describe('direct ZeroMQ delivery with real agents', () => {
     }
   });
 
+  test('NULL, PLAIN, an unknown CURVE key and a bad secret key are refused and logged with the reason; the agent keeps serving', async () => {
+    const z2 = agent('z2');
+    const worker = await lease('z2');
+    const stranger = zmq.curveKeyPair();
+    const serverKey = worker.endpoints.zmqPublicKey ?? null;
+    const attempts = [
+      {},
+      { plainUsername: 'dispatcher', plainPassword: 'guess' },
+      { curveServerKey: serverKey, curvePublicKey: stranger.publicKey, curveSecretKey: stranger.secretKey },
+      {
+        curveServerKey: serverKey,
+        curvePublicKey: dispatcherKeys.publicKey,
+        curveSecretKey: zmq.curveKeyPair().secretKey,
+      },
+    ].map((options) => {
+      const client = closer.add(
+        new zmq.Dealer({ linger: 0, immediate: true, sendTimeout: 1000, ...options }),
+      );
+      client.connect(worker.endpoints.zmqAddress ?? '');
+      return client;
+    });
+    const forged = sampleEnvelope({ runId: 'sneaky@2026-01-30T10:00:00Z', jobId: 'sneaky', handler: 'work' });
+    for (const client of attempts) await assert.rejects(client.send(['dispatch', encodeFrame(forged)]));
+    const reasons = () =>
+      z2
+        .lines()
+        .filter((line) => line.message === 'zmq connection refused')
+        .map((line) => ({ reason: String(line.reason), clientKey: line.clientKey }));
+    for (const expected of [
+      /^client (mechanism is not CURVE|hung up during the handshake)/,
+      /^CURVE client key is not allowed$/,
+      /^CURVE handshake did not verify/,
+    ]) {
+      await z2.waitForLog(
+        (line) => line.message === 'zmq connection refused' && expected.test(String(line.reason)),
+      );
+    }
+    assert.ok(
+      reasons().some((r) => r.clientKey === stranger.publicKey),
+      'the unknown key is named',
+    );
+    for (const client of attempts) client.close();
+    assert.equal(
+      z2.lines().filter((line) => line.runId === forged.runId).length,
+      0,
+      'nothing reached the intake',
+    );
+    // Still serving: a real ZMQ run goes through.
+    const run = await fire(await zmqJob(['z2']));
+    assert.equal(run.workerId, 'z2');
+    assert.equal((await until(run.runId, isFinal)).status, 'SUCCEEDED');
+    assert.equal(logsAbout(z2, run.runId, /^zmq intake: run accepted$/).length, 1, 'delivered over ZeroMQ');
+    assert.ok(z2.running);
+  });
+
   test('malformed, wrong-version and oversized frames are dropped with a log line; the agent keeps serving', async () => {
     const z1 = await lease('z1');
     const dealer = rawDealer(closer, z1, dispatcherKeys);

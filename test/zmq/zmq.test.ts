@@ -229,6 +229,70 @@ describe('CURVE authentication', () => {
     assert.deepEqual(agent.received, []);
   });
 
+  test('NULL, PLAIN, an unknown CURVE key and a bad secret key: each refused and logged with its reason, once a minute; the receiver keeps serving', async () => {
+    const stranger = zmq.curveKeyPair();
+    const clients: [
+      string,
+      (agent: Awaited<ReturnType<typeof startReceiver>>) => ConstructorParameters<typeof zmq.Dealer>[0],
+      RegExp,
+    ][] = [
+      ['NULL', () => ({}), /^client (mechanism is not CURVE|hung up during the handshake)/],
+      [
+        'PLAIN',
+        () => ({ plainUsername: 'dispatcher', plainPassword: 'guess' }),
+        /^client (mechanism is not CURVE|hung up during the handshake)/,
+      ],
+      [
+        'unknown key',
+        (agent) => ({
+          curveServerKey: agent.worker.endpoints.zmqPublicKey ?? null,
+          curvePublicKey: stranger.publicKey,
+          curveSecretKey: stranger.secretKey,
+        }),
+        /^CURVE client key is not allowed$/,
+      ],
+      [
+        'bad secret',
+        (agent) => ({
+          curveServerKey: agent.worker.endpoints.zmqPublicKey ?? null,
+          curvePublicKey: dispatcherKeys.publicKey,
+          curveSecretKey: zmq.curveKeyPair().secretKey,
+        }),
+        /^CURVE handshake did not verify/,
+      ],
+    ];
+    for (const [name, options, reason] of clients) {
+      const agent = await startReceiver(closer, { allowedClientKeys: [dispatcherKeys.publicKey] });
+      const client = closer.add(
+        new zmq.Dealer({ linger: 0, immediate: true, sendTimeout: 500, ...options(agent) }),
+      );
+      client.connect(agent.worker.endpoints.zmqAddress ?? '');
+      await assert.rejects(
+        client.send(['dispatch', encodeFrame(sampleEnvelope())]),
+        `${name}: nothing is sent`,
+      );
+      const refusals = () => agent.log.lines.filter((l) => l.message === 'zmq connection refused');
+      await eventually(() => refusals().length > 0, `${name}: a refusal is logged`);
+      // The client keeps reconnecting (every 100 ms) for as long as the test waited: still one line per reason.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const reasons = refusals().map((l) => String(l.fields.reason));
+      assert.ok(
+        reasons.every((r) => reason.test(r)),
+        `${name}: ${reasons.join('; ')}`,
+      );
+      assert.equal(
+        new Set(reasons).size,
+        reasons.length,
+        `${name}: each reason logged once: ${reasons.join('; ')}`,
+      );
+      if (name === 'unknown key') assert.equal(refusals()[0]?.fields.clientKey, stranger.publicKey);
+      assert.deepEqual(agent.received, [], `${name}: nothing received`);
+      client.close();
+      await delivery().deliver({ kind: 'worker', worker: agent.worker }, sampleEnvelope());
+      assert.equal(agent.received.length, 1, `${name}: the receiver still serves the allowed dispatcher`);
+    }
+  });
+
   test('the allow-list can be replaced (key rotation) without restarting the receiver', async () => {
     const next = zmq.curveKeyPair();
     const agent = await startReceiver(closer, { allowedClientKeys: [dispatcherKeys.publicKey] });
