@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { cliStartup } from './cli-startup';
 import { consoleBench } from './console';
 import { failover } from './failover';
+import { poisonFlood } from './poison-flood';
 import { requestsPerFire } from './requests-per-fire';
 import { scheduleSearches } from './schedule';
 import { zmqLatency } from './zmq-latency';
@@ -24,6 +25,7 @@ const benchmarks: ReadonlyArray<{ name: string; run: () => Promise<unknown> }> =
     run: () => consoleBench(5),
   },
   { name: 'failover (kill -9, default lease 6 s, monitor sweep 5 s)', run: () => failover(3) },
+  { name: 'poison-flood (fire-to-start behind 200 malformed messages, 5 fires)', run: () => poisonFlood(5) },
   {
     // Its own process: it measures timer lateness, which other work in this process would distort.
     name: 'local-jitter (LOCAL mode, 3 agents, a fire every 2 s for 60 s)',

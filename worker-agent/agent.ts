@@ -67,6 +67,7 @@ import {
 import { type Clock, type JobStore, type RunLedger, systemClock, type WorkerRegistry } from '../core/ports';
 import type { AgentConfig } from './config';
 import type { HandlerFunction } from './handler';
+import { type DecodedMessage, HeldMessages } from './held-messages';
 import {
   JobOwnershipError,
   ownerIdFor,
@@ -342,7 +343,7 @@ export class Agent {
     this.keeper.start();
     this.state = 'RUNNING';
     for (const queue of [this.ownQueue, this.poolQueue]) {
-      if (queue) this.loops.push(this.receiveLoop(queue));
+      if (queue) this.loops.push(this.receiveLoop(queue, queue === this.ownQueue));
     }
     this.ticker = setInterval(() => void this.tick(), this.options.flushIntervalMs ?? 1000);
     this.replayer = setInterval(
@@ -560,17 +561,28 @@ export class Agent {
 
   // ── receiving ────────────────────────────────────────────────────────────────────────────────
 
-  private async receiveLoop(queue: AgentQueue): Promise<void> {
+  /**
+   * Receives while a slot is free. The own queue holds only runs dispatched here: full batches are
+   * received from it, and envelopes beyond the free slots are held (HeldMessages) until slots free
+   * up, so poison in front of them is cleared ten at a time. The pool queue is shared: only what fits
+   * is received, and the rest is left to other workers.
+   */
+  private async receiveLoop(queue: AgentQueue, own: boolean): Promise<void> {
     const signal = this.receiveStop.signal;
     const waitSeconds = this.options.receiveWaitSeconds ?? 20;
     const deadLettering = new Set<Promise<void>>();
+    const held = new HeldMessages(queue, this.log);
     while (this.state === 'RUNNING' && !signal.aborted) {
       await this.slotFree(signal);
       if (this.state !== 'RUNNING' || signal.aborted) break;
       const free = this.config.capacity - this.running.size - this.reserved;
+      if (held.size > 0) {
+        await Promise.all(held.take(free).map((message) => this.accept(queue, message)));
+        continue;
+      }
       let messages: Awaited<ReturnType<AgentQueue['receive']>>;
       try {
-        messages = await queue.receive({ maxMessages: Math.min(10, free), waitSeconds, signal });
+        messages = await queue.receive({ maxMessages: own ? 10 : Math.min(10, free), waitSeconds, signal });
         this.failures.succeeded(`receive ${queue.queueUrl}`);
       } catch (error) {
         if (signal.aborted) break;
@@ -589,9 +601,13 @@ export class Agent {
         deadLettering.add(moving);
         if (deadLettering.size >= MAX_DEAD_LETTER_BATCHES_IN_FLIGHT) await Promise.race(deadLettering);
       }
-      await Promise.all(messages.map((message) => (message.ok ? this.accept(queue, message) : undefined)));
+      const valid = messages.filter((message): message is DecodedMessage => message.ok);
+      const room = Math.max(0, this.config.capacity - this.running.size - this.reserved);
+      held.add(valid.slice(room));
+      await Promise.all(valid.slice(0, room).map((message) => this.accept(queue, message)));
     }
     await Promise.all(deadLettering);
+    await held.release();
   }
 
   /**
@@ -635,7 +651,7 @@ export class Agent {
     }
   }
 
-  private async accept(queue: AgentQueue, message: InboxMessage & { ok: true }) {
+  private async accept(queue: AgentQueue, message: DecodedMessage) {
     const { envelope } = message;
     const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
     if (!this.hasCapacity()) {
