@@ -44,7 +44,11 @@ export async function poisonFlood(fires = 5): Promise<Record<string, unknown>> {
       ),
       { env: {} },
     );
-    agent = new Agent({ config, deps: sqsAgentDeps({ clients, prefix }), logger: process.env.BENCH_LOG ? jsonLogger() : silentLogger });
+    agent = new Agent({
+      config,
+      deps: sqsAgentDeps({ clients, prefix }),
+      logger: process.env.BENCH_LOG ? jsonLogger() : silentLogger,
+    });
     agent.handle('bench.poison', async () => onStart?.(performance.now()));
     await agent.start();
     const queueUrl = agent.lease?.endpoints.queueUrl ?? '';

@@ -879,6 +879,15 @@ describe('worker agent policy', () => {
     const dlq = statements.find((s) => s.Sid === 'NeverTouchDeadLetters');
     assert.equal(dlq?.Effect, 'Deny');
     assert.deepEqual(dlq!.Resource, ref(stack.queues.queue('dispatch-default-dlq').queueArn));
+    assert.deepEqual(
+      actionsOf(dlq!).sort(),
+      ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'],
+      'agents never read or remove dead letters',
+    );
+    const poison = statements.find((s) => s.Sid === 'PoisonToDeadLetterQueue');
+    assert.equal(poison?.Effect, 'Allow');
+    assert.deepEqual(poison!.Resource, ref(stack.queues.queue('dispatch-default-dlq').queueArn));
+    assert.ok(actionsOf(poison!).includes('sqs:SendMessage'), 'poison is moved there on first receipt');
   });
 
   test('GIVEN the agent policy WHEN synthesized THEN it writes only the lease item keyed by its own worker id', () => {

@@ -29,7 +29,7 @@ export interface WorkerAgentPolicyProps {
   readonly tables: CloverTables;
   /** The `alerts` queue: a failed run (and the first success after failures) raises an alert. */
   readonly alertsQueue: IQueue;
-  /** The poison-dispatch dead-letter queue: agents read its ARN (their queue's redrive policy), never its messages. */
+  /** The poison-dispatch dead-letter queue: agents find it and send poison to it, and never read its messages. */
   readonly dispatchDeadLetterQueue: IQueue;
 }
 
@@ -64,8 +64,9 @@ export const QUEUE_ADMIN_ACTIONS = [
  * - its queues: consume only `worker-<its id>` and `dispatch-<its pool>` — never another worker's
  *   queue; the queues themselves are made by the stack (`-c agents=...`), so agents create none;
  * - an explicit deny of queue administration (create, delete, set attributes — the queue policy
- *   among them —, permissions, purge, tags) on every queue of the stage, and of consuming or
- *   sending to the poison-dispatch dead-letter queue;
+ *   among them —, permissions, purge, tags) on every queue of the stage, and of consuming the
+ *   poison-dispatch dead-letter queue (agents only send to it: a message that is not a valid
+ *   envelope is moved there on its first receipt, with the reason);
  * - runs and locks: read and item writes; jobs: read (claims and outcomes are fenced conditional
  *   writes: see docs/deploy.md, "What a compromised agent can still do");
  * - SendMessage to the stage's dispatch and worker queues: settling a run may dispatch the next
@@ -114,8 +115,10 @@ export class WorkerAgentPolicy extends Construct {
           resources: [queue(`worker-${tag(AGENT_TAGS.workerId)}`), queue(`dispatch-${tag(AGENT_TAGS.pool)}`)],
         }),
         new PolicyStatement({
-          sid: 'ReadDeadLetterQueueArn',
-          actions: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+          // Finding the dead-letter queue from a queue's redrive policy, and moving a message that is
+          // not a valid envelope there on its first receipt (SqsInbox.deadLetter).
+          sid: 'PoisonToDeadLetterQueue',
+          actions: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SendMessage'],
           resources: [props.dispatchDeadLetterQueue.queueArn],
         }),
         new PolicyStatement({
@@ -132,12 +135,7 @@ export class WorkerAgentPolicy extends Construct {
         new PolicyStatement({
           sid: 'NeverTouchDeadLetters',
           effect: Effect.DENY,
-          actions: [
-            'sqs:ReceiveMessage',
-            'sqs:DeleteMessage',
-            'sqs:ChangeMessageVisibility',
-            'sqs:SendMessage',
-          ],
+          actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
           resources: [props.dispatchDeadLetterQueue.queueArn],
         }),
         ...raiseAlertStatements(tables, props.alertsQueue),
