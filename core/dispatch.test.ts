@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Dispatcher, type FireOutcome } from './dispatch';
-import { RunNotInStateError, StaleFenceError, ValidationError } from './errors';
+import { ClaimRefusedError, RunNotInStateError, StaleFenceError, ValidationError } from './errors';
 import { RunExecution } from './execution';
 import { silentLogger } from './log';
 import { type Job, JobSchema, type JobSpecInput, type Run, WorkerRegistrationSchema } from './model';
@@ -383,5 +383,46 @@ describe('retries and fences', () => {
       w.execution.claim(envelope, 'a'),
     ]);
     assert.deepEqual(claims.map((c) => c.status).sort(), ['fulfilled', 'rejected']);
+  });
+});
+
+describe('deadlines and claims', () => {
+  test('the envelope carries the record’s deadline, the job’s timeout from the dispatch; a retry gets a fresh one', async () => {
+    const w = world();
+    await w.job({ timeoutSeconds: 120, retry: { maxAttempts: 2, backoffSeconds: 1, maxBackoffSeconds: 1 } });
+    await w.worker('a');
+    const outcome = await w.fire(0);
+    assert.equal(outcome.kind, 'dispatched');
+    const run = outcome.kind === 'dispatched' ? outcome.runs[0]! : assert.fail();
+    const [sent] = w.delivery.delivered;
+    assert.equal(run.deadlineAt, T0 + 120_000);
+    assert.equal(sent?.envelope.deadlineAt, run.deadlineAt, 'the envelope says what the record says');
+    const claimed = await w.claim(outcome);
+    assert.equal(claimed.deadlineAt, T0 + 120_000, 'the claim keeps the dispatcher’s deadline');
+    w.clock.t += 30_000;
+    await w.execution.complete(claimed, { status: 'FAILED', error: { code: 'x', message: 'boom' } });
+    w.clock.t += 5_000;
+    await w.dispatcher.retryDue();
+    const retried = await w.runs.get(run.runId);
+    assert.equal(retried?.status, 'DISPATCHED');
+    assert.equal(retried?.deadlineAt, w.clock.t + 120_000);
+    assert.equal(w.delivery.delivered.at(-1)?.envelope.deadlineAt, retried?.deadlineAt);
+  });
+
+  test('a claim by a worker the run was not dispatched to, or with another deadline, is refused and writes nothing', async () => {
+    const w = world();
+    await w.job();
+    await w.worker('a');
+    await w.worker('b');
+    const outcome = await w.fire(0);
+    const run = outcome.kind === 'dispatched' ? outcome.runs[0]! : assert.fail();
+    const envelope = w.delivery.delivered[0]!.envelope;
+    const other = run.workerId === 'a' ? 'b' : 'a';
+    await assert.rejects(w.execution.claim(envelope, other), ClaimRefusedError);
+    await assert.rejects(
+      w.execution.claim({ ...envelope, deadlineAt: Date.UTC(2200, 0, 1) }, run.workerId ?? ''),
+      ClaimRefusedError,
+    );
+    assert.deepEqual(await w.runs.get(run.runId), run);
   });
 });
