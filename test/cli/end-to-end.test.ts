@@ -3,8 +3,8 @@
  * real agent process: a REMOTE job created with `clover jobs create` is fired by the local clock at
  * its instant, run by the agent (its handler's own marker counts the execution), and its run,
  * progress and log are read back with `clover runs get` and `clover runs log` (also tailed live with
- * --follow); `clover jobs trigger --wait` exits with the documented code of each outcome a live
- * agent produces (the rest are covered against a scripted server in cli/commands.test.ts).
+ * --follow); `clover jobs trigger --wait` exits with the documented code of every outcome a real
+ * agent produces, LOST included (the agent killed mid-run).
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -84,7 +84,7 @@ test('a REMOTE job created with the CLI is fired by the local clock, run by the 
       const items = (JSON.parse(r.out) as { items: { runId: string; status: string }[] }).items;
       return items.find((i) => i.runId === runId && i.status === 'SUCCEEDED');
     },
-    60_000,
+    120_000,
   );
   assert.equal(run.runId, runId, 'the fire of the schedule, at its instant');
   assert.equal(await executions(runId), 1, 'the handler ran exactly once');
@@ -109,23 +109,23 @@ test('a REMOTE job created with the CLI is fired by the local clock, run by the 
   assert.equal(log.out, `start ${runId}\nend ${runId}\n`);
 });
 
-test('runs log --follow tails a running run live and stops when it ends', async () => {
+test('runs log --follow tails a running run live and stops when the run ends', async () => {
   const stack = await ready();
-  await create(stack, 'cli-tail', '--handler', 'work', '--payload', '{"sleepMs":4000}');
+  // A run that does not end by itself: the first line is printed while it is certainly running.
+  await create(stack, 'cli-tail', '--handler', 'work', '--payload', '{"sleepMs":600000}');
   const fired = await stack.clover('jobs', 'trigger', 'cli-tail');
   assert.equal(fired.code, 0, fired.err);
   const runId = runIdOf(fired.out);
   const tail = stack.spawnClover('runs', 'log', runId, '--follow', '--interval', '200');
-  // The first line arrives while the handler still sleeps: the tail is live, not read afterwards.
   await eventually('the first log line', async () =>
     tail.output().includes(`start ${runId}`) ? true : undefined,
   );
-  const running = await stack.api.call('getRun', { params: { runId } });
-  assert.equal(running.status, 'RUNNING', 'the first line was printed while the run was running');
+  assert.equal((await stack.api.call('getRun', { params: { runId } })).status, 'RUNNING');
+  // Cancelled, the run is final and every line is read: the tail ends by itself.
+  assert.equal((await stack.clover('runs', 'cancel', runId)).code, 0);
   const done = await tail.done;
   assert.equal(done.code, 0, done.err);
-  assert.equal(done.out, `start ${runId}\nend ${runId}\n`);
-  assert.equal((await stack.api.call('getRun', { params: { runId } })).status, 'SUCCEEDED');
+  assert.equal(done.out, `start ${runId}\n`);
 });
 
 test('jobs trigger --wait prints the progress and exits 0 SUCCEEDED, 10 FAILED, 15 NO_WORKER', async () => {
@@ -158,7 +158,7 @@ test('jobs trigger --wait prints the progress and exits 0 SUCCEEDED, 10 FAILED, 
   assert.match(quiet.err, /SUCCEEDED in/);
 });
 
-test('jobs trigger --wait exits 12 CANCELLED, 14 SKIPPED, 16 when --timeout runs out, 10 when the agent stops a run at its deadline', async () => {
+test('jobs trigger --wait exits 12 CANCELLED, 14 SKIPPED, 16 when --timeout runs out, 11 TIMED_OUT', async () => {
   const stack = await ready();
   await create(stack, 'cli-long', '--handler', 'work', '--payload', '{"sleepMs":60000}');
 
@@ -197,10 +197,35 @@ test('jobs trigger --wait exits 12 CANCELLED, 14 SKIPPED, 16 when --timeout runs
   assert.match(impatient.out, /the run goes on/);
   assert.equal((await stack.clover('runs', 'cancel', runIdOf(impatient.out))).code, 0);
 
-  // The agent aborts a handler at the attempt's deadline and reports FAILED(deadline_exceeded);
-  // TIMED_OUT (exit 11) is the monitor's verdict on a run whose agent never answered.
+  // The agent aborts a handler at its run's deadline and reports TIMED_OUT.
   await create(stack, 'cli-slow', '--handler', 'work', '--payload', '{"sleepMs":60000}', '--timeout', '2');
   const late = await stack.clover('jobs', 'trigger', 'cli-slow', '--wait', '--interval', '200');
-  assert.equal(late.code, 10, late.out + late.err);
-  assert.match(late.out, /^FAILED.*deadline_exceeded/m);
+  assert.equal(late.code, 11, late.out + late.err);
+  assert.match(late.out, /^TIMED_OUT.*deadline_exceeded/m);
+});
+
+test('jobs trigger --wait exits 13 LOST when the agent dies running a job that must not run twice', async () => {
+  const stack = await ready();
+  const running = agent;
+  assert.ok(running);
+  // recoverOnWorkerLoss: false — LOST once the lease expires and the monitor sweeps, never re-run.
+  // The spec comes from a file (`jobs create -f`).
+  const spec = await stack.writeFile(
+    'once.yaml',
+    [
+      'jobId: cli-once',
+      'handler: work',
+      'payload: { sleepMs: 600000 }',
+      'target: { pool: cli }',
+      'recoverOnWorkerLoss: false',
+    ].join('\n'),
+  );
+  const made = await stack.clover('jobs', 'create', '-f', spec);
+  assert.equal(made.code, 0, made.err);
+  const dying = stack.spawnClover('jobs', 'trigger', 'cli-once', '--wait', '--interval', '200');
+  await eventually('the run to start', async () => (/RUNNING/.test(dying.output()) ? true : undefined));
+  await running.kill();
+  const lost = await dying.done;
+  assert.equal(lost.code, 13, lost.out + lost.err);
+  assert.match(lost.out, /^LOST/m);
 });
