@@ -41,11 +41,19 @@ class MemoryQueue implements AgentQueue {
     this.messages.push({ envelope, receipt: `r${this.n}`, visible: true });
   }
 
+  /** How many messages each receive asked for, and how often each message was received. */
+  readonly asked: number[] = [];
+  readonly receivedTimes = new Map<string, number>();
+
   async receive(options: { maxMessages?: number; signal?: AbortSignal } = {}): Promise<InboxMessage[]> {
+    this.asked.push(options.maxMessages ?? 10);
     for (let i = 0; i < 20 && !options.signal?.aborted; i += 1) {
       const ready = this.messages.filter((m) => m.visible).slice(0, options.maxMessages ?? 10);
       if (ready.length > 0) {
-        for (const m of ready) m.visible = false;
+        for (const m of ready) {
+          m.visible = false;
+          this.receivedTimes.set(m.receipt, (this.receivedTimes.get(m.receipt) ?? 0) + 1);
+        }
         return ready.map((m) => ({ ok: true, envelope: m.envelope, receipt: m.receipt, receiveCount: 1 }));
       }
       await new Promise((r) => setTimeout(r, 10));
@@ -216,6 +224,25 @@ describe('Agent', () => {
     assert.deepEqual(done.log, ['one', 'two']);
     assert.deepEqual(done.progress, { percent: 50, message: 'half' });
     assert.equal(queue.acked.length, 1);
+  });
+
+  test('the own queue is received ten at a time; envelopes beyond the free slots wait held, received once, and all run', async () => {
+    const { agent, deliver, until, queue } = await setup('capacity: 1');
+    let running = 0;
+    let most = 0;
+    agent.handle('slow', async () => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 30));
+      running -= 1;
+    });
+    const runs = [await deliver('slow'), await deliver('slow'), await deliver('slow')];
+    await agent.start();
+    for (const run of runs) await until(run.runId, (r) => r.status === 'SUCCEEDED');
+    assert.equal(most, 1, 'one at a time: capacity 1');
+    assert.equal(queue.asked[0], 10, 'a full batch from the own queue');
+    assert.deepEqual([...queue.receivedTimes.values()], [1, 1, 1], 'held, not released and received again');
+    assert.equal(queue.acked.length, 3);
   });
 
   test('cancelRequested on the run aborts the handler; the outcome is CANCELLED', async () => {
