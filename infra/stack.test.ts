@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -34,8 +34,15 @@ const API_ENTRY_FOR_TESTS = existsSync(new URL(`../${API_ENTRY}`, import.meta.ur
  * runs the real `cdk synth`, offline, the same way). Each configuration is synthesized once per file
  * and shared by every assertion about it.
  */
+/** The feature flags `npx cdk` applies from cdk.json, so these templates are the ones the CLI makes. */
+const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
+
 function synth(props: CloverStackProps = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
   const stack = new CloverStack(app, 'Clover', {
     prefix: PREFIX,
     alertFrom: SENDER,
@@ -610,10 +617,12 @@ describe('notifier', () => {
     )!;
     assert.equal(ses.Action, 'ses:SendEmail');
     assert.deepEqual(
-      resourcesIn(ses).map((r) =>
-        render(custom.resolve(r)).replace(/^arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:/, ''),
-      ),
-      ['identity/clover@ops.example.org', 'identity/ops.example.org', 'configuration-set/clover-mail'],
+      resourcesIn(ses)
+        .map((r) =>
+          render(custom.resolve(r)).replace(/^arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:/, ''),
+        )
+        .sort(),
+      ['configuration-set/clover-mail', 'identity/clover@ops.example.org', 'identity/ops.example.org'],
     );
     assert.deepEqual(ses.Condition, { StringEquals: { 'ses:FromAddress': 'clover@ops.example.org' } });
   });
@@ -1200,6 +1209,88 @@ describe('alarms and dashboard', () => {
     for (const key of ['fires', 'fireLateness', 'runsRecovered', 'alertsSent'] as const) {
       assert.ok(body.includes(METRICS[key].name), key);
     }
+  });
+});
+
+describe('every resource', () => {
+  test('GIVEN the full stage WHEN synthesized THEN it holds exactly the resource types asserted in this file', () => {
+    const types = new Set(
+      Object.values(full.template.toJSON().Resources as Record<string, { Type: string }>).map((r) => r.Type),
+    );
+    // A new kind of resource must be added here, and asserted above, on purpose.
+    assert.deepEqual([...types].sort(), [
+      'AWS::ApiGatewayV2::Api',
+      'AWS::ApiGatewayV2::Authorizer',
+      'AWS::ApiGatewayV2::Integration',
+      'AWS::ApiGatewayV2::Route',
+      'AWS::ApiGatewayV2::Stage',
+      'AWS::CloudFront::Distribution',
+      'AWS::CloudFront::OriginAccessControl',
+      'AWS::CloudWatch::Alarm',
+      'AWS::CloudWatch::Dashboard',
+      'AWS::Cognito::UserPool',
+      'AWS::Cognito::UserPoolClient',
+      'AWS::Cognito::UserPoolDomain',
+      'AWS::Cognito::UserPoolGroup',
+      'AWS::DynamoDB::Table',
+      'AWS::EC2::EIP',
+      'AWS::EC2::FlowLog',
+      'AWS::EC2::InternetGateway',
+      'AWS::EC2::NatGateway',
+      'AWS::EC2::Route',
+      'AWS::EC2::RouteTable',
+      'AWS::EC2::SecurityGroup',
+      'AWS::EC2::Subnet',
+      'AWS::EC2::SubnetRouteTableAssociation',
+      'AWS::EC2::VPC',
+      'AWS::EC2::VPCEndpoint',
+      'AWS::EC2::VPCGatewayAttachment',
+      'AWS::Events::Rule',
+      'AWS::IAM::ManagedPolicy',
+      'AWS::IAM::Policy',
+      'AWS::IAM::Role',
+      'AWS::Lambda::EventInvokeConfig',
+      'AWS::Lambda::EventSourceMapping',
+      'AWS::Lambda::Function',
+      'AWS::Lambda::LayerVersion',
+      'AWS::Lambda::Permission',
+      'AWS::Logs::LogGroup',
+      'AWS::S3::Bucket',
+      'AWS::S3::BucketPolicy',
+      'AWS::SNS::Subscription',
+      'AWS::SNS::Topic',
+      'AWS::SNS::TopicPolicy',
+      'AWS::SQS::Queue',
+      'AWS::SQS::QueuePolicy',
+      'AWS::SSM::Parameter',
+      'AWS::Scheduler::ScheduleGroup',
+      'AWS::SecretsManager::Secret',
+      'Custom::CDKBucketDeployment',
+      'Custom::CloverCurveKeys',
+      'Custom::S3AutoDeleteObjects',
+      'Custom::VpcRestrictDefaultSG',
+    ]);
+  });
+
+  test("GIVEN the full stage WHEN synthesized THEN every Lambda outside Clover's own is one of CDK's deploy-time helpers", () => {
+    const clover = new Set(
+      cloverFunctions(full).map((f) => full.stack.getLogicalId(f.fn.node.defaultChild as CfnFunction)),
+    );
+    const others = Object.entries(full.template.findResources('AWS::Lambda::Function'))
+      .filter(([id]) => !clover.has(id))
+      .map(([id]) => id);
+    const helpers = [
+      'CustomCDKBucketDeployment',
+      'CustomS3AutoDeleteObjectsCustomResourceProviderHandler',
+      'CustomVpcRestrictDefaultSGCustomResourceProviderHandler',
+    ];
+    assert.equal(others.length, helpers.length, others.join(', '));
+    for (const helper of helpers)
+      assert.ok(
+        others.some((id) => id.startsWith(helper)),
+        helper,
+      );
+    // The providers' own alarms would fire only during a deploy, which CloudFormation reports itself.
   });
 });
 
