@@ -1,8 +1,8 @@
 /**
  * The real local runtime for the console's browser tests and benchmark: `npm start`'s runtime
  * (functions/local/runtime.ts: emulator, control-plane loops, the management API with local sign-in
- * serving the built console on one loopback origin) and real agent processes running
- * test/console/fixtures/handlers.ts.
+ * serving the built console on one loopback origin) and real agent processes running the `steps`
+ * handler of test/agent/fixtures/handlers.ts.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,13 +12,11 @@ import type { Role } from '../../core/api/schemas';
 import { jsonLogger } from '../../core/log';
 import { startLocalRuntime } from '../../functions/local/runtime';
 import { readSentEmails, type SentEmail } from '../../infra/local/emulator';
-import { type AgentProcess, startAgent } from '../harness/agent-process';
+import { type AgentProcess, startAgent, testHandlersConfig } from '../harness/agent-process';
 import { type EmulatorHandle, uniquePrefix } from '../harness/index';
 
 /** Where `npm run build:console` writes the console; the local runtime serves it from there. */
 export const CONSOLE_DIST = resolve(import.meta.dirname, '../../console/dist');
-
-const HANDLERS = resolve(import.meta.dirname, 'fixtures/handlers.ts');
 
 /** `npm run build:console`, in process: the tests always run against the console as it is now. */
 export async function buildConsole(): Promise<void> {
@@ -74,10 +72,7 @@ export async function startConsoleStack(options: { readonly agents?: number } = 
           'capacity: 2',
           'heartbeatIntervalSeconds: 1',
           'leaseTtlSeconds: 4',
-          'handlers:',
-          '  steps:',
-          `    module: ${HANDLERS}`,
-          '    export: steps',
+          testHandlersConfig(['steps']),
         ].join('\n'),
       });
       stops.push(() => agent.kill());

@@ -8,9 +8,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { ApiClient, ApiError } from '../../console/src/api/client';
+import { isRunActive } from '../../console/src/api/run-status';
 import { safeReturnTo } from '../../console/src/auth/return-to';
 import { ConfigError, parseConfig } from '../../console/src/config';
 import { PRESETS, type Preset, presetExpression } from '../../console/src/schedule-presets';
+import { isFinal, RunStatuses } from '../../core/model';
 import { parseSchedule } from '../../core/schedule';
 
 test('config.json: local and cognito modes parse; a bad one names its field', () => {
@@ -125,4 +127,16 @@ test('the API client: bearer token, error code and field messages, 401 ends the 
     down instanceof ApiError && down.code === 'NETWORK_ERROR',
     'no answer is an error with a code too',
   );
+});
+
+test("the console follows a run exactly while core's state machine says it is not final", () => {
+  for (const status of RunStatuses) {
+    for (const nextAttemptAt of [undefined, 1]) {
+      assert.equal(
+        isRunActive({ status, nextAttemptAt }),
+        !isFinal({ status, nextAttemptAt }),
+        `${status} ${nextAttemptAt}`,
+      );
+    }
+  }
 });

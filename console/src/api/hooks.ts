@@ -5,6 +5,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useApi, useSession } from '../context';
 import type { Query } from './client';
+import { isRunActive } from './run-status';
 import type {
   AlertListQueryInput,
   AlertRecord,
@@ -92,21 +93,6 @@ export function useRuns(q: RunListQueryInput, live = false) {
     placeholderData: keepPreviousData,
     refetchInterval: live ? 3000 : false,
   });
-}
-
-const FINAL: ReadonlySet<string> = new Set([
-  'SUCCEEDED',
-  'FAILED',
-  'TIMED_OUT',
-  'CANCELLED',
-  'LOST',
-  'SKIPPED',
-]);
-
-/** A run is still moving while it is not final (NO_WORKER is final once no retry is scheduled). */
-export function isRunActive(run: Pick<Run, 'status' | 'nextAttemptAt'>): boolean {
-  if (run.status === 'NO_WORKER') return run.nextAttemptAt !== undefined;
-  return !FINAL.has(run.status);
 }
 
 export function useRun(runId: string) {

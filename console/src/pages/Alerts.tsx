@@ -1,13 +1,12 @@
 import { useMemo } from 'react';
-import { useSearchParams } from 'react-router';
 import { useAlerts } from '../api/hooks';
 import { AlertTable } from '../components/AlertTable';
 import { Empty, Pager, QueryView, useCursorPager } from '../components/ui';
-import { useWindowHours, WindowPicker } from '../components/WindowPicker';
+import { useUrlFilters, useWindowHours, WindowPicker } from '../components/WindowPicker';
 import { windowOf } from '../format';
 
 export default function Alerts() {
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useUrlFilters();
   const [hours, setHours] = useWindowHours(24 * 7);
   const jobId = params.get('jobId') ?? undefined;
   const window = useMemo(() => windowOf(hours), [hours]);
@@ -20,15 +19,7 @@ export default function Alerts() {
         <WindowPicker hours={hours} onChange={setHours} />
         <label>
           Job
-          <input
-            defaultValue={jobId ?? ''}
-            onChange={(e) => {
-              const next = new URLSearchParams(params);
-              if (e.target.value.trim()) next.set('jobId', e.target.value.trim());
-              else next.delete('jobId');
-              setParams(next, { replace: true });
-            }}
-          />
+          <input defaultValue={jobId ?? ''} onChange={(e) => set({ jobId: e.target.value })} />
         </label>
       </form>
       <QueryView query={alerts} what="alerts">

@@ -1,13 +1,12 @@
 import { useMemo } from 'react';
-import { useSearchParams } from 'react-router';
 import { useAudit } from '../api/hooks';
 import { AuditTable } from '../components/AuditTable';
 import { Empty, Pager, QueryView, useCursorPager } from '../components/ui';
-import { useWindowHours, WindowPicker } from '../components/WindowPicker';
+import { useUrlFilters, useWindowHours, WindowPicker } from '../components/WindowPicker';
 import { windowOf } from '../format';
 
 export default function Audit() {
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useUrlFilters();
   const [hours, setHours] = useWindowHours(24 * 7);
   const entity = params.get('entity') ?? undefined;
   const window = useMemo(() => windowOf(hours), [hours]);
@@ -23,12 +22,7 @@ export default function Audit() {
           <input
             placeholder="job:nightly-report"
             defaultValue={entity ?? ''}
-            onChange={(e) => {
-              const next = new URLSearchParams(params);
-              if (e.target.value.trim()) next.set('entity', e.target.value.trim());
-              else next.delete('entity');
-              setParams(next, { replace: true });
-            }}
+            onChange={(e) => set({ entity: e.target.value })}
           />
         </label>
       </form>

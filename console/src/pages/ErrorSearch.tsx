@@ -1,13 +1,13 @@
 import { useMemo } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { useErrorSearch } from '../api/hooks';
 import { Badge, Empty, ErrorBox, Loading, Pager, useCursorPager } from '../components/ui';
-import { useWindowHours, WindowPicker } from '../components/WindowPicker';
+import { useUrlFilters, useWindowHours, WindowPicker } from '../components/WindowPicker';
 import { formatInstant, windowOf } from '../format';
 
 /** Text search over run errors and log lines, like the old system's error-log search. */
 export default function ErrorSearch() {
-  const [params, setParams] = useSearchParams();
+  const [params, set] = useUrlFilters();
   const [hours, setHours] = useWindowHours(24);
   const q = params.get('q') ?? '';
   const jobId = params.get('jobId') ?? undefined;
@@ -22,13 +22,7 @@ export default function ErrorSearch() {
         onSubmit={(e) => {
           e.preventDefault();
           const data = new FormData(e.currentTarget);
-          const next = new URLSearchParams(params);
-          for (const name of ['q', 'jobId']) {
-            const value = String(data.get(name) ?? '').trim();
-            if (value) next.set(name, value);
-            else next.delete(name);
-          }
-          setParams(next);
+          set({ q: String(data.get('q') ?? ''), jobId: String(data.get('jobId') ?? '') });
         }}
       >
         <label>

@@ -1,26 +1,22 @@
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { useCan, useJobs } from '../api/hooks';
 import type { JobListQueryInput } from '../api/types';
 import { Badge, Empty, ErrorBox, Loading, Pager, useCursorPager } from '../components/ui';
+import { useUrlFilters } from '../components/WindowPicker';
 import { formatInstant } from '../format';
 
 const FILTERS = ['q', 'pool', 'mode', 'paused', 'group', 'handler'] as const;
 
 /** Jobs with search, filters (kept in the URL, so a filtered list can be shared) and pagination. */
 export default function Jobs() {
-  const [params, setParams] = useSearchParams();
+  const [params, setFilters] = useUrlFilters();
   const canCreate = useCan('admin');
   const filters = Object.fromEntries(
     FILTERS.map((f) => [f, params.get(f) ?? undefined]).filter(([, v]) => v),
   ) as JobListQueryInput;
   const pager = useCursorPager(params.toString());
   const query = useJobs({ ...filters, limit: 25, cursor: pager.cursor });
-  const set = (name: string, value: string) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
-  };
+  const set = (name: string, value: string) => setFilters({ [name]: value });
 
   return (
     <section>

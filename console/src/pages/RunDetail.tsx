@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { isRunActive, useCan, useCancelRun, useRun } from '../api/hooks';
+import { useCan, useCancelRun, useRun } from '../api/hooks';
+import { isRunActive } from '../api/run-status';
 import type { Run, RunLog } from '../api/types';
 import { runDuration, runLateness } from '../components/RunTable';
 import { ConfirmButton, ErrorBox, MutationError, QueryView, StatusBadge } from '../components/ui';

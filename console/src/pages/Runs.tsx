@@ -1,14 +1,13 @@
 import { useMemo } from 'react';
-import { useSearchParams } from 'react-router';
 import { useRuns } from '../api/hooks';
 import type { RunStatus } from '../api/types';
 import { RunTable } from '../components/RunTable';
 import { Empty, Pager, QueryView, RUN_STATUSES, useCursorPager } from '../components/ui';
-import { useWindowHours, WindowPicker } from '../components/WindowPicker';
+import { useUrlFilters, useWindowHours, WindowPicker } from '../components/WindowPicker';
 import { windowOf } from '../format';
 
 export default function Runs() {
-  const [params, setParams] = useSearchParams();
+  const [params, setFilters] = useUrlFilters();
   const [hours, setHours] = useWindowHours(24);
   const status = (params.get('status') ?? undefined) as RunStatus | undefined;
   const jobId = params.get('jobId') ?? undefined;
@@ -19,12 +18,7 @@ export default function Runs() {
     { ...window, status, jobId, workerId, limit: 50, cursor: pager.cursor },
     pager.page === 1,
   );
-  const set = (name: string, value: string) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
-  };
+  const set = (name: string, value: string) => setFilters({ [name]: value });
   return (
     <section>
       <h1>Runs</h1>
