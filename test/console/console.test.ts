@@ -26,6 +26,9 @@ before(async () => {
 });
 
 after(async () => {
+  // When the worker went away, its own words say why.
+  if (stack && !stack.agent.running)
+    console.error(`agent console-w1 exited:\n${stack.agent.text.slice(-4000)}`);
   await browser?.close();
   await stack?.stop();
 });

@@ -70,8 +70,9 @@ export async function startConsoleStack(options: { readonly agents?: number } = 
         config: [
           'pool: default',
           'capacity: 2',
-          'heartbeatIntervalSeconds: 1',
-          'leaseTtlSeconds: 4',
+          // A long lease: on a loaded machine a short one lapses and the worker drops out mid-test.
+          'heartbeatIntervalSeconds: 2',
+          'leaseTtlSeconds: 20',
           testHandlersConfig(['steps']),
         ].join('\n'),
       });
