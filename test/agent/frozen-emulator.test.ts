@@ -77,22 +77,7 @@ test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcom
     assert.equal(bExit.code, 3, `a lost lease exits 3 while the endpoint hangs; output:\n${b.text}`);
     assert.ok(b.lines().some((l) => String(l.message).startsWith('lease lost')));
     console.log(`frozen-b exited 3 after ${Date.now() - frozenAt} ms of the freeze`);
-    const journalDir = join(a.dir, 'journal');
-    const journaled = (
-      await Promise.all((await readdir(journalDir)).map((name) => readFile(join(journalDir, name), 'utf8')))
-    )
-      .join('')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as { kind: string; runId: string });
-    assert.deepEqual(
-      journaled
-        .filter((e) => e.kind === 'outcome')
-        .map((e) => e.runId)
-        .sort(),
-      [...runIds].sort(),
-      'the five outcomes are on disk',
-    );
+    assert.deepEqual(await a.journaledOutcomes(), [...runIds].sort(), 'the five outcomes are on disk');
     await new Promise((r) => setTimeout(r, Math.max(0, FREEZE_MS - (Date.now() - frozenAt))));
     assert.ok(a.running, 'the long-lease agent rode out the freeze');
   } finally {

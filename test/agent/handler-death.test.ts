@@ -16,6 +16,7 @@ import { useEmulator } from '../harness';
 import { type AgentProcess, useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitForProcessesGone } from '../harness/processes';
+import { waitFor } from '../harness/wait';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -35,15 +36,9 @@ async function lines(file: string): Promise<string[]> {
   return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((line) => line.trim() !== '');
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The first defined value `probe` yields, polled by the harness's waitFor. */
+const until = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
+  (await waitFor(probe, (value) => value !== undefined, what, { timeoutMs })) as T;
 
 async function scenario(plane: ControlPlane, how: 'group' | 'agent alone') {
   const tag = how === 'group' ? 'grp' : 'solo';
@@ -51,7 +46,7 @@ async function scenario(plane: ControlPlane, how: 'group' | 'agent alone') {
   const config = [
     `pool: death-${tag}`,
     'heartbeatIntervalSeconds: 1',
-    'leaseTtlSeconds: 3',
+    'leaseTtlSeconds: 6', // a loaded machine's heartbeats can lag: leave the living agents margin
     'handlers:',
     '  long:',
     `    command: ${JSON.stringify(['/bin/sh', '-c', longCommand(marks)])}`,

@@ -13,7 +13,7 @@
  * instead (lease-loss.test.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -71,22 +71,7 @@ test('AWS unreachable for 30 s while 5 runs finish: all 5 outcomes are present a
   for (let i = 0; i < 5; i += 1) {
     await agent.waitForLog((l) => l.message === 'journaled outcome' && l.runId === runIds[i]);
   }
-  const journalDir = join(agent.dir, 'journal');
-  const journaled = (
-    await Promise.all((await readdir(journalDir)).map((name) => readFile(join(journalDir, name), 'utf8')))
-  )
-    .join('')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { kind: string; runId: string });
-  assert.deepEqual(
-    journaled
-      .filter((e) => e.kind === 'outcome')
-      .map((e) => e.runId)
-      .sort(),
-    [...runIds].sort(),
-    'the five outcomes are on disk',
-  );
+  assert.deepEqual(await agent.journaledOutcomes(), [...runIds].sort(), 'the five outcomes are on disk');
   for (const runId of runIds)
     assert.equal((await plane.runs.get(runId))?.status, 'RUNNING', 'not yet written');
   await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - cutAt))));
@@ -109,5 +94,5 @@ test('AWS unreachable for 30 s while 5 runs finish: all 5 outcomes are present a
 
   agent.signal('SIGTERM');
   assert.equal((await agent.waitForExit()).code, 0, agent.text);
-  assert.deepEqual(await readdir(journalDir), [], 'the journal is empty after replay');
+  assert.deepEqual(await readdir(join(agent.dir, 'journal')), [], 'the journal is empty after replay');
 });

@@ -23,6 +23,7 @@ import { useEmulator } from '../harness';
 import { type AgentProcess, useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitForProcessesGone } from '../harness/processes';
+import { waitFor } from '../harness/wait';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -32,15 +33,9 @@ async function lines(file: string): Promise<string[]> {
   return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((line) => line.trim() !== '');
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The first defined value `probe` yields, polled by the harness's waitFor. */
+const until = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
+  (await waitFor(probe, (value) => value !== undefined, what, { timeoutMs })) as T;
 
 const finished = (run: Run) => !['PENDING', 'DISPATCHED', 'RUNNING'].includes(run.status);
 
@@ -61,25 +56,29 @@ test('three agents, REMOTE and LOCAL jobs, kill -9 during a long recoverable run
     ].join('\n'),
   );
   const tick = handler('tick', `echo "$CLOVER_RUN_ID" >> ${marks}/tick`);
-  const common = 'pool: scn\ncapacity: 4\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3';
+  // s1 is killed: a short lease, so its run is recovered soon. s2 and s3 must live through a loaded
+  // machine's stalls (seen: load average 40 on 2 cores): a long lease, so theirs never lapses.
+  const common = 'pool: scn\ncapacity: 4';
+  const victim = 'heartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3';
+  const survivor = 'heartbeatIntervalSeconds: 2\nleaseTtlSeconds: 20';
   const [s1, s2, s3] = (await Promise.all([
     agents.start({
       aws,
       workerId: 's1',
       detached: true,
-      config: `${common}\npriority: 1\nhandlers:\n${longHandler}`,
+      config: `${common}\n${victim}\npriority: 1\nhandlers:\n${longHandler}`,
     }),
     agents.start({
       aws,
       workerId: 's2',
       detached: true,
-      config: `${common}\nhandlers:\n${longHandler}\n${tick}`,
+      config: `${common}\n${survivor}\nhandlers:\n${longHandler}\n${tick}`,
     }),
     agents.start({
       aws,
       workerId: 's3',
       detached: true,
-      config: `${common}\nhandlers:\n${longHandler}\n${tick}`,
+      config: `${common}\n${survivor}\nhandlers:\n${longHandler}\n${tick}`,
     }),
   ])) as [AgentProcess, AgentProcess, AgentProcess];
   await Promise.all([s1, s2, s3].map((agent) => agent.waitForLog(/agent started/, 60_000)));
@@ -146,7 +145,7 @@ test('three agents, REMOTE and LOCAL jobs, kill -9 during a long recoverable run
   });
   ticking = false;
   await ticker;
-  assert.equal(longRun.status, 'SUCCEEDED', JSON.stringify(longRun.history));
+  assert.equal(longRun.status, 'SUCCEEDED', `${JSON.stringify(longRun.history)}\n${s2.text}\n${s3.text}`);
   assert.equal(longRun.attempt, 2);
   assert.ok(longRun.workerId === 's2' || longRun.workerId === 's3');
   assert.deepEqual(await lines(join(marks, 'long')), [`${longRunId} 2`], 'the long work was done once');

@@ -13,21 +13,16 @@ import { type ControlPlane, controlPlane } from '../../core/adapters/control-pla
 import type { Run } from '../../core/model';
 import { useEmulator } from '../harness';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
+import { waitFor } from '../harness/wait';
 
 const aws = useEmulator();
 const agents = useAgents();
 const PER_SIGNAL = 20;
 const LANES = 4;
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The first defined value `probe` yields, polled by the harness's waitFor. */
+const until = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
+  (await waitFor(probe, (value) => value !== undefined, what, { timeoutMs })) as T;
 
 /** One agent under npm, one run in progress, one signal to the group: it must drain. */
 async function oneSignal(plane: ControlPlane, lane: number, round: number, signal: NodeJS.Signals) {

@@ -13,7 +13,7 @@
  * assert.equal((await a.exited).code, 0);
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
@@ -78,6 +78,23 @@ export class AgentProcess {
 
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Run ids of the outcomes waiting in the agent's outage journal on disk, sorted. */
+  async journaledOutcomes(): Promise<string[]> {
+    const journalDir = join(this.dir, 'journal');
+    const names = await readdir(journalDir).catch(() => [] as string[]);
+    const texts = await Promise.all(
+      names.filter((name) => name.endsWith('.jsonl')).map((name) => readFile(join(journalDir, name), 'utf8')),
+    );
+    return texts
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { kind: string; runId: string })
+      .filter((entry) => entry.kind === 'outcome')
+      .map((entry) => entry.runId)
+      .sort();
   }
 
   /** Everything the process wrote so far. */
