@@ -7,6 +7,7 @@
  *   npm run bench -- requests     # only those whose name contains "requests"
  */
 import { spawnSync } from 'node:child_process';
+import { apiAtSize } from './api';
 import { cliStartup } from './cli-startup';
 import { consoleBench } from './console';
 import { failover } from './failover';
@@ -23,6 +24,10 @@ const benchmarks: ReadonlyArray<{ name: string; run: () => Promise<unknown> }> =
   {
     name: 'console (bundle size gzipped, dashboard paint in Chromium, 5 cold loads)',
     run: () => consoleBench(5),
+  },
+  {
+    name: 'api (lists and error search at 10,000 jobs and 100,000 runs: latency and reads per page)',
+    run: () => apiAtSize(10_000, 100_000),
   },
   { name: 'failover (kill -9, default lease 6 s, monitor sweep 5 s)', run: () => failover(3) },
   { name: 'poison-flood (fire-to-start behind 200 malformed messages, 5 fires)', run: () => poisonFlood(5) },

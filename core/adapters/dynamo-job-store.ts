@@ -116,7 +116,8 @@ function key(jobId: string): Item {
   return { jobId: { S: jobId } };
 }
 
-function encodeJob(job: Job): Item {
+/** @internal The item a job is stored as (benchmarks seed tables with it). */
+export function encodeJob(job: Job): Item {
   return marshalItem({
     ...job,
     jobId: job.spec.jobId,

@@ -389,7 +389,8 @@ export class DynamoRunLedger implements RunLedger {
     throw new AlreadyFiredError(runId, existing ?? undefined);
   }
 
-  private encode(run: Run): Item {
+  /** @internal The item a run is stored as (benchmarks seed tables with it). */
+  encode(run: Run): Item {
     const item = marshalItem({
       ...run,
       payload: jsonAttr(run.payload),
