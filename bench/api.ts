@@ -43,7 +43,7 @@ async function batchWrite(
       }
     }
   };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await Promise.all(Array.from({ length: 2 }, worker));
 }
 
 export async function apiAtSize(jobCount = 10_000, runCount = 100_000): Promise<Record<string, unknown>> {

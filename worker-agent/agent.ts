@@ -65,6 +65,7 @@ import {
   WorkerRegistrationSchema,
 } from '../core/model';
 import { type Clock, type JobStore, type RunLedger, systemClock, type WorkerRegistry } from '../core/ports';
+import type { DeclaredJobSync } from './api-sync';
 import type { AgentConfig } from './config';
 import type { HandlerFunction } from './handler';
 import { type DecodedMessage, HeldMessages } from './held-messages';
@@ -99,6 +100,11 @@ export interface AgentDeps {
   readonly jobs?: Pick<JobStore, 'get' | 'list'>;
   /** Job writes (job, then schedule), for declarative sync. Without it `jobs:` is not synced. */
   readonly jobService?: Pick<JobService, 'define' | 'delete'>;
+  /**
+   * Declared jobs through the management API (api-sync.ts) instead of `jobs` + `jobService`: the API
+   * runs the same sync with the same ownership rules, and the agent needs no job-table write rights.
+   */
+  readonly declaredJobSync?: DeclaredJobSync;
   /** Creates LOCAL fires' runs with the one-run-per-fire write. Without it no LOCAL job fires here. */
   readonly dispatcher?: Pick<Dispatcher, 'fireLocal'>;
 }
@@ -386,9 +392,14 @@ export class Agent {
       configFile: config.file,
       ...(config.jobsOwner === undefined ? {} : { name: config.jobsOwner }),
     });
-    const { jobs, jobService } = this.deps;
-    if (!jobs || !jobService) {
-      this.log.log('warn', 'declared jobs not synced: no job store wired into this agent', { owner });
+    const { jobs, jobService, declaredJobSync } = this.deps;
+    const sync: DeclaredJobSync | undefined =
+      declaredJobSync ??
+      (jobs && jobService
+        ? (input) => syncDeclaredJobs({ jobService, jobs, ...input, log: this.log })
+        : undefined);
+    if (!sync) {
+      this.log.log('warn', 'declared jobs not synced: no job store or API wired into this agent', { owner });
       return;
     }
     const taken: SyncConflict[] = [];
@@ -397,7 +408,7 @@ export class Agent {
     try {
       for (;;) {
         try {
-          result = await syncDeclaredJobs({ jobService, jobs, owner, declared, log: this.log });
+          result = await sync({ owner, declared });
           break;
         } catch (error) {
           if (!(error instanceof JobOwnershipError)) throw error;

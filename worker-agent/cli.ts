@@ -25,6 +25,7 @@ import { awsClients } from '../core/adapters/aws-clients';
 import { jsonLogger, type LogLevel } from '../core/log';
 import { onStopSignals } from '../core/stop-signals';
 import { Agent, sqsAgentDeps } from './agent';
+import { apiClientFromEnv, apiDeclaredJobSync } from './api-sync';
 import { type AgentConfigFlags, ConfigError, loadAgentConfig, parseLabels } from './config';
 import { JournalInUseError } from './journal';
 
@@ -48,6 +49,8 @@ Options (each overrides the config file and its CLOVER_AGENT_* environment varia
 
 Environment: AWS_ENDPOINT_URL, AWS_REGION, AWS credentials (standard AWS SDK variables),
 CLOVER_PREFIX (stage resource prefix, default clover-local), CLOVER_LOG_LEVEL (debug|info|warn|error).
+CLOVER_API_URL with CLOVER_API_TOKEN (or CLOVER_API_AUTH=iam for SigV4 in AWS): declared jobs are
+synced through the management API instead of written to the job table directly.
 
 Signals: SIGINT (Ctrl-C) or SIGTERM drains: running runs get the drain grace to finish. Another one,
 a second or more later, forces a stop (unfinished runs are handed back, their commands stopped).
@@ -149,7 +152,14 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
   const logger = jsonLogger({ level, fields: { component: 'agent' } });
   const prefix = process.env.CLOVER_PREFIX || 'clover-local';
   const clients = awsClients();
-  const agent = new Agent({ config, deps: sqsAgentDeps({ clients, prefix, logger }), logger });
+  // Declared jobs go through the management API when one is configured (CLOVER_API_URL with a
+  // token, or with CLOVER_API_AUTH=iam in AWS); otherwise straight to the job table.
+  const api = apiClientFromEnv(process.env);
+  const deps = {
+    ...sqsAgentDeps({ clients, prefix, logger }),
+    ...(api ? { declaredJobSync: apiDeclaredJobSync(api) } : {}),
+  };
+  const agent = new Agent({ config, deps, logger });
 
   let signals = 0;
   // One Ctrl-C reaches the agent more than once (the group's signal plus npm's relay): see stop-signals.ts.

@@ -413,7 +413,9 @@ export const SyncResultSchema = z.object({
   updated: z.array(z.string()),
   deleted: z.array(z.string()),
   unchanged: z.array(z.string()),
-  conflicts: z.array(z.object({ jobId: z.string(), action: z.string(), reason: z.string() })),
+  conflicts: z.array(
+    z.object({ jobId: z.string(), action: z.enum(['add', 'update', 'delete']), reason: z.string() }),
+  ),
 });
 export type SyncResultBody = z.output<typeof SyncResultSchema>;
 

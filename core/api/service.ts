@@ -9,7 +9,7 @@ import type { ContactService } from '../contacts';
 import type { Dispatcher } from '../dispatch';
 import {
   AlreadyExistsError,
-  type CloverError,
+  CloverError,
   NotFoundError,
   PayloadTooLargeError,
   RunNotInStateError,
@@ -523,7 +523,20 @@ export class ManagementApi {
       ids.add(job.jobId);
       await this.checkContacts(job.contacts, `jobs.${i}.contacts`);
     }
-    const result = await this.deps.declaredSync({ owner, declared: jobs });
+    let result: SyncResultBody;
+    try {
+      result = await this.deps.declaredSync({ owner, declared: jobs });
+    } catch (error) {
+      // A declared id held by another owner: name the entry, so an agent can leave it out and retry.
+      const jobId = error instanceof CloverError ? error.details.jobId : undefined;
+      const index = jobs.findIndex((job) => job.jobId === jobId);
+      if (error instanceof CloverError && error.code === 'already_exists' && index >= 0) {
+        throw new CloverError('already_exists', error.message, {
+          details: { ...error.details, issues: [{ field: `jobs.${index}.jobId`, reason: error.message }] },
+        });
+      }
+      throw error;
+    }
     if (result.added.length || result.updated.length || result.deleted.length) {
       await this.record(principal, 'agent.declared-jobs', `agent:${owner}`, undefined, result);
     }

@@ -127,7 +127,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           stateDir: options.stateDir ?? dirname(envFile),
         });
   if (api) {
-    await writeFile(envFile, `CLOVER_API_URL=${api.url}\n`, { flag: 'a' });
+    // Agents that source this file sync their declared jobs through the API with the admin token.
+    await writeFile(envFile, `CLOVER_API_URL=${api.url}\nCLOVER_API_TOKEN=${api.adminToken}\n`, {
+      flag: 'a',
+    });
   }
 
   // Alert mail links to the console's /runs/:runId and /jobs/:jobId, which the API's origin serves.
