@@ -157,7 +157,8 @@ function Tile({ label, value, note }: { label: string; value: string; note?: str
 }
 
 function Pools({ workers }: { workers: readonly WorkerView[] }) {
-  const live = workers.filter((w) => w.live && w.status !== 'GONE');
+  // Draining workers still hold their lease and finish what they run: they count, marked as draining.
+  const live = workers.filter((w) => w.status !== 'GONE' && w.leaseExpiresAt > Date.now());
   if (live.length === 0)
     return <Empty>No live workers. Jobs will find no worker until an agent starts.</Empty>;
   const pools = new Map<string, WorkerView[]>();

@@ -79,8 +79,13 @@ export default function Workers() {
   );
 }
 
+/** A lease is held while it has not expired, whatever the status (the API's `live` is ACTIVE only). */
+function holdsLease(worker: WorkerView, now = Date.now()): boolean {
+  return worker.status !== 'GONE' && worker.leaseExpiresAt > now;
+}
+
 function WorkerStatus({ worker }: { worker: WorkerView }) {
-  if (!worker.live && worker.status !== 'GONE') return <Badge tone="bad">lease expired</Badge>;
+  if (worker.status !== 'GONE' && !holdsLease(worker)) return <Badge tone="bad">lease expired</Badge>;
   const tone = worker.status === 'ACTIVE' ? 'good' : worker.status === 'DRAINING' ? 'warn' : 'neutral';
   return <Badge tone={tone}>{worker.status.toLowerCase()}</Badge>;
 }
