@@ -35,8 +35,9 @@ function agentConfig(priority: number, secretKey: string | null): string {
     `pool: ${POOL}`,
     'capacity: 2',
     `priority: ${priority}`,
-    'heartbeatIntervalSeconds: 1',
-    'leaseTtlSeconds: 10',
+    // Leases with margin: an agent frozen mid-send on a loaded machine must not lose its lease.
+    'heartbeatIntervalSeconds: 2',
+    'leaseTtlSeconds: 60',
     'drainGraceSeconds: 2',
     'zmq:',
     '  bind: tcp://127.0.0.1:*',
@@ -83,7 +84,7 @@ async function fire(jobId: string, on: ControlPlane = plane): Promise<Run> {
   return run;
 }
 
-async function until(runId: string, done: (run: Run) => boolean, timeoutMs = 20_000): Promise<Run> {
+async function until(runId: string, done: (run: Run) => boolean, timeoutMs = 90_000): Promise<Run> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const run = await plane.runs.get(runId);
@@ -116,7 +117,7 @@ describe('direct ZeroMQ delivery with real agents', () => {
       clients: aws.clients,
       prefix: aws.prefix,
       workerCacheMs: 0,
-      zmq: { keys: dispatcherKeys, deadlineMs: 1500 },
+      zmq: { keys: dispatcherKeys, deadlineMs: 5000 },
     });
     const specs = [
       ['z1', 10, 'file'],
@@ -134,7 +135,7 @@ describe('direct ZeroMQ delivery with real agents', () => {
         });
       }),
     );
-    await Promise.all(started.map((agent) => agent.waitForLog(/agent started/, 60_000)));
+    await Promise.all(started.map((agent) => agent.waitForLog(/agent started/)));
     for (const agent of started) fleet.set(agent.workerId, agent);
   });
 

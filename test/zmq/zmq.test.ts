@@ -47,8 +47,14 @@ const dispatcherKeys = zmq.curveKeyPair();
 const closer = new Closer();
 afterEach(() => closer.closeAll());
 
+/**
+ * A dispatcher-side transport. The acknowledgement deadline defaults to 30 s: a failure bound for a
+ * loaded machine where a send should succeed; tests of deadlines pass their own short one.
+ */
 function delivery(options: Partial<ConstructorParameters<typeof ZmqDelivery>[0]> = {}): ZmqDelivery {
-  return closer.add(new ZmqDelivery({ keys: dispatcherKeys, log: silentLogger, ...options }));
+  return closer.add(
+    new ZmqDelivery({ keys: dispatcherKeys, log: silentLogger, deadlineMs: 30_000, ...options }),
+  );
 }
 
 function isUnavailable(reason: string) {
