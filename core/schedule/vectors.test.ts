@@ -287,11 +287,28 @@ const fires: readonly FireCase[] = [
     expect: ['2026-10-31T05:30:00Z', '2026-11-01T05:30:00Z', '2026-11-02T06:30:00Z'],
   },
   {
+    // The decision for hourly crons in the repeated hour, with its reasoning: core/schedule/DST.md.
     name: 'NY overlap: hourly fires on each real instant',
     expr: 'cron(30 * * * ? *)',
     tz: 'America/New_York',
     from: '2026-11-01T04:00:00Z',
     expect: ['2026-11-01T04:30:00Z', '2026-11-01T05:30:00Z', '2026-11-01T06:30:00Z', '2026-11-01T07:30:00Z'],
+  },
+  {
+    // The decision for minutely steps in the repeated hour, with its reasoning: core/schedule/DST.md.
+    name: 'NY overlap: every 20 minutes fires on each real instant',
+    expr: 'cron(0/20 * * * ? *)',
+    tz: 'America/New_York',
+    from: '2026-11-01T04:59:00Z',
+    count: 6,
+    expect: [
+      '2026-11-01T05:00:00Z',
+      '2026-11-01T05:20:00Z',
+      '2026-11-01T05:40:00Z',
+      '2026-11-01T06:00:00Z',
+      '2026-11-01T06:20:00Z',
+      '2026-11-01T06:40:00Z',
+    ],
   },
   {
     name: 'NY gap: hourly has no fire in the gap',
