@@ -18,7 +18,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitUntilGone(pid: number, ms = 5_000): Promise<boolean> {
+async function waitUntilGone(pid: number, ms = 30_000): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (alive(pid)) {
     if (Date.now() > deadline) return false;
