@@ -3,7 +3,8 @@
  * an endpoint that accepts connections and never answers — unlike outage.test.ts, where connections
  * are refused. For 30 s (and until the second agent below has exited):
  *
- * - agent `frozen-a` (lease TTL 45 s, longer than the freeze) has 5 runs finishing in the middle of it:
+ * - agent `frozen-a` (lease TTL 90 s, longer than the freeze with margin for a loaded machine) has 5
+ *   runs that finish in the middle of it (released by a file the test writes once moto is frozen):
  *   its calls fail at their deadlines (they do not hang), the 5 outcomes go to the journal, and
  *   after `SIGCONT` they are replayed — all 5 SUCCEEDED, each executed once (the handler's own file)
  *   and completed once (one SUCCEEDED in each run's history), nothing lost, nothing applied twice.
@@ -14,8 +15,9 @@
  * The test process talks to moto only before the freeze and after the thaw.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { controlPlane } from '../../core/adapters/control-plane';
@@ -37,11 +39,12 @@ test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcom
   const motoPid = aws.emulator.pid;
   assert.ok(motoPid !== undefined, 'this test freezes a moto_server it started');
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
+  const releaseFile = join(await mkdtemp(join(tmpdir(), 'clover-frozen-')), 'release');
   const [a, b] = await Promise.all([
     agents.start({
       aws,
       workerId: 'frozen-a',
-      config: `pool: frozen\ncapacity: 5\nheartbeatIntervalSeconds: 2\nleaseTtlSeconds: 45\n${testHandlersConfig()}`,
+      config: `pool: frozen\ncapacity: 5\nheartbeatIntervalSeconds: 2\nleaseTtlSeconds: 90\n${testHandlersConfig()}`,
     }),
     agents.start({
       aws,
@@ -49,11 +52,11 @@ test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcom
       config: `pool: frozen-b\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3\n${testHandlersConfig()}`,
     }),
   ]);
-  await Promise.all([a.waitForLog(/agent started/, 30_000), b.waitForLog(/agent started/, 30_000)]);
+  await Promise.all([a.waitForLog(/agent started/), b.waitForLog(/agent started/)]);
   await plane.jobService.define({
     jobId: 'slow',
     handler: 'work',
-    payload: { sleepMs: 4000 },
+    payload: { releaseFile, sleepMs: 0 },
     target: { pool: 'frozen' },
     concurrency: { policy: 'ALLOW' },
   });
@@ -69,9 +72,10 @@ test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcom
   frozenPid = motoPid;
   const frozenAt = Date.now();
   try {
-    // The runs end ~4 s into the freeze; their writes time out and the outcomes go to disk.
+    // The runs end now, inside the freeze; their writes time out and the outcomes go to disk.
+    await writeFile(releaseFile, 'go');
     for (const runId of runIds) {
-      await a.waitForLog((l) => l.message === 'journaled outcome' && l.runId === runId, FREEZE_MS);
+      await a.waitForLog((l) => l.message === 'journaled outcome' && l.runId === runId);
     }
     const bExit = await b.waitForExit(90_000);
     assert.equal(bExit.code, 3, `a lost lease exits 3 while the endpoint hangs; output:\n${b.text}`);

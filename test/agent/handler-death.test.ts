@@ -66,7 +66,7 @@ async function scenario(plane: ControlPlane, how: 'group' | 'agent alone') {
   const runId = fired.kind === 'dispatched' ? fired.runs[0]!.runId : '';
   const get = async () => (await plane.runs.get(runId)) as Run;
 
-  const pids = await until('attempt 1 started its command', 30_000, async () => {
+  const pids = await until('attempt 1 started its command', 90_000, async () => {
     const found = (await lines(join(marks, 'pids.1'))).map(Number);
     return found.length === 2 ? found : undefined;
   });

@@ -43,7 +43,7 @@ test('a REMOTE job created through the API is fired by the local clock, run by a
       workerId: 'e2e-agent',
       config: `capacity: 2\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 6\n${testHandlersConfig()}`,
     });
-    await agent.waitForLog(/agent started/, 30_000);
+    await agent.waitForLog(/agent started/);
 
     // What the CLI does against the local stack: endpoint and admin token from .clover/api.json.
     const { endpoint, token } = JSON.parse(await readFile(join(stateDir, 'api.json'), 'utf8')) as {
