@@ -77,7 +77,7 @@ describe('routing on the emulator', () => {
     const p = await plane();
     const workers = await fleet(p, 'ch');
     const jobs = Array.from({ length: 25 }, (_, i) => `ch-job-${i}`);
-    await Promise.all(jobs.map((jobId) => define(p, jobId, 'ch', 'CONSISTENT_HASH')));
+    for (const jobId of jobs) await define(p, jobId, 'ch', 'CONSISTENT_HASH');
 
     const before = new Map<string, string>();
     for (const jobId of jobs)
