@@ -20,6 +20,7 @@ import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra
 import { physicalName } from '../../infra/resources';
 import { makeDispatcherHandler } from '../dispatcher/handler';
 import { type LocalApi, startLocalApi } from './api-server';
+import { OutboxMailer } from './mail-outbox';
 import { RunWatcher } from './run-watcher';
 
 export interface LocalRuntimeOptions {
@@ -34,7 +35,7 @@ export interface LocalRuntimeOptions {
   readonly retryMs?: number;
   /** How often the monitor sweeps (leases, deadlines, misfires, availability). @default 5000 */
   readonly monitorMs?: number;
-  /** Alert sender (verified on the emulator at start) and console URL for alert mail (default: the API's origin, which serves the console). */
+  /** Alert sender (verified on the emulator at start) and console URL for alert mail. */
   readonly alertFrom?: string;
   readonly consoleUrl?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -42,6 +43,12 @@ export interface LocalRuntimeOptions {
   readonly apiPort?: number | false;
   /** Where the API's local key, users and api.json live. @default the env file's directory */
   readonly stateDir?: string;
+  /** Also write each alert mail to this directory as an .eml file and print its path (mail-outbox.ts). */
+  readonly mailDir?: string;
+  /** Awaited just before the API starts (it serves console/dist as it is then): a console build, say. */
+  readonly beforeApi?: Promise<unknown>;
+  /** When moto is missing, try to pip-install it (infra/local/emulator.ts). @default true */
+  readonly installMoto?: boolean;
 }
 
 export interface LocalRuntime {
@@ -51,7 +58,9 @@ export interface LocalRuntime {
   readonly envFile: string;
   /** The management API, unless `apiPort: false`. */
   readonly api?: LocalApi;
-  /** Stops the loops, closes the clients and stops an emulator this runtime started. Safe to call twice. */
+  /** Stops making new work (scheduler clock, retries, monitor); run reports and mail go on. */
+  quiesce(): Promise<void>;
+  /** Stops the API and the loops, closes the clients and stops an emulator this runtime started. Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -62,27 +71,68 @@ export interface LocalRuntime {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { log } = options;
-  const prefix = options.prefix ?? 'clover-local';
   const env = options.env ?? process.env;
   log.log('info', 'looking for an AWS emulator (AWS_ENDPOINT_URL, LocalStack on :4566, Docker, moto_server)');
   const emulator =
-    (env.AWS_ENDPOINT_URL ? undefined : await findRunningLocalStack()) ?? (await startEmulator({ log, env }));
-  log.log('info', 'emulator ready', { kind: emulator.kind, endpoint: emulator.endpoint });
+    // A LocalStack already running on :4566 (docker compose up) is used unless told otherwise.
+    (env.AWS_ENDPOINT_URL || env.CLOVER_EMULATOR === 'moto' ? undefined : await findRunningLocalStack()) ??
+    // Own process group: a terminal's Ctrl-C must not end moto before the loops and agents are done.
+    (await startEmulator({ log, env, ownProcessGroup: true, installMoto: options.installMoto ?? true }));
+  log.log('info', 'emulator up', { kind: emulator.kind, endpoint: emulator.endpoint });
   const clients = awsClients({
     endpoint: emulator.endpoint,
     region: emulator.region,
     credentials: emulator.credentials,
   });
   try {
-    await provision(clients, prefix, {
-      onProgress: (p) => log.log('info', `${p.resource} ${p.action}`, { name: p.name, detail: p.detail }),
-    });
+    return await startOnEmulator(options, emulator, clients);
   } catch (error) {
     clients.destroy();
     await emulator.stop();
     throw error;
   }
+}
+
+async function startOnEmulator(
+  options: LocalRuntimeOptions,
+  emulator: Emulator,
+  clients: AwsClients,
+): Promise<LocalRuntime> {
+  const { log } = options;
+  const env = options.env ?? process.env;
+  const prefix = options.prefix ?? 'clover-local';
+  await provision(clients, prefix, {
+    onProgress: (p) => log.log('info', `${p.resource} ${p.action}`, { name: p.name, detail: p.detail }),
+  });
   const plane = controlPlane({ clients, prefix, log });
+  const envFile = options.envFile ?? '.clover/local.env';
+  await mkdir(dirname(envFile), { recursive: true });
+  const apiPort = options.apiPort ?? Number(env.PORT ?? 8080);
+  await options.beforeApi;
+  const api =
+    apiPort === false
+      ? undefined
+      : await startLocalApi({
+          plane,
+          log: log.child({ source: 'api' }),
+          port: apiPort,
+          stateDir: options.stateDir ?? dirname(envFile),
+        });
+  try {
+    return await startLoops(options, { emulator, clients, plane, envFile, ...(api ? { api } : {}) });
+  } catch (error) {
+    await api?.close();
+    throw error;
+  }
+}
+
+async function startLoops(
+  options: LocalRuntimeOptions,
+  parts: Omit<LocalRuntime, 'stop' | 'quiesce'>,
+): Promise<LocalRuntime> {
+  const { log } = options;
+  const { emulator, clients, plane, envFile, api } = parts;
+  const prefix = plane.prefix;
   const dispatch = makeDispatcherHandler({ dispatcher: plane.dispatcher, log });
   const clock = new SchedulerClock({ schedules: plane.schedules, fire: dispatch, log });
   const watcher = new RunWatcher(plane.runs, log.child({ source: 'ledger' }));
@@ -97,12 +147,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     .catch((error: unknown) =>
       log.log('warn', 'could not verify the alert sender on the emulator', { error }),
     );
+  const notifier = new Notifier({
+    alerts: plane.alertStore,
+    queue: plane.alertQueue,
+    contacts: plane.contacts,
+    jobs: plane.jobs,
+    mailer: options.mailDir
+      ? new OutboxMailer(new SesMailer({ client: clients.ses }), {
+          dir: options.mailDir,
+          log: log.child({ source: 'mail' }),
+        })
+      : new SesMailer({ client: clients.ses }),
+    clock: plane.clock,
+    log: log.child({ source: 'notifier' }),
+    // Links in alert mail point at this runtime's console when it serves one.
+    config: { from: alertFrom, consoleUrl: options.consoleUrl ?? api?.url ?? 'http://localhost:5173' },
+  });
   const alertsUrl =
     (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: physicalName(prefix, 'alerts') })))
       .QueueUrl ?? '';
 
-  const envFile = options.envFile ?? '.clover/local.env';
-  await mkdir(dirname(envFile), { recursive: true });
   await writeFile(
     envFile,
     [
@@ -116,16 +180,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     ].join('\n'),
   );
 
-  const apiPort = options.apiPort ?? Number(env.PORT ?? 8080);
-  const api =
-    apiPort === false
-      ? undefined
-      : await startLocalApi({
-          plane,
-          log: log.child({ source: 'api' }),
-          port: apiPort,
-          stateDir: options.stateDir ?? dirname(envFile),
-        });
   if (api) {
     // Agents that source this file sync their declared jobs through the API with the admin token.
     await writeFile(envFile, `CLOVER_API_URL=${api.url}\nCLOVER_API_TOKEN=${api.adminToken}\n`, {
@@ -133,28 +187,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
   }
 
-  // Alert mail links to the console's /runs/:runId and /jobs/:jobId, which the API's origin serves.
-  const notifier = new Notifier({
-    alerts: plane.alertStore,
-    queue: plane.alertQueue,
-    contacts: plane.contacts,
-    jobs: plane.jobs,
-    mailer: new SesMailer({ client: clients.ses }),
-    clock: plane.clock,
-    log: log.child({ source: 'notifier' }),
-    config: { from: alertFrom, consoleUrl: options.consoleUrl ?? api?.url ?? 'http://localhost:5173' },
-  });
-
-  const loops = [
-    every(options.tickMs ?? 1000, async () => {
-      await clock.tick(Date.now());
-      await watcher.poll();
-    }),
+  const tickMs = options.tickMs ?? 1000;
+  // What makes new work: fires, retries, the monitor's recoveries and alerts. `quiesce()` stops these
+  // first, so agents draining at shutdown are not handed new runs (nor reported missing meanwhile).
+  const workLoops = [
+    every(tickMs, () => clock.tick(Date.now())),
     every(options.retryMs ?? 5000, () => plane.dispatcher.retryDue()),
     every(options.monitorMs ?? 5000, () => monitor.sweep()),
+  ].map((start) => start(log));
+  // What reports: run transitions and alert mail, kept until the very end.
+  const reportLoops = [
+    every(tickMs, () => watcher.poll()),
     every(1000, () => notifyOnce(clients.sqs, alertsUrl, notifier, log)),
   ].map((start) => start(log));
 
+  let quiesced: Promise<void> | undefined;
+  const quiesce = () => {
+    quiesced ??= Promise.all(workLoops.map((stop) => stop())).then(() => undefined);
+    return quiesced;
+  };
   let stopped: Promise<void> | undefined;
   return {
     emulator,
@@ -162,10 +213,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     plane,
     envFile,
     ...(api ? { api } : {}),
+    quiesce,
     stop: () => {
       stopped ??= (async () => {
         await api?.close();
-        await Promise.all(loops.map((stop) => stop()));
+        await quiesce();
+        await Promise.all(reportLoops.map((stop) => stop()));
         clients.destroy();
         await emulator.stop();
       })();

@@ -43,6 +43,13 @@ export interface StartEmulatorOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** How long moto_server may take to answer HTTP. @default 20000 */
   readonly startTimeoutMs?: number;
+  /** When moto is missing, try `python3 -m pip install` it once before giving up. @default true */
+  readonly installMoto?: boolean;
+  /**
+   * Start moto_server in its own process group, so a Ctrl-C at the terminal (which signals the whole
+   * foreground group) does not end it before the runtime's own ordered stop. @default false
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 const TEST_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
@@ -84,7 +91,11 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   if (wanted === 'localstack' || (wanted === 'auto' && (await dockerAnswers()))) {
     return startLocalStack(region, log);
   }
-  return startMoto(region, log, options.startTimeoutMs ?? 20_000);
+  return startMoto(region, log, {
+    startTimeoutMs: options.startTimeoutMs ?? 20_000,
+    install: options.installMoto ?? true,
+    detached: options.ownProcessGroup ?? false,
+  });
 }
 
 /**
@@ -201,7 +212,7 @@ async function startLocalStack(region: string, log: Logger): Promise<Emulator> {
     .withEnvironment({ SERVICES: 'dynamodb,sqs,scheduler,ses' })
     .start();
   const endpoint = container.getConnectionUri();
-  log.log('info', 'emulator: LocalStack ready', { endpoint });
+  log.log('info', 'emulator: LocalStack started', { endpoint });
   let stopped: Promise<void> | undefined;
   return {
     endpoint,
@@ -222,23 +233,24 @@ const MOTO_COMMANDS: readonly (readonly [string, ...string[]])[] = [
   ['python3', '-m', 'moto.server'],
 ];
 
-async function startMoto(region: string, log: Logger, startTimeoutMs: number): Promise<Emulator> {
+interface MotoOptions {
+  readonly startTimeoutMs: number;
+  readonly install: boolean;
+  readonly detached: boolean;
+}
+
+async function startMoto(region: string, log: Logger, options: MotoOptions): Promise<Emulator> {
   let installed = false;
   let commandIndex = 0;
   // A free port can be taken between our probe and moto's bind; a fresh port fixes that.
   for (let portAttempt = 1; ; ) {
     const port = await freePort();
     const [command, ...args] = MOTO_COMMANDS[commandIndex]!;
-    const started = await spawnMoto(
-      command,
-      [...args, '-H', '127.0.0.1', '-p', String(port)],
-      port,
-      startTimeoutMs,
-    );
+    const started = await spawnMoto(command, [...args, '-H', '127.0.0.1', '-p', String(port)], port, options);
     if (started.ok) {
       // moto loses concurrent writes when a transaction fails; see linearizing-proxy.ts.
       const proxy = await startLinearizingProxy(started.emulator.endpoint, { log });
-      log.log('info', 'emulator: moto_server ready', {
+      log.log('info', 'emulator: moto_server started', {
         endpoint: proxy.endpoint,
         moto: started.emulator.endpoint,
         pid: started.emulator.pid,
@@ -255,16 +267,20 @@ async function startMoto(region: string, log: Logger, startTimeoutMs: number): P
         commandIndex++;
         continue;
       }
-      if (!installed) {
+      if (!installed && options.install) {
         installed = true;
         log.log('warn', 'emulator: moto is not installed; installing it with pip', {
           requirement: MOTO_REQUIREMENT,
         });
         if (await pipInstallMoto()) continue;
       }
+      const python = await pythonVersion();
+      const fix = python
+        ? `install moto with \`python3 -m pip install '${MOTO_REQUIREMENT}'\``
+        : `install Python 3, then \`python3 -m pip install '${MOTO_REQUIREMENT}'\``;
       throw new CloverError(
         'unavailable',
-        `no AWS emulator: moto_server is not on PATH and \`python3 -m pip install '${MOTO_REQUIREMENT}'\` did not install it. Install it yourself, start Docker (for LocalStack), or set AWS_ENDPOINT_URL to a running emulator`,
+        `no AWS emulator: ${python ? `moto is not installed for ${python}` : 'Python 3 is not installed (python3 is not on PATH)'} and neither moto_server nor Docker is available. To fix: ${fix}, start Docker (LocalStack), or set AWS_ENDPOINT_URL to a running emulator`,
       );
     }
     if (started.reason === 'port-taken' && portAttempt++ < 3) continue;
@@ -280,10 +296,11 @@ async function spawnMoto(
   command: string,
   args: readonly string[],
   port: number,
-  startTimeoutMs: number,
+  { startTimeoutMs, detached }: MotoOptions,
 ): Promise<SpawnResult> {
   const child = spawn(command, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached,
   });
   let output = '';
   child.stderr?.setEncoding('utf8');
@@ -428,6 +445,15 @@ function pipInstallMoto(): Promise<boolean> {
   return new Promise((resolve) => {
     execFile('python3', ['-m', 'pip', 'install', MOTO_REQUIREMENT], { timeout: 180_000 }, (error) =>
       resolve(error === null),
+    );
+  });
+}
+
+/** `Python 3.11.2`, or undefined when python3 is not on PATH. */
+function pythonVersion(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('python3', ['--version'], { timeout: 5_000 }, (error, stdout) =>
+      resolve(error === null ? stdout.trim() || 'python3' : undefined),
     );
   });
 }

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'vite';
 import type { Role } from '../../core/api/schemas';
 import { jsonLogger } from '../../core/log';
+import { ensureConsoleBuilt } from '../../functions/local/console-build';
 import { startLocalRuntime } from '../../functions/local/runtime';
 import { readSentEmails, type SentEmail } from '../../infra/local/emulator';
 import { type AgentProcess, startAgent, testHandlersConfig } from '../harness/agent-process';
@@ -39,7 +40,9 @@ export interface ConsoleStack {
 }
 
 export async function startConsoleStack(options: { readonly agents?: number } = {}): Promise<ConsoleStack> {
-  await buildConsole();
+  // Rebuilt only when a console source is newer than the build: two test files building console/dist
+  // at once (this one and test/console/start.test.ts) would empty it under each other's server.
+  await ensureConsoleBuilt(jsonLogger({ level: 'warn' }));
   const dir = await mkdtemp(join(tmpdir(), 'clover-console-'));
   const log = jsonLogger({ level: 'warn' });
   const prefix = uniquePrefix();

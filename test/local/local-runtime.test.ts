@@ -21,7 +21,7 @@ test('npm start provisions, fires schedules at their time, logs each transition,
   const workdir = await mkdtemp(join(tmpdir(), 'clover-local-'));
   const child = spawn(
     process.execPath,
-    ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'functions/local/main.ts')],
+    ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'functions/local/main.ts'), '--no-demo'],
     {
       cwd: workdir,
       env: {
@@ -53,7 +53,7 @@ test('npm start provisions, fires schedules at their time, logs each transition,
     assert.match(output, pattern, `${what}; output so far:\n${output}`);
   };
   try {
-    await waitFor(/control plane is running/, 'the runtime started');
+    await waitFor(/Clover is ready in/, 'the runtime started');
     const env = await readFile(join(workdir, '.clover/local.env'), 'utf8');
     assert.match(env, new RegExp(`AWS_ENDPOINT_URL=${aws.emulator.endpoint}`));
     assert.match(env, new RegExp(`CLOVER_PREFIX=${aws.prefix}`));
