@@ -28,7 +28,7 @@
  *   Journal (fsync'd) instead, and from then on outcomes and log lines go to the journal, in order,
  *   until a background replay (every `replayIntervalMs`) has applied all of it. Progress is not
  *   journaled. A refused write on replay (the fence moved on) counts as applied and is logged.
- * - DRAINING (close(), SIGTERM): LOCAL fires stop first (a fire won meanwhile is handed back); the
+ * - DRAINING (close(), SIGTERM, or an operator's drain read back by a lease renewal): LOCAL fires stop first (a fire won meanwhile is handed back); the
  *   lease goes DRAINING; receiving stops; running runs get
  *   `drainGraceMs` to finish; at the deadline each one still running is handed back
  *   (RunExecution.handBack, fenced) and then aborted; envelopes still in the own queue are handed
@@ -346,6 +346,7 @@ export class Agent {
       logger: this.log,
     });
     this.keeper.on('lost', (reason) => this.onLeaseLost(reason));
+    this.keeper.on('renewed', (worker) => this.onRenewed(worker));
     this.keeper.start();
     this.state = 'RUNNING';
     for (const queue of [this.ownQueue, this.poolQueue]) {
@@ -1047,6 +1048,20 @@ export class Agent {
   }
 
   // ── stopping ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * An operator drained this worker (the API's `POST /api/workers/:id/drain` sets the lease DRAINING):
+   * the renewal reads that back, and the agent drains exactly as on SIGTERM — it takes nothing new,
+   * lets running runs finish, releases the lease and exits 0, which a supervisor's
+   * `Restart=on-failure` leaves stopped.
+   */
+  private onRenewed(worker: Worker): void {
+    if (worker.status !== 'DRAINING' || this.state !== 'RUNNING') return;
+    this.log.log('info', 'drain requested through the API: finishing running runs, taking nothing new', {
+      running: this.running.size,
+    });
+    void this.close();
+  }
 
   private onLeaseLost(reason: LeaseLostReason): void {
     if (this.state !== 'RUNNING' && this.state !== 'DRAINING') return;
