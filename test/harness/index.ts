@@ -54,7 +54,8 @@ export function useEmulator(): EmulatorHandle {
   };
 
   before(async () => {
-    emulator = await startEmulator();
+    // A failure bound for a loaded machine (moto_server's Python start has taken over 20 s there).
+    emulator = await startEmulator({ startTimeoutMs: 120_000 });
     clients = awsClients({
       endpoint: emulator.endpoint,
       region: emulator.region,

@@ -461,7 +461,8 @@ describe('with the dispatcher', () => {
     const locks = new MemoryLockStore();
     const runs = new MemoryRunLedger(locks);
     const registry = new MemoryWorkerRegistry();
-    const transport = delivery({ deadlineMs: 200, fallback: new MemoryDelivery() });
+    // Long enough for the first agent to read the envelope on a loaded machine; it never acks.
+    const transport = delivery({ deadlineMs: 3000, fallback: new MemoryDelivery() });
     const dispatcher = new Dispatcher({
       jobs,
       runs,
