@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Monitor } from '../../core/monitor';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
 import { useApi } from './helpers';
 
@@ -49,14 +50,11 @@ test('a worker drained through the API finishes its running run, takes nothing n
   assert.equal(drained.status, 'DRAINING');
   await agent.waitForLog(/drain requested through the API/);
 
-  // Nothing new: a fire after the drain finds no worker (the only one is draining).
+  // Nothing new: a fire after the drain is not run here. The dispatcher may still pick the worker from
+  // the list it cached for a second before the drain, and an envelope taken by a receive already in
+  // flight stays invisible past the agent's exit: such a run waits, DISPATCHED to a GONE worker, for
+  // the monitor's next sweep, which recovers it like any run of a worker that left.
   const next = await operator.call('triggerJob', { params: { jobId: 'drain-next' }, body: {} });
-  const nextRun = await until(
-    'the second fire to be decided',
-    () => operator.call('getRun', { params: { runId: next.runId } }),
-    (run) => run.status !== 'PENDING',
-  );
-  assert.equal(nextRun.status, 'NO_WORKER', JSON.stringify(nextRun));
 
   // The running run finishes on the draining worker, then the agent leaves cleanly.
   await writeFile(releaseFile, '');
@@ -67,8 +65,14 @@ test('a worker drained through the API finishes its running run, takes nothing n
   );
   assert.equal(finished.status, 'SUCCEEDED', JSON.stringify(finished));
   assert.deepEqual(await agent.exited, { code: 0, signal: null });
-  const executed = (await readFile(agent.execFile, 'utf8')).split('\n').filter(Boolean);
-  assert.deepEqual(executed, [runId], 'only the run that was running before the drain executed');
   const worker = await api.plane.workers.get('drain-w1');
   assert.equal(worker?.status, 'GONE');
+  await new Monitor({ ...api.plane, deadLetters: api.plane.fireDeadLetters }).sweep();
+  const nextRun = await operator.call('getRun', { params: { runId: next.runId } });
+  assert.ok(['PENDING', 'NO_WORKER'].includes(nextRun.status), JSON.stringify(nextRun));
+  assert.deepEqual(
+    (await readFile(agent.execFile, 'utf8')).split('\n').filter(Boolean),
+    [runId],
+    'the fire after the drain never ran on the drained worker',
+  );
 });
