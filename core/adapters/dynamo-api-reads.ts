@@ -118,12 +118,12 @@ export class DynamoApiReads implements ApiReads, AuditLog {
         tableKey: 'jobId',
         segments: [{ id: 'all', index, partition: [attribute, value] }],
         newestFirst: false,
-        filter: (expr) => {
-          const terms = rest.map(([name, v]) => `${expr.name(name)} = ${expr.value(v)}`);
-          if (filter.q)
-            terms.push(`contains(${expr.name('searchText')}, ${expr.value(filter.q.toLowerCase())})`);
-          return terms.length ? terms.join(' AND ') : undefined;
-        },
+        filter: (expr) =>
+          equalities(
+            expr,
+            rest,
+            filter.q ? [`contains(${expr.name('searchText')}, ${expr.value(filter.q.toLowerCase())})`] : [],
+          ),
         decode: (item) => this.jobCodec.decode(item),
       },
       visit,
@@ -141,24 +141,18 @@ export class DynamoApiReads implements ApiReads, AuditLog {
     const chosen = keyed.find(([, , v]) => v !== undefined);
     const segments: Segment[] = chosen
       ? [{ id: 'all', index: chosen[0], partition: [chosen[1], chosen[2]!], range }]
-      : days(filter.from, filter.to).map((day) => ({
-          id: day,
-          index: 'byDay',
-          partition: ['day', day],
-          range,
-        }));
+      : daySegments(filter.from, filter.to, range);
     return walk(
       {
         table: this.runsTable,
         tableKey: 'runId',
         segments,
         newestFirst: true,
-        filter: (expr) => {
-          const terms = keyed
-            .filter(([, name, v]) => v !== undefined && name !== chosen?.[1])
-            .map(([, name, v]) => `${expr.name(name)} = ${expr.value(v)}`);
-          return terms.length ? terms.join(' AND ') : undefined;
-        },
+        filter: (expr) =>
+          equalities(
+            expr,
+            keyed.filter(([, name]) => name !== chosen?.[1]).map(([, name, value]) => [name, value] as const),
+          ),
         decode: (item) => this.options.runs.decode(item),
       },
       visit,
@@ -170,29 +164,18 @@ export class DynamoApiReads implements ApiReads, AuditLog {
     const range = { attribute: 'createdAt', from: filter.from, to: filter.to };
     const segments: Segment[] = filter.jobId
       ? [{ id: 'all', index: 'byJob', partition: ['jobId', filter.jobId], range }]
-      : days(filter.from, filter.to).map((day) => ({
-          id: day,
-          index: 'byDay',
-          partition: ['day', day],
-          range,
-        }));
+      : daySegments(filter.from, filter.to, range);
     return walk(
       {
         table: this.alertsTable,
         tableKey: 'alertId',
         segments,
         newestFirst: true,
-        filter: (expr) => {
-          const terms = (
-            [
-              ['kind', filter.kind],
-              ['status', filter.status],
-            ] as Array<[string, unknown]>
-          )
-            .filter(([, v]) => v !== undefined)
-            .map(([name, v]) => `${expr.name(name)} = ${expr.value(v)}`);
-          return terms.length ? terms.join(' AND ') : undefined;
-        },
+        filter: (expr) =>
+          equalities(expr, [
+            ['kind', filter.kind],
+            ['status', filter.status],
+          ]),
         decode: (item) => this.options.alerts.decode(item),
       },
       visit,
@@ -209,12 +192,7 @@ export class DynamoApiReads implements ApiReads, AuditLog {
     };
     const segments: Segment[] = filter.entity
       ? [{ id: 'all', index: 'byEntity', partition: ['entity', filter.entity], range }]
-      : days(filter.from, filter.to).map((day) => ({
-          id: day,
-          index: 'byDay',
-          partition: ['day', day],
-          range,
-        }));
+      : daySegments(filter.from, filter.to, range);
     return walk(
       {
         table: this.auditTable,
@@ -250,12 +228,27 @@ function decodeAudit(item: Item, table: string): AuditRecord {
   }));
 }
 
-/** The UTC days from `to` back to `from`, newest first. */
-function days(from: number, to: number): string[] {
-  const out: string[] = [];
-  for (let day = Date.parse(utcDay(to)); day >= Date.parse(utcDay(from)); day -= DAY_MS)
-    out.push(utcDay(day));
+/** One `byDay` partition per UTC day from `to` back to `from`, newest first, each narrowed to `range`. */
+function daySegments(from: number, to: number, range: Segment['range']): Segment[] {
+  const out: Segment[] = [];
+  for (let day = Date.parse(utcDay(to)); day >= Date.parse(utcDay(from)); day -= DAY_MS) {
+    const id = utcDay(day);
+    out.push({ id, index: 'byDay', partition: ['day', id], range });
+  }
   return out;
+}
+
+/** `a = :a AND b = :b …` over the pairs whose value is given; undefined when none is. */
+function equalities(
+  expr: Expr,
+  pairs: ReadonlyArray<readonly [string, unknown]>,
+  extra: string[] = [],
+): string | undefined {
+  const terms = pairs
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${expr.name(name)} = ${expr.value(value)}`)
+    .concat(extra);
+  return terms.length ? terms.join(' AND ') : undefined;
 }
 
 /**
