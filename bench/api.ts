@@ -10,25 +10,19 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { awsClients } from '../core/adapters/aws-clients';
-import { controlPlane } from '../core/adapters/control-plane';
+import type { AwsClients } from '../core/adapters/aws-clients';
 import { encodeJob } from '../core/adapters/dynamo-job-store';
-import { provision, teardown } from '../core/adapters/provision';
 import { CloverApiClient } from '../core/api/client';
 import { fireRunId, isoSeconds, JobSchema, type Run, RunSchema, type RunStatus } from '../core/model';
 import { startLocalApi } from '../functions/local/api-server';
-import { startEmulator } from '../infra/local/emulator';
 import { physicalName } from '../infra/resources';
 import { RequestCounter } from './aws-requests';
+import { withBenchStack } from './harness';
 import { percentile } from './stats';
 
 const HOUR = 3600_000;
 
-async function batchWrite(
-  clients: ReturnType<typeof awsClients>,
-  table: string,
-  items: WriteRequest[],
-): Promise<void> {
+async function batchWrite(clients: AwsClients, table: string, items: WriteRequest[]): Promise<void> {
   const batches: WriteRequest[][] = [];
   for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
   let next = 0;
@@ -46,175 +40,165 @@ async function batchWrite(
   await Promise.all(Array.from({ length: 2 }, worker));
 }
 
-export async function apiAtSize(jobCount = 10_000, runCount = 100_000): Promise<Record<string, unknown>> {
-  const emulator = await startEmulator();
-  const clients = awsClients({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    credentials: emulator.credentials,
-  });
-  const prefix = `bench-api-${process.pid}`;
-  const server = { close: async () => {} };
-  try {
-    await provision(clients, prefix);
-    const plane = controlPlane({ clients, prefix });
-    const now = Date.now();
-    const seedStart = performance.now();
-    const jobs = Array.from({ length: jobCount }, (_, i) =>
-      JobSchema.parse({
-        spec: {
-          jobId: `job-${String(i).padStart(5, '0')}`,
-          handler: `handler.h${i % 50}`,
-          description: i % 100 === 0 ? `Billing export ${i}` : `report ${i}`,
-          schedule: { expression: 'rate(1 hour)' },
-          target: { pool: `pool-${i % 10}` },
-          ...(i % 20 === 0 ? { group: 'billing' } : {}),
-        },
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-        syncState: 'IN_SYNC',
-      }),
-    );
-    await batchWrite(
-      clients,
-      physicalName(prefix, 'jobs'),
-      jobs.map((job) => ({ PutRequest: { Item: encodeJob(job) } })),
-    );
-    const statuses: RunStatus[] = ['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'TIMED_OUT'];
-    const span = 7 * 24 * HOUR - HOUR;
-    const runs: Run[] = Array.from({ length: runCount }, (_, i) => {
-      const at = now - HOUR - Math.floor((i / runCount) * span);
-      const jobId = jobs[i % jobCount]!.spec.jobId;
-      const scheduledTime = isoSeconds(at);
-      const status = statuses[i % statuses.length]!;
-      return RunSchema.parse({
-        runId: `${fireRunId(jobId, scheduledTime)}#${i}`,
-        jobId,
-        scheduledTime,
-        trigger: 'SCHEDULE',
-        handler: 'handler.h1',
-        payload: null,
-        status,
-        attempt: 1,
-        fence: 1,
-        jobVersion: 1,
-        concurrency: 'FORBID',
-        workerId: `w-${i % 20}`,
-        createdAt: at,
-        updatedAt: at,
-        startedAt: at + 200,
-        finishedAt: at + 1200 + (i % 1000),
-        log: [`run ${i} started`, i % 500 === 0 ? 'ERROR: disk full on /var/data' : `run ${i} done`],
-        ...(status === 'FAILED' ? { error: { code: 'handler', message: `exit code ${i % 7}` } } : {}),
-        history: [{ at, status, attempt: 1 }],
-      });
-    });
-    await batchWrite(
-      clients,
-      physicalName(prefix, 'runs'),
-      runs.map((run) => ({ PutRequest: { Item: plane.runs.encode(run) } })),
-    );
-    const seedSeconds = (performance.now() - seedStart) / 1000;
-
-    const api = await startLocalApi({
-      plane,
-      log: plane.log,
-      port: 0,
-      stateDir: await mkdtemp(join(tmpdir(), 'clover-bench-api-')),
-      rateLimit: { perSecond: 100_000, burst: 100_000 },
-    });
-    server.close = api.close;
-    const { token } = await api.auth.issue('bench', 'viewer');
-    const client = new CloverApiClient({ baseUrl: api.url, token });
-    const counter = new RequestCounter(clients);
-
-    /** Follows `pages` pages of one list; latency and DynamoDB requests per page. */
-    const measure = async (
-      name: string,
-      call: (cursor?: string) => Promise<{ items: unknown[]; nextCursor?: string; scanned?: number }>,
-      pages = 3,
-    ) => {
-      const latencies: number[] = [];
-      const reads: number[] = [];
-      let items = 0;
-      let scanned = 0;
-      let cursor: string | undefined;
-      for (let page = 0; page < pages; page++) {
-        counter.reset();
-        const started = performance.now();
-        const out = await call(cursor);
-        latencies.push(performance.now() - started);
-        reads.push(counter.total());
-        items += out.items.length;
-        scanned += out.scanned ?? 0;
-        cursor = out.nextCursor;
-        if (!cursor) break;
-      }
-      return {
-        [name]: {
-          pages: latencies.length,
-          itemsPerPage: +(items / latencies.length).toFixed(1),
-          ...(scanned ? { runsScannedPerPage: Math.round(scanned / latencies.length) } : {}),
-          p50Ms: +percentile(latencies, 50).toFixed(1),
-          p95Ms: +percentile(latencies, 95).toFixed(1),
-          dynamoRequestsPerPage: {
-            max: Math.max(...reads),
-            mean: +(reads.reduce((a, b) => a + b, 0) / reads.length).toFixed(1),
+export function apiAtSize(jobCount = 10_000, runCount = 100_000): Promise<Record<string, unknown>> {
+  return withBenchStack({ name: 'api' }, async ({ clients, prefix, plane }) => {
+    const server = { close: async () => {} };
+    try {
+      const now = Date.now();
+      const seedStart = performance.now();
+      const jobs = Array.from({ length: jobCount }, (_, i) =>
+        JobSchema.parse({
+          spec: {
+            jobId: `job-${String(i).padStart(5, '0')}`,
+            handler: `handler.h${i % 50}`,
+            description: i % 100 === 0 ? `Billing export ${i}` : `report ${i}`,
+            schedule: { expression: 'rate(1 hour)' },
+            target: { pool: `pool-${i % 10}` },
+            ...(i % 20 === 0 ? { group: 'billing' } : {}),
           },
-        },
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+          syncState: 'IN_SYNC',
+        }),
+      );
+      await batchWrite(
+        clients,
+        physicalName(prefix, 'jobs'),
+        jobs.map((job) => ({ PutRequest: { Item: encodeJob(job) } })),
+      );
+      const statuses: RunStatus[] = ['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'TIMED_OUT'];
+      const span = 7 * 24 * HOUR - HOUR;
+      const runs: Run[] = Array.from({ length: runCount }, (_, i) => {
+        const at = now - HOUR - Math.floor((i / runCount) * span);
+        const jobId = jobs[i % jobCount]!.spec.jobId;
+        const scheduledTime = isoSeconds(at);
+        const status = statuses[i % statuses.length]!;
+        return RunSchema.parse({
+          runId: `${fireRunId(jobId, scheduledTime)}#${i}`,
+          jobId,
+          scheduledTime,
+          trigger: 'SCHEDULE',
+          handler: 'handler.h1',
+          payload: null,
+          status,
+          attempt: 1,
+          fence: 1,
+          jobVersion: 1,
+          concurrency: 'FORBID',
+          workerId: `w-${i % 20}`,
+          createdAt: at,
+          updatedAt: at,
+          startedAt: at + 200,
+          finishedAt: at + 1200 + (i % 1000),
+          log: [`run ${i} started`, i % 500 === 0 ? 'ERROR: disk full on /var/data' : `run ${i} done`],
+          ...(status === 'FAILED' ? { error: { code: 'handler', message: `exit code ${i % 7}` } } : {}),
+          history: [{ at, status, attempt: 1 }],
+        });
+      });
+      await batchWrite(
+        clients,
+        physicalName(prefix, 'runs'),
+        runs.map((run) => ({ PutRequest: { Item: plane.runs.encode(run) } })),
+      );
+      const seedSeconds = (performance.now() - seedStart) / 1000;
+
+      const api = await startLocalApi({
+        plane,
+        log: plane.log,
+        port: 0,
+        stateDir: await mkdtemp(join(tmpdir(), 'clover-bench-api-')),
+        rateLimit: { perSecond: 100_000, burst: 100_000 },
+      });
+      server.close = api.close;
+      const { token } = await api.auth.issue('bench', 'viewer');
+      const client = new CloverApiClient({ baseUrl: api.url, token });
+      const counter = new RequestCounter(clients);
+
+      /** Follows `pages` pages of one list; latency and DynamoDB requests per page. */
+      const measure = async (
+        name: string,
+        call: (cursor?: string) => Promise<{ items: unknown[]; nextCursor?: string; scanned?: number }>,
+        pages = 3,
+      ) => {
+        const latencies: number[] = [];
+        const reads: number[] = [];
+        let items = 0;
+        let scanned = 0;
+        let cursor: string | undefined;
+        for (let page = 0; page < pages; page++) {
+          counter.reset();
+          const started = performance.now();
+          const out = await call(cursor);
+          latencies.push(performance.now() - started);
+          reads.push(counter.total());
+          items += out.items.length;
+          scanned += out.scanned ?? 0;
+          cursor = out.nextCursor;
+          if (!cursor) break;
+        }
+        return {
+          [name]: {
+            pages: latencies.length,
+            itemsPerPage: +(items / latencies.length).toFixed(1),
+            ...(scanned ? { runsScannedPerPage: Math.round(scanned / latencies.length) } : {}),
+            p50Ms: +percentile(latencies, 50).toFixed(1),
+            p95Ms: +percentile(latencies, 95).toFixed(1),
+            dynamoRequestsPerPage: {
+              max: Math.max(...reads),
+              mean: +(reads.reduce((a, b) => a + b, 0) / reads.length).toFixed(1),
+            },
+          },
+        };
       };
-    };
-    const c = (cursor?: string) => (cursor ? { cursor } : {});
-    const figures: Record<string, unknown> = {
-      jobs: jobCount,
-      runs: runCount,
-      seedSeconds: +seedSeconds.toFixed(1),
-      ...(await measure('jobs, all, 50 a page', (cur) =>
-        client.call('listJobs', { query: { limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure('jobs, pool filter (index)', (cur) =>
-        client.call('listJobs', { query: { pool: 'pool-3', limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure('jobs, group + text filter', (cur) =>
-        client.call('listJobs', { query: { group: 'billing', q: 'billing', limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure('jobs, text filter only (1 in 100 match)', (cur) =>
-        client.call('listJobs', { query: { q: 'billing', limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure('runs, newest first, 50 a page', (cur) =>
-        client.call('listRuns', { query: { limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure('runs of one job', (cur) =>
-        client.call('listRuns', { query: { jobId: 'job-00042', limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure('runs by status FAILED', (cur) =>
-        client.call('listRuns', { query: { status: 'FAILED', limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure('runs by worker', (cur) =>
-        client.call('listRuns', { query: { workerId: 'w-7', limit: 50, ...c(cur) } }),
-      )),
-      ...(await measure(
-        'error search "disk full" over 7 days',
-        (cur) => client.call('searchErrors', { query: { q: 'disk full', limit: 50, ...c(cur) } }),
-        3,
-      )),
-    };
-    counter.reset();
-    const started = performance.now();
-    const stats = await client.call('getStats', { query: {} });
-    figures['stats, last 24 hours'] = {
-      ms: +(performance.now() - started).toFixed(1),
-      runs: stats.runs,
-      dynamoRequests: counter.total(),
-    };
-    return figures;
-  } finally {
-    await server.close();
-    await teardown(clients, prefix).catch(() => undefined);
-    clients.destroy();
-    await emulator.stop();
-  }
+      const c = (cursor?: string) => (cursor ? { cursor } : {});
+      const figures: Record<string, unknown> = {
+        jobs: jobCount,
+        runs: runCount,
+        seedSeconds: +seedSeconds.toFixed(1),
+        ...(await measure('jobs, all, 50 a page', (cur) =>
+          client.call('listJobs', { query: { limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure('jobs, pool filter (index)', (cur) =>
+          client.call('listJobs', { query: { pool: 'pool-3', limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure('jobs, group + text filter', (cur) =>
+          client.call('listJobs', { query: { group: 'billing', q: 'billing', limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure('jobs, text filter only (1 in 100 match)', (cur) =>
+          client.call('listJobs', { query: { q: 'billing', limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure('runs, newest first, 50 a page', (cur) =>
+          client.call('listRuns', { query: { limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure('runs of one job', (cur) =>
+          client.call('listRuns', { query: { jobId: 'job-00042', limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure('runs by status FAILED', (cur) =>
+          client.call('listRuns', { query: { status: 'FAILED', limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure('runs by worker', (cur) =>
+          client.call('listRuns', { query: { workerId: 'w-7', limit: 50, ...c(cur) } }),
+        )),
+        ...(await measure(
+          'error search "disk full" over 7 days',
+          (cur) => client.call('searchErrors', { query: { q: 'disk full', limit: 50, ...c(cur) } }),
+          3,
+        )),
+      };
+      counter.reset();
+      const started = performance.now();
+      const stats = await client.call('getStats', { query: {} });
+      figures['stats, last 24 hours'] = {
+        ms: +(performance.now() - started).toFixed(1),
+        runs: stats.runs,
+        dynamoRequests: counter.total(),
+      };
+      return figures;
+    } finally {
+      await server.close();
+    }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

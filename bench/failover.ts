@@ -17,17 +17,13 @@
  *
  *   npx tsx bench/failover.ts [trials=3] [handlerMs=2000]
  */
-import { awsClients } from '../core/adapters/aws-clients';
-import { controlPlane } from '../core/adapters/control-plane';
-import { provision, teardown } from '../core/adapters/provision';
 import { silentLogger } from '../core/log';
 import type { Run } from '../core/model';
 import { Monitor } from '../core/monitor';
 import { makeMonitorHandler } from '../functions/monitor/handler';
-import { startEmulator } from '../infra/local/emulator';
 import type { EmulatorHandle } from '../test/harness';
-import { uniquePrefix } from '../test/harness';
 import { type AgentProcess, startAgent, testHandlersConfig } from '../test/harness/agent-process';
+import { type BenchStack, withBenchStack } from './harness';
 
 export interface FailoverTrial {
   readonly killToRedispatchS: number;
@@ -66,16 +62,16 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 /** Kill -9 → re-dispatch → completion on the other agent, `trials` times, with default agent and monitor settings. */
-export async function failover(trials = 3, handlerMs = 2000): Promise<FailoverFigures> {
-  const emulator = await startEmulator();
-  const clients = awsClients({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    credentials: emulator.credentials,
-  });
-  const prefix = uniquePrefix();
+export function failover(trials = 3, handlerMs = 2000): Promise<FailoverFigures> {
+  return withBenchStack({ name: 'failover' }, (stack) => failoverOn(stack, trials, handlerMs));
+}
+
+async function failoverOn(
+  { plane, prefix, emulator }: BenchStack,
+  trials: number,
+  handlerMs: number,
+): Promise<FailoverFigures> {
   const aws = { prefix, emulator } as EmulatorHandle;
-  const plane = controlPlane({ clients, prefix });
   const monitor = new Monitor({ ...plane, deadLetters: plane.fireDeadLetters });
   const agents: AgentProcess[] = [];
   let active = true;
@@ -110,7 +106,6 @@ export async function failover(trials = 3, handlerMs = 2000): Promise<FailoverFi
   };
 
   try {
-    await provision(clients, prefix);
     await plane.jobService.define({
       jobId: 'failover',
       handler: 'work',
@@ -169,9 +164,6 @@ export async function failover(trials = 3, handlerMs = 2000): Promise<FailoverFi
     wake?.();
     await loop?.catch(() => undefined);
     await Promise.all(agents.map((agent) => agent.kill()));
-    if (!emulator.owned) await teardown(clients, prefix).catch(() => undefined);
-    clients.destroy();
-    await emulator.stop();
   }
 }
 

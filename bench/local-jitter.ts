@@ -105,10 +105,32 @@ async function main(): Promise<void> {
     await Promise.all(fleet.map((agent) => agent.idle()));
 
     const runs = (await Promise.all(jobIds.map((id) => admin.runs.listByJob(id, { limit: 1000 })))).flat();
+    const timer = wins.map((w) => w.firedAt - w.scheduledAt);
+    const decided = wins.map((w) => w.decidedAt - w.scheduledAt);
     console.log(`fires won: ${wins.length}; runs recorded: ${runs.length}; failed writes: ${errors}`);
-    console.log(`timer    ${stats(wins.map((w) => w.firedAt - w.scheduledAt))}`);
-    console.log(`decided  ${stats(wins.map((w) => w.decidedAt - w.scheduledAt))}`);
+    console.log(`timer    ${stats(timer)}`);
+    console.log(`decided  ${stats(decided)}`);
     console.log(`start    ${stats(starts)}`);
+    // The last line: the figures as JSON, for bench/run.ts (figuresFromChild).
+    const late = (samples: readonly number[]) => ({
+      p50: percentile(samples, 50),
+      p95: percentile(samples, 95),
+      p99: percentile(samples, 99),
+      max: Math.max(...samples),
+    });
+    console.log(
+      JSON.stringify({
+        emulator: emulator.kind,
+        agents: agentCount,
+        jobs: jobCount,
+        expression: values.expression,
+        seconds,
+        firesWon: wins.length,
+        runsRecorded: runs.length,
+        failedWrites: errors,
+        lateMs: { timer: late(timer), decided: late(decided), start: late(starts) },
+      }),
+    );
   } finally {
     if (!emulator.owned) await teardown(clients, prefix).catch(() => {});
     clients.destroy();

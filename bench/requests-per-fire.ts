@@ -5,40 +5,16 @@
  *
  *   npx tsx bench/requests-per-fire.ts [fires=200]
  */
-import { awsClients } from '../core/adapters/aws-clients';
-import { controlPlane } from '../core/adapters/control-plane';
-import { provision, teardown } from '../core/adapters/provision';
-import { ensureWorkerQueue, SqsInbox } from '../core/adapters/sqs-inbox';
-import { WorkerRegistrationSchema } from '../core/model';
-import { startEmulator } from '../infra/local/emulator';
+import { SqsInbox } from '../core/adapters/sqs-inbox';
 import { RequestCounter } from './aws-requests';
-import { percentile } from './stats';
+import { withBenchStack } from './harness';
+import { percentile, round } from './stats';
 
-export async function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
-  const emulator = await startEmulator();
-  const clients = awsClients({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    credentials: emulator.credentials,
-  });
-  const prefix = `bench-${process.pid}`;
-  try {
-    await provision(clients, prefix);
-    // A warm Lambda keeps its worker list for a second; the bench reuses one dispatcher like a warm container.
-    const plane = controlPlane({ clients, prefix });
-    const queueUrl = await ensureWorkerQueue(clients.sqs, prefix, 'bench-worker');
+export function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
+  // A warm Lambda keeps its worker list for a second; the bench reuses one dispatcher like a warm container.
+  return withBenchStack({ name: 'fire' }, async ({ plane, clients, emulator, registerWorker }) => {
+    const { queueUrl } = await registerWorker({ workerId: 'bench-worker', handlers: ['bench.noop'] });
     const inbox = new SqsInbox(clients.sqs, queueUrl);
-    await plane.workers.register(
-      WorkerRegistrationSchema.parse({
-        workerId: 'bench-worker',
-        host: 'bench',
-        handlers: ['bench.noop'],
-        capacity: 100,
-        endpoints: { queueUrl },
-      }),
-      Date.now(),
-      3_600_000,
-    );
     await plane.jobService.define({ jobId: 'bench', handler: 'bench.noop' });
     const counter = new RequestCounter(clients);
     const dispatcherMs: number[] = [];
@@ -68,14 +44,8 @@ export async function requestsPerFire(fires = 200): Promise<Record<string, unkno
       dispatcherMs: { p50: round(percentile(dispatcherMs, 50)), p99: round(percentile(dispatcherMs, 99)) },
       fireToClaimMs: { p50: round(percentile(fireToClaimMs, 50)), p99: round(percentile(fireToClaimMs, 99)) },
     };
-  } finally {
-    await teardown(clients, prefix).catch(() => undefined);
-    clients.destroy();
-    await emulator.stop();
-  }
+  });
 }
-
-const round = (ms: number) => Math.round(ms * 10) / 10;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(await requestsPerFire(Number(process.argv[2] ?? 200)), null, 2));

@@ -1,53 +1,235 @@
 /**
- * `npm run bench`: every benchmark, one after another, each printing its figures.
- * Figures are measurements of one run on this machine, never pass/fail limits; compare ratios
- * within a run (ZeroMQ against SQS on the same emulator), not absolute numbers across machines.
+ * `npm run bench`: every benchmark, one after another; each returns its figures as JSON, which are
+ * written to bench/results/latest.json (with the date, machine, node, commit and emulator), rendered
+ * to bench/results/latest.md, and copied into README.md's table. Figures are measurements of one run
+ * on this machine, never pass/fail limits; compare ratios within a run (ZeroMQ against its floor on
+ * the same emulator), not absolute numbers across machines. docs/benchmarks.md explains each figure.
  *
- *   npm run bench                 # all
- *   npm run bench -- requests     # only those whose name contains "requests"
+ *   npm run bench                    # all of them (about 25 minutes on 2 cores)
+ *   npm run bench -- requests zmq    # only those whose name contains "requests" or "zmq"; the other
+ *                                    # benches' figures in latest.json are kept, each with its own date
+ *   npm run bench -- --list          # the names
+ *
+ * To add a bench: an entry in `benchmarks` below — `name`, a one-line `description` with its sizes,
+ * `run()` resolving to its figures (plain JSON; set up and tear down with bench/harness.ts), and
+ * optionally `headline(figures)`: the rows it adds to the README table, each compared with its floor,
+ * peer, budget or target. A bench that runs the Redis peer returns `redis: { version, hz }` in its
+ * figures; the run lifts it into latest.json's meta.
+ *
+ * A bench that throws is recorded as failed (with its error) and the others still run; the exit code
+ * is then 1.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { LOCALSTACK_IMAGE } from '../infra/local/emulator';
 import { apiAtSize } from './api';
 import { cliStartup } from './cli-startup';
 import { consoleBench } from './console';
 import { failover } from './failover';
+import { figuresFromChild } from './harness';
 import { poisonFlood } from './poison-flood';
 import { requestsPerFire } from './requests-per-fire';
+import {
+  at,
+  type Bench,
+  type BenchResult,
+  type Figures,
+  type HeadlineRow,
+  type Machine,
+  mergeResults,
+  type Results,
+  type RunMeta,
+  renderMarkdown,
+  replaceReadmeTable,
+} from './results';
 import { scheduleSearches } from './schedule';
 import { zmqLatency } from './zmq-latency';
 
-const benchmarks: ReadonlyArray<{ name: string; run: () => Promise<unknown> }> = [
-  { name: 'schedule engine searches', run: () => scheduleSearches() },
-  { name: 'cli start-up (bundle: median of 10 runs; source: of 3)', run: () => cliStartup(10) },
-  { name: 'requests-per-fire (SQS path, 200 fires)', run: () => requestsPerFire(200) },
-  { name: 'zmq-latency (fire-to-start, ZeroMQ vs SQS, 200 fires)', run: () => zmqLatency(200) },
+const benchmarks: readonly Bench[] = [
   {
-    name: 'console (bundle size gzipped, dashboard paint in Chromium, 5 cold loads)',
+    name: 'schedule',
+    description: 'schedule engine searches that skip by year, month and day (median of 20 calls)',
+    run: () => scheduleSearches(),
+  },
+  {
+    name: 'cli-startup',
+    description: '`clover` CLI start-up: the bundle (median of 10 runs) against the source under tsx (of 3)',
+    run: () => cliStartup(10),
+  },
+  {
+    name: 'requests-per-fire',
+    description: 'AWS requests per fire on the SQS path, end to end (200 fires)',
+    run: () => requestsPerFire(200),
+    headline: (f) => [
+      {
+        figure: 'AWS requests per fire, SQS path',
+        value: at(f, 'requestsPerFire'),
+        unit: '',
+        compare: { against: 'budget', value: 6 },
+      },
+    ],
+  },
+  {
+    name: 'zmq-latency',
+    description: 'fire-to-start, ZeroMQ against SQS delivery, alternating (200 fires each)',
+    run: () => zmqLatency(200),
+    headline: (f) => [
+      { figure: 'fire-to-start p50, SQS', value: at(f, 'fireToStartMs.sqs.p50'), unit: 'ms' },
+      {
+        figure: 'fire-to-start p50, ZeroMQ',
+        value: at(f, 'fireToStartMs.zmq.p50'),
+        unit: 'ms',
+        compare: { against: 'SQS p50', value: at(f, 'fireToStartMs.sqs.p50') },
+      },
+    ],
+  },
+  {
+    name: 'console',
+    description: 'console bundle size (gzipped) and dashboard paint in Chromium (5 cold loads)',
     run: () => consoleBench(5),
+    headline: (f) => [
+      {
+        figure: 'console first page JS, gzipped',
+        value: at(f, 'bundle.firstPageJsGzipKB'),
+        unit: 'kB',
+        compare: { against: 'aim', value: 250 },
+      },
+    ],
   },
   {
-    name: 'api (lists and error search at 10,000 jobs and 100,000 runs: latency and reads per page)',
-    run: () => apiAtSize(10_000, 100_000),
+    // 100,000 runs never finished seeding on moto (its 5 s request deadline); 10,000 does.
+    name: 'api',
+    description:
+      'management API lists and error search at 10,000 jobs and 10,000 runs: latency and reads per page',
+    run: () => apiAtSize(10_000, 10_000),
   },
-  { name: 'failover (kill -9, default lease 6 s, monitor sweep 5 s)', run: () => failover(3) },
-  { name: 'poison-flood (fire-to-start behind 200 malformed messages, 5 fires)', run: () => poisonFlood(5) },
+  {
+    name: 'failover',
+    description:
+      'kill -9 of the agent running a recoverable job, default lease 6 s and monitor sweep 5 s (3 trials)',
+    run: async () => ({ ...(await failover(3)) }),
+    headline: (f) => [
+      {
+        figure: 'failover, kill -9 to completion elsewhere (median)',
+        value: at(f, 'completionS.median'),
+        unit: 's',
+        compare: { against: 'target', value: 15 },
+      },
+    ],
+  },
+  {
+    name: 'poison-flood',
+    description: 'fire-to-start behind 200 malformed messages on the worker queue (5 fires)',
+    run: () => poisonFlood(5),
+  },
   {
     // Its own process: it measures timer lateness, which other work in this process would distort.
-    name: 'local-jitter (LOCAL mode, 3 agents, a fire every 2 s for 60 s)',
-    run: async () => {
-      spawnSync(process.execPath, ['--import', 'tsx', 'bench/local-jitter.ts'], { stdio: 'inherit' });
-      return 'see above';
-    },
+    name: 'local-jitter',
+    description: 'LOCAL mode: how late a fire starts after its instant; 3 agents, a fire every 2 s for 60 s',
+    run: async () => (await figuresFromChild('bench/local-jitter.ts')) as Figures,
+    headline: (f) => [
+      {
+        figure: 'LOCAL fire start lateness p99',
+        value: at(f, 'lateMs.start.p99'),
+        unit: 'ms',
+        compare: { against: 'aim', value: 50 },
+      },
+    ],
   },
 ];
 
-const filters = process.argv.slice(2);
-for (const bench of benchmarks.filter(
-  (b) => filters.length === 0 || filters.some((f) => b.name.includes(f)),
-)) {
-  console.log(`\n== ${bench.name}`);
-  const started = performance.now();
-  const figures = await bench.run();
-  if (typeof figures !== 'string') console.log(JSON.stringify(figures, null, 2));
-  console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = `${root}bench/results/latest.json`;
+
+function git(...args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
 }
+
+function commit(): string {
+  const hash = git('rev-parse', '--short', 'HEAD') || 'unknown';
+  // The results and the README table are what a run rewrites: not a reason to call the tree dirty.
+  const dirty = git('status', '--porcelain', '--', '.', ':!bench/results', ':!README.md');
+  return dirty ? `${hash}+dirty` : hash;
+}
+
+function machine(): Machine {
+  const list = cpus();
+  return {
+    cpu: list[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    loadAverage: loadavg().map((n) => Math.round(n * 100) / 100),
+  };
+}
+
+/** The emulator the benches will find (infra/local/emulator.ts picks the same way), with its version. */
+function emulator(): string {
+  if (process.env.AWS_ENDPOINT_URL) return `external endpoint ${process.env.AWS_ENDPOINT_URL}`;
+  if (process.env.CLOVER_EMULATOR === 'localstack') return `LocalStack (${LOCALSTACK_IMAGE})`;
+  try {
+    const version = execFileSync('python3', ['-c', 'import moto; print(moto.__version__)'], {
+      encoding: 'utf8',
+    }).trim();
+    return `moto_server ${version}`;
+  } catch {
+    return 'moto_server (version unknown) or LocalStack';
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--list')) {
+    for (const bench of benchmarks) console.log(`${bench.name.padEnd(20)} ${bench.description}`);
+    return;
+  }
+  const chosen = benchmarks.filter((b) => args.length === 0 || args.some((f) => b.name.includes(f)));
+  if (chosen.length === 0) {
+    console.error(`no bench matches ${args.join(' ')}; npm run bench -- --list names them`);
+    process.exit(2);
+  }
+  const meta: RunMeta = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    node: process.version,
+    commit: commit(),
+    emulator: emulator(),
+  };
+  const fresh: Record<string, BenchResult> = {};
+  for (const bench of chosen) {
+    console.log(`\n== ${bench.name}: ${bench.description}`);
+    const measuredAt = new Date().toISOString();
+    const loadAverageAtStart = machine().loadAverage;
+    const started = performance.now();
+    const base = { description: bench.description, measuredAt, commit: meta.commit, loadAverageAtStart };
+    try {
+      const figures = await bench.run();
+      const seconds = Math.round((performance.now() - started) / 100) / 10;
+      const headline: readonly HeadlineRow[] = bench.headline?.(figures) ?? [];
+      fresh[bench.name] = { ...base, seconds, ok: true, figures, headline };
+      console.log(JSON.stringify(figures, null, 2));
+      console.log(`(${seconds} s)`);
+    } catch (error) {
+      const seconds = Math.round((performance.now() - started) / 100) / 10;
+      const message = error instanceof Error ? error.message : String(error);
+      fresh[bench.name] = { ...base, seconds, ok: false, error: message };
+      console.error(`${bench.name} failed after ${seconds} s:`, error);
+    }
+  }
+  const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Results) : undefined;
+  const results = mergeResults(previous, meta, fresh);
+  mkdirSync(`${root}bench/results`, { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${root}bench/results/latest.md`, renderMarkdown(results));
+  const readme = `${root}README.md`;
+  writeFileSync(readme, replaceReadmeTable(readFileSync(readme, 'utf8'), results));
+  console.log(`\nwrote bench/results/latest.json, bench/results/latest.md and README.md's table`);
+  if (Object.values(fresh).some((r) => !r.ok)) process.exitCode = 1;
+}
+
+await main();

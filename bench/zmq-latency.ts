@@ -15,37 +15,17 @@
  *
  *   npx tsx bench/zmq-latency.ts [fires=200]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as zmq from 'zeromq';
-import { awsClients } from '../core/adapters/aws-clients';
-import { controlPlane } from '../core/adapters/control-plane';
-import { provision, teardown } from '../core/adapters/provision';
-import { silentLogger } from '../core/log';
-import { isFinal } from '../core/model';
-import { startEmulator } from '../infra/local/emulator';
-import { Agent, sqsAgentDeps } from '../worker-agent/agent';
-import { parseAgentConfig } from '../worker-agent/config';
-import { percentile } from './stats';
+import { waitForFinal, withBenchStack } from './harness';
+import { percentile, round } from './stats';
 
-export async function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
-  const emulator = await startEmulator();
-  const clients = awsClients({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    credentials: emulator.credentials,
-  });
-  const prefix = `bench-zmq-${process.pid}`;
-  const dir = await mkdtemp(join(tmpdir(), 'clover-bench-zmq-'));
+export function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
   const dispatcherKeys = zmq.curveKeyPair();
-  const plane = controlPlane({ clients, prefix, zmq: { keys: dispatcherKeys } });
-  /** Resolved by the handler of the run in flight, with the time it was invoked. */
-  let onStart: ((at: number) => void) | undefined;
-  const started = () => onStart?.(performance.now());
-  const agents: Agent[] = [];
-  try {
-    await provision(clients, prefix);
+  return withBenchStack({ name: 'zmq', plane: { zmq: { keys: dispatcherKeys } } }, async (stack) => {
+    const { plane, emulator } = stack;
+    /** Resolved by the handler of the run in flight, with the time it was invoked. */
+    let onStart: ((at: number) => void) | undefined;
+    const started = () => onStart?.(performance.now());
     for (const [workerId, handler, zmqSection] of [
       ['bench-sqs', 'bench.sqs', []],
       [
@@ -59,25 +39,7 @@ export async function zmqLatency(fires = 200): Promise<Record<string, unknown>> 
         ],
       ],
     ] as const) {
-      const config = parseAgentConfig(
-        [
-          `workerId: ${workerId}`,
-          'pool: bench',
-          'capacity: 100',
-          `journalDir: ${join(dir, workerId)}`,
-          ...zmqSection,
-        ].join('\n'),
-        { env: {} },
-      );
-      const agent = new Agent({
-        config,
-        deps: sqsAgentDeps({ clients, prefix }),
-        logger: silentLogger,
-        host: '127.0.0.1',
-      });
-      agent.handle(handler, async () => started());
-      await agent.start();
-      agents.push(agent);
+      await stack.agent({ workerId, yaml: zmqSection, handlers: { [handler]: async () => started() } });
       await plane.jobService.define({
         jobId: workerId,
         handler,
@@ -100,12 +62,7 @@ export async function zmqLatency(fires = 200): Promise<Record<string, unknown>> 
       if (!run) throw new Error(`the ${jobId} fire dispatched no run`);
       if (run.fence !== 1) throw new Error(`the ${jobId} fire was not delivered on the first try`);
       const ms = (await handlerStarted) - start;
-      for (let i = 0; ; i += 1) {
-        const current = await plane.runs.get(run.runId);
-        if (current && isFinal(current)) break;
-        if (i > 500) throw new Error(`run ${run.runId} did not finish`);
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
+      await waitForFinal(plane, run.runId);
       return ms;
     };
     // Warm both paths (connections, queue URLs, worker lists), then alternate.
@@ -123,17 +80,8 @@ export async function zmqLatency(fires = 200): Promise<Record<string, unknown>> 
       emulator: emulator.kind,
       fireToStartMs: { sqs: figures(sqsMs), zmq: figures(zmqMs) },
     };
-  } finally {
-    for (const agent of agents) await agent.close({ force: true }).catch(() => undefined);
-    await plane.close();
-    await teardown(clients, prefix).catch(() => undefined);
-    clients.destroy();
-    await emulator.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
-
-const round = (ms: number) => Math.round(ms * 10) / 10;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(await zmqLatency(Number(process.argv[2] ?? 200)), null, 2));

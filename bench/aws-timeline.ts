@@ -1,0 +1,129 @@
+import type { AwsClients } from '../core/adapters/aws-clients';
+
+/** One AWS call as the SDK made it: `Service.Operation(table or queue)`, with its start and end. */
+export interface TimedCall {
+  /** e.g. `DynamoDB.UpdateItem(runs)`, `SQS.SendMessage(worker-bench-sqs)`. */
+  readonly label: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The part of an SDK v3 client's middleware stack the timeline uses, the same for every service. */
+interface Timeable {
+  readonly middlewareStack: {
+    add(
+      middleware: (
+        next: (args: { readonly input?: unknown }) => Promise<unknown>,
+        context: { readonly commandName?: string },
+      ) => (args: { readonly input?: unknown }) => Promise<unknown>,
+      options: { readonly step: 'initialize'; readonly name: string },
+    ): void;
+  };
+}
+
+/**
+ * Records every AWS call a set of clients makes, with `performance.now()` start and end, so a
+ * bench can say where the time between two instants went (the per-step breakdown of a fire).
+ * The timing is of a logical call (the `initialize` step: serialising, signing, the HTTP round
+ * trip, parsing), so an SDK retry is inside its call, not a second one.
+ */
+export class CallTimeline {
+  private calls: TimedCall[] = [];
+  /** Keeps memory bounded on long benches: calls older than this many are dropped. */
+  private readonly limit: number;
+
+  constructor(clients: AwsClients, prefix: string, options: { readonly limit?: number } = {}) {
+    this.limit = options.limit ?? 200_000;
+    const services = { DynamoDB: clients.dynamodb, SQS: clients.sqs, Scheduler: clients.scheduler };
+    for (const [service, client] of Object.entries(services)) {
+      (client as unknown as Timeable).middlewareStack.add(
+        (next, context) => async (args) => {
+          const start = performance.now();
+          try {
+            return await next(args);
+          } finally {
+            this.push({
+              label: callLabel(service, context.commandName, args.input, prefix),
+              start,
+              end: performance.now(),
+            });
+          }
+        },
+        { step: 'initialize', name: `clover-bench-timeline-${service}` },
+      );
+    }
+  }
+
+  private push(call: TimedCall): void {
+    this.calls.push(call);
+    if (this.calls.length > this.limit) this.calls = this.calls.slice(-this.limit / 2);
+  }
+
+  /** The calls that overlap [from, to], oldest first. */
+  between(from: number, to: number): TimedCall[] {
+    return this.calls.filter((c) => c.end >= from && c.start <= to);
+  }
+
+  clear(): void {
+    this.calls = [];
+  }
+}
+
+/** `DynamoDB.GetItem(jobs)`: the operation and the logical table or queue it touched (the prefix removed). */
+export function callLabel(
+  service: string,
+  commandName: string | undefined,
+  input: unknown,
+  prefix: string,
+): string {
+  const op = String(commandName).replace(/Command$/, '');
+  const target = callTarget(input, prefix);
+  return target ? `${service}.${op}(${target})` : `${service}.${op}`;
+}
+
+function callTarget(input: unknown, prefix: string): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const record = input as Record<string, unknown>;
+  const logical = (name: string) => {
+    const short = name.startsWith(`${prefix}-`) ? name.slice(prefix.length + 1) : name;
+    // Every worker's own queue (`worker-<id>-<hash>`) under one label.
+    return short.startsWith('worker-') ? 'worker' : short;
+  };
+  if (typeof record.TableName === 'string') return logical(record.TableName);
+  if (typeof record.QueueUrl === 'string') return logical(record.QueueUrl.split('/').at(-1) ?? '');
+  if (Array.isArray(record.TransactItems)) {
+    const tables = new Set<string>();
+    for (const item of record.TransactItems as Record<string, { TableName?: string } | undefined>[]) {
+      for (const part of Object.values(item)) if (part?.TableName) tables.add(logical(part.TableName));
+    }
+    return [...tables].sort().join('+');
+  }
+  return undefined;
+}
+
+/**
+ * Where the time between `from` and `to` went: milliseconds inside AWS calls by label (clipped to
+ * the window; concurrent calls each count their own time), and `outside AWS calls` for the rest
+ * (the window minus the union of the calls: event loop, ZeroMQ, encoding, waiting).
+ */
+export function breakdown(calls: readonly TimedCall[], from: number, to: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const spans: [number, number][] = [];
+  for (const call of calls) {
+    const start = Math.max(call.start, from);
+    const end = Math.min(call.end, to);
+    if (end <= start) continue;
+    out[call.label] = (out[call.label] ?? 0) + (end - start);
+    spans.push([start, end]);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  let reach = from;
+  for (const [start, end] of spans) {
+    if (end <= reach) continue;
+    covered += end - Math.max(start, reach);
+    reach = end;
+  }
+  out['outside AWS calls'] = to - from - covered;
+  return out;
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { breakdown } from './aws-timeline';
+import {
+  type BenchResult,
+  mergeResults,
+  README_END,
+  README_START,
+  type RunMeta,
+  renderTable,
+  replaceReadmeTable,
+} from './results';
+
+const meta = (date: string): RunMeta => ({
+  date,
+  machine: { cpu: 'Test CPU', cores: 2, memoryGiB: 4, loadAverage: [1, 2, 3] },
+  node: 'v20.0.0',
+  commit: 'abc1234',
+  emulator: 'moto_server 5.2.1',
+});
+const result = (measuredAt: string, extra: Partial<BenchResult>): BenchResult => ({
+  description: 'd',
+  measuredAt,
+  commit: 'abc1234',
+  loadAverageAtStart: [1, 1, 1],
+  seconds: 1,
+  ok: true,
+  ...extra,
+});
+
+test('a subset run replaces its benches, keeps the others with their dates, and lifts the Redis peer into meta', () => {
+  const first = mergeResults(undefined, meta('2026-11-27T10:00:00Z'), {
+    zmq: result('2026-11-27T10:00:00Z', {
+      headline: [{ figure: 'p50', value: 80, unit: 'ms', compare: { against: 'floor', value: 31 } }],
+    }),
+    peer: result('2026-11-27T10:05:00Z', { figures: { redis: { version: '7.0.15', hz: 10 } } }),
+  });
+  const second = mergeResults(first, meta('2026-11-27T11:00:00Z'), {
+    zmq: result('2026-11-27T11:00:00Z', { ok: false, error: 'emulator | gone' }),
+  });
+  assert.equal(second.meta.date, '2026-11-27T11:00:00Z');
+  assert.deepEqual(second.meta.redis, { version: '7.0.15', hz: 10 });
+  assert.equal(second.benches.peer?.measuredAt, '2026-11-27T10:05:00Z');
+
+  assert.match(
+    renderTable(first),
+    /\| zmq \| p50 \| 80 ms \| floor: 31 ms \| 2\.58x \| 2026-11-27 10:00 \(abc1234\) \|/,
+  );
+  // A failure is a row of its own, its error escaped for the table.
+  assert.match(renderTable(second), /\| zmq \| \*\*failed\*\* \| emulator \\\| gone \|/);
+
+  const readme = `intro\n${README_START}\nold table\n${README_END}\noutro\n`;
+  const written = replaceReadmeTable(readme, second);
+  assert.ok(written.startsWith(`intro\n${README_START}\n`) && written.endsWith(`${README_END}\noutro\n`));
+  assert.ok(!written.includes('old table') && written.includes('Test CPU, 2 cores'));
+  assert.throws(() => replaceReadmeTable('no markers', second), /lacks the markers/);
+});
+
+test('a breakdown clips calls to the window and counts overlapping calls once in the time outside them', () => {
+  const parts = breakdown(
+    [
+      { label: 'DynamoDB.GetItem(jobs)', start: 0, end: 10 },
+      { label: 'SQS.ReceiveMessage(worker)', start: -500, end: 40 },
+      { label: 'DynamoDB.UpdateItem(runs)', start: 50, end: 60 },
+      { label: 'DynamoDB.UpdateItem(runs)', start: 90, end: 200 },
+    ],
+    0,
+    100,
+  );
+  assert.deepEqual(parts, {
+    'DynamoDB.GetItem(jobs)': 10,
+    'SQS.ReceiveMessage(worker)': 40,
+    'DynamoDB.UpdateItem(runs)': 20,
+    'outside AWS calls': 40,
+  });
+});
