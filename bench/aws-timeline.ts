@@ -39,14 +39,14 @@ export class CallTimeline {
       (client as unknown as Timeable).middlewareStack.add(
         (next, context) => async (args) => {
           const start = performance.now();
+          let label = callLabel(service, context.commandName, args.input, prefix);
           try {
-            return await next(args);
+            const result = await next(args);
+            // An idle long poll is not a step of any fire: mark receives that returned nothing.
+            if (context.commandName === 'ReceiveMessageCommand' && !hasMessages(result)) label += ' empty';
+            return result;
           } finally {
-            this.push({
-              label: callLabel(service, context.commandName, args.input, prefix),
-              start,
-              end: performance.now(),
-            });
+            this.push({ label, start, end: performance.now() });
           }
         },
         { step: 'initialize', name: `clover-bench-timeline-${service}` },
@@ -67,6 +67,11 @@ export class CallTimeline {
   clear(): void {
     this.calls = [];
   }
+}
+
+function hasMessages(result: unknown): boolean {
+  const output = (result as { output?: { Messages?: unknown[] } } | undefined)?.output;
+  return (output?.Messages?.length ?? 0) > 0;
 }
 
 /** `DynamoDB.GetItem(jobs)`: the operation and the logical table or queue it touched (the prefix removed). */

@@ -66,6 +66,11 @@ export interface BenchStack {
   readonly log: Logger;
   /** Starts an in-process agent (worker-agent/agent.ts) on this stack; stopped at teardown. */
   agent(options: BenchAgentOptions): Promise<Agent>;
+  /**
+   * SDK clients of their own on the same emulator, with their own timeline — what a separate agent
+   * process has, so its calls can be told from the others'. Destroyed at teardown.
+   */
+  ownClients(): { readonly clients: AwsClients; readonly calls: CallTimeline };
   /** A worker lease written by hand, with its own queue, for benches that play the worker themselves. */
   registerWorker(options: {
     readonly workerId: string;
@@ -92,6 +97,7 @@ export async function withBenchStack<T>(
   const dir = await mkdtemp(join(tmpdir(), `clover-bench-${options.name}-`));
   const plane = controlPlane({ log, ...options.plane, clients, prefix });
   const agents: Agent[] = [];
+  const extraClients: AwsClients[] = [];
   try {
     if (options.provision ?? true) await provision(clients, prefix);
     return await body({
@@ -125,6 +131,15 @@ export async function withBenchStack<T>(
         await agent.start();
         return agent;
       },
+      ownClients() {
+        const own = awsClients({
+          endpoint: emulator.endpoint,
+          region: emulator.region,
+          credentials: emulator.credentials,
+        });
+        extraClients.push(own);
+        return { clients: own, calls: new CallTimeline(own, prefix) };
+      },
       async registerWorker({ workerId, handlers, capacity = 100, ttlMs = 3_600_000 }) {
         const queueUrl = await ensureWorkerQueue(clients.sqs, prefix, workerId);
         await plane.workers.register(
@@ -145,6 +160,7 @@ export async function withBenchStack<T>(
     for (const agent of agents) await agent.close({ force: true }).catch(() => undefined);
     await plane.close().catch(() => undefined);
     if (options.provision ?? true) await teardown(clients, prefix).catch(() => undefined);
+    for (const own of extraClients) own.destroy();
     clients.destroy();
     await emulator.stop();
     await rm(dir, { recursive: true, force: true });

@@ -3,11 +3,10 @@
  *
  *   npx tsx bench/local-jitter.ts [--agents 3] [--jobs 1] [--seconds 60] [--expression '0/2 * * * * ?']
  *
- * Starts its own emulator (infra/local/emulator.ts: AWS_ENDPOINT_URL, LocalStack, or moto_server),
- * provisions a fresh stack, defines `--jobs` LOCAL jobs on `--expression` (default: the issue's
+ * On a bench stack of its own (bench/harness.ts: emulator, fresh provisioning), defines `--jobs` LOCAL jobs on `--expression` (default: the issue's
  * scenario, one job every 2 seconds, three agents, 60 s),
- * and runs `--agents` LocalFires in this process — each with its own control-plane wiring, as
- * separate agent processes have — for `--seconds`. Each fire is raced by every agent through
+ * and runs `--agents` LocalFires in this process — each with its own control-plane wiring and SDK
+ * clients, as separate agent processes have — for `--seconds`. Each fire is raced by every agent through
  * Dispatcher.fireLocal; the winner claims the run and "starts" the handler (records the time) and
  * completes it.
  *
@@ -20,16 +19,17 @@
  * losers of every race slow it down as the runs table grows); in AWS, DynamoDB answers in
  * single-digit ms from inside the region. All agents share this process, so `--jobs` > 1 also
  * measures their contention for one event loop, which separate agent processes do not have.
+ *
+ * Also: the winner's path from its timer to the handler as steps (its own AWS calls, timed by an SDK
+ * middleware) against the emulator floor of those calls (bench/floor.ts). The last line of output is
+ * every figure as JSON (bench/run.ts reads it).
  */
 
 import { parseArgs } from 'node:util';
-import { awsClients } from '../core/adapters/aws-clients';
 import { controlPlane } from '../core/adapters/control-plane';
-import { provision, teardown } from '../core/adapters/provision';
-import { jsonLogger } from '../core/log';
-import { startEmulator } from '../infra/local/emulator';
-import { uniquePrefix } from '../test/harness';
 import { type LocalFireEvent, LocalFires } from '../worker-agent/local-fires';
+import { FireBreakdown } from './floor';
+import { withBenchStack } from './harness';
 import { percentile } from './stats';
 
 const { values } = parseArgs({
@@ -49,18 +49,14 @@ function stats(samples: readonly number[]): string {
   return `p50 ${at(50)}  p95 ${at(95)}  p99 ${at(99)}  max ${Math.max(...samples)}  (n=${samples.length})`;
 }
 
-async function main(): Promise<void> {
-  const log = jsonLogger({ level: 'warn' });
-  const emulator = await startEmulator({ log });
-  const clients = awsClients({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    credentials: emulator.credentials,
-  });
-  const prefix = uniquePrefix();
-  try {
-    await provision(clients, prefix);
-    const admin = controlPlane({ clients, prefix, log });
+/** Epoch ms (Date.now) on the performance.now() clock the call timelines use, read side by side once. */
+const clockOffset = Date.now() - performance.now();
+const perf = (epochMs: number) => epochMs - clockOffset;
+
+function main(): Promise<void> {
+  return withBenchStack({ name: 'jitter' }, async (stack) => {
+    const { emulator, plane: admin } = stack;
+    const log = stack.log;
     const jobIds = Array.from({ length: jobCount }, (_, i) => `jitter-${i + 1}`);
     for (const jobId of jobIds) {
       await admin.jobService.define({
@@ -75,9 +71,12 @@ async function main(): Promise<void> {
     const wins: LocalFireEvent[] = [];
     const starts: number[] = [];
     let errors = 0;
+    const breakdown = new FireBreakdown(stack);
     const fleet = Array.from({ length: agentCount }, (_, i) => {
       const workerId = `bench-${i + 1}`;
-      const plane = controlPlane({ clients, prefix, log });
+      // Clients of its own, as a separate agent process has: its calls are told from the others'.
+      const own = stack.ownClients();
+      const plane = controlPlane({ clients: own.clients, prefix: stack.prefix, log });
       return new LocalFires({
         workerId,
         pool: 'default',
@@ -91,7 +90,10 @@ async function main(): Promise<void> {
         },
         execute: async ({ envelope, fire }) => {
           const run = await plane.execution.claim(envelope, workerId);
-          starts.push(Date.now() - fire.scheduledAt); // the handler starts here
+          const startedAt = performance.now(); // the handler starts here
+          starts.push(Date.now() - fire.scheduledAt);
+          // From the winner's timer to the handler, on the winner's own calls.
+          breakdown.record('local', perf(fire.firedAt), startedAt, own.calls);
           await plane.execution.complete(run, { status: 'SUCCEEDED' });
         },
       });
@@ -118,6 +120,7 @@ async function main(): Promise<void> {
       p99: percentile(samples, 99),
       max: Math.max(...samples),
     });
+    const { fireToStartBreakdown, floorMs } = await breakdown.summary();
     console.log(
       JSON.stringify({
         emulator: emulator.kind,
@@ -129,13 +132,11 @@ async function main(): Promise<void> {
         runsRecorded: runs.length,
         failedWrites: errors,
         lateMs: { timer: late(timer), decided: late(decided), start: late(starts) },
+        timerToStartBreakdown: fireToStartBreakdown,
+        floorMs,
       }),
     );
-  } finally {
-    if (!emulator.owned) await teardown(clients, prefix).catch(() => {});
-    clients.destroy();
-    await emulator.stop();
-  }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -16,6 +16,7 @@
  *   npx tsx bench/zmq-latency.ts [fires=200]
  */
 import * as zmq from 'zeromq';
+import { FireBreakdown } from './floor';
 import { waitForFinal, withBenchStack } from './harness';
 import { percentile, round } from './stats';
 
@@ -23,6 +24,7 @@ export function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
   const dispatcherKeys = zmq.curveKeyPair();
   return withBenchStack({ name: 'zmq', plane: { zmq: { keys: dispatcherKeys } } }, async (stack) => {
     const { plane, emulator } = stack;
+    const breakdown = new FireBreakdown(stack);
     /** Resolved by the handler of the run in flight, with the time it was invoked. */
     let onStart: ((at: number) => void) | undefined;
     const started = () => onStart?.(performance.now());
@@ -61,7 +63,9 @@ export function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
       const [run] = outcome.runs;
       if (!run) throw new Error(`the ${jobId} fire dispatched no run`);
       if (run.fence !== 1) throw new Error(`the ${jobId} fire was not delivered on the first try`);
-      const ms = (await handlerStarted) - start;
+      const startedAt = await handlerStarted;
+      breakdown.record(jobId === 'bench-zmq' ? 'zmq' : 'sqs', start, startedAt);
+      const ms = startedAt - start;
       await waitForFinal(plane, run.runId);
       return ms;
     };
@@ -79,6 +83,7 @@ export function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
       fires,
       emulator: emulator.kind,
       fireToStartMs: { sqs: figures(sqsMs), zmq: figures(zmqMs) },
+      ...(await breakdown.summary()),
     };
   });
 }
