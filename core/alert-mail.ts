@@ -28,12 +28,12 @@ export function jobLink(consoleUrl: string, jobId: string): string {
   return `${consoleUrl.replace(/\/+$/, '')}/jobs/${encodeURIComponent(jobId)}`;
 }
 
-function linkFor(consoleUrl: string, alert: Pick<AlertRecord, 'jobId' | 'runId'>): string {
+export function linkFor(consoleUrl: string, alert: Pick<AlertRecord, 'jobId' | 'runId'>): string {
   return alert.runId ? runLink(consoleUrl, alert.runId) : jobLink(consoleUrl, alert.jobId);
 }
 
 /** One line, no control characters: SES refuses multi-line subjects. */
-function oneLine(text: string, max = 200): string {
+export function oneLine(text: string, max = 200): string {
   const flat = text.replace(/[\r\n\t]+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
@@ -42,9 +42,20 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** "Job nightly failed": the mail subject without its `[Clover]` tag, and the chat messages' title. */
+export function alertTitle(alert: Pick<AlertRecord, 'jobId' | 'kind'>): string {
+  return `Job ${alert.jobId} ${TITLES[alert.kind]}`;
+}
+
+/** "Job nightly: 19 more failure alerts (digest)". */
+export function digestTitle(digest: Pick<AlertRecord, 'jobId' | 'kind' | 'digest'>): string {
+  const count = digest.digest?.count ?? 0;
+  return `Job ${digest.jobId}: ${count} more ${digest.kind} alert${count === 1 ? '' : 's'} (digest)`;
+}
+
 export function renderAlertMail(alert: AlertRecord, consoleUrl: string): RenderedMail {
   const link = linkFor(consoleUrl, alert);
-  const subject = oneLine(`[Clover] Job ${alert.jobId} ${TITLES[alert.kind]}`);
+  const subject = oneLine(`[Clover] ${alertTitle(alert)}`);
   const when = isoSeconds(alert.createdAt);
   const text = [
     `Job ${alert.jobId} ${TITLES[alert.kind]} (${alert.kind}) at ${when}.`,
@@ -72,9 +83,7 @@ export function renderDigestMail(digest: AlertRecord, consoleUrl: string): Rende
   const to = isoSeconds(folded?.windowEnd ?? digest.createdAt);
   const entries = folded?.entries ?? [];
   const more = count - entries.length;
-  const subject = oneLine(
-    `[Clover] Job ${digest.jobId}: ${count} more ${digest.kind} alert${count === 1 ? '' : 's'} (digest)`,
-  );
+  const subject = oneLine(`[Clover] ${digestTitle(digest)}`);
   const text = [
     `Job ${digest.jobId} raised ${count} more ${digest.kind} alert${count === 1 ? '' : 's'} between ${from} and ${to}, after the one already mailed.`,
     '',

@@ -1,11 +1,22 @@
-import { NotFoundError } from './errors';
+import { type ChannelTarget, newWebhookSecret } from './alert-channels';
+import type { EndpointGuard } from './endpoints';
+import { type FieldIssue, NotFoundError, ValidationError } from './errors';
 import type { Logger } from './log';
-import { type AlertKind, type Contact, ContactSpecSchema, type JobSpec, parseOrThrow } from './model';
+import {
+  type AlertKind,
+  type Channel,
+  type Contact,
+  ContactSpecSchema,
+  type JobSpec,
+  parseOrThrow,
+} from './model';
 import type { ContactStore } from './ports';
 
 export interface ContactServiceDeps {
   readonly contacts: ContactStore;
   readonly log: Logger;
+  /** Checks channel URLs (https, resolvable, no private or metadata addresses) before they are written. */
+  readonly endpoints: EndpointGuard;
 }
 
 /** Who an alert goes to, and which contact ids a job names that do not exist (reported, not fatal). */
@@ -14,6 +25,39 @@ export interface Recipients {
   readonly emails: readonly string[];
   readonly contactIds: readonly string[];
   readonly unknownContactIds: readonly string[];
+  /** The chosen contacts' webhook and chat channels, each URL once. */
+  readonly channels: readonly ChannelTarget[];
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Webhook channels without a secret get a generated one (shown once, in the write's response). */
+function withSecrets(contact: Contact): Contact {
+  return {
+    ...contact,
+    channels: contact.channels.map((c) =>
+      c.type === 'webhook' && c.secret === undefined ? { ...c, secret: newWebhookSecret() } : c,
+    ),
+  };
+}
+
+/**
+ * A contact update's `channels`: a channel named like a stored one of the same type keeps the stored
+ * URL and secret unless new ones are given; `rotateSecret: true` drops the secret (a new one is generated).
+ */
+function mergeChannels(current: readonly Channel[], changes: unknown): unknown {
+  if (!Array.isArray(changes)) return changes;
+  return changes.map((change: unknown) => {
+    if (typeof change !== 'object' || change === null) return change;
+    const { rotateSecret, ...rest } = change as Mutable<Record<string, unknown>>;
+    const prior = current.find((c) => c.name === rest.name && c.type === rest.type);
+    if (!prior) return rest;
+    const merged: Record<string, unknown> = { ...rest, url: rest.url ?? prior.url };
+    if (prior.type === 'webhook' && rest.secret === undefined && rotateSecret !== true && prior.secret) {
+      merged.secret = prior.secret;
+    }
+    return merged;
+  });
 }
 
 /**
@@ -28,9 +72,13 @@ export interface Recipients {
 export class ContactService {
   constructor(private readonly deps: ContactServiceDeps) {}
 
-  /** ValidationError naming each bad field (`email`, `contactId`, ...); AlreadyExistsError for a taken id. */
+  /**
+   * ValidationError naming each bad field (`email`, `contactId`, `channels.0.url`, ...); AlreadyExistsError
+   * for a taken id. Webhook channels without a `secret` get a generated one (in the returned contact).
+   */
   async create(input: unknown): Promise<Contact> {
-    const contact = parseOrThrow(ContactSpecSchema, input);
+    const contact = withSecrets(parseOrThrow(ContactSpecSchema, input));
+    await this.checkEndpoints(contact.channels, []);
     await this.deps.contacts.create(contact);
     this.deps.log.log('info', 'contact created', { contactId: contact.contactId });
     return contact;
@@ -49,9 +97,29 @@ export class ContactService {
   /** Replaces the fields given; the id cannot change. NotFoundError for an unknown id, ValidationError for bad fields. */
   async update(contactId: string, changes: Readonly<Record<string, unknown>>): Promise<Contact> {
     const current = await this.get(contactId);
-    const contact = parseOrThrow(ContactSpecSchema, { ...current, ...changes, contactId });
+    const merged = { ...current, ...changes, contactId };
+    if ('channels' in changes)
+      merged.channels = mergeChannels(current.channels, changes.channels) as Channel[];
+    const contact = withSecrets(parseOrThrow(ContactSpecSchema, merged));
+    await this.checkEndpoints(contact.channels, current.channels);
     await this.deps.contacts.replace(contact);
     return contact;
+  }
+
+  /** New or changed channel URLs must pass the endpoint policy; unchanged ones are not resolved again. */
+  private async checkEndpoints(channels: readonly Channel[], before: readonly Channel[]): Promise<void> {
+    const known = new Set(before.map((c) => c.url));
+    const issues: FieldIssue[] = [];
+    await Promise.all(
+      channels.map(async (channel, i) => {
+        if (known.has(channel.url)) return;
+        const reason = await this.deps.endpoints.refusal(channel.url);
+        if (reason) issues.push({ field: `channels.${i}.url`, reason });
+      }),
+    );
+    if (issues.length > 0) {
+      throw new ValidationError(issues.sort((a, b) => a.field.localeCompare(b.field)));
+    }
   }
 
   async delete(contactId: string): Promise<void> {
@@ -87,16 +155,21 @@ export class ContactService {
       ...subscribed,
     ];
     const byAddress = new Map<string, string>();
+    const byUrl = new Map<string, ChannelTarget>();
     const contactIds = new Set<string>();
     for (const contact of chosen) {
       contactIds.add(contact.contactId);
       const key = contact.email.toLowerCase();
       if (!byAddress.has(key)) byAddress.set(key, contact.email);
+      for (const channel of contact.channels) {
+        if (!byUrl.has(channel.url)) byUrl.set(channel.url, { contactId: contact.contactId, channel });
+      }
     }
     return {
       emails: [...byAddress.values()].sort(),
       contactIds: [...contactIds].sort(),
       unknownContactIds,
+      channels: [...byUrl.values()],
     };
   }
 }

@@ -1,9 +1,19 @@
+import { type ChannelTarget, deliverToChannel, deliveryFailure } from './alert-channels';
 import { type RenderedMail, renderAlertMail, renderDigestMail } from './alert-mail';
-import type { ContactService } from './contacts';
+import type { ContactService, Recipients } from './contacts';
 import { CloverError } from './errors';
 import type { Logger } from './log';
 import { type AlertKind, type AlertRecord, isFinalAlert, isoSeconds } from './model';
-import type { AlertMessage, AlertQueue, AlertStore, Clock, JobStore, Mailer, SilenceWindow } from './ports';
+import type {
+  AlertChannelSender,
+  AlertMessage,
+  AlertQueue,
+  AlertStore,
+  Clock,
+  JobStore,
+  Mailer,
+  SilenceWindow,
+} from './ports';
 
 export interface NotifierConfig {
   /** Verified SES sender, e.g. `clover@example.com`. */
@@ -16,6 +26,10 @@ export interface NotifierConfig {
   readonly maxAttempts?: number;
   /** Kinds mailed at once, never folded. @default ['recovery'] */
   readonly unwindowedKinds?: readonly AlertKind[];
+  /** HTTP attempts per channel in one pass, before the alert waits for its queue redelivery. @default 3 */
+  readonly channelTries?: number;
+  /** Wait before a channel's second attempt in a pass, doubled before each next. @default 1000 */
+  readonly channelBackoffMs?: number;
 }
 
 export interface NotifierDeps {
@@ -24,9 +38,13 @@ export interface NotifierDeps {
   readonly contacts: ContactService;
   readonly jobs: JobStore;
   readonly mailer: Mailer;
+  /** Posts to contacts' webhook and chat channels. Without it, such deliveries are recorded FAILED. */
+  readonly channels?: AlertChannelSender;
   readonly clock: Clock;
   readonly log: Logger;
   readonly config: NotifierConfig;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export type NotifyOutcome =
@@ -115,7 +133,7 @@ export class Notifier {
     }
     return this.send(
       record,
-      recipients.emails,
+      recipients,
       renderAlertMail(record, this.deps.config.consoleUrl),
       now,
       scoped,
@@ -188,67 +206,105 @@ export class Notifier {
       await this.suppress(digest, now, 'no recipients for this alert kind');
       return { outcome: 'suppressed', retry: false };
     }
-    return this.send(
-      digest,
-      recipients.emails,
-      renderDigestMail(digest, this.deps.config.consoleUrl),
-      now,
-      log,
-      '',
-    );
+    return this.send(digest, recipients, renderDigestMail(digest, this.deps.config.consoleUrl), now, log, '');
   }
 
+  /**
+   * Mails the recipients and posts to their channels. Each target is done once: a redelivery after a
+   * partial failure skips the mail when `messageId` shows it went out and channels already SENT.
+   */
   private async send(
     record: AlertRecord,
-    emails: readonly string[],
+    recipients: Pick<Recipients, 'emails' | 'channels'>,
     mail: RenderedMail,
     now: number,
     log: Logger,
     note: string,
   ): Promise<NotifyResult> {
     const attempts = record.attempts + 1;
-    try {
-      const ids: string[] = [];
-      for (let i = 0; i < emails.length; i += SES_MAX_RECIPIENTS) {
-        const to = emails.slice(i, i + SES_MAX_RECIPIENTS);
-        ids.push((await this.deps.mailer.send({ from: this.deps.config.from, to, ...mail })).messageId);
+    const emails = recipients.emails;
+    let messageId = record.messageId;
+    let mailError: unknown;
+    if (messageId === undefined) {
+      try {
+        const ids: string[] = [];
+        for (let i = 0; i < emails.length; i += SES_MAX_RECIPIENTS) {
+          const to = emails.slice(i, i + SES_MAX_RECIPIENTS);
+          ids.push((await this.deps.mailer.send({ from: this.deps.config.from, to, ...mail })).messageId);
+        }
+        messageId = ids.join(',');
+      } catch (error) {
+        mailError = error;
       }
+    }
+    const deliveries = await Promise.all(recipients.channels.map((target) => this.post(target, record)));
+    const failedChannels = deliveries.filter((d) => d.status === 'FAILED');
+    const channelFields = deliveries.length > 0 ? { deliveries } : {};
+    if (mailError === undefined && failedChannels.length === 0) {
       await this.deps.alerts.update(record.alertId, {
         from: ['PENDING', 'FAILED'],
         status: 'SENT',
         at: now,
         attempts,
         recipients: emails,
-        messageId: ids.join(','),
+        ...(messageId === undefined ? {} : { messageId }),
         sentAt: now,
+        ...channelFields,
         ...(note ? { reason: note } : {}),
       });
-      log.log('info', 'alert mailed', { recipients: emails.length, attempts });
+      log.log('info', 'alert sent', { recipients: emails.length, channels: deliveries.length, attempts });
       return { outcome: 'sent', retry: false };
-    } catch (error) {
-      const cause = error instanceof Error ? error.message : String(error);
-      const giveUp = attempts >= this.maxAttempts;
-      const reason = giveUp ? `gave up after ${attempts} attempts: ${cause}` : cause;
-      await this.deps.alerts.update(record.alertId, {
-        from: ['PENDING', 'FAILED'],
-        status: 'FAILED',
-        at: now,
-        attempts,
-        recipients: emails,
-        reason: reason.slice(0, 2048),
-      });
-      const retryable = error instanceof CloverError ? error.retryable : true;
-      log.log(
-        giveUp ? 'error' : 'warn',
-        giveUp ? 'alert mail failed for good' : 'alert mail failed; will retry',
-        {
-          attempts,
-          retryable,
-          error,
-        },
-      );
-      return { outcome: giveUp ? 'gave_up' : 'failed', retry: !giveUp, reason };
     }
+    const causes = [
+      ...(mailError === undefined
+        ? []
+        : [mailError instanceof Error ? mailError.message : String(mailError)]),
+      ...failedChannels.map(deliveryFailure),
+    ].join('; ');
+    const giveUp = attempts >= this.maxAttempts;
+    const reason = giveUp ? `gave up after ${attempts} attempts: ${causes}` : causes;
+    await this.deps.alerts.update(record.alertId, {
+      from: ['PENDING', 'FAILED'],
+      status: 'FAILED',
+      at: now,
+      attempts,
+      recipients: emails,
+      reason: reason.slice(0, 2048),
+      ...(messageId === undefined ? {} : { messageId }),
+      ...channelFields,
+    });
+    const retryable =
+      mailError instanceof CloverError && failedChannels.length === 0 ? mailError.retryable : true;
+    log.log(
+      giveUp ? 'error' : 'warn',
+      giveUp ? 'alert delivery failed for good' : 'alert delivery failed; will retry',
+      {
+        attempts,
+        retryable,
+        ...(mailError === undefined ? {} : { error: mailError }),
+        failedChannels: failedChannels.map(deliveryFailure),
+      },
+    );
+    return { outcome: giveUp ? 'gave_up' : 'failed', retry: !giveUp, reason };
+  }
+
+  /** One channel: skipped when an earlier attempt already delivered it. */
+  private async post(target: ChannelTarget, record: AlertRecord) {
+    const previous = record.deliveries?.find(
+      (d) => d.contactId === target.contactId && d.channel === target.channel.name,
+    );
+    if (previous?.status === 'SENT') return previous;
+    const sender = this.deps.channels ?? noChannelSender;
+    return deliverToChannel(target, record, previous, {
+      sender,
+      clock: this.deps.clock,
+      consoleUrl: this.deps.config.consoleUrl,
+      ...(this.deps.config.channelTries === undefined ? {} : { tries: this.deps.config.channelTries }),
+      ...(this.deps.config.channelBackoffMs === undefined
+        ? {}
+        : { backoffMs: this.deps.config.channelBackoffMs }),
+      ...(this.deps.sleep ? { sleep: this.deps.sleep } : {}),
+    });
   }
 
   private async suppress(record: AlertRecord, now: number, reason: string): Promise<void> {
@@ -260,6 +316,11 @@ export class Notifier {
     });
   }
 }
+
+const noChannelSender: AlertChannelSender = {
+  post: () =>
+    Promise.reject(new CloverError('unavailable', 'this notifier has no channel sender configured')),
+};
 
 /** One digest per window: its id is derived from the window, so every fold in it finds the same record. */
 export function digestIdFor(window: Pick<SilenceWindow, 'jobId' | 'kind' | 'openedAt'>): string {

@@ -12,6 +12,7 @@ import type {
   AlertKind,
   AlertRecord,
   AlertStatus,
+  ChannelDelivery,
   Contact,
   DigestEntry,
   Job,
@@ -190,6 +191,33 @@ export interface Mailer {
   send(message: MailMessage): Promise<{ messageId: string }>;
 }
 
+/** One POST to an alert channel: the rendered body and its headers (signature included). */
+export interface ChannelRequest {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface ChannelResponse {
+  readonly status: number;
+  /** The start of the response body (at most a few hundred characters), for the alert's record. */
+  readonly body: string;
+}
+
+/**
+ * Posts alerts to webhook and chat channels. Resolves with whatever status the receiver answered;
+ * throws when no answer came: a refused connection, a deadline, or an address the endpoint policy
+ * forbids (a CloverError with `retryable: false`).
+ */
+export interface AlertChannelSender {
+  post(request: ChannelRequest): Promise<ChannelResponse>;
+}
+
+/** Resolves a host name to its addresses (throws when it does not resolve). */
+export interface HostResolver {
+  lookup(host: string): Promise<readonly string[]>;
+}
+
 /** A change of an alert record's delivery state; written only if the record is in one of `from`. */
 export interface AlertUpdate {
   readonly from: readonly AlertStatus[];
@@ -201,6 +229,8 @@ export interface AlertUpdate {
   readonly messageId?: string;
   readonly sentAt?: number;
   readonly foldedInto?: string;
+  /** Replaces the record's channel deliveries. */
+  readonly deliveries?: readonly ChannelDelivery[];
 }
 
 /** A job's silence window for one alert kind: the first alert in it is mailed, the rest go to its digest. */

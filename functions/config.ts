@@ -28,6 +28,11 @@ const EnvSchema = z
     CLOVER_DISPATCHER_ZMQ_SECRET_ARN: z.string().min(1).optional(),
     /** How long the dispatcher waits for an agent's ZeroMQ acknowledgement before the next candidate. */
     CLOVER_ZMQ_DEADLINE_MS: z.coerce.number().int().min(1).max(60_000).optional(),
+    /**
+     * `1` lets contacts' webhook and chat channels use http:// and loopback addresses (the local
+     * product and tests, whose receivers listen on 127.0.0.1). The CDK stack never sets it.
+     */
+    CLOVER_WEBHOOK_ALLOW_LOOPBACK: z.enum(['0', '1']).default('0'),
   })
   .superRefine((env, ctx) => {
     if (

@@ -2,13 +2,15 @@ import { physicalName, scheduleGroupName } from '../../infra/resources';
 import { RecordingAlertHook } from '../alerts';
 import { ContactService } from '../contacts';
 import { Dispatcher } from '../dispatch';
+import { EndpointGuard, type EndpointPolicy } from '../endpoints';
 import { RunExecution } from '../execution';
 import { JobService } from '../jobs';
 import { type Logger, silentLogger } from '../log';
-import type { AlertHook, Clock } from '../ports';
+import type { AlertHook, Clock, HostResolver } from '../ports';
 import { systemClock } from '../ports';
 import { WorkerDirectory } from '../worker-directory';
 import type { AwsClients } from './aws-clients';
+import { DnsHostResolver } from './dns-host-resolver';
 import { DynamoAlertStore } from './dynamo-alert-store';
 import { DynamoApiReads } from './dynamo-api-reads';
 import { DynamoContactStore } from './dynamo-contact-store';
@@ -16,6 +18,7 @@ import { DynamoJobStore } from './dynamo-job-store';
 import { DynamoLockStore, DynamoRunLedger } from './dynamo-run-ledger';
 import { DynamoWorkerRegistry } from './dynamo-worker-registry';
 import { EventBridgeScheduleGateway } from './eventbridge-schedule-gateway';
+import { HttpChannelSender } from './http-channel-sender';
 import { SqsAlertQueue } from './sqs-alert-queue';
 import { SqsDelivery } from './sqs-delivery';
 import { SqsFireDeadLetters } from './sqs-fire-dead-letters';
@@ -44,6 +47,13 @@ export interface ControlPlaneOptions {
    * scope in a Lambda, so warm invocations reuse them) and `close()` it at shutdown.
    */
   readonly zmq?: { readonly keys: CurveKeyPair; readonly deadlineMs?: number };
+  /**
+   * What contacts' webhook and chat channel URLs may reach (core/endpoints.ts). Loopback (and http to
+   * it) only where the local product or a test turns it on. @default { allowLoopback: false }
+   */
+  readonly endpointPolicy?: EndpointPolicy;
+  /** @default DnsHostResolver (the system resolver) */
+  readonly hostResolver?: HostResolver;
 }
 
 /**
@@ -127,7 +137,15 @@ export function controlPlane(options: ControlPlaneOptions) {
   });
   const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, alerts });
   const jobService = new JobService({ jobs, schedules, clock, log });
-  const contacts = new ContactService({ contacts: contactStore, log });
+  const endpointPolicy = options.endpointPolicy ?? { allowLoopback: false };
+  const contacts = new ContactService({
+    contacts: contactStore,
+    log,
+    endpoints: new EndpointGuard({
+      resolver: options.hostResolver ?? new DnsHostResolver(),
+      policy: endpointPolicy,
+    }),
+  });
   /** The management API's paged reads and its audit log (core/api/ports.ts). */
   const apiReads = new DynamoApiReads({ client: clients.dynamodb, prefix, runs, alerts: alertStore, clock });
   return {
@@ -151,6 +169,8 @@ export function controlPlane(options: ControlPlaneOptions) {
     alertQueue,
     contactStore,
     contacts,
+    /** Posts alerts to webhook and chat channels under the same endpoint policy (the notifier's). */
+    channelSender: new HttpChannelSender({ policy: endpointPolicy }),
     fireDeadLetters,
     apiReads,
     /** Closes what the plane holds open (the ZeroMQ sockets); the AWS clients are the caller's. Idempotent. */

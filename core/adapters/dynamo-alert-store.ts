@@ -85,6 +85,7 @@ export class DynamoAlertStore implements AlertStore {
       messageId: change.messageId,
       sentAt: change.sentAt,
       foldedInto: change.foldedInto,
+      deliveries: change.deliveries,
     };
     const assignments = Object.entries(set)
       .filter(([, value]) => value !== undefined)

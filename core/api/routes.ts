@@ -15,6 +15,7 @@ import {
   ContactIdParams,
   ContactSpecSchema,
   ContactUpdateBodySchema,
+  ContactViewSchema,
   DeclaredJobsBodySchema,
   ErrorSearchQuerySchema,
   ErrorSearchResultSchema,
@@ -323,7 +324,7 @@ export const routes = [
     tag: 'contacts',
     query: PageQuerySchema,
     status: 200,
-    response: pageOf(ContactSpecSchema),
+    response: pageOf(ContactViewSchema),
     errors: ['INVALID_CURSOR'],
   }),
   route({
@@ -331,11 +332,11 @@ export const routes = [
     method: 'post',
     path: '/api/contacts',
     access: 'admin',
-    summary: 'Add a contact',
+    summary: 'Add a contact (the response shows generated webhook secrets once)',
     tag: 'contacts',
     body: ContactSpecSchema,
     status: 201,
-    response: ContactSpecSchema,
+    response: ContactViewSchema,
     errors: ['ALREADY_EXISTS'],
   }),
   route({
@@ -347,7 +348,7 @@ export const routes = [
     tag: 'contacts',
     params: ContactIdParams,
     status: 200,
-    response: ContactSpecSchema,
+    response: ContactViewSchema,
     errors: ['NOT_FOUND'],
   }),
   route({
@@ -360,7 +361,7 @@ export const routes = [
     params: ContactIdParams,
     body: ContactUpdateBodySchema,
     status: 200,
-    response: ContactSpecSchema,
+    response: ContactViewSchema,
     errors: ['NOT_FOUND'],
   }),
   route({

@@ -9,12 +9,15 @@ import {
   AlertKinds,
   AlertRecordSchema,
   AlertStatuses,
+  ChannelChangeSchema,
   ContactSpecSchema,
+  ContactViewSchema,
   EpochMsSchema,
   IdSchema,
   JobModes,
   JobSchema,
   JobSpecSchema,
+  MAX_CHANNELS_PER_CONTACT,
   MAX_PAYLOAD_BYTES,
   PayloadSchema,
   RunSchema,
@@ -318,8 +321,8 @@ export const WorkerListQuerySchema = z.strictObject({ pool: IdSchema.optional() 
 // ---------------------------------------------------------------------------------------------
 // Contacts
 
-export type { Contact } from '../model';
-export { ContactSpecSchema };
+export type { Contact, ContactView } from '../model';
+export { ContactSpecSchema, ContactViewSchema };
 
 /** PUT body: the fields to change, each optional and without defaults (the id cannot change). */
 const contactShape = ContactSpecSchema.shape;
@@ -329,6 +332,11 @@ export const ContactUpdateBodySchema = z.strictObject({
   alertKinds: contactShape.alertKinds.unwrap().optional(),
   groups: contactShape.groups.unwrap().optional(),
   subscriptions: contactShape.subscriptions.unwrap().optional(),
+  /** Replaces the channels; a channel named like a stored one of its type may leave out `url` to keep it. */
+  channels: z
+    .array(ChannelChangeSchema)
+    .max(MAX_CHANNELS_PER_CONTACT, `at most ${MAX_CHANNELS_PER_CONTACT} channels per contact`)
+    .optional(),
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ import type { Logger } from '../log';
 import {
   type AlertRecord,
   type Contact,
+  type ContactView,
+  contactView,
   isFinal,
   isLive,
   isoSeconds,
@@ -379,7 +381,7 @@ export class ManagementApi {
   // -------------------------------------------------------------------------------------------
   // Contacts
 
-  async listContacts(query: PageInput): Promise<Page<Contact>> {
+  async listContacts(query: PageInput): Promise<Page<ContactView>> {
     // Contacts are people: a small table read whole, then paged by id.
     const all = (await this.deps.contacts.list()).sort((a, b) => a.contactId.localeCompare(b.contactId));
     const key = { list: 'contacts' };
@@ -388,38 +390,52 @@ export class ManagementApi {
     const items = rest.slice(0, query.limit);
     const last = items.at(-1);
     return {
-      items,
+      items: items.map((c) => contactView(c)),
       ...(rest.length > items.length && last
         ? { nextCursor: encodeCursor(key, { segment: 'all', key: { contactId: last.contactId } }) }
         : {}),
     };
   }
 
-  async createContact(principal: Principal, contact: Contact): Promise<Contact> {
+  /** The response shows each webhook secret once (generated or given); reads and the audit trail never do. */
+  async createContact(principal: Principal, contact: unknown): Promise<ContactView> {
     const created = await this.deps.contacts.create(contact);
-    await this.record(principal, 'contact.create', `contact:${created.contactId}`, undefined, created);
-    return created;
+    await this.record(
+      principal,
+      'contact.create',
+      `contact:${created.contactId}`,
+      undefined,
+      contactView(created),
+    );
+    return contactView(created, newSecrets(created));
   }
 
-  getContact(contactId: string): Promise<Contact> {
-    return this.deps.contacts.get(contactId);
+  async getContact(contactId: string): Promise<ContactView> {
+    return contactView(await this.deps.contacts.get(contactId));
   }
 
+  /** The response shows a webhook secret this update generated, rotated or set. */
   async updateContact(
     principal: Principal,
     contactId: string,
     changes: Record<string, unknown>,
-  ): Promise<Contact> {
+  ): Promise<ContactView> {
     const before = await this.deps.contacts.get(contactId);
     const after = await this.deps.contacts.update(contactId, changes);
-    await this.record(principal, 'contact.update', `contact:${contactId}`, before, after);
-    return after;
+    await this.record(
+      principal,
+      'contact.update',
+      `contact:${contactId}`,
+      contactView(before),
+      contactView(after),
+    );
+    return contactView(after, newSecrets(after, before));
   }
 
   async deleteContact(principal: Principal, contactId: string): Promise<void> {
     const before = await this.deps.contacts.get(contactId);
     await this.deps.contacts.delete(contactId);
-    await this.record(principal, 'contact.delete', `contact:${contactId}`, before, undefined);
+    await this.record(principal, 'contact.delete', `contact:${contactId}`, contactView(before), undefined);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -660,4 +676,14 @@ function percentiles(values: number[]): { p50: number | null; p95: number | null
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? null;
   return { p50: at(0.5), p95: at(0.95) };
+}
+
+/** Webhook secrets of `after` that `before` did not have: shown once, in the write's response. */
+function newSecrets(after: Contact, before?: Contact): Map<string, string> {
+  const old = new Set(before?.channels.flatMap((c) => (c.type === 'webhook' && c.secret ? [c.secret] : [])));
+  return new Map(
+    after.channels.flatMap((c) =>
+      c.type === 'webhook' && c.secret && !old.has(c.secret) ? [[c.name, c.secret]] : [],
+    ),
+  );
 }

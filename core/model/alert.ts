@@ -1,13 +1,15 @@
 import { z } from 'zod';
 import { EpochMsSchema, IdSchema } from './common';
-import { AlertKinds } from './contact';
+import { AlertKinds, ChannelTypes } from './contact';
 
 /*
  * An alert's delivery states (invariant 5: every alert is a record the console can show):
  *
- *   PENDING    ─► SENT        mailed to its recipients (`messageId` from SES)
+ *   PENDING    ─► SENT        mailed to its recipients (`messageId` from SES) and posted to every channel
+ *                             (`deliveries`)
  *              ─► SUPPRESSED  nobody to tell, or folded into a digest inside a silence window (`reason`)
- *              ─► FAILED      the mail provider refused or did not answer (`reason`, `attempts`)
+ *              ─► FAILED      the mail provider or a channel refused or did not answer (`reason`,
+ *                             `attempts`; per channel in `deliveries`); only what failed is retried
  *   FAILED     ─► SENT | FAILED   each redelivery of its queue message is another attempt
  *
  * SENT and SUPPRESSED are final. A digest is an alert record too (`digest` set), PENDING until its
@@ -28,6 +30,35 @@ export type DigestEntry = z.output<typeof DigestEntrySchema>;
 /** Digests keep at most this many entries; `count` keeps counting past it. */
 export const MAX_DIGEST_ENTRIES = 50;
 
+/** One HTTP attempt to deliver an alert to a channel. */
+export const ChannelAttemptSchema = z.object({
+  at: EpochMsSchema,
+  /** The receiver's HTTP status; absent when no response came (refused, timed out, forbidden address). */
+  httpStatus: z.number().int().optional(),
+  /** Why it failed: the network error, or the start of the response body for a non-2xx status. */
+  error: z.string().max(600).optional(),
+});
+export type ChannelAttempt = z.output<typeof ChannelAttemptSchema>;
+
+/** Channel attempts kept per delivery (the newest); `attempts` keeps counting past it. */
+export const MAX_CHANNEL_ATTEMPTS_KEPT = 10;
+
+/** An alert's delivery to one contact channel (docs/alerts.md, "Webhook and chat channels"). */
+export const ChannelDeliverySchema = z.object({
+  contactId: z.string(),
+  channel: z.string(),
+  type: z.enum(ChannelTypes),
+  /** The URL as reads show it (redactChannelUrl). */
+  target: z.string(),
+  status: z.enum(['SENT', 'FAILED']),
+  /** HTTP attempts so far, across redeliveries. */
+  attempts: z.number().int().min(0),
+  /** The latest attempts, oldest first. */
+  history: z.array(ChannelAttemptSchema),
+  sentAt: EpochMsSchema.optional(),
+});
+export type ChannelDelivery = z.output<typeof ChannelDeliverySchema>;
+
 export const AlertRecordSchema = z.object({
   alertId: z.string().min(1).max(256),
   kind: z.enum(AlertKinds),
@@ -43,7 +74,10 @@ export const AlertRecordSchema = z.object({
   attempts: z.number().int().min(0),
   /** Email addresses the alert went (or was to go) to. */
   recipients: z.array(z.string()),
+  /** SES message ids; set once the mail went out, so a redelivery for a failed channel does not mail again. */
   messageId: z.string().optional(),
+  /** Deliveries to the recipients' webhook and chat channels (absent when none). */
+  deliveries: z.array(ChannelDeliverySchema).optional(),
   sentAt: EpochMsSchema.optional(),
   /** SUPPRESSED inside a silence window: the digest that carries it. */
   foldedInto: z.string().optional(),
@@ -62,3 +96,39 @@ export type AlertRecord = z.output<typeof AlertRecordSchema>;
 export function isFinalAlert(record: Pick<AlertRecord, 'status'>): boolean {
   return record.status === 'SENT' || record.status === 'SUPPRESSED';
 }
+
+/**
+ * The JSON body a `webhook` channel receives (schema `clover.alert/v1`): one alert, or a digest of the
+ * alerts folded into a silence window. Receivers should ignore fields they do not know.
+ */
+export const WebhookAlertSchema = z.object({
+  schema: z.literal('clover.alert/v1'),
+  type: z.enum(['alert', 'digest']),
+  alertId: z.string(),
+  kind: z.enum(AlertKinds),
+  jobId: z.string(),
+  runId: z.string().optional(),
+  /** One line for people: "Job nightly failed". */
+  title: z.string(),
+  message: z.string(),
+  /** ISO-8601 UTC. */
+  createdAt: z.string(),
+  /** The console page of the run (or of the job when there is no run). */
+  url: z.string(),
+  digest: z
+    .object({
+      windowStart: z.string(),
+      windowEnd: z.string(),
+      count: z.number().int(),
+      entries: z.array(
+        z.object({
+          alertId: z.string(),
+          runId: z.string().optional(),
+          message: z.string(),
+          createdAt: z.string(),
+        }),
+      ),
+    })
+    .optional(),
+});
+export type WebhookAlert = z.output<typeof WebhookAlertSchema>;

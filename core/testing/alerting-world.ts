@@ -5,6 +5,7 @@
 import { RecordingAlertHook } from '../alerts';
 import { ContactService } from '../contacts';
 import { Dispatcher } from '../dispatch';
+import { EndpointGuard } from '../endpoints';
 import { RunExecution } from '../execution';
 import { JobService } from '../jobs';
 import { silentLogger } from '../log';
@@ -24,6 +25,7 @@ import {
   MemoryContactStore,
   MemoryFireDeadLetters,
 } from './memory-alerts';
+import { MemoryChannelSender, StaticHostResolver } from './memory-channels';
 import {
   MemoryDelivery,
   MemoryJobStore,
@@ -80,7 +82,16 @@ export function alertingWorld(
   });
   const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, random, alerts });
   const jobService = new JobService({ jobs, schedules, clock, log });
-  const contacts = new ContactService({ contacts: contactStore, log });
+  const resolver = new StaticHostResolver({
+    'hooks.slack.example': ['93.184.215.14'],
+    'intranet.example': ['10.1.2.3'],
+  });
+  const channels = new MemoryChannelSender(resolver);
+  const contacts = new ContactService({
+    contacts: contactStore,
+    log,
+    endpoints: new EndpointGuard({ resolver, policy: {} }),
+  });
   const monitor = new Monitor({
     jobs,
     runs,
@@ -96,14 +107,19 @@ export function alertingWorld(
     log,
     ...(options.monitor ? { options: options.monitor } : {}),
   });
+  const sleeps: number[] = [];
   const notifier = new Notifier({
     alerts: alertStore,
     queue,
     contacts,
     jobs,
     mailer,
+    channels,
     clock,
     log,
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+    },
     config: { from: 'clover@example.com', consoleUrl: 'https://console.example.com', ...options.notifier },
   });
   const leaseMs = options.leaseMs ?? 10_000;
@@ -120,6 +136,8 @@ export function alertingWorld(
     contactStore,
     deadLetters,
     mailer,
+    channels,
+    sleeps,
     alerts,
     dispatcher,
     execution,

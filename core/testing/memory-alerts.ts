@@ -54,6 +54,7 @@ export class MemoryAlertStore implements AlertStore {
     if (change.messageId !== undefined) next.messageId = change.messageId;
     if (change.sentAt !== undefined) next.sentAt = change.sentAt;
     if (change.foldedInto !== undefined) next.foldedInto = change.foldedInto;
+    if (change.deliveries !== undefined) next.deliveries = structuredClone([...change.deliveries]);
     this.records.set(alertId, next);
     return clone(next);
   }

@@ -36,6 +36,7 @@ export const handler: ReturnType<typeof handle> = (event, context) => {
       ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
       ...(config.CLOVER_SCHEDULER_ROLE_ARN ? { schedulerRoleArn: config.CLOVER_SCHEDULER_ROLE_ARN } : {}),
       ...(config.CLOVER_FIRES_DLQ_ARN ? { firesDeadLetterArn: config.CLOVER_FIRES_DLQ_ARN } : {}),
+      endpointPolicy: { allowLoopback: config.CLOVER_WEBHOOK_ALLOW_LOOPBACK === '1' },
     });
     const app = createApiApp({
       api: managementApi(plane),

@@ -104,7 +104,8 @@ async function startOnEmulator(
   await provision(clients, prefix, {
     onProgress: (p) => log.log('info', `${p.resource} ${p.action}`, { name: p.name, detail: p.detail }),
   });
-  const plane = controlPlane({ clients, prefix, log });
+  // Loopback channels (http://127.0.0.1:...) are allowed locally, where test receivers listen.
+  const plane = controlPlane({ clients, prefix, log, endpointPolicy: { allowLoopback: true } });
   const envFile = options.envFile ?? '.clover/local.env';
   await mkdir(dirname(envFile), { recursive: true });
   const apiPort = options.apiPort ?? Number(env.PORT ?? 8080);
@@ -158,6 +159,7 @@ async function startLoops(
           log: log.child({ source: 'mail' }),
         })
       : new SesMailer({ client: clients.ses }),
+    channels: plane.channelSender,
     clock: plane.clock,
     log: log.child({ source: 'notifier' }),
     // Links in alert mail point at this runtime's console when it serves one.

@@ -89,7 +89,12 @@ export const handler = (event: SqsEvent, context?: { awsRequestId?: string }): P
     const env = Object.freeze(parseOrThrow(NotifierEnvSchema, process.env, 'env'));
     const log = functionLogger(config, 'notifier');
     const clients = awsClients();
-    const plane = controlPlane({ clients, prefix: config.CLOVER_PREFIX, log });
+    const plane = controlPlane({
+      clients,
+      prefix: config.CLOVER_PREFIX,
+      log,
+      endpointPolicy: { allowLoopback: config.CLOVER_WEBHOOK_ALLOW_LOOPBACK === '1' },
+    });
     const notifier = new Notifier({
       alerts: plane.alertStore,
       queue: plane.alertQueue,
@@ -99,6 +104,7 @@ export const handler = (event: SqsEvent, context?: { awsRequestId?: string }): P
         client: clients.ses,
         ...(env.CLOVER_SES_CONFIGURATION_SET ? { configurationSet: env.CLOVER_SES_CONFIGURATION_SET } : {}),
       }),
+      channels: plane.channelSender,
       clock: plane.clock,
       log,
       config: {

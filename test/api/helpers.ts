@@ -9,6 +9,7 @@ import { after } from 'node:test';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import { CloverApiClient, CloverApiError } from '../../core/api/client';
 import type { Role } from '../../core/api/schemas';
+import type { EndpointPolicy } from '../../core/endpoints';
 import { type LocalApi, startLocalApi } from '../../functions/local/api-server';
 import { type EmulatorHandle, useEmulator } from '../harness';
 
@@ -23,7 +24,9 @@ export interface ApiHandle {
   ready(): Promise<void>;
 }
 
-export function useApi(options: { rateLimit?: { perSecond: number; burst: number } } = {}): ApiHandle {
+export function useApi(
+  options: { rateLimit?: { perSecond: number; burst: number }; endpointPolicy?: EndpointPolicy } = {},
+): ApiHandle {
   const aws = useEmulator();
   let plane: ControlPlane | undefined;
   let server: LocalApi | undefined;
@@ -31,7 +34,11 @@ export function useApi(options: { rateLimit?: { perSecond: number; burst: number
   let started: Promise<void> | undefined;
   const start = async () => {
     await aws.provisioned();
-    plane = controlPlane({ clients: aws.clients, prefix: aws.prefix });
+    plane = controlPlane({
+      clients: aws.clients,
+      prefix: aws.prefix,
+      ...(options.endpointPolicy ? { endpointPolicy: options.endpointPolicy } : {}),
+    });
     server = await startLocalApi({
       plane,
       log: plane.log,
