@@ -158,6 +158,86 @@ describe('requests', () => {
     assert.equal(put.spec.handler, 'reports.daily');
   });
 
+  test('contacts create/update with channels: flags become channels, secrets print once, others are kept', async () => {
+    const view = (channels: unknown[]) => ({
+      contactId: 'ops',
+      name: 'Ops',
+      email: 'ops@example.com',
+      alertKinds: ['failure'],
+      groups: [],
+      subscriptions: [],
+      channels,
+    });
+    const created = await clover(
+      [
+        'contacts',
+        'create',
+        'ops',
+        '--name',
+        'Ops',
+        '--email',
+        'ops@example.com',
+        '--webhook',
+        'pager=https://a.example.com/h',
+        '--slack',
+        'chat=https://hooks.slack.com/services/T/B/x',
+      ],
+      () => ({
+        status: 201,
+        body: view([
+          {
+            type: 'webhook',
+            name: 'pager',
+            url: 'https://a.example.com/h',
+            secretSet: true,
+            secret: 'f'.repeat(64),
+          },
+          { type: 'slack', name: 'chat', url: 'https://hooks.slack.com/…/B/x', secretSet: false },
+        ]),
+      }),
+    );
+    assert.equal(created.code, 0, created.err);
+    assert.deepEqual((seen[0]?.body as { channels?: unknown } | undefined)?.channels, [
+      { type: 'webhook', name: 'pager', url: 'https://a.example.com/h' },
+      { type: 'slack', name: 'chat', url: 'https://hooks.slack.com/services/T/B/x' },
+    ]);
+    assert.match(
+      created.out,
+      new RegExp(`webhook pager signing secret \\(shown once, store it now\\): ${'f'.repeat(64)}`),
+    );
+    const stored = view([
+      { type: 'webhook', name: 'pager', url: 'https://a.example.com/h', secretSet: true },
+      { type: 'slack', name: 'chat', url: 'https://hooks.slack.com/…/B/x', secretSet: false },
+    ]);
+    const updated = await clover(
+      [
+        'contacts',
+        'update',
+        'ops',
+        '--teams',
+        'team=https://t.example.com/workflows/1',
+        '--remove-channel',
+        'chat',
+        '--rotate-secret',
+        'pager',
+      ],
+      (req) => ({ status: 200, body: req.method === 'GET' ? stored : stored }),
+    );
+    assert.equal(updated.code, 0, updated.err);
+    assert.equal(seen[1]?.method, 'PUT');
+    assert.deepEqual(seen[1]?.body, {
+      channels: [
+        { type: 'webhook', name: 'pager', rotateSecret: true },
+        { type: 'teams', name: 'team', url: 'https://t.example.com/workflows/1' },
+      ],
+    });
+    const listed = await clover(['contacts', 'list'], () => ({ status: 200, body: { items: [stored] } }));
+    assert.match(listed.out, /CHANNELS[\s\S]*pager\(webhook\),chat\(slack\)/);
+    const bad = await clover(['contacts', 'create', 'ops', '--webhook', 'https://no-name.example.com']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--webhook takes NAME=URL/);
+  });
+
   test('path parameters are encoded (run ids hold ":" and "@")', async () => {
     const r = await clover(['runs', 'cancel', 'job@2026-01-30T10:00:00Z'], () => ({
       status: 200,

@@ -553,7 +553,7 @@ describe('notifier', () => {
     assert.deepEqual(mapping.Properties.EventSourceArn, ref(stack.queues.queue('alerts').queueArn));
     assert.deepEqual(mapping.Properties.FunctionName, ref(stack.notifier.fn.functionName));
     assert.deepEqual(mapping.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
-    assert.equal(mapping.Properties.BatchSize, 10);
+    assert.equal(mapping.Properties.BatchSize, 1);
     assert.deepEqual(mapping.Properties.ScalingConfig, { MaximumConcurrency: 2 });
     const alerts = queues.find((q) => q.logicalName === 'alerts')!;
     assert.ok((fn.Properties.Timeout as number) <= alerts.visibilityTimeoutSeconds);

@@ -32,7 +32,7 @@ export interface NotifierFunctionProps extends CloverFunctionLogProps {
   /** @default 256 */
   readonly memorySize?: number;
   /**
-   * Upper bound of one batch of up to 10 alerts. Must not exceed the alerts queue's visibility
+   * Upper bound of one alert's delivery (mail plus channel posts with their retries). Must not exceed the alerts queue's visibility
    * timeout (infra/resources.ts), or a message could be delivered again while still being mailed.
    * @default Duration.seconds(30)
    */
@@ -59,9 +59,11 @@ export function senderAddress(from: string): { readonly address: string; readonl
 
 /**
  * The notifier Lambda (functions/notifier/handler.ts, core/notify.ts): an SQS event source on the
- * `alerts` queue (batches of 10, `ReportBatchItemFailures`, so only the alerts that failed come back
- * and, after maxReceiveCount receives, go to `alerts-dlq`), mailing each alert to the job's contacts
- * through SES. Built as every Clover Lambda is ({@link CloverNodeFunction}); its role holds:
+ * `alerts` queue (one alert per invocation, `ReportBatchItemFailures`, so an alert that failed comes
+ * back and, after maxReceiveCount receives, goes to `alerts-dlq`), mailing each alert to the job's
+ * contacts through SES and posting it to their webhook and chat channels over HTTPS (outbound
+ * internet: the function runs outside any VPC, so it needs no NAT and no IAM grant for that). Built as
+ * every Clover Lambda is ({@link CloverNodeFunction}); its role holds:
  *
  * - alerts: read and UpdateItem (status, attempts, silence windows, digests); contacts, jobs: read;
  * - the alerts queue: consume (the event source) and SendMessage (delayed digests);
@@ -98,7 +100,7 @@ export class NotifierFunction extends CloverNodeFunction {
       prefix: props.prefix,
       name: 'notifier',
       entry: 'functions/notifier/handler.ts',
-      description: 'Clover notifier: alerts queue -> SES email to the job contacts',
+      description: 'Clover notifier: alerts queue -> SES email and webhooks to the job contacts',
       memorySize: props.memorySize ?? 256,
       timeout,
       ...logPropsOf(props),
@@ -110,7 +112,9 @@ export class NotifierFunction extends CloverNodeFunction {
     });
     this.fn.addEventSource(
       new SqsEventSource(props.alertsQueue, {
-        batchSize: 10,
+        // One alert per invocation: posting to a slow webhook may take its retries' worth of deadlines
+        // (3 × 5 s plus backoff, core/alert-channels.ts), so ten in a row could outlast the timeout.
+        batchSize: 1,
         reportBatchItemFailures: true,
         maxConcurrency: props.maxConcurrency ?? 2,
       }),
