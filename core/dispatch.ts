@@ -26,6 +26,7 @@ import {
   type RunStatus,
   type SkipReason,
   Triggers,
+  type UpstreamRef,
   type Worker,
 } from './model';
 import type { AlertHook, Clock, Delivery, JobStore, LockStore, RunLedger } from './ports';
@@ -38,7 +39,8 @@ export const FireRequestSchema = z.strictObject({
   jobId: IdSchema,
   /** EventBridge Scheduler fills this from `<aws.scheduler.scheduled-time>`; manual triggers leave it out. */
   scheduledTime: IsoInstantSchema.optional(),
-  trigger: z.enum(Triggers).default('SCHEDULE'),
+  /** DEPENDENT runs are fired only from an upstream run's record (`fireDependent`), never by a request. */
+  trigger: z.enum(Triggers).exclude(['DEPENDENT']).default('SCHEDULE'),
   /** A manual trigger's payload for this run only (the job's payload otherwise). */
   payload: PayloadSchema.optional(),
 });
@@ -120,13 +122,44 @@ export class Dispatcher {
       ...this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING'),
       ...(request.payload === undefined ? {} : { payload: request.payload }),
     };
-    if (job.spec.paused && request.trigger !== 'MANUAL') {
-      return this.record({ ...base, status: 'SKIPPED', reason: 'paused' }, log, (run) => ({
-        kind: 'skipped',
-        run,
-        reason: 'paused',
-      }));
-    }
+    if (job.spec.paused && request.trigger !== 'MANUAL') return this.skipPaused(base, log);
+    return this.start(job, base, now, log);
+  }
+
+  /**
+   * Fires `job` for an upstream outcome (core/dependents.ts): a DEPENDENT run with the id the caller
+   * derived from the upstream run or chain, so repeated calls collide on it (`duplicate`), carrying
+   * its chain and upstream runs. Otherwise exactly a fire: paused, concurrency, routing, retry.
+   */
+  async fireDependent(
+    job: Job,
+    dependent: {
+      readonly runId: string;
+      readonly chainId: string;
+      readonly upstream: readonly UpstreamRef[];
+    },
+  ): Promise<FireOutcome> {
+    const now = this.deps.clock.now();
+    const log = this.deps.log.child({ jobId: job.spec.jobId, runId: dependent.runId });
+    const base: Run = {
+      ...this.newRun(job, dependent.runId, job.spec.jobId, isoSeconds(now), 'DEPENDENT', now, 'PENDING'),
+      chainId: dependent.chainId,
+      upstream: [...dependent.upstream],
+    };
+    if (job.spec.paused) return this.skipPaused(base, log);
+    return this.start(job, base, now, log);
+  }
+
+  private skipPaused(base: Run, log: Logger): Promise<FireOutcome> {
+    return this.record({ ...base, status: 'SKIPPED', reason: 'paused' }, log, (run) => ({
+      kind: 'skipped',
+      run,
+      reason: 'paused',
+    }));
+  }
+
+  /** Chooses workers for a new run and writes and delivers it (BROADCAST: one run per worker). */
+  private async start(job: Job, base: Run, now: number, log: Logger): Promise<FireOutcome> {
     const live = await this.deps.workers.live(job.spec.target.pool, now);
     if (job.spec.routing === 'BROADCAST') return this.fireBroadcast(job, base, live, now, log);
     return this.admit(job, base, live, now, log);
@@ -174,13 +207,7 @@ export class Dispatcher {
     const broadcast = job.spec.routing === 'BROADCAST';
     const runId = broadcast ? `${primaryId}#${request.workerId}` : primaryId;
     const base = this.newRun(job, runId, request.jobId, request.scheduledTime, 'LOCAL', now, 'PENDING');
-    if (job.spec.paused) {
-      return this.record({ ...base, status: 'SKIPPED', reason: 'paused' }, log, (run) => ({
-        kind: 'skipped',
-        run,
-        reason: 'paused',
-      }));
-    }
+    if (job.spec.paused) return this.skipPaused(base, log);
     const run: Run = {
       ...base,
       status: 'DISPATCHED',
@@ -687,6 +714,8 @@ export class Dispatcher {
       createdAt: now,
       updatedAt: now,
       ...(job ? { deadlineAt: this.deadlineFrom(job, now) } : {}),
+      // Only runs of jobs with dependents look at their outcome (core/dependents.ts).
+      ...(job?.downstream?.length ? { hasDependents: true } : {}),
       history: [{ at: now, status: 'PENDING', attempt: 1, note: `fired by ${trigger.toLowerCase()}` }],
     };
   }

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { MalformedMessageError, PayloadTooLargeError } from './errors';
 import type { Run, RunClaim } from './model';
-import { EpochMsSchema, HandlerNameSchema, IdSchema, IsoInstantSchema, PayloadSchema } from './model';
+import {
+  EpochMsSchema,
+  HandlerNameSchema,
+  IdSchema,
+  IsoInstantSchema,
+  PayloadSchema,
+  UpstreamRefSchema,
+} from './model';
 
 /**
  * What travels to a worker. Version-tagged so agents can refuse what they do not understand.
@@ -31,6 +38,12 @@ export const DispatchEnvelopeSchema = z.strictObject({
   fence: z.number().int().min(1),
   deadlineAt: EpochMsSchema,
   sentAt: EpochMsSchema,
+  /**
+   * A dependent run's upstream runs (id, job, status, result), as its record holds them. Like every
+   * other field it is only what the message claims: the claim checks it against the record, and
+   * the handler gets the record's.
+   */
+  upstream: z.array(UpstreamRefSchema).optional(),
 });
 export type DispatchEnvelope = z.output<typeof DispatchEnvelopeSchema>;
 
@@ -47,6 +60,7 @@ export function envelopeFor(run: Run, deadlineAt: number, sentAt: number): Dispa
     fence: run.fence,
     deadlineAt,
     sentAt,
+    ...(run.upstream ? { upstream: run.upstream } : {}),
   };
 }
 
@@ -66,6 +80,7 @@ export function claimFromEnvelope(envelope: DispatchEnvelope, workerId: string, 
       payload: envelope.payload,
       attempt: envelope.attempt,
       deadlineAt: envelope.deadlineAt,
+      upstream: envelope.upstream,
     },
   };
 }

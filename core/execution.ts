@@ -1,8 +1,10 @@
 import { isRecovery } from './alerts';
+import { DependentFires } from './dependents';
 import type { Dispatcher } from './dispatch';
 import { claimFromEnvelope, type DispatchEnvelope } from './envelope';
+import { RunNotInStateError, StaleFenceError } from './errors';
 import type { Logger } from './log';
-import type { Run, RunError } from './model';
+import { isFinal, type Run, type RunError } from './model';
 import type { AlertHook, Clock, JobStore, RunLedger } from './ports';
 import { nextRetryDelayMs } from './retry';
 
@@ -22,6 +24,8 @@ export interface RunExecutionDeps {
   readonly random?: () => number;
   /** When given: a `failure` alert for a run that failed for good, a `recovery` alert for the first success after failures. */
   readonly alerts?: AlertHook;
+  /** Fires the jobs that run after a completed run (only runs with `hasDependents`); without it the monitor does. */
+  readonly dependents?: DependentFires;
 }
 
 /**
@@ -65,23 +69,45 @@ export class RunExecution {
         return retrying;
       }
     }
-    const final = await this.deps.runs.transition(run.runId, {
-      from: ['RUNNING'],
-      fence: run.fence,
-      to: outcome.status,
-      at: now,
-      set: {
-        finishedAt: now,
-        ...(outcome.status === 'TIMED_OUT' ? { reason: 'timeout' } : {}),
-        ...('error' in outcome && outcome.error ? { error: outcome.error } : {}),
-        ...('result' in outcome && outcome.result !== undefined ? { result: outcome.result } : {}),
-      },
-    });
+    let final: Run;
+    try {
+      final = await this.deps.runs.transition(run.runId, {
+        from: ['RUNNING'],
+        fence: run.fence,
+        to: outcome.status,
+        at: now,
+        set: {
+          finishedAt: now,
+          ...(outcome.status === 'TIMED_OUT' ? { reason: 'timeout' } : {}),
+          ...('error' in outcome && outcome.error ? { error: outcome.error } : {}),
+          ...('result' in outcome && outcome.result !== undefined ? { result: outcome.result } : {}),
+          ...DependentFires.pendingOn(run, outcome.status),
+        },
+      });
+    } catch (error) {
+      // Written before (this completion repeated) or by another attempt: the record says what
+      // happened, and its dependents may still be unfired when the first writer died.
+      const current =
+        error instanceof RunNotInStateError || error instanceof StaleFenceError ? error.current : undefined;
+      if (current && isFinal(current as Run)) await this.fireDependents(current as Run);
+      throw error;
+    }
     await this.deps.dispatcher.settle(final);
+    await this.fireDependents(final);
     await this.raiseOutcomeAlert(final, now).catch((error: unknown) =>
       this.deps.log.log('error', 'outcome alert could not be raised', { runId: run.runId, error }),
     );
     return final;
+  }
+
+  private async fireDependents(run: Run): Promise<void> {
+    if (!run.dependentsPending || !this.deps.dependents) return;
+    await this.deps.dependents.fire(run).catch((error: unknown) =>
+      this.deps.log.log('error', 'dependents could not be fired; the monitor will', {
+        runId: run.runId,
+        error,
+      }),
+    );
   }
 
   private async raiseOutcomeAlert(run: Run, now: number): Promise<void> {

@@ -1,6 +1,6 @@
-import { NotFoundError } from './errors';
+import { NotFoundError, ValidationError } from './errors';
 import type { Logger } from './log';
-import { type Job, type JobSpec, JobSpecSchema, parseOrThrow } from './model';
+import { dependencyIssues, type Job, type JobSpec, JobSpecSchema, parseOrThrow } from './model';
 import type { Clock, JobStore, ScheduleEntry, ScheduleGateway } from './ports';
 import { parseSchedule } from './schedule';
 
@@ -27,10 +27,19 @@ export interface DefineOptions {
 export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
-  /** Validates and stores a job spec (create or update). Invalid input throws ValidationError and writes nothing. */
+  /**
+   * Validates and stores a job spec (create or update). Invalid input throws ValidationError and
+   * writes nothing — including an `after` naming a job that does not exist or closing a cycle.
+   * Then each upstream job lists this one in its `downstream` (a crash in between is repaired by the monitor).
+   */
   async define(input: unknown, options: DefineOptions = {}): Promise<Job> {
     const spec = parseOrThrow(JobSpecSchema, input);
     const current = await this.deps.jobs.get(spec.jobId);
+    if (spec.after.length) {
+      const upstream = await this.upstreamGraph(spec);
+      const issues = dependencyIssues(spec, (jobId) => upstream.get(jobId)?.spec.after);
+      if (issues.length) throw new ValidationError(issues);
+    }
     const expectedVersion = options.expectedVersion ?? current?.version ?? 0;
     const now = this.deps.clock.now();
     const job: Job = {
@@ -40,8 +49,10 @@ export class JobService {
       updatedAt: now,
       syncState: 'OUT_OF_SYNC',
       ...((options.owner ?? current?.owner) ? { owner: options.owner ?? current?.owner } : {}),
+      ...(current?.downstream?.length ? { downstream: current.downstream } : {}),
     };
     await this.deps.jobs.put(job, expectedVersion);
+    await this.linkUpstreams(spec.jobId, spec.after, current?.spec.after ?? []);
     await this.syncSchedule(job);
     return { ...job, syncState: 'IN_SYNC' };
   }
@@ -61,11 +72,48 @@ export class JobService {
     return this.define({ ...job.spec, paused }, { expectedVersion: job.version });
   }
 
+  /**
+   * Deletes a job and its schedule. Jobs that run after it stay, and report it (ManagementApi.getJob,
+   * `dependencyProblems`) until their `after` is changed: they no longer fire from it.
+   */
   async delete(jobId: string): Promise<void> {
     const job = await this.get(jobId);
     await this.deps.schedules.remove(jobId);
     await this.deps.jobs.delete(jobId, job.version);
+    await this.linkUpstreams(jobId, [], job.spec.after);
     this.deps.log.log('info', 'job deleted', { jobId });
+  }
+
+  /**
+   * The jobs reachable up `spec.after` (null for ids that do not exist), read breadth-first: what
+   * cycle detection needs. Defining a job without `after` reads none.
+   */
+  private async upstreamGraph(spec: JobSpec): Promise<Map<string, Job | null>> {
+    const known = new Map<string, Job | null>();
+    let frontier = new Set(spec.after.map((d) => d.jobId));
+    while (frontier.size) {
+      const ids = [...frontier].filter((id) => id !== spec.jobId && !known.has(id));
+      const loaded = await Promise.all(ids.map(async (id) => [id, await this.deps.jobs.get(id)] as const));
+      frontier = new Set();
+      for (const [id, job] of loaded) {
+        known.set(id, job);
+        for (const dependency of job?.spec.after ?? []) frontier.add(dependency.jobId);
+      }
+    }
+    return known;
+  }
+
+  /** Keeps upstream jobs' `downstream` lists: adds `jobId` to each of `after` (idempotent), removes it from those only in `before`. */
+  private async linkUpstreams(
+    jobId: string,
+    after: JobSpec['after'],
+    before: JobSpec['after'],
+  ): Promise<void> {
+    const now = new Set(after.map((d) => d.jobId));
+    for (const upstreamId of now) await this.deps.jobs.linkDownstream(upstreamId, jobId, true);
+    for (const { jobId: upstreamId } of before) {
+      if (!now.has(upstreamId)) await this.deps.jobs.linkDownstream(upstreamId, jobId, false);
+    }
   }
 
   /** Makes the EventBridge schedule match the job (REMOTE with a schedule) or removes it, then marks the job IN_SYNC. */

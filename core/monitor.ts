@@ -1,4 +1,5 @@
 import { ALERT_UNQUEUED } from './alerts';
+import { DependentFires } from './dependents';
 import { type Dispatcher, FireRequestSchema } from './dispatch';
 import { AlreadyFiredError, RunNotInStateError, StaleFenceError, VersionConflictError } from './errors';
 import type { JobService } from './jobs';
@@ -33,6 +34,8 @@ export interface MonitorDeps {
   readonly deadLetters?: FireDeadLetters;
   /** The alerts queue, to queue again alerts whose first send failed; without it they stay PENDING. */
   readonly alertQueue?: AlertQueue;
+  /** Dependent jobs: fires those of runs this sweep finishes, repairs `downstream` lists, fires leftovers. */
+  readonly dependents?: DependentFires;
   readonly clock: Clock;
   readonly log: Logger;
   readonly options?: MonitorOptions;
@@ -47,6 +50,8 @@ export interface MonitorOptions {
   readonly housekeepingMs?: number;
   /** Most active runs looked at per status per sweep. @default 1000 */
   readonly maxActiveRuns?: number;
+  /** A final run still flagged `dependentsPending` this long after its write gets its dependents fired by the sweep. @default 30_000 */
+  readonly dependentsGraceMs?: number;
 }
 
 export interface SweepReport {
@@ -66,6 +71,10 @@ export interface SweepReport {
   schedulesRepaired: number;
   locksReleased: number;
   alertsRequeued: number;
+  /** Final runs whose dependents were left unfired (their writer died) and were fired by this sweep. */
+  dependentsRecovered: number;
+  /** `downstream` links repaired to match the jobs' `after` lists. */
+  dependencyLinksRepaired: number;
   readonly errors: { step: string; message: string }[];
 }
 
@@ -88,7 +97,8 @@ const MAX_MISSED_PER_JOB = 100;
  *  5. availability — a job no live worker could run (capacity aside) raises `job_unavailable` once
  *     per outage (a flag in the alert store, cleared when a capable worker returns);
  *  6. housekeeping, at most every `housekeepingMs` — OUT_OF_SYNC schedules repaired, job locks whose
- *     owner run is final or missing released;
+ *     owner run is final or missing released, jobs' `downstream` lists repaired, and dependents fired
+ *     for final runs still flagged `dependentsPending` (their writer died before firing them);
  *  7. alerts recorded but not queued (the queue send failed: ALERT_UNQUEUED) are queued again, so
  *     they are mailed late rather than left PENDING.
  * Every change is a fenced or conditional write, so concurrent sweeps (a looping invocation and the
@@ -100,6 +110,7 @@ export class Monitor {
   private readonly syncGraceMs: number;
   private readonly housekeepingMs: number;
   private readonly maxActive: number;
+  private readonly dependentsGraceMs: number;
   private lastHousekeeping = Number.NEGATIVE_INFINITY;
   /** Per job: the due-fire horizon up to which no fire was missed (a warm instance skips the run query). */
   private readonly checked = new Map<string, { version: number; horizon: number }>();
@@ -109,6 +120,7 @@ export class Monitor {
     this.syncGraceMs = deps.options?.syncGraceMs ?? 30_000;
     this.housekeepingMs = deps.options?.housekeepingMs ?? 60_000;
     this.maxActive = deps.options?.maxActiveRuns ?? 1000;
+    this.dependentsGraceMs = deps.options?.dependentsGraceMs ?? 30_000;
   }
 
   async sweep(now = this.deps.clock.now()): Promise<SweepReport> {
@@ -127,6 +139,8 @@ export class Monitor {
       schedulesRepaired: 0,
       locksReleased: 0,
       alertsRequeued: 0,
+      dependentsRecovered: 0,
+      dependencyLinksRepaired: 0,
       errors: [],
     };
     const step = async (name: string, work: () => Promise<void>) => {
@@ -156,6 +170,15 @@ export class Monitor {
       this.lastHousekeeping = now;
       await step('schedules', () => this.repairSchedules(jobs, now, report));
       await step('locks', () => this.releaseStaleLocks(jobs, now, report));
+      const dependents = this.deps.dependents;
+      if (dependents) {
+        await step('dependency links', async () => {
+          report.dependencyLinksRepaired = await dependents.reconcile(jobs);
+        });
+        await step('dependents', async () => {
+          report.dependentsRecovered = await dependents.recover(jobs, now, this.dependentsGraceMs);
+        });
+      }
     }
     await step('alerts', () => this.requeueAlerts(report));
     const changed = Object.entries(report).some(([k, v]) => typeof v === 'number' && k !== 'at' && v > 0);
@@ -206,9 +229,10 @@ export class Monitor {
           to: 'LOST',
           at: now,
           note,
-          set: { finishedAt: now, reason: 'worker_lost' },
+          set: { finishedAt: now, reason: 'worker_lost', ...DependentFires.pendingOn(run, 'LOST') },
         });
         await this.deps.dispatcher.settle(lost);
+        await this.fireDependents(lost);
         report.runsLost += 1;
         message = `${note} during attempt ${run.attempt}; the run is LOST (the job does not recover on worker loss)`;
       }
@@ -231,13 +255,19 @@ export class Monitor {
           to: 'TIMED_OUT',
           at: now,
           note: `deadline ${isoSeconds(run.deadlineAt)} passed`,
-          set: { finishedAt: now, cancelRequested: true, reason: 'timeout' },
+          set: {
+            finishedAt: now,
+            cancelRequested: true,
+            reason: 'timeout',
+            ...DependentFires.pendingOn(run, 'TIMED_OUT'),
+          },
         });
       } catch (error) {
         if (error instanceof RunNotInStateError || error instanceof StaleFenceError) continue;
         throw error;
       }
       await this.deps.dispatcher.settle(timedOut);
+      await this.fireDependents(timedOut);
       report.runsTimedOut += 1;
       await this.deps.alerts.raise({
         kind: 'timeout',
@@ -247,6 +277,16 @@ export class Monitor {
         at: now,
       });
     }
+  }
+
+  /** A failure here leaves `dependentsPending` set: a later sweep's `recover` fires them. */
+  private async fireDependents(run: Run): Promise<void> {
+    await this.deps.dependents?.fire(run).catch((error: unknown) =>
+      this.deps.log.log('warn', 'dependents could not be fired; a later sweep will', {
+        runId: run.runId,
+        error,
+      }),
+    );
   }
 
   private async activeRuns(): Promise<Run[]> {
@@ -334,7 +374,10 @@ export class Monitor {
       const due = schedule.previous(new Date(horizon + 1));
       if (!due || due.getTime() <= cached.horizon) return;
     }
-    const latest = (await this.deps.runs.listByJob(jobId, { limit: 20 })).find((r) => r.trigger !== 'MANUAL');
+    // Manual and dependent runs are not fires of the schedule.
+    const latest = (await this.deps.runs.listByJob(jobId, { limit: 20 })).find(
+      (r) => r.trigger !== 'MANUAL' && r.trigger !== 'DEPENDENT',
+    );
     const latestAt = latest ? Date.parse(latest.scheduledTime) : Number.NEGATIVE_INFINITY;
     const windowStart = now - spec.misfire.windowSeconds * 1000;
     const missed = new Set<number>();

@@ -21,6 +21,7 @@ import type {
   RunClaim,
   RunStatus,
   SyncState,
+  UpstreamRef,
   Worker,
   WorkerRegistration,
 } from './model';
@@ -40,6 +41,12 @@ export interface JobStore {
   /** Deletes the job; with `expectedVersion`, only if it is still at that version. */
   delete(jobId: string, expectedVersion?: number): Promise<void>;
   list(): Promise<Job[]>;
+  /**
+   * Adds (`linked`) or removes `downstreamId` in the job's `downstream` list, without changing its
+   * version: the list is bookkeeping kept by JobService.define, not part of the spec. False when
+   * the job does not exist.
+   */
+  linkDownstream(jobId: string, downstreamId: string, linked: boolean): Promise<boolean>;
 }
 
 /** A lock to take in the same transaction as a new run. */
@@ -113,6 +120,26 @@ export interface RunLedger {
   patch(runId: string, change: RunPatch): Promise<Run>;
   listByJob(jobId: string, query?: RunQuery): Promise<Run[]>;
   listByStatus(status: RunStatus, query?: RunQuery): Promise<Run[]>;
+  /**
+   * Clears `dependentsPending` and records the dependent runs fired, if the flag is still set: true
+   * for the caller that cleared it. Changes neither status nor fence (the run is final).
+   */
+  markDependentsFired(runId: string, downstreamRuns: readonly string[], at: number): Promise<boolean>;
+}
+
+/**
+ * Fan-in bookkeeping (`waitFor: ALL`): per downstream job and chain, the upstream runs that have
+ * reached their outcome. One record per (job, chain), updated by conditional writes; the first
+ * arrival per upstream job is kept, so a repeated arrival changes nothing.
+ */
+export interface DependencyJoins {
+  /** Records `arrival` unless its upstream job already arrived; returns every arrival now recorded, by upstream job id. */
+  arrive(
+    downstreamJobId: string,
+    chainId: string,
+    arrival: UpstreamRef,
+    now: number,
+  ): Promise<Map<string, UpstreamRef>>;
 }
 
 export interface LockStore {

@@ -3,6 +3,8 @@
  * own HandlerRegistry (never taken from a message: invariant 6) and called with a HandlerContext.
  */
 
+import type { UpstreamRef } from '../core/model';
+
 /** What a handler gets for one attempt of one run. */
 export interface HandlerContext {
   readonly jobId: string;
@@ -17,6 +19,12 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** Epoch milliseconds by which the attempt must finish. */
   readonly deadlineAt: number;
+  /**
+   * For a run fired by upstream outcomes (trigger DEPENDENT; docs/dependent-jobs.md): each upstream
+   * run's id, job, final status and result, from the run record. One entry for `waitFor: ANY`, one
+   * per listed upstream for `ALL`; empty for any other run.
+   */
+  readonly upstream: readonly UpstreamRef[];
   /** Reports progress (0-100) with an optional message; the agent batches these. */
   progress(percent: number, message?: string): void;
   /** Appends one line to the run's log; the agent batches and stores these with the run. */

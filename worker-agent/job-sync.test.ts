@@ -158,6 +158,7 @@ describe('syncDeclaredJobs', () => {
       put: (job, v) => memory.put(job, v),
       setSyncState: (id, v, s) => memory.setSyncState(id, v, s),
       delete: (id, v) => memory.delete(id, v),
+      linkDownstream: (id, d, l) => memory.linkDownstream(id, d, l),
       list: async () => {
         const listed = await memory.list();
         const current = await memory.get('nightly');

@@ -24,7 +24,8 @@
  *
  * Failures. A declared job whose id exists without this owner is a JobOwnershipError naming the job
  * and its owner, thrown before anything is written; invalid specs are a ValidationError, also before
- * anything is written.
+ * anything is written — so is an `after` naming a job that neither exists nor is declared, or one
+ * that closes a cycle in the jobs as they would be after the sync. Jobs are written upstreams first.
  *
  * Decorator-declared jobs (`@handler('name', { job })`) are not supported yet: registry.ts's decorator
  * takes only a name. Programmatic callers can pass any JobSpecInput list as `declared`.
@@ -42,7 +43,15 @@ import { basename, extname } from 'node:path';
 import { CloverError, NotFoundError, ValidationError, VersionConflictError } from '../core/errors';
 import type { JobService } from '../core/jobs';
 import { type Logger, silentLogger } from '../core/log';
-import { type Job, type JobSpec, type JobSpecInput, JobSpecSchema, parseOrThrow } from '../core/model';
+import {
+  dependencyIssues,
+  type Job,
+  type JobSpec,
+  type JobSpecInput,
+  JobSpecSchema,
+  parseOrThrow,
+  upstreamsFirst,
+} from '../core/model';
 import type { JobStore } from '../core/ports';
 
 /** Owner ids are stored on jobs (at most 128 characters). */
@@ -162,6 +171,14 @@ export async function syncDeclaredJobs(options: SyncDeclaredJobsOptions): Promis
     const current = stored.get(spec.jobId);
     if (current && current.owner !== owner) throw new JobOwnershipError(spec.jobId, current.owner, owner);
   }
+  // Dependencies as they will be once the whole set is written: unknown upstreams and cycles, named
+  // by the declared job's index, before anything is written.
+  const declaredById = new Map(declared.map((spec) => [spec.jobId, spec]));
+  const afterOf = (jobId: string) => (declaredById.get(jobId) ?? stored.get(jobId)?.spec)?.after;
+  const dependencyProblems = declared.flatMap((spec, index) =>
+    dependencyIssues(spec, afterOf, `jobs.${index}`),
+  );
+  if (dependencyProblems.length) throw new ValidationError(dependencyProblems);
 
   const added: string[] = [];
   const updated: string[] = [];
@@ -169,7 +186,8 @@ export async function syncDeclaredJobs(options: SyncDeclaredJobsOptions): Promis
   const unchanged: string[] = [];
   const conflicts: SyncConflict[] = [];
 
-  for (const spec of declared) {
+  // Upstreams first: each define finds the jobs it runs after already written.
+  for (const spec of upstreamsFirst(declared)) {
     const current = stored.get(spec.jobId);
     if (current && contentOf(current.spec) === contentOf(spec)) {
       unchanged.push(spec.jobId);

@@ -18,6 +18,7 @@ function context(payload: unknown = null): HandlerContext & { lines: string[] } 
     payload,
     signal: new AbortController().signal,
     deadlineAt: Date.now() + 60_000,
+    upstream: [],
     progress() {},
     log(line) {
       lines.push(line);

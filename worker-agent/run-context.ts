@@ -105,6 +105,7 @@ export class RunSlot {
       payload: run.payload ?? null,
       signal: this.signal,
       deadlineAt: this.deadlineAt,
+      upstream: run.upstream ?? [],
       progress: (percent, message) => this.progress(percent, message),
       log: (line) => this.log(line),
     };

@@ -16,6 +16,7 @@ function context(overrides: Partial<HandlerContext> = {}): HandlerContext & { li
     payload: { bucket: 'b', keys: [1, 2] },
     signal: new AbortController().signal,
     deadlineAt: Date.now() + 60_000,
+    upstream: [],
     progress() {},
     log(line) {
       lines.push(line);
@@ -61,6 +62,27 @@ describe('shellHandler', () => {
     assert.deepEqual(await run(ctx), { exitCode: 0 });
     assert.deepEqual(ctx.lines, [
       'nightly-backup|nightly-backup@2026-01-30T10:00:00Z|2026-01-30T10:00:00Z|2|{"bucket":"b","keys":[1,2]}|from-config',
+    ]);
+  });
+
+  test('a dependent run gets its upstream runs in CLOVER_UPSTREAM_*: one upstream, then fan-in by job id', async () => {
+    const script = bash(
+      'echo "[$CLOVER_UPSTREAM_RUN_ID|$CLOVER_UPSTREAM_STATUS|$CLOVER_UPSTREAM_RESULT]"; env | grep -c ^CLOVER_UPSTREAM_ || true',
+    );
+    const run = shellHandler({ argv: script }, { baseEnv: { PATH: process.env.PATH } });
+    const b = { runId: 'b@after:a@t', jobId: 'b', status: 'SUCCEEDED' as const, result: { rows: 3 } };
+    const c = { runId: 'c@after:a@t', jobId: 'c', status: 'FAILED' as const };
+    const plain = context();
+    const one = context({ upstream: [b] });
+    const fanIn = context({ upstream: [b, c] });
+    await run(plain);
+    await run(one);
+    await run(fanIn);
+    assert.deepEqual(plain.lines, ['[||]', '0'], 'absent for runs without upstream');
+    assert.deepEqual(one.lines, ['[b@after:a@t|SUCCEEDED|{"rows":3}]', '3']);
+    assert.deepEqual(fanIn.lines, [
+      '[b@after:a@t,c@after:a@t|SUCCEEDED,FAILED|{"b":{"rows":3},"c":null}]',
+      '3',
     ]);
   });
 

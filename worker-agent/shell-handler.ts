@@ -3,7 +3,8 @@
  *
  * - Environment: the agent's environment, then the config's `env`, then the run's context, which
  *   nothing can override: CLOVER_JOB_ID, CLOVER_RUN_ID, CLOVER_SCHEDULED_TIME, CLOVER_ATTEMPT,
- *   CLOVER_PAYLOAD (JSON) and CLOVER_DEADLINE_AT (epoch ms).
+ *   CLOVER_PAYLOAD (JSON) and CLOVER_DEADLINE_AT (epoch ms); for dependent runs also
+ *   CLOVER_UPSTREAM_RUN_ID, CLOVER_UPSTREAM_STATUS and CLOVER_UPSTREAM_RESULT (see `upstreamEnv`).
  * - Output: every stdout line goes to `ctx.log`, every stderr line too, prefixed `[stderr] `.
  * - Result: exit code 0 resolves `{ exitCode: 0 }`; anything else throws a ShellCommandError carrying
  *   the exit code (or signal) and the tail of stderr.
@@ -81,6 +82,27 @@ export function contextEnv(ctx: HandlerContext): Record<string, string> {
     CLOVER_ATTEMPT: String(ctx.attempt),
     CLOVER_PAYLOAD: JSON.stringify(ctx.payload ?? null),
     CLOVER_DEADLINE_AT: String(ctx.deadlineAt),
+    ...upstreamEnv(ctx.upstream),
+  };
+}
+
+/**
+ * A dependent run's upstream runs (none for other runs): CLOVER_UPSTREAM_RUN_ID and
+ * CLOVER_UPSTREAM_STATUS, comma-separated in `after` order; CLOVER_UPSTREAM_RESULT, the upstream
+ * result as JSON — for fan-in (several upstreams) a JSON object of results by upstream job id. A
+ * result left out for size (over 4 KiB) is `null`.
+ */
+function upstreamEnv(upstream: HandlerContext['upstream']): Record<string, string> {
+  if (upstream.length === 0) return {};
+  const result = (ref: (typeof upstream)[number]) => ref.result ?? null;
+  return {
+    CLOVER_UPSTREAM_RUN_ID: upstream.map((ref) => ref.runId).join(','),
+    CLOVER_UPSTREAM_STATUS: upstream.map((ref) => ref.status).join(','),
+    CLOVER_UPSTREAM_RESULT: JSON.stringify(
+      upstream.length === 1 && upstream[0]
+        ? result(upstream[0])
+        : Object.fromEntries(upstream.map((ref) => [ref.jobId, result(ref)])),
+    ),
   };
 }
 

@@ -1,6 +1,7 @@
 import { physicalName, scheduleGroupName } from '../../infra/resources';
 import { RecordingAlertHook } from '../alerts';
 import { ContactService } from '../contacts';
+import { DependentFires } from '../dependents';
 import { Dispatcher } from '../dispatch';
 import { EndpointGuard, type EndpointPolicy } from '../endpoints';
 import { RunExecution } from '../execution';
@@ -14,6 +15,7 @@ import { DnsHostResolver } from './dns-host-resolver';
 import { DynamoAlertStore } from './dynamo-alert-store';
 import { DynamoApiReads } from './dynamo-api-reads';
 import { DynamoContactStore } from './dynamo-contact-store';
+import { DynamoDependencyJoins } from './dynamo-dependency-joins';
 import { DynamoJobStore } from './dynamo-job-store';
 import { DynamoLockStore, DynamoRunLedger } from './dynamo-run-ledger';
 import { DynamoWorkerRegistry } from './dynamo-worker-registry';
@@ -135,7 +137,13 @@ export function controlPlane(options: ControlPlaneOptions) {
     alerts,
     ...(options.random ? { random: options.random } : {}),
   });
-  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, alerts });
+  const joins = new DynamoDependencyJoins({
+    client: clients.dynamodb,
+    table: physicalName(prefix, 'locks'),
+    clock,
+  });
+  const dependents = new DependentFires({ jobs, runs, joins, dispatcher, clock, log });
+  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, alerts, dependents });
   const jobService = new JobService({ jobs, schedules, clock, log });
   const endpointPolicy = options.endpointPolicy ?? { allowLoopback: false };
   const contacts = new ContactService({
@@ -162,6 +170,8 @@ export function controlPlane(options: ControlPlaneOptions) {
     zmqDelivery,
     schedules,
     dispatcher,
+    /** Fires dependent jobs; the monitor, built from the plane, takes it too. */
+    dependents,
     execution,
     jobService,
     alerts,

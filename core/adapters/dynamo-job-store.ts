@@ -17,7 +17,8 @@ export type DynamoJobStoreOptions = DynamoTableOptions;
 
 /**
  * Jobs in DynamoDB, one item per job: `jobId` (key), `spec` (a map; its opaque `payload` stored as a
- * JSON string), `version`, `createdAt`, `updatedAt`, `syncState`, `owner`. Every write is conditional
+ * JSON string), `version`, `createdAt`, `updatedAt`, `syncState`, `owner`, `downstream` (a string set
+ * of the jobs that run after this one, kept by {@link linkDownstream}). Every write is conditional
  * on the stored `version` (optimistic concurrency): a lost race is a {@link VersionConflictError}
  * carrying the version found.
  *
@@ -85,6 +86,18 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
+  async linkDownstream(jobId: string, downstreamId: string, linked: boolean): Promise<boolean> {
+    const expr = new Expr();
+    // A string set: ADD and DELETE are atomic and idempotent, and never touch the version.
+    expr.values[':member'] = { SS: [downstreamId] };
+    return this.table.updateIf({
+      Key: key(jobId),
+      UpdateExpression: `${linked ? 'ADD' : 'DELETE'} ${expr.name('downstream')} :member`,
+      ConditionExpression: `attribute_exists(${expr.name('jobId')})`,
+      ...expr.params(),
+    });
+  }
+
   async list(): Promise<Job[]> {
     const jobs = await this.table.readPages(
       () => ({ scan: { ConsistentRead: true } }),
@@ -107,6 +120,7 @@ export class DynamoJobStore implements JobStore {
       if (spec && typeof spec === 'object') {
         raw.spec = { ...spec, payload: parseJsonAttr(spec.payload, this.table.name, 'spec.payload') };
       }
+      if (Array.isArray(raw.downstream)) raw.downstream = [...raw.downstream].sort();
       return raw;
     });
   }
@@ -118,12 +132,17 @@ function key(jobId: string): Item {
 
 /** @internal The item a job is stored as (benchmarks seed tables with it). */
 export function encodeJob(job: Job): Item {
-  return marshalItem({
-    ...job,
-    jobId: job.spec.jobId,
-    spec: { ...job.spec, payload: jsonAttr(job.spec.payload) },
-    ...jobIndexAttributes(job),
-  });
+  const { downstream, ...rest } = job;
+  return {
+    ...marshalItem({
+      ...rest,
+      jobId: job.spec.jobId,
+      spec: { ...job.spec, payload: jsonAttr(job.spec.payload) },
+      ...jobIndexAttributes(job),
+    }),
+    // A string set (linkDownstream adds and deletes members); DynamoDB has no empty sets.
+    ...(downstream?.length ? { downstream: { SS: [...downstream] } } : {}),
+  };
 }
 
 /**

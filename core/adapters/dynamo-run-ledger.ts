@@ -13,6 +13,7 @@ import {
   claimJson,
   claimRefusal,
   type HistoryEntry,
+  isClaimJsonField,
   type Lock,
   LockSchema,
   type Run,
@@ -69,10 +70,10 @@ export interface DynamoRunLedgerOptions {
 }
 
 /** Fields that are not plain JSON in the model and are stored as JSON strings. */
-const JSON_FIELDS = ['payload', 'result'] as const;
+const JSON_FIELDS = ['payload', 'result', 'upstream'] as const;
 
 /**
- * The run ledger in DynamoDB. One item per run (the model's fields; `payload` and `result` as JSON
+ * The run ledger in DynamoDB. One item per run (the model's fields; `payload`, `result` and `upstream` as JSON
  * strings; `expiresAt` = creation + {@link RUN_RETENTION_MS} in epoch seconds for TTL). Every write is
  * conditional: creation on the run id not existing (one run per fire), transitions on the current
  * status and fence (fenced transitions). Failed conditions become domain errors carrying the
@@ -205,7 +206,7 @@ export class DynamoRunLedger implements RunLedger {
       // Dispatched to this worker, or to no one (the pool queue): then this write assigns it.
       `(attribute_not_exists(${workerId}) OR ${workerId} = ${me})`,
       ...CLAIM_CHECKED_FIELDS.map((field) => {
-        const expected = field === 'payload' ? claimJson(claim.expect.payload) : claim.expect[field];
+        const expected = isClaimJsonField(field) ? claimJson(claim.expect[field]) : claim.expect[field];
         return expected === undefined
           ? `attribute_not_exists(${expr.name(field)})`
           : `${expr.name(field)} = ${expr.value(expected)}`;
@@ -289,6 +290,19 @@ export class DynamoRunLedger implements RunLedger {
 
   listByStatus(status: RunStatus, query: RunQuery = {}): Promise<Run[]> {
     return this.query(this.byStatus, 'status', status, query);
+  }
+
+  markDependentsFired(runId: string, downstreamRuns: readonly string[], at: number): Promise<boolean> {
+    const expr = new Expr();
+    const pending = expr.name('dependentsPending');
+    return this.runs.updateIf({
+      Key: runKey(runId),
+      UpdateExpression:
+        `REMOVE ${pending} SET ${expr.name('downstreamRuns')} = ${expr.value([...downstreamRuns])}, ` +
+        `${expr.name('updatedAt')} = ${expr.value(at)}`,
+      ConditionExpression: `attribute_exists(${pending})`,
+      ...expr.params(),
+    });
   }
 
   /**
@@ -395,6 +409,7 @@ export class DynamoRunLedger implements RunLedger {
       ...run,
       payload: jsonAttr(run.payload),
       result: jsonAttr(run.result),
+      upstream: jsonAttr(run.upstream),
       expiresAt: ttlSeconds(this.clock.now() + RUN_RETENTION_MS),
       createdAttempt: run.attempt,
       // The `byDay` index's partition: the API walks a time window day by day.

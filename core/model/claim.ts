@@ -1,5 +1,5 @@
 import { ClaimRefusedError, RunNotInStateError, StaleFenceError } from '../errors';
-import type { Run } from './run';
+import type { Run, UpstreamRef } from './run';
 
 /**
  * A worker's claim of a run (DISPATCHED → RUNNING), made from an envelope it received. The envelope is
@@ -24,6 +24,8 @@ export interface ClaimExpectation {
   readonly payload: unknown;
   readonly attempt: number;
   readonly deadlineAt: number;
+  /** A dependent run's upstream runs (absent otherwise); compared as JSON text, like the payload. */
+  readonly upstream?: readonly UpstreamRef[] | undefined;
 }
 
 /** The fields of the record a claim compares with the envelope, in the order they are reported. */
@@ -34,7 +36,15 @@ export const CLAIM_CHECKED_FIELDS = [
   'payload',
   'attempt',
   'deadlineAt',
+  'upstream',
 ] as const satisfies readonly (keyof ClaimExpectation & keyof Run)[];
+
+/** Checked fields holding opaque JSON: compared as JSON text, as the DynamoDB ledger stores them. */
+export function isClaimJsonField(
+  field: (typeof CLAIM_CHECKED_FIELDS)[number],
+): field is 'payload' | 'upstream' {
+  return field === 'payload' || field === 'upstream';
+}
 
 /** One field where an envelope and the run record disagree: `record` is the truth, `envelope` what the message said. */
 export interface ClaimDifference {
@@ -62,7 +72,7 @@ export function claimDifferences(run: Run, claim: RunClaim): ClaimDifference[] {
   for (const field of CLAIM_CHECKED_FIELDS) {
     const record = run[field];
     const envelope = claim.expect[field];
-    const same = field === 'payload' ? claimJson(record) === claimJson(envelope) : record === envelope;
+    const same = isClaimJsonField(field) ? claimJson(record) === claimJson(envelope) : record === envelope;
     if (!same) differences.push({ field, record, envelope });
   }
   return differences;

@@ -2,6 +2,7 @@ export * from './alert';
 export * from './claim';
 export * from './common';
 export * from './contact';
+export * from './dependency';
 export * from './job';
 export * from './lock';
 export * from './run';

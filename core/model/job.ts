@@ -40,6 +40,30 @@ export type ConcurrencyPolicy = (typeof ConcurrencyPolicies)[number];
 export const MisfirePolicies = ['FIRE_ONCE_NOW', 'SKIP'] as const;
 export type MisfirePolicy = (typeof MisfirePolicies)[number];
 
+/**
+ * Which outcome of an upstream run fires a dependent job (`after[].on`):
+ * - SUCCEEDED: the upstream run succeeded.
+ * - FAILED: it failed for good — FAILED after its last attempt, TIMED_OUT or LOST.
+ * - COMPLETED: either of the above. A CANCELLED, SKIPPED or NO_WORKER upstream run fires nothing.
+ */
+export const DependencyOutcomes = ['SUCCEEDED', 'FAILED', 'COMPLETED'] as const;
+export type DependencyOutcome = (typeof DependencyOutcomes)[number];
+
+/** ANY: each listed upstream's outcome fires the job on its own. ALL: once per chain, when every listed upstream has reached its outcome in it (fan-in). */
+export const WaitForModes = ['ANY', 'ALL'] as const;
+export type WaitForMode = (typeof WaitForModes)[number];
+
+/** Most upstream jobs one job may list in `after`. */
+export const MAX_UPSTREAMS = 20;
+
+const DependencySchema = z.strictObject({
+  jobId: IdSchema,
+  on: z.enum(DependencyOutcomes, {
+    error: `must be one of ${DependencyOutcomes.join(', ')}`,
+  }),
+});
+export type Dependency = z.output<typeof DependencySchema>;
+
 export const ScheduleSpecSchema = z.strictObject({
   expression: z.string().min(1, 'is required'),
   timezone: z.string().default('UTC'),
@@ -109,8 +133,24 @@ export const JobSpecSchema = z
     contacts: z.array(IdSchema).max(50).default([]),
     group: IdSchema.optional(),
     paused: z.boolean().default(false),
+    /** Run after these jobs' runs reach an outcome (trigger DEPENDENT); see docs/dependent-jobs.md. */
+    after: z.array(DependencySchema).max(MAX_UPSTREAMS, `at most ${MAX_UPSTREAMS} upstream jobs`).default([]),
+    waitFor: z.enum(WaitForModes, { error: `must be one of ${WaitForModes.join(', ')}` }).default('ANY'),
   })
   .superRefine((spec, ctx) => {
+    const listed = new Set<string>();
+    spec.after.forEach((dependency, index) => {
+      if (dependency.jobId === spec.jobId) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['after', index, 'jobId'],
+          message: 'a job cannot run after itself',
+        });
+      } else if (listed.has(dependency.jobId)) {
+        ctx.addIssue({ code: 'custom', path: ['after', index, 'jobId'], message: 'is listed twice' });
+      }
+      listed.add(dependency.jobId);
+    });
     if (spec.schedule) {
       try {
         parseSchedule(spec.schedule, spec.mode);
@@ -145,5 +185,10 @@ export const JobSchema = z.object({
   syncState: z.enum(SyncStates),
   /** Set for jobs declared in an agent's config or decorators: the owner id that may update or delete them. */
   owner: z.string().max(128).optional(),
+  /**
+   * Jobs whose `after` lists this one, kept by JobService.define (and repaired by the monitor). A run
+   * of a job with dependents carries `hasDependents`, so completing the run of any other job costs nothing extra.
+   */
+  downstream: z.array(IdSchema).optional(),
 });
 export type Job = z.output<typeof JobSchema>;

@@ -70,7 +70,8 @@ export function isFinal(run: Pick<Run, 'status' | 'nextAttemptAt'>): boolean {
 export const SkipReasons = ['overlap', 'paused', 'misfire', 'queue_full'] as const;
 export type SkipReason = (typeof SkipReasons)[number];
 
-export const Triggers = ['SCHEDULE', 'MANUAL', 'LOCAL', 'CATCHUP'] as const;
+/** DEPENDENT: fired by the outcome of an upstream run (the job's `after`). */
+export const Triggers = ['SCHEDULE', 'MANUAL', 'LOCAL', 'CATCHUP', 'DEPENDENT'] as const;
 export type Trigger = (typeof Triggers)[number];
 
 export const RunErrorSchema = z.object({
@@ -79,6 +80,21 @@ export const RunErrorSchema = z.object({
   stack: z.string().optional(),
 });
 export type RunError = z.output<typeof RunErrorSchema>;
+
+/** Largest upstream result (as JSON) copied onto a dependent run; a larger one is left out and flagged. */
+export const MAX_UPSTREAM_RESULT_BYTES = 4 * 1024;
+
+/** An upstream run whose outcome fired a dependent run, as the dependent run's record holds it. */
+export const UpstreamRefSchema = z.object({
+  runId: z.string().min(1).max(256),
+  jobId: IdSchema,
+  status: z.enum(RunStatuses),
+  /** The upstream run's result, when it had one of at most {@link MAX_UPSTREAM_RESULT_BYTES} as JSON. */
+  result: z.unknown().optional(),
+  /** True when the upstream result was larger than that and is not copied (read it from the upstream run). */
+  resultOmitted: z.boolean().optional(),
+});
+export type UpstreamRef = z.output<typeof UpstreamRefSchema>;
 
 export const HistoryEntrySchema = z.object({
   at: EpochMsSchema,
@@ -129,6 +145,16 @@ export const RunSchema = z.object({
   error: RunErrorSchema.optional(),
   result: z.unknown().optional(),
   history: z.array(HistoryEntrySchema),
+  /** Dependent jobs: the run that started this run's chain (absent on a run that starts one: its own id). */
+  chainId: z.string().min(1).max(256).optional(),
+  /** DEPENDENT runs: the upstream run(s) whose outcome fired this one (several for `waitFor: ALL`). */
+  upstream: z.array(UpstreamRefSchema).optional(),
+  /** Copied from the job at the fire: some job runs after this one, so its outcome is looked at. */
+  hasDependents: z.boolean().optional(),
+  /** Set by the write that made the run final, cleared once its dependents are fired (the monitor fires leftovers). */
+  dependentsPending: z.boolean().optional(),
+  /** The dependent runs this run's outcome fired (or, for `waitFor: ALL`, joined), once fired. */
+  downstreamRuns: z.array(z.string().min(1).max(256)).optional(),
 });
 export type Run = z.output<typeof RunSchema>;
 

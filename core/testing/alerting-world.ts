@@ -4,6 +4,7 @@
  */
 import { RecordingAlertHook } from '../alerts';
 import { ContactService } from '../contacts';
+import { DependentFires } from '../dependents';
 import { Dispatcher } from '../dispatch';
 import { EndpointGuard } from '../endpoints';
 import { RunExecution } from '../execution';
@@ -28,6 +29,7 @@ import {
 import { MemoryChannelSender, StaticHostResolver } from './memory-channels';
 import {
   MemoryDelivery,
+  MemoryDependencyJoins,
   MemoryJobStore,
   MemoryLockStore,
   MemoryMailer,
@@ -80,7 +82,9 @@ export function alertingWorld(
     alerts,
     random,
   });
-  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, random, alerts });
+  const joins = new MemoryDependencyJoins();
+  const dependents = new DependentFires({ jobs, runs, joins, dispatcher, clock, log });
+  const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, random, alerts, dependents });
   const jobService = new JobService({ jobs, schedules, clock, log });
   const resolver = new StaticHostResolver({
     'hooks.slack.example': ['93.184.215.14'],
@@ -103,6 +107,7 @@ export function alertingWorld(
     alertStore,
     alertQueue: queue,
     deadLetters,
+    dependents,
     clock,
     log,
     ...(options.monitor ? { options: options.monitor } : {}),
@@ -140,6 +145,8 @@ export function alertingWorld(
     sleeps,
     alerts,
     dispatcher,
+    joins,
+    dependents,
     execution,
     jobService,
     contacts,

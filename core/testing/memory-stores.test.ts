@@ -1,5 +1,6 @@
 import type { DeliveryTarget } from '../ports';
 import { deliveryContract } from './contracts/delivery';
+import { dependencyJoinsContract } from './contracts/dependency-joins';
 import { sampleRegistration } from './contracts/fixtures';
 import { jobStoreContract } from './contracts/job-store';
 import { mailerContract } from './contracts/mailer';
@@ -8,6 +9,7 @@ import { scheduleGatewayContract } from './contracts/schedule-gateway';
 import { workerRegistryContract } from './contracts/worker-registry';
 import {
   MemoryDelivery,
+  MemoryDependencyJoins,
   MemoryJobStore,
   MemoryLockStore,
   MemoryMailer,
@@ -22,6 +24,8 @@ runLedgerContract('memory', async () => {
   const locks = new MemoryLockStore();
   return { ledger: new MemoryRunLedger(locks), locks };
 });
+
+dependencyJoinsContract('memory', async () => ({ joins: new MemoryDependencyJoins() }));
 
 workerRegistryContract('memory', async () => ({ workers: new MemoryWorkerRegistry() }));
 

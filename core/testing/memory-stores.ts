@@ -37,12 +37,14 @@ import {
   type RunClaim,
   type RunStatus,
   type SyncState,
+  type UpstreamRef,
   type Worker,
   type WorkerRegistration,
 } from '../model';
 import type {
   Delivery,
   DeliveryTarget,
+  DependencyJoins,
   JobStore,
   LockClaim,
   LockStore,
@@ -82,6 +84,17 @@ export class MemoryJobStore implements JobStore {
 
   async list(): Promise<Job[]> {
     return copiesById(this.jobs.values(), (job) => job.spec.jobId);
+  }
+
+  async linkDownstream(jobId: string, downstreamId: string, linked: boolean): Promise<boolean> {
+    const job = this.jobs.get(jobId);
+    if (!job) return false;
+    const downstream = new Set(job.downstream ?? []);
+    if (linked) downstream.add(downstreamId);
+    else downstream.delete(downstreamId);
+    if (downstream.size) job.downstream = [...downstream].sort();
+    else delete job.downstream;
+    return true;
   }
 
   private check(jobId: string, expectedVersion: number): Job | undefined {
@@ -211,6 +224,15 @@ export class MemoryRunLedger implements RunLedger {
     return this.query((run) => run.status === status, query);
   }
 
+  async markDependentsFired(runId: string, downstreamRuns: readonly string[], at: number): Promise<boolean> {
+    const run = this.runs.get(runId);
+    if (!run?.dependentsPending) return false;
+    delete run.dependentsPending;
+    run.downstreamRuns = [...downstreamRuns];
+    run.updatedAt = at;
+    return true;
+  }
+
   private query(match: (run: Run) => boolean, query: RunQuery): Run[] {
     const sign = query.order === 'oldest' ? 1 : -1;
     return [...this.runs.values()]
@@ -237,6 +259,23 @@ export class MemoryRunLedger implements RunLedger {
   private checkNew(runId: string): void {
     const existing = this.runs.get(runId);
     if (existing) throw new AlreadyFiredError(runId, clone(existing));
+  }
+}
+
+export class MemoryDependencyJoins implements DependencyJoins {
+  readonly joins = new Map<string, Map<string, UpstreamRef>>();
+
+  async arrive(
+    downstreamJobId: string,
+    chainId: string,
+    arrival: UpstreamRef,
+    _now: number,
+  ): Promise<Map<string, UpstreamRef>> {
+    const key = `${downstreamJobId}\n${chainId}`;
+    const join = this.joins.get(key) ?? new Map<string, UpstreamRef>();
+    if (!join.has(arrival.jobId)) join.set(arrival.jobId, clone(arrival));
+    this.joins.set(key, join);
+    return clone(join);
   }
 }
 

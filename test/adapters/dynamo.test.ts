@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDependencyJoins } from '../../core/adapters/dynamo-dependency-joins';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
 import { DynamoLockStore, DynamoRunLedger, RUN_RETENTION_MS } from '../../core/adapters/dynamo-run-ledger';
 import { DynamoWorkerRegistry } from '../../core/adapters/dynamo-worker-registry';
 import { CloverError } from '../../core/errors';
 import { jobLockKey } from '../../core/model';
+import { dependencyJoinsContract } from '../../core/testing/contracts/dependency-joins';
 import { sampleRegistration, sampleRun, T0 } from '../../core/testing/contracts/fixtures';
 import { jobStoreContract } from '../../core/testing/contracts/job-store';
 import { runLedgerContract } from '../../core/testing/contracts/run-ledger';
@@ -29,12 +31,14 @@ async function stores() {
     jobs: new DynamoJobStore({ client, table: stack.tables.jobs }),
     ledger: new DynamoRunLedger({ client, runsTable: stack.tables.runs, locksTable: stack.tables.locks }),
     locks,
+    joins: new DynamoDependencyJoins({ client, table: stack.tables.locks }),
     workers: new DynamoWorkerRegistry({ client, table: stack.tables.workers }),
   };
 }
 
 jobStoreContract('DynamoDB', stores);
 runLedgerContract('DynamoDB', stores);
+dependencyJoinsContract('DynamoDB', stores);
 workerRegistryContract('DynamoDB', stores);
 
 describe('DynamoDB item layout', () => {

@@ -67,5 +67,25 @@ export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs
       await jobs.delete(job.spec.jobId); // absent is fine without a version
       await assert.rejects(jobs.delete(job.spec.jobId, 1), NotFoundError);
     });
+
+    it('links and unlinks downstream jobs without changing the version, and a put keeps the list it is given', async () => {
+      const { jobs } = await makeSubject();
+      const job = sampleJob();
+      const id = job.spec.jobId;
+      await jobs.put(job, 0);
+      assert.equal(await jobs.linkDownstream(id, 'b-job', true), true);
+      assert.equal(await jobs.linkDownstream(id, 'a-job', true), true);
+      assert.equal(await jobs.linkDownstream(id, 'a-job', true), true); // idempotent
+      const linked = await jobs.get(id);
+      assert.deepEqual(linked?.downstream, ['a-job', 'b-job']);
+      assert.equal(linked?.version, 1);
+      await jobs.put({ ...job, version: 2, downstream: linked?.downstream ?? [] }, 1);
+      assert.deepEqual((await jobs.get(id))?.downstream, ['a-job', 'b-job']);
+      await jobs.linkDownstream(id, 'a-job', false);
+      await jobs.linkDownstream(id, 'b-job', false);
+      assert.equal((await jobs.get(id))?.downstream, undefined, 'an empty list reads as absent');
+      assert.equal(await jobs.linkDownstream('no-such-job', 'a-job', true), false);
+      assert.equal(await jobs.get('no-such-job'), null, 'linking never creates a job');
+    });
   });
 }

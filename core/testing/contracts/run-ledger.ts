@@ -30,6 +30,32 @@ function claimFor(run: Run, now = T0, extra: Partial<LockClaim> = {}): LockClaim
  */
 export function runLedgerContract(name: string, makeSubject: () => Promise<RunLedgerSubject>): void {
   describe(`RunLedger contract: ${name}`, () => {
+    it("stores a dependent run's chain and clears dependentsPending once, recording the runs fired", async () => {
+      const { ledger } = await makeSubject();
+      const upstream = { runId: 'up@2026-01-30T10:00:00Z', jobId: 'up', status: 'SUCCEEDED' as const };
+      const run = sampleRun({
+        status: 'SUCCEEDED',
+        chainId: 'root@2026-01-30T10:00:00Z',
+        upstream: [
+          { ...upstream, result: { rows: [1, 2] } },
+          { ...upstream, resultOmitted: true },
+        ],
+        hasDependents: true,
+        dependentsPending: true,
+      });
+      await ledger.create(run);
+      assert.deepEqual(await ledger.get(run.runId), run);
+      assert.equal(await ledger.markDependentsFired(run.runId, ['b@after:x', 'c@after:x'], T0 + 5), true);
+      const marked = await ledger.get(run.runId);
+      assert.equal(marked?.dependentsPending, undefined);
+      assert.deepEqual(marked?.downstreamRuns, ['b@after:x', 'c@after:x']);
+      assert.equal(marked?.status, 'SUCCEEDED');
+      assert.equal(marked?.fence, run.fence);
+      assert.equal(await ledger.markDependentsFired(run.runId, ['other'], T0 + 6), false, 'only once');
+      assert.deepEqual((await ledger.get(run.runId))?.downstreamRuns, ['b@after:x', 'c@after:x']);
+      assert.equal(await ledger.markDependentsFired(uniqueId('missing'), [], T0), false);
+    });
+
     it('patches progress and appends log lines under the fence, without a status change or history entry', async () => {
       const { ledger } = await makeSubject();
       const run = sampleRun({ status: 'RUNNING', fence: 3 });
