@@ -82,7 +82,8 @@ export function contextEnv(ctx: HandlerContext): Record<string, string> {
     CLOVER_ATTEMPT: String(ctx.attempt),
     CLOVER_PAYLOAD: JSON.stringify(ctx.payload ?? null),
     CLOVER_DEADLINE_AT: String(ctx.deadlineAt),
-    ...upstreamEnv(ctx.upstream),
+    // Contexts built by older callers may lack `upstream`.
+    ...upstreamEnv(ctx.upstream ?? []),
   };
 }
 

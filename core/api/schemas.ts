@@ -186,6 +186,11 @@ export { JobSpecSchema };
 export const JobViewSchema = JobSchema.extend({
   /** The next fire times (UTC ISO-8601) of a scheduled, unpaused job; on `GET /api/jobs/{jobId}` only. */
   nextFires: z.array(z.string()).optional(),
+  /**
+   * Upstream jobs in `after` that no longer exist (deleted after this job was defined): the job no
+   * longer fires after them until its `after` is changed. On `GET /api/jobs/{jobId}` only; absent when none.
+   */
+  dependencyProblems: z.array(z.object({ jobId: IdSchema, reason: z.string() })).optional(),
 });
 export type JobView = z.output<typeof JobViewSchema>;
 
@@ -251,7 +256,8 @@ export type SchedulePreview = z.output<typeof SchedulePreviewSchema>;
 
 export { RunSchema };
 /** A run in a list: everything but its log, payload and result (read one run for those). */
-export const RunSummarySchema = RunSchema.omit({ log: true, payload: true, result: true });
+/** A run in lists: without its log, payload, result and upstream results (`GET /api/runs/{runId}` has them). */
+export const RunSummarySchema = RunSchema.omit({ log: true, payload: true, result: true, upstream: true });
 export type RunSummary = z.output<typeof RunSummarySchema>;
 
 export const RunListQuerySchema = PageQuerySchema.extend({

@@ -42,6 +42,7 @@ import {
   type AuditAction,
   type AuditRecord,
   type ErrorSearchResult,
+  type JobView,
   type Me,
   type Page,
   type Role,
@@ -143,9 +144,21 @@ export class ManagementApi {
     return job;
   }
 
-  async getJob(jobId: string): Promise<Job & { nextFires?: string[] }> {
+  async getJob(jobId: string): Promise<JobView> {
     const job = await this.deps.jobService.get(jobId);
-    return { ...job, ...this.nextFires(job) };
+    return { ...job, ...this.nextFires(job), ...(await this.dependencyProblems(job)) };
+  }
+
+  /** Upstream jobs that are gone (deleted after this job was defined; JobService.delete allows it). */
+  private async dependencyProblems(job: Job): Promise<Pick<JobView, 'dependencyProblems'>> {
+    const upstream = await Promise.all(job.spec.after.map((d) => this.deps.jobs.get(d.jobId)));
+    const problems = job.spec.after
+      .filter((_, index) => upstream[index] === null)
+      .map((d) => ({
+        jobId: d.jobId,
+        reason: `upstream job ${d.jobId} does not exist (deleted?): this job no longer fires after it; change its after`,
+      }));
+    return problems.length ? { dependencyProblems: problems } : {};
   }
 
   async updateJob(

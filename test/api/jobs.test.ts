@@ -187,6 +187,50 @@ test('errors: 400 with field paths, 409 on a taken id and a stale version, 413, 
   }
 });
 
+test('dependencies over HTTP: bad `after` input and cycles are 400s naming the field, nothing written; a deleted upstream is reported on the downstream job', async () => {
+  await api.ready();
+  const admin = api.as('admin');
+  await admin.call('createJob', { body: spec('dep-a') });
+  await admin.call('createJob', {
+    body: spec('dep-b', { after: [{ jobId: 'dep-a', on: 'SUCCEEDED' }], schedule: null }),
+  });
+  const fields = async (body: Record<string, unknown>) => {
+    const error = await apiError(admin.call('createJob', { body: body as never }));
+    assert.equal(error.status, 400);
+    assert.equal(error.code, 'VALIDATION_FAILED');
+    return error.fields;
+  };
+  assert.deepEqual(await fields(spec('dep-x', { after: [{ jobId: 'nope', on: 'SUCCEEDED' }] })), [
+    { path: 'after.0.jobId', message: 'no job "nope" exists' },
+  ]);
+  assert.deepEqual(await fields(spec('dep-x', { after: [{ jobId: 'dep-x', on: 'SUCCEEDED' }] })), [
+    { path: 'after.0.jobId', message: 'a job cannot run after itself' },
+  ]);
+  assert.deepEqual(await fields(spec('dep-x', { after: [{ jobId: 'dep-a', on: 'SOMETIMES' }] })), [
+    { path: 'after.0.on', message: 'must be one of SUCCEEDED, FAILED, COMPLETED' },
+  ]);
+  const a = await admin.call('getJob', { params: { jobId: 'dep-a' } });
+  const stored = await api.plane.jobs.get('dep-a');
+  const cycle = await apiError(
+    admin.call('updateJob', {
+      params: { jobId: 'dep-a' },
+      body: { version: a.version, spec: spec('dep-a', { after: [{ jobId: 'dep-b', on: 'COMPLETED' }] }) },
+    }),
+  );
+  assert.deepEqual(cycle.fields, [{ path: 'after', message: 'cycle dep-a → dep-b → dep-a' }]);
+  assert.deepEqual(await api.plane.jobs.get('dep-a'), stored, 'nothing written');
+  assert.equal(await api.plane.jobs.get('dep-x'), null);
+  assert.deepEqual(a.downstream, ['dep-b']);
+
+  await admin.call('deleteJob', { params: { jobId: 'dep-a' }, query: {} });
+  const b = await admin.call('getJob', { params: { jobId: 'dep-b' } });
+  assert.deepEqual(
+    b.dependencyProblems?.map((p) => p.jobId),
+    ['dep-a'],
+  );
+  assert.match(b.dependencyProblems?.[0]?.reason ?? '', /does not exist/);
+});
+
 test('a cursor from another query is rejected; pages follow one another without repeats', async () => {
   await api.ready();
   const admin = api.as('admin');
