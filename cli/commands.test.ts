@@ -248,6 +248,66 @@ describe('requests', () => {
   });
 });
 
+describe('dependent jobs', () => {
+  test('jobs create --after/--wait-for sends after entries; jobs get prints after, downstream and problems; runs get prints the chain', async () => {
+    const created = await clover(
+      ['jobs', 'create', 'load', '--handler', 'h', '--after', 'extract,clean:completed', '--wait-for', 'all'],
+      () => ({ status: 201, body: job('load') }),
+    );
+    assert.equal(created.code, 0, created.err);
+    const body = seen[0]?.body as { after: unknown; waitFor: unknown };
+    assert.deepEqual(body.after, [
+      { jobId: 'extract', on: 'SUCCEEDED' },
+      { jobId: 'clean', on: 'COMPLETED' },
+    ]);
+    assert.equal(body.waitFor, 'ALL');
+    const shown = await clover(['jobs', 'get', 'load'], () => ({
+      status: 200,
+      body: {
+        ...job('load', {
+          after: [
+            { jobId: 'extract', on: 'SUCCEEDED' },
+            { jobId: 'clean', on: 'COMPLETED' },
+          ],
+          waitFor: 'ALL',
+        }),
+        downstream: ['report'],
+        dependencyProblems: [{ jobId: 'clean', reason: 'upstream job clean does not exist (deleted?)' }],
+      },
+    }));
+    assert.equal(shown.code, 0, shown.err);
+    assert.match(shown.out, /after:\s+extract \(SUCCEEDED\), clean \(COMPLETED\); waits for all/);
+    assert.match(shown.out, /downstream:\s+report/);
+    assert.match(shown.out, /! upstream job clean does not exist/);
+    const run = await clover(['runs', 'get', 'load@chain:extract@t'], () => ({
+      status: 200,
+      body: {
+        runId: 'load@chain:extract@t',
+        jobId: 'load',
+        scheduledTime: '2026-01-30T10:00:00Z',
+        trigger: 'DEPENDENT',
+        handler: 'h',
+        payload: null,
+        status: 'SUCCEEDED',
+        attempt: 1,
+        fence: 1,
+        jobVersion: 1,
+        concurrency: 'FORBID',
+        createdAt: 0,
+        updatedAt: 0,
+        history: [],
+        chainId: 'extract@t',
+        upstream: [{ runId: 'extract@t', jobId: 'extract', status: 'SUCCEEDED' }],
+        downstreamRuns: ['report@after:load@chain:extract@t'],
+      },
+    }));
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /chain:\s+extract@t/);
+    assert.match(run.out, /upstream:\s+extract@t \(SUCCEEDED\)/);
+    assert.match(run.out, /downstream:\s+report@after:load@chain:extract@t/);
+  });
+});
+
 describe('errors and exit codes', () => {
   const cases: Array<[string, number, number]> = [
     ['VALIDATION_FAILED', 400, 2],

@@ -56,6 +56,8 @@ function formatJob(job: JobView): string[] {
     ['recover', spec.recoverOnWorkerLoss ? 'on worker loss' : 'no (LOST)'],
     ['contacts', spec.contacts.join(', ')],
     ['group', spec.group],
+    ['after', formatAfter(spec)],
+    ['downstream', job.downstream?.join(', ')],
     ['payload', truncate(JSON.stringify(spec.payload), 200)],
     ['version', job.version],
     ['owner', job.owner],
@@ -64,7 +66,26 @@ function formatJob(job: JobView): string[] {
     ['updated', formatTime(job.updatedAt)],
   ]);
   if (job.nextFires?.length) lines.push('next fires:', ...job.nextFires.map((t) => `  ${t}`));
+  for (const problem of job.dependencyProblems ?? []) lines.push(`! ${problem.reason}`);
   return lines;
+}
+
+/** `after` as `extract (SUCCEEDED), load (COMPLETED); waits for all`. */
+function formatAfter(spec: JobView['spec']): string | undefined {
+  if (spec.after.length === 0) return undefined;
+  const list = spec.after.map((d) => `${d.jobId} (${d.on})`).join(', ');
+  return spec.waitFor === 'ALL' && spec.after.length > 1 ? `${list}; waits for all` : list;
+}
+
+/** `--after extract,load:COMPLETED` → after entries (`on` defaults to SUCCEEDED); `none` clears them. */
+function afterOption(ctx: Ctx): unknown {
+  const text = ctx.string('after');
+  if (text === undefined) return undefined;
+  if (text === 'none') return [];
+  return text.split(',').map((item) => {
+    const [jobId, on = 'SUCCEEDED'] = item.trim().split(':');
+    return { jobId, on: on.toUpperCase() };
+  });
 }
 
 function jsonOption(ctx: Ctx, name: string): unknown {
@@ -91,6 +112,8 @@ const SPEC_OPTIONS = {
   description: { type: 'string' },
   timeout: { type: 'string' },
   attempts: { type: 'string' },
+  after: { type: 'string' },
+  'wait-for': { type: 'string' },
   file: { type: 'string', short: 'f' },
 } as const;
 const SPEC_HELP = `  -f, --file FILE     The whole spec as YAML or JSON (- for stdin); flags below override it
@@ -102,7 +125,10 @@ const SPEC_HELP = `  -f, --file FILE     The whole spec as YAML or JSON (- for s
   --pool POOL         Worker pool to run on (default "default")
   --description TEXT  What the job does
   --timeout SECONDS   Per-attempt time limit (default 3600)
-  --attempts N        Attempts before the run fails (default 1)`;
+  --attempts N        Attempts before the run fails (default 1)
+  --after JOBS        Run after these jobs: JOB[:ON],... with ON SUCCEEDED (default), FAILED or
+                      COMPLETED; "none" clears it (docs/dependent-jobs.md)
+  --wait-for MODE     ANY (default: each upstream fires it) or ALL (once per chain, after all)`;
 
 /** Applies the spec flags onto `base` (a spec or a partial one). Schema validation happens in the API. */
 function withFlags(ctx: Ctx, base: Record<string, unknown>): Record<string, unknown> {
@@ -114,6 +140,8 @@ function withFlags(ctx: Ctx, base: Record<string, unknown>): Record<string, unkn
   set('payload', jsonOption(ctx, 'payload'));
   set('description', ctx.string('description'));
   set('timeoutSeconds', ctx.int('timeout', 1, 7 * 24 * 3600));
+  set('after', afterOption(ctx));
+  set('waitFor', ctx.string('wait-for')?.toUpperCase());
   const mode = ctx.string('mode')?.toUpperCase();
   if (mode !== undefined && !(JobModes as readonly string[]).includes(mode)) {
     throw new UsageError(`--mode must be REMOTE or LOCAL, got "${ctx.string('mode')}"`, ctx.command);

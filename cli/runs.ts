@@ -76,6 +76,9 @@ export function formatRun(run: Run): string[] {
     ['progress', run.progress ? `${run.progress.percent}% ${run.progress.message}` : undefined],
     ['error', run.error ? `${run.error.code}: ${run.error.message}` : undefined],
     ['result', run.result === undefined ? undefined : JSON.stringify(run.result)],
+    ['chain', run.chainId],
+    ['upstream', run.upstream?.map((u) => `${u.runId} (${u.status})`).join(', ')],
+    ['downstream', run.downstreamRuns?.join(', ')],
     ['log', run.log?.length ? `${run.log.length} lines (clover runs log ${run.runId})` : undefined],
   ]);
   lines.push('', 'History:');
