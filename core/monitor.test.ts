@@ -53,6 +53,31 @@ describe('Monitor: worker loss (invariant 4)', () => {
     assert.equal((await w.locks.get(jobLockKey('report')))?.owner, undefined);
     assert.ok(w.alertKinds().includes('lost'));
   });
+
+  test('an agent restarted under the same worker id before its lease lapsed: the runs its earlier process held are recovered', async () => {
+    const w = alertingWorld();
+    await w.job();
+    await w.worker('a');
+    await w.worker('b');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    const running = await w.claim(fireRunId('report', '2026-01-30T10:00:00Z'));
+    assert.equal(running.workerId, 'a');
+    w.clock.advance(2 * second);
+    assert.equal((await w.monitor.sweep()).runsRecovered, 0, 'a is alive and running it');
+    await w.worker('a'); // kill -9, restarted at once: a new lease for the same id
+    const report = await w.monitor.sweep();
+    assert.equal(report.runsRecovered, 1);
+    assert.equal(report.workersExpired, 0);
+    const run = (await w.runs.get(running.runId))!;
+    assert.equal(run.status, 'DISPATCHED');
+    assert.equal(run.attempt, 2);
+    assert.ok(run.history.at(-1)?.note?.includes('worker a restarted'), JSON.stringify(run.history));
+    assert.deepEqual(w.alertKinds(), ['lost']);
+    // Claimed again (by the new process or by b): that attempt is left alone.
+    await w.claim(run.runId);
+    w.clock.advance(2 * second);
+    assert.equal((await w.monitor.sweep()).runsRecovered, 0);
+  });
 });
 
 describe('Monitor: deadlines', () => {

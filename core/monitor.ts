@@ -78,6 +78,14 @@ export interface SweepReport {
   readonly errors: { step: string; message: string }[];
 }
 
+/**
+ * True when the run was claimed before the worker's current lease was registered: by an earlier
+ * process under the same worker id. The claim and the registration both carry the agent's own clock.
+ */
+function claimedBeforeRegistration(run: Run, worker: Worker): boolean {
+  return run.status === 'RUNNING' && run.startedAt !== undefined && run.startedAt < worker.registeredAt;
+}
+
 /** The standing condition under which unavailable jobs are flagged in the alert store. */
 export const JOB_UNAVAILABLE = 'job_unavailable';
 const MAX_MISSED_PER_JOB = 100;
@@ -85,8 +93,9 @@ const MAX_MISSED_PER_JOB = 100;
 /**
  * The monitor (ARCHITECTURE.md, "Monitor"): one `sweep(now)` is one pass over
  *  1. leases — expired ones are marked GONE; every DISPATCHED/RUNNING run held by a worker that is
- *     no longer live is re-dispatched as a new attempt (recoverOnWorkerLoss) or marked LOST, and a
- *     `lost` alert tells the owner either way (invariant 4);
+ *     no longer live, or RUNNING since before its worker id registered again (a restarted agent), is
+ *     re-dispatched as a new attempt (recoverOnWorkerLoss) or marked LOST, and a `lost` alert tells
+ *     the owner either way (invariant 4);
  *  2. deadlines — DISPATCHED/RUNNING runs past `deadlineAt` become TIMED_OUT with `cancelRequested`;
  *  3. retries whose backoff passed (Dispatcher.retryDue);
  *  4. missed fires — scheduler dead letters, REMOTE schedules whose last due fire has no run, and
@@ -186,33 +195,43 @@ export class Monitor {
     return report;
   }
 
-  /** Expires lapsed leases and handles the runs of workers that are gone. Returns the live workers. */
+  /**
+   * Expires lapsed leases and handles the runs of workers that are gone. Returns the live workers.
+   * A run counts as its worker's only while the process that claimed it lives: a worker id whose
+   * lease was registered again after the claim (an agent restarted under a fixed `workerId`, e.g. by
+   * systemd after a kill -9, within its old lease's TTL) is a new process that never ran it.
+   */
   private async leases(now: number, report: SweepReport, handled: Set<string>): Promise<Worker[]> {
     const active = await this.activeRuns();
     const workers = await this.deps.workers.list();
-    const alive = new Set<string>();
+    const alive = new Map<string, Worker>();
     for (const worker of workers) {
       if (worker.leaseExpiresAt > now) {
-        alive.add(worker.workerId);
+        alive.set(worker.workerId, worker);
       } else if (await this.deps.workers.expire(worker.workerId, worker.leaseFence, now)) {
         report.workersExpired += 1;
         this.deps.log.log('warn', 'worker lease expired', { workerId: worker.workerId });
       } else {
         const current = await this.deps.workers.get(worker.workerId);
-        if (current && isLive(current, now)) alive.add(worker.workerId);
+        if (current && isLive(current, now)) alive.set(worker.workerId, current);
       }
     }
     for (const run of active) {
-      if (run.workerId === undefined || alive.has(run.workerId)) continue;
+      if (run.workerId === undefined) continue;
+      const holder = alive.get(run.workerId);
+      const restarted = holder !== undefined && claimedBeforeRegistration(run, holder);
+      if (holder && !restarted) continue;
       handled.add(run.runId);
-      await this.workerLost(run, now, report);
+      await this.workerLost(run, now, report, restarted);
     }
     return workers.filter((w) => alive.has(w.workerId));
   }
 
-  private async workerLost(run: Run, now: number, report: SweepReport): Promise<void> {
+  private async workerLost(run: Run, now: number, report: SweepReport, restarted: boolean): Promise<void> {
     const job = await this.deps.jobs.get(run.jobId);
-    const note = `worker ${run.workerId} lost its lease`;
+    const note = restarted
+      ? `worker ${run.workerId} restarted; the process that ran this attempt is gone`
+      : `worker ${run.workerId} lost its lease`;
     let message: string;
     try {
       if (job?.spec.recoverOnWorkerLoss) {

@@ -27,7 +27,9 @@
  * - Outage: a write that fails with a retryable error (AWS did not answer) is appended to the
  *   Journal (fsync'd) instead, and from then on outcomes and log lines go to the journal, in order,
  *   until a background replay (every `replayIntervalMs`) has applied all of it. Progress is not
- *   journaled. A refused write on replay (the fence moved on) counts as applied and is logged.
+ *   journaled. A refused write on replay (the fence moved on) counts as applied and is logged. An
+ *   entry the journal cannot take (a full or failing disk) is kept in memory, with every later one
+ *   behind it, and replayed after the journal: AWS still gets it unless this process dies first.
  * - DRAINING (close(), SIGTERM, or an operator's drain read back by a lease renewal): LOCAL fires stop first (a fire won meanwhile is handed back); the
  *   lease goes DRAINING; receiving stops; running runs get
  *   `drainGraceMs` to finish; at the deadline each one still running is handed back
@@ -225,6 +227,8 @@ export class Agent {
   /** True while the journal may hold entries: outcomes and logs go there too, to keep their order. */
   private outage = false;
   private journalAppends = 0;
+  /** Entries the journal could not take, in order; replayed after it (see the header). */
+  private readonly unjournaled: JournalEntry[] = [];
   private replaying: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -799,9 +803,8 @@ export class Agent {
   /** Writes the outcome with the fence; journals it when AWS does not answer. */
   private async writeOutcome(run: Run, outcome: RunOutcome, log: Logger): Promise<ExecuteResult> {
     if (this.outage) {
-      return (await this.journalOutcome(run, outcome, log))
-        ? { kind: 'journaled', outcome }
-        : { kind: 'dropped', why: 'journal append failed' };
+      await this.journalOutcome(run, outcome, log);
+      return { kind: 'journaled', outcome };
     }
     try {
       const written = await this.deps.execution.complete(run, outcome);
@@ -818,17 +821,16 @@ export class Agent {
       }
       if (isUnavailable(error)) {
         log.log('warn', 'control plane unavailable: outcome journaled', { error });
-        return (await this.journalOutcome(run, outcome, log))
-          ? { kind: 'journaled', outcome }
-          : { kind: 'dropped', why: 'journal append failed' };
+        await this.journalOutcome(run, outcome, log);
+        return { kind: 'journaled', outcome };
       }
       log.log('error', 'outcome could not be written', { error });
       return { kind: 'dropped', why: error instanceof Error ? error.message : String(error) };
     }
   }
 
-  private async journalOutcome(run: Run, outcome: RunOutcome, log: Logger): Promise<boolean> {
-    return this.appendJournal(
+  private async journalOutcome(run: Run, outcome: RunOutcome, log: Logger): Promise<void> {
+    await this.appendJournal(
       {
         kind: 'outcome',
         runId: run.runId,
@@ -841,16 +843,28 @@ export class Agent {
     );
   }
 
-  private async appendJournal(entry: JournalEntry, log: Logger): Promise<boolean> {
+  /** To the journal, or — once it has refused an entry, until replay drains them — to memory, in order. */
+  private async appendJournal(entry: JournalEntry, log: Logger): Promise<void> {
     this.outage = true;
+    if (this.unjournaled.length > 0) {
+      this.unjournaled.push(entry);
+      log.log('warn', `${entry.kind} kept in memory behind entries the journal could not take`, {
+        fence: entry.fence,
+        inMemory: this.unjournaled.length,
+      });
+      return;
+    }
     this.journalAppends += 1;
     try {
       await this.journal.append(entry);
       log.log('info', `journaled ${entry.kind}`, { fence: entry.fence });
-      return true;
     } catch (error) {
-      log.log('error', `journal append failed: ${entry.kind} lost`, { error });
-      return false;
+      this.unjournaled.push(entry);
+      log.log(
+        'error',
+        `journal append failed: ${entry.kind} kept in memory until AWS answers (lost if this process dies first)`,
+        { error },
+      );
     } finally {
       this.journalAppends -= 1;
     }
@@ -974,7 +988,14 @@ export class Agent {
     if (!this.outage) return Promise.resolve();
     this.replaying ??= (async () => {
       try {
-        const result = await this.journal.replay((entry) => this.apply(entry));
+        const fromDisk = await this.journal.replay((entry) => this.apply(entry));
+        const fromMemory =
+          fromDisk.error === undefined ? await this.replayUnjournaled() : { applied: 0, error: undefined };
+        const result = {
+          applied: fromDisk.applied + fromMemory.applied,
+          pending: fromDisk.pending + this.unjournaled.length,
+          error: fromDisk.error ?? fromMemory.error,
+        };
         if (result.applied > 0 || result.error === undefined) {
           this.log.log('info', 'journal replayed', { applied: result.applied, pending: result.pending });
         }
@@ -996,6 +1017,21 @@ export class Agent {
       }
     })();
     return this.replaying;
+  }
+
+  /** Applies the entries held in memory, in order, until one fails (it stays, with those behind it). */
+  private async replayUnjournaled(): Promise<{ applied: number; error: unknown }> {
+    let applied = 0;
+    for (let entry = this.unjournaled[0]; entry !== undefined; entry = this.unjournaled[0]) {
+      try {
+        await this.apply(entry);
+      } catch (error) {
+        return { applied, error };
+      }
+      this.unjournaled.shift();
+      applied += 1;
+    }
+    return { applied, error: undefined };
   }
 
   /** Applies one journaled entry; a write the fence refuses counts as applied. Throws only when AWS does not answer. */
@@ -1135,6 +1171,11 @@ export class Agent {
       this.keeper?.stop();
     });
     await step('final journal replay', () => this.replayJournal());
+    if (this.unjournaled.length > 0) {
+      this.log.log('error', 'entries the journal could not take are lost at exit', {
+        lost: this.unjournaled.map((entry) => `${entry.kind} ${entry.runId}`),
+      });
+    }
     if (this.outage) {
       this.log.log('warn', 'journal not empty at exit; the next start replays it', {
         dir: this.config.journalDir,

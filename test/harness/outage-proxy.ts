@@ -4,7 +4,9 @@
  * so stopping it would lose every table and queue).
  *
  * `cut()` destroys every open connection and resets each new one at once (the SDK sees ECONNRESET,
- * as on a dead network path); `restore()` lets connections through again.
+ * as on a dead network path); `partition()` is silence instead: connections, open or new, stay up but
+ * no byte crosses until `restore()`, which then delivers what was held, in order, as TCP does when a
+ * partition heals before the connection gives up. `restore()` lets connections through again.
  *
  * @example
  * const proxy = await OutageProxy.start(aws.emulator.endpoint);
@@ -19,6 +21,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 export class OutageProxy {
   private readonly sockets = new Set<Socket>();
   private down = false;
+  /** Bytes held by a partition, in the order they were sent, with the socket they are bound for. */
+  private held: [Socket, Buffer][] | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -54,8 +58,16 @@ export class OutageProxy {
     this.sockets.clear();
   }
 
+  /** Until restore(): nothing crosses any connection, open or new; what is sent meanwhile is held. */
+  partition(): void {
+    this.held ??= [];
+  }
+
   restore(): void {
     this.down = false;
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [to, chunk] of held) if (!to.destroyed) to.write(chunk);
   }
 
   async close(): Promise<void> {
@@ -81,7 +93,12 @@ export class OutageProxy {
     upstream.on('error', done);
     client.on('close', done);
     upstream.on('close', done);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    const forward = (from: Socket, to: Socket) =>
+      from.on('data', (chunk: Buffer) => {
+        if (this.held) this.held.push([to, chunk]);
+        else to.write(chunk);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
   }
 }
