@@ -140,7 +140,9 @@ test('a full disk under the journal while AWS is unreachable: every outcome reac
         .filter(
           (l) =>
             batch.includes(String(l.runId)) &&
-            /^(journaled outcome|journal append failed: outcome)/.test(String(l.message)),
+            /^(journaled outcome|journal append failed: outcome|outcome kept in memory)/.test(
+              String(l.message),
+            ),
         ).length;
     await waitFor(
       outcomesTried,
