@@ -4,7 +4,7 @@
  * argument parser. The real-process behaviour is tested in test/agent/.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -311,6 +311,33 @@ describe('Agent', () => {
     const done = await until(run.runId, (r) => r.status === 'SUCCEEDED');
     assert.equal(done.result, 'ok');
     assert.deepEqual(done.log, ['finished']);
+  });
+
+  test('a journal that cannot take an entry (a full disk) keeps it in memory; it is written once AWS answers', async () => {
+    const { agent, deliver, until, runs, dir } = await setup();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    agent.handle('gated', async (ctx) => {
+      await gate;
+      ctx.log('finished');
+      return 'ok';
+    });
+    await agent.start();
+    const run = await deliver('gated');
+    await until(run.runId, (r) => r.status === 'RUNNING');
+    runs.down = true;
+    // Every append now fails (ENOTDIR), as it would with ENOSPC: the journal directory is a file.
+    await rm(dir, { recursive: true });
+    await writeFile(dir, 'not a directory');
+    release();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(runs.runs.get(run.runId)?.status, 'RUNNING');
+    runs.down = false;
+    const done = await until(run.runId, (r) => r.status === 'SUCCEEDED');
+    assert.equal(done.result, 'ok');
+    assert.deepEqual(done.log, ['finished'], 'the log lines too, before the outcome');
   });
 
   test('drain hands back a run that outlasts the grace, then releases the lease', async () => {

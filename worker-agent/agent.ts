@@ -988,9 +988,14 @@ export class Agent {
     if (!this.outage) return Promise.resolve();
     this.replaying ??= (async () => {
       try {
-        const fromDisk = await this.journal.replay((entry) => this.apply(entry));
+        // A journal that cannot even be read (a failing disk) must not hold back what memory has.
+        const fromDisk = await this.journal
+          .replay((entry) => this.apply(entry))
+          .catch((error: unknown) => ({ applied: 0, pending: 1, error, unreadable: true }));
         const fromMemory =
-          fromDisk.error === undefined ? await this.replayUnjournaled() : { applied: 0, error: undefined };
+          fromDisk.error === undefined || 'unreadable' in fromDisk
+            ? await this.replayUnjournaled()
+            : { applied: 0, error: undefined };
         const result = {
           applied: fromDisk.applied + fromMemory.applied,
           pending: fromDisk.pending + this.unjournaled.length,

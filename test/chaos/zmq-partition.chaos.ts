@@ -103,7 +103,8 @@ test('ZeroMQ partitioned while runs are in flight, in cycles: each fire falls ba
 
   const runIds: string[] = [];
   for (let cycle = 1; cycle <= CYCLES; cycle += 1) {
-    const cut = chaos.pick([['zp-1'], ['zp-2'], ['zp-1', 'zp-2']]);
+    // The first candidate's path most often: a partition of zp-2 alone only matters once zp-1's is cut.
+    const cut = chaos.pick([['zp-1'], ['zp-1'], ['zp-2'], ['zp-1', 'zp-2']]);
     const burst = chaos.int(4, 8);
     const firing = Array.from({ length: burst }, async (_, i) => {
       await sleep(i * chaos.int(20, 150)); // a burst, spread out so the partition lands mid-burst
