@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { JobView } from '../../core/api/schemas';
@@ -16,10 +18,21 @@ import { type ConsoleStack, startConsoleStack } from './stack';
 let stack: ConsoleStack;
 let browser: Browser;
 let admin: BrowserContext;
+/** A webhook receiver on loopback (the local runtime allows http to it): answers 200, counts posts. */
+const hooks = { url: '', posts: 0 };
+const receiver = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    hooks.posts += 1;
+    res.writeHead(200).end('ok');
+  });
+});
 
 const VIEWPORT = { width: 1280, height: 900 };
 
 before(async () => {
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  hooks.url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   stack = await startConsoleStack();
   browser = await launchChromium();
   admin = await newContext();
@@ -31,6 +44,7 @@ after(async () => {
     console.error(`agent console-w1 exited:\n${stack.agent.text.slice(-4000)}`);
   await browser?.close();
   await stack?.stop();
+  receiver.close();
 });
 
 /**
@@ -265,6 +279,7 @@ test('every other page renders its data, passes axe and is captured', async () =
     name: 'Ops on call',
     email: 'ops@example.com',
     subscriptions: [{ jobId: 'nightly-report', alertKinds: ['failure', 'timeout'] }],
+    channels: [{ type: 'webhook', name: 'pager', url: `${hooks.url}/ops` }],
   });
   await stack.api('admin', 'POST', '/api/jobs', {
     jobId: 'orphan',
@@ -275,6 +290,21 @@ test('every other page renders its data, passes axe and is captured', async () =
 
   await p.goto(`${stack.url}/alerts`);
   await p.getByRole('link', { name: 'orphan' }).first().waitFor();
+  // Each alert shows its channel deliveries; a reload picks up the notifier's post.
+  for (
+    let i = 0;
+    i < 100 && (await p.locator('details.delivery', { hasText: 'SENT' }).count()) === 0;
+    i += 1
+  ) {
+    await new Promise((r) => setTimeout(r, 300));
+    await p.reload();
+    await p.getByRole('link', { name: 'orphan' }).first().waitFor();
+  }
+  const delivery = p.locator('details.delivery', { hasText: 'ops/pager (webhook)' }).first();
+  await delivery.getByText('SENT').waitFor();
+  await delivery.locator('summary').click();
+  await delivery.getByText(/HTTP 200/).waitFor();
+  assert.ok(hooks.posts >= 1, 'the receiver got the alert');
   await checkPage(p, 'alerts');
 
   // The alert mail's link opens the run in the console: the notifier links to /runs/:runId.
@@ -371,8 +401,38 @@ test('delete a job after confirming, add a contact with the form, drain a worker
     .getByRole('alert')
     .waitFor();
   await p.getByLabel('Email').fill('lead@example.com');
+  await p.getByRole('button', { name: 'Add channel' }).click();
+  await p.getByLabel('Channel name').fill('pager');
+  await p.getByLabel('URL').fill('https://169.254.169.254/latest/meta-data');
   await p.getByRole('button', { name: 'Add contact' }).click();
+  await p
+    .getByRole('alert')
+    .filter({ hasText: /link-local/ })
+    .waitFor();
+  await p.getByLabel('URL').fill(`${hooks.url}/lead`);
+  await p.getByRole('button', { name: 'Add contact' }).click();
+  // The generated signing secret is shown once, then only "secret set".
+  const secret = await p
+    .getByRole('status')
+    .filter({ hasText: 'Store the signing secret now' })
+    .locator('code')
+    .textContent();
+  assert.match(secret ?? '', /^[0-9a-f]{64}$/);
+  await p.getByRole('button', { name: 'I have stored it' }).click();
   await p.getByRole('cell', { name: /Dev lead/ }).waitFor();
+  await p
+    .getByText(/secret set/)
+    .first()
+    .waitFor();
+  const stored = await stack.api<{ channels: { secretSet: boolean; secret?: string }[] }>(
+    'admin',
+    'GET',
+    '/api/contacts/dev-lead',
+  );
+  assert.deepEqual(
+    stored.channels.map((c) => [c.secretSet, c.secret]),
+    [[true, undefined]],
+  );
   assert.equal(
     (await stack.api<{ email: string }>('admin', 'GET', '/api/contacts/dev-lead')).email,
     'lead@example.com',

@@ -11,7 +11,9 @@ import type {
   AlertRecord,
   AuditListQueryInput,
   AuditRecord,
+  ChannelChange,
   Contact,
+  ContactView,
   ErrorSearchQueryInput,
   ErrorSearchResult,
   JobListQueryInput,
@@ -118,7 +120,7 @@ export function useContacts() {
   const api = useApi();
   return useQuery({
     queryKey: keys.contacts,
-    queryFn: () => api.get<Page<Contact>>('/api/contacts', { limit: 200 }),
+    queryFn: () => api.get<Page<ContactView>>('/api/contacts', { limit: 200 }),
   });
 }
 
@@ -232,14 +234,17 @@ export function useDrainWorker() {
   });
 }
 
+/** A contact as the form sends it: channels of an existing contact may leave out `url` to keep it. */
+export type ContactInput = Omit<Contact, 'channels'> & { channels: ChannelChange[] };
+
 export function useSaveContact(existingId?: string) {
   const api = useApi();
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (contact: Contact) => {
-      if (!existingId) return api.post<Contact>('/api/contacts', contact);
+    mutationFn: (contact: ContactInput) => {
+      if (!existingId) return api.post<ContactView>('/api/contacts', contact);
       const { contactId: _id, ...rest } = contact;
-      return api.put<Contact>(`/api/contacts/${enc(existingId)}`, rest);
+      return api.put<ContactView>(`/api/contacts/${enc(existingId)}`, rest);
     },
     onSuccess: () => client.invalidateQueries({ queryKey: keys.contacts }),
   });

@@ -8,6 +8,7 @@ export type {
   AuditListQueryInput,
   AuditRecord,
   Contact,
+  ContactView,
   ErrorSearchQueryInput,
   ErrorSearchResult,
   JobListQueryInput,
@@ -29,6 +30,9 @@ export type {
 export type {
   AlertKind,
   AlertRecord,
+  ChannelChange,
+  ChannelDelivery,
+  ChannelType,
   ConcurrencyPolicy,
   DeliveryKind,
   JobMode,

@@ -1,5 +1,5 @@
 import { Link } from 'react-router';
-import type { AlertRecord } from '../api/types';
+import type { AlertRecord, ChannelDelivery } from '../api/types';
 import { formatInstant } from '../format';
 import { Badge } from './ui';
 
@@ -52,11 +52,39 @@ export function AlertTable({
                 <Badge tone={TONE[a.status]}>{a.status}</Badge>
                 {a.recipients.length > 0 && <div className="muted small">{a.recipients.join(', ')}</div>}
                 {a.reason && <div className="muted small">{a.reason}</div>}
+                {a.deliveries?.map((d) => (
+                  <Delivery key={`${d.contactId}/${d.channel}`} delivery={d} />
+                ))}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** One channel's delivery: its status, and each HTTP attempt (status, or why none came) on demand. */
+function Delivery({ delivery: d }: { delivery: ChannelDelivery }) {
+  return (
+    <details className="small delivery">
+      <summary>
+        {d.contactId}/{d.channel} ({d.type}){' '}
+        <Badge tone={d.status === 'SENT' ? 'good' : 'bad'}>{d.status}</Badge> {d.attempts} attempt
+        {d.attempts === 1 ? '' : 's'}
+      </summary>
+      <div className="muted">{d.target}</div>
+      <ol>
+        {d.history.map((h) => (
+          <li key={h.at}>
+            {formatInstant(h.at)}: {h.httpStatus === undefined ? 'no answer' : `HTTP ${h.httpStatus}`}
+            {h.error && h.httpStatus === undefined ? ` — ${h.error}` : ''}
+            {h.error && h.httpStatus !== undefined && h.error !== `HTTP ${h.httpStatus}`
+              ? ` — ${h.error.replace(/^HTTP \d+: /, '')}`
+              : ''}
+          </li>
+        ))}
+      </ol>
+    </details>
   );
 }

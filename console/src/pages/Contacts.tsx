@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ApiError } from '../api/client';
 import { useCan, useContacts, useDeleteContact, useSaveContact } from '../api/hooks';
-import type { AlertKind, Contact, Subscription } from '../api/types';
+import type { AlertKind, ChannelChange, ChannelType, ContactView, Subscription } from '../api/types';
 import { useDraft } from '../auth/drafts';
 import { Badge, ConfirmButton, Empty, ErrorBox, MutationError, QueryView } from '../components/ui';
 
@@ -15,13 +15,20 @@ const KINDS: Readonly<Record<AlertKind, string>> = {
   misfire: 'misfire',
 };
 const ALL_KINDS = Object.keys(KINDS) as AlertKind[];
+const CHANNEL_TYPES: Readonly<Record<ChannelType, string>> = {
+  webhook: 'Webhook (signed JSON)',
+  slack: 'Slack',
+  teams: 'Microsoft Teams',
+};
 
 /** People to alert, what they want to hear about, and the job groups they follow. */
 export default function Contacts() {
   const contacts = useContacts();
   const canEdit = useCan('admin');
   const remove = useDeleteContact();
-  const [editing, setEditing] = useState<Contact | 'new' | undefined>();
+  const [editing, setEditing] = useState<ContactView | 'new' | undefined>();
+  // Webhook secrets a save generated: the API shows them in that one response only.
+  const [secrets, setSecrets] = useState<ContactView | undefined>();
   return (
     <section>
       <div className="page-head">
@@ -32,10 +39,29 @@ export default function Contacts() {
           </button>
         )}
       </div>
+      {secrets && (
+        <div className="card secret-notice" role="status">
+          <h2>Store the signing secret now</h2>
+          <p>Clover shows a webhook's secret once; receivers verify the Clover-Signature header with it.</p>
+          {secrets.channels
+            .filter((c) => c.secret)
+            .map((c) => (
+              <p key={c.name}>
+                {secrets.name} · {c.name}: <code>{c.secret}</code>
+              </p>
+            ))}
+          <button type="button" onClick={() => setSecrets(undefined)}>
+            I have stored it
+          </button>
+        </div>
+      )}
       {editing && (
         <ContactForm
           existing={editing === 'new' ? undefined : editing}
-          onDone={() => setEditing(undefined)}
+          onDone={(saved) => {
+            setEditing(undefined);
+            if (saved?.channels.some((c) => c.secret)) setSecrets(saved);
+          }}
         />
       )}
       <MutationError error={remove.error} />
@@ -55,6 +81,7 @@ export default function Contacts() {
                     <th scope="col">Alert kinds</th>
                     <th scope="col">Groups</th>
                     <th scope="col">Subscriptions</th>
+                    <th scope="col">Channels</th>
                     {canEdit && (
                       <th scope="col">
                         <span className="sr-only">Actions</span>
@@ -87,6 +114,23 @@ export default function Contacts() {
                               </div>
                             ))}
                       </td>
+                      <td className="small">
+                        {c.channels.length === 0
+                          ? '—'
+                          : c.channels.map((ch) => (
+                              <div key={ch.name}>
+                                {ch.name} <Badge>{ch.type}</Badge>{' '}
+                                <span className="muted">
+                                  {ch.url}
+                                  {ch.type === 'webhook'
+                                    ? ch.secretSet
+                                      ? ' · secret set'
+                                      : ' · no secret'
+                                    : ''}
+                                </span>
+                              </div>
+                            ))}
+                      </td>
                       {canEdit && (
                         <td className="actions">
                           <button type="button" onClick={() => setEditing(c)}>
@@ -114,7 +158,13 @@ export default function Contacts() {
   );
 }
 
-function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => void }) {
+function ContactForm({
+  existing,
+  onDone,
+}: {
+  existing?: ContactView;
+  onDone: (saved?: ContactView) => void;
+}) {
   const draftKey = `contact:${existing?.contactId ?? 'new'}`;
   const [form, setForm, clearDraft] = useDraft(draftKey, () => ({
     contactId: existing?.contactId ?? '',
@@ -123,6 +173,9 @@ function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => v
     alertKinds: existing?.alertKinds ?? ALL_KINDS,
     groups: existing?.groups.join(', ') ?? '',
     subscriptions: (existing?.subscriptions ?? []).map(toRow),
+    channels: (existing?.channels ?? []).map(
+      (c): ChannelRow => ({ type: c.type, name: c.name, url: '', stored: c.url, rotate: false }),
+    ),
   }));
   const save = useSaveContact(existing?.contactId);
   const error = save.error instanceof ApiError ? save.error : undefined;
@@ -140,11 +193,12 @@ function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => v
           .map((g) => g.trim())
           .filter(Boolean),
         subscriptions: form.subscriptions.map(fromRow),
+        channels: form.channels.map(fromChannelRow),
       },
       {
-        onSuccess: () => {
+        onSuccess: (saved) => {
           clearDraft();
-          onDone();
+          onDone(saved);
         },
       },
     );
@@ -213,6 +267,13 @@ function ContactForm({ existing, onDone }: { existing?: Contact; onDone: () => v
           rows={form.subscriptions}
           onChange={(subscriptions) => setForm({ ...form, subscriptions })}
           fieldError={(i) => error?.fields.find((f) => f.path.startsWith(`subscriptions.${i}`))?.message}
+        />
+        <ChannelsEditor
+          rows={form.channels}
+          onChange={(channels) => setForm({ ...form, channels })}
+          fieldError={(i) =>
+            error?.fields.find((f) => f.path === 'channels' || f.path.startsWith(`channels.${i}`))?.message
+          }
         />
       </fieldset>
       {save.error && !error?.fields.length ? <ErrorBox error={save.error} /> : null}
@@ -308,6 +369,108 @@ function SubscriptionsEditor({
       ))}
       <button type="button" onClick={() => onChange([...rows, { on: 'job', id: '', alertKinds: ALL_KINDS }])}>
         Add subscription
+      </button>
+    </fieldset>
+  );
+}
+
+interface ChannelRow {
+  type: ChannelType;
+  name: string;
+  /** A new URL; empty keeps the stored one (`stored`, shown shortened). */
+  url: string;
+  stored?: string;
+  rotate: boolean;
+}
+
+function fromChannelRow(row: ChannelRow): ChannelChange {
+  const url = row.url.trim();
+  return {
+    type: row.type,
+    name: row.name.trim(),
+    ...(url ? { url } : {}),
+    ...(row.rotate ? { rotateSecret: true as const } : {}),
+  };
+}
+
+/**
+ * Webhook and chat channels: alerted like the email. URLs of saved channels are credentials the API
+ * never shows again, so their field is empty and leaving it so keeps the stored URL.
+ */
+function ChannelsEditor({
+  rows,
+  onChange,
+  fieldError,
+}: {
+  rows: ChannelRow[];
+  onChange: (rows: ChannelRow[]) => void;
+  fieldError: (index: number) => string | undefined;
+}) {
+  const change = (i: number, patch: Partial<ChannelRow>) =>
+    onChange(rows.map((row, j) => (j === i ? { ...row, ...patch } : row)));
+  return (
+    <fieldset className="checks wide">
+      <legend>Webhook and chat channels</legend>
+      {rows.length === 0 && <p className="muted small">None: alerts go by email only.</p>}
+      {rows.map((row, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: rows are edited in place and have no id until saved
+        <div key={i} className="subscription">
+          <label>
+            Type
+            <select
+              value={row.type}
+              disabled={row.stored !== undefined}
+              onChange={(e) => change(i, { type: e.target.value as ChannelType })}
+            >
+              {(Object.keys(CHANNEL_TYPES) as ChannelType[]).map((t) => (
+                <option key={t} value={t}>
+                  {CHANNEL_TYPES[t]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Channel name
+            <input
+              value={row.name}
+              readOnly={row.stored !== undefined}
+              onChange={(e) => change(i, { name: e.target.value })}
+            />
+          </label>
+          <label>
+            URL
+            <input
+              type="url"
+              value={row.url}
+              placeholder={row.stored ? `unchanged: ${row.stored}` : 'https://'}
+              onChange={(e) => change(i, { url: e.target.value })}
+            />
+          </label>
+          {row.type === 'webhook' && row.stored !== undefined && (
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={row.rotate}
+                onChange={(e) => change(i, { rotate: e.target.checked })}
+              />
+              New signing secret
+            </label>
+          )}
+          <button type="button" onClick={() => onChange(rows.filter((_, j) => j !== i))}>
+            Remove channel
+          </button>
+          {fieldError(i) && (
+            <span className="field-error" role="alert">
+              {fieldError(i)}
+            </span>
+          )}
+        </div>
+      ))}
+      <button
+        type="button"
+        onClick={() => onChange([...rows, { type: 'webhook', name: '', url: '', rotate: false }])}
+      >
+        Add channel
       </button>
     </fieldset>
   );
