@@ -166,6 +166,9 @@ export function callFloor(label: string, floor: Floor): number | undefined {
   return same.length ? median(same.map(([, ms]) => ms)) : undefined;
 }
 
+/** The last step of every path: from the last AWS call to the end of the window (in-process work, ZeroMQ). */
+export const AFTER_CALLS = 'after the last AWS call';
+
 export interface PathStep {
   /** The call that ends the step. */
   readonly label: string;
@@ -179,7 +182,7 @@ export interface PathStep {
  * One fire's window as sequential steps: the AWS calls on the path are those that end inside the
  * window and either start inside it or are a receive that returned a message (a long poll waiting
  * when the message landed). Empty receives (idle long polls) and lease heartbeats are not on the
- * path. The time after the last call, up to `to`, is the `to start` step (in-process work, ZeroMQ).
+ * path. The time after the last call, up to `to`, is the AFTER_CALLS step.
  */
 export function firePath(calls: readonly TimedCall[], from: number, to: number): PathStep[] {
   const onPath = calls
@@ -197,7 +200,7 @@ export function firePath(calls: readonly TimedCall[], from: number, to: number):
     });
     previous = call.end;
   }
-  steps.push({ label: 'to start (no AWS call)', ms: to - previous, inCallMs: 0 });
+  steps.push({ label: AFTER_CALLS, ms: to - previous, inCallMs: 0 });
   return steps;
 }
 
@@ -217,7 +220,7 @@ export class PathStats {
    */
   summary(floor: Floor): Record<string, unknown> {
     const callsOf = (steps: readonly PathStep[]) =>
-      steps.filter((s) => !s.label.startsWith('to start')).map((s) => s.label);
+      steps.filter((s) => s.label !== AFTER_CALLS).map((s) => s.label);
     const totals = this.fires.map((steps) => steps.reduce((sum, s) => sum + s.ms, 0));
     const unknown = new Set<string>();
     const floors = this.fires.map((steps) =>

@@ -7,16 +7,19 @@
  */
 import { SqsInbox } from '../core/adapters/sqs-inbox';
 import { RequestCounter } from './aws-requests';
+import { FireBreakdown } from './floor';
 import { withBenchStack } from './harness';
 import { percentile, round } from './stats';
 
 export function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
   // A warm Lambda keeps its worker list for a second; the bench reuses one dispatcher like a warm container.
-  return withBenchStack({ name: 'fire' }, async ({ plane, clients, emulator, registerWorker }) => {
+  return withBenchStack({ name: 'fire' }, async (stack) => {
+    const { plane, clients, prefix, emulator, registerWorker } = stack;
+    const breakdown = new FireBreakdown(stack);
     const { queueUrl } = await registerWorker({ workerId: 'bench-worker', handlers: ['bench.noop'] });
     const inbox = new SqsInbox(clients.sqs, queueUrl);
     await plane.jobService.define({ jobId: 'bench', handler: 'bench.noop' });
-    const counter = new RequestCounter(clients);
+    const counter = new RequestCounter(clients, prefix);
     const dispatcherMs: number[] = [];
     const fireToClaimMs: number[] = [];
     let dispatcherRequests = 0;
@@ -29,7 +32,9 @@ export function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
       const [message] = await inbox.receive({ maxMessages: 1, waitSeconds: 5 });
       if (!message?.ok) throw new Error('the worker did not receive the run');
       const run = await plane.execution.claim(message.envelope, 'bench-worker');
-      fireToClaimMs.push(performance.now() - start);
+      const claimed = performance.now();
+      fireToClaimMs.push(claimed - start);
+      breakdown.record('fire-to-claim', start, claimed);
       await inbox.ack(message.receipt);
       await plane.execution.complete(run, { status: 'SUCCEEDED' });
       if (i < fires - 1) counter.reset();
@@ -43,6 +48,7 @@ export function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
       dispatcherRequestsPerFire: Number((dispatcherRequests / fires).toFixed(2)),
       dispatcherMs: { p50: round(percentile(dispatcherMs, 50)), p99: round(percentile(dispatcherMs, 99)) },
       fireToClaimMs: { p50: round(percentile(fireToClaimMs, 50)), p99: round(percentile(fireToClaimMs, 99)) },
+      ...(await breakdown.summary()),
     };
   });
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { breakdown } from './aws-timeline';
+import { loadPrices, perMillionFires, requestUnits } from './costs';
 import {
   type BenchResult,
   mergeResults,
@@ -73,4 +75,36 @@ test('a breakdown clips calls to the window and counts overlapping calls once in
     'DynamoDB.UpdateItem(runs)': 20,
     'outside AWS calls': 40,
   });
+});
+
+test("request units follow the tables' indexes, and a million fires is priced from bench/aws-prices.json", () => {
+  // runs has 4 indexes, locks none; a transaction writes each item twice.
+  assert.deepEqual(requestUnits('DynamoDB.TransactWriteItems(locks+runs)'), { read: 0, write: 8 });
+  assert.deepEqual(requestUnits('DynamoDB.UpdateItem(locks)'), { read: 0, write: 1 });
+  assert.deepEqual(requestUnits('DynamoDB.GetItem(jobs)'), { read: 1, write: 0 });
+  assert.deepEqual(requestUnits('SQS.SendMessage(worker)'), { read: 0, write: 0 });
+  const cost = perMillionFires(loadPrices(), {
+    'DynamoDB.GetItem(jobs)': 1,
+    'DynamoDB.TransactWriteItems(locks+runs)': 1,
+    'SQS.SendMessage(worker)': 1,
+  });
+  assert.deepEqual(cost.perFire, { dynamoWriteUnits: 8, dynamoReadUnits: 1, sqsRequests: 1 });
+  // 8 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
+  assert.equal(cost.dollars['DynamoDB writes'], 5);
+  assert.equal(cost.dollars['SQS requests'], 0.4);
+  assert.equal(cost.dollars['Scheduler invocation'], 1);
+});
+
+test('docs/aws-prices.md shows exactly the rows of bench/aws-prices.json, with its date and region', () => {
+  const prices = loadPrices();
+  const doc = readFileSync(new URL('../docs/aws-prices.md', import.meta.url), 'utf8');
+  const rows = doc
+    .split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('| service') && !line.startsWith('| ---'))
+    .map((line) => line.slice(2, -2).split(' | '));
+  assert.deepEqual(
+    rows,
+    prices.items.map((item) => [item.service, item.item, item.price]),
+  );
+  assert.ok(doc.includes(`Dated ${prices.date}. Region ${prices.region}`));
 });

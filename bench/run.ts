@@ -27,6 +27,7 @@ import { LOCALSTACK_IMAGE } from '../infra/local/emulator';
 import { apiAtSize } from './api';
 import { cliStartup } from './cli-startup';
 import { consoleBench } from './console';
+import { costs } from './costs';
 import { failover } from './failover';
 import { figuresFromChild } from './harness';
 import { poisonFlood } from './poison-flood';
@@ -45,6 +46,7 @@ import {
   replaceReadmeTable,
 } from './results';
 import { scheduleSearches } from './schedule';
+import { startupTimes } from './startup';
 import { zmqLatency } from './zmq-latency';
 
 const benchmarks: readonly Bench[] = [
@@ -72,16 +74,71 @@ const benchmarks: readonly Bench[] = [
     ],
   },
   {
+    // After requests-per-fire: it prices the requests per fire that bench wrote to latest.json.
+    name: 'costs',
+    description:
+      'dollars per million fires (SQS path) and per month at idle, from requests counted here and bench/aws-prices.json (an idle agent for 60 s, 5 monitor sweeps)',
+    run: () => costs(readResults()?.benches['requests-per-fire']),
+    headline: (f) => [
+      { figure: 'dollars per million fires, SQS path', value: at(f, 'perMillionFires.total'), unit: '$' },
+      { figure: 'dollars per month, idle stack', value: at(f, 'idle.stack.total'), unit: '$' },
+      { figure: 'dollars per month, each idle agent', value: at(f, 'idle.perAgent.total'), unit: '$' },
+    ],
+  },
+  {
     name: 'zmq-latency',
     description: 'fire-to-start, ZeroMQ against SQS delivery, alternating (200 fires each)',
     run: () => zmqLatency(200),
     headline: (f) => [
-      { figure: 'fire-to-start p50, SQS', value: at(f, 'fireToStartMs.sqs.p50'), unit: 'ms' },
+      ...(['sqs', 'zmq'] as const).flatMap((path) => {
+        const name = path === 'sqs' ? 'SQS' : 'ZeroMQ';
+        const floor = {
+          against: 'emulator floor of its path',
+          value: at(f, `fireToStartBreakdown.${path}.floorMs`),
+        };
+        return [
+          {
+            figure: `fire-to-start p50, ${name}`,
+            value: at(f, `fireToStartMs.${path}.p50`),
+            unit: 'ms',
+            compare: floor,
+          },
+          {
+            figure: `fire-to-start p99, ${name}`,
+            value: at(f, `fireToStartMs.${path}.p99`),
+            unit: 'ms',
+            compare: floor,
+          },
+        ];
+      }),
       {
-        figure: 'fire-to-start p50, ZeroMQ',
+        figure: 'fire-to-start p50, ZeroMQ against SQS',
         value: at(f, 'fireToStartMs.zmq.p50'),
         unit: 'ms',
         compare: { against: 'SQS p50', value: at(f, 'fireToStartMs.sqs.p50') },
+      },
+    ],
+  },
+  {
+    name: 'startup',
+    description:
+      '`npm start` to its ready line with and without the demo, the agent to `agent started` from source and from its bundle (median of 2 each)',
+    run: () => startupTimes(2),
+    headline: (f) => [
+      {
+        figure: '`npm start` to ready, with the demo',
+        value: at(f, 'npmStartToReadyMs.withDemo.medianMs') / 1000,
+        unit: 's',
+      },
+      {
+        figure: '`npm start -- --no-demo` to ready',
+        value: at(f, 'npmStartToReadyMs.noDemo.medianMs') / 1000,
+        unit: 's',
+      },
+      {
+        figure: 'agent (bundle) to started',
+        value: at(f, 'agentToStartedMs.fromBundle.medianMs') / 1000,
+        unit: 's',
       },
     ],
   },
@@ -131,6 +188,15 @@ const benchmarks: readonly Bench[] = [
     run: async () => (await figuresFromChild('bench/local-jitter.ts')) as Figures,
     headline: (f) => [
       {
+        figure: 'LOCAL timer-to-start p50',
+        value: at(f, 'timerToStartBreakdown.local.p50'),
+        unit: 'ms',
+        compare: {
+          against: 'emulator floor of its path',
+          value: at(f, 'timerToStartBreakdown.local.floorMs'),
+        },
+      },
+      {
         figure: 'LOCAL fire start lateness p99',
         value: at(f, 'lateMs.start.p99'),
         unit: 'ms',
@@ -142,6 +208,10 @@ const benchmarks: readonly Bench[] = [
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = `${root}bench/results/latest.json`;
+
+function readResults(): Results | undefined {
+  return existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Results) : undefined;
+}
 
 function git(...args: string[]): string {
   try {
@@ -201,6 +271,16 @@ async function main(): Promise<void> {
     emulator: emulator(),
   };
   const fresh: Record<string, BenchResult> = {};
+  // Written after every bench, so a run cut short keeps what it measured, and a bench can read an
+  // earlier one's figures (costs reads requests-per-fire's).
+  const write = () => {
+    const results = mergeResults(readResults(), meta, fresh);
+    mkdirSync(`${root}bench/results`, { recursive: true });
+    writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(`${root}bench/results/latest.md`, renderMarkdown(results));
+    const readme = `${root}README.md`;
+    writeFileSync(readme, replaceReadmeTable(readFileSync(readme, 'utf8'), results));
+  };
   for (const bench of chosen) {
     console.log(`\n== ${bench.name}: ${bench.description}`);
     const measuredAt = new Date().toISOString();
@@ -220,14 +300,8 @@ async function main(): Promise<void> {
       fresh[bench.name] = { ...base, seconds, ok: false, error: message };
       console.error(`${bench.name} failed after ${seconds} s:`, error);
     }
+    write();
   }
-  const previous = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Results) : undefined;
-  const results = mergeResults(previous, meta, fresh);
-  mkdirSync(`${root}bench/results`, { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(`${root}bench/results/latest.md`, renderMarkdown(results));
-  const readme = `${root}README.md`;
-  writeFileSync(readme, replaceReadmeTable(readFileSync(readme, 'utf8'), results));
   console.log(`\nwrote bench/results/latest.json, bench/results/latest.md and README.md's table`);
   if (Object.values(fresh).some((r) => !r.ok)) process.exitCode = 1;
 }
