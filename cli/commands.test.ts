@@ -233,6 +233,37 @@ describe('requests', () => {
     });
     const listed = await clover(['contacts', 'list'], () => ({ status: 200, body: { items: [stored] } }));
     assert.match(listed.out, /CHANNELS[\s\S]*pager\(webhook\),chat\(slack\)/);
+    const alerts = await clover(['alerts', 'list'], () => ({
+      status: 200,
+      body: {
+        items: [
+          {
+            alertId: 'a1',
+            kind: 'failure',
+            jobId: 'nightly',
+            message: 'boom',
+            createdAt: 1_769_767_200_000,
+            updatedAt: 1_769_767_200_000,
+            status: 'FAILED',
+            attempts: 1,
+            recipients: ['ops@example.com'],
+            deliveries: [
+              {
+                contactId: 'ops',
+                channel: 'pager',
+                type: 'webhook',
+                target: 'https://a.example.com/h',
+                status: 'FAILED',
+                attempts: 3,
+                history: [],
+              },
+            ],
+          },
+        ],
+      },
+    }));
+    assert.equal(alerts.code, 0, alerts.err);
+    assert.match(alerts.out, /CHANNELS[\s\S]*ops\/pager:FAILED\(3\)/);
     const bad = await clover(['contacts', 'create', 'ops', '--webhook', 'https://no-name.example.com']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--webhook takes NAME=URL/);

@@ -19,6 +19,12 @@ const ALERT_COLUMNS: readonly Column<Alert>[] = [
   { header: 'STATUS', value: (a) => a.status },
   { header: 'TO', value: (a) => a.recipients.join(',') },
   {
+    // Per webhook/chat channel: contact/channel, its status and HTTP attempts (`--json` has each attempt).
+    header: 'CHANNELS',
+    value: (a) =>
+      (a.deliveries ?? []).map((d) => `${d.contactId}/${d.channel}:${d.status}(${d.attempts})`).join(','),
+  },
+  {
     header: 'REASON',
     value: (a) => truncate(a.reason ?? (a.foldedInto ? `in digest ${a.foldedInto}` : ''), 50),
   },
