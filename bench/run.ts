@@ -59,6 +59,17 @@ const benchmarks: readonly Bench[] = [
     name: 'cli-startup',
     description: '`clover` CLI start-up: the bundle (median of 10 runs) against the source under tsx (of 3)',
     run: () => cliStartup(10),
+    headline: (f) => {
+      const wall = (key: string) => Number(/wall (\d+)/.exec(String(f[key]))?.[1] ?? Number.NaN);
+      return [
+        {
+          figure: '`clover --help` (bundle), wall',
+          value: wall('bundle: clover --help, ms'),
+          unit: 'ms',
+          compare: { against: 'bare node', value: wall('bare node (floor), ms') },
+        },
+      ];
+    },
   },
   {
     name: 'requests-per-fire',
@@ -161,6 +172,19 @@ const benchmarks: readonly Bench[] = [
     description:
       'management API lists and error search at 10,000 jobs and 10,000 runs: latency and reads per page',
     run: () => apiAtSize(10_000, 10_000),
+    headline: (f) => [
+      { figure: 'API: jobs of a pool, a page', value: at(f, 'jobs, pool filter (index).p50Ms'), unit: 'ms' },
+      {
+        figure: 'API: runs newest first, a page',
+        value: at(f, 'runs, newest first, 50 a page.p50Ms'),
+        unit: 'ms',
+      },
+      {
+        figure: 'API: error search, a page',
+        value: at(f, 'error search "disk full" over 7 days.p50Ms'),
+        unit: 'ms',
+      },
+    ],
   },
   {
     name: 'failover',
@@ -180,6 +204,14 @@ const benchmarks: readonly Bench[] = [
     name: 'poison-flood',
     description: 'fire-to-start behind 200 malformed messages on the worker queue (5 fires)',
     run: () => poisonFlood(5),
+    headline: (f) => [
+      {
+        figure: 'fire-to-start p50 behind 200 malformed messages',
+        value: at(f, 'fireToStartMs.behind200Malformed.p50'),
+        unit: 'ms',
+        compare: { against: 'quiet p50', value: at(f, 'fireToStartMs.quiet.p50') },
+      },
+    ],
   },
   {
     // Its own process: it measures timer lateness, which other work in this process would distort.
