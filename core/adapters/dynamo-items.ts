@@ -145,8 +145,15 @@ export interface CancellationReason {
 }
 
 export interface DynamoFailureHandlers<T> {
-  /** The write's condition failed; `old` is the current item (absent if there is none). */
-  readonly conditionFailed?: (old: Item | undefined) => T | Promise<T>;
+  /**
+   * The write's condition failed; `old` is the current item (absent if there is none). `retried`: the
+   * SDK sent the request more than once (an attempt timed out or its answer was lost), so the failing
+   * condition may be this very write's own first attempt, which landed — `old` then shows it.
+   */
+  readonly conditionFailed?: (
+    old: Item | undefined,
+    attempt: { readonly retried: boolean },
+  ) => T | Promise<T>;
   /** A transaction was cancelled; `reasons` has one entry per transact item (empty if the service sent none). */
   readonly cancelled?: (reasons: readonly CancellationReason[]) => T | Promise<T>;
 }
@@ -171,7 +178,8 @@ export async function dynamoCall<T>(
   } catch (error) {
     const name = errorName(error);
     if (name === 'ConditionalCheckFailedException' && handlers.conditionFailed) {
-      return handlers.conditionFailed((error as { Item?: Item }).Item);
+      const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+      return handlers.conditionFailed((error as { Item?: Item }).Item, { retried: attempts > 1 });
     }
     if (name === 'TransactionCanceledException' && handlers.cancelled) {
       const raw =

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { NotFoundError, VersionConflictError } from '../errors';
 import { type Job, JobSchema, type SyncState } from '../model';
 import type { JobStore } from '../ports';
@@ -52,7 +53,13 @@ export class DynamoJobStore implements JobStore {
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...expr.params(),
       },
-      { conditionFailed: (old) => this.conflict(jobId, expectedVersion, old) },
+      {
+        conditionFailed: (old, { retried }) => {
+          // A retried put whose first attempt landed finds its own job: that is success, not a conflict.
+          if (retried && old && isDeepStrictEqual(this.decode(old), this.decode(encodeJob(job)))) return;
+          this.conflict(jobId, expectedVersion, old);
+        },
+      },
     );
   }
 
@@ -82,7 +89,13 @@ export class DynamoJobStore implements JobStore {
           : {}),
         ...expr.params(),
       },
-      { conditionFailed: (old) => this.conflict(jobId, expectedVersion ?? 0, old) },
+      {
+        conditionFailed: (old, { retried }) => {
+          // A retried delete whose first attempt landed finds nothing left to delete: done.
+          if (retried && !old) return;
+          this.conflict(jobId, expectedVersion ?? 0, old);
+        },
+      },
     );
   }
 

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { type DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import {
   AlreadyFiredError,
@@ -121,7 +122,13 @@ export class DynamoRunLedger implements RunLedger {
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...expr.params(),
       },
-      { conditionFailed: async (old) => this.alreadyFired(run.runId, old) },
+      {
+        conditionFailed: async (old, { retried }) => {
+          // A retried put whose first attempt landed finds this very run: it was created, not fired twice.
+          if (retried && old && isDeepStrictEqual(this.decode(old), this.decode(this.encode(run)))) return;
+          return this.alreadyFired(run.runId, old);
+        },
+      },
     );
   }
 
@@ -217,7 +224,14 @@ export class DynamoRunLedger implements RunLedger {
       runId,
       { UpdateExpression: update, ConditionExpression: conditions.join(' AND ') },
       expr,
-      (current) => {
+      (current, { retried }) => {
+        // A retried claim whose first attempt landed finds the run claimed by this worker at this instant.
+        const ours =
+          current.status === 'RUNNING' &&
+          current.workerId === claim.workerId &&
+          current.fence === claim.fence &&
+          current.startedAt === claim.at;
+        if (retried && ours) return current;
         throw claimRefusal(runId, current, claim);
       },
     );
@@ -329,8 +343,10 @@ export class DynamoRunLedger implements RunLedger {
     runId: string,
     write: { readonly UpdateExpression: string; readonly ConditionExpression: string },
     expr: Expr,
-    refused: (current: Run) => never,
+    /** A failed condition on an existing run: throw the refusal, or return the run when it shows this write landed. */
+    refused: (current: Run, attempt: { readonly retried: boolean }) => Run,
   ): Promise<Run> {
+    let landed: Run | undefined;
     const out = await this.runs.update(
       {
         Key: runKey(runId),
@@ -340,13 +356,15 @@ export class DynamoRunLedger implements RunLedger {
         ...expr.params(),
       },
       {
-        conditionFailed: (old) => {
+        conditionFailed: (old, attempt) => {
           if (!old) throw new NotFoundError('run', runId);
-          return refused(this.decode(old));
+          landed = refused(this.decode(old), attempt);
+          return undefined;
         },
       },
     );
-    if (!out.Attributes)
+    if (landed) return landed;
+    if (!out?.Attributes)
       throw new CloverError('internal', `table ${this.runs.name}: ${verb} of ${runId} returned no item`);
     return this.decode(out.Attributes);
   }

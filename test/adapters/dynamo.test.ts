@@ -4,8 +4,9 @@
  * (JSON-string payloads, TTL attributes) and refusal of corrupt items.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { awsClients } from '../../core/adapters/aws-clients';
 import { DynamoDependencyJoins } from '../../core/adapters/dynamo-dependency-joins';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
 import { DynamoLockStore, DynamoRunLedger, RUN_RETENTION_MS } from '../../core/adapters/dynamo-run-ledger';
@@ -13,11 +14,12 @@ import { DynamoWorkerRegistry } from '../../core/adapters/dynamo-worker-registry
 import { CloverError } from '../../core/errors';
 import { jobLockKey } from '../../core/model';
 import { dependencyJoinsContract } from '../../core/testing/contracts/dependency-joins';
-import { sampleRegistration, sampleRun, T0 } from '../../core/testing/contracts/fixtures';
+import { sampleJob, sampleRegistration, sampleRun, T0 } from '../../core/testing/contracts/fixtures';
 import { jobStoreContract } from '../../core/testing/contracts/job-store';
 import { runLedgerContract } from '../../core/testing/contracts/run-ledger';
 import { workerRegistryContract } from '../../core/testing/contracts/worker-registry';
 import { useEmulator } from '../harness';
+import { LostAnswerProxy } from '../harness/lost-answer-proxy';
 
 const aws = useEmulator();
 
@@ -91,5 +93,68 @@ describe('DynamoDB item layout', () => {
       assert.match(error.message, new RegExp(stack.tables.runs));
       return true;
     });
+  });
+});
+
+describe('a conditional write the SDK sends twice (the first landed, its answer was lost)', () => {
+  // Under load a request can time out after DynamoDB carried it out; the SDK's retry then fails the
+  // write's own condition. Each write must recognise its own first attempt, not report a conflict.
+  async function lossyStores() {
+    const { stack, ledger } = await stores();
+    const proxy = await LostAnswerProxy.start(aws.emulator.endpoint);
+    const { region, credentials } = aws.emulator;
+    const clients = awsClients({ endpoint: proxy.endpoint, region, credentials });
+    after(async () => {
+      clients.destroy();
+      await proxy.close();
+    });
+    const client = clients.dynamodb;
+    return {
+      proxy,
+      direct: ledger,
+      jobs: new DynamoJobStore({ client, table: stack.tables.jobs }),
+      ledger: new DynamoRunLedger({ client, runsTable: stack.tables.runs, locksTable: stack.tables.locks }),
+    };
+  }
+
+  it('a job put and a job delete succeed; a real conflict still fails', async () => {
+    const { proxy, jobs } = await lossyStores();
+    const job = sampleJob({ jobId: 'retried-put' });
+    proxy.loseNext('PutItem');
+    await jobs.put(job, 0);
+    assert.deepEqual(await jobs.get('retried-put'), job);
+    proxy.loseNext('DeleteItem');
+    await jobs.delete('retried-put', job.version);
+    assert.equal(await jobs.get('retried-put'), null);
+    assert.equal(proxy.lost, 2, 'both answers were lost and both writes were retried');
+    await jobs.put(job, 0);
+    await assert.rejects(jobs.put({ ...job, version: 2 }, 0), { code: 'version_conflict' });
+  });
+
+  it('a run create is not taken for a second fire, and a claim is not refused as taken', async () => {
+    const { proxy, direct, ledger } = await lossyStores();
+    const run = sampleRun({ status: 'DISPATCHED', fence: 1, workerId: 'w-1', deadlineAt: T0 + 60_000 });
+    proxy.loseNext('PutItem');
+    await ledger.create(run);
+    await assert.rejects(direct.create(run), { code: 'already_fired' }, 'a second fire still collides');
+    proxy.loseNext('UpdateItem');
+    const claim = {
+      workerId: 'w-1',
+      fence: 1,
+      at: T0 + 10,
+      expect: {
+        jobId: run.jobId,
+        scheduledTime: run.scheduledTime,
+        handler: run.handler,
+        payload: run.payload,
+        attempt: run.attempt,
+        deadlineAt: T0 + 60_000,
+      },
+    };
+    const claimed = await ledger.claim(run.runId, claim);
+    assert.equal(claimed.status, 'RUNNING');
+    assert.equal(claimed.startedAt, T0 + 10);
+    assert.equal(proxy.lost, 2);
+    await assert.rejects(ledger.claim(run.runId, { ...claim, workerId: 'w-2' }), 'another worker is refused');
   });
 });
