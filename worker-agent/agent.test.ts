@@ -85,13 +85,17 @@ class MemoryQueue implements AgentQueue {
 /** A ledger whose writes can be made to fail as if AWS did not answer. */
 class FlakyLedger extends MemoryRunLedger {
   down = false;
+  /** When set, claims wait for it (a claim still in flight). */
+  claimGate: Promise<void> | undefined;
   override async transition(...args: Parameters<RunLedger['transition']>): Promise<Run> {
     if (this.down) throw new UnavailableError('table runs');
     return super.transition(...args);
   }
   override async claim(...args: Parameters<RunLedger['claim']>): Promise<Run> {
     if (this.down) throw new UnavailableError('table runs');
-    return super.claim(...args);
+    const claimed = await super.claim(...args);
+    await this.claimGate;
+    return claimed;
   }
   override async patch(...args: Parameters<RunLedger['patch']>): Promise<Run> {
     if (this.down) throw new UnavailableError('table runs');
@@ -243,6 +247,28 @@ describe('Agent', () => {
     assert.equal(queue.asked[0], 10, 'a full batch from the own queue');
     assert.deepEqual([...queue.receivedTimes.values()], [1, 1, 1], 'held, not released and received again');
     assert.equal(queue.acked.length, 3);
+  });
+
+  test('a claim answered after the agent stopped taking work hands the run back instead of starting it', async () => {
+    const { agent, deliver, until, runs } = await setup();
+    let ran = false;
+    agent.handle('echo', async () => {
+      ran = true;
+    });
+    let answer: () => void = () => {};
+    runs.claimGate = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    await agent.start();
+    const run = await deliver('echo');
+    await until(run.runId, (r) => r.status === 'RUNNING');
+    const closing = agent.close();
+    await until(run.runId, () => agent.status !== 'RUNNING');
+    answer();
+    await closing;
+    const back = await until(run.runId, (r) => r.status === 'PENDING');
+    assert.equal(back.reason, 'handed_back');
+    assert.equal(ran, false, 'the handler never started');
   });
 
   test('cancelRequested on the run aborts the handler; the outcome is CANCELLED', async () => {

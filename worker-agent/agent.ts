@@ -535,7 +535,7 @@ export class Agent {
     } finally {
       this.reserved -= 1;
     }
-    return this.startRun(run, envelope).result;
+    return this.startClaimed(run, envelope).result;
   }
 
   /**
@@ -558,7 +558,7 @@ export class Agent {
       this.wakeSlotWaiters();
       return { kind: 'not_claimed', error };
     }
-    const started = this.startRun(run, envelope);
+    const started = this.startClaimed(run, envelope);
     this.reserved -= 1;
     return { kind: 'started', result: started.result };
   }
@@ -693,7 +693,7 @@ export class Agent {
       return;
     }
     // The claim is decided: whatever happens to the ack, a second delivery will find the run claimed.
-    const started = this.startRun(run, envelope);
+    const started = this.startClaimed(run, envelope);
     this.reserved -= 1;
     await queue
       .ack(message.receipt)
@@ -720,6 +720,28 @@ export class Agent {
   }
 
   // ── running ──────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a run this agent has just claimed — unless the agent left RUNNING while the claim was in
+   * flight (its lease was lost, or a drain began): a worker that stopped taking work starts nothing,
+   * so the run goes back to PENDING for another worker instead of running beside a recovery.
+   */
+  private startClaimed(run: Run, envelope: DispatchEnvelope): { result: Promise<ExecuteResult> } {
+    if (this.state === 'RUNNING') return this.startRun(run, envelope);
+    const note = `worker ${this.state}: claimed run not started`;
+    const log = this.log.child({ jobId: run.jobId, runId: run.runId });
+    const result = this.deps.execution.handBack(run, note).then(
+      (): ExecuteResult => {
+        log.log('info', 'run handed back', { note });
+        return { kind: 'handed_back' };
+      },
+      (error: unknown): ExecuteResult => {
+        log.log('warn', 'claimed run could not be handed back; the monitor recovers it', { note, error });
+        return { kind: 'handed_back' };
+      },
+    );
+    return { result };
+  }
 
   private startRun(run: Run, envelope: DispatchEnvelope): { result: Promise<ExecuteResult> } {
     const slot = new RunSlot(envelope, run, this.clock.now(), () => void this.flush(slot));

@@ -32,7 +32,7 @@ async function oneSignal(plane: ControlPlane, lane: number, round: number, signa
     workerId: `sig-${lane}-${round}`,
     via: 'npm',
     detached: true,
-    config: `pool: ${pool}\ndrainGraceSeconds: 30\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 5\n${testHandlersConfig()}`,
+    config: `pool: ${pool}\ndrainGraceSeconds: 30\nheartbeatIntervalSeconds: 2\nleaseTtlSeconds: 20\n${testHandlersConfig()}`,
   });
   await agent.waitForLog(/agent started/, 60_000);
   const fired = await plane.dispatcher.fire({ jobId: `job-${lane}`, trigger: 'MANUAL' });
