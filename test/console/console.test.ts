@@ -287,6 +287,11 @@ test('every other page renders its data, passes axe and is captured', async () =
     contacts: ['ops'],
   });
   await stack.api('admin', 'POST', '/api/jobs/orphan/trigger', {});
+  await stack.api('admin', 'POST', '/api/jobs', {
+    jobId: 'orphan-cleanup',
+    handler: 'nobody-has-this',
+    after: [{ jobId: 'orphan', on: 'FAILED' }],
+  });
 
   await p.goto(`${stack.url}/alerts`);
   await p.getByRole('link', { name: 'orphan' }).first().waitFor();
@@ -326,6 +331,12 @@ test('every other page renders its data, passes axe and is captured', async () =
   await p.getByText(/default: 1 worker/).waitFor();
   await p.locator('ul.failing').getByRole('link', { name: 'orphan' }).waitFor();
   await checkPage(p, 'dashboard');
+
+  // Dependent jobs: each job page links the other way along `after`.
+  await p.goto(`${stack.url}/jobs/orphan-cleanup`);
+  await p.locator('dl.facts').getByText('failed').waitFor();
+  await p.locator('dl.facts').getByRole('link', { name: 'orphan', exact: true }).click();
+  await p.locator('dl.facts').getByRole('link', { name: 'orphan-cleanup' }).waitFor();
 
   await p.goto(`${stack.url}/jobs`);
   await p.getByRole('link', { name: 'long-export' }).waitFor();

@@ -42,4 +42,5 @@ export type {
   Run,
   RunStatus,
   Subscription,
+  WaitForMode,
 } from '../../../core/model';

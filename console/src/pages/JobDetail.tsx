@@ -82,6 +82,11 @@ function JobPage({ job }: { job: JobView }) {
         </div>
       </div>
       <MutationError error={lastError} />
+      {job.dependencyProblems?.map((problem) => (
+        <p key={problem.jobId} className="state warn" role="alert">
+          {problem.reason}
+        </p>
+      ))}
       {spec.description && <p>{spec.description}</p>}
       <dl className="facts">
         <dt>Handler</dt>
@@ -134,6 +139,33 @@ function JobPage({ job }: { job: JobView }) {
             <dd>{spec.group}</dd>
           </>
         )}
+        {spec.after.length > 0 && (
+          <>
+            <dt>Runs after</dt>
+            <dd>
+              {spec.after.map((d, i) => (
+                <span key={d.jobId}>
+                  {i > 0 && ', '}
+                  <Link to={`/jobs/${encodeURIComponent(d.jobId)}`}>{d.jobId}</Link> {d.on.toLowerCase()}
+                </span>
+              ))}
+              {spec.waitFor === 'ALL' && spec.after.length > 1 && ' · waits for all, once per chain'}
+            </dd>
+          </>
+        )}
+        {job.downstream?.length ? (
+          <>
+            <dt>Fires</dt>
+            <dd>
+              {job.downstream.map((id, i) => (
+                <span key={id}>
+                  {i > 0 && ', '}
+                  <Link to={`/jobs/${encodeURIComponent(id)}`}>{id}</Link>
+                </span>
+              ))}
+            </dd>
+          </>
+        ) : null}
         <dt>Version</dt>
         <dd>
           {job.version}, updated {formatInstant(job.updatedAt)}

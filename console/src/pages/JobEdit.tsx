@@ -17,6 +17,7 @@ import type {
   JobView,
   MisfirePolicy,
   RoutingStrategy,
+  WaitForMode,
 } from '../api/types';
 import { dropDraft, hasDraft, useDraft } from '../auth/drafts';
 import { ErrorBox, Loading, QueryView } from '../components/ui';
@@ -48,6 +49,10 @@ const CONCURRENCY: Readonly<Record<ConcurrencyPolicy, string>> = {
   QUEUE: 'Queue — wait for the active run',
   REPLACE: 'Replace — cancel the active run',
   ALLOW: 'Allow — runs may overlap',
+};
+const WAIT_FOR: Readonly<Record<WaitForMode, string>> = {
+  ANY: 'Any — each upstream outcome fires it',
+  ALL: 'All — once per chain, after every upstream',
 };
 const MISFIRES: Readonly<Record<MisfirePolicy, string>> = {
   FIRE_ONCE_NOW: 'Fire once now',
@@ -83,6 +88,9 @@ interface FormState {
   contacts: string[];
   group: string;
   paused: boolean;
+  /** One upstream a line: `JOB` or `JOB ON` (ON: SUCCEEDED, FAILED, COMPLETED). */
+  after: string;
+  waitFor: WaitForMode;
 }
 
 function localZone(): string {
@@ -119,6 +127,8 @@ function blankForm(): FormState {
     contacts: [],
     group: '',
     paused: false,
+    after: '',
+    waitFor: 'ANY',
   };
 }
 
@@ -155,6 +165,8 @@ function formOf(job: JobView): FormState {
     contacts: [...s.contacts],
     group: s.group ?? '',
     paused: s.paused,
+    after: s.after.map((d) => `${d.jobId} ${d.on}`).join('\n'),
+    waitFor: s.waitFor,
   };
 }
 
@@ -216,6 +228,13 @@ function specOf(form: FormState): { spec?: JobSpecInput; errors: LocalErrors } {
     contacts: form.contacts,
     ...(form.group.trim() ? { group: form.group.trim() } : {}),
     paused: form.paused,
+    // The API checks the ids and the outcome (after.N.jobId, after.N.on) and refuses cycles.
+    after: form.after
+      .split('\n')
+      .map((line) => line.trim().split(/[\s:]+/))
+      .filter(([jobId]) => jobId)
+      .map(([jobId = '', on = 'SUCCEEDED']) => ({ jobId, on: on.toUpperCase() as 'SUCCEEDED' })),
+    waitFor: form.waitFor,
   };
   return Object.keys(errors).length ? { errors } : { spec, errors };
 }
@@ -521,6 +540,32 @@ function JobForm({ existing, draftKey }: { existing?: JobView; draftKey: string 
             />
             Paused
           </label>
+        </fieldset>
+
+        <fieldset>
+          <legend>Runs after</legend>
+          <Field
+            label="Upstream jobs"
+            error={fieldError('after')}
+            hint="one a line: JOB, or JOB FAILED / JOB COMPLETED (default SUCCEEDED)"
+          >
+            {(id, describedBy) => (
+              <textarea
+                id={id}
+                aria-describedby={describedBy}
+                rows={2}
+                value={form.after}
+                onChange={(e) => update({ after: e.target.value })}
+              />
+            )}
+          </Field>
+          <Select
+            label="Wait for"
+            value={form.waitFor}
+            options={WAIT_FOR}
+            error={fieldError('waitFor')}
+            onChange={(waitFor) => update({ waitFor })}
+          />
         </fieldset>
 
         <ContactPicker

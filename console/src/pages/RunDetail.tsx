@@ -89,6 +89,7 @@ function RunPage({ run }: { run: Run }) {
           </>
         )}
       </dl>
+      <RunChain run={run} />
       {run.error && (
         <section className="run-error" aria-label="Error">
           <h2>Error</h2>
@@ -111,6 +112,65 @@ function RunPage({ run }: { run: Run }) {
           </li>
         ))}
       </ol>
+    </section>
+  );
+}
+
+const runLink = (runId: string) => `/runs/${encodeURIComponent(runId)}`;
+
+/** A dependent run's upstream runs, and the runs this one's outcome fired (docs/dependent-jobs.md). */
+function RunChain({ run }: { run: Run }) {
+  const upstream = run.upstream ?? [];
+  const downstream = run.downstreamRuns ?? [];
+  if (!run.chainId && upstream.length === 0 && downstream.length === 0) return null;
+  return (
+    <section aria-label="Chain">
+      <h2>Chain</h2>
+      <dl className="facts">
+        {run.chainId && (
+          <>
+            <dt>Started by</dt>
+            <dd>
+              <Link to={runLink(run.chainId)}>
+                <code>{run.chainId}</code>
+              </Link>
+            </dd>
+          </>
+        )}
+        {upstream.length > 0 && (
+          <>
+            <dt>After</dt>
+            <dd>
+              <ul className="plain">
+                {upstream.map((u) => (
+                  <li key={u.runId}>
+                    <Link to={runLink(u.runId)}>
+                      <code>{u.runId}</code>
+                    </Link>{' '}
+                    <StatusBadge status={u.status} />
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        )}
+        {downstream.length > 0 && (
+          <>
+            <dt>Fired</dt>
+            <dd>
+              <ul className="plain">
+                {downstream.map((runId) => (
+                  <li key={runId}>
+                    <Link to={runLink(runId)}>
+                      <code>{runId}</code>
+                    </Link>
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        )}
+      </dl>
     </section>
   );
 }
