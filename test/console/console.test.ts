@@ -288,9 +288,10 @@ test('every other page renders its data, passes axe and is captured', async () =
   });
   await stack.api('admin', 'POST', '/api/jobs/orphan/trigger', {});
   await stack.api('admin', 'POST', '/api/jobs', {
-    jobId: 'orphan-cleanup',
+    jobId: 'cleanup-after',
     handler: 'nobody-has-this',
     after: [{ jobId: 'orphan', on: 'FAILED' }],
+    paused: true, // not an unavailable job on the dashboard
   });
 
   await p.goto(`${stack.url}/alerts`);
@@ -333,10 +334,10 @@ test('every other page renders its data, passes axe and is captured', async () =
   await checkPage(p, 'dashboard');
 
   // Dependent jobs: each job page links the other way along `after`.
-  await p.goto(`${stack.url}/jobs/orphan-cleanup`);
+  await p.goto(`${stack.url}/jobs/cleanup-after`);
   await p.locator('dl.facts').getByText('failed').waitFor();
   await p.locator('dl.facts').getByRole('link', { name: 'orphan', exact: true }).click();
-  await p.locator('dl.facts').getByRole('link', { name: 'orphan-cleanup' }).waitFor();
+  await p.locator('dl.facts').getByRole('link', { name: 'cleanup-after' }).waitFor();
 
   await p.goto(`${stack.url}/jobs`);
   await p.getByRole('link', { name: 'long-export' }).waitFor();
