@@ -30,6 +30,7 @@ import { consoleBench } from './console';
 import { costs } from './costs';
 import { failover } from './failover';
 import { figuresFromChild } from './harness';
+import { localDiscovery } from './local-discovery';
 import { poisonFlood } from './poison-flood';
 import { requestsPerFire } from './requests-per-fire';
 import {
@@ -197,6 +198,20 @@ const benchmarks: readonly Bench[] = [
         value: at(f, 'completionS.median'),
         unit: 's',
         compare: { against: 'target', value: 15 },
+      },
+    ],
+  },
+  {
+    name: 'local-discovery',
+    description:
+      'reads each agent spends per hour finding its LOCAL jobs among 10,000 jobs (3 LOCAL): the Scan it replaced against the byMode Query',
+    run: () => localDiscovery(10_000, 3),
+    headline: (f) => [
+      {
+        figure: 'LOCAL job discovery, read units per agent per hour (10,000 jobs)',
+        value: at(f, 'perAgentPerHour.after.readUnits'),
+        unit: '',
+        compare: { against: 'the full Scan it replaced', value: at(f, 'perAgentPerHour.before.readUnits') },
       },
     ],
   },

@@ -40,6 +40,7 @@ export interface JobStore {
   setSyncState(jobId: string, version: number, state: SyncState): Promise<void>;
   /** Deletes the job; with `expectedVersion`, only if it is still at that version. */
   delete(jobId: string, expectedVersion?: number): Promise<void>;
+  /** Every job: a full read, for the monitor and the declared-jobs sync, never on a hot loop. */
   list(): Promise<Job[]>;
   /**
    * Adds (`linked`) or removes `downstreamId` in the job's `downstream` list, without changing its
@@ -47,6 +48,12 @@ export interface JobStore {
    * the job does not exist.
    */
   linkDownstream(jobId: string, downstreamId: string, linked: boolean): Promise<boolean>;
+  /**
+   * The LOCAL jobs whose target pool is `pool`, sorted by id: what an agent polls to discover the
+   * jobs it fires itself. A keyed read whose cost grows with the LOCAL jobs, not with every job; it
+   * may lag a write by a moment (an index), which the agent's next refresh catches up on.
+   */
+  listLocal(pool: string): Promise<Job[]>;
 }
 
 /** A lock to take in the same transaction as a new run. */

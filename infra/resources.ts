@@ -74,6 +74,10 @@ const tableList = [
       { name: 'byHandler', partitionKey: s('handler'), sortKey: s('jobId') },
       { name: 'byGroup', partitionKey: s('group'), sortKey: s('jobId') },
       { name: 'byOwner', partitionKey: s('owner'), sortKey: s('jobId') },
+      // Agents discover LOCAL jobs with one Query of the `LOCAL` partition every refresh instead of a
+      // Scan of every job (worker-agent/local-fires.ts). `mode` is on every job item already, so
+      // DynamoDB backfills the index when it is added to a deployed table.
+      { name: 'byMode', partitionKey: s('mode'), sortKey: s('jobId') },
     ],
     billingMode: 'PAY_PER_REQUEST',
   },

@@ -99,7 +99,7 @@ export interface AgentDeps {
   /** @default systemClock */
   readonly clock?: Clock;
   /** Job reads, for declarative sync and LOCAL mode. Without it neither runs. */
-  readonly jobs?: Pick<JobStore, 'get' | 'list'>;
+  readonly jobs?: Pick<JobStore, 'get' | 'list' | 'listLocal'>;
   /** Job writes (job, then schedule), for declarative sync. Without it `jobs:` is not synced. */
   readonly jobService?: Pick<JobService, 'define' | 'delete'>;
   /**
@@ -372,6 +372,11 @@ export class Agent {
       poolQueueUrl: this.poolQueue?.queueUrl,
       localJobs: [...(this.localFires?.schedule().keys() ?? [])],
     });
+  }
+
+  /** The LOCAL jobs this agent fires, each with its next instant (epoch ms; null when none is left). */
+  get localJobs(): ReadonlyMap<string, number | null> {
+    return this.localFires?.schedule() ?? new Map();
   }
 
   /** What the start-up sync of the config's `jobs:` did (undefined when it did not run or failed). */

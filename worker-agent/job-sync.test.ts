@@ -159,6 +159,7 @@ describe('syncDeclaredJobs', () => {
       setSyncState: (id, v, s) => memory.setSyncState(id, v, s),
       delete: (id, v) => memory.delete(id, v),
       linkDownstream: (id, d, l) => memory.linkDownstream(id, d, l),
+      listLocal: (pool) => memory.listLocal(pool),
       list: async () => {
         const listed = await memory.list();
         const current = await memory.get('nightly');

@@ -23,8 +23,10 @@
  * than `misfire.windowSeconds` late. A freshly started agent fires nothing from the past.
  *
  * Which jobs: mode LOCAL with a schedule, a handler this agent registered, and a target this agent
- * matches (pool, labels, pinned worker ids). The list is read again every `refreshIntervalMs`
- * (default 10 s), so new, changed, paused and deleted jobs take effect within that.
+ * matches (pool, labels, pinned worker ids). The pool's LOCAL jobs are read again every
+ * `refreshIntervalMs` (default 10 s) with one keyed read (JobStore.listLocal: a Query of the jobs
+ * table's `byMode` index, never a Scan of every job), so new, changed, paused and deleted jobs take
+ * effect within that.
  *
  * A full agent (`hasCapacity()` false) still fires, `busyDelayMs` (default 50 ms) later, so agents
  * with a free slot win first and the fire is still recorded if every agent is full.
@@ -108,8 +110,8 @@ export interface LocalFiresOptions {
   readonly pool: string;
   /** This agent's labels, matched against a job's `target.labels`. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
-  /** Where the job list is read from (one `list()` per refresh). */
-  readonly jobs: Pick<JobStore, 'list'>;
+  /** Where the pool's LOCAL jobs are read from (one `listLocal(pool)` per refresh). */
+  readonly jobs: Pick<JobStore, 'listLocal'>;
   /** Creates each fire's run with the one-run-per-fire conditional write. */
   readonly dispatcher: Pick<Dispatcher, 'fireLocal'>;
   /** Whether this agent registered the handler (HandlerRegistry.has). */
@@ -237,7 +239,7 @@ export class LocalFires {
   private async doRefresh(): Promise<void> {
     let jobs: Job[];
     try {
-      jobs = await this.options.jobs.list();
+      jobs = await this.options.jobs.listLocal(this.options.pool);
       this.failures.succeeded('LOCAL job list');
     } catch (error) {
       this.failures.failed('LOCAL job list', 'LOCAL job list could not be read; keeping the current timers', {

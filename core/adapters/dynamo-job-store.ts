@@ -119,6 +119,29 @@ export class DynamoJobStore implements JobStore {
     return jobs.sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
   }
 
+  /**
+   * One Query of the `byMode` index's `LOCAL` partition (infra/resources.ts), the pool as a filter:
+   * it reads only LOCAL items, so an agent's poll costs the same at ten jobs or ten thousand. An
+   * index read is eventually consistent: a job written a moment ago may show at the next poll.
+   */
+  async listLocal(pool: string): Promise<Job[]> {
+    const expr = new Expr();
+    const keyCondition = `${expr.name('mode')} = ${expr.value('LOCAL')}`;
+    const filter = `${expr.name('pool')} = ${expr.value(pool)}`;
+    const jobs = await this.table.readPages(
+      () => ({
+        query: {
+          IndexName: 'byMode',
+          KeyConditionExpression: keyCondition,
+          FilterExpression: filter,
+          ...expr.params(),
+        },
+      }),
+      (item) => this.decode(item),
+    );
+    return jobs.sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
+  }
+
   /** A failed version condition: NotFoundError when there is no job to update, else VersionConflictError. */
   private conflict(jobId: string, expectedVersion: number, old: Item | undefined): never {
     if (!old && expectedVersion !== 0) throw new NotFoundError('job', jobId);

@@ -97,6 +97,13 @@ export class MemoryJobStore implements JobStore {
     return true;
   }
 
+  async listLocal(pool: string): Promise<Job[]> {
+    return copiesById(
+      [...this.jobs.values()].filter((job) => job.spec.mode === 'LOCAL' && job.spec.target.pool === pool),
+      (job) => job.spec.jobId,
+    );
+  }
+
   private check(jobId: string, expectedVersion: number): Job | undefined {
     const current = this.jobs.get(jobId);
     if (!current && expectedVersion !== 0) throw new NotFoundError('job', jobId);

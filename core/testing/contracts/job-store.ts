@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NotFoundError, VersionConflictError } from '../../errors';
 import type { JobStore } from '../../ports';
-import { sampleJob } from './fixtures';
+import { sampleJob, uniqueId } from './fixtures';
 
 /** The JobStore contract: optimistic concurrency on `version`, typed errors carrying what was found. */
 export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs: JobStore }>): void {
@@ -18,6 +18,25 @@ export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs
         job,
       );
       assert.equal(await jobs.get('no-such-job'), null);
+    });
+
+    it('lists the LOCAL jobs of one pool, and follows a change of mode, pool or a delete', async () => {
+      const { jobs } = await makeSubject();
+      const pool = uniqueId('pool');
+      const local = (id: string) => sampleJob({ jobId: uniqueId(id), mode: 'LOCAL', target: { pool } });
+      const [a, b] = [local('b-local'), local('a-local')];
+      const remote = sampleJob({ target: { pool } });
+      const elsewhere = sampleJob({ mode: 'LOCAL', target: { pool: uniqueId('pool') } });
+      for (const job of [a, b, remote, elsewhere]) await jobs.put(job, 0);
+      const ids = async () => (await jobs.listLocal(pool)).map((job) => job.spec.jobId);
+      assert.deepEqual(await ids(), [b.spec.jobId, a.spec.jobId]);
+      assert.deepEqual((await jobs.listLocal(pool))[1], a);
+
+      await jobs.put({ ...a, version: 2, spec: { ...a.spec, mode: 'REMOTE' } }, 1);
+      await jobs.put({ ...remote, version: 2, spec: { ...remote.spec, mode: 'LOCAL' } }, 1);
+      await jobs.delete(b.spec.jobId);
+      assert.deepEqual(await ids(), [remote.spec.jobId]);
+      assert.deepEqual(await jobs.listLocal(uniqueId('pool')), []);
     });
 
     it('refuses a second create with the version found', async () => {
