@@ -29,6 +29,8 @@ interface Timeable {
  */
 export class CallTimeline {
   private calls: TimedCall[] = [];
+  /** Calls started and not yet ended, by service. */
+  private readonly inFlight = new Map<string, number>();
   /** Keeps memory bounded on long benches: calls older than this many are dropped. */
   private readonly limit: number;
 
@@ -39,6 +41,7 @@ export class CallTimeline {
       (client as unknown as Timeable).middlewareStack.add(
         (next, context) => async (args) => {
           const start = performance.now();
+          this.inFlight.set(service, (this.inFlight.get(service) ?? 0) + 1);
           let label = callLabel(service, context.commandName, args.input, prefix);
           try {
             const result = await next(args);
@@ -46,6 +49,7 @@ export class CallTimeline {
             if (context.commandName === 'ReceiveMessageCommand' && !hasMessages(result)) label += ' empty';
             return result;
           } finally {
+            this.inFlight.set(service, (this.inFlight.get(service) ?? 1) - 1);
             this.push({ label, start, end: performance.now() });
           }
         },
@@ -62,6 +66,19 @@ export class CallTimeline {
   /** The calls that overlap [from, to], oldest first. */
   between(from: number, to: number): TimedCall[] {
     return this.calls.filter((c) => c.end >= from && c.start <= to);
+  }
+
+  /**
+   * Resolves once no call of `service` (`DynamoDB`, `SQS`) has been in flight for `ms`: the end of
+   * whatever work the last fire left behind it.
+   */
+  async quiet(service: string, ms: number): Promise<void> {
+    for (;;) {
+      const now = performance.now();
+      const lastEnd = this.calls.findLast((c) => c.label.startsWith(`${service}.`))?.end ?? 0;
+      if ((this.inFlight.get(service) ?? 0) === 0 && now - lastEnd >= ms) return;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
   }
 
   clear(): void {

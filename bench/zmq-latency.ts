@@ -13,6 +13,12 @@
  * so neither gets the emulator in a better state. A measurement, not a test: figures depend on the
  * machine and the emulator.
  *
+ * Each fire also waits for the previous one's tail (the lock release, the recovery-alert Query of the
+ * runs table) to end: no DynamoDB call in flight for 20 ms. The emulator serves DynamoDB one request at
+ * a time (infra/local/linearizing-proxy.ts) and moto's index Queries walk the whole table, so a fire
+ * sent while that Query runs waits 100–200 ms behind it: the emulator's queue, not the fire's path
+ * (AWS serves requests concurrently).
+ *
  *   npx tsx bench/zmq-latency.ts [fires=200]
  */
 import * as zmq from 'zeromq';
@@ -67,6 +73,7 @@ export function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
       breakdown.record(jobId === 'bench-zmq' ? 'zmq' : 'sqs', start, startedAt);
       const ms = startedAt - start;
       await waitForFinal(plane, run.runId);
+      await stack.calls.quiet('DynamoDB', QUIET_MS);
       return ms;
     };
     // Warm both paths (connections, queue URLs, worker lists), then alternate.
@@ -87,6 +94,9 @@ export function zmqLatency(fires = 200): Promise<Record<string, unknown>> {
     };
   });
 }
+
+/** A fire starts once no DynamoDB call has been in flight for this long (see the header). */
+const QUIET_MS = 20;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(await zmqLatency(Number(process.argv[2] ?? 200)), null, 2));

@@ -99,6 +99,21 @@ export class Dispatcher {
   }
 
   async fire(input: unknown): Promise<FireOutcome> {
+    const outcome = await this.fireOnce(input);
+    await this.refreshWorkers();
+    return outcome;
+  }
+
+  /** Refreshes worker lists a fire found close to expiry, once that fire is delivered (WorkerDirectory). */
+  private async refreshWorkers(): Promise<void> {
+    try {
+      await this.deps.workers.refreshAhead(this.deps.clock.now());
+    } catch (error) {
+      this.deps.log.log('warn', 'worker list not refreshed ahead; the next fire reads it', { error });
+    }
+  }
+
+  private async fireOnce(input: unknown): Promise<FireOutcome> {
     const request = parseOrThrow(FireRequestSchema, input, 'event');
     const now = this.deps.clock.now();
     const scheduledTime = request.scheduledTime ?? isoSeconds(now);
