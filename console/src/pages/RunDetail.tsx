@@ -116,7 +116,13 @@ function RunPage({ run }: { run: Run }) {
   );
 }
 
-const runLink = (runId: string) => `/runs/${encodeURIComponent(runId)}`;
+function RunLink({ runId }: { runId: string }) {
+  return (
+    <Link to={`/runs/${encodeURIComponent(runId)}`}>
+      <code>{runId}</code>
+    </Link>
+  );
+}
 
 /** A dependent run's upstream runs, and the runs this one's outcome fired (docs/dependent-jobs.md). */
 function RunChain({ run }: { run: Run }) {
@@ -131,9 +137,7 @@ function RunChain({ run }: { run: Run }) {
           <>
             <dt>Started by</dt>
             <dd>
-              <Link to={runLink(run.chainId)}>
-                <code>{run.chainId}</code>
-              </Link>
+              <RunLink runId={run.chainId} />
             </dd>
           </>
         )}
@@ -144,10 +148,7 @@ function RunChain({ run }: { run: Run }) {
               <ul className="plain">
                 {upstream.map((u) => (
                   <li key={u.runId}>
-                    <Link to={runLink(u.runId)}>
-                      <code>{u.runId}</code>
-                    </Link>{' '}
-                    <StatusBadge status={u.status} />
+                    <RunLink runId={u.runId} /> <StatusBadge status={u.status} />
                   </li>
                 ))}
               </ul>
@@ -161,9 +162,7 @@ function RunChain({ run }: { run: Run }) {
               <ul className="plain">
                 {downstream.map((runId) => (
                   <li key={runId}>
-                    <Link to={runLink(runId)}>
-                      <code>{runId}</code>
-                    </Link>
+                    <RunLink runId={runId} />
                   </li>
                 ))}
               </ul>
