@@ -40,6 +40,32 @@ const ticker: JobSpecInput = {
 };
 
 describe('syncDeclaredJobs', () => {
+  test('dependencies are checked as a set before any write, and written upstreams first', async () => {
+    const w = world();
+    const after = (jobId: string) => [{ jobId, on: 'SUCCEEDED' as const }];
+    const cycle = [
+      { ...nightly, after: after('ticker') },
+      { ...ticker, after: after('nightly') },
+    ];
+    await assert.rejects(w.sync(cycle), (error: unknown) => {
+      assert.ok(error instanceof ValidationError);
+      assert.equal(
+        error.message,
+        'jobs.0.after: cycle nightly → ticker → nightly; jobs.1.after: cycle ticker → nightly → ticker',
+      );
+      return true;
+    });
+    await assert.rejects(
+      w.sync([{ ...nightly, after: after('ghost') }]),
+      /jobs\.0\.after\.0\.jobId: no job "ghost" exists/,
+    );
+    assert.deepEqual(await w.jobs.list(), [], 'nothing written');
+    // Declared downstream first: still written after its upstream, which it may name.
+    const result = await w.sync([{ ...nightly, after: after('ticker') }, ticker]);
+    assert.deepEqual(result.added, ['nightly', 'ticker']);
+    assert.deepEqual((await w.jobs.get('ticker'))?.downstream, ['nightly']);
+  });
+
   test('adds declared jobs with the owner id, and their EventBridge schedules (REMOTE only)', async () => {
     const w = world();
     const result = await w.sync([nightly, ticker]);
