@@ -107,6 +107,12 @@ export function formatNumber(value: number): string {
   return String(Number(value.toFixed(digits)));
 }
 
+/** `12 ms`, `$15.8`, `10` (no unit). */
+function withUnit(value: number, unit: string): string {
+  if (unit === '$') return `$${formatNumber(value)}`;
+  return unit ? `${formatNumber(value)} ${unit}` : formatNumber(value);
+}
+
 export function machineLine(meta: RunMeta): string {
   const { machine } = meta;
   return (
@@ -129,13 +135,11 @@ export function renderTable(results: Results): string {
       continue;
     }
     for (const row of result.headline ?? []) {
-      const compared = row.compare
-        ? `${row.compare.against}: ${formatNumber(row.compare.value)} ${row.unit}`
-        : '';
+      const compared = row.compare ? `${row.compare.against}: ${withUnit(row.compare.value, row.unit)}` : '';
       const ratio =
         row.compare && row.compare.value !== 0 ? `${(row.value / row.compare.value).toFixed(2)}x` : '';
       lines.push(
-        `| ${name} | ${escapeCell(row.figure)} | ${formatNumber(row.value)} ${row.unit} | ${escapeCell(compared)} | ${ratio} | ${when} |`,
+        `| ${name} | ${escapeCell(row.figure)} | ${withUnit(row.value, row.unit)} | ${escapeCell(compared)} | ${ratio} | ${when} |`,
       );
     }
   }
