@@ -9,8 +9,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import type { AwsClients } from '../core/adapters/aws-clients';
 import { encodeJob } from '../core/adapters/dynamo-job-store';
 import { CloverApiClient } from '../core/api/client';
 import { fireRunId, isoSeconds, JobSchema, type Run, RunSchema, type RunStatus } from '../core/model';
@@ -18,27 +16,10 @@ import { startLocalApi } from '../functions/local/api-server';
 import { physicalName } from '../infra/resources';
 import { RequestCounter } from './aws-requests';
 import { withBenchStack } from './harness';
+import { batchWrite } from './seed';
 import { percentile } from './stats';
 
 const HOUR = 3600_000;
-
-async function batchWrite(clients: AwsClients, table: string, items: WriteRequest[]): Promise<void> {
-  const batches: WriteRequest[][] = [];
-  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-  let next = 0;
-  const worker = async () => {
-    while (next < batches.length) {
-      let pending = batches[next++]!;
-      while (pending.length) {
-        const out = await clients.dynamodb.send(
-          new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
-        );
-        pending = out.UnprocessedItems?.[table] ?? [];
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 2 }, worker));
-}
 
 export function apiAtSize(jobCount = 10_000, runCount = 100_000): Promise<Record<string, unknown>> {
   return withBenchStack({ name: 'api' }, async ({ clients, prefix, plane }) => {

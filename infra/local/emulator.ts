@@ -33,6 +33,11 @@ export interface Emulator {
   readonly owned: boolean;
   /** The moto_server process id, when this process spawned one. */
   readonly pid?: number;
+  /**
+   * moto_server's own endpoint, behind the linearizing proxy that `endpoint` is. Only for measuring
+   * the proxy's cost (bench/dispatch-throughput.ts): Clover's traffic must go through the proxy.
+   */
+  readonly unproxiedEndpoint?: string;
   /** Ends an emulator this process started (graceful, then forceful); a no-op for one found running. */
   stop(): Promise<void>;
 }
@@ -258,6 +263,7 @@ async function startMoto(region: string, log: Logger, options: MotoOptions): Pro
       return {
         ...started.emulator,
         endpoint: proxy.endpoint,
+        unproxiedEndpoint: started.emulator.endpoint,
         region,
         stop: () => proxy.close().finally(() => started.emulator.stop()),
       };

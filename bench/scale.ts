@@ -1,0 +1,211 @@
+/**
+ * Clover at size: 10,000 jobs and 200 agents on one emulator.
+ *
+ * - API list and search latency at 10,000 jobs: bench/api.ts (its own stack, `runs` runs).
+ * - 200 simulated agents: registered worker leases, each renewed every `heartbeatIntervalSeconds`
+ *   (the agent's default, 2 s) for the whole measurement, staggered as real agents' timers are —
+ *   what the renewals cost (requests per hour and per month, write units, dollars at the dated
+ *   prices in docs/aws-prices.md) and how late they get on the emulator.
+ * - The monitor's sweep (core/monitor.ts) over those 10,000 jobs and 200 leases: the first sweep of
+ *   a cold instance, then a warm one, with their AWS requests by operation. Measured before the
+ *   renewals start, not during: on moto every DynamoDB request waits its turn behind the linearizing
+ *   proxy (docs/emulators.md), so the sweep's long Scan of the jobs table would delay renewals past
+ *   their deadlines — an emulator artefact, not what DynamoDB does.
+ *
+ * Jobs are seeded with BatchWriteItem (bench/seed.ts), 90% hourly cron and 10% `rate(1 hour)`,
+ * created just now so no fire is missed yet and no handler lacks a live worker: a quiet sweep, the
+ * steady state. LOCAL-mode job discovery per agent is measured elsewhere (not here).
+ *
+ *   npx tsx bench/scale.ts [jobs=10000] [agents=200] [runs=10000]
+ */
+import { awsClients } from '../core/adapters/aws-clients';
+import { controlPlane } from '../core/adapters/control-plane';
+import { encodeJob } from '../core/adapters/dynamo-job-store';
+import { provision, teardown } from '../core/adapters/provision';
+import { JobSchema, WorkerRegistrationSchema } from '../core/model';
+import { Monitor } from '../core/monitor';
+import { startEmulator } from '../infra/local/emulator';
+import { physicalName } from '../infra/resources';
+import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_LEASE_TTL_SECONDS } from '../worker-agent/config';
+import { apiAtSize } from './api';
+import { RequestCounter } from './aws-requests';
+import { batchWrite } from './seed';
+import { percentile } from './stats';
+
+/** DynamoDB on-demand, per million write request units (docs/aws-prices.md). */
+const DOLLARS_PER_MILLION_WRITE_UNITS = 0.625;
+const HOURS_PER_MONTH = 730;
+const HANDLERS = 50;
+
+/** Requests, write units and dollars that `agents` lease renewals every `intervalSeconds` cost. */
+export function renewalCost(agents: number, intervalSeconds: number, writeUnitsPerRenewal = 1) {
+  const perHour = Math.round((agents * 3600) / intervalSeconds);
+  const perMonth = perHour * HOURS_PER_MONTH;
+  return {
+    renewalsPerHour: perHour,
+    writeUnitsPerMonth: perMonth * writeUnitsPerRenewal,
+    dollarsPerMonth: +(((perMonth * writeUnitsPerRenewal) / 1e6) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(2),
+  };
+}
+
+export async function scale(jobCount = 10_000, agentCount = 200, runCount = 10_000) {
+  const api = await apiAtSize(jobCount, runCount);
+  return { api, ...(await leasesAndSweep(jobCount, agentCount)) };
+}
+
+export async function leasesAndSweep(jobCount: number, agentCount: number): Promise<Record<string, unknown>> {
+  const emulator = await startEmulator({ startTimeoutMs: 120_000 });
+  const options = { endpoint: emulator.endpoint, region: emulator.region, credentials: emulator.credentials };
+  // Separate clients, so the monitor's requests are counted apart from the agents' renewals.
+  const agentClients = awsClients(options);
+  const monitorClients = awsClients(options);
+  const prefix = `bench-scale-${process.pid}`;
+  let renewing = false;
+  const loops: Promise<void>[] = [];
+  try {
+    await provision(monitorClients, prefix);
+    const agentPlane = controlPlane({ clients: agentClients, prefix });
+    const plane = controlPlane({ clients: monitorClients, prefix });
+    const now = Date.now();
+    const seedStarted = performance.now();
+    await batchWrite(
+      monitorClients,
+      physicalName(prefix, 'jobs'),
+      Array.from({ length: jobCount }, (_, i) => ({
+        PutRequest: {
+          Item: encodeJob(
+            JobSchema.parse({
+              spec: {
+                jobId: `job-${String(i).padStart(5, '0')}`,
+                handler: `handler.h${i % HANDLERS}`,
+                schedule: { expression: i % 10 === 0 ? 'rate(1 hour)' : `cron(${i % 60} * * * ? *)` },
+              },
+              version: 1,
+              // Just created: no fire is due before the misfire grace, so the sweep finds nothing missed.
+              createdAt: now - 10_000,
+              updatedAt: now - 10_000,
+              syncState: 'IN_SYNC',
+            }),
+          ),
+        },
+      })),
+      4,
+    );
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+
+    const ttlMs = DEFAULT_LEASE_TTL_SECONDS * 1000;
+    const intervalMs = DEFAULT_HEARTBEAT_INTERVAL_SECONDS * 1000;
+    const handlers = Array.from({ length: HANDLERS }, (_, h) => `handler.h${h}`);
+    const leases = new Map<string, number>();
+    const registerStarted = performance.now();
+    for (let i = 0; i < agentCount; i += 8) {
+      await Promise.all(
+        Array.from({ length: Math.min(8, agentCount - i) }, async (_, k) => {
+          const workerId = `agent-${String(i + k).padStart(3, '0')}`;
+          const worker = await agentPlane.workers.register(
+            WorkerRegistrationSchema.parse({ workerId, host: `host-${i + k}`, handlers, capacity: 4 }),
+            Date.now(),
+            // Live through the sweeps, however long moto takes; the renewals then keep the agents' TTL.
+            3_600_000,
+          );
+          leases.set(workerId, worker.leaseFence);
+        }),
+      );
+    }
+    const registerSeconds = (performance.now() - registerStarted) / 1000;
+
+    const monitor = new Monitor({ ...plane, deadLetters: plane.fireDeadLetters });
+    const sweepCounter = new RequestCounter(monitorClients);
+    const sweep = async () => {
+      sweepCounter.reset();
+      const started = performance.now();
+      const report = await monitor.sweep();
+      return {
+        seconds: +((performance.now() - started) / 1000).toFixed(2),
+        requests: sweepCounter.total(),
+        byOperation: sweepCounter.snapshot(),
+        workersExpired: report.workersExpired,
+        catchUpFires: report.catchUpFires,
+        jobsWithoutLiveWorker: report.jobsWithoutLiveWorker,
+        errors: report.errors,
+      };
+    };
+    const cold = await sweep();
+    const warm = await sweep();
+    // Each agent renews on its own timer, phases spread over the interval as independent hosts' are.
+    const renewalMs: number[] = [];
+    let renewalErrors = 0;
+    let firstRenewalError: string | undefined;
+    let lateRenewals = 0;
+    const counter = new RequestCounter(agentClients);
+    renewing = true;
+    const renewStarted = performance.now();
+    for (const [workerId, fence] of leases) {
+      const phase = Math.random() * intervalMs;
+      loops.push(
+        (async () => {
+          await new Promise((resolve) => setTimeout(resolve, phase));
+          while (renewing) {
+            const started = performance.now();
+            try {
+              await agentPlane.workers.renew(workerId, fence, Date.now(), ttlMs, 0);
+            } catch (error) {
+              renewalErrors += 1;
+              firstRenewalError ??= (error as Error).message;
+            }
+            const ms = performance.now() - started;
+            renewalMs.push(ms);
+            // A renewal slower than the slack between interval and TTL puts the lease at risk.
+            if (ms > ttlMs - intervalMs) lateRenewals += 1;
+            await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - ms)));
+          }
+        })(),
+      );
+    }
+
+    // Ten heartbeat intervals of renewals, so the rate is the steady one.
+    await new Promise((resolve) => setTimeout(resolve, 10 * intervalMs));
+    renewing = false;
+    await Promise.all(loops);
+    const renewSeconds = (performance.now() - renewStarted) / 1000;
+    const renewRequests = counter.snapshot();
+
+    return {
+      emulator: emulator.kind,
+      jobs: jobCount,
+      agents: agentCount,
+      seedJobsSeconds: +seedSeconds.toFixed(1),
+      registerAgentsSeconds: +registerSeconds.toFixed(1),
+      leaseRenewals: {
+        heartbeatIntervalSeconds: DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+        leaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+        measuredSeconds: +renewSeconds.toFixed(1),
+        renewals: renewalMs.length,
+        wantedPerSecond: +(agentCount / DEFAULT_HEARTBEAT_INTERVAL_SECONDS).toFixed(1),
+        achievedPerSecond: +(renewalMs.length / renewSeconds).toFixed(1),
+        latencyMs: { p50: round(percentile(renewalMs, 50)), p99: round(percentile(renewalMs, 99)) },
+        slowerThanLeaseSlack: lateRenewals,
+        errors: renewalErrors,
+        ...(firstRenewalError ? { firstError: firstRenewalError } : {}),
+        requestsPerRenewal: +(Object.values(renewRequests).reduce((a, b) => a + b, 0) / renewalMs.length).toFixed(2),
+        byOperation: renewRequests,
+        cost: renewalCost(agentCount, DEFAULT_HEARTBEAT_INTERVAL_SECONDS),
+      },
+      monitorSweep: { cold, warm },
+    };
+  } finally {
+    renewing = false;
+    await Promise.allSettled(loops);
+    await teardown(monitorClients, prefix).catch(() => undefined);
+    agentClients.destroy();
+    monitorClients.destroy();
+    await emulator.stop();
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [jobs, agents, runs] = process.argv.slice(2).map(Number);
+  console.log(JSON.stringify(await scale(jobs || 10_000, agents || 200, runs || 10_000), null, 2));
+}
