@@ -18,9 +18,12 @@
  *
  *   npx tsx bench/bullmq.ts [fires=100] [jobs=2000]
  */
+import { createRequire } from 'node:module';
 import { Queue, Worker } from 'bullmq';
+import { dispatchThroughput } from './dispatch-throughput';
 import { startRedisServer } from './redis-server';
 import { percentile } from './stats';
+import { zmqLatency } from './zmq-latency';
 
 export interface BullmqFigures {
   readonly redis: { readonly version: string; readonly hz: number };
@@ -39,6 +42,8 @@ export interface BullmqFigures {
 }
 
 const DELAY_MS = 100;
+/** The pinned devDependency (package.json). */
+const BULLMQ_VERSION = createRequire(import.meta.url)('bullmq/package.json').version as string;
 const CONCURRENCY = 10;
 
 export async function bullmqAtHz(hz: number, fires = 100, jobs = 2000): Promise<BullmqFigures> {
@@ -102,9 +107,12 @@ export async function bullmqAtHz(hz: number, fires = 100, jobs = 2000): Promise<
     const figures = (ms: number[]) => ({ p50: round(percentile(ms, 50)), p99: round(percentile(ms, 99)) });
     return {
       redis: { version: redis.version, hz: redis.hz },
-      bullmq: (await import('bullmq/package.json', { with: { type: 'json' } })).default.version,
+      bullmq: BULLMQ_VERSION,
       fires,
-      fireToStartMs: { immediate: figures(immediate), delayed: { ...figures(delayed), delayMs: [DELAY_MS, 2 * DELAY_MS] } },
+      fireToStartMs: {
+        immediate: figures(immediate),
+        delayed: { ...figures(delayed), delayMs: [DELAY_MS, 2 * DELAY_MS] },
+      },
       throughput: {
         jobs,
         workerConcurrency: CONCURRENCY,
@@ -120,11 +128,58 @@ export async function bullmqAtHz(hz: number, fires = 100, jobs = 2000): Promise<
   }
 }
 
-/** The peer at Redis's default `hz` (10) and at 100, each on its own fresh server. */
+/**
+ * The peer at Redis's default `hz` (10) and at 100, each on a fresh server, and Clover's side of the
+ * same workload measured in the same run: fire-to-start over SQS and ZeroMQ (bench/zmq-latency.ts,
+ * `fires` each) and one dispatcher process's fires per second (bench/dispatch-throughput.ts).
+ * Ratios are Clover / BullMQ: above 1 means Clover is slower (latency) or faster (throughput).
+ */
 export async function bullmqPeer(fires = 100, jobs = 2000, hzs: readonly number[] = [10, 100]) {
-  const runs: BullmqFigures[] = [];
-  for (const hz of hzs) runs.push(await bullmqAtHz(hz, fires, jobs));
-  return runs;
+  const peer: Record<string, BullmqFigures> = {};
+  for (const hz of hzs) peer[`hz${hz}`] = await bullmqAtHz(hz, fires, jobs);
+  const clover = await zmqLatency(fires);
+  const dispatch = await dispatchThroughput({ firesPerProcess: fires, phases: [1], capacity: false });
+  const cloverMs = clover.fireToStartMs as Record<'sqs' | 'zmq', { p50: number; p99: number }>;
+  const cloverRate = (dispatch.processes1 as { firesPerSecond: number }).firesPerSecond;
+  const ratio = (a: number, b: number) => +(a / b).toFixed(2);
+  const ratios = Object.fromEntries(
+    Object.entries(peer).map(([key, bull]) => [
+      key,
+      {
+        'fire-to-start p50, Clover SQS / BullMQ delayed': ratio(
+          cloverMs.sqs.p50,
+          bull.fireToStartMs.delayed.p50,
+        ),
+        'fire-to-start p50, Clover ZeroMQ / BullMQ delayed': ratio(
+          cloverMs.zmq.p50,
+          bull.fireToStartMs.delayed.p50,
+        ),
+        'fire-to-start p99, Clover ZeroMQ / BullMQ delayed': ratio(
+          cloverMs.zmq.p99,
+          bull.fireToStartMs.delayed.p99,
+        ),
+        'fire-to-start p50, Clover ZeroMQ / BullMQ immediate': ratio(
+          cloverMs.zmq.p50,
+          bull.fireToStartMs.immediate.p50,
+        ),
+        'one producer, Clover fires/s / BullMQ adds/s': ratio(cloverRate, bull.throughput.addsPerSecond),
+      },
+    ]),
+  );
+  const first = peer[`hz${hzs[0]}`];
+  return {
+    // Lifted into latest.json's meta by bench/run.ts: the server at Redis's default hz.
+    redis: first?.redis,
+    bullmq: first?.bullmq,
+    fires,
+    peer,
+    clover: {
+      emulator: clover.emulator,
+      fireToStartMs: cloverMs,
+      oneDispatcherFiresPerSecond: cloverRate,
+    },
+    ratios,
+  };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -25,9 +25,11 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LOCALSTACK_IMAGE } from '../infra/local/emulator';
 import { apiAtSize } from './api';
+import { bullmqPeer } from './bullmq';
 import { cliStartup } from './cli-startup';
 import { consoleBench } from './console';
 import { costs } from './costs';
+import { dispatchThroughput } from './dispatch-throughput';
 import { failover } from './failover';
 import { figuresFromChild } from './harness';
 import { localDiscovery } from './local-discovery';
@@ -46,6 +48,7 @@ import {
   renderMarkdown,
   replaceReadmeTable,
 } from './results';
+import { scale } from './scale';
 import { scheduleSearches } from './schedule';
 import { startupTimes } from './startup';
 import { zmqLatency } from './zmq-latency';
@@ -225,6 +228,78 @@ const benchmarks: readonly Bench[] = [
         value: at(f, 'fireToStartMs.behind200Malformed.p50'),
         unit: 'ms',
         compare: { against: 'quiet p50', value: at(f, 'fireToStartMs.quiet.p50') },
+      },
+    ],
+  },
+  {
+    name: 'bullmq',
+    description:
+      'the peer: BullMQ 6 on Redis at hz 10 and 100 (100 fires, 2,000 jobs) beside Clover in the same run (zmq-latency and one dispatcher, 100 fires)',
+    run: () => bullmqPeer(100, 2000),
+    headline: (f) => [
+      {
+        figure: 'fire-to-start p50, Clover ZeroMQ',
+        value: at(f, 'clover.fireToStartMs.zmq.p50'),
+        unit: 'ms',
+        compare: {
+          against: 'BullMQ delayed p50, hz 10',
+          value: at(f, 'peer.hz10.fireToStartMs.delayed.p50'),
+        },
+      },
+      {
+        figure: 'fire-to-start p50, Clover ZeroMQ',
+        value: at(f, 'clover.fireToStartMs.zmq.p50'),
+        unit: 'ms',
+        compare: {
+          against: 'BullMQ delayed p50, hz 100',
+          value: at(f, 'peer.hz100.fireToStartMs.delayed.p50'),
+        },
+      },
+      {
+        figure: 'one dispatcher, fires per second',
+        value: at(f, 'clover.oneDispatcherFiresPerSecond'),
+        unit: '/s',
+        compare: {
+          against: 'BullMQ adds/s, one producer, hz 10',
+          value: at(f, 'peer.hz10.throughput.addsPerSecond'),
+        },
+      },
+    ],
+  },
+  {
+    name: 'dispatch-throughput',
+    description:
+      "fires per second of one dispatcher process and of four in parallel on one emulator (100 fires each, re-sends, duplicates counted); the emulator's own capacity",
+    run: () => dispatchThroughput({ firesPerProcess: 100 }),
+    headline: (f) => [
+      {
+        figure: 'dispatch throughput, four processes over one',
+        value: at(f, 'fourOverOne'),
+        unit: 'x',
+        compare: { against: 'target', value: 3 },
+      },
+      {
+        figure: 'duplicate runs, four dispatchers with re-sends',
+        value: at(f, 'processes4.duplicates'),
+        unit: '',
+      },
+    ],
+  },
+  {
+    name: 'scale',
+    description:
+      '10,000 jobs and 200 agents: lease renewals every 2 s (rate, latency, cost) and the monitor sweep (cold, warm)',
+    run: () => scale(10_000, 200),
+    headline: (f) => [
+      {
+        figure: 'monitor sweep at 10,000 jobs, cold instance',
+        value: at(f, 'monitorSweep.cold.seconds'),
+        unit: 's',
+      },
+      {
+        figure: "200 agents' lease renewals, per month",
+        value: at(f, 'leaseRenewals.cost.dollarsPerMonth'),
+        unit: '$',
       },
     ],
   },

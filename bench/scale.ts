@@ -1,7 +1,7 @@
 /**
  * Clover at size: 10,000 jobs and 200 agents on one emulator.
  *
- * - API list and search latency at 10,000 jobs: bench/api.ts (its own stack, `runs` runs).
+ * - API list and search latency at 10,000 jobs: the `api` bench (bench/api.ts), in the same run.
  * - 200 simulated agents: registered worker leases, each renewed every `heartbeatIntervalSeconds`
  *   (the agent's default, 2 s) for the whole measurement, staggered as real agents' timers are —
  *   what the renewals cost (requests per hour and per month, write units, dollars at the dated
@@ -16,19 +16,18 @@
  * created just now so no fire is missed yet and no handler lacks a live worker: a quiet sweep, the
  * steady state. LOCAL-mode job discovery per agent is measured elsewhere (not here).
  *
- *   npx tsx bench/scale.ts [jobs=10000] [agents=200] [runs=10000]
+ *   npx tsx bench/scale.ts [jobs=10000] [agents=200]
  */
-import { awsClients } from '../core/adapters/aws-clients';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type AwsClients, awsClients } from '../core/adapters/aws-clients';
 import { controlPlane } from '../core/adapters/control-plane';
 import { encodeJob } from '../core/adapters/dynamo-job-store';
-import { provision, teardown } from '../core/adapters/provision';
 import { JobSchema, WorkerRegistrationSchema } from '../core/model';
 import { Monitor } from '../core/monitor';
-import { startEmulator } from '../infra/local/emulator';
-import { physicalName } from '../infra/resources';
+import { physicalName, tableDefinition } from '../infra/resources';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_LEASE_TTL_SECONDS } from '../worker-agent/config';
-import { apiAtSize } from './api';
 import { RequestCounter } from './aws-requests';
+import { withBenchStack } from './harness';
 import { batchWrite } from './seed';
 import { percentile } from './stats';
 
@@ -37,175 +36,199 @@ const DOLLARS_PER_MILLION_WRITE_UNITS = 0.625;
 const HOURS_PER_MONTH = 730;
 const HANDLERS = 50;
 
+/**
+ * A renewal is one UpdateItem of a lease item under 1 KB: 1 write unit, plus 1 for each global
+ * secondary index of the workers table, which every write of the item reaches (infra/resources.ts).
+ */
+const WRITE_UNITS_PER_RENEWAL = 1 + tableDefinition('workers').indexes.length;
+
 /** Requests, write units and dollars that `agents` lease renewals every `intervalSeconds` cost. */
-export function renewalCost(agents: number, intervalSeconds: number, writeUnitsPerRenewal = 1) {
+export function renewalCost(
+  agents: number,
+  intervalSeconds: number,
+  writeUnitsPerRenewal = WRITE_UNITS_PER_RENEWAL,
+) {
   const perHour = Math.round((agents * 3600) / intervalSeconds);
   const perMonth = perHour * HOURS_PER_MONTH;
   return {
     renewalsPerHour: perHour,
+    writeUnitsPerRenewal,
     writeUnitsPerMonth: perMonth * writeUnitsPerRenewal,
-    dollarsPerMonth: +(((perMonth * writeUnitsPerRenewal) / 1e6) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(2),
+    dollarsPerMonth: +(((perMonth * writeUnitsPerRenewal) / 1e6) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(
+      2,
+    ),
   };
 }
 
-export async function scale(jobCount = 10_000, agentCount = 200, runCount = 10_000) {
-  const api = await apiAtSize(jobCount, runCount);
-  return { api, ...(await leasesAndSweep(jobCount, agentCount)) };
-}
-
-export async function leasesAndSweep(jobCount: number, agentCount: number): Promise<Record<string, unknown>> {
-  const emulator = await startEmulator({ startTimeoutMs: 120_000 });
-  const options = { endpoint: emulator.endpoint, region: emulator.region, credentials: emulator.credentials };
-  // Separate clients, so the monitor's requests are counted apart from the agents' renewals.
-  const agentClients = awsClients(options);
-  const monitorClients = awsClients(options);
-  const prefix = `bench-scale-${process.pid}`;
-  let renewing = false;
-  const loops: Promise<void>[] = [];
-  try {
-    await provision(monitorClients, prefix);
+export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<string, unknown>> {
+  return withBenchStack({ name: 'scale' }, async ({ emulator, clients: monitorClients, prefix }) => {
+    // Separate clients for the agents, so the monitor's requests are counted apart from the renewals.
+    const agentClients = awsClients({
+      endpoint: emulator.endpoint,
+      region: emulator.region,
+      credentials: emulator.credentials,
+    });
     const agentPlane = controlPlane({ clients: agentClients, prefix });
-    const plane = controlPlane({ clients: monitorClients, prefix });
-    const now = Date.now();
-    const seedStarted = performance.now();
-    await batchWrite(
-      monitorClients,
-      physicalName(prefix, 'jobs'),
-      Array.from({ length: jobCount }, (_, i) => ({
-        PutRequest: {
-          Item: encodeJob(
-            JobSchema.parse({
-              spec: {
-                jobId: `job-${String(i).padStart(5, '0')}`,
-                handler: `handler.h${i % HANDLERS}`,
-                schedule: { expression: i % 10 === 0 ? 'rate(1 hour)' : `cron(${i % 60} * * * ? *)` },
-              },
-              version: 1,
-              // Just created: no fire is due before the misfire grace, so the sweep finds nothing missed.
-              createdAt: now - 10_000,
-              updatedAt: now - 10_000,
-              syncState: 'IN_SYNC',
-            }),
-          ),
-        },
-      })),
-      4,
-    );
-    const seedSeconds = (performance.now() - seedStarted) / 1000;
-
-    const ttlMs = DEFAULT_LEASE_TTL_SECONDS * 1000;
-    const intervalMs = DEFAULT_HEARTBEAT_INTERVAL_SECONDS * 1000;
-    const handlers = Array.from({ length: HANDLERS }, (_, h) => `handler.h${h}`);
-    const leases = new Map<string, number>();
-    const registerStarted = performance.now();
-    for (let i = 0; i < agentCount; i += 8) {
-      await Promise.all(
-        Array.from({ length: Math.min(8, agentCount - i) }, async (_, k) => {
-          const workerId = `agent-${String(i + k).padStart(3, '0')}`;
-          const worker = await agentPlane.workers.register(
-            WorkerRegistrationSchema.parse({ workerId, host: `host-${i + k}`, handlers, capacity: 4 }),
-            Date.now(),
-            // Live through the sweeps, however long moto takes; the renewals then keep the agents' TTL.
-            3_600_000,
-          );
-          leases.set(workerId, worker.leaseFence);
-        }),
+    let renewing = false;
+    const loops: Promise<void>[] = [];
+    const cleanups: Array<() => unknown> = [];
+    try {
+      const now = Date.now();
+      const seedStarted = performance.now();
+      await batchWrite(
+        monitorClients,
+        physicalName(prefix, 'jobs'),
+        Array.from({ length: jobCount }, (_, i) => ({
+          PutRequest: {
+            Item: encodeJob(
+              JobSchema.parse({
+                spec: {
+                  jobId: `job-${String(i).padStart(5, '0')}`,
+                  handler: `handler.h${i % HANDLERS}`,
+                  schedule: { expression: i % 10 === 0 ? 'rate(1 hour)' : `cron(${i % 60} * * * ? *)` },
+                },
+                version: 1,
+                // Just created: no fire is due before the misfire grace, so the sweep finds nothing missed.
+                createdAt: now - 10_000,
+                updatedAt: now - 10_000,
+                syncState: 'IN_SYNC',
+              }),
+            ),
+          },
+        })),
+        4,
       );
-    }
-    const registerSeconds = (performance.now() - registerStarted) / 1000;
+      const seedSeconds = (performance.now() - seedStarted) / 1000;
 
-    const monitor = new Monitor({ ...plane, deadLetters: plane.fireDeadLetters });
-    const sweepCounter = new RequestCounter(monitorClients);
-    const sweep = async () => {
-      sweepCounter.reset();
-      const started = performance.now();
-      const report = await monitor.sweep();
-      return {
-        seconds: +((performance.now() - started) / 1000).toFixed(2),
-        requests: sweepCounter.total(),
-        byOperation: sweepCounter.snapshot(),
-        workersExpired: report.workersExpired,
-        catchUpFires: report.catchUpFires,
-        jobsWithoutLiveWorker: report.jobsWithoutLiveWorker,
-        errors: report.errors,
+      const ttlMs = DEFAULT_LEASE_TTL_SECONDS * 1000;
+      const intervalMs = DEFAULT_HEARTBEAT_INTERVAL_SECONDS * 1000;
+      const handlers = Array.from({ length: HANDLERS }, (_, h) => `handler.h${h}`);
+      const leases = new Map<string, number>();
+      const registerStarted = performance.now();
+      for (let i = 0; i < agentCount; i += 8) {
+        await Promise.all(
+          Array.from({ length: Math.min(8, agentCount - i) }, async (_, k) => {
+            const workerId = `agent-${String(i + k).padStart(3, '0')}`;
+            const worker = await agentPlane.workers.register(
+              WorkerRegistrationSchema.parse({ workerId, host: `host-${i + k}`, handlers, capacity: 4 }),
+              Date.now(),
+              // Live through the sweeps, however long moto takes; the renewals then keep the agents' TTL.
+              3_600_000,
+            );
+            leases.set(workerId, worker.leaseFence);
+          }),
+        );
+      }
+      const registerSeconds = (performance.now() - registerStarted) / 1000;
+
+      // moto answers a Scan page of the 10,000-job table in more than the 5 s Clover gives a DynamoDB
+      // call (aws-clients.ts) on a loaded machine: the monitor gets a DynamoDB client with a 2-minute
+      // deadline and no retries here, so the sweep's duration and requests are measured, not a timeout.
+      const sweepDynamo = new DynamoDBClient({
+        region: emulator.region,
+        endpoint: emulator.endpoint,
+        credentials: emulator.credentials,
+        maxAttempts: 1,
+        requestHandler: { requestTimeout: 120_000, throwOnRequestTimeout: true },
+      });
+      cleanups.push(() => sweepDynamo.destroy());
+      const sweepClients: AwsClients = { ...monitorClients, dynamodb: sweepDynamo };
+      const sweepPlane = controlPlane({ clients: sweepClients, prefix });
+      cleanups.push(() => sweepPlane.close());
+      const monitor = new Monitor({ ...sweepPlane, deadLetters: sweepPlane.fireDeadLetters });
+      const sweepCounter = new RequestCounter(sweepClients);
+      const sweep = async () => {
+        sweepCounter.reset();
+        const started = performance.now();
+        const report = await monitor.sweep();
+        return {
+          seconds: +((performance.now() - started) / 1000).toFixed(2),
+          requests: sweepCounter.total(),
+          byOperation: sweepCounter.snapshot(),
+          workersExpired: report.workersExpired,
+          catchUpFires: report.catchUpFires,
+          jobsWithoutLiveWorker: report.jobsWithoutLiveWorker,
+          errors: report.errors,
+        };
       };
-    };
-    const cold = await sweep();
-    const warm = await sweep();
-    // Each agent renews on its own timer, phases spread over the interval as independent hosts' are.
-    const renewalMs: number[] = [];
-    let renewalErrors = 0;
-    let firstRenewalError: string | undefined;
-    let lateRenewals = 0;
-    const counter = new RequestCounter(agentClients);
-    renewing = true;
-    const renewStarted = performance.now();
-    for (const [workerId, fence] of leases) {
-      const phase = Math.random() * intervalMs;
-      loops.push(
-        (async () => {
-          await new Promise((resolve) => setTimeout(resolve, phase));
-          while (renewing) {
-            const started = performance.now();
-            try {
-              await agentPlane.workers.renew(workerId, fence, Date.now(), ttlMs, 0);
-            } catch (error) {
-              renewalErrors += 1;
-              firstRenewalError ??= (error as Error).message;
+      const cold = await sweep();
+      const warm = await sweep();
+      // Each agent renews on its own timer, phases spread over the interval as independent hosts' are.
+      const renewalMs: number[] = [];
+      let renewalErrors = 0;
+      let firstRenewalError: string | undefined;
+      let lateRenewals = 0;
+      const counter = new RequestCounter(agentClients);
+      renewing = true;
+      const renewStarted = performance.now();
+      for (const [workerId, fence] of leases) {
+        const phase = Math.random() * intervalMs;
+        loops.push(
+          (async () => {
+            await new Promise((resolve) => setTimeout(resolve, phase));
+            while (renewing) {
+              const started = performance.now();
+              try {
+                await agentPlane.workers.renew(workerId, fence, Date.now(), ttlMs, 0);
+              } catch (error) {
+                renewalErrors += 1;
+                firstRenewalError ??= (error as Error).message;
+              }
+              const ms = performance.now() - started;
+              renewalMs.push(ms);
+              // A renewal slower than the slack between interval and TTL puts the lease at risk.
+              if (ms > ttlMs - intervalMs) lateRenewals += 1;
+              await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - ms)));
             }
-            const ms = performance.now() - started;
-            renewalMs.push(ms);
-            // A renewal slower than the slack between interval and TTL puts the lease at risk.
-            if (ms > ttlMs - intervalMs) lateRenewals += 1;
-            await new Promise((resolve) => setTimeout(resolve, Math.max(0, intervalMs - ms)));
-          }
-        })(),
-      );
+          })(),
+        );
+      }
+
+      // Ten heartbeat intervals of renewals, so the rate is the steady one.
+      await new Promise((resolve) => setTimeout(resolve, 10 * intervalMs));
+      renewing = false;
+      await Promise.all(loops);
+      const renewSeconds = (performance.now() - renewStarted) / 1000;
+      const renewRequests = counter.snapshot();
+
+      return {
+        emulator: emulator.kind,
+        jobs: jobCount,
+        agents: agentCount,
+        seedJobsSeconds: +seedSeconds.toFixed(1),
+        registerAgentsSeconds: +registerSeconds.toFixed(1),
+        leaseRenewals: {
+          heartbeatIntervalSeconds: DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+          leaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
+          measuredSeconds: +renewSeconds.toFixed(1),
+          renewals: renewalMs.length,
+          wantedPerSecond: +(agentCount / DEFAULT_HEARTBEAT_INTERVAL_SECONDS).toFixed(1),
+          achievedPerSecond: +(renewalMs.length / renewSeconds).toFixed(1),
+          latencyMs: { p50: round(percentile(renewalMs, 50)), p99: round(percentile(renewalMs, 99)) },
+          slowerThanLeaseSlack: lateRenewals,
+          errors: renewalErrors,
+          ...(firstRenewalError ? { firstError: firstRenewalError } : {}),
+          requestsPerRenewal: +(
+            Object.values(renewRequests).reduce((a, b) => a + b, 0) / renewalMs.length
+          ).toFixed(2),
+          byOperation: renewRequests,
+          cost: renewalCost(agentCount, DEFAULT_HEARTBEAT_INTERVAL_SECONDS),
+        },
+        monitorSweep: { cold, warm },
+      };
+    } finally {
+      renewing = false;
+      await Promise.allSettled(loops);
+      await agentPlane.close();
+      agentClients.destroy();
+      for (const cleanup of cleanups) await cleanup();
     }
-
-    // Ten heartbeat intervals of renewals, so the rate is the steady one.
-    await new Promise((resolve) => setTimeout(resolve, 10 * intervalMs));
-    renewing = false;
-    await Promise.all(loops);
-    const renewSeconds = (performance.now() - renewStarted) / 1000;
-    const renewRequests = counter.snapshot();
-
-    return {
-      emulator: emulator.kind,
-      jobs: jobCount,
-      agents: agentCount,
-      seedJobsSeconds: +seedSeconds.toFixed(1),
-      registerAgentsSeconds: +registerSeconds.toFixed(1),
-      leaseRenewals: {
-        heartbeatIntervalSeconds: DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
-        leaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS,
-        measuredSeconds: +renewSeconds.toFixed(1),
-        renewals: renewalMs.length,
-        wantedPerSecond: +(agentCount / DEFAULT_HEARTBEAT_INTERVAL_SECONDS).toFixed(1),
-        achievedPerSecond: +(renewalMs.length / renewSeconds).toFixed(1),
-        latencyMs: { p50: round(percentile(renewalMs, 50)), p99: round(percentile(renewalMs, 99)) },
-        slowerThanLeaseSlack: lateRenewals,
-        errors: renewalErrors,
-        ...(firstRenewalError ? { firstError: firstRenewalError } : {}),
-        requestsPerRenewal: +(Object.values(renewRequests).reduce((a, b) => a + b, 0) / renewalMs.length).toFixed(2),
-        byOperation: renewRequests,
-        cost: renewalCost(agentCount, DEFAULT_HEARTBEAT_INTERVAL_SECONDS),
-      },
-      monitorSweep: { cold, warm },
-    };
-  } finally {
-    renewing = false;
-    await Promise.allSettled(loops);
-    await teardown(monitorClients, prefix).catch(() => undefined);
-    agentClients.destroy();
-    monitorClients.destroy();
-    await emulator.stop();
-  }
+  });
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [jobs, agents, runs] = process.argv.slice(2).map(Number);
-  console.log(JSON.stringify(await scale(jobs || 10_000, agents || 200, runs || 10_000), null, 2));
+  const [jobs, agents] = process.argv.slice(2).map(Number);
+  console.log(JSON.stringify(await scale(jobs || 10_000, agents || 200), null, 2));
 }
