@@ -13,9 +13,9 @@
  *   their deadlines — an emulator artefact, not what DynamoDB does. (Its DynamoDB calls go straight
  *   to moto with a long deadline: see below.)
  *
- * Jobs are seeded with BatchWriteItem (bench/seed.ts), 90% hourly cron and 10% `rate(1 hour)`,
- * created just now so no fire is missed yet and no handler lacks a live worker: a quiet sweep, the
- * steady state. LOCAL-mode job discovery per agent is measured elsewhere (not here).
+ * Jobs are seeded with BatchWriteItem (bench/seed.ts), 90% daily cron at an hour 12 hours away and
+ * 10% `rate(1 day)`, created just now, so no fire falls due while the bench runs (however slow the
+ * emulator) and no handler lacks a live worker: a quiet sweep, the steady state. LOCAL-mode job discovery per agent is measured elsewhere (not here).
  *
  *   npx tsx bench/scale.ts [jobs=10000] [agents=200]
  */
@@ -26,39 +26,34 @@ import { controlPlane } from '../core/adapters/control-plane';
 import { encodeJob } from '../core/adapters/dynamo-job-store';
 import { JobSchema, WorkerRegistrationSchema } from '../core/model';
 import { Monitor } from '../core/monitor';
-import { physicalName, tableDefinition } from '../infra/resources';
+import { physicalName } from '../infra/resources';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_LEASE_TTL_SECONDS } from '../worker-agent/config';
 import { RequestCounter } from './aws-requests';
+import { COST_ASSUMPTIONS, loadPrices, requestUnits, unitPrice } from './costs';
 import { withBenchStack } from './harness';
 import { batchWrite } from './seed';
 import { percentile } from './stats';
 
-/** DynamoDB on-demand, per million write request units (docs/aws-prices.md). */
-const DOLLARS_PER_MILLION_WRITE_UNITS = 0.625;
-const HOURS_PER_MONTH = 730;
 const HANDLERS = 50;
 
 /**
- * A renewal is one UpdateItem of a lease item under 1 KB: 1 write unit, plus 1 for each global
- * secondary index of the workers table, which every write of the item reaches (infra/resources.ts).
+ * What lease renewals cost on AWS, in bench/costs.ts's unit model and month, at the write-unit price
+ * of bench/aws-prices.json: a renewal is one UpdateItem of the workers table (1 write unit, plus 1
+ * for each of the table's indexes, which every write of the item reaches).
  */
-const WRITE_UNITS_PER_RENEWAL = 1 + tableDefinition('workers').indexes.length;
-
-/** Requests, write units and dollars that `agents` lease renewals every `intervalSeconds` cost. */
 export function renewalCost(
   agents: number,
   intervalSeconds: number,
-  writeUnitsPerRenewal = WRITE_UNITS_PER_RENEWAL,
+  writeUnitsPerRenewal = requestUnits('DynamoDB.UpdateItem(workers)').write,
+  dollarsPerWriteUnit = unitPrice(loadPrices(), 'dynamodb.writeUnits'),
 ) {
   const perHour = Math.round((agents * 3600) / intervalSeconds);
-  const perMonth = perHour * HOURS_PER_MONTH;
+  const units = perHour * COST_ASSUMPTIONS.hoursPerMonth * writeUnitsPerRenewal;
   return {
     renewalsPerHour: perHour,
     writeUnitsPerRenewal,
-    writeUnitsPerMonth: perMonth * writeUnitsPerRenewal,
-    dollarsPerMonth: +(((perMonth * writeUnitsPerRenewal) / 1e6) * DOLLARS_PER_MILLION_WRITE_UNITS).toFixed(
-      2,
-    ),
+    writeUnitsPerMonth: units,
+    dollarsPerMonth: Math.round(units * dollarsPerWriteUnit * 100) / 100,
   };
 }
 
@@ -76,6 +71,7 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
     const cleanups: Array<() => unknown> = [];
     try {
       const now = Date.now();
+      const quietHour = (new Date(now).getUTCHours() + 12) % 24;
       const seedStarted = performance.now();
       await batchWrite(
         monitorClients,
@@ -87,7 +83,9 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
                 spec: {
                   jobId: `job-${String(i).padStart(5, '0')}`,
                   handler: `handler.h${i % HANDLERS}`,
-                  schedule: { expression: i % 10 === 0 ? 'rate(1 hour)' : `cron(${i % 60} * * * ? *)` },
+                  schedule: {
+                    expression: i % 10 === 0 ? 'rate(1 day)' : `cron(${i % 60} ${quietHour} * * ? *)`,
+                  },
                 },
                 version: 1,
                 // Just created: no fire is due before the misfire grace, so the sweep finds nothing missed.
@@ -148,6 +146,7 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
         return {
           seconds: +((performance.now() - started) / 1000).toFixed(2),
           requests: sweepCounter.total(),
+          requestsPerJob: +(sweepCounter.total() / jobCount).toFixed(2),
           byOperation: sweepCounter.snapshot(),
           workersExpired: report.workersExpired,
           catchUpFires: report.catchUpFires,
