@@ -143,6 +143,8 @@ test('three agents, REMOTE and LOCAL jobs, kill -9 during a long recoverable run
     const run = await plane.runs.get(longRunId);
     return run && finished(run) ? run : undefined;
   });
+  // Enough REMOTE fires to mean something, however slowly a loaded machine ticked so far.
+  await until('30 REMOTE fires', 120_000, async () => (remoteFires.length >= 30 ? true : undefined));
   ticking = false;
   await ticker;
   assert.equal(longRun.status, 'SUCCEEDED', `${JSON.stringify(longRun.history)}\n${s2.text}\n${s3.text}`);
