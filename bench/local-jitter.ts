@@ -1,18 +1,21 @@
 /**
  * LOCAL-mode fire jitter: how late, after its scheduled instant, a LOCAL fire's handler starts.
  *
- *   npx tsx bench/local-jitter.ts [--agents 3] [--jobs 1] [--seconds 60] [--expression '0/2 * * * * ?']
+ *   npx tsx bench/local-jitter.ts [--agents 3] [--jobs 1] [--seconds 60] [--expression '0/2 * * * * ?'] [--lead 300]
  *
  * On a bench stack of its own (bench/harness.ts: emulator, fresh provisioning), defines `--jobs` LOCAL jobs on `--expression` (default: the issue's
  * scenario, one job every 2 seconds, three agents, 60 s),
  * and runs `--agents` LocalFires in this process — each with its own control-plane wiring and SDK
  * clients, as separate agent processes have — for `--seconds`. Each fire is raced by every agent through
  * Dispatcher.fireLocal; the winner claims the run and "starts" the handler (records the time) and
- * completes it.
+ * completes it. Fires are decided `--lead` ms before their instants (the agent's default,
+ * DEFAULT_AGENT_LEAD_MS; 0 decides at the instant), and the winner starts the handler at the instant,
+ * as the agent does: the write and the claim are then off the path unless they take longer than the
+ * lead.
  *
  * Reported, in ms after the scheduled instant (p50 / p95 / p99 / max over every fire):
- * - timer:   when the winning agent's timer ran (Node timer lateness alone);
- * - decided: when the winner's conditional write answered (+ one GetItem and one TransactWriteItems);
+ * - timer:   when the winning agent's timer ran (negative: ahead of the instant by the lead);
+ * - decided: when the winner's conditional write answered (+ one GetItem and one PutItem);
  * - start:   when the handler started (+ the claim, one UpdateItem) — the jitter the issue names.
  * Aim: start p99 under 50 ms. On an emulator the numbers are mostly the emulator's round trips
  * (moto_server: ~15 ms a request, and a failed transaction deep-copies the tables it touched, so the
@@ -20,13 +23,14 @@
  * single-digit ms from inside the region. All agents share this process, so `--jobs` > 1 also
  * measures their contention for one event loop, which separate agent processes do not have.
  *
- * Also: the winner's path from its timer to the handler as steps (its own AWS calls, timed by an SDK
+ * Also: the winner's path from its timer to its claim (the decision, made ahead of the instant) as steps (its own AWS calls, timed by an SDK
  * middleware) against the emulator floor of those calls (bench/floor.ts). The last line of output is
  * every figure as JSON (bench/run.ts reads it).
  */
 
 import { parseArgs } from 'node:util';
 import { controlPlane } from '../core/adapters/control-plane';
+import { DEFAULT_AGENT_LEAD_MS } from '../worker-agent/agent';
 import { type LocalFireEvent, LocalFires } from '../worker-agent/local-fires';
 import { FireBreakdown } from './floor';
 import { withBenchStack } from './harness';
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '60' },
     expression: { type: 'string', default: '*/2 * * * * ?' },
+    lead: { type: 'string', default: String(DEFAULT_AGENT_LEAD_MS) },
   },
 });
 const agentCount = Number(values.agents);
@@ -88,12 +93,15 @@ function main(): Promise<void> {
           if (event.outcome === 'dispatched') wins.push(event);
           if (event.outcome === 'error') errors += 1;
         },
-        execute: async ({ envelope, fire }) => {
+        leadMs: Number(values.lead),
+        execute: async ({ envelope, fire, startAt }) => {
           const run = await plane.execution.claim(envelope, workerId);
-          const startedAt = performance.now(); // the handler starts here
-          starts.push(Date.now() - fire.scheduledAt);
-          // From the winner's timer to the handler, on the winner's own calls.
-          breakdown.record('local', perf(fire.firedAt), startedAt, own.calls);
+          // From the winner's timer to its claim, on the winner's own calls: the decision's path.
+          breakdown.record('local', perf(fire.firedAt), performance.now(), own.calls);
+          // As the agent does (Agent.runToEnd): a fire decided ahead starts its handler at the instant.
+          const early = startAt - Date.now();
+          if (early > 0) await new Promise((resolve) => setTimeout(resolve, early));
+          starts.push(Date.now() - fire.scheduledAt); // the handler starts here
           await plane.execution.complete(run, { status: 'SUCCEEDED' });
         },
       });
@@ -131,8 +139,9 @@ function main(): Promise<void> {
         firesWon: wins.length,
         runsRecorded: runs.length,
         failedWrites: errors,
+        leadMs: Number(values.lead),
         lateMs: { timer: late(timer), decided: late(decided), start: late(starts) },
-        timerToStartBreakdown: fireToStartBreakdown,
+        timerToClaimBreakdown: fireToStartBreakdown,
         floorMs,
       }),
     );

@@ -194,11 +194,21 @@ export class Dispatcher {
    * Throws ValidationError (writing nothing) when the job is no longer LOCAL: an agent with a stale
    * job list must not take the run id of a fire EventBridge Scheduler now owns.
    *
+   * `ahead`: the agent decides the fire shortly before its instant (local-fires.ts, `leadMs`). Then a
+   * job lock held by a run still active is not decided yet: LockHeldError is thrown, nothing is
+   * written, and the agent asks again at the instant, when the policy (skip, queue, replace) applies
+   * as usual — so deciding ahead never turns a run that ends just before the instant into an overlap.
+   *
    * @example
    * const outcome = await dispatcher.fireLocal('ticker', '2026-01-30T10:00:02Z', 'agent-1');
    * if (outcome.kind === 'dispatched') await agent.execute(outcome.runs[0]);
    */
-  async fireLocal(jobId: string, scheduledTime: string, workerId: string): Promise<FireOutcome> {
+  async fireLocal(
+    jobId: string,
+    scheduledTime: string,
+    workerId: string,
+    options: { readonly ahead?: boolean } = {},
+  ): Promise<FireOutcome> {
     const request = parseOrThrow(LocalFireRequestSchema, { jobId, scheduledTime, workerId }, 'fire');
     const now = this.deps.clock.now();
     const primaryId = fireRunId(request.jobId, request.scheduledTime);
@@ -237,7 +247,7 @@ export class Dispatcher {
     const lockKey = broadcast
       ? `${jobLockKey(job.spec.jobId)}#${request.workerId}`
       : jobLockKey(job.spec.jobId);
-    const written = await this.write(job, run, now, log, lockKey);
+    const written = await this.write(job, run, now, log, lockKey, options.ahead === true);
     if (written.kind !== 'written') return written.outcome;
     return { kind: 'dispatched', runs: [written.run] };
   }
@@ -429,13 +439,17 @@ export class Dispatcher {
     return outcomes.find((o): o is FireOutcome => 'kind' in o) ?? { kind: 'duplicate', runId: base.runId };
   }
 
-  /** Writes a new run under the job's concurrency policy; a held lock becomes a skip, a queued run or a replacement. */
+  /**
+   * Writes a new run under the job's concurrency policy; a held lock becomes a skip, a queued run or a
+   * replacement — or, with `throwIfHeld`, the LockHeldError itself, with nothing written.
+   */
   private async write(
     job: Job,
     run: Run,
     now: number,
     log: Logger,
     lockKey = jobLockKey(job.spec.jobId),
+    throwIfHeld = false,
   ): Promise<{ kind: 'written'; run: Run } | { kind: 'settled'; outcome: FireOutcome }> {
     const policy = job.spec.concurrency.policy;
     if (policy === 'ALLOW') return this.createPlain(run, log);
@@ -451,6 +465,7 @@ export class Dispatcher {
       const holder = error.owner;
       const stale = await this.takeStaleLock(locked, claim, holder, log);
       if (stale) return stale;
+      if (throwIfHeld) throw error;
       if (policy === 'QUEUE')
         return { kind: 'settled', outcome: await this.enqueue(job, locked, holder, now, log) };
       if (policy === 'REPLACE') {

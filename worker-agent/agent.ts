@@ -88,6 +88,12 @@ import type { ShellHandlerOptions } from './shell-handler';
 import { type AgentQueue, type AgentQueues, sqsAgentQueues } from './sqs-queues';
 import { type AcceptResult, ZmqIntake } from './zmq-intake';
 
+/**
+ * How long before its instant the agent decides (writes and claims) a LOCAL fire, so that at the
+ * instant only the handler has to start: above the write and claim's round trips, even on a busy host.
+ */
+export const DEFAULT_AGENT_LEAD_MS = 300;
+
 /** What the agent needs from the control plane; `sqsAgentDeps` wires the real one. */
 export interface AgentDeps {
   readonly workers: WorkerRegistry;
@@ -170,6 +176,8 @@ export interface AgentOptions {
   /** LOCAL mode tuning (local-fires.ts): job list refresh, busy delay, and a per-fire callback (jitter). */
   readonly local?: {
     readonly refreshIntervalMs?: number;
+    /** How long before its instant a LOCAL fire is decided and claimed (local-fires.ts). @default 300 */
+    readonly leadMs?: number;
     readonly busyDelayMs?: number;
     readonly onFire?: (event: LocalFireEvent) => void;
   };
@@ -462,7 +470,8 @@ export class Agent {
       dispatcher,
       hasHandler: (name) => this.registry.has(name),
       hasCapacity: () => this.hasCapacity(),
-      execute: ({ run, envelope }) => this.executeLocal(run, envelope),
+      execute: ({ run, envelope, startAt }) => this.executeLocal(run, envelope, startAt),
+      leadMs: tuning.leadMs ?? DEFAULT_AGENT_LEAD_MS,
       clock: this.clock,
       log: this.log,
       ...(tuning.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: tuning.refreshIntervalMs }),
@@ -473,13 +482,13 @@ export class Agent {
   }
 
   /** Runs a LOCAL fire this agent won. One it cannot start (stopping, claim not answered) is handed back. */
-  private async executeLocal(run: Run, envelope: DispatchEnvelope): Promise<void> {
+  private async executeLocal(run: Run, envelope: DispatchEnvelope, startAt: number): Promise<void> {
     // execute() checks the state first thing, synchronously: this check agrees with it.
     if (this.state !== 'RUNNING') {
       await this.handBackUnstarted(run, `worker ${this.state}: LOCAL fire not started`);
       return;
     }
-    const result = await this.execute(envelope);
+    const result = await this.execute(envelope, { startAt });
     if (
       result.kind === 'not_claimed' &&
       !isRefusal(result.error) &&
@@ -529,7 +538,10 @@ export class Agent {
    *   if (result.kind === 'not_claimed') log.log('info', 'another agent has it');
    * }
    */
-  async execute(envelope: DispatchEnvelope): Promise<ExecuteResult> {
+  async execute(
+    envelope: DispatchEnvelope,
+    options: { readonly startAt?: number } = {},
+  ): Promise<ExecuteResult> {
     if (this.state !== 'RUNNING') return { kind: 'dropped', why: `agent is ${this.state}` };
     let run: Run;
     this.reserved += 1;
@@ -540,7 +552,7 @@ export class Agent {
     } finally {
       this.reserved -= 1;
     }
-    return this.startClaimed(run, envelope).result;
+    return this.startClaimed(run, envelope, options.startAt).result;
   }
 
   /**
@@ -731,8 +743,12 @@ export class Agent {
    * flight (its lease was lost, or a drain began): a worker that stopped taking work starts nothing,
    * so the run goes back to PENDING for another worker instead of running beside a recovery.
    */
-  private startClaimed(run: Run, envelope: DispatchEnvelope): { result: Promise<ExecuteResult> } {
-    if (this.state === 'RUNNING') return this.startRun(run, envelope);
+  private startClaimed(
+    run: Run,
+    envelope: DispatchEnvelope,
+    startAt?: number,
+  ): { result: Promise<ExecuteResult> } {
+    if (this.state === 'RUNNING') return this.startRun(run, envelope, startAt);
     const note = `worker ${this.state}: claimed run not started`;
     const log = this.log.child({ jobId: run.jobId, runId: run.runId });
     const result = this.deps.execution.handBack(run, note).then(
@@ -748,10 +764,14 @@ export class Agent {
     return { result };
   }
 
-  private startRun(run: Run, envelope: DispatchEnvelope): { result: Promise<ExecuteResult> } {
+  private startRun(
+    run: Run,
+    envelope: DispatchEnvelope,
+    startAt?: number,
+  ): { result: Promise<ExecuteResult> } {
     const slot = new RunSlot(envelope, run, this.clock.now(), () => void this.flush(slot));
     this.running.set(run.runId, slot);
-    const result = this.runToEnd(slot).finally(() => {
+    const result = this.runToEnd(slot, startAt).finally(() => {
       this.running.delete(run.runId);
       this.wakeSlotWaiters();
     });
@@ -762,10 +782,17 @@ export class Agent {
     return { result };
   }
 
-  /** Runs what the claimed record says (handler, payload, attempt, deadline), never what the envelope said. */
-  private async runToEnd(slot: RunSlot): Promise<ExecuteResult> {
+  /**
+   * Runs what the claimed record says (handler, payload, attempt, deadline), never what the envelope
+   * said — not before `startAt` (a LOCAL fire decided ahead of its instant holds its slot until then;
+   * aborted meanwhile, it ends as an aborted handler would, without the handler being called).
+   */
+  private async runToEnd(slot: RunSlot, startAt?: number): Promise<ExecuteResult> {
     const { run } = slot;
     const log = this.log.child({ jobId: run.jobId, runId: run.runId });
+    const early = startAt === undefined ? 0 : startAt - this.clock.now();
+    if (early > 0) await sleep(early, slot.signal);
+    const abortedEarly: unknown = slot.aborted ? slot.signal.reason : undefined;
     const startedAt = this.clock.now();
     const untilDeadline = slot.deadlineAt - startedAt;
     const deadline = setTimeout(
@@ -780,6 +807,7 @@ export class Agent {
     });
     let outcome: RunOutcome;
     try {
+      if (abortedEarly !== undefined) throw abortedEarly;
       const handler = this.registry.get(run.handler);
       const result = await handler(slot.context());
       outcome = { status: 'SUCCEEDED', ...(result === undefined ? {} : { result }) };

@@ -115,6 +115,7 @@ function world() {
       pool?: string;
       labels?: Record<string, string>;
       hasCapacity?: () => boolean;
+      leadMs?: number;
       /** Default: claim and complete SUCCEEDED at once. */
       execute?: (won: WonFire, execution: RunExecution) => unknown;
     } = {},
@@ -130,6 +131,7 @@ function world() {
       dispatcher,
       hasHandler: (name) => handlers.has(name),
       ...(options.hasCapacity ? { hasCapacity: options.hasCapacity } : {}),
+      ...(options.leadMs === undefined ? {} : { leadMs: options.leadMs }),
       execute: async (won) => {
         if (options.execute) return options.execute(won, execution);
         const run = await execution.claim(won.envelope, workerId);
@@ -197,6 +199,44 @@ describe('LocalFires', () => {
     }
     for (const e of w.events) assert.equal(e.firedAt, e.scheduledAt, 'fake timers: no lateness, no drift');
     assert.equal((await w.locks.get('job#tick'))?.owner, undefined, 'lock released');
+  });
+
+  test('decided ahead: written and claimed leadMs before the instant, started at it; a lock still held then waits for the instant', async () => {
+    const w = world();
+    await w.job({ concurrency: { policy: 'FORBID' } });
+    const won: WonFire[] = [];
+    const a = w.agent('a1', {
+      leadMs: 300,
+      execute: async (fire, execution) => {
+        won.push(fire);
+        const run = await execution.claim(fire.envelope, 'a1');
+        // The first run ends at 3.85 s: after the 4 s instant's early decision (3.7 s), before the instant.
+        if (won.length === 1) await new Promise<void>((resolve) => w.time.setTimeout(resolve, 2150));
+        await execution.complete(run, { status: 'SUCCEEDED' });
+      },
+    });
+    await w.start(a);
+    await w.time.advance(4500);
+    await w.stop();
+
+    const [first, second] = won;
+    const i1 = Date.parse('2026-01-30T10:00:02Z');
+    const i2 = Date.parse('2026-01-30T10:00:04Z');
+    assert.equal(first?.startAt, i1);
+    assert.equal(first?.fire.firedAt, i1 - 300, 'the timer ran 300 ms early');
+    assert.equal(first?.fire.decidedAt, i1 - 300, 'and the run was written then');
+    assert.equal(second?.startAt, i2);
+    assert.equal(second?.fire.firedAt, i2 - 300);
+    assert.equal(second?.fire.decidedAt, i2, 'the lock was held 300 ms early: decided at the instant');
+    const runs = await w.jobRuns();
+    assert.deepEqual(
+      runs.map((r) => [r.scheduledTime, r.status]),
+      [
+        ['2026-01-30T10:00:02Z', 'SUCCEEDED'],
+        ['2026-01-30T10:00:04Z', 'SUCCEEDED'],
+      ],
+      'no overlap skip for a run that ended before the instant',
+    );
   });
 
   test('Quartz cron with seconds fires on its seconds', async () => {

@@ -31,6 +31,15 @@
  * A full agent (`hasCapacity()` false) still fires, `busyDelayMs` (default 50 ms) later, so agents
  * with a free slot win first and the fire is still recorded if every agent is full.
  *
+ * Deciding ahead (`leadMs`, default 0 here; the agent uses 300): the timer runs `leadMs` before the
+ * instant (at most half the time since the previous one), and the fire is decided then — the run
+ * written by the conditional write, the winner's claim made — so at the instant only the handler
+ * has to start (`WonFire.startAt`; the agent holds it until then). What the write sees is the job as
+ * it is `leadMs` early: a pause or change in that window applies from the next instant. A job lock
+ * still held by an active run is not decided early (`Dispatcher.fireLocal` with `ahead`): the fire
+ * is asked again at the instant, so deciding early never turns a run that ends just before the
+ * instant into an overlap.
+ *
  * @example
  * const local = new LocalFires({
  *   workerId: config.workerId,
@@ -48,6 +57,7 @@
  */
 import type { Dispatcher, FireOutcome } from '../core/dispatch';
 import { type DispatchEnvelope, envelopeFor } from '../core/envelope';
+import { LockHeldError } from '../core/errors';
 import { FailureLog, type Logger, silentLogger } from '../core/log';
 import { isoSeconds, type Job, type JobSpec, type Run } from '../core/model';
 import { type Clock, type JobStore, systemClock } from '../core/ports';
@@ -56,6 +66,7 @@ import { canonicalJson } from './job-sync';
 
 export const DEFAULT_LOCAL_REFRESH_INTERVAL_MS = 10_000;
 export const DEFAULT_BUSY_DELAY_MS = 50;
+export const DEFAULT_LEAD_MS = 0;
 /** Longest single setTimeout; a later instant is reached by re-arming (Node's limit is ~24.8 days). */
 const MAX_TIMER_MS = 3_600_000;
 /** Instants computed ahead per job. */
@@ -103,6 +114,8 @@ export interface WonFire {
   /** The envelope an SQS or ZeroMQ delivery of this run would carry: claim with it as usual. */
   readonly envelope: DispatchEnvelope;
   readonly fire: LocalFireEvent;
+  /** The instant (epoch ms): the handler must not start before it (the fire may be decided `leadMs` early). */
+  readonly startAt: number;
 }
 
 export interface LocalFiresOptions {
@@ -114,6 +127,8 @@ export interface LocalFiresOptions {
   readonly jobs: Pick<JobStore, 'listLocal'>;
   /** Creates each fire's run with the one-run-per-fire conditional write. */
   readonly dispatcher: Pick<Dispatcher, 'fireLocal'>;
+  /** How long before each instant its fire is decided (see the header). @default 0 */
+  readonly leadMs?: number;
   /** Whether this agent registered the handler (HandlerRegistry.has). */
   readonly hasHandler: (name: string) => boolean;
   /**
@@ -324,8 +339,13 @@ export class LocalFires {
   private setTimer(armed: Armed): void {
     const next = armed.upcoming[0];
     if (next === undefined || armed.timer !== undefined) return;
-    const delay = Math.min(Math.max(0, next - this.clock.now()), MAX_TIMER_MS);
+    const delay = Math.min(Math.max(0, next - this.leadFor(armed, next) - this.clock.now()), MAX_TIMER_MS);
     armed.timer = this.timers.setTimeout(() => this.onTimer(armed), delay);
+  }
+
+  /** How early the fire of `instant` is decided: `leadMs`, at most half the time since the previous instant. */
+  private leadFor(armed: Armed, instant: number): number {
+    return Math.max(0, Math.min(this.options.leadMs ?? DEFAULT_LEAD_MS, (instant - armed.last) / 2));
   }
 
   private disarm(armed: Armed): void {
@@ -342,7 +362,7 @@ export class LocalFires {
     const next = armed.upcoming[0];
     if (!this.isCurrent(armed) || next === undefined) return;
     const firedAt = this.clock.now();
-    if (firedAt < next) {
+    if (firedAt < next - this.leadFor(armed, next)) {
       this.setTimer(armed); // early (timer granularity, or a long wait split in parts)
       return;
     }
@@ -402,7 +422,7 @@ export class LocalFires {
         this.timers.setTimeout(resolve, this.options.busyDelayMs ?? DEFAULT_BUSY_DELAY_MS),
       );
     }
-    const decision = this.options.dispatcher.fireLocal(jobId, scheduledTime, this.options.workerId);
+    const decision = this.decide(jobId, scheduledTime, scheduledAt);
     this.decisions.add(decision);
     let outcome: FireOutcome;
     try {
@@ -445,10 +465,29 @@ export class LocalFires {
     log.log('info', 'LOCAL fire won', { runId: run.runId, jitterMs: event.jitterMs });
     const envelope = envelopeFor(run, run.deadlineAt ?? decidedAt, decidedAt);
     try {
-      await this.options.execute({ run, envelope, fire: event });
+      await this.options.execute({ run, envelope, fire: event, startAt: scheduledAt });
     } catch (error) {
       log.log('error', 'execution of a LOCAL fire failed', { runId: run.runId, error });
     }
+  }
+
+  /**
+   * The fire's conditional write: before the instant with `ahead` (a held lock is then not decided
+   * yet), and at the instant otherwise or when the lock was held.
+   */
+  private async decide(jobId: string, scheduledTime: string, scheduledAt: number): Promise<FireOutcome> {
+    const { dispatcher, workerId } = this.options;
+    const early = scheduledAt - this.clock.now();
+    if (early > 0) {
+      try {
+        return await dispatcher.fireLocal(jobId, scheduledTime, workerId, { ahead: true });
+      } catch (error) {
+        if (!(error instanceof LockHeldError)) throw error;
+      }
+      const wait = scheduledAt - this.clock.now();
+      if (wait > 0) await new Promise<void>((resolve) => this.timers.setTimeout(resolve, wait));
+    }
+    return dispatcher.fireLocal(jobId, scheduledTime, workerId);
   }
 
   private notify(event: LocalFireEvent): void {
