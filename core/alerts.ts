@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from './log';
-import { type AlertRecord, isoSeconds, type Run } from './model';
-import type { AlertEvent, AlertHook, AlertQueue, AlertStore, RunLedger } from './ports';
+import { type AlertRecord, isoSeconds } from './model';
+import type { AlertEvent, AlertHook, AlertQueue, AlertStore } from './ports';
 
 export interface RecordingAlertHookDeps {
   readonly alerts: AlertStore;
@@ -83,23 +83,4 @@ export class RecordingAlertHook implements AlertHook {
       }
     }
   }
-}
-
-/** Run statuses that count as the job failing, for recovery alerts. */
-const FAILING = new Set<Run['status']>(['FAILED', 'TIMED_OUT', 'LOST']);
-
-/**
- * Whether a SUCCEEDED run is the first success after failures: the job's latest other finished run
- * (by scheduled time, before this one) FAILED, TIMED_OUT or was LOST. One index query.
- */
-export async function isRecovery(runs: RunLedger, run: Run): Promise<boolean> {
-  const recent = await runs.listByJob(run.jobId, { limit: 10 });
-  const previous = recent.find(
-    (r) =>
-      r.runId !== run.runId &&
-      r.scheduledTime <= run.scheduledTime &&
-      r.status !== 'SKIPPED' &&
-      r.finishedAt !== undefined,
-  );
-  return previous !== undefined && FAILING.has(previous.status);
 }

@@ -14,6 +14,7 @@ import type { Logger } from './log';
 import {
   ACTIVE_STATUSES,
   fireRunId,
+  healthAfter,
   IdSchema,
   IsoInstantSchema,
   isFinal,
@@ -29,7 +30,16 @@ import {
   type UpstreamRef,
   type Worker,
 } from './model';
-import type { AlertHook, Clock, Delivery, JobStore, LockStore, RunLedger } from './ports';
+import type {
+  AlertHook,
+  Clock,
+  Delivery,
+  JobStore,
+  LockStore,
+  RunFinished,
+  RunLedger,
+  RunTransition,
+} from './ports';
 import { nextRetryDelayMs } from './retry';
 import { eligibleWorkers, explainEligibility, orderCandidates } from './routing';
 import type { WorkerDirectory } from './worker-directory';
@@ -321,6 +331,19 @@ export class Dispatcher {
   }
 
   /**
+   * Writes a run's final status (a fenced transition) with what goes with it: the job's lock is
+   * released by the same write when the run holds it (else `settle` hands it on: QUEUE, BROADCAST),
+   * and the job's health is recorded there too, so `recovered` says whether this run is the job's
+   * first success after failures. The worker's completion and the monitor's LOST and TIMED_OUT use it.
+   */
+  async finish(run: Run, change: RunTransition): Promise<RunFinished> {
+    const release = run.lockKey === jobLockKey(run.jobId) && run.concurrency !== 'QUEUE';
+    const finished = await this.deps.runs.finish(run, { ...change, release, health: healthAfter(change.to) });
+    if (!release) await this.settle(finished.run);
+    return finished;
+  }
+
+  /**
    * Called when a run reaches a final state: releases its lock, or under QUEUE hands it to the oldest
    * queued run of the job and dispatches that one.
    */
@@ -477,9 +500,9 @@ export class Dispatcher {
   }
 
   /**
-   * A lock whose holder run is already final is stale: the run's worker writes the final status and
-   * releases the lock in two requests (RunExecution.complete, then settle), and a fire that lands
-   * between them — or after a worker died between them — must not be skipped as an overlap with a run
+   * A lock whose holder run is already final is stale: a final status written without the lock's
+   * release (a BROADCAST run's, an API cancel's: the status, then settle), and a fire that lands
+   * between them — or after the writer died between them — must not be skipped as an overlap with a run
    * that has finished. Such a lock is taken over from its holder by the same conditional write.
    * Not under QUEUE: there the finishing run hands its lock to the oldest queued run (settle).
    */

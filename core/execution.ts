@@ -1,11 +1,10 @@
-import { isRecovery } from './alerts';
 import { DependentFires } from './dependents';
 import type { Dispatcher } from './dispatch';
 import { claimFromEnvelope, type DispatchEnvelope } from './envelope';
 import { RunNotInStateError, StaleFenceError } from './errors';
 import type { Logger } from './log';
 import { isFinal, type Run, type RunError } from './model';
-import type { AlertHook, Clock, JobStore, RunLedger } from './ports';
+import type { AlertHook, Clock, JobStore, RunFinished, RunLedger } from './ports';
 import { nextRetryDelayMs } from './retry';
 
 export type RunOutcome =
@@ -48,8 +47,8 @@ export class RunExecution {
 
   /**
    * RUNNING → final, or → PENDING when the attempt failed and the job's retry policy allows another
-   * (the lock stays held through the backoff). A final run releases its lock or hands it to the next
-   * queued run.
+   * (the lock stays held through the backoff). A final run releases its lock (in the same write) or
+   * hands it to the next queued run (Dispatcher.finish).
    */
   async complete(run: Run, outcome: RunOutcome): Promise<Run> {
     const now = this.deps.clock.now();
@@ -69,9 +68,9 @@ export class RunExecution {
         return retrying;
       }
     }
-    let final: Run;
+    let finished: RunFinished;
     try {
-      final = await this.deps.runs.transition(run.runId, {
+      finished = await this.deps.dispatcher.finish(run, {
         from: ['RUNNING'],
         fence: run.fence,
         to: outcome.status,
@@ -92,9 +91,9 @@ export class RunExecution {
       if (current && isFinal(current as Run)) await this.fireDependents(current as Run);
       throw error;
     }
-    await this.deps.dispatcher.settle(final);
+    const { run: final, recovered } = finished;
     await this.fireDependents(final);
-    await this.raiseOutcomeAlert(final, now).catch((error: unknown) =>
+    await this.raiseOutcomeAlert(final, now, recovered).catch((error: unknown) =>
       this.deps.log.log('error', 'outcome alert could not be raised', { runId: run.runId, error }),
     );
     return final;
@@ -110,7 +109,7 @@ export class RunExecution {
     );
   }
 
-  private async raiseOutcomeAlert(run: Run, now: number): Promise<void> {
+  private async raiseOutcomeAlert(run: Run, now: number, recovered: boolean): Promise<void> {
     const alerts = this.deps.alerts;
     if (!alerts) return;
     if (run.status === 'FAILED') {
@@ -130,7 +129,7 @@ export class RunExecution {
         message: `attempt ${run.attempt} on ${run.workerId ?? 'a worker'} ran past its deadline and was aborted`,
         at: now,
       });
-    } else if (run.status === 'SUCCEEDED' && (await isRecovery(this.deps.runs, run))) {
+    } else if (run.status === 'SUCCEEDED' && recovered) {
       await alerts.raise({
         kind: 'recovery',
         jobId: run.jobId,

@@ -242,7 +242,7 @@ export class Monitor {
             ? `${note} during attempt ${run.attempt}; re-dispatched as attempt ${next.attempt} to ${next.workerId ?? `pool ${job.spec.target.pool}`}`
             : `${note} during attempt ${run.attempt}; no worker could take it over (${next.reason ?? next.status})`;
       } else {
-        const lost = await this.deps.runs.transition(run.runId, {
+        const { run: lost } = await this.deps.dispatcher.finish(run, {
           from: [run.status],
           fence: run.fence,
           to: 'LOST',
@@ -250,7 +250,6 @@ export class Monitor {
           note,
           set: { finishedAt: now, reason: 'worker_lost', ...DependentFires.pendingOn(run, 'LOST') },
         });
-        await this.deps.dispatcher.settle(lost);
         await this.fireDependents(lost);
         report.runsLost += 1;
         message = `${note} during attempt ${run.attempt}; the run is LOST (the job does not recover on worker loss)`;
@@ -268,7 +267,7 @@ export class Monitor {
       if (handled.has(run.runId) || run.deadlineAt === undefined || run.deadlineAt > now) continue;
       let timedOut: Run;
       try {
-        timedOut = await this.deps.runs.transition(run.runId, {
+        ({ run: timedOut } = await this.deps.dispatcher.finish(run, {
           from: [run.status],
           fence: run.fence,
           to: 'TIMED_OUT',
@@ -280,12 +279,11 @@ export class Monitor {
             reason: 'timeout',
             ...DependentFires.pendingOn(run, 'TIMED_OUT'),
           },
-        });
+        }));
       } catch (error) {
         if (error instanceof RunNotInStateError || error instanceof StaleFenceError) continue;
         throw error;
       }
-      await this.deps.dispatcher.settle(timedOut);
       await this.fireDependents(timedOut);
       report.runsTimedOut += 1;
       await this.deps.alerts.raise({

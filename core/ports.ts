@@ -16,8 +16,10 @@ import type {
   Contact,
   DigestEntry,
   Job,
+  JobHealth,
   Lock,
   Run,
+  RunChange,
   RunClaim,
   RunStatus,
   SyncState,
@@ -68,19 +70,28 @@ export interface LockClaim {
 }
 
 /** A fenced change of a run's status. The write happens only if the run is in one of `from` and holds `fence`. */
-export interface RunTransition {
+export interface RunTransition extends RunChange {
   readonly from: readonly RunStatus[];
   readonly fence: number;
-  readonly to: RunStatus;
-  readonly at: number;
-  /** Raise the fence (a new attempt or owner); defaults to keeping it. */
-  readonly newFence?: number;
-  readonly attempt?: number;
-  readonly note?: string;
-  /** Fields to set alongside the status. */
-  readonly set?: Partial<Omit<Run, 'runId' | 'jobId' | 'status' | 'fence' | 'history' | 'attempt'>>;
-  /** Optional fields to clear. */
-  readonly unset?: readonly (keyof Run)[];
+}
+
+/**
+ * A run's final transition with what goes with it, in one write: releasing the job's lock it holds
+ * and recording the job's health (core/model `healthAfter`) on the job's lock item.
+ */
+export interface RunFinish extends RunTransition {
+  /** Release the job's lock (`jobLockKey(run.jobId)`) if this run still owns it. */
+  readonly release?: boolean;
+  readonly health?: JobHealth;
+}
+
+export interface RunFinished {
+  /** The run as the change left it (fields patched meanwhile, such as progress and log lines, as in the caller's copy). */
+  readonly run: Run;
+  /** Whether the lock was released by this write (false when the run did not own it). */
+  readonly released: boolean;
+  /** Health `healthy` given and the job was failing: this run is the job's first success after failures. */
+  readonly recovered: boolean;
 }
 
 /**
@@ -123,6 +134,14 @@ export interface RunLedger {
   claim(runId: string, claim: RunClaim): Promise<Run>;
   /** Applies a fenced transition and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */
   transition(runId: string, change: RunTransition): Promise<Run>;
+  /**
+   * A fenced transition of `run` (the caller's copy: its id, job and lock) that also releases the job's
+   * lock and records the job's health, all in one write (one request when the lock release and the
+   * health check agree with what is stored). The transition's refusals are `transition`'s; the lock
+   * and the health never refuse it: a lock another run owns is left alone, and `recovered` says what
+   * the stored health was. Of concurrent successes of a failing job, exactly one is `recovered`.
+   */
+  finish(run: Run, change: RunFinish): Promise<RunFinished>;
   /** Applies a fenced patch (progress, log lines) and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */
   patch(runId: string, change: RunPatch): Promise<Run>;
   listByJob(jobId: string, query?: RunQuery): Promise<Run[]>;

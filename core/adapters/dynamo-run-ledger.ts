@@ -1,5 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
-import { type DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBClient,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   AlreadyFiredError,
   CloverError,
@@ -9,12 +13,15 @@ import {
   StaleFenceError,
 } from '../errors';
 import {
+  applyTransition,
   CLAIM_CHECKED_FIELDS,
   checkTransitionFields,
   claimJson,
   claimRefusal,
   type HistoryEntry,
   isClaimJsonField,
+  type JobHealth,
+  jobLockKey,
   type Lock,
   LockSchema,
   type Run,
@@ -26,6 +33,8 @@ import {
   type Clock,
   type LockClaim,
   type LockStore,
+  type RunFinish,
+  type RunFinished,
   type RunLedger,
   type RunPatch,
   type RunQuery,
@@ -238,43 +247,143 @@ export class DynamoRunLedger implements RunLedger {
   }
 
   async transition(runId: string, change: RunTransition): Promise<Run> {
-    const set = checkTransitionFields(change.set, change.unset);
-    const unset = (change.unset ?? []).filter((field) => set[field] === undefined);
-    const expr = new Expr();
-    const assignments: string[] = [
-      `${expr.name('status')} = ${expr.value(change.to)}`,
-      `${expr.name('updatedAt')} = ${expr.value(change.at)}`,
-    ];
-    if (change.attempt !== undefined)
-      assignments.push(`${expr.name('attempt')} = ${expr.value(change.attempt)}`);
-    if (change.newFence !== undefined)
-      assignments.push(`${expr.name('fence')} = ${expr.value(change.newFence)}`);
-    for (const [field, value] of Object.entries(set)) {
-      if (value !== undefined)
-        assignments.push(`${expr.name(field)} = ${expr.value(encodeField(field, value))}`);
+    const { expr, write } = transitionWrite(change);
+    return this.fencedUpdate('update', runId, change, write, expr);
+  }
+
+  /**
+   * One TransactWriteItems: the run's fenced update and one write (or condition check) of the job's
+   * lock item that releases the lock and records the job's health. The lock item's condition states
+   * what this write expects — the run owns the lock, and for a success that the job is not failing —
+   * so the common case is one request; when the item says otherwise (the `ALL_OLD` of the cancelled
+   * transaction), the transaction is sent again with what the item said: without the release, or
+   * clearing `failing` (a recovery). Only the run's own condition can refuse the finish.
+   */
+  async finish(run: Run, change: RunFinish): Promise<RunFinished> {
+    let release = change.release === true;
+    let failing = false;
+    for (let attempt = 1; attempt <= TRANSACTION_CONFLICT_ATTEMPTS; attempt++) {
+      const jobItem = this.jobItemWrite(run, { release, health: change.health, failing });
+      if (!jobItem)
+        return { run: await this.transition(run.runId, change), released: false, recovered: false };
+      const { expr, write } = transitionWrite(change);
+      const command = new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.runs.name,
+              Key: runKey(run.runId),
+              ...write,
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              ...expr.params(),
+            },
+          },
+          jobItem,
+        ],
+      });
+      const outcome = await dynamoCall<'ok' | 'conflict' | 'lock'>(
+        `tables ${this.runs.name} + ${this.locks.table.name}`,
+        async () => {
+          await this.runs.client.send(command);
+          return 'ok';
+        },
+        {
+          cancelled: async (reasons) => {
+            const [runReason, lockReason] = reasons;
+            if (!runReason || runReason.code === 'ConditionalCheckFailed') {
+              // No reasons at all (some emulators): read the run to find out whether its condition failed.
+              const current = runReason?.item ? this.decode(runReason.item) : await this.get(run.runId);
+              if (!current) throw new NotFoundError('run', run.runId);
+              if (runReason || !change.from.includes(current.status) || current.fence !== change.fence) {
+                if (!change.from.includes(current.status))
+                  throw new RunNotInStateError(run.runId, change.from, current);
+                throw new StaleFenceError(`run ${run.runId}`, change.fence, current);
+              }
+            }
+            if (reasons.some((r) => r.code === 'TransactionConflict')) return 'conflict';
+            if (!lockReason || lockReason.code === 'ConditionalCheckFailed') {
+              const lock = lockReason?.item
+                ? this.locks.decode(lockReason.item)
+                : await this.locks.get(jobLockKey(run.jobId));
+              release &&= lock?.owner === run.runId;
+              failing = lock?.failing === true;
+              return 'lock';
+            }
+            throw new CloverError(
+              'unavailable',
+              `finishing run ${run.runId} was cancelled: ${reasons.map((r) => r.code).join(', ')}`,
+              { retryable: true, details: { runId: run.runId, reasons: reasons.map((r) => r.code) } },
+            );
+          },
+        },
+      );
+      if (outcome === 'ok') {
+        return {
+          run: applyTransition(run, change),
+          released: release,
+          recovered: change.health === 'healthy' && failing,
+        };
+      }
+      if (outcome === 'conflict')
+        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
     }
-    const entry = {
-      at: change.at,
-      status: change.to,
-      attempt: change.attempt,
-      workerId: typeof set.workerId === 'string' ? set.workerId : undefined,
-      note: change.note,
+    throw new CloverError('unavailable', `finishing run ${run.runId}: the job's lock item kept changing`, {
+      retryable: true,
+      details: { runId: run.runId },
+    });
+  }
+
+  /**
+   * The job's lock item's part of `finish`: release (the run owns the lock), health `failing` (set
+   * it; the item is created for a job that never takes its lock) or `healthy` (expect it not failing,
+   * or — `failing`, as the item said — clear it). Undefined when there is nothing to write or check.
+   */
+  private jobItemWrite(
+    run: Run,
+    { release, health, failing }: { release: boolean; health: JobHealth | undefined; failing: boolean },
+  ): TransactWriteItem | undefined {
+    const expr = new Expr();
+    const set: string[] = [];
+    const remove: string[] = [];
+    const conditions: string[] = [];
+    if (release) {
+      remove.push(expr.name('owner'));
+      conditions.push(`${expr.name('owner')} = ${expr.value(run.runId)}`);
+    }
+    if (health === 'failing') {
+      const zero = expr.value(0);
+      set.push(
+        `${expr.name('failing')} = ${expr.value(true)}`,
+        `${expr.name('fence')} = if_not_exists(${expr.name('fence')}, ${zero})`,
+        `${expr.name('expiresAt')} = if_not_exists(${expr.name('expiresAt')}, ${zero})`,
+        // The health lives as long as the runs it sums up (a lock's own TTL is a day after its lease).
+        `${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + RUN_RETENTION_MS))}`,
+      );
+    } else if (health === 'healthy' && failing) {
+      remove.push(expr.name('failing'));
+      conditions.push(`${expr.name('failing')} = ${expr.value(true)}`);
+    } else if (health === 'healthy') {
+      conditions.push(`attribute_not_exists(${expr.name('failing')})`);
+    }
+    if (set.length === 0 && remove.length === 0 && conditions.length === 0) return undefined;
+    const target = {
+      TableName: this.locks.table.name,
+      Key: lockKey(jobLockKey(run.jobId)),
+      ...(conditions.length ? { ConditionExpression: conditions.join(' AND ') } : {}),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
-    const history = expr.name('history');
-    assignments.push(`${history} = list_append(${history}, ${expr.value([marshalEntry(entry)])})`);
-    let update = `SET ${assignments.join(', ')}`;
-    if (unset.length) update += ` REMOVE ${unset.map((f) => expr.name(f)).join(', ')}`;
-    const from = change.from.map((status) => expr.value(status));
-    const condition = from.length
-      ? `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`
-      : `attribute_not_exists(${expr.name('runId')}) AND attribute_exists(${expr.name('runId')})`;
-    return this.fencedUpdate(
-      'update',
-      runId,
-      change,
-      { UpdateExpression: update, ConditionExpression: condition },
-      expr,
-    );
+    if (set.length === 0 && remove.length === 0) {
+      return {
+        ConditionCheck: { ...target, ConditionExpression: conditions.join(' AND '), ...expr.params() },
+      };
+    }
+    const update = [
+      set.length ? `SET ${set.join(', ')}` : '',
+      remove.length ? `REMOVE ${remove.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    return { Update: { ...target, UpdateExpression: update, ...expr.params() } };
   }
 
   async patch(runId: string, change: RunPatch): Promise<Run> {
@@ -511,6 +620,44 @@ function runKey(runId: string): Item {
 
 function lockKey(key: string): Item {
   return { lockKey: { S: key } };
+}
+
+/** The update and condition of a fenced transition (RunLedger.transition and the run's part of finish). */
+function transitionWrite(change: RunTransition): {
+  expr: Expr;
+  write: { readonly UpdateExpression: string; readonly ConditionExpression: string };
+} {
+  const set = checkTransitionFields(change.set, change.unset);
+  const unset = (change.unset ?? []).filter((field) => set[field] === undefined);
+  const expr = new Expr();
+  const assignments: string[] = [
+    `${expr.name('status')} = ${expr.value(change.to)}`,
+    `${expr.name('updatedAt')} = ${expr.value(change.at)}`,
+  ];
+  if (change.attempt !== undefined)
+    assignments.push(`${expr.name('attempt')} = ${expr.value(change.attempt)}`);
+  if (change.newFence !== undefined)
+    assignments.push(`${expr.name('fence')} = ${expr.value(change.newFence)}`);
+  for (const [field, value] of Object.entries(set)) {
+    if (value !== undefined)
+      assignments.push(`${expr.name(field)} = ${expr.value(encodeField(field, value))}`);
+  }
+  const entry = {
+    at: change.at,
+    status: change.to,
+    attempt: change.attempt,
+    workerId: typeof set.workerId === 'string' ? set.workerId : undefined,
+    note: change.note,
+  };
+  const history = expr.name('history');
+  assignments.push(`${history} = list_append(${history}, ${expr.value([marshalEntry(entry)])})`);
+  let update = `SET ${assignments.join(', ')}`;
+  if (unset.length) update += ` REMOVE ${unset.map((f) => expr.name(f)).join(', ')}`;
+  const from = change.from.map((status) => expr.value(status));
+  const condition = from.length
+    ? `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`
+    : `attribute_not_exists(${expr.name('runId')}) AND attribute_exists(${expr.name('runId')})`;
+  return { expr, write: { UpdateExpression: update, ConditionExpression: condition } };
 }
 
 function encodeField(field: string, value: unknown): unknown {

@@ -194,3 +194,54 @@ export function checkTransitionFields(
   if (!parsed.success) throw new ValidationError(fieldIssues(parsed.error, 'set'));
   return { ...set };
 }
+
+/** What a fenced transition writes (RunTransition in core/ports.ts adds the condition: `from` and `fence`). */
+export interface RunChange {
+  readonly to: RunStatus;
+  readonly at: number;
+  /** Raise the fence (a new attempt or owner); defaults to keeping it. */
+  readonly newFence?: number;
+  readonly attempt?: number;
+  readonly note?: string;
+  /** Fields to set alongside the status. */
+  readonly set?: Partial<Omit<Run, 'runId' | 'jobId' | 'status' | 'fence' | 'history' | 'attempt'>>;
+  /** Optional fields to clear. */
+  readonly unset?: readonly (keyof Run)[];
+}
+
+/**
+ * The run as `change` leaves it: status, fields set and cleared, attempt, fence and one history
+ * entry. Every RunLedger writes exactly this (after checkTransitionFields); a ledger whose write does
+ * not return the item (a transaction) hands this back.
+ */
+export function applyTransition(current: Run, change: RunChange): Run {
+  const set = checkTransitionFields(change.set, change.unset);
+  const next: Record<string, unknown> = { ...current };
+  for (const field of change.unset ?? []) if (set[field] === undefined) delete next[field];
+  for (const [field, value] of Object.entries(set)) if (value !== undefined) next[field] = value;
+  const attempt = change.attempt ?? current.attempt;
+  const entry: HistoryEntry = { at: change.at, status: change.to, attempt };
+  if (typeof set.workerId === 'string') entry.workerId = set.workerId;
+  if (change.note !== undefined) entry.note = change.note;
+  Object.assign(next, {
+    status: change.to,
+    updatedAt: change.at,
+    attempt,
+    fence: change.newFence ?? current.fence,
+    history: [...current.history, entry],
+  });
+  return next as Run;
+}
+
+/**
+ * Whether a job is failing, as a run's final status leaves it: FAILED, TIMED_OUT and LOST make it
+ * failing, SUCCEEDED healthy; other statuses (CANCELLED, NO_WORKER, SKIPPED) change nothing. The
+ * first success of a failing job is a recovery (an alert of kind `recovery`).
+ */
+export type JobHealth = 'failing' | 'healthy';
+
+export function healthAfter(status: RunStatus): JobHealth | undefined {
+  if (status === 'SUCCEEDED') return 'healthy';
+  if (status === 'FAILED' || status === 'TIMED_OUT' || status === 'LOST') return 'failing';
+  return undefined;
+}

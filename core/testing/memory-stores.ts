@@ -27,11 +27,12 @@ import {
   VersionConflictError,
 } from '../errors';
 import {
+  applyTransition,
   checkTransitionFields,
   claimDifferences,
   claimRefusal,
-  type HistoryEntry,
   type Job,
+  jobLockKey,
   type Lock,
   type Run,
   type RunClaim,
@@ -50,6 +51,8 @@ import type {
   LockStore,
   Mailer,
   MailMessage,
+  RunFinish,
+  RunFinished,
   RunLedger,
   RunPatch,
   RunQuery,
@@ -131,7 +134,7 @@ export class MemoryLockStore implements LockStore {
   async handOver(key: string, from: string, to: string, expiresAt: number): Promise<boolean> {
     const lock = this.locks.get(key);
     if (lock?.owner !== from) return false;
-    this.locks.set(key, { lockKey: key, owner: to, fence: lock.fence + 1, expiresAt });
+    this.locks.set(key, { ...lock, owner: to, fence: lock.fence + 1, expiresAt });
     return true;
   }
 
@@ -145,8 +148,16 @@ export class MemoryLockStore implements LockStore {
 
   /** @internal */
   take(claim: LockClaim): void {
-    const fence = (this.locks.get(claim.key)?.fence ?? 0) + 1;
-    this.locks.set(claim.key, { lockKey: claim.key, owner: claim.owner, fence, expiresAt: claim.expiresAt });
+    const lock = this.locks.get(claim.key);
+    const fence = (lock?.fence ?? 0) + 1;
+    // An update, as in DynamoDB: what else the item holds (the job's health) stays.
+    this.locks.set(claim.key, {
+      ...lock,
+      lockKey: claim.key,
+      owner: claim.owner,
+      fence,
+      expiresAt: claim.expiresAt,
+    });
   }
 }
 
@@ -193,25 +204,24 @@ export class MemoryRunLedger implements RunLedger {
   }
 
   async transition(runId: string, change: RunTransition): Promise<Run> {
-    const set = checkTransitionFields(change.set, change.unset);
-    const current = this.fenced(runId, change);
-    const next: Record<string, unknown> = { ...clone(current) };
-    for (const field of change.unset ?? []) if (set[field] === undefined) delete next[field];
-    for (const [field, value] of Object.entries(set)) if (value !== undefined) next[field] = clone(value);
-    const attempt = change.attempt ?? current.attempt;
-    const entry: HistoryEntry = { at: change.at, status: change.to, attempt };
-    if (typeof set.workerId === 'string') entry.workerId = set.workerId;
-    if (change.note !== undefined) entry.note = change.note;
-    Object.assign(next, {
-      status: change.to,
-      updatedAt: change.at,
-      attempt,
-      fence: change.newFence ?? current.fence,
-      history: [...current.history, entry],
-    });
-    const written = next as Run;
+    checkTransitionFields(change.set, change.unset);
+    const written = clone(applyTransition(this.fenced(runId, change), change));
     this.runs.set(runId, written);
     return clone(written);
+  }
+
+  async finish(run: Run, change: RunFinish): Promise<RunFinished> {
+    await this.transition(run.runId, change);
+    const key = jobLockKey(run.jobId);
+    const lock = this.locks.locks.get(key);
+    const released = change.release === true && lock?.owner === run.runId;
+    if (lock && released) delete lock.owner;
+    const recovered = change.health === 'healthy' && lock?.failing === true;
+    if (lock && recovered) delete lock.failing;
+    if (change.health === 'failing') {
+      this.locks.locks.set(key, { lockKey: key, fence: 0, expiresAt: 0, ...lock, failing: true });
+    }
+    return { run: clone(applyTransition(run, change)), released, recovered };
   }
 
   async patch(runId: string, change: RunPatch): Promise<Run> {
