@@ -15,8 +15,8 @@ import { UnavailableError } from '../core/errors';
 import { RunExecution } from '../core/execution';
 import { JobService } from '../core/jobs';
 import { silentLogger } from '../core/log';
-import type { Run } from '../core/model';
-import type { RunLedger } from '../core/ports';
+import { healthAfter, type Run } from '../core/model';
+import type { RunFinished, RunLedger, RunTransition } from '../core/ports';
 import { systemClock } from '../core/ports';
 import {
   MemoryJobStore,
@@ -97,6 +97,10 @@ class FlakyLedger extends MemoryRunLedger {
     await this.claimGate;
     return claimed;
   }
+  override async finish(...args: Parameters<RunLedger['finish']>): Promise<RunFinished> {
+    if (this.down) throw new UnavailableError('table runs');
+    return super.finish(...args);
+  }
   override async patch(...args: Parameters<RunLedger['patch']>): Promise<Run> {
     if (this.down) throw new UnavailableError('table runs');
     return super.patch(...args);
@@ -121,10 +125,13 @@ async function setup(yaml = '', registry?: HandlerRegistry) {
   const workers = new MemoryWorkerRegistry();
   const jobs = new MemoryJobStore();
   const settle = async () => {};
+  // The runs here take no lock (ALLOW): finishing is the ledger's write alone.
+  const finish = (run: Run, change: RunTransition) =>
+    runs.finish(run, { ...change, health: healthAfter(change.to) });
   const execution = new RunExecution({
     jobs,
     runs,
-    dispatcher: { settle } as unknown as Dispatcher,
+    dispatcher: { settle, finish } as unknown as Dispatcher,
     clock: { now: () => Date.now() },
     log: silentLogger,
   });
