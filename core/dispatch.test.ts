@@ -17,7 +17,7 @@ import { WorkerDirectory } from './worker-directory';
 const T0 = Date.parse('2026-01-30T10:00:00Z');
 const minute = 60_000;
 
-/** A dispatcher over in-memory ports with a hand-driven clock and a seeded random source. */
+/** A dispatcher over in-memory ports with a hand-driven clock and a seeded random source; it keeps jobs between fires as deployed. */
 function world() {
   const clock = {
     t: T0,
@@ -27,7 +27,7 @@ function world() {
   };
   const jobs = new MemoryJobStore();
   const locks = new MemoryLockStore();
-  const runs = new MemoryRunLedger(locks);
+  const runs = new MemoryRunLedger(locks, jobs);
   const registry = new MemoryWorkerRegistry();
   const delivery = new MemoryDelivery();
   const alerts: string[] = [];
@@ -46,6 +46,7 @@ function world() {
     log: silentLogger,
     alerts: { raise: async (a: { kind: string }) => void alerts.push(a.kind) },
     random,
+    jobCacheSize: 10,
   };
   const dispatcher = new Dispatcher(deps);
   const execution = new RunExecution({ jobs, runs, dispatcher, clock, log: silentLogger, random });
@@ -104,6 +105,45 @@ function world() {
     },
   };
 }
+
+describe('a warm dispatcher keeps the jobs it read', () => {
+  test('later fires skip the job read; a changed, paused or deleted job is read again and decided afresh', async () => {
+    const w = world();
+    const job = await w.job({ concurrency: { policy: 'ALLOW' } });
+    await w.worker('a');
+    let reads = 0;
+    const get = w.jobs.get.bind(w.jobs);
+    w.jobs.get = (jobId: string) => {
+      reads += 1;
+      return get(jobId);
+    };
+    let spec = job.spec;
+    const redefine = async (version: number, change: Partial<Job['spec']>) => {
+      spec = { ...spec, ...change };
+      await w.jobs.put({ ...job, spec, version, updatedAt: T0 + version }, version - 1);
+    };
+    const payloadOf = (outcome: FireOutcome) =>
+      outcome.kind === 'dispatched' ? outcome.runs[0]?.payload : outcome.kind;
+    assert.equal(payloadOf(await w.fire(0)), null);
+    assert.equal(payloadOf(await w.fire(1)), null);
+    assert.equal(reads, 1, 'the second fire used the kept job');
+    await redefine(2, { payload: { v: 2 } });
+    assert.deepEqual(payloadOf(await w.fire(2)), { v: 2 }, 'a changed job: its new payload');
+    assert.equal(reads, 2);
+    await redefine(3, { paused: true });
+    const paused = await w.fire(3);
+    assert.equal(paused.kind === 'skipped' && paused.reason, 'paused');
+    await redefine(4, { paused: false });
+    assert.deepEqual(payloadOf(await w.fire(4)), { v: 2 });
+    assert.deepEqual(payloadOf(await w.fire(5)), { v: 2 });
+    const before = reads;
+    await w.jobs.delete('report');
+    const gone = await w.fire(6);
+    assert.equal(gone.kind === 'rejected' && gone.run.reason, 'job_not_found');
+    assert.equal(reads, before + 1);
+    assert.equal((await w.runs.listByJob('report', { limit: 100 })).length, 7, 'one run per fire, none lost');
+  });
+});
 
 describe('one run per fire', () => {
   test('50 concurrent invocations of one fire, across 5 dispatcher instances: one run, one delivery', async () => {

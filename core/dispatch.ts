@@ -9,6 +9,7 @@ import {
   RunNotInStateError,
   StaleFenceError,
   ValidationError,
+  VersionConflictError,
 } from './errors';
 import type { Logger } from './log';
 import {
@@ -34,6 +35,7 @@ import type {
   AlertHook,
   Clock,
   Delivery,
+  JobExpectation,
   JobStore,
   LockStore,
   RunFinished,
@@ -87,6 +89,14 @@ export interface DispatcherDeps {
   readonly log: Logger;
   readonly alerts: AlertHook;
   readonly random?: () => number;
+  /**
+   * How many jobs a warm dispatcher keeps after reading them (default 0: none). A fire of a kept job
+   * skips the job read: its run is written on condition that the stored job is still the kept one
+   * (JobExpectation, in the same write), and a job changed or deleted meanwhile is read again and
+   * decided afresh. Only the plain path uses it (dispatched to a worker); a paused job, BROADCAST, no
+   * worker — every other decision — reads the job first.
+   */
+  readonly jobCacheSize?: number;
 }
 
 /** A run's lock outlives its deadline by this much, so a slow completion still releases its own lock. */
@@ -103,9 +113,47 @@ export class Dispatcher {
   /** Round-robin cursors per job: a warm instance's memory; a cold start begins a new ring walk. */
   private readonly lastWorker = new Map<string, string>();
   private readonly random: () => number;
+  /** Jobs as last read, by id, oldest first (DispatcherDeps.jobCacheSize). */
+  private readonly jobCache = new Map<string, Job>();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.random = deps.random ?? Math.random;
+  }
+
+  /** Reads the job, keeping it for later fires when the cache is on. */
+  private async readJob(jobId: string): Promise<Job | null> {
+    const job = await this.deps.jobs.get(jobId);
+    this.jobCache.delete(jobId);
+    const size = this.deps.jobCacheSize ?? 0;
+    if (job && size > 0) {
+      this.jobCache.set(jobId, job);
+      for (const oldest of this.jobCache.keys()) {
+        if (this.jobCache.size <= size) break;
+        this.jobCache.delete(oldest);
+      }
+    }
+    return job;
+  }
+
+  /**
+   * The fast path from a kept job: `attempt` writes with the expectation, or returns null for a
+   * decision that needs the job read first. Null too when the job changed or was deleted since it
+   * was kept (nothing was written); then the caller reads it.
+   */
+  private async fromCache(
+    jobId: string,
+    attempt: (job: Job, expect: JobExpectation) => Promise<FireOutcome | null>,
+  ): Promise<FireOutcome | null> {
+    const job = this.jobCache.get(jobId);
+    if (!job) return null;
+    try {
+      const hasDownstream = (job.downstream?.length ?? 0) > 0;
+      return await attempt(job, { jobId, version: job.version, updatedAt: job.updatedAt, hasDownstream });
+    } catch (error) {
+      if (!(error instanceof VersionConflictError && error.details.kind === 'job')) throw error;
+      this.jobCache.delete(jobId);
+      return null;
+    }
   }
 
   async fire(input: unknown): Promise<FireOutcome> {
@@ -132,8 +180,18 @@ export class Dispatcher {
         ? `${request.jobId}@manual-${isoSeconds(now)}-${randomUUID().slice(0, 8)}`
         : fireRunId(request.jobId, scheduledTime);
     const log = this.deps.log.child({ jobId: request.jobId, runId });
+    const baseOf = (job: Job): Run => ({
+      ...this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING'),
+      ...(request.payload === undefined ? {} : { payload: request.payload }),
+    });
 
-    const job = await this.deps.jobs.get(request.jobId);
+    const fast = await this.fromCache(request.jobId, async (job, expect) => {
+      if ((job.spec.paused && request.trigger !== 'MANUAL') || job.spec.routing === 'BROADCAST') return null;
+      const live = await this.deps.workers.live(job.spec.target.pool, now);
+      return this.admit(job, baseOf(job), live, now, log, expect);
+    });
+    if (fast) return fast;
+    const job = await this.readJob(request.jobId);
     if (!job) {
       const error = new NotFoundError('job', request.jobId);
       const run = this.newRun(null, runId, request.jobId, scheduledTime, request.trigger, now, 'SKIPPED');
@@ -143,10 +201,7 @@ export class Dispatcher {
         error,
       }));
     }
-    const base = {
-      ...this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING'),
-      ...(request.payload === undefined ? {} : { payload: request.payload }),
-    };
+    const base = baseOf(job);
     if (job.spec.paused && request.trigger !== 'MANUAL') return this.skipPaused(base, log);
     return this.start(job, base, now, log);
   }
@@ -187,7 +242,9 @@ export class Dispatcher {
   private async start(job: Job, base: Run, now: number, log: Logger): Promise<FireOutcome> {
     const live = await this.deps.workers.live(job.spec.target.pool, now);
     if (job.spec.routing === 'BROADCAST') return this.fireBroadcast(job, base, live, now, log);
-    return this.admit(job, base, live, now, log);
+    return (
+      (await this.admit(job, base, live, now, log)) ?? this.admitWithoutWorker(job, base, live, now, log)
+    );
   }
 
   /**
@@ -223,7 +280,13 @@ export class Dispatcher {
     const now = this.deps.clock.now();
     const primaryId = fireRunId(request.jobId, request.scheduledTime);
     const log = this.deps.log.child({ jobId: request.jobId, runId: primaryId, workerId: request.workerId });
-    const job = await this.deps.jobs.get(request.jobId);
+    const fast = await this.fromCache(request.jobId, async (job, expect) =>
+      job.spec.mode === 'LOCAL' && !job.spec.paused && job.spec.routing !== 'BROADCAST'
+        ? this.writeLocal(job, request, primaryId, now, log, options.ahead === true, expect)
+        : null,
+    );
+    if (fast) return fast;
+    const job = await this.readJob(request.jobId);
     if (!job) {
       const error = new NotFoundError('job', request.jobId);
       const run = this.newRun(null, primaryId, request.jobId, request.scheduledTime, 'LOCAL', now, 'SKIPPED');
@@ -239,10 +302,27 @@ export class Dispatcher {
         `job ${request.jobId} is ${job.spec.mode}; agents fire only LOCAL jobs`,
       );
     }
+    if (job.spec.paused) {
+      const runId = job.spec.routing === 'BROADCAST' ? `${primaryId}#${request.workerId}` : primaryId;
+      const base = this.newRun(job, runId, request.jobId, request.scheduledTime, 'LOCAL', now, 'PENDING');
+      return this.skipPaused(base, log);
+    }
+    return this.writeLocal(job, request, primaryId, now, log, options.ahead === true);
+  }
+
+  /** fireLocal's run, DISPATCHED to the agent that asked, through the job's lock and policy. */
+  private async writeLocal(
+    job: Job,
+    request: { readonly jobId: string; readonly scheduledTime: string; readonly workerId: string },
+    primaryId: string,
+    now: number,
+    log: Logger,
+    ahead: boolean,
+    expect?: JobExpectation,
+  ): Promise<FireOutcome> {
     const broadcast = job.spec.routing === 'BROADCAST';
     const runId = broadcast ? `${primaryId}#${request.workerId}` : primaryId;
     const base = this.newRun(job, runId, request.jobId, request.scheduledTime, 'LOCAL', now, 'PENDING');
-    if (job.spec.paused) return this.skipPaused(base, log);
     const run: Run = {
       ...base,
       status: 'DISPATCHED',
@@ -257,7 +337,7 @@ export class Dispatcher {
     const lockKey = broadcast
       ? `${jobLockKey(job.spec.jobId)}#${request.workerId}`
       : jobLockKey(job.spec.jobId);
-    const written = await this.write(job, run, now, log, lockKey, options.ahead === true);
+    const written = await this.write(job, run, now, log, lockKey, ahead, expect);
     if (written.kind !== 'written') return written.outcome;
     return { kind: 'dispatched', runs: [written.run] };
   }
@@ -365,19 +445,21 @@ export class Dispatcher {
     await this.deps.locks.release(run.lockKey, run.runId);
   }
 
+  /** Dispatches a new run to a chosen worker; null when there is none to choose (admitWithoutWorker). */
   private async admit(
     job: Job,
     base: Run,
     live: readonly Worker[],
     now: number,
     log: Logger,
-  ): Promise<FireOutcome> {
+    expect?: JobExpectation,
+  ): Promise<FireOutcome | null> {
     const candidates = this.candidates(job, live, now);
     if (
       candidates.length === 0 &&
       (job.spec.routing !== 'ANY' || eligibleWorkers(job.spec, live, now).length === 0)
     ) {
-      return this.admitWithoutWorker(job, base, live, now, log);
+      return null;
     }
     const first = candidates[0];
     const run: Run = {
@@ -387,7 +469,7 @@ export class Dispatcher {
       ...(first ? { workerId: first.workerId } : {}),
       history: [...base.history, { at: now, status: 'DISPATCHED', attempt: 1, workerId: first?.workerId }],
     };
-    const written = await this.write(job, run, now, log);
+    const written = await this.write(job, run, now, log, jobLockKey(job.spec.jobId), false, expect);
     if (written.kind !== 'written') return written.outcome;
     const delivered = await this.deliver(job, written.run, candidates, log);
     return delivered && wasDelivered(delivered)
@@ -473,13 +555,15 @@ export class Dispatcher {
     log: Logger,
     lockKey = jobLockKey(job.spec.jobId),
     throwIfHeld = false,
+    expect?: JobExpectation,
   ): Promise<{ kind: 'written'; run: Run } | { kind: 'settled'; outcome: FireOutcome }> {
     const policy = job.spec.concurrency.policy;
-    if (policy === 'ALLOW') return this.createPlain(run, log);
+    if (policy === 'ALLOW') return this.createPlain(run, log, expect);
     const locked: Run = { ...run, lockKey };
     const claim = { key: lockKey, owner: run.runId, expiresAt: this.lockExpiry(job, now), now };
     try {
-      await this.deps.runs.createWithLock(locked, claim);
+      // With `expect`, a held lock means the job was current (the ledger checks it first): what follows may use it.
+      await this.deps.runs.createWithLock(locked, claim, expect);
       log.log('info', 'run created', { status: locked.status, workerId: locked.workerId });
       return { kind: 'written', run: locked };
     } catch (error) {
@@ -718,9 +802,10 @@ export class Dispatcher {
   private async createPlain(
     run: Run,
     log: Logger,
+    expect?: JobExpectation,
   ): Promise<{ kind: 'written'; run: Run } | { kind: 'settled'; outcome: FireOutcome }> {
     try {
-      await this.deps.runs.create(run);
+      await this.deps.runs.create(run, expect);
       log.log('info', 'run created', { status: run.status, reason: run.reason, workerId: run.workerId });
       return { kind: 'written', run };
     } catch (error) {

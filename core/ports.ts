@@ -69,6 +69,19 @@ export interface LockClaim {
   readonly takeOverFrom?: string;
 }
 
+/**
+ * The job a fire was built from (a warm dispatcher's copy): the run is written only if the stored
+ * job is still this one — a changed or deleted job fails the write with VersionConflictError.
+ */
+export interface JobExpectation {
+  readonly jobId: string;
+  readonly version: number;
+  /** With the version: a job deleted and defined again starts at version 1 again. */
+  readonly updatedAt: number;
+  /** Whether the job has dependents (`downstream`, which changes without a new version): its runs say so. */
+  readonly hasDownstream: boolean;
+}
+
 /** A fenced change of a run's status. The write happens only if the run is in one of `from` and holds `fence`. */
 export interface RunTransition extends RunChange {
   readonly from: readonly RunStatus[];
@@ -115,14 +128,18 @@ export interface RunQuery {
 
 export interface RunLedger {
   get(runId: string): Promise<Run | null>;
-  /** Writes a new run. AlreadyFiredError (with the existing run) if the id exists. */
-  create(run: Run): Promise<void>;
+  /**
+   * Writes a new run. AlreadyFiredError (with the existing run) if the id exists; with `expect`,
+   * VersionConflictError (nothing written) if the stored job is no longer that one.
+   */
+  create(run: Run, expect?: JobExpectation): Promise<void>;
   /**
    * Writes a new run and takes its job's lock in one transaction: one run per fire and no overlap
    * rest on this. AlreadyFiredError if the run exists (checked first); LockHeldError with the current
-   * owner if the lock is held.
+   * owner if the lock is held; with `expect`, VersionConflictError if the stored job is no longer that
+   * one (checked before the lock: a LockHeldError means the job was current).
    */
-  createWithLock(run: Run, lock: LockClaim): Promise<void>;
+  createWithLock(run: Run, lock: LockClaim, expect?: JobExpectation): Promise<void>;
   /**
    * A worker's claim, DISPATCHED → RUNNING, in one conditional write: the run is DISPATCHED to
    * `claim.workerId` (or to no worker — a pool-queue run, assigned to it by the same write), holds

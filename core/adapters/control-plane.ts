@@ -41,6 +41,8 @@ export interface ControlPlaneOptions {
   readonly firesDeadLetterArn?: string;
   /** How long the dispatcher keeps a worker list. @default 1000 */
   readonly workerCacheMs?: number;
+  /** How many jobs the dispatcher keeps between fires, each checked by the fire's write (DispatcherDeps.jobCacheSize). @default 1000 */
+  readonly jobCacheSize?: number;
   readonly random?: () => number;
   /**
    * Direct ZeroMQ delivery for jobs with `delivery: 'ZMQ'` (docs/zeromq.md): the dispatcher's CURVE
@@ -95,6 +97,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     client: clients.dynamodb,
     runsTable: physicalName(prefix, 'runs'),
     locksTable: physicalName(prefix, 'locks'),
+    jobsTable: physicalName(prefix, 'jobs'),
     clock,
   });
   const locks = new DynamoLockStore({
@@ -135,6 +138,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     clock,
     log,
     alerts,
+    jobCacheSize: options.jobCacheSize ?? 1000,
     ...(options.random ? { random: options.random } : {}),
   });
   const joins = new DynamoDependencyJoins({

@@ -11,6 +11,7 @@ import {
   NotFoundError,
   RunNotInStateError,
   StaleFenceError,
+  VersionConflictError,
 } from '../errors';
 import {
   applyTransition,
@@ -31,6 +32,7 @@ import {
 } from '../model';
 import {
   type Clock,
+  type JobExpectation,
   type LockClaim,
   type LockStore,
   type RunFinish,
@@ -54,6 +56,7 @@ import {
   marshalItem,
   parseJsonAttr,
   ttlSeconds,
+  unmarshalItem,
   utcDay,
 } from './dynamo-items';
 
@@ -71,6 +74,8 @@ export interface DynamoRunLedgerOptions {
   readonly runsTable: string;
   /** Physical name of the locks table: key `lockKey`. */
   readonly locksTable: string;
+  /** Physical name of the jobs table (key `jobId`), which a fire written with a JobExpectation checks. */
+  readonly jobsTable?: string;
   /** @default 'byJob' */
   readonly byJobIndex?: string;
   /** @default 'byStatus' */
@@ -101,6 +106,7 @@ const JSON_FIELDS = ['payload', 'result', 'upstream'] as const;
 export class DynamoRunLedger implements RunLedger {
   private readonly runs: DynamoTable;
   private readonly locks: DynamoLockStore;
+  private readonly jobs: DynamoTable | undefined;
   private readonly byJob: string;
   private readonly byStatus: string;
   private readonly clock: Clock;
@@ -112,6 +118,9 @@ export class DynamoRunLedger implements RunLedger {
       table: options.locksTable,
       clock: options.clock,
     });
+    this.jobs = options.jobsTable
+      ? new DynamoTable({ client: options.client, table: options.jobsTable })
+      : undefined;
     this.byJob = options.byJobIndex ?? 'byJob';
     this.byStatus = options.byStatusIndex ?? 'byStatus';
     this.clock = options.clock ?? systemClock;
@@ -122,7 +131,8 @@ export class DynamoRunLedger implements RunLedger {
     return item ? this.decode(item) : null;
   }
 
-  async create(run: Run): Promise<void> {
+  async create(run: Run, expect?: JobExpectation): Promise<void> {
+    if (expect) return this.createTransacted(run, undefined, expect);
     const expr = new Expr();
     await this.runs.put(
       {
@@ -141,46 +151,40 @@ export class DynamoRunLedger implements RunLedger {
     );
   }
 
-  async createWithLock(run: Run, lock: LockClaim): Promise<void> {
+  createWithLock(run: Run, lock: LockClaim, expect?: JobExpectation): Promise<void> {
+    return this.createTransacted(run, lock, expect);
+  }
+
+  /** One TransactWriteItems: the new run, the lock taken, the job checked — in that order, as the cancellation reasons are. */
+  private async createTransacted(
+    run: Run,
+    lock: LockClaim | undefined,
+    expect: JobExpectation | undefined,
+  ): Promise<void> {
     const runExpr = new Expr();
-    const lockExpr = new Expr();
-    const owner = lockExpr.name('owner');
-    const expiresAt = lockExpr.name('expiresAt');
-    let lockCondition = `attribute_not_exists(${owner}) OR ${expiresAt} <= ${lockExpr.value(lock.now)}`;
-    if (lock.takeOverFrom !== undefined)
-      lockCondition += ` OR ${owner} = ${lockExpr.value(lock.takeOverFrom)}`;
-    const command = () =>
-      new TransactWriteItemsCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: this.runs.name,
-              Item: this.encode(run),
-              ConditionExpression: `attribute_not_exists(${runExpr.name('runId')})`,
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              ...runExpr.params(),
-            },
-          },
-          {
-            Update: {
-              TableName: this.locks.table.name,
-              Key: lockKey(lock.key),
-              UpdateExpression:
-                `SET ${owner} = ${lockExpr.value(lock.owner)}, ${expiresAt} = ${lockExpr.value(lock.expiresAt)}, ` +
-                `${lockExpr.name('ttl')} = ${lockExpr.value(this.locks.ttlFor(lock.expiresAt))} ` +
-                `ADD ${lockExpr.name('fence')} ${lockExpr.value(1)}`,
-              ConditionExpression: lockCondition,
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              ...lockExpr.params(),
-            },
-          },
-        ],
-      });
+    const items: TransactWriteItem[] = [
+      {
+        Put: {
+          TableName: this.runs.name,
+          Item: this.encode(run),
+          ConditionExpression: `attribute_not_exists(${runExpr.name('runId')})`,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ...runExpr.params(),
+        },
+      },
+    ];
+    if (lock) items.push(this.lockTake(lock));
+    if (expect) items.push({ ConditionCheck: this.jobCheck(expect) });
+    const tables = [
+      this.runs.name,
+      ...(lock ? [this.locks.table.name] : []),
+      ...(expect ? [this.jobsTable()] : []),
+    ];
     for (let attempt = 1; ; attempt++) {
       const outcome = await dynamoCall<'ok' | 'retry'>(
-        `tables ${this.runs.name} + ${this.locks.table.name}`,
+        `tables ${tables.join(' + ')}`,
         async (): Promise<'ok' | 'retry'> => {
-          await this.runs.client.send(command());
+          await this.runs.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
           return 'ok';
         },
         {
@@ -191,13 +195,55 @@ export class DynamoRunLedger implements RunLedger {
             ) {
               return 'retry';
             }
-            return this.cancelledCreate(run.runId, lock.key, reasons);
+            return this.cancelledCreate(run.runId, lock?.key, expect, reasons);
           },
         },
       );
       if (outcome === 'ok') return;
       await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
     }
+  }
+
+  private lockTake(lock: LockClaim): TransactWriteItem {
+    const expr = new Expr();
+    const owner = expr.name('owner');
+    const expiresAt = expr.name('expiresAt');
+    let condition = `attribute_not_exists(${owner}) OR ${expiresAt} <= ${expr.value(lock.now)}`;
+    if (lock.takeOverFrom !== undefined) condition += ` OR ${owner} = ${expr.value(lock.takeOverFrom)}`;
+    return {
+      Update: {
+        TableName: this.locks.table.name,
+        Key: lockKey(lock.key),
+        UpdateExpression:
+          `SET ${owner} = ${expr.value(lock.owner)}, ${expiresAt} = ${expr.value(lock.expiresAt)}, ` +
+          `${expr.name('ttl')} = ${expr.value(this.locks.ttlFor(lock.expiresAt))} ` +
+          `ADD ${expr.name('fence')} ${expr.value(1)}`,
+        ConditionExpression: condition,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
+      },
+    };
+  }
+
+  /** The stored job is still the one the fire was built from: same version, written at the same instant, dependents or none. */
+  private jobCheck(expect: JobExpectation): NonNullable<TransactWriteItem['ConditionCheck']> {
+    const expr = new Expr();
+    return {
+      TableName: this.jobsTable(),
+      Key: { jobId: { S: expect.jobId } },
+      ConditionExpression:
+        `${expr.name('version')} = ${expr.value(expect.version)} AND ${expr.name('updatedAt')} = ${expr.value(expect.updatedAt)} AND ` +
+        // An empty string set is no attribute at all: removing the last dependent removes `downstream`.
+        `${expect.hasDownstream ? 'attribute_exists' : 'attribute_not_exists'}(${expr.name('downstream')})`,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      ...expr.params(),
+    };
+  }
+
+  private jobsTable(): string {
+    if (!this.jobs)
+      throw new CloverError('internal', 'DynamoRunLedger: a job expectation needs the jobsTable option');
+    return this.jobs.name;
   }
 
   async claim(runId: string, claim: RunClaim): Promise<Run> {
@@ -499,19 +545,37 @@ export class DynamoRunLedger implements RunLedger {
     );
   }
 
-  /** Maps a cancelled run+lock transaction: the run item first (one run per fire), then the lock. */
+  /** Maps a cancelled create: the run item first (one run per fire), then the lock, then the job. */
   private async cancelledCreate(
     runId: string,
-    key: string,
+    key: string | undefined,
+    expect: JobExpectation | undefined,
     reasons: readonly CancellationReason[],
   ): Promise<never> {
-    const [runReason, lockReason] = reasons;
-    // No reasons at all (some emulators): read both items to find out which condition failed.
+    const [runReason] = reasons;
+    const lockReason = key === undefined ? undefined : reasons[1];
+    const jobReason = expect === undefined ? undefined : reasons[key === undefined ? 1 : 2];
+    // No reasons at all (some emulators): read the items to find out which condition failed.
     if (!runReason || runReason.code === 'ConditionalCheckFailed') {
       const existing = runReason?.item ? this.decode(runReason.item) : await this.get(runId);
       if (existing || runReason) throw new AlreadyFiredError(runId, existing ?? undefined);
     }
-    if (!lockReason || lockReason.code === 'ConditionalCheckFailed') {
+    if (expect && (!jobReason || jobReason.code === 'ConditionalCheckFailed')) {
+      const current = jobReason
+        ? jobReason.item && unmarshalItem(jobReason.item)
+        : await this.jobItem(expect.jobId);
+      const hasDownstream = current?.downstream !== undefined;
+      if (
+        jobReason ||
+        current?.version !== expect.version ||
+        current?.updatedAt !== expect.updatedAt ||
+        hasDownstream !== expect.hasDownstream
+      ) {
+        const version = typeof current?.version === 'number' ? current.version : undefined;
+        throw new VersionConflictError('job', expect.jobId, expect.version, version);
+      }
+    }
+    if (key !== undefined && (!lockReason || lockReason.code === 'ConditionalCheckFailed')) {
       const current = lockReason?.item ? this.locks.decode(lockReason.item) : await this.locks.get(key);
       throw new LockHeldError(key, current?.owner);
     }
@@ -523,6 +587,11 @@ export class DynamoRunLedger implements RunLedger {
         details: { runId, reasons: reasons.map((r) => r.code) },
       },
     );
+  }
+
+  private async jobItem(jobId: string): Promise<Record<string, unknown> | undefined> {
+    const item = await this.jobs?.get({ jobId: { S: jobId } });
+    return item ? unmarshalItem(item) : undefined;
   }
 
   private async alreadyFired(runId: string, old: Item | undefined): Promise<never> {

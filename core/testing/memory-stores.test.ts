@@ -22,7 +22,8 @@ jobStoreContract('memory', async () => ({ jobs: new MemoryJobStore() }));
 
 runLedgerContract('memory', async () => {
   const locks = new MemoryLockStore();
-  return { ledger: new MemoryRunLedger(locks), locks };
+  const jobs = new MemoryJobStore();
+  return { ledger: new MemoryRunLedger(locks, jobs), locks, jobs };
 });
 
 dependencyJoinsContract('memory', async () => ({ joins: new MemoryDependencyJoins() }));

@@ -46,6 +46,7 @@ import type {
   Delivery,
   DeliveryTarget,
   DependencyJoins,
+  JobExpectation,
   JobStore,
   LockClaim,
   LockStore,
@@ -164,19 +165,25 @@ export class MemoryLockStore implements LockStore {
 export class MemoryRunLedger implements RunLedger {
   readonly runs = new Map<string, Run>();
 
-  constructor(readonly locks: MemoryLockStore = new MemoryLockStore()) {}
+  /** `jobs`: the store a fire written with a JobExpectation is checked against. */
+  constructor(
+    readonly locks: MemoryLockStore = new MemoryLockStore(),
+    readonly jobs?: MemoryJobStore,
+  ) {}
 
   async get(runId: string): Promise<Run | null> {
     return copyOf(this.runs, runId);
   }
 
-  async create(run: Run): Promise<void> {
+  async create(run: Run, expect?: JobExpectation): Promise<void> {
     this.checkNew(run.runId);
+    this.checkJob(expect);
     this.runs.set(run.runId, clone(run));
   }
 
-  async createWithLock(run: Run, lock: LockClaim): Promise<void> {
+  async createWithLock(run: Run, lock: LockClaim, expect?: JobExpectation): Promise<void> {
     this.checkNew(run.runId);
+    this.checkJob(expect);
     this.locks.checkClaim(lock);
     this.runs.set(run.runId, clone(run));
     this.locks.take(lock);
@@ -271,6 +278,20 @@ export class MemoryRunLedger implements RunLedger {
     if (current.fence !== change.fence)
       throw new StaleFenceError(`run ${runId}`, change.fence, clone(current));
     return current;
+  }
+
+  private checkJob(expect: JobExpectation | undefined): void {
+    if (!expect) return;
+    if (!this.jobs) throw new CloverError('internal', 'MemoryRunLedger: a job expectation needs a job store');
+    const job = this.jobs.jobs.get(expect.jobId);
+    const hasDownstream = (job?.downstream?.length ?? 0) > 0;
+    if (
+      job?.version !== expect.version ||
+      job.updatedAt !== expect.updatedAt ||
+      hasDownstream !== expect.hasDownstream
+    ) {
+      throw new VersionConflictError('job', expect.jobId, expect.version, job?.version);
+    }
   }
 
   private checkNew(runId: string): void {

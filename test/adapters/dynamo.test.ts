@@ -31,7 +31,12 @@ async function stores() {
     client,
     stack,
     jobs: new DynamoJobStore({ client, table: stack.tables.jobs }),
-    ledger: new DynamoRunLedger({ client, runsTable: stack.tables.runs, locksTable: stack.tables.locks }),
+    ledger: new DynamoRunLedger({
+      client,
+      runsTable: stack.tables.runs,
+      locksTable: stack.tables.locks,
+      jobsTable: stack.tables.jobs,
+    }),
     locks,
     joins: new DynamoDependencyJoins({ client, table: stack.tables.locks }),
     workers: new DynamoWorkerRegistry({ client, table: stack.tables.workers }),

@@ -8,14 +8,17 @@ import {
   RunNotInStateError,
   StaleFenceError,
   ValidationError,
+  VersionConflictError,
 } from '../../errors';
 import { type ClaimExpectation, jobLockKey, type Run, type RunClaim } from '../../model';
-import type { LockClaim, LockStore, RunLedger } from '../../ports';
-import { sampleRun, T0, uniqueId } from './fixtures';
+import type { JobStore, LockClaim, LockStore, RunLedger } from '../../ports';
+import { sampleJob, sampleRun, T0, uniqueId } from './fixtures';
 
 export interface RunLedgerSubject {
   readonly ledger: RunLedger;
   readonly locks: LockStore;
+  /** The jobs a JobExpectation is checked against. */
+  readonly jobs: JobStore;
 }
 
 const LEASE = 60_000;
@@ -204,6 +207,49 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
       assert.equal(await locks.handOver(key, 'not-the-owner', 'next', T0 + 9), false);
       assert.equal(await locks.handOver(key, first.runId, 'next', T0 + 9), true);
       assert.deepEqual(await locks.get(key), { lockKey: key, owner: 'next', fence: 2, expiresAt: T0 + 9 });
+    });
+
+    it('writes a fire built from a job only while the stored job is that one, checked before the lock', async () => {
+      const { ledger, locks, jobs } = await makeSubject();
+      const job = sampleJob({ concurrency: { policy: 'FORBID' } });
+      const jobId = job.spec.jobId;
+      await jobs.put(job, 0);
+      const expect = { jobId, version: 1, updatedAt: job.updatedAt, hasDownstream: false };
+      const at = (minute: number) => sampleRun({ jobId, scheduledTime: `2026-01-30T11:0${minute}:00Z` });
+      const first = at(0);
+      await ledger.createWithLock(first, claimFor(first), expect);
+      await ledger.create(at(1), expect);
+      assert.equal((await ledger.get(at(1).runId))?.status, 'PENDING');
+      const held = at(2);
+      await assert.rejects(ledger.createWithLock(held, claimFor(held, T0 + 1), expect), LockHeldError);
+      await assert.rejects(ledger.createWithLock(first, claimFor(first), expect), AlreadyFiredError);
+      // Dependents change the job without a new version; its runs must know of them.
+      await jobs.linkDownstream(jobId, 'after-it', true);
+      await assert.rejects(ledger.create(at(4), expect), VersionConflictError);
+      await ledger.create(at(4), { ...expect, hasDownstream: true });
+      await jobs.linkDownstream(jobId, 'after-it', false);
+      await assert.rejects(ledger.create(at(5), { ...expect, hasDownstream: true }), VersionConflictError);
+      await jobs.put({ ...job, version: 2, updatedAt: job.updatedAt + 1 }, 1);
+      const stale = at(3);
+      for (const write of [
+        () => ledger.createWithLock(stale, claimFor(stale, T0 + LEASE + 1), expect),
+        () => ledger.create(stale, expect),
+        () => ledger.create(stale, { ...expect, version: 2 }),
+      ]) {
+        await assert.rejects(write(), (error: unknown) => {
+          assert.ok(error instanceof VersionConflictError, String(error));
+          assert.equal(error.details?.currentVersion, 2);
+          return true;
+        });
+      }
+      assert.equal(await ledger.get(stale.runId), null, 'nothing written');
+      assert.equal((await locks.get(jobLockKey(jobId)))?.owner, first.runId, 'the lock untouched');
+      await jobs.delete(jobId);
+      await assert.rejects(
+        ledger.create(stale, { ...expect, version: 2, updatedAt: job.updatedAt + 1 }),
+        VersionConflictError,
+      );
+      assert.equal(await ledger.get(stale.runId), null);
     });
 
     it('finishes a run: the final status and the lock release in one write; a stale fence writes neither', async () => {
