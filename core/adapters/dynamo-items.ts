@@ -154,8 +154,14 @@ export interface DynamoFailureHandlers<T> {
     old: Item | undefined,
     attempt: { readonly retried: boolean },
   ) => T | Promise<T>;
-  /** A transaction was cancelled; `reasons` has one entry per transact item (empty if the service sent none). */
-  readonly cancelled?: (reasons: readonly CancellationReason[]) => T | Promise<T>;
+  /**
+   * A transaction was cancelled; `reasons` has one entry per transact item (empty if the service sent
+   * none). `retried` as for `conditionFailed`.
+   */
+  readonly cancelled?: (
+    reasons: readonly CancellationReason[],
+    attempt: { readonly retried: boolean },
+  ) => T | Promise<T>;
 }
 
 /**
@@ -177,8 +183,8 @@ export async function dynamoCall<T>(
     return await request();
   } catch (error) {
     const name = errorName(error);
+    const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
     if (name === 'ConditionalCheckFailedException' && handlers.conditionFailed) {
-      const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
       return handlers.conditionFailed((error as { Item?: Item }).Item, { retried: attempts > 1 });
     }
     if (name === 'TransactionCanceledException' && handlers.cancelled) {
@@ -186,6 +192,7 @@ export async function dynamoCall<T>(
         (error as { CancellationReasons?: { Code?: string; Item?: Item }[] }).CancellationReasons ?? [];
       return handlers.cancelled(
         raw.map((r) => ({ code: r.Code ?? 'None', ...(r.Item ? { item: r.Item } : {}) })),
+        { retried: attempts > 1 },
       );
     }
     throw awsFailure(what, error);

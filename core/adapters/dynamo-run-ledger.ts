@@ -188,7 +188,9 @@ export class DynamoRunLedger implements RunLedger {
           return 'ok';
         },
         {
-          cancelled: async (reasons): Promise<'ok' | 'retry'> => {
+          cancelled: async (reasons, { retried }): Promise<'ok' | 'retry'> => {
+            // A retried transaction whose first attempt landed finds this very run and its lock: created.
+            if (retried && this.ownCreate(run, lock, reasons)) return 'ok';
             if (
               reasons.some((r) => r.code === 'TransactionConflict') &&
               attempt < TRANSACTION_CONFLICT_ATTEMPTS
@@ -202,6 +204,16 @@ export class DynamoRunLedger implements RunLedger {
       if (outcome === 'ok') return;
       await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
     }
+  }
+
+  /** The cancelled create found the run it writes (and its lock held by it): its own earlier attempt. */
+  private ownCreate(run: Run, lock: LockClaim | undefined, reasons: readonly CancellationReason[]): boolean {
+    const [runReason, lockReason] = reasons;
+    if (runReason?.code !== 'ConditionalCheckFailed' || !runReason.item) return false;
+    if (!isDeepStrictEqual(this.decode(runReason.item), this.decode(this.encode(run)))) return false;
+    return (
+      !lock || (lockReason?.item !== undefined && this.locks.decode(lockReason.item).owner === run.runId)
+    );
   }
 
   private lockTake(lock: LockClaim): TransactWriteItem {
@@ -334,8 +346,11 @@ export class DynamoRunLedger implements RunLedger {
           return 'ok';
         },
         {
-          cancelled: async (reasons) => {
+          cancelled: async (reasons, { retried }) => {
             const [runReason, lockReason] = reasons;
+            // A retried finish whose first attempt landed finds the run as this change leaves it: written.
+            if (retried && runReason?.item && isOwnTransition(this.decode(runReason.item), change))
+              return 'ok';
             if (!runReason || runReason.code === 'ConditionalCheckFailed') {
               // No reasons at all (some emulators): read the run to find out whether its condition failed.
               const current = runReason?.item ? this.decode(runReason.item) : await this.get(run.runId);
@@ -689,6 +704,18 @@ function runKey(runId: string): Item {
 
 function lockKey(key: string): Item {
   return { lockKey: { S: key } };
+}
+
+/** `current` is what `change` wrote: its status, fence and instant, and the history entry it appended. */
+function isOwnTransition(current: Run, change: RunTransition): boolean {
+  const last = current.history.at(-1);
+  return (
+    current.status === change.to &&
+    current.fence === (change.newFence ?? change.fence) &&
+    current.updatedAt === change.at &&
+    last?.status === change.to &&
+    last.at === change.at
+  );
 }
 
 /** The update and condition of a fenced transition (RunLedger.transition and the run's part of finish). */

@@ -118,7 +118,12 @@ describe('a conditional write the SDK sends twice (the first landed, its answer 
       proxy,
       direct: ledger,
       jobs: new DynamoJobStore({ client, table: stack.tables.jobs }),
-      ledger: new DynamoRunLedger({ client, runsTable: stack.tables.runs, locksTable: stack.tables.locks }),
+      ledger: new DynamoRunLedger({
+        client,
+        runsTable: stack.tables.runs,
+        locksTable: stack.tables.locks,
+        jobsTable: stack.tables.jobs,
+      }),
     };
   }
 
@@ -161,5 +166,23 @@ describe('a conditional write the SDK sends twice (the first landed, its answer 
     assert.equal(claimed.startedAt, T0 + 10);
     assert.equal(proxy.lost, 2);
     await assert.rejects(ledger.claim(run.runId, { ...claim, workerId: 'w-2' }), 'another worker is refused');
+  });
+
+  it('a fire written with its lock and the job check, then its finish, are each their own success', async () => {
+    const { proxy, jobs, ledger } = await lossyStores();
+    const job = sampleJob({ jobId: 'retried-fire', concurrency: { policy: 'FORBID' } });
+    await jobs.put(job, 0);
+    const run = sampleRun({ jobId: 'retried-fire', status: 'RUNNING', workerId: 'w-1' });
+    const key = jobLockKey(run.jobId);
+    const locked = { ...run, lockKey: key };
+    const expect = { jobId: run.jobId, version: 1, updatedAt: job.updatedAt, hasDownstream: false };
+    proxy.loseNext('TransactWriteItems');
+    await ledger.createWithLock(locked, { key, owner: run.runId, expiresAt: T0 + 60_000, now: T0 }, expect);
+    proxy.loseNext('TransactWriteItems');
+    const change = { from: ['RUNNING' as const], fence: 1, to: 'FAILED' as const, at: T0 + 5 };
+    const finished = await ledger.finish(locked, { ...change, release: true, health: 'failing' });
+    assert.equal(finished.run.status, 'FAILED');
+    assert.equal(proxy.lost, 2, 'both answers were lost and both transactions were retried');
+    await assert.rejects(ledger.finish(locked, { ...change, release: true }), { code: 'run_not_in_state' });
   });
 });
