@@ -116,7 +116,11 @@ function callTarget(input: unknown, prefix: string): string | undefined {
   if (Array.isArray(record.TransactItems)) {
     const tables = new Set<string>();
     for (const item of record.TransactItems as Record<string, { TableName?: string } | undefined>[]) {
-      for (const part of Object.values(item)) if (part?.TableName) tables.add(logical(part.TableName));
+      for (const [action, part] of Object.entries(item)) {
+        // A condition check writes nothing (no index entries): `check:jobs`, so the cost model can tell.
+        if (part?.TableName)
+          tables.add(`${action === 'ConditionCheck' ? 'check:' : ''}${logical(part.TableName)}`);
+      }
     }
     return [...tables].sort().join('+');
   }

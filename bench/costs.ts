@@ -79,7 +79,8 @@ const indexCount = (table: string) => tables.find((t) => t.logicalName === table
 
 /**
  * DynamoDB request units of one request, by its label (`DynamoDB.UpdateItem(runs)`,
- * `DynamoDB.TransactWriteItems(locks+runs)`; a label without a table counts as the runs table, the
+ * `DynamoDB.TransactWriteItems(check:jobs+locks+runs)`, a condition check counted as 2 write units — an
+ * upper bound: AWS may bill it as reads; a label without a table counts as the runs table, the
  * most indexed, so an unlabelled count errs high). Not DynamoDB: zero.
  */
 export function requestUnits(label: string): { readonly read: number; readonly write: number } {
@@ -88,7 +89,9 @@ export function requestUnits(label: string): { readonly read: number; readonly w
   const [, op = '', target = 'runs'] = match;
   const itemTables = target.split('+');
   if (op === 'TransactWriteItems') {
-    return { read: 0, write: itemTables.reduce((sum, t) => sum + 2 + indexCount(t), 0) };
+    // A condition check (`check:jobs`) is counted as a transactional item without index writes.
+    const units = (t: string) => (t.startsWith('check:') ? 2 : 2 + indexCount(t));
+    return { read: 0, write: itemTables.reduce((sum, t) => sum + units(t), 0) };
   }
   if (WRITES.has(op)) return { read: 0, write: 1 + indexCount(itemTables[0] ?? 'runs') };
   if (READS.has(op)) return { read: 1, write: 0 };

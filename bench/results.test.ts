@@ -80,6 +80,10 @@ test('a breakdown clips calls to the window and counts overlapping calls once in
 test("request units follow the tables' indexes, and a million fires is priced from bench/aws-prices.json", () => {
   // runs has 4 indexes, locks none; a transaction writes each item twice.
   assert.deepEqual(requestUnits('DynamoDB.TransactWriteItems(locks+runs)'), { read: 0, write: 8 });
+  assert.deepEqual(requestUnits('DynamoDB.TransactWriteItems(check:jobs+locks+runs)'), {
+    read: 0,
+    write: 10,
+  });
   assert.deepEqual(requestUnits('DynamoDB.UpdateItem(locks)'), { read: 0, write: 1 });
   assert.deepEqual(requestUnits('DynamoDB.GetItem(jobs)'), { read: 1, write: 0 });
   assert.deepEqual(requestUnits('SQS.SendMessage(worker)'), { read: 0, write: 0 });
