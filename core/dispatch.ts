@@ -93,8 +93,9 @@ export interface DispatcherDeps {
    * How many jobs a warm dispatcher keeps after reading them (default 0: none). A fire of a kept job
    * skips the job read: its run is written on condition that the stored job is still the kept one
    * (JobExpectation, in the same write), and a job changed or deleted meanwhile is read again and
-   * decided afresh. Only the plain path uses it (dispatched to a worker); a paused job, BROADCAST, no
-   * worker — every other decision — reads the job first.
+   * decided afresh. Only the plain path uses it (dispatched to a worker, its run written with its
+   * lock); a job that allows overlap, a paused job, BROADCAST, no worker — every other decision —
+   * reads the job first.
    */
   readonly jobCacheSize?: number;
 }
@@ -145,7 +146,9 @@ export class Dispatcher {
     attempt: (job: Job, expect: JobExpectation) => Promise<FireOutcome | null>,
   ): Promise<FireOutcome | null> {
     const job = this.jobCache.get(jobId);
-    if (!job) return null;
+    // Only where the run is written in a transaction anyway (with its lock): for a job that allows
+    // overlap, the check would turn one write into a transaction, which costs twice a job read.
+    if (!job || job.spec.concurrency.policy === 'ALLOW') return null;
     try {
       const hasDownstream = (job.downstream?.length ?? 0) > 0;
       return await attempt(job, { jobId, version: job.version, updatedAt: job.updatedAt, hasDownstream });

@@ -318,7 +318,8 @@ export class DynamoRunLedger implements RunLedger {
    * clearing `failing` (a recovery). Only the run's own condition can refuse the finish.
    */
   async finish(run: Run, change: RunFinish): Promise<RunFinished> {
-    let release = change.release === true;
+    if (change.release !== true) return this.finishWithoutLock(run, change);
+    let release = true;
     let failing = false;
     for (let attempt = 1; attempt <= TRANSACTION_CONFLICT_ATTEMPTS; attempt++) {
       const jobItem = this.jobItemWrite(run, { release, health: change.health, failing });
@@ -392,6 +393,40 @@ export class DynamoRunLedger implements RunLedger {
       retryable: true,
       details: { runId: run.runId },
     });
+  }
+
+  /**
+   * `finish` of a run that holds no lock to release here (a job that allows overlap, QUEUE, BROADCAST):
+   * the transition, then the job's health in a plain conditional update — clearing `failing` only
+   * where it is set, so of concurrent successes one is the recovery. Two requests, no transaction:
+   * one item would change with the run, and a transaction costs twice. A crash between the two
+   * leaves the health as it was (a recovery alert missed, or one raised a run late).
+   */
+  private async finishWithoutLock(run: Run, change: RunFinish): Promise<RunFinished> {
+    const written = await this.transition(run.runId, change);
+    const expr = new Expr();
+    const key = lockKey(jobLockKey(run.jobId));
+    let recovered = false;
+    if (change.health === 'failing') {
+      const zero = expr.value(0);
+      await this.locks.table.update({
+        Key: key,
+        UpdateExpression:
+          `SET ${expr.name('failing')} = ${expr.value(true)}, ` +
+          `${expr.name('fence')} = if_not_exists(${expr.name('fence')}, ${zero}), ` +
+          `${expr.name('expiresAt')} = if_not_exists(${expr.name('expiresAt')}, ${zero}), ` +
+          `${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + RUN_RETENTION_MS))}`,
+        ...expr.params(),
+      });
+    } else if (change.health === 'healthy') {
+      recovered = await this.locks.table.updateIf({
+        Key: key,
+        UpdateExpression: `REMOVE ${expr.name('failing')}`,
+        ConditionExpression: `${expr.name('failing')} = ${expr.value(true)}`,
+        ...expr.params(),
+      });
+    }
+    return { run: written, released: false, recovered };
   }
 
   /**
