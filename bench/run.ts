@@ -294,7 +294,7 @@ const benchmarks: readonly Bench[] = [
     run: () => scale(2_000, 200),
     headline: (f) => [
       {
-        figure: 'monitor sweep at 10,000 jobs, cold instance',
+        figure: 'monitor sweep at 2,000 jobs, cold instance',
         value: at(f, 'monitorSweep.cold.seconds'),
         unit: 's',
       },
