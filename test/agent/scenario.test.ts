@@ -154,6 +154,13 @@ test('three agents, REMOTE and LOCAL jobs, kill -9 during a long recoverable run
 
   // End the LOCAL job (each agent notices at its next job-list refresh, within 10 s), let every fire
   // already made finish, then drain s2 and s3 with nothing left to hand back.
+  // Enough LOCAL fires to mean something, however quickly the recovery went on a quiet machine.
+  await until('6 LOCAL runs finished', 60_000, async () =>
+    (await plane.runs.listByJob('local-tick', { limit: 1000 })).filter((run) => run.status === 'SUCCEEDED')
+      .length >= 6
+      ? true
+      : undefined,
+  );
   const deletedAt = Date.now();
   await plane.jobService.delete('local-tick');
   for (const agent of [s2, s3]) {
