@@ -8,17 +8,39 @@ export interface TimedCall {
   readonly end: number;
 }
 
-/** The part of an SDK v3 client's middleware stack the timeline uses, the same for every service. */
-interface Timeable {
-  readonly middlewareStack: {
-    add(
-      middleware: (
-        next: (args: { readonly input?: unknown }) => Promise<unknown>,
-        context: { readonly commandName?: string },
-      ) => (args: { readonly input?: unknown }) => Promise<unknown>,
-      options: { readonly step: 'initialize'; readonly name: string },
-    ): void;
+/** An SDK middleware at the `initialize` step: one logical call, SDK retries inside it. */
+export type CallMiddleware = (
+  next: (args: { readonly input?: unknown }) => Promise<unknown>,
+  context: { readonly commandName?: string },
+) => (args: { readonly input?: unknown }) => Promise<unknown>;
+
+/**
+ * Adds `middleware(service)` to each client's stack (`DynamoDB`, `SQS`, `Scheduler`, and `SES` when
+ * asked), named `clover-bench-<name>-<service>`. Each client's stack is typed by its own inputs and
+ * outputs; the benches' middlewares need none of them.
+ */
+export function onEveryCall(
+  clients: AwsClients,
+  name: string,
+  middleware: (service: string) => CallMiddleware,
+  options: { readonly ses?: boolean } = {},
+): void {
+  const services: Record<string, unknown> = {
+    DynamoDB: clients.dynamodb,
+    SQS: clients.sqs,
+    Scheduler: clients.scheduler,
+    ...(options.ses ? { SES: clients.ses } : {}),
   };
+  for (const [service, client] of Object.entries(services)) {
+    (
+      client as {
+        middlewareStack: { add(m: CallMiddleware, o: { step: 'initialize'; name: string }): void };
+      }
+    ).middlewareStack.add(middleware(service), {
+      step: 'initialize',
+      name: `clover-bench-${name}-${service}`,
+    });
+  }
 }
 
 /**
@@ -36,26 +58,20 @@ export class CallTimeline {
 
   constructor(clients: AwsClients, prefix: string, options: { readonly limit?: number } = {}) {
     this.limit = options.limit ?? 200_000;
-    const services = { DynamoDB: clients.dynamodb, SQS: clients.sqs, Scheduler: clients.scheduler };
-    for (const [service, client] of Object.entries(services)) {
-      (client as unknown as Timeable).middlewareStack.add(
-        (next, context) => async (args) => {
-          const start = performance.now();
-          this.inFlight.set(service, (this.inFlight.get(service) ?? 0) + 1);
-          let label = callLabel(service, context.commandName, args.input, prefix);
-          try {
-            const result = await next(args);
-            // An idle long poll is not a step of any fire: mark receives that returned nothing.
-            if (context.commandName === 'ReceiveMessageCommand' && !hasMessages(result)) label += ' empty';
-            return result;
-          } finally {
-            this.inFlight.set(service, (this.inFlight.get(service) ?? 1) - 1);
-            this.push({ label, start, end: performance.now() });
-          }
-        },
-        { step: 'initialize', name: `clover-bench-timeline-${service}` },
-      );
-    }
+    onEveryCall(clients, 'timeline', (service) => (next, context) => async (args) => {
+      const start = performance.now();
+      this.inFlight.set(service, (this.inFlight.get(service) ?? 0) + 1);
+      let label = callLabel(service, context.commandName, args.input, prefix);
+      try {
+        const result = await next(args);
+        // An idle long poll is not a step of any fire: mark receives that returned nothing.
+        if (context.commandName === 'ReceiveMessageCommand' && !hasMessages(result)) label += ' empty';
+        return result;
+      } finally {
+        this.inFlight.set(service, (this.inFlight.get(service) ?? 1) - 1);
+        this.push({ label, start, end: performance.now() });
+      }
+    });
   }
 
   private push(call: TimedCall): void {
