@@ -303,6 +303,7 @@ export class Supervised {
       console.log(
         `chaos: ${this.workerId} exited (${exit.code ?? exit.signal}; last warning: ${last?.message ?? 'none'}); restarting it`,
       );
+      // systemd's RestartSec: the pause a supervisor leaves before restarting, not a wait for an event.
       await sleep(1000);
       if (!this.stopped && watched === this.current) await this.restart();
     });

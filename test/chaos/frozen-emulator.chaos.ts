@@ -85,6 +85,7 @@ test('the emulator frozen (SIGSTOP) and resumed in cycles while runs finish and 
         return await attempt;
       } catch (error) {
         if (Date.now() > until) throw error;
+        // The pause EventBridge leaves between retries of a failed invocation: part of the fault model.
         await sleep(500);
         attempt = invoke(scheduledTime);
       }
