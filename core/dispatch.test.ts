@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Dispatcher, type FireOutcome } from './dispatch';
+import { Dispatcher, type DispatcherDeps, type FireOutcome } from './dispatch';
 import { ClaimRefusedError, RunNotInStateError, StaleFenceError, ValidationError } from './errors';
 import { RunExecution } from './execution';
 import { silentLogger } from './log';
@@ -60,7 +60,7 @@ function world() {
     alerts,
     dispatcher,
     execution,
-    newDispatcher: () => new Dispatcher(deps),
+    newDispatcher: (extra: Partial<DispatcherDeps> = {}) => new Dispatcher({ ...deps, ...extra }),
     async job(spec: Partial<JobSpecInput> = {}): Promise<Job> {
       const job = JobSchema.parse({
         spec: { jobId: 'report', handler: 'reports.daily', ...spec },
@@ -147,6 +147,87 @@ describe('a warm dispatcher keeps the jobs it read', () => {
     assert.equal(gone.kind === 'rejected' && gone.run.reason, 'job_not_found');
     assert.equal(reads, before + 1);
     assert.equal((await w.runs.listByJob('report', { limit: 100 })).length, 7, 'one run per fire, none lost');
+  });
+});
+
+describe('a fire whose dispatcher died between the run write and the send', () => {
+  const at = '2026-01-30T10:00:00Z';
+  const runId = `report@${at}`;
+  const second = 1000;
+
+  test('a repeated fire resends the envelope with the same fence, once; of the two copies exactly one is claimed', async () => {
+    const w = world();
+    await w.job({ routing: 'ANY' });
+    await w.worker('a');
+    await w.worker('b');
+    w.delivery.failNext(new Error('connection reset')); // the send fails after the run was written
+    await assert.rejects(w.dispatcher.fire({ jobId: 'report', scheduledTime: at }), /connection reset/);
+    assert.equal((await w.runs.get(runId))?.status, 'DISPATCHED');
+    assert.equal(w.delivery.delivered.length, 0);
+    // A duplicate racing the first invocation (its dispatcher may still be sending) only answers duplicate.
+    assert.equal((await w.dispatcher.fire({ jobId: 'report', scheduledTime: at })).kind, 'duplicate');
+    assert.equal(w.delivery.delivered.length, 0);
+    w.clock.t += 11 * second; // EventBridge Scheduler / Lambda retry the failed invocation later
+    assert.equal((await w.dispatcher.fire({ jobId: 'report', scheduledTime: at })).kind, 'duplicate');
+    assert.deepEqual(w.deliveredTo(), ['pool:default']);
+    const resent = w.delivery.delivered[0]!.envelope;
+    const record = (await w.runs.get(runId))!;
+    assert.equal(resent.fence, record.fence);
+    assert.equal(record.resentFence, record.fence);
+    assert.match(record.history.at(-1)?.note ?? '', /envelope sent again to pool default/);
+    assert.equal((await w.dispatcher.fire({ jobId: 'report', scheduledTime: at })).kind, 'duplicate');
+    assert.equal(w.delivery.delivered.length, 1, 'once per dispatch');
+    // Had the first send happened after all, both copies would reach the pool: one claim wins.
+    const claims = await Promise.allSettled([
+      w.execution.claim(resent, 'a'),
+      w.execution.claim(structuredClone(resent), 'b'),
+    ]);
+    assert.equal(claims.filter((c) => c.status === 'fulfilled').length, 1);
+    const refused = claims.find((c) => c.status === 'rejected');
+    assert.ok(refused?.status === 'rejected' && refused.reason instanceof RunNotInStateError);
+    assert.equal((await w.runs.get(runId))?.status, 'RUNNING');
+    w.clock.t += 11 * second;
+    assert.equal((await w.dispatcher.fire({ jobId: 'report', scheduledTime: at })).kind, 'duplicate');
+    assert.equal(w.delivery.delivered.length, 1, 'a claimed run is not resent');
+  });
+
+  test("resend goes to the run's own worker (ZeroMQ first, then its queue), never to a worker that is gone, nor for a LOCAL fire", async () => {
+    const w = world();
+    await w.job({ delivery: 'ZMQ' });
+    await w.worker('a');
+    const direct = new MemoryDelivery();
+    const dispatcher = w.newDispatcher({ directDelivery: direct });
+    const fired = await dispatcher.fire({ jobId: 'report', scheduledTime: at });
+    assert.equal(fired.kind, 'dispatched');
+    const run = (await w.runs.get(runId))!;
+    assert.equal(direct.delivered.length, 1);
+    w.clock.t += 11 * second;
+    direct.failNext(new Error('no ack'));
+    assert.equal(await dispatcher.resend(run), true);
+    assert.deepEqual(w.deliveredTo(), ['a'], 'over SQS to the same worker after ZeroMQ failed');
+    assert.equal(w.delivery.delivered[0]!.envelope.fence, run.fence);
+    assert.equal(
+      await dispatcher.resend((await w.runs.get(runId))!),
+      false,
+      'already resent under this fence',
+    );
+
+    const gone = world();
+    await gone.job();
+    await gone.worker('a');
+    await gone.dispatcher.fire({ jobId: 'report', scheduledTime: at });
+    gone.clock.t += 11 * minute; // a's lease (10 min) lapsed: the monitor's lease step owns the run
+    assert.equal(await gone.dispatcher.resend((await gone.runs.get(runId))!), false);
+    assert.equal(gone.delivery.delivered.length, 1);
+
+    const local = world();
+    await local.job({ mode: 'LOCAL', schedule: { expression: 'rate(1 minute)' } });
+    await local.worker('a');
+    assert.equal((await local.dispatcher.fireLocal('report', at, 'a')).kind, 'dispatched');
+    local.clock.t += 11 * second;
+    assert.equal((await local.dispatcher.fireLocal('report', at, 'a')).kind, 'duplicate');
+    assert.equal(await local.dispatcher.resend((await local.runs.get(runId))!), false);
+    assert.equal(local.delivery.delivered.length, 0);
   });
 });
 

@@ -67,7 +67,8 @@ const LocalFireRequestSchema = z.strictObject({
 
 export type FireOutcome =
   | { readonly kind: 'dispatched'; readonly runs: readonly Run[] }
-  | { readonly kind: 'duplicate'; readonly runId: string }
+  /** `existing`: the fire's run as the ledger holds it, when the ledger returned it. */
+  | { readonly kind: 'duplicate'; readonly runId: string; readonly existing?: Run }
   | { readonly kind: 'skipped'; readonly run: Run; readonly reason: SkipReason }
   | { readonly kind: 'queued'; readonly run: Run }
   | { readonly kind: 'no_worker'; readonly run: Run }
@@ -98,6 +99,14 @@ export interface DispatcherDeps {
    * reads the job first.
    */
   readonly jobCacheSize?: number;
+  /**
+   * A repeated fire whose run is still DISPATCHED and unclaimed this long after its dispatch sends the
+   * run's envelope again (Dispatcher.resend). Younger, it is a duplicate invocation racing the first
+   * (EventBridge Scheduler delivers at least once), whose dispatcher is still sending: it only answers
+   * `duplicate`. An invocation retried after a dispatcher died comes much later (Lambda retries a
+   * failed asynchronous invocation after about a minute). @default 10_000
+   */
+  readonly resendAfterMs?: number;
 }
 
 /** A run's lock outlives its deadline by this much, so a slow completion still releases its own lock. */
@@ -161,8 +170,82 @@ export class Dispatcher {
 
   async fire(input: unknown): Promise<FireOutcome> {
     const outcome = await this.fireOnce(input);
+    await this.resendDuplicate(outcome);
     await this.refreshWorkers();
     return outcome;
+  }
+
+  /**
+   * A repeated fire (EventBridge Scheduler retries an invocation that failed — a dispatcher that died
+   * between the run write and the send fails its invocation) whose run is still DISPATCHED and
+   * unclaimed, `resendAfterMs` after its dispatch, sends that run's envelope again (`resend`), so the
+   * fire is not left without a message until its deadline. BROADCAST runs are left to the monitor's
+   * resend step.
+   */
+  private async resendDuplicate(outcome: FireOutcome): Promise<void> {
+    const run = outcome.kind === 'duplicate' ? outcome.existing : undefined;
+    if (run?.status !== 'DISPATCHED' || run.broadcastOf) return;
+    const dispatchedAt = run.dispatchedAt ?? run.updatedAt;
+    if (this.deps.clock.now() - dispatchedAt < (this.deps.resendAfterMs ?? 10_000)) return;
+    await this.resend(run, this.jobCache.get(run.jobId));
+  }
+
+  /**
+   * Sends the envelope of a DISPATCHED, unclaimed run again — the same fence, to the same target (its
+   * worker, over ZeroMQ when the job and this dispatcher have it, else the worker's queue; the pool
+   * queue for a run with no worker) — and records it on the run (RunLedger.markResent). For a run whose
+   * first send may never have happened: its dispatcher died between writing it and sending, or the
+   * message was lost. Both envelopes may reach workers; the claim is one conditional write on
+   * DISPATCHED + fence + the envelope's fields, which turns the run RUNNING, so at most one of them is
+   * ever claimed (the other's claim finds RUNNING or a later status: RunNotInStateError, message
+   * deleted), and a run since moved on (another candidate, a retry, a recovery) has a higher fence that
+   * neither can claim. One resend per fence: the send comes first and its record second, so a resender
+   * that dies between them leaves the next one to send again (a spare copy, never a lost run), and
+   * resenders racing each other (overlapping sweeps) may each send one. False (nothing sent) when `run`
+   * says this dispatch was resent already, the run is no longer DISPATCHED, is a LOCAL fire (its agent runs it without a message),
+   * is past its deadline (the monitor times it out), its job is gone, or its worker is not live (the
+   * monitor's lease step re-dispatches it or marks it LOST). A failed send throws, recording nothing.
+   */
+  async resend(run: Run, job?: Job): Promise<boolean> {
+    const now = this.deps.clock.now();
+    if (run.status !== 'DISPATCHED' || run.trigger === 'LOCAL' || run.resentFence === run.fence) return false;
+    if (run.deadlineAt !== undefined && run.deadlineAt <= now) return false;
+    const log = this.deps.log.child({ jobId: run.jobId, runId: run.runId });
+    const current = job ?? (await this.deps.jobs.get(run.jobId));
+    if (!current) return false;
+    const envelope = envelopeFor(run, this.envelopeDeadline(current, run, now), now);
+    let sentTo: string;
+    if (run.workerId === undefined) {
+      await this.deps.delivery.deliver({ kind: 'pool', pool: current.spec.target.pool }, envelope);
+      sentTo = `pool ${current.spec.target.pool}`;
+    } else {
+      const workerId = run.workerId;
+      const worker = (await this.deps.workers.live(current.spec.target.pool, now)).find(
+        (w) => w.workerId === workerId,
+      );
+      if (!worker) return false;
+      const direct = current.spec.delivery === 'ZMQ' ? this.deps.directDelivery : undefined;
+      const sent = direct
+        ? await direct.deliver({ kind: 'worker', worker }, envelope).then(
+            () => true,
+            (error: unknown) => {
+              log.log('warn', 'resend over ZeroMQ failed; sending over SQS', { error });
+              return false;
+            },
+          )
+        : false;
+      if (!sent) await this.deps.delivery.deliver({ kind: 'worker', worker }, envelope);
+      sentTo = `${workerId}${direct && !sent ? ' over SQS' : ''}`;
+    }
+    const note = `unclaimed; envelope sent again to ${sentTo}`;
+    const recorded = await this.deps.runs.markResent(run.runId, run.fence, now, note);
+    log.log('warn', 'unclaimed run: envelope sent again', {
+      to: sentTo,
+      fence: run.fence,
+      attempt: run.attempt,
+      recorded,
+    });
+    return true;
   }
 
   /** Refreshes worker lists a fire found close to expiry, once that fire is delivered (WorkerDirectory). */
@@ -229,8 +312,11 @@ export class Dispatcher {
       chainId: dependent.chainId,
       upstream: [...dependent.upstream],
     };
-    if (job.spec.paused) return this.skipPaused(base, log);
-    return this.start(job, base, now, log);
+    const outcome = job.spec.paused
+      ? await this.skipPaused(base, log)
+      : await this.start(job, base, now, log);
+    await this.resendDuplicate(outcome);
+    return outcome;
   }
 
   private skipPaused(base: Run, log: Logger): Promise<FireOutcome> {
@@ -570,7 +656,8 @@ export class Dispatcher {
       log.log('info', 'run created', { status: locked.status, workerId: locked.workerId });
       return { kind: 'written', run: locked };
     } catch (error) {
-      if (error instanceof AlreadyFiredError) return { kind: 'settled', outcome: this.duplicate(run, log) };
+      if (error instanceof AlreadyFiredError)
+        return { kind: 'settled', outcome: this.duplicate(run, log, error) };
       if (!(error instanceof LockHeldError) || error.owner === undefined) throw error;
       const holder = error.owner;
       const stale = await this.takeStaleLock(locked, claim, holder, log);
@@ -605,7 +692,8 @@ export class Dispatcher {
     try {
       await this.deps.runs.createWithLock(run, { ...claim, takeOverFrom: holder });
     } catch (error) {
-      if (error instanceof AlreadyFiredError) return { kind: 'settled', outcome: this.duplicate(run, log) };
+      if (error instanceof AlreadyFiredError)
+        return { kind: 'settled', outcome: this.duplicate(run, log, error) };
       if (error instanceof LockHeldError) return undefined; // another fire took it first
       throw error;
     }
@@ -684,9 +772,7 @@ export class Dispatcher {
     log: Logger,
   ): Promise<Run | undefined> {
     const now = this.deps.clock.now();
-    // The envelope carries the record's deadline, which the claim checks, and never one past the job's
-    // timeout from now: a deadline comes from the job's definition, not from whoever wrote the record.
-    const deadlineAt = Math.min(run.deadlineAt ?? Number.POSITIVE_INFINITY, this.deadlineFrom(job, now));
+    const deadlineAt = this.envelopeDeadline(job, run, now);
     if (job.spec.routing === 'ANY' || candidates.length === 0) {
       await this.deps.delivery.deliver(
         { kind: 'pool', pool: job.spec.target.pool },
@@ -812,18 +898,29 @@ export class Dispatcher {
       log.log('info', 'run created', { status: run.status, reason: run.reason, workerId: run.workerId });
       return { kind: 'written', run };
     } catch (error) {
-      if (error instanceof AlreadyFiredError) return { kind: 'settled', outcome: this.duplicate(run, log) };
+      if (error instanceof AlreadyFiredError)
+        return { kind: 'settled', outcome: this.duplicate(run, log, error) };
       throw error;
     }
   }
 
-  private duplicate(run: Run, log: Logger): FireOutcome {
+  private duplicate(run: Run, log: Logger, error: AlreadyFiredError): FireOutcome {
     log.log('info', 'duplicate invocation of a fire; nothing written');
-    return { kind: 'duplicate', runId: run.runId };
+    const existing = error.existing as Run | undefined;
+    return { kind: 'duplicate', runId: run.runId, ...(existing ? { existing } : {}) };
   }
 
   private lockExpiry(job: Job, now: number): number {
     return this.deadlineFrom(job, now) + LOCK_GRACE_MS;
+  }
+
+  /**
+   * The deadline an envelope sent at `now` carries: the record's, which the claim checks, and never one
+   * past the job's timeout from now — a deadline comes from the job's definition, not from whoever
+   * wrote the record.
+   */
+  private envelopeDeadline(job: Job, run: Run, now: number): number {
+    return Math.min(run.deadlineAt ?? Number.POSITIVE_INFINITY, this.deadlineFrom(job, now));
   }
 
   /** The latest an attempt dispatched at `now` may finish: the job's timeout caps every deadline. */

@@ -100,6 +100,49 @@ describe('Monitor: deadlines', () => {
   });
 });
 
+describe('Monitor: unclaimed runs', () => {
+  test('a DISPATCHED run unclaimed past the bound gets its envelope again, once, same fence and worker; one of the copies is claimed', async () => {
+    const w = alertingWorld({ leaseMs: 10 * minute });
+    await w.job();
+    await w.worker('a');
+    const runId = fireRunId('report', '2026-01-30T10:00:00Z');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    const original = w.delivery.delivered[0]!; // sent, but say it reaches the worker only late
+    w.clock.advance(59 * second);
+    assert.equal((await w.monitor.sweep()).runsResent, 0, 'within normal queueing');
+    w.clock.advance(2 * second);
+    assert.equal((await w.monitor.sweep()).runsResent, 1);
+    const resent = w.delivery.delivered[1]!;
+    assert.equal(w.delivery.delivered.length, 2);
+    assert.deepEqual(resent.target, original.target);
+    assert.equal(resent.envelope.fence, original.envelope.fence);
+    assert.equal((await w.runs.get(runId))?.resentFence, original.envelope.fence);
+    w.clock.advance(2 * minute);
+    assert.equal((await w.monitor.sweep()).runsResent, 0, 'once per dispatch');
+    await w.execution.claim(resent.envelope, 'a');
+    await assert.rejects(w.execution.claim(original.envelope, 'a'), RunNotInStateError);
+    assert.equal((await w.runs.get(runId))?.status, 'RUNNING');
+    assert.equal(w.delivery.delivered.length, 2);
+  });
+
+  test('a run whose worker is gone is left to the lease step, which re-dispatches it under a new fence', async () => {
+    const w = alertingWorld();
+    await w.job();
+    await w.worker('a');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    const original = w.delivery.delivered[0]!.envelope;
+    w.clock.advance(61 * second);
+    await w.worker('b');
+    const report = await w.monitor.sweep();
+    assert.equal(report.runsRecovered, 1);
+    assert.equal(report.runsResent, 0);
+    const run = (await w.runs.get(original.runId))!;
+    assert.equal(run.workerId, 'b');
+    assert.ok(run.fence > original.fence);
+    assert.equal(w.delivery.delivered.length, 2);
+  });
+});
+
 describe('Monitor: missed fires', () => {
   const everyMinute = { expression: 'cron(* * * * ? *)', timezone: 'UTC' };
 
@@ -246,7 +289,7 @@ describe('Monitor: retries, schedule drift and stale locks', () => {
     const report = await w.monitor.sweep();
     assert.deepEqual(
       report.errors.map((e) => e.step),
-      ['leases', 'deadlines', 'retries'],
+      ['leases', 'deadlines', 'unclaimed', 'retries'],
     );
     assert.equal(report.jobsUnavailable, 1);
     assert.equal(report.at, WORLD_T0);

@@ -50,6 +50,13 @@ export interface MonitorOptions {
   readonly housekeepingMs?: number;
   /** Most active runs looked at per status per sweep. @default 1000 */
   readonly maxActiveRuns?: number;
+  /**
+   * A DISPATCHED run still unclaimed this long after its dispatch has its envelope sent again, once per
+   * dispatch (Dispatcher.resend). Well above normal queueing: a message waiting in a busy pool queue,
+   * or held by a full agent, is claimed late, not lost — and the resend is then a spare copy that
+   * cannot be claimed twice. @default 60_000
+   */
+  readonly unclaimedResendMs?: number;
   /** A final run still flagged `dependentsPending` this long after its write gets its dependents fired by the sweep. @default 30_000 */
   readonly dependentsGraceMs?: number;
 }
@@ -60,6 +67,8 @@ export interface SweepReport {
   runsRecovered: number;
   runsLost: number;
   runsTimedOut: number;
+  /** DISPATCHED runs left unclaimed past `unclaimedResendMs` whose envelope this sweep sent again. */
+  runsResent: number;
   retriesDispatched: number;
   catchUpFires: number;
   misfiresSkipped: number;
@@ -97,6 +106,9 @@ const MAX_MISSED_PER_JOB = 100;
  *     re-dispatched as a new attempt (recoverOnWorkerLoss) or marked LOST, and a `lost` alert tells
  *     the owner either way (invariant 4);
  *  2. deadlines — DISPATCHED/RUNNING runs past `deadlineAt` become TIMED_OUT with `cancelRequested`;
+ *     unclaimed — a DISPATCHED run (not LOCAL) of a live worker or the pool, unclaimed past
+ *     `unclaimedResendMs`, has its envelope sent again, same fence, once per dispatch: its dispatcher
+ *     may have died between the run write and the send (Dispatcher.resend);
  *  3. retries whose backoff passed (Dispatcher.retryDue);
  *  4. missed fires — scheduler dead letters, REMOTE schedules whose last due fire has no run, and
  *     LOCAL schedules while no live agent could fire them (agents fire LOCAL jobs themselves; with
@@ -120,6 +132,7 @@ export class Monitor {
   private readonly housekeepingMs: number;
   private readonly maxActive: number;
   private readonly dependentsGraceMs: number;
+  private readonly unclaimedResendMs: number;
   private lastHousekeeping = Number.NEGATIVE_INFINITY;
   /** Per job: the due-fire horizon up to which no fire was missed (a warm instance skips the run query). */
   private readonly checked = new Map<string, { version: number; horizon: number }>();
@@ -130,6 +143,7 @@ export class Monitor {
     this.housekeepingMs = deps.options?.housekeepingMs ?? 60_000;
     this.maxActive = deps.options?.maxActiveRuns ?? 1000;
     this.dependentsGraceMs = deps.options?.dependentsGraceMs ?? 30_000;
+    this.unclaimedResendMs = deps.options?.unclaimedResendMs ?? 60_000;
   }
 
   async sweep(now = this.deps.clock.now()): Promise<SweepReport> {
@@ -139,6 +153,7 @@ export class Monitor {
       runsRecovered: 0,
       runsLost: 0,
       runsTimedOut: 0,
+      runsResent: 0,
       retriesDispatched: 0,
       catchUpFires: 0,
       misfiresSkipped: 0,
@@ -167,6 +182,7 @@ export class Monitor {
       workers = await this.leases(now, report, handled);
     });
     await step('deadlines', () => this.deadlines(now, report, handled));
+    await step('unclaimed', () => this.resendUnclaimed(now, report, handled));
     await step('retries', async () => {
       report.retriesDispatched = await this.deps.dispatcher.retryDue();
     });
@@ -293,6 +309,31 @@ export class Monitor {
         message: `attempt ${run.attempt} on ${run.workerId ?? 'no worker'} was ${run.status} past its deadline ${isoSeconds(run.deadlineAt)}; timed out and cancelled`,
         at: now,
       });
+    }
+  }
+
+  /**
+   * DISPATCHED runs unclaimed past the bound get their envelope again (see `unclaimedResendMs`). Runs
+   * whose worker is gone were handled by the lease step; a run claimed or moved on meanwhile is
+   * skipped by the dispatcher (status, fence) or refused at the claim.
+   */
+  private async resendUnclaimed(now: number, report: SweepReport, handled: Set<string>): Promise<void> {
+    const before = now - this.unclaimedResendMs;
+    const dispatched = await this.deps.runs.listByStatus('DISPATCHED', {
+      limit: this.maxActive,
+      order: 'oldest',
+    });
+    for (const run of dispatched) {
+      if (handled.has(run.runId) || run.resentFence === run.fence) continue;
+      if ((run.dispatchedAt ?? run.updatedAt) > before) continue;
+      const resent = await this.deps.dispatcher.resend(run).catch((error: unknown) => {
+        this.deps.log.log('warn', 'unclaimed run not resent; the next sweep tries again', {
+          runId: run.runId,
+          error,
+        });
+        return false;
+      });
+      if (resent) report.runsResent += 1;
     }
   }
 

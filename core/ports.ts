@@ -164,6 +164,12 @@ export interface RunLedger {
   listByJob(jobId: string, query?: RunQuery): Promise<Run[]>;
   listByStatus(status: RunStatus, query?: RunQuery): Promise<Run[]>;
   /**
+   * Records that the envelope of the run's dispatch under `fence` was sent again (`resentFence`, a
+   * history entry with `note`), if the run is still DISPATCHED under that fence (unclaimed) and that
+   * dispatch was not resent yet: true for the caller that recorded it. Changes neither status nor fence.
+   */
+  markResent(runId: string, fence: number, at: number, note: string): Promise<boolean>;
+  /**
    * Clears `dependentsPending` and records the dependent runs fired, if the flag is still set: true
    * for the caller that cleared it. Changes neither status nor fence (the run is final).
    */

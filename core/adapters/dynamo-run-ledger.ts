@@ -511,6 +511,24 @@ export class DynamoRunLedger implements RunLedger {
     return this.query(this.byStatus, 'status', status, query);
   }
 
+  markResent(runId: string, fence: number, at: number, note: string): Promise<boolean> {
+    const expr = new Expr();
+    const resent = expr.name('resentFence');
+    const fenceValue = expr.value(fence);
+    const history = expr.name('history');
+    const entry = expr.value([marshalEntry({ at, status: 'DISPATCHED', note })]);
+    return this.runs.updateIf({
+      Key: runKey(runId),
+      UpdateExpression:
+        `SET ${resent} = ${fenceValue}, ${expr.name('updatedAt')} = ${expr.value(at)}, ` +
+        `${history} = list_append(${history}, ${entry})`,
+      ConditionExpression:
+        `${expr.name('status')} = ${expr.value('DISPATCHED')} AND ${expr.name('fence')} = ${fenceValue} ` +
+        `AND (attribute_not_exists(${resent}) OR ${resent} <> ${fenceValue})`,
+      ...expr.params(),
+    });
+  }
+
   markDependentsFired(runId: string, downstreamRuns: readonly string[], at: number): Promise<boolean> {
     const expr = new Expr();
     const pending = expr.name('dependentsPending');

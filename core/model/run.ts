@@ -138,6 +138,12 @@ export const RunSchema = z.object({
   deadlineAt: EpochMsSchema.optional(),
   /** A retry or a queued start waits until then. */
   nextAttemptAt: EpochMsSchema.optional(),
+  /**
+   * The fence whose envelope was sent again while the run stayed DISPATCHED and unclaimed (its
+   * dispatcher died between the write and the send, or the message was lost): RunLedger.markResent.
+   * A dispatch's envelope is resent at most once per fence, by a repeated fire or the monitor.
+   */
+  resentFence: z.number().int().min(1).optional(),
   progress: z.object({ percent: z.number().min(0).max(100), message: z.string().max(1024) }).optional(),
   cancelRequested: z.boolean().optional(),
   /** The worker's log lines for the run, appended in batches (the agent caps their number and length). */

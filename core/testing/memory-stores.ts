@@ -248,6 +248,15 @@ export class MemoryRunLedger implements RunLedger {
     return this.query((run) => run.status === status, query);
   }
 
+  async markResent(runId: string, fence: number, at: number, note: string): Promise<boolean> {
+    const run = this.runs.get(runId);
+    if (run?.status !== 'DISPATCHED' || run.fence !== fence || run.resentFence === fence) return false;
+    run.resentFence = fence;
+    run.updatedAt = at;
+    run.history = [...run.history, { at, status: 'DISPATCHED', attempt: run.attempt, note }];
+    return true;
+  }
+
   async markDependentsFired(runId: string, downstreamRuns: readonly string[], at: number): Promise<boolean> {
     const run = this.runs.get(runId);
     if (!run?.dependentsPending) return false;

@@ -59,6 +59,40 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
       assert.equal(await ledger.markDependentsFired(uniqueId('missing'), [], T0), false);
     });
 
+    it('records a resent dispatch once per fence, only while the run is DISPATCHED under that fence', async () => {
+      const { ledger } = await makeSubject();
+      const run = sampleRun({ status: 'DISPATCHED', fence: 2, workerId: 'w1' });
+      await ledger.create(run);
+      assert.equal(await ledger.markResent(run.runId, 1, T0 + 1, 'resent'), false, 'another fence');
+      assert.equal(await ledger.markResent(run.runId, 2, T0 + 2, 'envelope sent again'), true);
+      const marked = await ledger.get(run.runId);
+      assert.equal(marked?.resentFence, 2);
+      assert.equal(marked?.status, 'DISPATCHED');
+      assert.equal(marked?.fence, 2);
+      assert.equal(marked?.workerId, 'w1');
+      assert.deepEqual(marked?.history.at(-1), {
+        at: T0 + 2,
+        status: 'DISPATCHED',
+        attempt: run.attempt,
+        note: 'envelope sent again',
+      });
+      assert.equal(await ledger.markResent(run.runId, 2, T0 + 3, 'again'), false, 'once per fence');
+      const moved = await ledger.transition(run.runId, {
+        from: ['DISPATCHED'],
+        fence: 2,
+        to: 'DISPATCHED',
+        at: T0 + 4,
+        newFence: 3,
+      });
+      assert.equal(moved.resentFence, 2, 'a new fence is a new dispatch, not yet resent');
+      assert.equal(await ledger.markResent(run.runId, 3, T0 + 5, 'resent'), true);
+      await ledger.transition(run.runId, { from: ['DISPATCHED'], fence: 3, to: 'RUNNING', at: T0 + 6 });
+      const claimed = sampleRun({ status: 'RUNNING', fence: 1 });
+      await ledger.create(claimed);
+      assert.equal(await ledger.markResent(claimed.runId, 1, T0 + 7, 'resent'), false, 'claimed');
+      assert.equal(await ledger.markResent(uniqueId('missing'), 1, T0, 'resent'), false);
+    });
+
     it('patches progress and appends log lines under the fence, without a status change or history entry', async () => {
       const { ledger } = await makeSubject();
       const run = sampleRun({ status: 'RUNNING', fence: 3 });
