@@ -85,6 +85,8 @@ const MonitorEnvSchema = z.object({
   CLOVER_MONITOR_RUN_SECONDS: z.coerce.number().int().min(1).max(900).default(55),
   /** A scheduled fire without a run this long after its instant counts as missed. @default 60 */
   CLOVER_MISFIRE_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** A DISPATCHED run unclaimed this long after its dispatch gets its envelope sent again, once. @default 60 */
+  CLOVER_UNCLAIMED_RESEND_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
 
 let defaultHandler: ReturnType<typeof makeMonitorHandler> | undefined;
@@ -111,7 +113,10 @@ export const handler = (event?: unknown, context?: MonitorContext): Promise<Moni
       workers: plane.workers,
       alertStore: plane.alertStore,
       deadLetters: plane.fireDeadLetters,
-      options: { misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000 },
+      options: {
+        misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000,
+        unclaimedResendMs: env.CLOVER_UNCLAIMED_RESEND_SECONDS * 1000,
+      },
     });
     defaultHandler = makeMonitorHandler({
       monitor,
