@@ -125,6 +125,35 @@ describe('Monitor: unclaimed runs', () => {
     assert.equal(w.delivery.delivered.length, 2);
   });
 
+  test('a recovery whose monitor died before sending (ZMQ job, a monitor without ZeroMQ keys): the next sweep sends it over SQS', async () => {
+    const w = alertingWorld({ leaseMs: 10 * minute });
+    await w.job({ delivery: 'ZMQ' });
+    await w.worker('a');
+    await w.worker('b');
+    const runId = fireRunId('report', '2026-01-30T10:00:00Z');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    const first = await w.claim(runId);
+    // What the lease step writes when it recovers the run, and nothing after it: the process died.
+    const recovered = await w.runs.transition(runId, {
+      from: ['RUNNING'],
+      fence: first.fence,
+      to: 'DISPATCHED',
+      at: w.clock.now(),
+      attempt: 2,
+      newFence: first.fence + 1,
+      set: { workerId: 'b', dispatchedAt: w.clock.now() },
+    });
+    const sent = w.delivery.delivered.length;
+    w.clock.advance(61 * second);
+    assert.equal((await w.monitor.sweep()).runsResent, 1);
+    const resent = w.delivery.delivered.at(-1)!;
+    assert.equal(w.delivery.delivered.length, sent + 1);
+    assert.equal(resent.target.kind === 'worker' && resent.target.worker.workerId, 'b');
+    assert.equal(resent.envelope.fence, recovered.fence);
+    assert.equal(resent.envelope.attempt, 2);
+    assert.equal((await w.execution.claim(resent.envelope, 'b')).status, 'RUNNING');
+  });
+
   test('a run whose worker is gone is left to the lease step, which re-dispatches it under a new fence', async () => {
     const w = alertingWorld();
     await w.job();
