@@ -450,10 +450,10 @@ describe('Dispatcher.fireLocal', () => {
     assert.equal(run?.deadlineAt, T0 + 60_000);
     assert.equal(run?.lockKey, 'job#tick');
     assert.deepEqual(await w.runs.get('tick@2026-01-30T10:00:02Z'), run);
-    assert.deepEqual(await dispatcher.fireLocal('tick', '2026-01-30T10:00:02Z', 'a2'), {
-      kind: 'duplicate',
-      runId: 'tick@2026-01-30T10:00:02Z',
-    });
+    const again = await dispatcher.fireLocal('tick', '2026-01-30T10:00:02Z', 'a2');
+    assert.equal(again.kind, 'duplicate');
+    assert.equal(again.kind === 'duplicate' && again.runId, 'tick@2026-01-30T10:00:02Z');
+    assert.deepEqual(again.kind === 'duplicate' && again.existing, run, 'the run as the first ask wrote it');
 
     await w.job({ jobId: 'remote', mode: 'REMOTE', schedule: { expression: 'rate(1 minute)' } });
     await assert.rejects(dispatcher.fireLocal('remote', '2026-01-30T10:01:00Z', 'a1'), ValidationError);
