@@ -148,6 +148,56 @@ describe('a warm dispatcher keeps the jobs it read', () => {
     assert.equal(reads, before + 1);
     assert.equal((await w.runs.listByJob('report', { limit: 100 })).length, 7, 'one run per fire, none lost');
   });
+
+  test('ALLOW: a kept job is used only while its stamp names it; an edit, pause, new dependent, delete or re-create is obeyed', async () => {
+    const w = world();
+    const job = await w.job({ concurrency: { policy: 'ALLOW' } });
+    await w.worker('a');
+    const counted = { reads: 0, stamps: 0 };
+    const get = w.jobs.get.bind(w.jobs);
+    const stamp = w.jobs.stamp.bind(w.jobs);
+    w.jobs.get = (jobId: string) => {
+      counted.reads += 1;
+      return get(jobId);
+    };
+    w.jobs.stamp = (jobId: string) => {
+      counted.stamps += 1;
+      return stamp(jobId);
+    };
+    // Edits made as another dispatcher or the API would make them: straight to the store.
+    const redefine = (version: number, change: Partial<Job['spec']>, updatedAt = T0 + version) =>
+      w.jobs.put({ ...job, spec: { ...job.spec, ...change }, version, updatedAt }, version - 1);
+    /** The run of a fire that must be dispatched. */
+    const dispatched = async (minuteIndex: number): Promise<Run | undefined> => {
+      const outcome = await w.fire(minuteIndex);
+      assert.equal(outcome.kind, 'dispatched', JSON.stringify(outcome));
+      return outcome.kind === 'dispatched' ? outcome.runs[0] : undefined;
+    };
+    assert.equal((await dispatched(0))?.payload, null);
+    assert.deepEqual(counted, { reads: 1, stamps: 0 });
+    assert.equal((await dispatched(1))?.payload, null);
+    assert.deepEqual(counted, { reads: 1, stamps: 1 }, 'the second fire read only the stamp');
+
+    await redefine(2, { payload: { v: 2 } });
+    assert.deepEqual((await dispatched(2))?.payload, { v: 2 }, 'the edit is obeyed');
+    assert.deepEqual(counted, { reads: 2, stamps: 2 });
+
+    await redefine(3, { payload: { v: 2 }, paused: true });
+    const paused = await w.fire(3);
+    assert.equal(paused.kind === 'skipped' && paused.reason, 'paused');
+
+    await redefine(4, { payload: { v: 2 }, paused: false });
+    assert.deepEqual((await dispatched(4))?.payload, { v: 2 });
+    await w.jobs.linkDownstream('report', 'after-report', true); // no new version: only `downstream` changes
+    assert.equal((await dispatched(5))?.hasDependents, true, 'its runs say it has dependents');
+
+    // Deleted and defined again: version 1 again, another updatedAt, other content.
+    await w.jobs.delete('report');
+    const gone = await w.fire(6);
+    assert.equal(gone.kind === 'rejected' && gone.run.reason, 'job_not_found');
+    await w.jobs.put({ ...job, spec: { ...job.spec, payload: { v: 'again' } }, updatedAt: T0 + 99 }, 0);
+    assert.deepEqual((await dispatched(7))?.payload, { v: 'again' });
+  });
 });
 
 describe('a fire whose dispatcher died between the run write and the send', () => {

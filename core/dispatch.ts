@@ -31,16 +31,18 @@ import {
   type UpstreamRef,
   type Worker,
 } from './model';
-import type {
-  AlertHook,
-  Clock,
-  Delivery,
-  JobExpectation,
-  JobStore,
-  LockStore,
-  RunFinished,
-  RunLedger,
-  RunTransition,
+import {
+  type AlertHook,
+  type Clock,
+  type Delivery,
+  type JobExpectation,
+  type JobStore,
+  jobStamp,
+  type LockStore,
+  type RunFinished,
+  type RunLedger,
+  type RunTransition,
+  sameStamp,
 } from './ports';
 import { nextRetryDelayMs } from './retry';
 import { eligibleWorkers, explainEligibility, orderCandidates } from './routing';
@@ -96,7 +98,8 @@ export interface DispatcherDeps {
    * (JobExpectation, in the same write), and a job changed or deleted meanwhile is read again and
    * decided afresh. Only the plain path uses it (dispatched to a worker, its run written with its
    * lock); a job that allows overlap, a paused job, BROADCAST, no worker — every other decision —
-   * reads the job first.
+   * reads the job's stamp first (JobStore.stamp) and uses the kept job only when the stamp still
+   * names it, else reads the job.
    */
   readonly jobCacheSize?: number;
   /**
@@ -130,8 +133,17 @@ export class Dispatcher {
     this.random = deps.random ?? Math.random;
   }
 
-  /** Reads the job, keeping it for later fires when the cache is on. */
+  /**
+   * Reads the job, keeping it for later fires when the cache is on. A kept job is used only when the
+   * stored job's stamp (a consistent read of its version, updatedAt and dependents) still names it:
+   * as current as reading the job itself, for the price of a smaller read.
+   */
   private async readJob(jobId: string): Promise<Job | null> {
+    const kept = this.jobCache.get(jobId);
+    if (kept) {
+      const stamp = await this.deps.jobs.stamp(jobId);
+      if (stamp && sameStamp(stamp, jobStamp(kept))) return kept;
+    }
     const job = await this.deps.jobs.get(jobId);
     this.jobCache.delete(jobId);
     const size = this.deps.jobCacheSize ?? 0;
@@ -159,8 +171,7 @@ export class Dispatcher {
     // overlap, the check would turn one write into a transaction, which costs twice a job read.
     if (!job || job.spec.concurrency.policy === 'ALLOW') return null;
     try {
-      const hasDownstream = (job.downstream?.length ?? 0) > 0;
-      return await attempt(job, { jobId, version: job.version, updatedAt: job.updatedAt, hasDownstream });
+      return await attempt(job, jobStamp(job));
     } catch (error) {
       if (!(error instanceof VersionConflictError && error.details.kind === 'job')) throw error;
       this.jobCache.delete(jobId);

@@ -56,6 +56,12 @@ export interface JobStore {
    * may lag a write by a moment (an index), which the agent's next refresh catches up on.
    */
   listLocal(pool: string): Promise<Job[]>;
+  /**
+   * What identifies the stored job's content (version, updatedAt, has-dependents, as a JobExpectation
+   * compares it), read consistently without the spec: a warm dispatcher's check that a job it keeps is
+   * still the stored one, cheaper than reading the job. Null when the job does not exist.
+   */
+  stamp(jobId: string): Promise<JobExpectation | null>;
 }
 
 /** A lock to take in the same transaction as a new run. */
@@ -80,6 +86,26 @@ export interface JobExpectation {
   readonly updatedAt: number;
   /** Whether the job has dependents (`downstream`, which changes without a new version): its runs say so. */
   readonly hasDownstream: boolean;
+}
+
+/** The JobExpectation a fire built from `job` writes with: the stored job must still be this one. */
+export function jobStamp(job: Job): JobExpectation {
+  return {
+    jobId: job.spec.jobId,
+    version: job.version,
+    updatedAt: job.updatedAt,
+    hasDownstream: (job.downstream?.length ?? 0) > 0,
+  };
+}
+
+/** Whether two stamps name the same stored job content. */
+export function sameStamp(a: JobExpectation, b: JobExpectation): boolean {
+  return (
+    a.jobId === b.jobId &&
+    a.version === b.version &&
+    a.updatedAt === b.updatedAt &&
+    a.hasDownstream === b.hasDownstream
+  );
 }
 
 /** A fenced change of a run's status. The write happens only if the run is in one of `from` and holds `fence`. */

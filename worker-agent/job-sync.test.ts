@@ -186,6 +186,7 @@ describe('syncDeclaredJobs', () => {
       delete: (id, v) => memory.delete(id, v),
       linkDownstream: (id, d, l) => memory.linkDownstream(id, d, l),
       listLocal: (pool) => memory.listLocal(pool),
+      stamp: (id) => memory.stamp(id),
       list: async () => {
         const listed = await memory.list();
         const current = await memory.get('nightly');

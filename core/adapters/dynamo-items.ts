@@ -271,10 +271,23 @@ export class DynamoTable {
     this.what = `table ${options.table}`;
   }
 
-  /** The item under `key`, read consistently (a read right after a write sees it), or undefined. */
-  async get(key: Item): Promise<Item | undefined> {
+  /**
+   * The item under `key`, read consistently (a read right after a write sees it), or undefined;
+   * only the attributes `projection` names when given (an Expr's names, e.g. `#a, #b`).
+   */
+  async get(
+    key: Item,
+    projection?: { readonly expression: string; readonly expr: Expr },
+  ): Promise<Item | undefined> {
     const out = await dynamoCall(this.what, () =>
-      this.client.send(new GetItemCommand({ TableName: this.name, Key: key, ConsistentRead: true })),
+      this.client.send(
+        new GetItemCommand({
+          TableName: this.name,
+          Key: key,
+          ConsistentRead: true,
+          ...(projection ? { ProjectionExpression: projection.expression, ...projection.expr.params() } : {}),
+        }),
+      ),
     );
     return out.Item;
   }

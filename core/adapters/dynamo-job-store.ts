@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import { NotFoundError, VersionConflictError } from '../errors';
+import { CloverError, NotFoundError, VersionConflictError } from '../errors';
 import { type Job, JobSchema, type SyncState } from '../model';
-import type { JobStore } from '../ports';
+import type { JobExpectation, JobStore } from '../ports';
 import {
   DynamoTable,
   type DynamoTableOptions,
@@ -11,6 +11,7 @@ import {
   jsonAttr,
   marshalItem,
   parseJsonAttr,
+  unmarshalItem,
 } from './dynamo-items';
 
 /** `table`: the jobs table, partition key `jobId`. */
@@ -37,6 +38,27 @@ export class DynamoJobStore implements JobStore {
   async get(jobId: string): Promise<Job | null> {
     const item = await this.table.get(key(jobId));
     return item ? this.decode(item) : null;
+  }
+
+  /** One GetItem of three attributes: moto serializes the nested `spec` map slowly, and the dispatcher does not need it. */
+  async stamp(jobId: string): Promise<JobExpectation | null> {
+    const expr = new Expr();
+    const names = ['version', 'updatedAt', 'downstream'].map((name) => expr.name(name));
+    const item = await this.table.get(key(jobId), { expression: names.join(', '), expr });
+    if (!item) return null;
+    const raw = unmarshalItem(item);
+    if (typeof raw.version !== 'number' || typeof raw.updatedAt !== 'number') {
+      throw new CloverError(
+        'internal',
+        `table ${this.table.name}: job ${jobId} has no numeric version or updatedAt`,
+      );
+    }
+    return {
+      jobId,
+      version: raw.version,
+      updatedAt: raw.updatedAt,
+      hasDownstream: raw.downstream !== undefined,
+    };
   }
 
   async put(job: Job, expectedVersion: number): Promise<void> {

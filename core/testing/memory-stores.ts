@@ -42,25 +42,27 @@ import {
   type Worker,
   type WorkerRegistration,
 } from '../model';
-import type {
-  Delivery,
-  DeliveryTarget,
-  DependencyJoins,
-  JobExpectation,
-  JobStore,
-  LockClaim,
-  LockStore,
-  Mailer,
-  MailMessage,
-  RunFinish,
-  RunFinished,
-  RunLedger,
-  RunPatch,
-  RunQuery,
-  RunTransition,
-  ScheduleEntry,
-  ScheduleGateway,
-  WorkerRegistry,
+import {
+  type Delivery,
+  type DeliveryTarget,
+  type DependencyJoins,
+  type JobExpectation,
+  type JobStore,
+  jobStamp,
+  type LockClaim,
+  type LockStore,
+  type Mailer,
+  type MailMessage,
+  type RunFinish,
+  type RunFinished,
+  type RunLedger,
+  type RunPatch,
+  type RunQuery,
+  type RunTransition,
+  type ScheduleEntry,
+  type ScheduleGateway,
+  sameStamp,
+  type WorkerRegistry,
 } from '../ports';
 import { clone, copiesById, copyOf } from './memory-copies';
 
@@ -88,6 +90,11 @@ export class MemoryJobStore implements JobStore {
 
   async list(): Promise<Job[]> {
     return copiesById(this.jobs.values(), (job) => job.spec.jobId);
+  }
+
+  async stamp(jobId: string): Promise<JobExpectation | null> {
+    const job = this.jobs.get(jobId);
+    return job ? jobStamp(job) : null;
   }
 
   async linkDownstream(jobId: string, downstreamId: string, linked: boolean): Promise<boolean> {
@@ -293,12 +300,7 @@ export class MemoryRunLedger implements RunLedger {
     if (!expect) return;
     if (!this.jobs) throw new CloverError('internal', 'MemoryRunLedger: a job expectation needs a job store');
     const job = this.jobs.jobs.get(expect.jobId);
-    const hasDownstream = (job?.downstream?.length ?? 0) > 0;
-    if (
-      job?.version !== expect.version ||
-      job.updatedAt !== expect.updatedAt ||
-      hasDownstream !== expect.hasDownstream
-    ) {
+    if (!job || !sameStamp(jobStamp(job), expect)) {
       throw new VersionConflictError('job', expect.jobId, expect.version, job?.version);
     }
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NotFoundError, VersionConflictError } from '../../errors';
-import type { JobStore } from '../../ports';
+import { type JobStore, jobStamp } from '../../ports';
 import { sampleJob, uniqueId } from './fixtures';
 
 /** The JobStore contract: optimistic concurrency on `version`, typed errors carrying what was found. */
@@ -87,22 +87,36 @@ export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs
       await assert.rejects(jobs.delete(job.spec.jobId, 1), NotFoundError);
     });
 
-    it('links and unlinks downstream jobs without changing the version, and a put keeps the list it is given', async () => {
+    it('links and unlinks downstream jobs without changing the version, and a put keeps the list it is given; the stamp follows', async () => {
       const { jobs } = await makeSubject();
       const job = sampleJob();
       const id = job.spec.jobId;
       await jobs.put(job, 0);
+      assert.deepEqual(await jobs.stamp(id), jobStamp(job));
+      assert.equal((await jobs.stamp(id))?.hasDownstream, false);
+      assert.equal(await jobs.stamp('no-such-job'), null);
       assert.equal(await jobs.linkDownstream(id, 'b-job', true), true);
       assert.equal(await jobs.linkDownstream(id, 'a-job', true), true);
       assert.equal(await jobs.linkDownstream(id, 'a-job', true), true); // idempotent
       const linked = await jobs.get(id);
       assert.deepEqual(linked?.downstream, ['a-job', 'b-job']);
       assert.equal(linked?.version, 1);
-      await jobs.put({ ...job, version: 2, downstream: linked?.downstream ?? [] }, 1);
+      assert.deepEqual(await jobs.stamp(id), { ...jobStamp(job), hasDownstream: true });
+      await jobs.put(
+        { ...job, version: 2, updatedAt: job.updatedAt + 1, downstream: linked?.downstream ?? [] },
+        1,
+      );
+      assert.deepEqual(await jobs.stamp(id), {
+        ...jobStamp(job),
+        version: 2,
+        updatedAt: job.updatedAt + 1,
+        hasDownstream: true,
+      });
       assert.deepEqual((await jobs.get(id))?.downstream, ['a-job', 'b-job']);
       await jobs.linkDownstream(id, 'a-job', false);
       await jobs.linkDownstream(id, 'b-job', false);
       assert.equal((await jobs.get(id))?.downstream, undefined, 'an empty list reads as absent');
+      assert.equal((await jobs.stamp(id))?.hasDownstream, false);
       assert.equal(await jobs.linkDownstream('no-such-job', 'a-job', true), false);
       assert.equal(await jobs.get('no-such-job'), null, 'linking never creates a job');
     });
