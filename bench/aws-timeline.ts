@@ -6,6 +6,8 @@ export interface TimedCall {
   readonly label: string;
   readonly start: number;
   readonly end: number;
+  /** The command's input as the SDK got it (bench/floor.ts replays a path's calls with it). */
+  readonly input?: unknown;
 }
 
 /** An SDK middleware at the `initialize` step: one logical call, SDK retries inside it. */
@@ -55,6 +57,11 @@ export class CallTimeline {
   private readonly inFlight = new Map<string, number>();
   /** Keeps memory bounded on long benches: calls older than this many are dropped. */
   private readonly limit: number;
+  /**
+   * Whether calls keep their `input` (FireBreakdown turns it on to replay a fire's path); off by
+   * default, so a long bench does not hold every request it made.
+   */
+  keepInputs = false;
 
   constructor(clients: AwsClients, prefix: string, options: { readonly limit?: number } = {}) {
     this.limit = options.limit ?? 200_000;
@@ -69,7 +76,8 @@ export class CallTimeline {
         return result;
       } finally {
         this.inFlight.set(service, (this.inFlight.get(service) ?? 1) - 1);
-        this.push({ label, start, end: performance.now() });
+        const end = performance.now();
+        this.push(this.keepInputs ? { label, start, end, input: args.input } : { label, start, end });
       }
     });
   }

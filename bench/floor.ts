@@ -9,17 +9,31 @@
  * The calls use raw SDK commands through their own clients and are labelled by bench/aws-timeline.ts,
  * so the labels match the ones a bench's timeline records for the same operation and table.
  *
+ * That floor uses minimal items (a two-attribute job, a six-attribute run, a one-condition update),
+ * and moto's cost per request grows with the item and the expression it parses, copies and returns:
+ * on Clover's own items each call costs more than the floor's. So `measureFloor` also replays, beside
+ * the minimal calls, the DynamoDB calls of one recorded fire of each path with their own inputs (the
+ * same items, expressions and return values, under fresh run and lock keys): the path's own-item
+ * floor. The minimal floor says what the emulator costs at least; the distance from it to the
+ * own-item floor is moto's cost for Clover's items; the distance from the own-item floor to the
+ * measured figure is Clover's overhead (serial waits, in-process work, extra calls).
+ *
  * `firePath` splits one fire's window (from the fire to the handler starting) into sequential steps,
  * each ended by an AWS call on the path; `PathStats` gathers them over many fires and sets the median
  * total against the median floor of the same path.
  */
 import {
   DeleteItemCommand,
+  type DynamoDBClient,
   GetItemCommand,
+  type GetItemCommandInput,
   PutItemCommand,
+  type PutItemCommandInput,
   QueryCommand,
   TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { awsClients } from '../core/adapters/aws-clients';
@@ -32,10 +46,18 @@ import { median, percentile, round } from './stats';
 /** Median milliseconds of one call, by timeline label (`DynamoDB.GetItem(jobs)`). */
 export type Floor = Readonly<Record<string, number>>;
 
+/** Median milliseconds of each call of a replayed path, in the path's order (undefined: not replayed). */
+export type ShapedFloor = readonly (number | undefined)[];
+
+/**
+ * The minimal floor, and for each `paths` entry (the calls of one recorded fire, with their inputs:
+ * CallTimeline.keepInputs) its own-item floor: its DynamoDB calls replayed in order in every round.
+ */
 export async function measureFloor(
   stack: { readonly emulator: Emulator; readonly prefix: string },
   rounds = 30,
-): Promise<Floor> {
+  paths: Readonly<Record<string, readonly TimedCall[]>> = {},
+): Promise<{ floor: Floor; shaped: Record<string, ShapedFloor> }> {
   const { emulator, prefix } = stack;
   const clients = awsClients({
     endpoint: emulator.endpoint,
@@ -44,6 +66,13 @@ export async function measureFloor(
   });
   const timeline = new CallTimeline(clients, prefix);
   const db = clients.dynamodb;
+  // The replays' own client, outside the timeline: timed around each send, the SDK call entire.
+  const replayClients = awsClients({
+    endpoint: emulator.endpoint,
+    region: emulator.region,
+    credentials: emulator.credentials,
+  });
+  const replayDb = replayClients.dynamodb;
   const jobs = physicalName(prefix, 'jobs');
   const runs = physicalName(prefix, 'runs');
   const locks = physicalName(prefix, 'locks');
@@ -51,6 +80,12 @@ export async function measureFloor(
   const S = (value: string) => ({ S: value });
   const queueUrl = await ensureWorkerQueue(clients.sqs, prefix, 'floor');
   const written: string[] = [];
+  const replays = Object.entries(paths).map(([path, calls]) => ({
+    path,
+    calls,
+    ms: calls.map((): number[] => []),
+  }));
+  const replayKeys: { table: string; key: Record<string, { S: string }> }[] = [];
   try {
     await db.send(new PutItemCommand({ TableName: jobs, Item: { jobId: S('floor'), listKey: S('job') } }));
     timeline.clear();
@@ -138,13 +173,34 @@ export async function measureFloor(
       const receipt = out.Messages?.[0]?.ReceiptHandle;
       if (receipt)
         await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt }));
+      for (const replay of replays) {
+        const { commands, keys } = replayable(replay.calls, `#floor${i}`, { runs, locks });
+        replayKeys.push(...keys);
+        for (const [index, command] of commands.entries()) {
+          if (!command) continue;
+          const start = performance.now();
+          await command(replayDb);
+          replay.ms[index]?.push(performance.now() - start);
+        }
+      }
     }
     const byLabel = new Map<string, number[]>();
     for (const call of timeline.between(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY)) {
       byLabel.set(call.label, [...(byLabel.get(call.label) ?? []), call.end - call.start]);
     }
-    return Object.fromEntries([...byLabel].sort().map(([label, ms]) => [label, round(median(ms))]));
+    return {
+      floor: Object.fromEntries([...byLabel].sort().map(([label, ms]) => [label, round(median(ms))])),
+      shaped: Object.fromEntries(
+        replays.map((replay) => [
+          replay.path,
+          replay.ms.map((ms) => (ms.length ? round(median(ms)) : undefined)),
+        ]),
+      ),
+    };
   } finally {
+    for (const { table, key } of replayKeys) {
+      await db.send(new DeleteItemCommand({ TableName: table, Key: key })).catch(() => undefined);
+    }
     for (const runId of written) {
       await db
         .send(new DeleteItemCommand({ TableName: runs, Key: { runId: S(runId) } }))
@@ -152,7 +208,68 @@ export async function measureFloor(
     }
     await removeWorkerQueue(clients.sqs, queueUrl).catch(() => undefined);
     clients.destroy();
+    replayClients.destroy();
   }
+}
+
+/** One replayed call: sends the recorded input again (its keys rewritten). */
+type Replay = (db: DynamoDBClient) => Promise<unknown>;
+
+const REPLAYED: Readonly<Record<string, (input: never) => Replay>> = {
+  GetItem: (input: GetItemCommandInput) => (db) => db.send(new GetItemCommand(input)),
+  PutItem: (input: PutItemCommandInput) => (db) => db.send(new PutItemCommand(input)),
+  UpdateItem: (input: UpdateItemCommandInput) => (db) => db.send(new UpdateItemCommand(input)),
+  TransactWriteItems: (input: TransactWriteItemsCommandInput) => (db) =>
+    db.send(new TransactWriteItemsCommand(input)),
+};
+
+/**
+ * A recorded path's DynamoDB calls as commands to send again (undefined for the others: SQS is not
+ * replayed, its minimal floor stands in), the run and lock items they write moved to fresh keys
+ * (`<key><suffix>`, every string equal to an old key rewritten, so a lock's owner follows its run),
+ * and the keys to delete afterwards. Reads of the jobs table, and a transaction's check of the job,
+ * stay on the real job: the same item the fire read.
+ */
+export function replayable(
+  calls: readonly TimedCall[],
+  suffix: string,
+  tables: { readonly runs: string; readonly locks: string },
+): {
+  commands: (Replay | undefined)[];
+  keys: { table: string; key: Record<string, { S: string }> }[];
+} {
+  type Part = {
+    TableName?: string;
+    Item?: Record<string, { S?: string }>;
+    Key?: Record<string, { S?: string }>;
+  };
+  const keyNames: Record<string, string> = { [tables.runs]: 'runId', [tables.locks]: 'lockKey' };
+  const parts = (input: unknown): Part[] => {
+    const record = input as Part & { TransactItems?: Record<string, Part>[] };
+    return record.TransactItems ? record.TransactItems.flatMap((item) => Object.values(item)) : [record];
+  };
+  const renamed = new Map<string, string>();
+  const keys: { table: string; key: Record<string, { S: string }> }[] = [];
+  for (const call of calls) {
+    if (!call.label.startsWith('DynamoDB.') || !call.input) continue;
+    for (const part of parts(call.input)) {
+      const name = part.TableName ? keyNames[part.TableName] : undefined;
+      const old = name ? (part.Item ?? part.Key)?.[name]?.S : undefined;
+      if (!name || !part.TableName || old === undefined || renamed.has(old)) continue;
+      renamed.set(old, `${old}${suffix}`);
+      keys.push({ table: part.TableName, key: { [name]: { S: `${old}${suffix}` } } });
+    }
+  }
+  const commands = calls.map((call) => {
+    const op = /^DynamoDB\.(\w+)/.exec(call.label)?.[1];
+    const replay = op ? REPLAYED[op] : undefined;
+    if (!replay || !call.input) return undefined;
+    const input = JSON.parse(JSON.stringify(call.input), (_key, value: unknown) =>
+      typeof value === 'string' ? (renamed.get(value) ?? value) : value,
+    ) as never;
+    return replay(input);
+  });
+  return { commands, keys };
 }
 
 /**
@@ -185,11 +302,19 @@ export interface PathStep {
  * path. The time after the last call, up to `to`, is the AFTER_CALLS step.
  */
 export function firePath(calls: readonly TimedCall[], from: number, to: number): PathStep[] {
-  const onPath = calls
+  return stepsOf(pathCalls(calls, from, to), from, to);
+}
+
+/** The calls on a fire's path (see firePath), in the order they ended. */
+export function pathCalls(calls: readonly TimedCall[], from: number, to: number): TimedCall[] {
+  return calls
     .filter((c) => c.end > from && c.end <= to)
     .filter((c) => !c.label.includes('empty') && c.label !== 'DynamoDB.UpdateItem(workers)')
     .filter((c) => c.start >= from || c.label.startsWith('SQS.ReceiveMessage'))
     .sort((a, b) => a.end - b.end);
+}
+
+function stepsOf(onPath: readonly TimedCall[], from: number, to: number): PathStep[] {
   const steps: PathStep[] = [];
   let previous = from;
   for (const call of onPath) {
@@ -204,23 +329,43 @@ export function firePath(calls: readonly TimedCall[], from: number, to: number):
   return steps;
 }
 
+function callsOf(steps: readonly PathStep[]): string[] {
+  return steps.filter((s) => s.label !== AFTER_CALLS).map((s) => s.label);
+}
+
 /** Fire windows gathered into medians by step, the path's floor and the ratio of the two. */
 export class PathStats {
   private readonly fires: PathStep[][] = [];
+  /** The calls (with inputs, when kept) of the latest fire of each distinct path, by path. */
+  private readonly latest = new Map<string, readonly TimedCall[]>();
 
-  /** One fire's steps (firePath). */
-  add(steps: readonly PathStep[]): void {
+  /** One fire's steps (firePath), and the calls they came from (pathCalls) to replay for the own-item floor. */
+  add(steps: readonly PathStep[], calls: readonly TimedCall[] = []): void {
     this.fires.push([...steps]);
+    if (calls.length) this.latest.set(calls.map((c) => c.label).join(' → '), calls);
+  }
+
+  /** The calls of the latest fire that took the most common path (what `summary` reports the steps of). */
+  commonCalls(): readonly TimedCall[] {
+    return this.latest.get(this.commonPath()[0]) ?? [];
+  }
+
+  private commonPath(): [string, PathStep[][]] {
+    const byPath = new Map<string, PathStep[][]>();
+    for (const steps of this.fires) {
+      const key = callsOf(steps).join(' → ');
+      byPath.set(key, [...(byPath.get(key) ?? []), steps]);
+    }
+    return [...byPath].sort((a, b) => b[1].length - a[1].length)[0] ?? ['', []];
   }
 
   /**
    * p50/p99 of the whole window; the floor (the sum of the floors of the calls on each fire's path,
-   * median over fires) and p50 / floor; and, over the fires that took the most common path, the
+   * median over fires) and p50 / floor; with `shaped` (the replay of `commonCalls()`), the common
+   * path's own-item floor and p50 over it; and, over the fires that took the most common path, the
    * median of each step in order.
    */
-  summary(floor: Floor): Record<string, unknown> {
-    const callsOf = (steps: readonly PathStep[]) =>
-      steps.filter((s) => s.label !== AFTER_CALLS).map((s) => s.label);
+  summary(floor: Floor, shaped?: ShapedFloor): Record<string, unknown> {
     const totals = this.fires.map((steps) => steps.reduce((sum, s) => sum + s.ms, 0));
     const unknown = new Set<string>();
     const floors = this.fires.map((steps) =>
@@ -230,19 +375,25 @@ export class PathStats {
         return sum + (ms ?? 0);
       }, 0),
     );
-    const byPath = new Map<string, PathStep[][]>();
-    for (const steps of this.fires) {
-      const key = callsOf(steps).join(' → ');
-      byPath.set(key, [...(byPath.get(key) ?? []), steps]);
-    }
-    const [path, common] = [...byPath].sort((a, b) => b[1].length - a[1].length)[0] ?? ['', []];
+    const [path, common] = this.commonPath();
     const p50 = percentile(totals, 50);
     const floorMs = median(floors);
+    // A call not replayed (SQS) counts at its minimal floor in the own-item floor too.
+    const ownItem = shaped?.some((ms) => ms !== undefined)
+      ? callsOf(common[0] ?? []).map((label, i) => shaped[i] ?? callFloor(label, floor) ?? 0)
+      : undefined;
+    const ownItemFloorMs = ownItem?.reduce((sum, ms) => sum + ms, 0);
     return {
       p50: round(p50),
       p99: round(percentile(totals, 99)),
       floorMs: round(floorMs),
       p50OverFloor: Number((p50 / floorMs).toFixed(2)),
+      ...(ownItemFloorMs
+        ? {
+            ownItemFloorMs: round(ownItemFloorMs),
+            p50OverOwnItemFloor: Number((p50 / ownItemFloorMs).toFixed(2)),
+          }
+        : {}),
       path,
       pathShare: Number((common.length / Math.max(1, this.fires.length)).toFixed(2)),
       steps: Object.fromEntries(
@@ -252,6 +403,7 @@ export class PathStats {
             ms: round(median(common.map((steps) => steps[i]?.ms ?? Number.NaN))),
             inCallMs: round(median(common.map((steps) => steps[i]?.inCallMs ?? Number.NaN))),
             ...(floor[step.label] === undefined ? {} : { floorMs: floor[step.label] }),
+            ...(shaped?.[i] === undefined ? {} : { ownItemFloorMs: shaped[i] }),
           },
         ]),
       ),
@@ -279,7 +431,10 @@ export class FireBreakdown {
       readonly prefix: string;
       readonly calls: Pick<CallTimeline, 'between'>;
     },
-  ) {}
+  ) {
+    // The own-item floor replays a recorded fire's calls: the timeline keeps their inputs.
+    if (stack.calls instanceof CallTimeline) stack.calls.keepInputs = true;
+  }
 
   /** One fire of `path` from `from` to `to`, read from the stack's timeline or from `calls` (another client's). */
   record(
@@ -290,14 +445,19 @@ export class FireBreakdown {
   ): void {
     const stats = this.paths.get(path) ?? new PathStats();
     this.paths.set(path, stats);
-    stats.add(firePath(calls.between(from, to), from, to));
+    const onPath = pathCalls(calls.between(from, to), from, to);
+    stats.add(stepsOf(onPath, from, to), onPath);
   }
 
   async summary(rounds = 30): Promise<{ fireToStartBreakdown: Record<string, unknown>; floorMs: Floor }> {
-    const floor = await measureFloor(this.stack, rounds);
+    const { floor, shaped } = await measureFloor(
+      this.stack,
+      rounds,
+      Object.fromEntries([...this.paths].map(([name, stats]) => [name, stats.commonCalls()])),
+    );
     return {
       fireToStartBreakdown: Object.fromEntries(
-        [...this.paths].map(([name, stats]) => [name, stats.summary(floor)]),
+        [...this.paths].map(([name, stats]) => [name, stats.summary(floor, shaped[name])]),
       ),
       floorMs: floor,
     };
