@@ -138,7 +138,7 @@ export async function bullmqPeer(fires = 100, jobs = 2000, hzs: readonly number[
   const peer: Record<string, BullmqFigures> = {};
   for (const hz of hzs) peer[`hz${hz}`] = await bullmqAtHz(hz, fires, jobs);
   const clover = await zmqLatency(fires);
-  const dispatch = await dispatchThroughput({ firesPerProcess: fires, phases: [1], capacity: false });
+  const dispatch = await dispatchThroughput({ firesPerPhase: fires, phases: [1], ceiling: false });
   const cloverMs = clover.fireToStartMs as Record<'sqs' | 'zmq', { p50: number; p99: number }>;
   const cloverRate = (dispatch.processes1 as { firesPerSecond: number }).firesPerSecond;
   const ratio = (a: number, b: number) => +(a / b).toFixed(2);

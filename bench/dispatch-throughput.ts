@@ -1,41 +1,61 @@
 /**
  * Dispatch throughput: fires per second of one dispatcher process, and of four dispatcher processes
- * in parallel, against one emulator. Processes, not instances in one process: each Lambda container
- * is its own process with its own clients and worker cache, taking one fire at a time, and so is
- * each dispatcher here (`fire` awaited before the next).
+ * in parallel, against one emulator — and, in the same run, the emulator's own ceiling for the same
+ * calls, so four-over-one can be read against what the emulator allows on this machine.
  *
- * Every fire is a distinct (job, scheduledTime) of a distinct job (the default FORBID policy, so the
- * full path: job read, run + lock transaction, delivery to the one registered worker's SQS queue,
- * DISPATCHED). No agent consumes the queue: this is the dispatcher's rate, not end-to-end.
+ * Dispatchers are processes, not instances in one process: each Lambda container is its own process
+ * with its own clients and worker cache, taking one fire at a time, and so is each dispatcher here
+ * (`fire` awaited before the next). Every fire is a distinct (job, scheduledTime) of a distinct job
+ * (the default FORBID policy, so the full path: job read, run + lock transaction, delivery to the one
+ * registered worker's SQS queue, DISPATCHED). No agent consumes the queue: this is the dispatcher's
+ * rate, not end to end.
+ *
+ * Fair to both phases: each phase makes the same number of fires (one process all of them, four a
+ * quarter each) on emptied runs and locks tables. moto's TransactWriteItems deep-copies every table
+ * it touches (docs/emulators.md), so its cost grows with the runs and locks tables: a phase run on
+ * tables the previous phase filled would be slower for that alone.
+ *
+ * The ceiling: the calls of a fire (GetItem of the job, the run + lock TransactWriteItems, SendMessage
+ * of the envelope) made through Clover's adapters without the dispatcher's logic, by 1 and by 4
+ * concurrent loops with clients of their own, through the linearizing proxy (what the dispatchers
+ * use) and straight to moto — the same number of fires, on emptied tables too. CPU per phase (moto,
+ * the dispatchers, this process with the proxy) says which process is the bottleneck.
  *
  * Zero duplicates is checked, not assumed: every 10th fire a process also sends again a fire that
  * its neighbour owns (at about the same moment, so conditional writes from two processes collide),
  * and after each phase the run records are counted: exactly one per distinct fire, and every
  * re-send answered `duplicate`.
  *
- *   npx tsx bench/dispatch-throughput.ts [firesPerProcess=200]
+ *   npx tsx bench/dispatch-throughput.ts [firesPerPhase=200]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, ScanCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { type AwsClients, awsClients } from '../core/adapters/aws-clients';
 import { controlPlane } from '../core/adapters/control-plane';
 import { encodeJob } from '../core/adapters/dynamo-job-store';
-import { JobSchema } from '../core/model';
+import { envelopeFor } from '../core/envelope';
+import { JobSchema, jobLockKey, type Run } from '../core/model';
 import type { Emulator } from '../infra/local/emulator';
 import { physicalName } from '../infra/resources';
+import { RequestCounter } from './aws-requests';
 import { withBenchStack } from './harness';
+import { type FailedFigure, tryFigure } from './results';
 import { batchWrite } from './seed';
 
 const SCHEDULED_TIME = '2026-01-01T00:00:00Z';
 /** Every this many fires a dispatcher also re-sends one of its neighbour's. */
 const RESEND_EVERY = 10;
+const WORKER_ID = 'tp-worker';
+/** The bench's own seeding, counting and clearing wait on moto behind the proxy: not the product's 5 s. */
+const BENCH_CALL_TIMEOUT_MS = 60_000;
 
-/** The job of one fire: phase (its process count), process, index; each fire has a job of its own. */
-const jobId = (phase: number, process: number, index: number) =>
-  `tp-${phase}-${process}-${String(index).padStart(5, '0')}`;
+/** The job of one fire: process, index; each fire has a job of its own (warm-ups too). */
+const jobId = (process: number, index: number) => `tp-${process}-${String(index).padStart(5, '0')}`;
 
 /** What one dispatcher process reports. */
 interface ChildFigures {
@@ -43,7 +63,14 @@ interface ChildFigures {
   readonly resends: number;
   readonly outcomes: Record<string, number>;
   readonly seconds: number;
+  /** CPU the process used while firing, seconds. */
+  readonly cpuSeconds: number;
+  /** AWS calls while firing, by operation. */
+  readonly calls: Record<string, number>;
 }
+
+/** CPU seconds per wall second over a phase, per process kind: 1 is one core kept busy. */
+type CoresBusy = Record<string, number>;
 
 export interface ThroughputPhase {
   readonly processes: number;
@@ -55,42 +82,58 @@ export interface ThroughputPhase {
   readonly runRecords: number;
   readonly duplicates: number;
   readonly answeredByNobody: number;
+  /** AWS calls per distinct fire, by operation (re-sends included: they are part of the load). */
+  readonly callsPerFire: Record<string, number>;
+  readonly coresBusy: CoresBusy;
+  /** moto's CPU per distinct fire, ms: what bounds every dispatcher together. */
+  readonly motoCpuMsPerFire: number;
+  readonly loadAverage: readonly number[];
 }
 
 export interface DispatchThroughputOptions {
-  /** Fires each dispatcher process makes (plus one warm-up fire each). @default 200 */
-  readonly firesPerProcess?: number;
-  /** How many processes in each phase, in order. @default [1, 4] */
+  /** Fires in each phase, split evenly between its processes (plus one warm-up fire each). @default 200 */
+  readonly firesPerPhase?: number;
+  /** How many processes in each phase, in order; each must divide firesPerPhase. @default [1, 4] */
   readonly phases?: readonly number[];
-  /** Also measure the emulator's own capacity (requests/s with and without the proxy). @default true */
-  readonly capacity?: boolean;
+  /** Also measure the emulator's ceiling for the same calls. @default true */
+  readonly ceiling?: boolean;
 }
 
 export function dispatchThroughput({
-  firesPerProcess = 200,
+  firesPerPhase = 200,
   phases = [1, 4],
-  capacity = true,
+  ceiling = true,
 }: DispatchThroughputOptions = {}): Promise<Record<string, unknown>> {
-  return withBenchStack({ name: 'throughput' }, async ({ emulator, clients, prefix, registerWorker }) => {
-    const { queueUrl } = await registerWorker({
-      workerId: 'tp-worker',
-      handlers: ['bench.noop'],
-      capacity: 1000,
-    });
-    const now = Date.now();
-    const seedStarted = performance.now();
-    await batchWrite(
-      clients,
-      physicalName(prefix, 'jobs'),
-      phases.flatMap((processes) =>
-        Array.from({ length: processes * (firesPerProcess + 1) }, (_, i) => ({
+  for (const processes of phases) {
+    if (firesPerPhase % processes !== 0)
+      throw new Error(`firesPerPhase ${firesPerPhase} does not split evenly between ${processes} processes`);
+  }
+  return withBenchStack(
+    { name: 'throughput', callTimeoutMs: BENCH_CALL_TIMEOUT_MS },
+    async ({ emulator, clients, prefix, registerWorker }) => {
+      const { queueUrl } = await registerWorker({
+        workerId: WORKER_ID,
+        handlers: ['bench.noop'],
+        capacity: 1000,
+      });
+      const tables = { jobs: physicalName(prefix, 'jobs'), runs: physicalName(prefix, 'runs') };
+      const cleared = [tables.runs, physicalName(prefix, 'locks')];
+      // Every phase's jobs (the widest split's slices and the one process's whole run), warm-ups
+      // included, seeded once: the jobs table is read by key only, so its size costs nothing.
+      const ids = new Set<string>();
+      for (const processes of phases)
+        for (let p = 0; p < processes; p += 1)
+          for (let i = 0; i <= firesPerPhase / processes; i += 1) ids.add(jobId(p, i));
+      const now = Date.now();
+      const seedStarted = performance.now();
+      await batchWrite(
+        clients,
+        tables.jobs,
+        [...ids].map((id) => ({
           PutRequest: {
             Item: encodeJob(
               JobSchema.parse({
-                spec: {
-                  jobId: jobId(processes, Math.floor(i / (firesPerProcess + 1)), i % (firesPerProcess + 1)),
-                  handler: 'bench.noop',
-                },
+                spec: { jobId: id, handler: 'bench.noop' },
                 version: 1,
                 createdAt: now,
                 updatedAt: now,
@@ -99,128 +142,257 @@ export function dispatchThroughput({
             ),
           },
         })),
-      ),
-    );
-    const seedSeconds = (performance.now() - seedStarted) / 1000;
+      );
+      const seedSeconds = (performance.now() - seedStarted) / 1000;
 
-    const results: Record<string, ThroughputPhase> = {};
-    let recordsBefore = 0;
-    for (const processes of phases) {
-      const result = await runPhase(emulator, prefix, processes, firesPerProcess);
-      const all = await countRuns(clients, physicalName(prefix, 'runs'));
-      // Less each process's warm-up fire, made before the clock started.
-      const records = all - recordsBefore - processes;
-      recordsBefore = all;
-      const distinctFires = processes * firesPerProcess;
-      const outcomes = sumOutcomes(result.children);
-      results[`processes${processes}`] = {
-        processes,
-        distinctFires,
-        resends: result.children.reduce((n, c) => n + c.resends, 0),
-        seconds: +result.seconds.toFixed(2),
-        firesPerSecond: +(distinctFires / result.seconds).toFixed(1),
-        outcomes,
-        runRecords: records,
-        // A fire dispatched twice, or a run record beyond one per fire: both must be zero.
-        duplicates: Math.max(0, (outcomes.dispatched ?? 0) - distinctFires, records - distinctFires),
-        // Fires every caller was told were duplicates (a write that landed, then timed out and was retried).
-        answeredByNobody: Math.max(0, distinctFires - (outcomes.dispatched ?? 0)),
+      const results: Record<string, ThroughputPhase | FailedFigure> = {};
+      const ceilings: Record<string, Record<string, unknown> | FailedFigure> = {};
+      let messagesExpected = 0;
+      const measureCeiling = async (target: 'proxy' | 'motoDirect', loops: number) => {
+        const endpoint = target === 'proxy' ? emulator.endpoint : emulator.unproxiedEndpoint;
+        if (!ceiling || endpoint === undefined) return;
+        const figure = await tryFigure(async () => {
+          await clearTables(clients, cleared);
+          return rawFires(emulator, endpoint, prefix, loops, firesPerPhase / loops);
+        });
+        ceilings[`${target}, ${loops} concurrent`] = figure;
+        if ('fires' in figure) messagesExpected += Number(figure.fires) - Number(figure.failedFires ?? 0);
       };
-    }
-    const queued = await clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
-    );
-    const one = results.processes1;
-    const four = results.processes4;
-    return {
-      emulator: emulator.kind,
-      firesPerProcess,
-      dispatchers: 'separate node processes, one fire at a time each (like Lambda containers)',
-      seedSeconds: +seedSeconds.toFixed(1),
-      ...results,
-      ...(one && four ? { fourOverOne: +(four.firesPerSecond / one.firesPerSecond).toFixed(2) } : {}),
-      // Every dispatched run is one message on the worker's queue (warm-up fires included).
-      messagesOnWorkerQueue: Number(queued.Attributes?.ApproximateNumberOfMessages ?? Number.NaN),
-      runRecords: recordsBefore,
-      ...(capacity
-        ? { emulatorCapacity: await emulatorCapacity(emulator, physicalName(prefix, 'jobs')) }
-        : {}),
-    };
-  });
+      for (const processes of phases) {
+        // The ceiling of as many raw loops just before the phase: the machine's load drifts (other
+        // processes share it), so what is compared is measured close together.
+        await measureCeiling('proxy', processes);
+        results[`processes${processes}`] = await tryFigure(async () => {
+          await clearTables(clients, cleared);
+          const phase = await runPhase(emulator, prefix, processes, firesPerPhase / processes);
+          // Less each process's warm-up fire, made before the clock started.
+          const records = (await countItems(clients, tables.runs)) - processes;
+          const outcomes = sumOutcomes(phase.children);
+          const calls = sumOutcomes(phase.children.map((c) => ({ outcomes: c.calls })));
+          messagesExpected += (outcomes.dispatched ?? 0) + processes;
+          return {
+            processes,
+            distinctFires: firesPerPhase,
+            resends: phase.children.reduce((n, c) => n + c.resends, 0),
+            seconds: +phase.seconds.toFixed(2),
+            firesPerSecond: +(firesPerPhase / phase.seconds).toFixed(1),
+            outcomes,
+            runRecords: records,
+            // A fire dispatched twice, or a run record beyond one per fire: both must be zero.
+            duplicates: Math.max(0, (outcomes.dispatched ?? 0) - firesPerPhase, records - firesPerPhase),
+            // Fires every caller was told were duplicates (a write that landed, then timed out and was retried).
+            answeredByNobody: Math.max(0, firesPerPhase - (outcomes.dispatched ?? 0)),
+            callsPerFire: Object.fromEntries(
+              Object.entries(calls).map(([op, n]) => [op, +(n / firesPerPhase).toFixed(2)]),
+            ),
+            coresBusy: {
+              ...phase.coresBusy,
+              dispatchers: +(phase.children.reduce((s, c) => s + c.cpuSeconds, 0) / phase.seconds).toFixed(2),
+            },
+            motoCpuMsPerFire: +(
+              ((phase.coresBusy.moto ?? Number.NaN) * phase.seconds * 1000) /
+              firesPerPhase
+            ).toFixed(1),
+            loadAverage: phase.loadAverage,
+          };
+        });
+      }
+      // Without the linearizing proxy: whether serializing DynamoDB requests is what bounds the ceiling.
+      for (const loops of phases) await measureCeiling('motoDirect', loops);
+      const queued = await tryFigure(async () => {
+        const out = await clients.sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages'],
+          }),
+        );
+        return Number(out.Attributes?.ApproximateNumberOfMessages ?? Number.NaN);
+      });
+
+      const rate = (figure: unknown) =>
+        typeof figure === 'object' && figure !== null && 'firesPerSecond' in figure
+          ? Number(figure.firesPerSecond)
+          : Number.NaN;
+      const [few, many] = [phases[0], phases.at(-1)];
+      const one = rate(results[`processes${few}`]);
+      const four = rate(results[`processes${many}`]);
+      const ceilingFour = rate(ceilings[`proxy, ${many} concurrent`]);
+      const ceilingOne = rate(ceilings[`proxy, ${few} concurrent`]);
+      const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? +(a / b).toFixed(2) : Number.NaN);
+      const onePhase = results[`processes${few}`];
+      // moto is one Python process (one core at most, its GIL): the CPU it spends per fire bounds the
+      // rate of any number of dispatchers, however many cores the rest of the machine has.
+      const motoBound =
+        onePhase && 'motoCpuMsPerFire' in onePhase ? 1000 / onePhase.motoCpuMsPerFire : Number.NaN;
+      return {
+        emulator: emulator.kind,
+        firesPerPhase,
+        dispatchers: 'separate node processes, one fire at a time each (like Lambda containers)',
+        seedSeconds: +seedSeconds.toFixed(1),
+        jobsSeeded: ids.size,
+        ...results,
+        fourOverOne: ratio(four, one),
+        emulatorCeiling: ceilings,
+        // What four raw loops get over one: the most four dispatchers could gain on this emulator and machine.
+        ceilingFourOverOne: ratio(ceilingFour, ceilingOne),
+        // Four dispatchers' rate as a share of four raw loops': near 1, the emulator is the bound, not Clover.
+        fourShareOfCeiling: ratio(four, ceilingFour),
+        // Fires per second were moto given a whole core for them alone, from its CPU per fire above.
+        motoBoundFiresPerSecond: Number.isFinite(motoBound) ? +motoBound.toFixed(1) : Number.NaN,
+        // The most any number of dispatchers could get over one on this emulator, whatever the cores.
+        motoBoundOverOne: ratio(motoBound, one),
+        // Every dispatched run is one message on the worker's queue (warm-up fires included), the ceiling's too.
+        messagesOnWorkerQueue: queued,
+        messagesExpected,
+      };
+    },
+  );
 }
 
 /**
- * What the emulator itself can answer: DynamoDB requests per second from `n` concurrent loops (one
- * process, one client each), through the linearizing proxy and straight to moto, for a GetItem and
- * for a PutItem of a fresh item. Where the dispatchers' ceiling is, apart from Clover's own code.
+ * The calls of `fires` fires without the dispatcher: GetItem of the job, the run + lock transaction
+ * and the envelope's SendMessage, through Clover's own adapters (the same items, the same
+ * conditions), from `loops` concurrent loops with clients of their own, at `endpoint`.
  */
-async function emulatorCapacity(
+async function rawFires(
   emulator: Emulator,
-  table: string,
-  seconds = 2,
-  concurrency: readonly number[] = [1, 4, 16],
-): Promise<Record<string, Record<string, number>>> {
-  const targets = {
-    proxy: emulator.endpoint,
-    ...(emulator.unproxiedEndpoint ? { motoDirect: emulator.unproxiedEndpoint } : {}),
-  };
-  const key = { jobId: { S: jobId(1, 0, 0) } };
-  const figures: Record<string, Record<string, number>> = {};
-  let written = 0;
-  for (const [name, endpoint] of Object.entries(targets)) {
-    for (const operation of ['GetItem', 'PutItem'] as const) {
-      for (const n of concurrency) {
-        const loops = Array.from({ length: n }, () =>
-          awsClients({ endpoint, region: emulator.region, credentials: emulator.credentials }),
-        );
-        let requests = 0;
-        let errors = 0;
-        const until = performance.now() + seconds * 1000;
-        const started = performance.now();
-        await Promise.all(
-          loops.map(async (client) => {
-            while (performance.now() < until) {
-              try {
-                if (operation === 'GetItem')
-                  await client.dynamodb.send(new GetItemCommand({ TableName: table, Key: key }));
-                else {
-                  written += 1;
-                  await client.dynamodb.send(
-                    new PutItemCommand({
-                      TableName: table,
-                      Item: { jobId: { S: `capacity-${written}` } },
-                      ConditionExpression: 'attribute_not_exists(jobId)',
-                    }),
-                  );
-                }
-                requests += 1;
-              } catch {
-                errors += 1;
-              }
-            }
-          }),
-        );
-        const elapsed = (performance.now() - started) / 1000;
-        for (const client of loops) client.destroy();
-        figures[`${name} ${operation}`] = {
-          ...figures[`${name} ${operation}`],
-          [`${n} concurrent`]: Math.round(requests / elapsed),
-          ...(errors ? { [`${n} concurrent, failed requests`]: errors } : {}),
-        };
+  endpoint: string,
+  prefix: string,
+  loops: number,
+  firesPerLoop: number,
+): Promise<Record<string, unknown>> {
+  const planes = Array.from({ length: loops }, () => {
+    const clients = awsClients({ endpoint, region: emulator.region, credentials: emulator.credentials });
+    return { clients, plane: controlPlane({ clients, prefix }) };
+  });
+  try {
+    const worker = await planes[0]!.plane.workers.get(WORKER_ID);
+    if (!worker) throw new Error('the bench worker is not registered');
+    const coresBusy = cpuMeter(emulator);
+    const started = performance.now();
+    let errors = 0;
+    // With one loop, moto's CPU around each call is that call's (nothing else talks to it): summed
+    // by step, the per-fire breakdown of where moto's time goes. /proc counts in ticks of 10 ms,
+    // unbiased over a few hundred calls.
+    const perStep: Record<string, { motoCpuMs: number; wallMs: number }> = {};
+    const step = async <T>(name: string, call: () => Promise<T>): Promise<T> => {
+      if (loops > 1) return call();
+      const cpu = motoCpuSeconds(emulator);
+      const at = performance.now();
+      try {
+        return await call();
+      } finally {
+        const sum = perStep[name] ?? { motoCpuMs: 0, wallMs: 0 };
+        perStep[name] = sum;
+        sum.motoCpuMs += (motoCpuSeconds(emulator) - cpu) * 1000;
+        sum.wallMs += performance.now() - at;
       }
+    };
+    await Promise.all(
+      planes.map(async ({ plane }, loop) => {
+        for (let i = 0; i < firesPerLoop; i += 1) {
+          try {
+            const id = jobId(loop, i);
+            const job = await step('GetItem job', () => plane.jobs.get(id));
+            const now = Date.now();
+            const run: Run = {
+              runId: `${id}@${SCHEDULED_TIME}`,
+              jobId: id,
+              scheduledTime: SCHEDULED_TIME,
+              trigger: 'SCHEDULE',
+              handler: job?.spec.handler ?? '',
+              payload: null,
+              status: 'DISPATCHED',
+              attempt: 1,
+              fence: 1,
+              jobVersion: job?.version ?? 1,
+              workerId: worker.workerId,
+              concurrency: 'FORBID',
+              createdAt: now,
+              updatedAt: now,
+              dispatchedAt: now,
+              deadlineAt: now + 3_600_000,
+              history: [
+                { at: now, status: 'PENDING', attempt: 1, note: 'fired by schedule' },
+                { at: now, status: 'DISPATCHED', attempt: 1, workerId: worker.workerId },
+              ],
+            };
+            const lockKey = jobLockKey(id);
+            await step('TransactWriteItems run+lock', () =>
+              plane.runs.createWithLock(
+                { ...run, lockKey },
+                { key: lockKey, owner: run.runId, expiresAt: now + 3_660_000, now },
+              ),
+            );
+            await step('SendMessage envelope', () =>
+              plane.delivery.deliver({ kind: 'worker', worker }, envelopeFor(run, run.deadlineAt!, now)),
+            );
+          } catch {
+            errors += 1;
+          }
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      fires: loops * firesPerLoop,
+      seconds: +seconds.toFixed(2),
+      firesPerSecond: +((loops * firesPerLoop) / seconds).toFixed(1),
+      ...(errors ? { failedFires: errors } : {}),
+      coresBusy: coresBusy(seconds),
+      ...(loops === 1
+        ? {
+            perFire: Object.fromEntries(
+              Object.entries(perStep).map(([name, sum]) => [
+                name,
+                {
+                  motoCpuMs: +(sum.motoCpuMs / firesPerLoop).toFixed(1),
+                  wallMs: +(sum.wallMs / firesPerLoop).toFixed(1),
+                },
+              ]),
+            ),
+          }
+        : {}),
+    };
+  } finally {
+    for (const { plane, clients } of planes) {
+      await plane.close();
+      clients.destroy();
     }
   }
-  return figures;
 }
 
-function sumOutcomes(children: readonly ChildFigures[]): Record<string, number> {
+/** Deletes every item of `tables` (the runs and locks a phase wrote), so the next phase starts as this one did. */
+async function clearTables(clients: AwsClients, tables: readonly string[]): Promise<void> {
+  for (const table of tables) {
+    const described = await clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
+    const keys = (described.Table?.KeySchema ?? []).map((k) => k.AttributeName!);
+    const deletes: WriteRequest[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await clients.dynamodb.send(
+        new ScanCommand({
+          TableName: table,
+          ProjectionExpression: keys.map((_, i) => `#k${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(keys.map((k, i) => [`#k${i}`, k])),
+          ExclusiveStartKey: start as never,
+        }),
+      );
+      for (const Key of page.Items ?? []) deletes.push({ DeleteRequest: { Key } });
+      start = page.LastEvaluatedKey;
+    } while (start);
+    await batchWrite(clients, table, deletes);
+  }
+}
+
+function sumOutcomes(children: readonly { outcomes: Record<string, number> }[]): Record<string, number> {
   const sum: Record<string, number> = {};
   for (const child of children)
     for (const [kind, n] of Object.entries(child.outcomes)) sum[kind] = (sum[kind] ?? 0) + n;
   return sum;
 }
 
-async function countRuns(clients: AwsClients, table: string): Promise<number> {
+async function countItems(clients: AwsClients, table: string): Promise<number> {
   let count = 0;
   let start: Record<string, unknown> | undefined;
   do {
@@ -233,6 +405,35 @@ async function countRuns(clients: AwsClients, table: string): Promise<number> {
   return count;
 }
 
+let clockTicks: number | undefined;
+
+/** CPU seconds moto_server has used (Linux /proc); NaN where that cannot be read. */
+function motoCpuSeconds(emulator: Emulator): number {
+  try {
+    if (emulator.pid === undefined) return Number.NaN;
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${emulator.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU of moto and of this process (the bench, the linearizing proxy, in-process loops) from now on. */
+function cpuMeter(emulator: Emulator) {
+  const self = process.cpuUsage();
+  const moto = motoCpuSeconds(emulator);
+  return (seconds: number): CoresBusy => {
+    const used = process.cpuUsage(self);
+    return {
+      moto: +((motoCpuSeconds(emulator) - moto) / seconds).toFixed(2),
+      benchAndProxy: +((used.user + used.system) / 1e6 / seconds).toFixed(2),
+    };
+  };
+}
+
 /**
  * Starts `processes` dispatcher processes, lets each warm up (clients, worker cache, one fire of its
  * own), then releases them together and waits for all: the phase's time is from release to the last.
@@ -242,7 +443,7 @@ async function runPhase(
   prefix: string,
   processes: number,
   fires: number,
-): Promise<{ seconds: number; children: ChildFigures[] }> {
+): Promise<{ seconds: number; children: ChildFigures[]; coresBusy: CoresBusy; loadAverage: number[] }> {
   const children: ChildProcess[] = [];
   try {
     const ready: Promise<unknown>[] = [];
@@ -257,7 +458,6 @@ async function runPhase(
             region: emulator.region,
             credentials: emulator.credentials,
             prefix,
-            phase: processes,
             process: p,
             neighbour: (p + 1) % processes,
             fires,
@@ -278,10 +478,17 @@ async function runPhase(
       );
     }
     await Promise.all(ready);
+    const coresBusy = cpuMeter(emulator);
     const started = performance.now();
     for (const child of children) child.stdin!.write('go\n');
     const results = await Promise.all(done);
-    return { seconds: (performance.now() - started) / 1000, children: results };
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      seconds,
+      children: results,
+      coresBusy: coresBusy(seconds),
+      loadAverage: loadavg().map((n) => +n.toFixed(2)),
+    };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   }
@@ -294,18 +501,16 @@ async function dispatcherProcess(): Promise<void> {
     region: string;
     credentials: { accessKeyId: string; secretAccessKey: string };
     prefix: string;
-    phase: number;
     process: number;
     neighbour: number;
     fires: number;
   };
+  // The product's clients and deadlines: this is what a dispatcher runs with.
   const clients = awsClients(args);
   const plane = controlPlane({ clients, prefix: args.prefix });
+  const counter = new RequestCounter(clients);
   // Warm like a container that has served before: clients connected, worker list cached.
-  await plane.dispatcher.fire({
-    jobId: jobId(args.phase, args.process, args.fires),
-    scheduledTime: SCHEDULED_TIME,
-  });
+  await plane.dispatcher.fire({ jobId: jobId(args.process, args.fires), scheduledTime: SCHEDULED_TIME });
   console.log('ready');
   const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   await stdin.next();
@@ -313,6 +518,8 @@ async function dispatcherProcess(): Promise<void> {
   const count = (kind: string) => {
     outcomes[kind] = (outcomes[kind] ?? 0) + 1;
   };
+  counter.reset();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   let resends = 0;
   // A fire that throws (an SDK timeout on a loaded machine) is counted, not fatal: the counts of
@@ -320,12 +527,7 @@ async function dispatcherProcess(): Promise<void> {
   const fire = async (owner: number, index: number) => {
     try {
       count(
-        (
-          await plane.dispatcher.fire({
-            jobId: jobId(args.phase, owner, index),
-            scheduledTime: SCHEDULED_TIME,
-          })
-        ).kind,
+        (await plane.dispatcher.fire({ jobId: jobId(owner, index), scheduledTime: SCHEDULED_TIME })).kind,
       );
     } catch (error) {
       count(`error: ${(error as Error).name}`);
@@ -340,7 +542,17 @@ async function dispatcherProcess(): Promise<void> {
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({ fires: args.fires, resends, outcomes, seconds } satisfies ChildFigures));
+  const used = process.cpuUsage(cpu);
+  console.log(
+    JSON.stringify({
+      fires: args.fires,
+      resends,
+      outcomes,
+      seconds,
+      cpuSeconds: (used.user + used.system) / 1e6,
+      calls: counter.snapshot(),
+    } satisfies ChildFigures),
+  );
   await plane.close();
   clients.destroy();
   process.exit(0);
@@ -350,6 +562,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv[2] === 'dispatcher') await dispatcherProcess();
   else
     console.log(
-      JSON.stringify(await dispatchThroughput({ firesPerProcess: Number(process.argv[2] ?? 200) }), null, 2),
+      JSON.stringify(await dispatchThroughput({ firesPerPhase: Number(process.argv[2] ?? 200) }), null, 2),
     );
 }

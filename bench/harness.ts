@@ -37,6 +37,12 @@ export interface BenchStackOptions {
   readonly plane?: Omit<ControlPlaneOptions, 'clients' | 'prefix'>;
   /** Skip provisioning (a bench that provisions differently, or needs no tables). @default true */
   readonly provision?: boolean;
+  /**
+   * One deadline for every call of the stack's clients (the plane's, the agents', `ownClients`), over
+   * the product's few seconds (core/adapters/aws-clients.ts): for benches whose seeding and big
+   * queries wait on moto under load, where a slow answer is the emulator's. @default the product's
+   */
+  readonly callTimeoutMs?: number;
 }
 
 export interface BenchAgentOptions {
@@ -87,11 +93,17 @@ export async function withBenchStack<T>(
 ): Promise<T> {
   const log = process.env.BENCH_LOG ? jsonLogger() : silentLogger;
   const emulator = await startEmulator({ startTimeoutMs: 120_000 });
-  const clients = awsClients({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    credentials: emulator.credentials,
-  });
+  const timeout = options.callTimeoutMs;
+  const newClients = () =>
+    awsClients({
+      endpoint: emulator.endpoint,
+      region: emulator.region,
+      credentials: emulator.credentials,
+      ...(timeout === undefined
+        ? {}
+        : { callTimeoutMs: { dynamodb: timeout, sqs: timeout, scheduler: timeout, ses: timeout } }),
+    });
+  const clients = newClients();
   const prefix = `bench-${options.name}-${process.pid}`;
   const calls = new CallTimeline(clients, prefix);
   const dir = await mkdtemp(join(tmpdir(), `clover-bench-${options.name}-`));
@@ -132,11 +144,7 @@ export async function withBenchStack<T>(
         return agent;
       },
       ownClients() {
-        const own = awsClients({
-          endpoint: emulator.endpoint,
-          region: emulator.region,
-          credentials: emulator.credentials,
-        });
+        const own = newClients();
         extraClients.push(own);
         return { clients: own, calls: new CallTimeline(own, prefix) };
       },

@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { UnavailableError } from '../core/errors';
 import { breakdown } from './aws-timeline';
 import { loadPrices, perMillionFires, requestUnits } from './costs';
 import {
   type BenchResult,
+  errorText,
+  failedFigures,
   mergeResults,
   README_END,
   README_START,
   type RunMeta,
+  renderMarkdown,
   renderTable,
   replaceReadmeTable,
+  tryFigure,
 } from './results';
 
 const meta = (date: string): RunMeta => ({
@@ -56,6 +61,52 @@ test('a subset run replaces its benches, keeps the others with their dates, and 
   assert.ok(written.startsWith(`intro\n${README_START}\n`) && written.endsWith(`${README_END}\noutro\n`));
   assert.ok(!written.includes('old table') && written.includes('Test CPU, 2 cores'));
   assert.throws(() => replaceReadmeTable('no markers', second), /lacks the markers/);
+});
+
+test('a failed figure is recorded with its error and causes, and the figures measured beside it are kept', async () => {
+  const timeout = Object.assign(new Error('a request has exceeded the configured 5000 ms requestTimeout'), {
+    name: 'TimeoutError',
+  });
+  const figures = {
+    'jobs, all': await tryFigure(async () => ({ p50Ms: 12 })),
+    nested: {
+      'stats, last 24 hours': await tryFigure(async () => {
+        throw new UnavailableError('index bench-runs.byDay', timeout);
+      }),
+    },
+    // A figure that happens to carry `failed` among others is a figure, not a failure.
+    counts: { failed: 'none', runs: 3 },
+  };
+  assert.deepEqual(figures['jobs, all'], { p50Ms: 12 });
+  const failed = failedFigures(figures);
+  assert.deepEqual(failed, {
+    'nested.stats, last 24 hours':
+      'UnavailableError: index bench-runs.byDay is unavailable (cause: TimeoutError: a request has exceeded the configured 5000 ms requestTimeout)',
+  });
+  assert.equal(errorText('plain'), 'plain');
+
+  const results = mergeResults(undefined, meta('2026-11-27T12:00:00Z'), {
+    api: result('2026-11-27T12:00:00Z', {
+      figures,
+      failedFigures: failed,
+      headline: [
+        { figure: 'jobs page', value: 12, unit: 'ms' },
+        { figure: 'stats', value: Number.NaN, unit: 'ms' },
+      ],
+    }),
+  });
+  const table = renderTable(results);
+  // The failure is a row naming the figure and its cause; the measured row stays; the NaN row does not.
+  assert.match(
+    table,
+    /\| api \| \*\*failed\*\*: nested\.stats, last 24 hours \| UnavailableError: .*TimeoutError/,
+  );
+  assert.match(table, /\| api \| jobs page \| 12 ms \|/);
+  assert.doesNotMatch(table, /NaN/);
+  assert.match(
+    renderMarkdown(results),
+    /- jobs, all\.p50Ms: 12\n- nested\.stats, last 24 hours\.failed: UnavailableError/,
+  );
 });
 
 test('a breakdown clips calls to the window and counts overlapping calls once in the time outside them', () => {

@@ -39,6 +39,53 @@ export function at(figures: Figures, path: string): number {
   return typeof value === 'number' ? value : Number.NaN;
 }
 
+/**
+ * A figure that could not be measured, kept in the bench's figures in its place: a bench of several
+ * figures keeps the ones it measured when one call fails (an emulator timeout under load).
+ */
+export interface FailedFigure {
+  readonly failed: string;
+}
+
+/** One figure's measurement; its failure becomes a {@link FailedFigure} instead of failing the bench. */
+export async function tryFigure<T>(measure: () => Promise<T>): Promise<T | FailedFigure> {
+  try {
+    return await measure();
+  } catch (error) {
+    return { failed: errorText(error) };
+  }
+}
+
+/** The paths (dots) of every failed figure in a bench's figures, with their errors. */
+export function failedFigures(figures: Figures): Record<string, string> {
+  const found: Record<string, string> = {};
+  const walk = (value: unknown, path: string) => {
+    if (typeof value !== 'object' || value === null) return;
+    const record = value as Record<string, unknown>;
+    if (typeof record.failed === 'string' && Object.keys(record).length === 1) {
+      found[path] = record.failed;
+      return;
+    }
+    for (const [key, inner] of Object.entries(record)) walk(inner, path ? `${path}.${key}` : key);
+  };
+  walk(figures, '');
+  return found;
+}
+
+/**
+ * An error as one line, with its causes: Clover's errors wrap the SDK's (`index … is unavailable`
+ * says which call; its cause, `TimeoutError: … requestTimeout`, says why).
+ */
+export function errorText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 5; depth += 1) {
+    const text = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+    if (!parts.includes(text)) parts.push(text);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(' (cause: ') + ')'.repeat(Math.max(0, parts.length - 1));
+}
+
 export interface Machine {
   readonly cpu: string;
   readonly cores: number;
@@ -68,6 +115,8 @@ export interface BenchResult {
   readonly ok: boolean;
   /** Why it failed, when it did: a failed bench is recorded, never dropped. */
   readonly error?: string;
+  /** Figures of an otherwise measured bench that failed, by path, with their errors (FailedFigure). */
+  readonly failedFigures?: Readonly<Record<string, string>>;
   readonly figures?: Figures;
   readonly headline?: readonly HeadlineRow[];
 }
@@ -134,7 +183,13 @@ export function renderTable(results: Results): string {
       lines.push(`| ${name} | **failed** | ${escapeCell(result.error ?? 'unknown error')} | | | ${when} |`);
       continue;
     }
+    const failed = Object.entries(result.failedFigures ?? {});
+    for (const [path, error] of failed)
+      lines.push(`| ${name} | **failed**: ${escapeCell(path)} | ${escapeCell(error)} | | | ${when} |`);
     for (const row of result.headline ?? []) {
+      // A headline row whose figure failed is the failure row above, not a NaN.
+      if (failed.length > 0 && !(Number.isFinite(row.value) && Number.isFinite(row.compare?.value ?? 0)))
+        continue;
       const compared = row.compare ? `${row.compare.against}: ${withUnit(row.compare.value, row.unit)}` : '';
       const ratio =
         row.compare && row.compare.value !== 0 ? `${(row.value / row.compare.value).toFixed(2)}x` : '';

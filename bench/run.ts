@@ -38,7 +38,9 @@ import {
   at,
   type Bench,
   type BenchResult,
+  errorText,
   type Figures,
+  failedFigures,
   type HeadlineRow,
   type Machine,
   mergeResults,
@@ -295,12 +297,27 @@ const benchmarks: readonly Bench[] = [
   {
     name: 'dispatch-throughput',
     description:
-      "fires per second of one dispatcher process and of four in parallel on one emulator (100 fires each, re-sends, duplicates counted); the emulator's own capacity",
-    run: () => dispatchThroughput({ firesPerProcess: 100 }),
+      "fires per second of one dispatcher process and of four in parallel on one emulator (200 fires a phase on emptied tables, re-sends, duplicates counted); the emulator's ceiling for the same calls and moto's CPU per fire, in the same run",
+    run: () => dispatchThroughput({ firesPerPhase: 200 }),
     headline: (f) => [
       {
         figure: 'dispatch throughput, four processes over one',
         value: at(f, 'fourOverOne'),
+        unit: 'x',
+        compare: { against: 'target', value: 3 },
+      },
+      {
+        figure: 'dispatch throughput, four processes',
+        value: at(f, 'processes4.firesPerSecond'),
+        unit: '/s',
+        compare: {
+          against: "emulator ceiling (four raw loops of a fire's calls)",
+          value: at(f, 'emulatorCeiling.proxy, 4 concurrent.firesPerSecond'),
+        },
+      },
+      {
+        figure: 'most four-over-one moto allows (its CPU per fire, one core)',
+        value: at(f, 'motoBoundOverOne'),
         unit: 'x',
         compare: { against: 'target', value: 3 },
       },
@@ -441,19 +458,29 @@ async function main(): Promise<void> {
       const figures = await bench.run();
       const seconds = Math.round((performance.now() - started) / 100) / 10;
       const headline: readonly HeadlineRow[] = bench.headline?.(figures) ?? [];
-      fresh[bench.name] = { ...base, seconds, ok: true, figures, headline };
+      // Measured, but some figures failed (tryFigure): the rest are kept, the run still exits 1.
+      const failed = failedFigures(figures);
+      const partial = Object.keys(failed).length > 0;
+      fresh[bench.name] = {
+        ...base,
+        seconds,
+        ok: true,
+        figures,
+        headline,
+        ...(partial ? { failedFigures: failed } : {}),
+      };
       console.log(JSON.stringify(figures, null, 2));
       console.log(`(${seconds} s)`);
+      if (partial) console.error(`${bench.name}: ${Object.keys(failed).length} figure(s) failed:`, failed);
     } catch (error) {
       const seconds = Math.round((performance.now() - started) / 100) / 10;
-      const message = error instanceof Error ? error.message : String(error);
-      fresh[bench.name] = { ...base, seconds, ok: false, error: message };
+      fresh[bench.name] = { ...base, seconds, ok: false, error: errorText(error) };
       console.error(`${bench.name} failed after ${seconds} s:`, error);
     }
     write();
   }
   console.log(`\nwrote bench/results/latest.json, bench/results/latest.md and README.md's table`);
-  if (Object.values(fresh).some((r) => !r.ok)) process.exitCode = 1;
+  if (Object.values(fresh).some((r) => !r.ok || r.failedFigures)) process.exitCode = 1;
 }
 
 await main();

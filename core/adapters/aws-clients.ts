@@ -28,6 +28,11 @@ export interface AwsClientsConfig {
   readonly maxAttempts?: number;
   /** @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Per-call deadlines by service, over {@link CALL_TIMEOUT_MS}. For tools that bulk-load or scan an
+   * emulator (benches), where a slow answer is the emulator's; Clover's own processes keep the defaults.
+   */
+  readonly callTimeoutMs?: Partial<Record<keyof typeof CALL_TIMEOUT_MS, number>>;
 }
 
 export interface AwsClients {
@@ -107,11 +112,12 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
     ...(endpoint === undefined ? {} : { endpoint }),
     ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
   });
-  const dynamodb = new DynamoDBClient(common(CALL_TIMEOUT_MS.dynamodb));
+  const timeouts = { ...CALL_TIMEOUT_MS, ...config.callTimeoutMs };
+  const dynamodb = new DynamoDBClient(common(timeouts.dynamodb));
   // A long poll's socket idles for its whole wait: the inactivity limit must outlast the longest one.
-  const sqs = new SQSClient(common(CALL_TIMEOUT_MS.sqs, longPollTimeoutMs(20)));
-  const scheduler = new SchedulerClient(common(CALL_TIMEOUT_MS.scheduler));
-  const ses = new SESClient(common(CALL_TIMEOUT_MS.ses));
+  const sqs = new SQSClient(common(timeouts.sqs, Math.max(timeouts.sqs, longPollTimeoutMs(20))));
+  const scheduler = new SchedulerClient(common(timeouts.scheduler));
+  const ses = new SESClient(common(timeouts.ses));
   return {
     dynamodb,
     sqs,
