@@ -17,9 +17,11 @@
  *
  * The ceiling: the calls of a fire (GetItem of the job, the run + lock TransactWriteItems, SendMessage
  * of the envelope) made through Clover's adapters without the dispatcher's logic, by 1 and by 4
- * concurrent loops with clients of their own, through the linearizing proxy (what the dispatchers
- * use) and straight to moto — the same number of fires, on emptied tables too. CPU per phase (moto,
- * the dispatchers, this process with the proxy) says which process is the bottleneck.
+ * processes run exactly as the dispatchers are (with the same re-sends), through the linearizing proxy
+ * (what the dispatchers use) and straight to moto — the same number of fires, on emptied tables too.
+ * CPU per phase (moto, the dispatchers, this process with the proxy) says which process is the
+ * bound, and moto's CPU per fire the rate no number of dispatchers can pass (one Python process, one
+ * core at most).
  *
  * Zero duplicates is checked, not assumed: every 10th fire a process also sends again a fire that
  * its neighbour owns (at about the same moment, so conditional writes from two processes collide),
@@ -36,10 +38,12 @@ import { createInterface } from 'node:readline';
 import { DescribeTableCommand, ScanCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { type AwsClients, awsClients } from '../core/adapters/aws-clients';
-import { controlPlane } from '../core/adapters/control-plane';
+import { type ControlPlane, controlPlane } from '../core/adapters/control-plane';
 import { encodeJob } from '../core/adapters/dynamo-job-store';
+import type { FireOutcome } from '../core/dispatch';
 import { envelopeFor } from '../core/envelope';
-import { JobSchema, jobLockKey, type Run } from '../core/model';
+import { AlreadyFiredError } from '../core/errors';
+import { fireRunId, JobSchema, jobLockKey, type Run, type Worker } from '../core/model';
 import type { Emulator } from '../infra/local/emulator';
 import { physicalName } from '../infra/resources';
 import { RequestCounter } from './aws-requests';
@@ -67,6 +71,8 @@ interface ChildFigures {
   readonly cpuSeconds: number;
   /** AWS calls while firing, by operation. */
   readonly calls: Record<string, number>;
+  /** Raw fires in a process alone: moto's CPU and wall ms per fire, by call. */
+  readonly perStep?: Record<string, { motoCpuMs: number; wallMs: number }>;
 }
 
 /** CPU seconds per wall second over a phase, per process kind: 1 is one core kept busy. */
@@ -153,10 +159,29 @@ export function dispatchThroughput({
         if (!ceiling || endpoint === undefined) return;
         const figure = await tryFigure(async () => {
           await clearTables(clients, cleared);
-          return rawFires(emulator, endpoint, prefix, loops, firesPerPhase / loops);
+          const phase = await runPhase(emulator, prefix, loops, firesPerPhase / loops, {
+            raw: true,
+            endpoint,
+          });
+          const outcomes = sumOutcomes(phase.children);
+          messagesExpected += (outcomes.dispatched ?? 0) + loops;
+          return {
+            fires: firesPerPhase,
+            seconds: +phase.seconds.toFixed(2),
+            firesPerSecond: +(firesPerPhase / phase.seconds).toFixed(1),
+            outcomes,
+            coresBusy: {
+              ...phase.coresBusy,
+              loops: +(phase.children.reduce((n, c) => n + c.cpuSeconds, 0) / phase.seconds).toFixed(2),
+            },
+            motoCpuMsPerFire: +(
+              ((phase.coresBusy.moto ?? Number.NaN) * phase.seconds * 1000) /
+              firesPerPhase
+            ).toFixed(1),
+            ...(phase.children[0]?.perStep && loops === 1 ? { perFire: phase.children[0].perStep } : {}),
+          };
         });
         ceilings[`${target}, ${loops} concurrent`] = figure;
-        if ('fires' in figure) messagesExpected += Number(figure.fires) - Number(figure.failedFires ?? 0);
       };
       for (const processes of phases) {
         // The ceiling of as many raw loops just before the phase: the machine's load drifts (other
@@ -249,119 +274,6 @@ export function dispatchThroughput({
   );
 }
 
-/**
- * The calls of `fires` fires without the dispatcher: GetItem of the job, the run + lock transaction
- * and the envelope's SendMessage, through Clover's own adapters (the same items, the same
- * conditions), from `loops` concurrent loops with clients of their own, at `endpoint`.
- */
-async function rawFires(
-  emulator: Emulator,
-  endpoint: string,
-  prefix: string,
-  loops: number,
-  firesPerLoop: number,
-): Promise<Record<string, unknown>> {
-  const planes = Array.from({ length: loops }, () => {
-    const clients = awsClients({ endpoint, region: emulator.region, credentials: emulator.credentials });
-    return { clients, plane: controlPlane({ clients, prefix }) };
-  });
-  try {
-    const worker = await planes[0]!.plane.workers.get(WORKER_ID);
-    if (!worker) throw new Error('the bench worker is not registered');
-    const coresBusy = cpuMeter(emulator);
-    const started = performance.now();
-    let errors = 0;
-    // With one loop, moto's CPU around each call is that call's (nothing else talks to it): summed
-    // by step, the per-fire breakdown of where moto's time goes. /proc counts in ticks of 10 ms,
-    // unbiased over a few hundred calls.
-    const perStep: Record<string, { motoCpuMs: number; wallMs: number }> = {};
-    const step = async <T>(name: string, call: () => Promise<T>): Promise<T> => {
-      if (loops > 1) return call();
-      const cpu = motoCpuSeconds(emulator);
-      const at = performance.now();
-      try {
-        return await call();
-      } finally {
-        const sum = perStep[name] ?? { motoCpuMs: 0, wallMs: 0 };
-        perStep[name] = sum;
-        sum.motoCpuMs += (motoCpuSeconds(emulator) - cpu) * 1000;
-        sum.wallMs += performance.now() - at;
-      }
-    };
-    await Promise.all(
-      planes.map(async ({ plane }, loop) => {
-        for (let i = 0; i < firesPerLoop; i += 1) {
-          try {
-            const id = jobId(loop, i);
-            const job = await step('GetItem job', () => plane.jobs.get(id));
-            const now = Date.now();
-            const run: Run = {
-              runId: `${id}@${SCHEDULED_TIME}`,
-              jobId: id,
-              scheduledTime: SCHEDULED_TIME,
-              trigger: 'SCHEDULE',
-              handler: job?.spec.handler ?? '',
-              payload: null,
-              status: 'DISPATCHED',
-              attempt: 1,
-              fence: 1,
-              jobVersion: job?.version ?? 1,
-              workerId: worker.workerId,
-              concurrency: 'FORBID',
-              createdAt: now,
-              updatedAt: now,
-              dispatchedAt: now,
-              deadlineAt: now + 3_600_000,
-              history: [
-                { at: now, status: 'PENDING', attempt: 1, note: 'fired by schedule' },
-                { at: now, status: 'DISPATCHED', attempt: 1, workerId: worker.workerId },
-              ],
-            };
-            const lockKey = jobLockKey(id);
-            await step('TransactWriteItems run+lock', () =>
-              plane.runs.createWithLock(
-                { ...run, lockKey },
-                { key: lockKey, owner: run.runId, expiresAt: now + 3_660_000, now },
-              ),
-            );
-            await step('SendMessage envelope', () =>
-              plane.delivery.deliver({ kind: 'worker', worker }, envelopeFor(run, run.deadlineAt!, now)),
-            );
-          } catch {
-            errors += 1;
-          }
-        }
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      fires: loops * firesPerLoop,
-      seconds: +seconds.toFixed(2),
-      firesPerSecond: +((loops * firesPerLoop) / seconds).toFixed(1),
-      ...(errors ? { failedFires: errors } : {}),
-      coresBusy: coresBusy(seconds),
-      ...(loops === 1
-        ? {
-            perFire: Object.fromEntries(
-              Object.entries(perStep).map(([name, sum]) => [
-                name,
-                {
-                  motoCpuMs: +(sum.motoCpuMs / firesPerLoop).toFixed(1),
-                  wallMs: +(sum.wallMs / firesPerLoop).toFixed(1),
-                },
-              ]),
-            ),
-          }
-        : {}),
-    };
-  } finally {
-    for (const { plane, clients } of planes) {
-      await plane.close();
-      clients.destroy();
-    }
-  }
-}
-
 /** Deletes every item of `tables` (the runs and locks a phase wrote), so the next phase starts as this one did. */
 async function clearTables(clients: AwsClients, tables: readonly string[]): Promise<void> {
   for (const table of tables) {
@@ -408,12 +320,12 @@ async function countItems(clients: AwsClients, table: string): Promise<number> {
 let clockTicks: number | undefined;
 
 /** CPU seconds moto_server has used (Linux /proc); NaN where that cannot be read. */
-function motoCpuSeconds(emulator: Emulator): number {
+function motoCpuSeconds(pid: number | undefined): number {
   try {
-    if (emulator.pid === undefined) return Number.NaN;
+    if (pid === undefined) return Number.NaN;
     clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
     // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${emulator.pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / clockTicks;
   } catch {
@@ -421,14 +333,14 @@ function motoCpuSeconds(emulator: Emulator): number {
   }
 }
 
-/** CPU of moto and of this process (the bench, the linearizing proxy, in-process loops) from now on. */
+/** CPU of moto and of this process (the bench and the linearizing proxy) from now on. */
 function cpuMeter(emulator: Emulator) {
   const self = process.cpuUsage();
-  const moto = motoCpuSeconds(emulator);
+  const moto = motoCpuSeconds(emulator.pid);
   return (seconds: number): CoresBusy => {
     const used = process.cpuUsage(self);
     return {
-      moto: +((motoCpuSeconds(emulator) - moto) / seconds).toFixed(2),
+      moto: +((motoCpuSeconds(emulator.pid) - moto) / seconds).toFixed(2),
       benchAndProxy: +((used.user + used.system) / 1e6 / seconds).toFixed(2),
     };
   };
@@ -437,12 +349,14 @@ function cpuMeter(emulator: Emulator) {
 /**
  * Starts `processes` dispatcher processes, lets each warm up (clients, worker cache, one fire of its
  * own), then releases them together and waits for all: the phase's time is from release to the last.
+ * `raw`: the processes make a fire's calls without the dispatcher (the ceiling), at `endpoint`.
  */
 async function runPhase(
   emulator: Emulator,
   prefix: string,
   processes: number,
   fires: number,
+  { raw = false, endpoint = emulator.endpoint }: { readonly raw?: boolean; readonly endpoint?: string } = {},
 ): Promise<{ seconds: number; children: ChildFigures[]; coresBusy: CoresBusy; loadAverage: number[] }> {
   const children: ChildProcess[] = [];
   try {
@@ -454,7 +368,9 @@ async function runPhase(
         env: {
           ...process.env,
           BENCH_DISPATCHER: JSON.stringify({
-            endpoint: emulator.endpoint,
+            raw,
+            motoPid: processes === 1 && raw ? emulator.pid : undefined,
+            endpoint,
             region: emulator.region,
             credentials: emulator.credentials,
             prefix,
@@ -494,9 +410,62 @@ async function runPhase(
   }
 }
 
+/**
+ * The calls of a fire without the dispatcher's logic, through Clover's own adapters (the same items,
+ * the same conditions): GetItem of the job, the run + lock TransactWriteItems, SendMessage of the
+ * envelope. `step` wraps each call (the per-call breakdown).
+ */
+async function rawFire(
+  plane: ControlPlane,
+  worker: Worker,
+  id: string,
+  step: <T>(name: string, call: () => Promise<T>) => Promise<T>,
+): Promise<FireOutcome['kind']> {
+  const job = await step('GetItem job', () => plane.jobs.get(id));
+  const now = Date.now();
+  const lockKey = jobLockKey(id);
+  const run: Run = {
+    runId: fireRunId(id, SCHEDULED_TIME),
+    jobId: id,
+    scheduledTime: SCHEDULED_TIME,
+    trigger: 'SCHEDULE',
+    handler: job?.spec.handler ?? '',
+    payload: null,
+    status: 'DISPATCHED',
+    attempt: 1,
+    fence: 1,
+    jobVersion: job?.version ?? 1,
+    workerId: worker.workerId,
+    lockKey,
+    concurrency: 'FORBID',
+    createdAt: now,
+    updatedAt: now,
+    dispatchedAt: now,
+    deadlineAt: now + 3_600_000,
+    history: [
+      { at: now, status: 'PENDING', attempt: 1, note: 'fired by schedule' },
+      { at: now, status: 'DISPATCHED', attempt: 1, workerId: worker.workerId },
+    ],
+  };
+  try {
+    await step('TransactWriteItems run+lock', () =>
+      plane.runs.createWithLock(run, { key: lockKey, owner: run.runId, expiresAt: now + 3_660_000, now }),
+    );
+  } catch (error) {
+    if (error instanceof AlreadyFiredError) return 'duplicate';
+    throw error;
+  }
+  await step('SendMessage envelope', () =>
+    plane.delivery.deliver({ kind: 'worker', worker }, envelopeFor(run, now + 3_600_000, now)),
+  );
+  return 'dispatched';
+}
+
 /** One dispatcher process: warm up, say `ready`, wait for `go`, fire its slice, print its figures. */
 async function dispatcherProcess(): Promise<void> {
   const args = JSON.parse(process.env.BENCH_DISPATCHER ?? '{}') as {
+    raw: boolean;
+    motoPid?: number;
     endpoint: string;
     region: string;
     credentials: { accessKeyId: string; secretAccessKey: string };
@@ -509,8 +478,32 @@ async function dispatcherProcess(): Promise<void> {
   const clients = awsClients(args);
   const plane = controlPlane({ clients, prefix: args.prefix });
   const counter = new RequestCounter(clients);
+  // With one raw process, moto's CPU around each call is that call's (nothing else talks to it):
+  // summed by step, where moto's time goes per fire. /proc counts in ticks of 10 ms, unbiased over
+  // a few hundred calls.
+  const perStep: Record<string, { motoCpuMs: number; wallMs: number }> = {};
+  const step = async <T>(name: string, call: () => Promise<T>): Promise<T> => {
+    if (args.motoPid === undefined) return call();
+    const cpu = motoCpuSeconds(args.motoPid);
+    const at = performance.now();
+    try {
+      return await call();
+    } finally {
+      const sum = perStep[name] ?? { motoCpuMs: 0, wallMs: 0 };
+      perStep[name] = sum;
+      sum.motoCpuMs += (motoCpuSeconds(args.motoPid) - cpu) * 1000;
+      sum.wallMs += performance.now() - at;
+    }
+  };
+  const worker = await plane.workers.get(WORKER_ID);
+  if (!worker) throw new Error(`worker ${WORKER_ID} is not registered`);
+  const fireOne = async (id: string) =>
+    args.raw
+      ? rawFire(plane, worker, id, step)
+      : (await plane.dispatcher.fire({ jobId: id, scheduledTime: SCHEDULED_TIME })).kind;
   // Warm like a container that has served before: clients connected, worker list cached.
-  await plane.dispatcher.fire({ jobId: jobId(args.process, args.fires), scheduledTime: SCHEDULED_TIME });
+  await fireOne(jobId(args.process, args.fires));
+  for (const key of Object.keys(perStep)) delete perStep[key];
   console.log('ready');
   const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   await stdin.next();
@@ -526,9 +519,7 @@ async function dispatcherProcess(): Promise<void> {
   // run records still show whether anything was duplicated.
   const fire = async (owner: number, index: number) => {
     try {
-      count(
-        (await plane.dispatcher.fire({ jobId: jobId(owner, index), scheduledTime: SCHEDULED_TIME })).kind,
-      );
+      count(await fireOne(jobId(owner, index)));
     } catch (error) {
       count(`error: ${(error as Error).name}`);
     }
@@ -551,6 +542,19 @@ async function dispatcherProcess(): Promise<void> {
       seconds,
       cpuSeconds: (used.user + used.system) / 1e6,
       calls: counter.snapshot(),
+      ...(args.motoPid === undefined
+        ? {}
+        : {
+            perStep: Object.fromEntries(
+              Object.entries(perStep).map(([name, sum]) => [
+                name,
+                {
+                  motoCpuMs: +(sum.motoCpuMs / args.fires).toFixed(1),
+                  wallMs: +(sum.wallMs / args.fires).toFixed(1),
+                },
+              ]),
+            ),
+          }),
     } satisfies ChildFigures),
   );
   await plane.close();
