@@ -311,7 +311,7 @@ const benchmarks: readonly Bench[] = [
         value: at(f, 'processes4.firesPerSecond'),
         unit: '/s',
         compare: {
-          against: "emulator ceiling (four raw loops of a fire's calls)",
+          against: "emulator ceiling (four processes of a fire's raw calls)",
           value: at(f, 'emulatorCeiling.proxy, 4 concurrent.firesPerSecond'),
         },
       },
