@@ -33,7 +33,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { DescribeTableCommand, ScanCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -93,6 +93,12 @@ export interface ThroughputPhase {
   readonly coresBusy: CoresBusy;
   /** moto's CPU per distinct fire, ms: what bounds every dispatcher together. */
   readonly motoCpuMsPerFire: number;
+  /** CPU per distinct fire, ms, of each process on a fire's path. */
+  readonly cpuMsPerFire: {
+    readonly moto: number;
+    readonly dispatchers: number;
+    readonly benchAndProxy: number;
+  };
   readonly loadAverage: readonly number[];
 }
 
@@ -193,6 +199,9 @@ export function dispatchThroughput({
           // Less each process's warm-up fire, made before the clock started.
           const records = (await countItems(clients, tables.runs)) - processes;
           const outcomes = sumOutcomes(phase.children);
+          /** CPU ms per distinct fire from cores busy over the phase. */
+          const perFire = (cores = Number.NaN) =>
+            +((cores * phase.seconds * 1000) / firesPerPhase).toFixed(1);
           const calls = sumOutcomes(phase.children.map((c) => ({ outcomes: c.calls })));
           messagesExpected += (outcomes.dispatched ?? 0) + processes;
           return {
@@ -214,10 +223,12 @@ export function dispatchThroughput({
               ...phase.coresBusy,
               dispatchers: +(phase.children.reduce((s, c) => s + c.cpuSeconds, 0) / phase.seconds).toFixed(2),
             },
-            motoCpuMsPerFire: +(
-              ((phase.coresBusy.moto ?? Number.NaN) * phase.seconds * 1000) /
-              firesPerPhase
-            ).toFixed(1),
+            motoCpuMsPerFire: perFire(phase.coresBusy.moto),
+            cpuMsPerFire: {
+              moto: perFire(phase.coresBusy.moto),
+              dispatchers: perFire(phase.children.reduce((n, c) => n + c.cpuSeconds, 0) / phase.seconds),
+              benchAndProxy: perFire(phase.coresBusy.benchAndProxy),
+            },
             loadAverage: phase.loadAverage,
           };
         });
@@ -247,8 +258,14 @@ export function dispatchThroughput({
       const onePhase = results[`processes${few}`];
       // moto is one Python process (one core at most, its GIL): the CPU it spends per fire bounds the
       // rate of any number of dispatchers, however many cores the rest of the machine has.
-      const motoBound =
-        onePhase && 'motoCpuMsPerFire' in onePhase ? 1000 / onePhase.motoCpuMsPerFire : Number.NaN;
+      const cpu = onePhase && 'cpuMsPerFire' in onePhase ? onePhase.cpuMsPerFire : undefined;
+      const motoBound = cpu ? 1000 / cpu.moto : Number.NaN;
+      // One dispatcher on an idle machine takes at least the CPU on its fire's path (moto's, its own,
+      // the proxy's: loopback calls are CPU) per fire; any number take at least moto's, which cannot
+      // overlap with itself, and share the machine's cores. Measured as CPU, not wall time, it holds
+      // whatever else loads the machine.
+      const path = cpu ? cpu.moto + cpu.dispatchers + cpu.benchAndProxy : Number.NaN;
+      const cpuBound = cpu ? Math.min(path / cpu.moto, cpus().length) : Number.NaN;
       return {
         emulator: emulator.kind,
         firesPerPhase,
@@ -264,8 +281,9 @@ export function dispatchThroughput({
         fourShareOfCeiling: ratio(four, ceilingFour),
         // Fires per second were moto given a whole core for them alone, from its CPU per fire above.
         motoBoundFiresPerSecond: Number.isFinite(motoBound) ? +motoBound.toFixed(1) : Number.NaN,
-        // The most any number of dispatchers could get over one on this emulator, whatever the cores.
-        motoBoundOverOne: ratio(motoBound, one),
+        // The most any number of dispatchers could get over one on this emulator and machine: one
+        // fire's CPU path over moto's share of it (at most the cores).
+        cpuBoundFourOverOne: Number.isFinite(cpuBound) ? +cpuBound.toFixed(2) : Number.NaN,
         // Every dispatched run is one message on the worker's queue (warm-up fires included), the ceiling's too.
         messagesOnWorkerQueue: queued,
         messagesExpected,

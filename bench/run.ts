@@ -316,8 +316,8 @@ const benchmarks: readonly Bench[] = [
         },
       },
       {
-        figure: 'most four-over-one moto allows (its CPU per fire, one core)',
-        value: at(f, 'motoBoundOverOne'),
+        figure: "most four-over-one moto's one core allows (one fire's CPU over moto's)",
+        value: at(f, 'cpuBoundFourOverOne'),
         unit: 'x',
         compare: { against: 'target', value: 3 },
       },
