@@ -4,7 +4,7 @@ import { type Dispatcher, FireRequestSchema } from './dispatch';
 import { AlreadyFiredError, RunNotInStateError, StaleFenceError, VersionConflictError } from './errors';
 import type { JobService } from './jobs';
 import type { Logger } from './log';
-import { fireRunId, isFinal, isLive, isoSeconds, type Job, jobLockKey, type Run, type Worker } from './model';
+import { fireRunId, isFinal, isLive, isoSeconds, type Job, type Run, type Worker } from './model';
 import type {
   AlertHook,
   AlertQueue,
@@ -134,8 +134,11 @@ export class Monitor {
   private readonly dependentsGraceMs: number;
   private readonly unclaimedResendMs: number;
   private lastHousekeeping = Number.NEGATIVE_INFINITY;
-  /** Per job: the due-fire horizon up to which no fire was missed (a warm instance skips the run query). */
-  private readonly checked = new Map<string, { version: number; horizon: number }>();
+  /**
+   * Per job: the version checked and its next fire after the horizon checked. Until the horizon
+   * passes that fire, no new fire can be missed, so a warm instance skips the run query.
+   */
+  private readonly checked = new Map<string, { version: number; nextDue: number }>();
 
   constructor(private readonly deps: MonitorDeps) {
     this.graceMs = deps.options?.misfireGraceMs ?? 60_000;
@@ -194,7 +197,7 @@ export class Monitor {
     if (now - this.lastHousekeeping >= this.housekeepingMs) {
       this.lastHousekeeping = now;
       await step('schedules', () => this.repairSchedules(jobs, now, report));
-      await step('locks', () => this.releaseStaleLocks(jobs, now, report));
+      await step('locks', () => this.releaseStaleLocks(now, report));
       const dependents = this.deps.dependents;
       if (dependents) {
         await step('dependency links', async () => {
@@ -426,18 +429,30 @@ export class Monitor {
     const { spec } = job;
     const jobId = spec.jobId;
     const horizon = now - this.graceMs;
+    const windowStart = now - spec.misfire.windowSeconds * 1000;
     const schedule = spec.schedule ? parseSchedule(spec.schedule, spec.mode) : null;
-    const cached = this.checked.get(jobId);
-    if (dead.size === 0 && cached?.version === job.version && schedule && schedule.kind !== 'rate') {
-      const due = schedule.previous(new Date(horizon + 1));
-      if (!due || due.getTime() <= cached.horizon) return;
+    // A fire counts as missed when it lies after max(latest run, window start, creation) and at or
+    // before the horizon, and has no run. Two ways to know there is none without reading the ledger:
+    if (dead.size === 0 && schedule) {
+      // warm: this version was checked, and its next fire after that horizon is not yet past this one;
+      const cached = this.checked.get(jobId);
+      if (cached?.version === job.version && horizon < cached.nextDue) return;
+      // cold or not: the schedule has no fire in (max(window start, creation), horizon] at all. Only a
+      // rate without a start date is anchored on its latest run, so it needs the ledger for that.
+      const earliest = Math.max(windowStart - 1, job.createdAt);
+      if (schedule.kind !== 'rate' || schedule.startDate) {
+        const due = schedule.previous(new Date(horizon + 1));
+        if (!due || due.getTime() <= earliest) {
+          this.remember(job, schedule.next(new Date(horizon), 1)[0]);
+          return;
+        }
+      } else if (earliest >= horizon) return;
     }
     // Manual and dependent runs are not fires of the schedule.
     const latest = (await this.deps.runs.listByJob(jobId, { limit: 20 })).find(
       (r) => r.trigger !== 'MANUAL' && r.trigger !== 'DEPENDENT',
     );
     const latestAt = latest ? Date.parse(latest.scheduledTime) : Number.NEGATIVE_INFINITY;
-    const windowStart = now - spec.misfire.windowSeconds * 1000;
     const missed = new Set<number>();
     if (schedule) {
       const after = Math.max(latestAt, windowStart - 1, job.createdAt);
@@ -445,6 +460,7 @@ export class Monitor {
       for (const t of schedule.next(new Date(after), MAX_MISSED_PER_JOB, anchor)) {
         if (t.getTime() <= horizon) missed.add(t.getTime());
       }
+      this.remember(job, schedule.next(new Date(horizon), 1, anchor)[0]);
     }
     const tooLate: number[] = [];
     for (const t of dead) {
@@ -456,7 +472,6 @@ export class Monitor {
         report.misfiresSkipped += 1;
     }
     const instants = [...missed].sort((a, b) => a - b);
-    this.checked.set(jobId, { version: job.version, horizon });
     if (instants.length === 0) return;
     const range = `${isoSeconds(instants[0]!)}${instants.length > 1 ? ` … ${isoSeconds(instants.at(-1)!)}` : ''}`;
     let message: string;
@@ -478,6 +493,14 @@ export class Monitor {
     }
     this.deps.log.log('warn', message, { jobId });
     await this.deps.alerts.raise({ kind: 'misfire', jobId, ...(runId ? { runId } : {}), message, at: now });
+  }
+
+  /** Up to `next` (the schedule's first fire after the horizon just checked) this version misses nothing. */
+  private remember(job: Job, next: Date | undefined): void {
+    this.checked.set(job.spec.jobId, {
+      version: job.version,
+      nextDue: next?.getTime() ?? Number.POSITIVE_INFINITY,
+    });
   }
 
   /** One SKIPPED(misfire) record for a missed instant; false when the fire already has a run. */
@@ -575,18 +598,16 @@ export class Monitor {
     }
   }
 
-  private async releaseStaleLocks(jobs: readonly Job[], now: number, report: SweepReport): Promise<void> {
-    for (const job of jobs) {
-      if (job.spec.concurrency.policy === 'ALLOW') continue;
-      const key = jobLockKey(job.spec.jobId);
-      const lock = await this.deps.locks.get(key);
-      if (lock?.owner === undefined || lock.expiresAt <= now) continue;
+  /** Held locks whose owner run is final or missing (its writer died between the two writes). */
+  private async releaseStaleLocks(now: number, report: SweepReport): Promise<void> {
+    for (const lock of await this.deps.locks.listHeld(now)) {
+      if (lock.owner === undefined) continue;
       const owner = await this.deps.runs.get(lock.owner);
       if (owner && !isFinal(owner)) continue;
-      if (await this.deps.locks.release(key, lock.owner)) {
+      if (await this.deps.locks.release(lock.lockKey, lock.owner)) {
         report.locksReleased += 1;
         this.deps.log.log('warn', 'stale lock released', {
-          jobId: job.spec.jobId,
+          lockKey: lock.lockKey,
           owner: lock.owner,
           ownerStatus: owner?.status ?? 'missing',
         });

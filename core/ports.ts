@@ -219,6 +219,11 @@ export interface DependencyJoins {
 
 export interface LockStore {
   get(key: string): Promise<Lock | null>;
+  /**
+   * Every lock with an owner whose lease has not lapsed by `now`: what the monitor checks for owners
+   * that are final or gone. One read of the locks (a Scan), not one read per job.
+   */
+  listHeld(now: number): Promise<Lock[]>;
   /** Clears the owner if `owner` still holds it; false when it did not. The fence counter stays. */
   release(key: string, owner: string): Promise<boolean>;
   /** Moves a held lock from one owner to another (QUEUE: the next queued run inherits it). */

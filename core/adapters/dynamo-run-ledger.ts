@@ -718,6 +718,17 @@ export class DynamoLockStore implements LockStore {
     return item ? this.decode(item) : null;
   }
 
+  /** A Scan, filtered: it reads every lock item (small; TTL collects them a day after their lease). */
+  async listHeld(now: number): Promise<Lock[]> {
+    const expr = new Expr();
+    const filter = `attribute_exists(${expr.name('owner')}) AND ${expr.name('expiresAt')} > ${expr.value(now)}`;
+    const locks = await this.table.readPages(
+      () => ({ scan: { ConsistentRead: true, FilterExpression: filter, ...expr.params() } }),
+      (item) => this.decode(item),
+    );
+    return locks.sort((a, b) => a.lockKey.localeCompare(b.lockKey));
+  }
+
   async release(key: string, owner: string): Promise<boolean> {
     const expr = new Expr();
     return this.table.updateIf({

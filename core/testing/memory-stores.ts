@@ -31,6 +31,7 @@ import {
   checkTransitionFields,
   claimDifferences,
   claimRefusal,
+  isHeld,
   type Job,
   jobLockKey,
   type Lock,
@@ -130,6 +131,13 @@ export class MemoryLockStore implements LockStore {
 
   async get(key: string): Promise<Lock | null> {
     return copyOf(this.locks, key);
+  }
+
+  async listHeld(now: number): Promise<Lock[]> {
+    return copiesById(
+      [...this.locks.values()].filter((lock) => isHeld(lock, now)),
+      (lock) => lock.lockKey,
+    );
   }
 
   async release(key: string, owner: string): Promise<boolean> {

@@ -233,6 +233,19 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
       assert.equal(await locks.release(uniqueId('no-such-lock'), 'x'), false);
     });
 
+    it('lists the held locks: an owner and a lease not lapsed by the given instant', async () => {
+      const { ledger, locks } = await makeSubject();
+      const [held, released] = [sampleRun(), sampleRun()];
+      for (const run of [held, released]) await ledger.createWithLock(run, claimFor(run));
+      await locks.release(jobLockKey(released.jobId), released.runId);
+      const ours = async (now: number) =>
+        (await locks.listHeld(now))
+          .filter((l) => [held, released].some((r) => l.lockKey === jobLockKey(r.jobId)))
+          .map((l) => [l.lockKey, l.owner]);
+      assert.deepEqual(await ours(T0), [[jobLockKey(held.jobId), held.runId]]);
+      assert.deepEqual(await ours(T0 + LEASE), []);
+    });
+
     it('hands a held lock over from its owner only, raising the fence', async () => {
       const { ledger, locks } = await makeSubject();
       const first = sampleRun();
