@@ -324,3 +324,94 @@ describe('Monitor: retries, schedule drift and stale locks', () => {
     assert.equal(report.at, WORLD_T0);
   });
 });
+
+/** Counts calls of the named methods (the monitor's reads), passing them through. */
+function countCalls<T extends object>(
+  target: T,
+  names: readonly (keyof T & string)[],
+): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) {
+    const original = (target[name] as (...args: unknown[]) => unknown).bind(target);
+    counts[name] = 0;
+    (target as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      counts[name]! += 1;
+      return original(...args);
+    };
+  }
+  return counts;
+}
+
+describe('Monitor: the job list a warm instance keeps', () => {
+  test('jobs created, edited, paused or deleted between sweeps are judged as stored at the next sweep; a full read only at housekeeping', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000 });
+    const reads = countCalls(w.jobs, ['list', 'listUpdatedSince']);
+    await w.job();
+    await w.worker('a');
+    await w.monitor.sweep(); // cold: the one full read
+    const sweep = () => {
+      w.clock.advance(5 * second);
+      return w.monitor.sweep();
+    };
+    const unavailable = { jobId: 'nightly', handler: 'nobody.has.this' };
+
+    // Created: no live worker has its handler, so the next sweep alerts once.
+    await w.jobService.define(unavailable);
+    assert.equal((await sweep()).jobsUnavailable, 1);
+    // Edited to a handler worker a has: available again, the flag cleared.
+    await w.jobService.define({ ...unavailable, handler: 'reports.daily' });
+    assert.equal((await sweep()).jobsWithoutLiveWorker, 0);
+    assert.deepEqual([...(await w.alertStore.flagged('job_unavailable'))], []);
+    // Paused with a handler nobody has: not watched.
+    await w.jobService.define({ ...unavailable, paused: true });
+    const paused = await sweep();
+    assert.equal(paused.jobsWithoutLiveWorker, 0);
+    assert.equal(paused.jobsUnavailable, 0);
+    // Deleted while its only worker left: the kept copy is read again before alerting, so only
+    // `report` (still stored) raises job_unavailable, and the next sweep no longer counts `nightly`.
+    await w.jobService.define({ ...unavailable, handler: 'reports.daily' });
+    await sweep();
+    await w.jobService.delete('nightly');
+    const a = (await w.registry.get('a'))!;
+    await w.registry.setStatus('a', a.leaseFence, 'GONE', w.clock.now());
+    const gone = await sweep();
+    assert.equal(gone.jobsUnavailable, 1);
+    assert.deepEqual([...(await w.alertStore.flagged('job_unavailable'))], ['report']);
+    assert.equal((await sweep()).jobsWithoutLiveWorker, 1);
+    assert.deepEqual(reads, { list: 1, listUpdatedSince: 6 });
+    // Housekeeping (every 60 s) reads every job again: what catches deletes and drift.
+    w.clock.advance(minute);
+    await w.monitor.sweep();
+    assert.equal(reads.list, 2);
+  });
+
+  test('a schedule added between sweeps has its missed fires caught by a warm sweep; jobs with no fire due in the window are not looked up', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000, monitor: { housekeepingMs: 3_600_000 } });
+    const ledger = countCalls(w.runs, ['listByJob']);
+    await w.worker('a');
+    // Daily at 03:00: its latest fire lies outside the hour's catch-up window, so not even a cold
+    // sweep asks the ledger about it.
+    await w.job({ jobId: 'daily', schedule: { expression: 'cron(0 3 * * ? *)', timezone: 'UTC' } });
+    assert.equal((await w.monitor.sweep()).catchUpFires, 0);
+    assert.equal(ledger.listByJob, 0);
+    await w.job({
+      schedule: { expression: 'cron(* * * * ? *)', timezone: 'UTC' },
+      misfire: { policy: 'FIRE_ONCE_NOW', windowSeconds: 3600 },
+    });
+    w.clock.advance(5 * minute + 61 * second); // fires at 10:01..10:05 are due and older than the grace
+    assert.equal((await w.monitor.sweep()).catchUpFires, 1);
+    assert.deepEqual(
+      (await w.runs.listByJob('report')).map((r) => [r.trigger, r.scheduledTime]),
+      [['CATCHUP', '2026-01-30T10:05:00Z']],
+    );
+    // The next sweep asks the ledger nothing until the next fire (10:06) is past the grace.
+    const asked = ledger.listByJob;
+    w.clock.advance(5 * second);
+    await w.monitor.sweep();
+    assert.equal(ledger.listByJob, asked);
+    // A dispatcher that died before writing 10:06: missed, caught up by the same warm instance.
+    w.clock.advance(minute);
+    assert.equal((await w.monitor.sweep()).catchUpFires, 1);
+    assert.deepEqual(w.alertKinds(), ['misfire', 'misfire']);
+  });
+});

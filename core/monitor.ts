@@ -46,8 +46,16 @@ export interface MonitorOptions {
   readonly misfireGraceMs?: number;
   /** OUT_OF_SYNC jobs are repaired once they have stayed so this long (a define in flight is not a drift). @default 30_000 */
   readonly syncGraceMs?: number;
-  /** Schedule repair and stale-lock release run at most this often. @default 60_000 */
+  /**
+   * Schedule repair, stale-lock release and dependency repair run at most this often, on a full read
+   * of the jobs table; the sweeps between refresh their job list with the jobs changed since. @default 60_000
+   */
   readonly housekeepingMs?: number;
+  /**
+   * How far before its previous read a warm sweep asks for changed jobs: covers the index's lag and
+   * writers' clocks (a job's `updatedAt` is stamped before its write lands). @default 60_000
+   */
+  readonly jobChangeLagMs?: number;
   /** Most active runs looked at per status per sweep. @default 1000 */
   readonly maxActiveRuns?: number;
   /**
@@ -133,7 +141,10 @@ export class Monitor {
   private readonly maxActive: number;
   private readonly dependentsGraceMs: number;
   private readonly unclaimedResendMs: number;
+  private readonly jobChangeLagMs: number;
   private lastHousekeeping = Number.NEGATIVE_INFINITY;
+  /** The job list a warm instance keeps: read in full at housekeeping, refreshed by changes between. */
+  private known: { readonly jobs: Map<string, Job>; readAt: number } | null = null;
   /**
    * Per job: the version checked and its next fire after the horizon checked. Until the horizon
    * passes that fire, no new fire can be missed, so a warm instance skips the run query.
@@ -147,6 +158,7 @@ export class Monitor {
     this.maxActive = deps.options?.maxActiveRuns ?? 1000;
     this.dependentsGraceMs = deps.options?.dependentsGraceMs ?? 30_000;
     this.unclaimedResendMs = deps.options?.unclaimedResendMs ?? 60_000;
+    this.jobChangeLagMs = deps.options?.jobChangeLagMs ?? 60_000;
   }
 
   async sweep(now = this.deps.clock.now()): Promise<SweepReport> {
@@ -189,12 +201,13 @@ export class Monitor {
     await step('retries', async () => {
       report.retriesDispatched = await this.deps.dispatcher.retryDue();
     });
+    const housekeeping = now - this.lastHousekeeping >= this.housekeepingMs;
     await step('jobs', async () => {
-      jobs = await this.deps.jobs.list();
+      jobs = await this.jobList(now, housekeeping);
     });
     await step('misfires', () => this.misfires(jobs, workers, now, report));
     await step('availability', () => this.availability(jobs, workers, now, report));
-    if (now - this.lastHousekeeping >= this.housekeepingMs) {
+    if (housekeeping) {
       this.lastHousekeeping = now;
       await step('schedules', () => this.repairSchedules(jobs, now, report));
       await step('locks', () => this.releaseStaleLocks(now, report));
@@ -212,6 +225,37 @@ export class Monitor {
     const changed = Object.entries(report).some(([k, v]) => typeof v === 'number' && k !== 'at' && v > 0);
     if (changed || report.errors.length) this.deps.log.log('info', 'monitor sweep', { ...report });
     return report;
+  }
+
+  /**
+   * Every job: a full read (a Scan) on a cold instance and at housekeeping, which repairs from it, so
+   * deletes and any drift leave the list within `housekeepingMs`; between, the kept list plus the jobs
+   * updated since the previous read (a Query), which brings creates, edits and pauses to the next
+   * sweep. Acting on a job re-reads it first ({@link stored}): a kept copy may be of a deleted job.
+   */
+  private async jobList(now: number, full: boolean): Promise<Job[]> {
+    if (full || !this.known) {
+      const listed = await this.deps.jobs.list();
+      this.known = { jobs: new Map(listed.map((job) => [job.spec.jobId, job])), readAt: now };
+      for (const jobId of this.checked.keys()) if (!this.known.jobs.has(jobId)) this.checked.delete(jobId);
+      return listed;
+    }
+    const known = this.known;
+    for (const job of await this.deps.jobs.listUpdatedSince(known.readAt - this.jobChangeLagMs)) {
+      const kept = known.jobs.get(job.spec.jobId);
+      // The index may lag: never go back to an older copy than one already kept.
+      if (!kept || job.updatedAt >= kept.updatedAt) known.jobs.set(job.spec.jobId, job);
+    }
+    known.readAt = now;
+    return [...known.jobs.values()].sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
+  }
+
+  /** The job as stored now (null when deleted), also put in the kept list: read before acting on a copy. */
+  private async stored(job: Job): Promise<Job | null> {
+    const current = await this.deps.jobs.get(job.spec.jobId);
+    if (current) this.known?.jobs.set(job.spec.jobId, current);
+    else this.known?.jobs.delete(job.spec.jobId);
+    return current;
   }
 
   /**
@@ -384,8 +428,9 @@ export class Monitor {
       if (job.spec.mode === 'LOCAL' && eligibleWorkers(job.spec, live, now).length > 0) continue;
       if (!job.spec.schedule && !dead.has(job.spec.jobId)) continue;
       const entry = dead.get(job.spec.jobId);
-      await this.missedFires(job, now, entry?.instants ?? new Set(), report);
-      if (entry) await this.ack(entry.receipts);
+      const settled = await this.missedFires(job, now, entry?.instants ?? new Set(), report);
+      // Not settled: the job changed since the list was read; its dead letters return for the next sweep.
+      if (entry && settled) await this.ack(entry.receipts);
     }
   }
 
@@ -419,13 +464,16 @@ export class Monitor {
     for (const receipt of receipts) await this.deps.deadLetters?.ack(receipt);
   }
 
-  /** The misfire policy of one job, over the fires due since its latest run (and its dead letters). */
+  /**
+   * The misfire policy of one job, over the fires due since its latest run (and its dead letters).
+   * False when the job was changed since the list was read: the next sweep judges the stored one.
+   */
   private async missedFires(
     job: Job,
     now: number,
     dead: ReadonlySet<number>,
     report: SweepReport,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { spec } = job;
     const jobId = spec.jobId;
     const horizon = now - this.graceMs;
@@ -436,7 +484,7 @@ export class Monitor {
     if (dead.size === 0 && schedule) {
       // warm: this version was checked, and its next fire after that horizon is not yet past this one;
       const cached = this.checked.get(jobId);
-      if (cached?.version === job.version && horizon < cached.nextDue) return;
+      if (cached?.version === job.version && horizon < cached.nextDue) return true;
       // cold or not: the schedule has no fire in (max(window start, creation), horizon] at all. Only a
       // rate without a start date is anchored on its latest run, so it needs the ledger for that.
       const earliest = Math.max(windowStart - 1, job.createdAt);
@@ -444,9 +492,9 @@ export class Monitor {
         const due = schedule.previous(new Date(horizon + 1));
         if (!due || due.getTime() <= earliest) {
           this.remember(job, schedule.next(new Date(horizon), 1)[0]);
-          return;
+          return true;
         }
-      } else if (earliest >= horizon) return;
+      } else if (earliest >= horizon) return true;
     }
     // Manual and dependent runs are not fires of the schedule.
     const latest = (await this.deps.runs.listByJob(jobId, { limit: 20 })).find(
@@ -467,19 +515,23 @@ export class Monitor {
       if (t < windowStart) tooLate.push(t);
       else if (t > latestAt || spec.misfire.policy === 'SKIP') missed.add(t);
     }
+    if (missed.size === 0 && tooLate.length === 0) return true;
+    const stored = await this.stored(job);
+    if (!stored) return true; // deleted: nothing to catch up, and its dead letters are dropped
+    if (stored.version !== job.version) return false;
     for (const t of tooLate) {
       if (await this.skipFire(job, t, now, 'dead-lettered fire outside the catch-up window'))
         report.misfiresSkipped += 1;
     }
     const instants = [...missed].sort((a, b) => a - b);
-    if (instants.length === 0) return;
+    if (instants.length === 0) return true;
     const range = `${isoSeconds(instants[0]!)}${instants.length > 1 ? ` … ${isoSeconds(instants.at(-1)!)}` : ''}`;
     let message: string;
     let runId: string | undefined;
     if (spec.misfire.policy === 'FIRE_ONCE_NOW') {
       const scheduledTime = isoSeconds(instants.at(-1)!);
       const outcome = await this.deps.dispatcher.fire({ jobId, scheduledTime, trigger: 'CATCHUP' });
-      if (outcome.kind === 'duplicate') return;
+      if (outcome.kind === 'duplicate') return true;
       report.catchUpFires += 1;
       runId = fireRunId(jobId, scheduledTime);
       message = `${instants.length} fire${instants.length > 1 ? 's' : ''} missed (${range}); fired once now as ${runId} (${outcome.kind})`;
@@ -487,12 +539,13 @@ export class Monitor {
       let skipped = 0;
       for (const t of instants)
         if (await this.skipFire(job, t, now, 'missed fire (misfire policy SKIP)')) skipped += 1;
-      if (skipped === 0) return;
+      if (skipped === 0) return true;
       report.misfiresSkipped += skipped;
       message = `${skipped} fire${skipped > 1 ? 's' : ''} missed (${range}); recorded as SKIPPED(misfire)`;
     }
     this.deps.log.log('warn', message, { jobId });
     await this.deps.alerts.raise({ kind: 'misfire', jobId, ...(runId ? { runId } : {}), message, at: now });
+    return true;
   }
 
   /** Up to `next` (the schedule's first fire after the horizon just checked) this version misses nothing. */
@@ -567,7 +620,10 @@ export class Monitor {
         continue;
       }
       report.jobsWithoutLiveWorker += 1;
-      if (flagged.has(jobId) || !(await this.deps.alertStore.flag(JOB_UNAVAILABLE, jobId))) continue;
+      if (flagged.has(jobId)) continue;
+      // A kept copy may be of a job since deleted, paused or changed: the next sweep judges the stored one.
+      if ((await this.stored(job))?.version !== job.version) continue;
+      if (!(await this.deps.alertStore.flag(JOB_UNAVAILABLE, jobId))) continue;
       report.jobsUnavailable += 1;
       const { excluded } = explainEligibility(job.spec, capable, now);
       const why = excluded.length

@@ -62,6 +62,13 @@ export interface JobStore {
    * still the stored one, cheaper than reading the job. Null when the job does not exist.
    */
   stamp(jobId: string): Promise<JobExpectation | null>;
+  /**
+   * The jobs whose `updatedAt` is at or after `since`, sorted by id: a warm reader's refresh of a
+   * list it keeps (the monitor). A keyed read whose cost grows with the jobs changed, not with every
+   * job. It may lag a write by a moment (an index) and cannot show deletes, so a reader reaches back
+   * past its last read and still lists every job at a bounded interval.
+   */
+  listUpdatedSince(since: number): Promise<Job[]>;
 }
 
 /** A lock to take in the same transaction as a new run. */

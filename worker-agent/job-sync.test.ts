@@ -187,6 +187,7 @@ describe('syncDeclaredJobs', () => {
       linkDownstream: (id, d, l) => memory.linkDownstream(id, d, l),
       listLocal: (pool) => memory.listLocal(pool),
       stamp: (id) => memory.stamp(id),
+      listUpdatedSince: (since) => memory.listUpdatedSince(since),
       list: async () => {
         const listed = await memory.list();
         const current = await memory.get('nightly');

@@ -164,6 +164,21 @@ export class DynamoJobStore implements JobStore {
     return jobs.sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
   }
 
+  /**
+   * One Query of the `byUpdate` index (infra/resources.ts: every job under the same `listKey`, sorted
+   * by `updatedAt`), from `since` on. An index read is eventually consistent, and deletes leave no
+   * trace in it: the port says how a reader makes up for both.
+   */
+  async listUpdatedSince(since: number): Promise<Job[]> {
+    const expr = new Expr();
+    const keyCondition = `${expr.name('listKey')} = ${expr.value(JOB_LIST_KEY)} AND ${expr.name('updatedAt')} >= ${expr.value(since)}`;
+    const jobs = await this.table.readPages(
+      () => ({ query: { IndexName: 'byUpdate', KeyConditionExpression: keyCondition, ...expr.params() } }),
+      (item) => this.decode(item),
+    );
+    return jobs.sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
+  }
+
   /** A failed version condition: NotFoundError when there is no job to update, else VersionConflictError. */
   private conflict(jobId: string, expectedVersion: number, old: Item | undefined): never {
     if (!old && expectedVersion !== 0) throw new NotFoundError('job', jobId);

@@ -98,6 +98,13 @@ export class MemoryJobStore implements JobStore {
     return job ? jobStamp(job) : null;
   }
 
+  async listUpdatedSince(since: number): Promise<Job[]> {
+    return copiesById(
+      [...this.jobs.values()].filter((job) => job.updatedAt >= since),
+      (job) => job.spec.jobId,
+    );
+  }
+
   async linkDownstream(jobId: string, downstreamId: string, linked: boolean): Promise<boolean> {
     const job = this.jobs.get(jobId);
     if (!job) return false;

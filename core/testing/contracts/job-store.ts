@@ -39,6 +39,35 @@ export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs
       assert.deepEqual(await jobs.listLocal(uniqueId('pool')), []);
     });
 
+    it('lists the jobs updated since an instant, following edits and deletes', async () => {
+      const { jobs } = await makeSubject();
+      // Far in the future, so jobs other tests wrote to a shared table do not show.
+      const t = Date.UTC(2090, 0, 1);
+      const at = (id: string, updatedAt: number) => ({ ...sampleJob({ jobId: uniqueId(id) }), updatedAt });
+      const [old, recent, edited, gone] = [
+        at('old', t - 1),
+        at('recent', t),
+        at('edited', t - 5),
+        at('gone', t + 1),
+      ];
+      for (const job of [old, recent, edited, gone]) await jobs.put(job, 0);
+      await jobs.put({ ...edited, version: 2, updatedAt: t + 2, spec: { ...edited.spec, paused: true } }, 1);
+      await jobs.delete(gone.spec.jobId);
+      const since = await jobs.listUpdatedSince(t);
+      assert.deepEqual(
+        since.map((j) => [j.spec.jobId, j.version, j.spec.paused]),
+        [
+          [edited.spec.jobId, 2, true],
+          [recent.spec.jobId, 1, false],
+        ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+      );
+      assert.deepEqual(
+        since.find((j) => j.spec.jobId === recent.spec.jobId),
+        recent,
+      );
+      assert.deepEqual(await jobs.listUpdatedSince(t + 3), []);
+    });
+
     it('refuses a second create with the version found', async () => {
       const { jobs } = await makeSubject();
       const job = sampleJob();
