@@ -7,15 +7,21 @@
  *   what the renewals cost (requests per hour and per month, write units, dollars at the dated
  *   prices in docs/aws-prices.md) and how late they get on the emulator.
  * - The monitor's sweep (core/monitor.ts) over those 10,000 jobs and 200 leases: the first sweep of
- *   a cold instance, then a warm one, with their AWS requests by operation. Measured before the
+ *   a cold instance (a full read of the jobs), a warm one 5 s later (the jobs changed since: ten are
+ *   edited in between), and a warm one at housekeeping (a full read again), with their AWS requests
+ *   by operation and DynamoDB read units; from those, the read units a month of sweeps every 5 s
+ *   costs, against what a full read every sweep cost before (issue 16). Measured before the
  *   renewals start, not during: on moto every DynamoDB request waits its turn behind the linearizing
  *   proxy (docs/emulators.md), so the sweep's long Scan of the jobs table would delay renewals past
  *   their deadlines — an emulator artefact, not what DynamoDB does. (Its DynamoDB calls go straight
  *   to moto with a long deadline: see below.)
  *
  * Jobs are seeded with BatchWriteItem (bench/seed.ts), 90% daily cron at an hour 12 hours away and
- * 10% `rate(1 day)`, created just now, so no fire falls due while the bench runs (however slow the
- * emulator) and no handler lacks a live worker: a quiet sweep, the steady state. LOCAL-mode job discovery per agent is measured elsewhere (not here).
+ * 10% `rate(1 day)`, created and last edited 10 minutes ago, so no fire falls due while the bench
+ * runs (however slow the emulator) and no handler lacks a live worker: a quiet sweep, the steady
+ * state. A cold sweep still asks the ledger about each `rate` job (its fires are anchored on its
+ * latest run); a cron job's latest fire lies outside the catch-up window, so it needs no read.
+ * LOCAL-mode job discovery per agent is measured elsewhere (bench/local-discovery.ts).
  *
  *   npx tsx bench/scale.ts [jobs=10000] [agents=200]
  */
@@ -29,12 +35,106 @@ import { Monitor } from '../core/monitor';
 import { physicalName } from '../infra/resources';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_LEASE_TTL_SECONDS } from '../worker-agent/config';
 import { RequestCounter } from './aws-requests';
+import { onEveryCall } from './aws-timeline';
 import { COST_ASSUMPTIONS, loadPrices, requestUnits, unitPrice } from './costs';
 import { withBenchStack } from './harness';
 import { batchWrite } from './seed';
 import { percentile } from './stats';
 
 const HANDLERS = 50;
+const KB4 = 4096;
+
+/**
+ * DynamoDB's size of an item (attribute names and values; numbers about half their digits), near
+ * enough to turn the items a read returned into read units.
+ */
+export function itemBytes(item: Record<string, unknown>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item)) bytes += Buffer.byteLength(name) + valueBytes(value);
+  return bytes;
+}
+
+function valueBytes(value: unknown): number {
+  const [type, inner] = Object.entries(value as Record<string, unknown>)[0] ?? ['NULL', null];
+  switch (type) {
+    case 'S':
+      return Buffer.byteLength(inner as string);
+    case 'N':
+      return Math.ceil((inner as string).length / 2) + 1;
+    case 'SS':
+      return (inner as string[]).reduce((sum, v) => sum + Buffer.byteLength(v), 0);
+    case 'NS':
+      return (inner as string[]).reduce((sum, v) => sum + Math.ceil(v.length / 2) + 1, 0);
+    case 'M':
+      return 3 + itemBytes(inner as Record<string, unknown>);
+    case 'L':
+      return 3 + (inner as unknown[]).reduce<number>((sum, v) => sum + 1 + valueBytes(v), 0);
+    default:
+      return 1; // BOOL, NULL
+  }
+}
+
+/**
+ * The read units each DynamoDB read spends, by operation, as DynamoDB bills them: per request, the
+ * bytes of the items read rounded up to 4 KB, one unit per 4 KB read consistently, half that
+ * eventually consistently (every index read). A filtered Scan is billed for the items it read, not
+ * those it returned: here only the held-locks Scan filters, over a lock table the bench leaves empty.
+ */
+class ReadUnitMeter {
+  private units = new Map<string, number>();
+
+  constructor(clients: AwsClients) {
+    onEveryCall(clients, 'read-units', (service) => (next, context) => async (args) => {
+      const result = await next(args);
+      if (service !== 'DynamoDB') return result;
+      const op = String(context.commandName).replace(/Command$/, '');
+      const output = (result as { output?: { Item?: Item; Items?: Item[] } }).output ?? {};
+      const items = output.Items ?? (output.Item ? [output.Item] : op === 'GetItem' ? [] : undefined);
+      if (!items) return result;
+      const consistent = (args.input as { ConsistentRead?: boolean } | undefined)?.ConsistentRead === true;
+      const bytes = items.reduce((sum, item) => sum + itemBytes(item), 0);
+      const units = Math.max(1, Math.ceil(bytes / KB4)) * (consistent ? 1 : 0.5);
+      this.units.set(`DynamoDB.${op}`, (this.units.get(`DynamoDB.${op}`) ?? 0) + units);
+      return result;
+    });
+  }
+
+  reset(): void {
+    this.units.clear();
+  }
+
+  snapshot(): { total: number; byOperation: Record<string, number> } {
+    const byOperation = Object.fromEntries([...this.units.entries()].sort());
+    return { total: Object.values(byOperation).reduce((a, b) => a + b, 0), byOperation };
+  }
+}
+type Item = Record<string, unknown>;
+
+/**
+ * A month of monitor sweeps (one every 5 s, COST_ASSUMPTIONS) in read units and dollars: after, a
+ * full read at each housekeeping (every minute, the monitor's default) and warm sweeps between;
+ * before, what each sweep read until issue 16 — the whole jobs table — and, each housekeeping, one
+ * GetItem of the lock of every job (the stale-lock check, now one Scan of the held locks).
+ */
+export function sweepReadsPerMonth(
+  measured: { fullJobsReadUnits: number; housekeepingSweepUnits: number; warmSweepUnits: number },
+  jobs: number,
+  dollarsPerReadUnit = unitPrice(loadPrices(), 'dynamodb.readUnits'),
+) {
+  const sweeps = COST_ASSUMPTIONS.monitorSweepsPerMonth;
+  const housekeepings = COST_ASSUMPTIONS.hoursPerMonth * 60;
+  const before = measured.fullJobsReadUnits * sweeps + jobs * housekeepings;
+  const after =
+    measured.housekeepingSweepUnits * housekeepings + measured.warmSweepUnits * (sweeps - housekeepings);
+  const dollars = (units: number) => Math.round(units * dollarsPerReadUnit * 100) / 100;
+  return {
+    sweepsPerMonth: sweeps,
+    housekeepingsPerMonth: housekeepings,
+    before: { readUnits: before, dollars: dollars(before) },
+    after: { readUnits: after, dollars: dollars(after) },
+    ratio: +(before / after).toFixed(1),
+  };
+}
 
 /**
  * What lease renewals cost on AWS, in bench/costs.ts's unit model and month, at the write-unit price
@@ -88,9 +188,10 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
                   },
                 },
                 version: 1,
-                // Just created: no fire is due before the misfire grace, so the sweep finds nothing missed.
-                createdAt: now - 10_000,
-                updatedAt: now - 10_000,
+                // No fire of these is due since: the sweeps find nothing missed. Older than the
+                // warm sweep's look-back, so its Query returns only the jobs edited between sweeps.
+                createdAt: now - 600_000,
+                updatedAt: now - 600_000,
                 syncState: 'IN_SYNC',
               }),
             ),
@@ -139,15 +240,18 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
       cleanups.push(() => sweepPlane.close());
       const monitor = new Monitor({ ...sweepPlane, deadLetters: sweepPlane.fireDeadLetters });
       const sweepCounter = new RequestCounter(sweepClients);
-      const sweep = async () => {
+      const readUnits = new ReadUnitMeter(sweepClients);
+      const sweep = async (at = Date.now()) => {
         sweepCounter.reset();
+        readUnits.reset();
         const started = performance.now();
-        const report = await monitor.sweep();
+        const report = await monitor.sweep(at);
         return {
           seconds: +((performance.now() - started) / 1000).toFixed(2),
           requests: sweepCounter.total(),
           requestsPerJob: +(sweepCounter.total() / jobCount).toFixed(2),
           byOperation: sweepCounter.snapshot(),
+          readUnits: readUnits.snapshot(),
           workersExpired: report.workersExpired,
           catchUpFires: report.catchUpFires,
           jobsWithoutLiveWorker: report.jobsWithoutLiveWorker,
@@ -155,7 +259,19 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
         };
       };
       const cold = await sweep();
+      // Ten jobs edited (a new version, as a define writes it) between the sweeps: the warm sweep's
+      // Query brings exactly those.
+      for (let i = 0; i < 10; i++) {
+        const job = (await sweepPlane.jobs.get(`job-${String(i).padStart(5, '0')}`))!;
+        const edited = { ...job, version: job.version + 1, updatedAt: Date.now() };
+        await sweepPlane.jobs.put({ ...edited, spec: { ...job.spec, description: 'edited' } }, job.version);
+      }
       const warm = await sweep();
+      // The next housekeeping (the monitor's default, every 60 s after the cold sweep): a full read again.
+      const housekeeping = await sweep(Date.now() + 60_000);
+      readUnits.reset();
+      await sweepPlane.jobs.list();
+      const fullJobsReadUnits = readUnits.snapshot().total;
       // Each agent renews on its own timer, phases spread over the interval as independent hosts' are.
       const renewalMs: number[] = [];
       /** Failed renewals by the SDK error underneath (TimeoutError: the emulator did not answer in 5 s). */
@@ -219,7 +335,20 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
           byOperation: renewRequests,
           cost: renewalCost(agentCount, DEFAULT_HEARTBEAT_INTERVAL_SECONDS),
         },
-        monitorSweep: { cold, warm },
+        monitorSweep: {
+          cold,
+          warm,
+          housekeeping,
+          fullJobsReadUnits,
+          perMonth: sweepReadsPerMonth(
+            {
+              fullJobsReadUnits,
+              housekeepingSweepUnits: housekeeping.readUnits.total,
+              warmSweepUnits: warm.readUnits.total,
+            },
+            jobCount,
+          ),
+        },
       };
     } finally {
       renewing = false;
