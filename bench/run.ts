@@ -331,15 +331,27 @@ const benchmarks: readonly Bench[] = [
   {
     name: 'scale',
     description:
-      '2,000 jobs and 200 agents: lease renewals every 2 s (rate, latency, cost) and the monitor sweep (cold, warm; requests per job); 10,000 jobs by hand',
-    // A cold sweep makes ~2 requests per job: at 10,000 jobs that is 20,000 moto round trips, over
-    // 10 minutes on a busy 2-core machine. `npx tsx bench/scale.ts 10000 200` measures that size.
-    run: () => scale(2_000, 200),
+      '10,000 jobs and 200 agents: lease renewals every 2 s (rate, latency, cost) and the monitor sweep (cold, warm, at housekeeping; requests and read units), read units per month of sweeps before/after issue 16',
+    run: () => scale(10_000, 200),
     headline: (f) => [
       {
-        figure: 'monitor sweep at 2,000 jobs, cold instance',
+        figure: 'monitor sweep at 10,000 jobs / 200 agents, cold instance',
         value: at(f, 'monitorSweep.cold.seconds'),
         unit: 's',
+      },
+      {
+        figure: 'monitor sweep at 10,000 jobs / 200 agents, warm instance',
+        value: at(f, 'monitorSweep.warm.seconds'),
+        unit: 's',
+      },
+      {
+        figure: 'monitor read units per month at 10,000 jobs (a sweep every 5 s)',
+        value: at(f, 'monitorSweep.perMonth.after.readUnits'),
+        unit: '',
+        compare: {
+          against: 'a full read every sweep (before)',
+          value: at(f, 'monitorSweep.perMonth.before.readUnits'),
+        },
       },
       {
         figure: "200 agents' lease renewals, per month",

@@ -35,7 +35,7 @@ import { Monitor } from '../core/monitor';
 import { physicalName } from '../infra/resources';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_LEASE_TTL_SECONDS } from '../worker-agent/config';
 import { RequestCounter } from './aws-requests';
-import { onEveryCall } from './aws-timeline';
+import { callLabel, onEveryCall } from './aws-timeline';
 import { COST_ASSUMPTIONS, loadPrices, requestUnits, unitPrice } from './costs';
 import { withBenchStack } from './harness';
 import { batchWrite } from './seed';
@@ -83,18 +83,20 @@ function valueBytes(value: unknown): number {
 class ReadUnitMeter {
   private units = new Map<string, number>();
 
-  constructor(clients: AwsClients) {
+  /** By `DynamoDB.Operation(table)`: the stage's `prefix` names the tables. */
+  constructor(clients: AwsClients, prefix: string) {
     onEveryCall(clients, 'read-units', (service) => (next, context) => async (args) => {
       const result = await next(args);
       if (service !== 'DynamoDB') return result;
       const op = String(context.commandName).replace(/Command$/, '');
+      const label = callLabel(service, context.commandName, args.input, prefix);
       const output = (result as { output?: { Item?: Item; Items?: Item[] } }).output ?? {};
       const items = output.Items ?? (output.Item ? [output.Item] : op === 'GetItem' ? [] : undefined);
       if (!items) return result;
       const consistent = (args.input as { ConsistentRead?: boolean } | undefined)?.ConsistentRead === true;
       const bytes = items.reduce((sum, item) => sum + itemBytes(item), 0);
       const units = Math.max(1, Math.ceil(bytes / KB4)) * (consistent ? 1 : 0.5);
-      this.units.set(`DynamoDB.${op}`, (this.units.get(`DynamoDB.${op}`) ?? 0) + units);
+      this.units.set(label, (this.units.get(label) ?? 0) + units);
       return result;
     });
   }
@@ -240,8 +242,8 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
       cleanups.push(() => sweepPlane.close());
       const monitor = new Monitor({ ...sweepPlane, deadLetters: sweepPlane.fireDeadLetters });
       const sweepCounter = new RequestCounter(sweepClients);
-      const readUnits = new ReadUnitMeter(sweepClients);
-      const sweep = async (at = Date.now()) => {
+      const readUnits = new ReadUnitMeter(sweepClients, prefix);
+      const sweep = async (at: number) => {
         sweepCounter.reset();
         readUnits.reset();
         const started = performance.now();
@@ -258,7 +260,11 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
           errors: report.errors,
         };
       };
-      const cold = await sweep();
+      // Each sweep at its instant as the monitor sees it (its `now`), 5 s apart as in AWS: on moto one
+      // full read of 10,000 jobs takes longer than the 60 s between housekeepings, so sweeps timed by
+      // the wall clock here would all be housekeeping ones.
+      const t0 = Date.now();
+      const cold = await sweep(t0);
       // Ten jobs edited (a new version, as a define writes it) between the sweeps: the warm sweep's
       // Query brings exactly those.
       for (let i = 0; i < 10; i++) {
@@ -266,12 +272,10 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
         const edited = { ...job, version: job.version + 1, updatedAt: Date.now() };
         await sweepPlane.jobs.put({ ...edited, spec: { ...job.spec, description: 'edited' } }, job.version);
       }
-      const warm = await sweep();
+      const warm = await sweep(t0 + 5_000);
       // The next housekeeping (the monitor's default, every 60 s after the cold sweep): a full read again.
-      const housekeeping = await sweep(Date.now() + 60_000);
-      readUnits.reset();
-      await sweepPlane.jobs.list();
-      const fullJobsReadUnits = readUnits.snapshot().total;
+      const housekeeping = await sweep(t0 + 60_000);
+      const fullJobsReadUnits = housekeeping.readUnits.byOperation['DynamoDB.Scan(jobs)'] ?? 0;
       // Each agent renews on its own timer, phases spread over the interval as independent hosts' are.
       const renewalMs: number[] = [];
       /** Failed renewals by the SDK error underneath (TimeoutError: the emulator did not answer in 5 s). */
