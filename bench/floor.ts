@@ -174,11 +174,12 @@ export async function measureFloor(
       if (receipt)
         await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt }));
     }
-    // The replays after the minimal rounds, so the minimal floor is measured exactly as without them
-    // (a replayed transaction leaves moto garbage to collect, which would slow the next minimal call).
-    for (let i = 0; i < rounds; i += 1) {
-      for (const replay of replays) {
-        const { commands, keys } = replayable(replay.calls, `#floor${i}`, { runs, locks });
+    // The replays after the minimal rounds, so the minimal floor is measured exactly as without them,
+    // and each path's rounds together: a replayed transaction leaves moto garbage to collect (it
+    // copies the tables), which would slow whatever call came next.
+    for (const replay of replays) {
+      for (let i = 0; i < rounds; i += 1) {
+        const { commands, keys } = replayable(replay.calls, `#${replay.path}${i}`, { runs, locks });
         replayKeys.push(...keys);
         for (const [index, command] of commands.entries()) {
           if (!command) continue;
