@@ -5,7 +5,7 @@
  * on this machine, never pass/fail limits; compare ratios within a run (ZeroMQ against its floor on
  * the same emulator), not absolute numbers across machines. docs/benchmarks.md explains each figure.
  *
- *   npm run bench                    # all of them (about 25 minutes on 2 cores)
+ *   npm run bench                    # all of them (about 12 minutes on 2 quiet cores, 25 busy)
  *   npm run bench -- requests zmq    # only those whose name contains "requests" or "zmq"; the other
  *                                    # benches' figures in latest.json are kept, each with its own date
  *   npm run bench -- --list          # the names
