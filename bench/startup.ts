@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../core/log';
 import { ensureConsoleBuilt } from '../functions/local/console-build';
+import { emulatorEnv } from '../infra/local/emulator';
 import { withBenchStack } from './harness';
 import { median, round } from './stats';
 
@@ -137,10 +138,7 @@ export async function startupTimes(runs = 3): Promise<Record<string, unknown>> {
         return timeToLine(process.execPath, [...entry, '--config', config], {
           cwd: dir,
           env: {
-            AWS_ENDPOINT_URL: emulator.endpoint,
-            AWS_REGION: emulator.region,
-            AWS_ACCESS_KEY_ID: emulator.credentials.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: emulator.credentials.secretAccessKey,
+            ...emulatorEnv(emulator),
             CLOVER_PREFIX: prefix,
           },
           ready: /agent started/,

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { ContactService } from '../../core/contacts';
 import { AlreadyExistsError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import type { Emulator } from '../../infra/local/emulator';
+import { type Emulator, emulatorEnv } from '../../infra/local/emulator';
 
 const REPO = resolve(import.meta.dirname, '../..');
 export const DEMO_CONFIG = join(REPO, 'functions/local/demo/agent.yaml');
@@ -89,10 +89,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         cwd: REPO,
         env: {
           ...process.env,
-          AWS_ENDPOINT_URL: options.emulator.endpoint,
-          AWS_REGION: options.emulator.region,
-          AWS_ACCESS_KEY_ID: options.emulator.credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: options.emulator.credentials.secretAccessKey,
+          ...emulatorEnv(options.emulator),
           CLOVER_PREFIX: options.prefix,
           NODE_OPTIONS: '',
           ...options.env,

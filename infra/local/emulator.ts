@@ -42,6 +42,22 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
+/**
+ * The environment a child process (an agent, the local runtime, a dispatcher) needs to reach the
+ * emulator: the AWS SDK reads its endpoint, region and credentials from these variables.
+ */
+export function emulatorEnv(
+  emulator: Pick<Emulator, 'endpoint' | 'region' | 'credentials'>,
+  endpoint = emulator.endpoint,
+): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: emulator.region,
+    AWS_ACCESS_KEY_ID: emulator.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: emulator.credentials.secretAccessKey,
+  };
+}
+
 export interface StartEmulatorOptions {
   readonly log?: Logger;
   /** @default process.env */

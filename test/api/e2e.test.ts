@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { CloverApiClient } from '../../core/api/client';
 import { silentLogger } from '../../core/log';
 import { startLocalRuntime } from '../../functions/local/runtime';
+import { emulatorEnv } from '../../infra/local/emulator';
 import { useEmulator } from '../harness';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
 
@@ -28,10 +29,7 @@ test('a REMOTE job created through the API is fired by the local clock, run by a
     log: silentLogger,
     prefix: aws.prefix,
     env: {
-      AWS_ENDPOINT_URL: aws.emulator.endpoint,
-      AWS_REGION: aws.emulator.region,
-      AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+      ...emulatorEnv(aws.emulator),
     },
     envFile: join(stateDir, 'local.env'),
     apiPort: 0,

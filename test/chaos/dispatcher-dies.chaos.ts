@@ -25,6 +25,7 @@ import { Dispatcher, type DispatcherDeps } from '../../core/dispatch';
 import type { DispatchEnvelope } from '../../core/envelope';
 import { fireRunId, isoSeconds } from '../../core/model';
 import type { Delivery, DeliveryTarget } from '../../core/ports';
+import { emulatorEnv } from '../../infra/local/emulator';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
@@ -52,10 +53,7 @@ function fireAndDie(fire: { jobId: string; scheduledTime: string }): Promise<Nod
     {
       env: {
         ...process.env,
-        AWS_ENDPOINT_URL: aws.emulator.endpoint,
-        AWS_REGION: aws.emulator.region,
-        AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+        ...emulatorEnv(aws.emulator),
         CLOVER_PREFIX: aws.prefix,
         NODE_OPTIONS: '',
         NODE_NO_WARNINGS: '1',

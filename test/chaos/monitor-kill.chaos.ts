@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { controlPlane } from '../../core/adapters/control-plane';
 import type { Run } from '../../core/model';
+import { emulatorEnv } from '../../infra/local/emulator';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { waitFor } from '../harness/wait';
@@ -35,10 +36,7 @@ class MonitorProcess {
     this.child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env: {
         ...process.env,
-        AWS_ENDPOINT_URL: aws.emulator.endpoint,
-        AWS_REGION: aws.emulator.region,
-        AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+        ...emulatorEnv(aws.emulator),
         CLOVER_PREFIX: aws.prefix,
         CLOVER_MONITOR_LOOP_SECONDS: '1',
         CLOVER_MONITOR_RUN_SECONDS: '900',

@@ -13,6 +13,7 @@ import { after } from 'node:test';
 import { CloverApiClient } from '../../core/api/client';
 import { silentLogger } from '../../core/log';
 import { type LocalRuntime, startLocalRuntime } from '../../functions/local/runtime';
+import { emulatorEnv } from '../../infra/local/emulator';
 // @ts-expect-error: a plain ES module script without types
 import { buildCli } from '../../scripts/build-cli.mjs';
 import { type EmulatorHandle, useEmulator } from '../harness';
@@ -58,10 +59,7 @@ export function useCliStack(): { readonly aws: EmulatorHandle; ready(): Promise<
       retryMs: 1000,
       monitorMs: 1000,
       env: {
-        AWS_ENDPOINT_URL: aws.emulator.endpoint,
-        AWS_REGION: aws.emulator.region,
-        AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+        ...emulatorEnv(aws.emulator),
       },
     });
     const server = runtime.api;

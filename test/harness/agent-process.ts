@@ -17,6 +17,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
+import { emulatorEnv } from '../../infra/local/emulator';
 import type { EmulatorHandle } from './index';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -220,10 +221,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
     detached: options.detached === true,
     env: {
       ...process.env,
-      AWS_ENDPOINT_URL: options.endpoint ?? aws.emulator.endpoint,
-      AWS_REGION: aws.emulator.region,
-      AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+      ...emulatorEnv(aws.emulator, options.endpoint),
       CLOVER_PREFIX: aws.prefix,
       CLOVER_TEST_WORKER_ID: options.workerId,
       CLOVER_TEST_EXEC_FILE: execFile,

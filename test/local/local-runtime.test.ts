@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { controlPlane } from '../../core/adapters/control-plane';
+import { emulatorEnv } from '../../infra/local/emulator';
 import { useEmulator } from '../harness';
 
 const aws = useEmulator();
@@ -26,10 +27,7 @@ test('npm start provisions, fires schedules at their time, logs each transition,
       cwd: workdir,
       env: {
         ...process.env,
-        AWS_ENDPOINT_URL: aws.emulator.endpoint,
-        AWS_REGION: aws.emulator.region,
-        AWS_ACCESS_KEY_ID: aws.emulator.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: aws.emulator.credentials.secretAccessKey,
+        ...emulatorEnv(aws.emulator),
         CLOVER_PREFIX: aws.prefix,
         // Any free port: other stacks on this machine may hold 8080.
         PORT: '0',
