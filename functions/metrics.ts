@@ -27,6 +27,8 @@ export const METRICS = {
   runsRecovered: { name: 'RunsRecovered', unit: 'Count' },
   runsLost: { name: 'RunsLost', unit: 'Count' },
   runsTimedOut: { name: 'RunsTimedOut', unit: 'Count' },
+  /** DISPATCHED runs left unclaimed whose envelope the monitor sent again (a lost send). */
+  runsResent: { name: 'RunsResent', unit: 'Count' },
   workersExpired: { name: 'WorkersExpired', unit: 'Count' },
   misfires: { name: 'Misfires', unit: 'Count' },
   /** Sweep steps that failed (each is logged with its error). */

@@ -62,6 +62,7 @@ test('publishes each sweep as EMF metrics: the no-live-worker gauge and failover
         runsRecovered: 1,
         runsLost: 0,
         runsTimedOut: 0,
+        runsResent: 3,
         workersExpired: 1,
         misfiresSkipped: 0,
         catchUpFires: 0,
@@ -83,6 +84,7 @@ test('publishes each sweep as EMF metrics: the no-live-worker gauge and failover
   assert.equal(line.Stage, 'clover-test');
   assert.equal(line.JobsWithoutLiveWorker, 2);
   assert.equal(line.RunsRecovered, 1);
+  assert.equal(line.RunsResent, 3);
   const [directive] = line._aws.CloudWatchMetrics;
   assert.equal(directive?.Namespace, 'Clover');
   assert.deepEqual(directive?.Dimensions, [['Stage']]);

@@ -17,7 +17,7 @@ export interface MonitorHandlerDeps {
   readonly runSeconds?: number;
   readonly sleep?: (ms: number) => Promise<unknown>;
   readonly now?: () => number;
-  /** Each sweep's counts in EMF (functions/metrics.ts): failover, misfires, jobs without a live worker. @default noMetrics */
+  /** Each sweep's counts in EMF (functions/metrics.ts): failover, lost sends resent, misfires, jobs without a live worker. @default noMetrics */
   readonly metrics?: EmfMetrics;
 }
 
@@ -72,6 +72,7 @@ function publish(metrics: EmfMetrics, report: SweepReport): void {
   metrics.put('runsRecovered', report.runsRecovered);
   metrics.put('runsLost', report.runsLost);
   metrics.put('runsTimedOut', report.runsTimedOut);
+  metrics.put('runsResent', report.runsResent);
   metrics.put('workersExpired', report.workersExpired);
   metrics.put('misfires', report.misfiresSkipped + report.catchUpFires + report.deadLettersDrained);
   metrics.put('monitorStepErrors', report.errors.length);

@@ -174,6 +174,7 @@ export class CloverObservability extends Construct {
         metric('runsRecovered', { label: 'recovered (re-dispatched)' }),
         metric('runsLost', { label: 'lost' }),
         metric('runsTimedOut', { label: 'timed out' }),
+        metric('runsResent', { label: 'unclaimed, envelope resent' }),
         metric('workersExpired', { label: 'worker leases expired' }),
         metric('misfires', { label: 'misfires' }),
       ]),
