@@ -131,6 +131,35 @@ export class Marks {
   }
 }
 
+/**
+ * A chaos agent's config: its pool, capacity and lease (renewed every 2 s), any `extra` lines, and the
+ * chaos handler. Leases are long where a scenario's fault must not cost agents their leases.
+ */
+export function chaosAgentConfig(
+  pool: string,
+  { capacity, leaseTtlSeconds, extra = [] }: { capacity: number; leaseTtlSeconds: number; extra?: string[] },
+): string {
+  return [
+    `pool: ${pool}`,
+    `capacity: ${capacity}`,
+    'heartbeatIntervalSeconds: 2',
+    `leaseTtlSeconds: ${leaseTtlSeconds}`,
+    ...extra,
+    chaosHandlerConfig(),
+  ].join('\n');
+}
+
+/** Agents of one config started together, once each has logged `agent started`. */
+export async function startChaosAgents(
+  agents: AgentFleet,
+  workerIds: readonly string[],
+  options: Omit<StartAgentOptions, 'workerId'>,
+): Promise<AgentProcess[]> {
+  const fleet = await Promise.all(workerIds.map((workerId) => agents.start({ ...options, workerId })));
+  await Promise.all(fleet.map((agent) => agent.waitForLog(/agent started/)));
+  return fleet;
+}
+
 /** Agent config lines declaring the chaos handler (as `chaos`). */
 export function chaosHandlerConfig(): string {
   return ['handlers:', '  chaos:', `    module: ${HANDLERS}`, '    export: chaos'].join('\n');

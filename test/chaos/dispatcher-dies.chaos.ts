@@ -30,7 +30,7 @@ import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally } from './chaos';
+import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -71,17 +71,8 @@ test('a dispatcher killed or failing between the run write and the send: the rep
   const marks = await Marks.create(NAME);
   await aws.provisioned();
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix });
-  const config = [
-    'pool: default',
-    'capacity: 4',
-    'heartbeatIntervalSeconds: 2',
-    'leaseTtlSeconds: 30',
-    chaosHandlerConfig(),
-  ].join('\n');
-  const fleet = await Promise.all(
-    ['dd1', 'dd2'].map((workerId) => agents.start({ aws, workerId, config, env: marks.env })),
-  );
-  await Promise.all(fleet.map((agent) => agent.waitForLog(/agent started/)));
+  const config = chaosAgentConfig('default', { capacity: 4, leaseTtlSeconds: 30 });
+  const fleet = await startChaosAgents(agents, ['dd1', 'dd2'], { aws, config, env: marks.env });
   for (const jobId of JOBS) {
     await plane.jobService.define({
       jobId,

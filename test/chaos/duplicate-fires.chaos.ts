@@ -16,7 +16,7 @@ import { fireRunId, isoSeconds } from '../../core/model';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally } from './chaos';
+import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -33,17 +33,8 @@ test('duplicate, concurrent, late and out-of-order fires of the same instants: o
     controlPlane({ clients: aws.clients, prefix: aws.prefix }),
   );
   const [plane] = planes as [ControlPlane];
-  const config = [
-    'pool: dup',
-    'capacity: 4',
-    'heartbeatIntervalSeconds: 2',
-    'leaseTtlSeconds: 30',
-    chaosHandlerConfig(),
-  ].join('\n');
-  const fleet = await Promise.all(
-    ['d1', 'd2'].map((workerId) => agents.start({ aws, workerId, config, env: marks.env })),
-  );
-  await Promise.all(fleet.map((agent) => agent.waitForLog(/agent started/)));
+  const config = chaosAgentConfig('dup', { capacity: 4, leaseTtlSeconds: 30 });
+  const fleet = await startChaosAgents(agents, ['d1', 'd2'], { aws, config, env: marks.env });
   const loop = monitorLoop(plane, 1000);
 
   const jobs = ['dup-allow', 'dup-forbid'] as const;

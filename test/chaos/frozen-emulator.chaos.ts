@@ -23,7 +23,7 @@ import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally } from './chaos';
+import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -46,17 +46,8 @@ test('the emulator frozen (SIGSTOP) and resumed in cycles while runs finish and 
   if (motoPid === undefined) throw new Error('this scenario freezes a moto_server it started itself');
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
   // Leases far longer than a freeze (plus the SDK's deadlines and a loaded machine's stalls).
-  const config = [
-    'pool: frozen',
-    'capacity: 10',
-    'heartbeatIntervalSeconds: 2',
-    'leaseTtlSeconds: 90',
-    chaosHandlerConfig(),
-  ].join('\n');
-  const fleet = await Promise.all(
-    ['f1', 'f2'].map((workerId) => agents.start({ aws, workerId, config, env: marks.env })),
-  );
-  await Promise.all(fleet.map((agent) => agent.waitForLog(/agent started/)));
+  const config = chaosAgentConfig('frozen', { capacity: 10, leaseTtlSeconds: 90 });
+  const fleet = await startChaosAgents(agents, ['f1', 'f2'], { aws, config, env: marks.env });
   const loop = monitorLoop(plane, 1000);
   await plane.jobService.define({
     jobId: 'frozen',

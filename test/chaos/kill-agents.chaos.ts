@@ -16,7 +16,7 @@ import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally, useSupervisor } from './chaos';
+import { Chaos, chaosAgentConfig, Marks, report, settled, tally, useSupervisor } from './chaos';
 
 const aws = useEmulator();
 const supervisor = useSupervisor();
@@ -34,14 +34,11 @@ test('kill -9 of agents mid-run, repeatedly, restarted at once or after their le
   // Short leases so a dead agent is noticed soon (TTL + a 1 s sweep); an agent that stalls past its
   // lease on a loaded machine exits 3 and is restarted like any other: its runs are recovered too, and
   // a fire that finds no live agent meanwhile is retried by the job's policy.
-  const config = [
-    'pool: kill',
-    'capacity: 6',
-    'heartbeatIntervalSeconds: 2',
-    'leaseTtlSeconds: 12',
-    'drainGraceSeconds: 2',
-    chaosHandlerConfig(),
-  ].join('\n');
+  const config = chaosAgentConfig('kill', {
+    capacity: 6,
+    leaseTtlSeconds: 12,
+    extra: ['drainGraceSeconds: 2'],
+  });
   const fleet = await Promise.all(
     ['k1', 'k2', 'k3'].map((workerId) => supervisor.start(agents, { aws, workerId, config, env: marks.env })),
   );

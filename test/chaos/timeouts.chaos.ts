@@ -20,7 +20,7 @@ import type { Run } from '../../core/model';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally } from './chaos';
+import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -45,17 +45,8 @@ test('handlers past their timeouts among failing and retried ones: TIMED_OUT onc
   const marks = await Marks.create(NAME);
   await aws.provisioned();
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
-  const config = [
-    'pool: to',
-    'capacity: 8',
-    'heartbeatIntervalSeconds: 2',
-    'leaseTtlSeconds: 30',
-    chaosHandlerConfig(),
-  ].join('\n');
-  const fleet = await Promise.all(
-    ['t1', 't2'].map((workerId) => agents.start({ aws, workerId, config, env: marks.env })),
-  );
-  await Promise.all(fleet.map((agent) => agent.waitForLog(/agent started/)));
+  const config = chaosAgentConfig('to', { capacity: 8, leaseTtlSeconds: 30 });
+  const fleet = await startChaosAgents(agents, ['t1', 't2'], { aws, config, env: marks.env });
   const loop = monitorLoop(plane, 1000);
   for (const [jobId, spec] of Object.entries(JOBS)) {
     await plane.jobService.define({
