@@ -193,11 +193,18 @@ export class Monitor {
     let jobs: Job[] = [];
     let workers: Worker[] = [];
     const handled = new Set<string>();
+    // The DISPATCHED and RUNNING runs, read once for the three steps that go through them (a failed
+    // read fails each of them). Runs a step acts on are in `handled`, so later steps skip them.
+    let active: Promise<Run[]> | undefined;
+    const activeRuns = () => {
+      active ??= this.activeRuns();
+      return active;
+    };
     await step('leases', async () => {
-      workers = await this.leases(now, report, handled);
+      workers = await this.leases(await activeRuns(), now, report, handled);
     });
-    await step('deadlines', () => this.deadlines(now, report, handled));
-    await step('unclaimed', () => this.resendUnclaimed(now, report, handled));
+    await step('deadlines', async () => this.deadlines(await activeRuns(), now, report, handled));
+    await step('unclaimed', async () => this.resendUnclaimed(await activeRuns(), now, report, handled));
     await step('retries', async () => {
       report.retriesDispatched = await this.deps.dispatcher.retryDue();
     });
@@ -264,8 +271,12 @@ export class Monitor {
    * lease was registered again after the claim (an agent restarted under a fixed `workerId`, e.g. by
    * systemd after a kill -9, within its old lease's TTL) is a new process that never ran it.
    */
-  private async leases(now: number, report: SweepReport, handled: Set<string>): Promise<Worker[]> {
-    const active = await this.activeRuns();
+  private async leases(
+    active: readonly Run[],
+    now: number,
+    report: SweepReport,
+    handled: Set<string>,
+  ): Promise<Worker[]> {
     const workers = await this.deps.workers.list();
     const alive = new Map<string, Worker>();
     for (const worker of workers) {
@@ -325,8 +336,13 @@ export class Monitor {
     await this.deps.alerts.raise({ kind: 'lost', jobId: run.jobId, runId: run.runId, message, at: now });
   }
 
-  private async deadlines(now: number, report: SweepReport, handled: Set<string>): Promise<void> {
-    for (const run of await this.activeRuns()) {
+  private async deadlines(
+    active: readonly Run[],
+    now: number,
+    report: SweepReport,
+    handled: Set<string>,
+  ): Promise<void> {
+    for (const run of active) {
       if (handled.has(run.runId) || run.deadlineAt === undefined || run.deadlineAt > now) continue;
       let timedOut: Run;
       try {
@@ -347,6 +363,7 @@ export class Monitor {
         if (error instanceof RunNotInStateError || error instanceof StaleFenceError) continue;
         throw error;
       }
+      handled.add(run.runId);
       await this.fireDependents(timedOut);
       report.runsTimedOut += 1;
       await this.deps.alerts.raise({
@@ -364,14 +381,15 @@ export class Monitor {
    * whose worker is gone were handled by the lease step; a run claimed or moved on meanwhile is
    * skipped by the dispatcher (status, fence) or refused at the claim.
    */
-  private async resendUnclaimed(now: number, report: SweepReport, handled: Set<string>): Promise<void> {
+  private async resendUnclaimed(
+    active: readonly Run[],
+    now: number,
+    report: SweepReport,
+    handled: Set<string>,
+  ): Promise<void> {
     const before = now - this.unclaimedResendMs;
-    const dispatched = await this.deps.runs.listByStatus('DISPATCHED', {
-      limit: this.maxActive,
-      order: 'oldest',
-    });
-    for (const run of dispatched) {
-      if (handled.has(run.runId) || run.resentFence === run.fence) continue;
+    for (const run of active) {
+      if (run.status !== 'DISPATCHED' || handled.has(run.runId) || run.resentFence === run.fence) continue;
       if ((run.dispatchedAt ?? run.updatedAt) > before) continue;
       const resent = await this.deps.dispatcher.resend(run).catch((error: unknown) => {
         this.deps.log.log('warn', 'unclaimed run not resent; the next sweep tries again', {

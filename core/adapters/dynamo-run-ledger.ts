@@ -68,6 +68,11 @@ export const DEFAULT_RUN_QUERY_LIMIT = 50;
 /** Attempts at a transaction that DynamoDB cancelled for a conflicting concurrent transaction. */
 const TRANSACTION_CONFLICT_ATTEMPTS = 5;
 
+/** Before attempt `attempt + 1` of a conflicted transaction: a random pause, doubling its bound each time. */
+function conflictPause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
+}
+
 export interface DynamoRunLedgerOptions {
   readonly client: DynamoDBClient;
   /** Physical name of the runs table: key `runId`; GSIs `byJob` (jobId, scheduledTime) and `byStatus` (status, scheduledTime), projecting ALL. */
@@ -202,7 +207,7 @@ export class DynamoRunLedger implements RunLedger {
         },
       );
       if (outcome === 'ok') return;
-      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
+      await conflictPause(attempt);
     }
   }
 
@@ -386,8 +391,7 @@ export class DynamoRunLedger implements RunLedger {
           recovered: change.health === 'healthy' && failing,
         };
       }
-      if (outcome === 'conflict')
-        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
+      if (outcome === 'conflict') await conflictPause(attempt);
     }
     throw new CloverError('unavailable', `finishing run ${run.runId}: the job's lock item kept changing`, {
       retryable: true,

@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsClients } from '../../core/adapters/aws-clients';
 import { DynamoDependencyJoins } from '../../core/adapters/dynamo-dependency-joins';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
 import { DynamoLockStore, DynamoRunLedger, RUN_RETENTION_MS } from '../../core/adapters/dynamo-run-ledger';
 import { DynamoWorkerRegistry } from '../../core/adapters/dynamo-worker-registry';
+import type { ProvisionedStack } from '../../core/adapters/provision';
+import { claimFromEnvelope, envelopeFor } from '../../core/envelope';
 import { CloverError } from '../../core/errors';
 import { jobLockKey } from '../../core/model';
 import { dependencyJoinsContract } from '../../core/testing/contracts/dependency-joins';
@@ -23,21 +25,27 @@ import { LostAnswerProxy } from '../harness/lost-answer-proxy';
 
 const aws = useEmulator();
 
+/** The job store and run ledger over `client` (the emulator's, or one through a proxy). */
+function jobsAndLedger(client: DynamoDBClient, tables: ProvisionedStack['tables']) {
+  return {
+    jobs: new DynamoJobStore({ client, table: tables.jobs }),
+    ledger: new DynamoRunLedger({
+      client,
+      runsTable: tables.runs,
+      locksTable: tables.locks,
+      jobsTable: tables.jobs,
+    }),
+  };
+}
+
 async function stores() {
   const stack = await aws.provisioned();
   const client = aws.clients.dynamodb;
-  const locks = new DynamoLockStore({ client, table: stack.tables.locks });
   return {
     client,
     stack,
-    jobs: new DynamoJobStore({ client, table: stack.tables.jobs }),
-    ledger: new DynamoRunLedger({
-      client,
-      runsTable: stack.tables.runs,
-      locksTable: stack.tables.locks,
-      jobsTable: stack.tables.jobs,
-    }),
-    locks,
+    ...jobsAndLedger(client, stack.tables),
+    locks: new DynamoLockStore({ client, table: stack.tables.locks }),
     joins: new DynamoDependencyJoins({ client, table: stack.tables.locks }),
     workers: new DynamoWorkerRegistry({ client, table: stack.tables.workers }),
   };
@@ -113,18 +121,7 @@ describe('a conditional write the SDK sends twice (the first landed, its answer 
       clients.destroy();
       await proxy.close();
     });
-    const client = clients.dynamodb;
-    return {
-      proxy,
-      direct: ledger,
-      jobs: new DynamoJobStore({ client, table: stack.tables.jobs }),
-      ledger: new DynamoRunLedger({
-        client,
-        runsTable: stack.tables.runs,
-        locksTable: stack.tables.locks,
-        jobsTable: stack.tables.jobs,
-      }),
-    };
+    return { proxy, direct: ledger, ...jobsAndLedger(clients.dynamodb, stack.tables) };
   }
 
   it('a job put and a job delete succeed; a real conflict still fails', async () => {
@@ -148,19 +145,7 @@ describe('a conditional write the SDK sends twice (the first landed, its answer 
     await ledger.create(run);
     await assert.rejects(direct.create(run), { code: 'already_fired' }, 'a second fire still collides');
     proxy.loseNext('UpdateItem');
-    const claim = {
-      workerId: 'w-1',
-      fence: 1,
-      at: T0 + 10,
-      expect: {
-        jobId: run.jobId,
-        scheduledTime: run.scheduledTime,
-        handler: run.handler,
-        payload: run.payload,
-        attempt: run.attempt,
-        deadlineAt: T0 + 60_000,
-      },
-    };
+    const claim = claimFromEnvelope(envelopeFor(run, T0 + 60_000, T0), 'w-1', T0 + 10);
     const claimed = await ledger.claim(run.runId, claim);
     assert.equal(claimed.status, 'RUNNING');
     assert.equal(claimed.startedAt, T0 + 10);

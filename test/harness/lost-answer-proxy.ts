@@ -12,6 +12,7 @@
  * assert.equal(proxy.lost, 1);
  */
 import { createServer, request, type Server } from 'node:http';
+import { listenOnLoopback } from './loopback';
 
 export class LostAnswerProxy {
   private readonly toLose: string[] = [];
@@ -51,13 +52,7 @@ export class LostAnswerProxy {
       forward.on('error', () => incoming.socket.destroy());
       incoming.pipe(forward);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-    proxy = new LostAnswerProxy(server, `http://127.0.0.1:${address.port}`);
+    proxy = new LostAnswerProxy(server, await listenOnLoopback(server));
     return proxy;
   }
 

@@ -17,6 +17,7 @@
  * await proxy.close();
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { listenOnLoopback } from './loopback';
 
 export class OutageProxy {
   private readonly sockets = new Set<Socket>();
@@ -37,13 +38,7 @@ export class OutageProxy {
     const targetHost = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
     let proxy: OutageProxy | undefined;
     const server = createServer((client) => proxy?.accept(client, targetHost, targetPort));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-    proxy = new OutageProxy(server, `http://127.0.0.1:${address.port}`);
+    proxy = new OutageProxy(server, await listenOnLoopback(server));
     return proxy;
   }
 

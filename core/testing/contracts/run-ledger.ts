@@ -381,10 +381,8 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
     it('records the job health: the first success after failures is a recovery, once, also for a job without a lock', async () => {
       const { ledger, locks } = await makeSubject();
       const jobId = uniqueId('job');
-      const finishOne = async (
-        minute: number,
-        to: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'LOST' | 'CANCELLED',
-      ) => {
+      /** A RUNNING run of the job (which allows overlap), fired at `minute`. */
+      const running = async (minute: number) => {
         const run = sampleRun({
           jobId,
           status: 'RUNNING',
@@ -392,6 +390,13 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
           scheduledTime: `2026-01-30T10:0${minute}:00Z`,
         });
         await ledger.create(run);
+        return run;
+      };
+      const finishOne = async (
+        minute: number,
+        to: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'LOST' | 'CANCELLED',
+      ) => {
+        const run = await running(minute);
         const health = to === 'SUCCEEDED' ? 'healthy' : to === 'CANCELLED' ? undefined : 'failing';
         return ledger.finish(run, { from: ['RUNNING'], fence: 1, to, at: T0 + minute, health });
       };
@@ -407,18 +412,7 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
       assert.equal((await locks.get(jobLockKey(jobId)))?.failing, undefined);
       assert.equal((await finishOne(5, 'SUCCEEDED')).recovered, false);
       await finishOne(6, 'LOST');
-      const runs = await Promise.all(
-        [7, 8, 9].map(async (minute) => {
-          const run = sampleRun({
-            jobId,
-            status: 'RUNNING',
-            concurrency: 'ALLOW',
-            scheduledTime: `2026-01-30T10:0${minute}:00Z`,
-          });
-          await ledger.create(run);
-          return run;
-        }),
-      );
+      const runs = await Promise.all([7, 8, 9].map(running));
       const together = await Promise.all(
         runs.map((run) =>
           ledger.finish(run, {
