@@ -8,7 +8,7 @@ import { type CallOutput, CloverApiClient } from '../core/api/client';
 import type { Route, RouteId } from '../core/api/routes';
 import type { Connection } from './connection';
 
-export { CloverApiError } from '../core/api/client';
+export { ApiTimeoutError, CloverApiError } from '../core/api/client';
 
 /** What a route answers: its response schema's output, or undefined for 204 routes. */
 export type ResponseOf<Id extends RouteId> = CallOutput<Extract<Route, { id: Id }>>;
@@ -31,6 +31,8 @@ function guardedFetch(connection: Connection, fetchImpl: typeof fetch): typeof f
     try {
       response = await fetchImpl(input, init);
     } catch (error) {
+      // The client's own deadline: it reports that itself (ApiTimeoutError).
+      if (init?.signal?.aborted) throw error;
       const cause =
         error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : '';
       throw new ApiUnreachableError(

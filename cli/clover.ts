@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '../core/errors';
-import { ApiUnreachableError, CloverApiError } from './client';
+import { ApiTimeoutError, ApiUnreachableError, CloverApiError } from './client';
 import { single } from './command';
 import { contactsCommand } from './contacts';
 import {
@@ -140,6 +140,10 @@ function report(error: unknown, io: CliIo): number {
         ? 'Is the local runtime running (npm start)? Elsewhere, pass --endpoint or set CLOVER_API_URL.'
         : `The endpoint came from ${error.endpointFrom}.`,
     );
+    return EXIT_UNAVAILABLE;
+  }
+  if (error instanceof ApiTimeoutError) {
+    io.err(`error: ${error.message}`);
     return EXIT_UNAVAILABLE;
   }
   if (error instanceof ValidationError) {

@@ -8,6 +8,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESClient } from '@aws-sdk/client-ses';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
@@ -40,6 +41,8 @@ export interface AwsClients {
   readonly sqs: SQSClient;
   readonly scheduler: SchedulerClient;
   readonly ses: SESClient;
+  /** The dispatcher's CURVE key pair (read at cold start) and the key generator's writes. */
+  readonly secretsManager: SecretsManagerClient;
   readonly region: string;
   /** The emulator's endpoint, or undefined for AWS itself. */
   readonly endpoint: string | undefined;
@@ -68,9 +71,10 @@ export const CALL_TIMEOUT_MS = {
   dynamodb: 5_000,
   /** SQS calls other than long polls (send, delete, visibility, queue admin). */
   sqs: 5_000,
-  /** Scheduler and SES: control-plane calls, rarer and a little slower. */
+  /** Scheduler, SES and Secrets Manager: control-plane calls, rarer and a little slower. */
   scheduler: 10_000,
   ses: 10_000,
+  secretsManager: 10_000,
 } as const;
 const LOOPBACK_CONNECT_TIMEOUT_MS = 1_000;
 const REMOTE_CONNECT_TIMEOUT_MS = 3_000;
@@ -118,15 +122,17 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
   const sqs = new SQSClient(common(timeouts.sqs, Math.max(timeouts.sqs, longPollTimeoutMs(20))));
   const scheduler = new SchedulerClient(common(timeouts.scheduler));
   const ses = new SESClient(common(timeouts.ses));
+  const secretsManager = new SecretsManagerClient(common(timeouts.secretsManager));
   return {
     dynamodb,
     sqs,
     scheduler,
     ses,
+    secretsManager,
     region,
     endpoint,
     destroy() {
-      for (const client of [dynamodb, sqs, scheduler, ses]) client.destroy();
+      for (const client of [dynamodb, sqs, scheduler, ses, secretsManager]) client.destroy();
     },
   };
 }

@@ -4,7 +4,7 @@
  * start by the dispatcher; neither key ever sits in a template or an environment variable.
  *
  * @example
- * const keys = await readCurveKeySecret(new SecretsManagerClient({}), process.env.CLOVER_DISPATCHER_ZMQ_SECRET_ARN);
+ * const keys = await readCurveKeySecret(awsClients().secretsManager, process.env.CLOVER_DISPATCHER_ZMQ_SECRET_ARN);
  */
 import {
   GetSecretValueCommand,

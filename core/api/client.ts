@@ -37,6 +37,24 @@ export class CloverApiError extends Error {
   }
 }
 
+/** The API did not answer (headers and body) within the client's deadline. */
+export class ApiTimeoutError extends Error {
+  constructor(
+    readonly url: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`no answer from the Clover API within ${timeoutMs} ms (${url})`);
+    this.name = 'ApiTimeoutError';
+  }
+}
+
+/**
+ * A request's deadline, headers and body together. The API answers in well under a second; this is
+ * for a hung endpoint (a black-holed path, a wedged proxy), which must fail the call, not hold the
+ * CLI or the agent's sync forever.
+ */
+export const API_TIMEOUT_MS = 30_000;
+
 export interface CloverApiClientOptions {
   /** Where the API is served, without `/api`: `http://127.0.0.1:8080`. */
   readonly baseUrl: string;
@@ -44,6 +62,8 @@ export interface CloverApiClientOptions {
   readonly fetch?: typeof fetch;
   /** Extra headers on every request (SigV4 signing is done by a `fetch` wrapper instead). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** @default API_TIMEOUT_MS */
+  readonly timeoutMs?: number;
 }
 
 export class CloverApiClient {
@@ -74,9 +94,24 @@ export class CloverApiClient {
       if (value !== undefined) search.set(key, String(value));
     }
     const qs = search.toString();
-    const response = await this.request(route.method.toUpperCase(), `${path}${qs ? `?${qs}` : ''}`, body);
+    const target = `${path}${qs ? `?${qs}` : ''}`;
+    const response = await this.request(route.method.toUpperCase(), target, body);
     if (response.status === 204) return undefined as CallOutput<RouteById<K>>;
-    return (await response.json()) as CallOutput<RouteById<K>>;
+    // The body streams under the same deadline as the headers.
+    return (await response.json().catch(this.timedOut(target))) as CallOutput<RouteById<K>>;
+  }
+
+  private timedOut(path: string): (error: unknown) => never {
+    return (error) => {
+      if ((error as { name?: unknown } | null)?.name === 'TimeoutError') {
+        throw new ApiTimeoutError(`${this.options.baseUrl}${path}`, this.timeoutMs);
+      }
+      throw error;
+    };
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? API_TIMEOUT_MS;
   }
 
   /** A raw request (for malformed input in tests, or routes by path); throws CloverApiError on non-2xx. */
@@ -88,6 +123,7 @@ export class CloverApiClient {
   ): Promise<Response> {
     const response = await this.fetch(`${this.options.baseUrl}${path}`, {
       method,
+      signal: AbortSignal.timeout(this.timeoutMs),
       headers: {
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -96,12 +132,13 @@ export class CloverApiClient {
         ...headers,
       },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
+    }).catch(this.timedOut(path));
     if (response.ok) return response;
     let error: Partial<ApiErrorBody> = {};
     try {
-      error = (await response.json()) as ApiErrorBody;
-    } catch {
+      error = (await response.json().catch(this.timedOut(path))) as ApiErrorBody;
+    } catch (cause) {
+      if (cause instanceof ApiTimeoutError) throw cause;
       // not JSON: keep the status
     }
     throw new CloverApiError(

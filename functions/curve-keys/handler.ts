@@ -1,4 +1,4 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { sharedAwsClients } from '../../core/adapters/aws-clients';
 import { readCurveKeySecret, writeCurveKeySecret } from '../../core/adapters/curve-key-secret';
 import { type CurveKeyPair, generateCurveKeyPair } from '../../core/adapters/zmq-protocol';
 
@@ -83,12 +83,16 @@ export function makeCurveKeysHandler(deps: CurveKeysDeps) {
   };
 }
 
+const CLOUDFORMATION_RESPONSE_TIMEOUT_MS = 30_000;
+
 /** PUTs the response body as CloudFormation expects: no content type, explicit length. */
 export async function putResponse(url: string, response: CurveKeysResponse): Promise<void> {
   const body = JSON.stringify(response);
   const res = await fetch(url, {
     method: 'PUT',
     body,
+    // A hung answer must not hold the custom resource until Lambda's own timeout.
+    signal: AbortSignal.timeout(CLOUDFORMATION_RESPONSE_TIMEOUT_MS),
     headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(body)) },
   });
   if (!res.ok) throw new Error(`CloudFormation response refused: HTTP ${res.status}`);
@@ -98,7 +102,8 @@ let defaultHandler: ReturnType<typeof makeCurveKeysHandler> | undefined;
 
 export const handler = (event: CurveKeysRequest): Promise<CurveKeysResponse> => {
   if (!defaultHandler) {
-    const client = new SecretsManagerClient({});
+    // The shared clients carry a deadline on every call (aws-clients.ts).
+    const client = sharedAwsClients().secretsManager;
     defaultHandler = makeCurveKeysHandler({
       read: (arn) => readCurveKeySecret(client, arn),
       write: (arn, pair) => writeCurveKeySecret(client, arn, pair),

@@ -1,4 +1,3 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsClients } from '../../core/adapters/aws-clients';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import { readCurveKeySecret } from '../../core/adapters/curve-key-secret';
@@ -86,9 +85,10 @@ export const handler = async (
 async function buildDefault(): Promise<ReturnType<typeof makeDispatcherHandler>> {
   const config = readConfig();
   const log = functionLogger(config, 'dispatcher');
-  const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(new SecretsManagerClient({}), arn));
+  const clients = awsClients();
+  const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(clients.secretsManager, arn));
   defaultPlane = controlPlane({
-    clients: awsClients(),
+    clients,
     prefix: config.CLOVER_PREFIX,
     log,
     ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
