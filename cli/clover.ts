@@ -97,6 +97,7 @@ export function exitCodeOf(code: string): number {
     case 'INVALID_SCHEDULE':
     case 'INVALID_CURSOR':
     case 'PAYLOAD_TOO_LARGE':
+    case 'UNSUPPORTED_MEDIA_TYPE':
       return EXIT_USAGE;
     case 'UNAUTHENTICATED':
     case 'TOKEN_EXPIRED':

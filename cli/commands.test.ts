@@ -344,6 +344,7 @@ describe('errors and exit codes', () => {
     ['VALIDATION_FAILED', 400, 2],
     ['INVALID_SCHEDULE', 400, 2],
     ['PAYLOAD_TOO_LARGE', 413, 2],
+    ['UNSUPPORTED_MEDIA_TYPE', 415, 2],
     ['UNAUTHENTICATED', 401, 3],
     ['TOKEN_EXPIRED', 401, 3],
     ['FORBIDDEN', 403, 3],

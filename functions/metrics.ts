@@ -34,6 +34,11 @@ export const METRICS = {
   /** Sweep steps that failed (each is logged with its error). */
   monitorStepErrors: { name: 'MonitorStepErrors', unit: 'Count' },
   alertsSent: { name: 'AlertsSent', unit: 'Count' },
+  /**
+   * Refused sign-ins and bearer tokens at the management API; the `Kind` dimension is `sign_in` or
+   * `token`. Each is also logged (address, route, a token's hash prefix; never a secret).
+   */
+  authFailures: { name: 'AuthFailures', unit: 'Count' },
   /** Alert sends that failed (SES refused or failed), including those given up on. */
   alertSendFailures: { name: 'AlertSendFailures', unit: 'Count' },
 } as const;

@@ -75,7 +75,7 @@ export interface RouteDef {
 export function commonErrors(route: RouteDef): ApiErrorCode[] {
   const codes: ApiErrorCode[] = ['VALIDATION_FAILED', 'THROTTLED', 'UNAVAILABLE', 'INTERNAL'];
   if (route.access !== 'public') codes.push('UNAUTHENTICATED', 'TOKEN_EXPIRED', 'FORBIDDEN');
-  if (route.body) codes.push('PAYLOAD_TOO_LARGE');
+  if (route.body) codes.push('PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
   return codes;
 }
 

@@ -19,6 +19,7 @@ import {
   JobSpecSchema,
   MAX_CHANNELS_PER_CONTACT,
   MAX_PAYLOAD_BYTES,
+  MAX_PAYLOAD_DEPTH,
   PayloadSchema,
   RunSchema,
   RunStatuses,
@@ -31,6 +32,13 @@ export const API_LIMITS = {
   maxBodyBytes: 256 * 1024,
   /** Largest job payload as JSON (also 413 PAYLOAD_TOO_LARGE). */
   maxPayloadBytes: MAX_PAYLOAD_BYTES,
+  /** Deepest a job payload may nest arrays and objects (400 naming the payload's field). */
+  maxPayloadDepth: MAX_PAYLOAD_DEPTH,
+  /**
+   * Deepest a request body may nest arrays and objects (400 naming its top-level field): room for a
+   * payload of the deepest kind inside a declared-jobs body, and checked before any schema runs.
+   */
+  maxBodyDepth: MAX_PAYLOAD_DEPTH + 8,
   /** Ids (jobs, workers, contacts, groups, pools): 1-64 of letters, digits, ".", "_", "-". */
   maxIdLength: 64,
   maxDescriptionLength: 1024,
@@ -70,6 +78,7 @@ export const ApiErrorCodes = [
   'VERSION_CONFLICT',
   'RUN_NOT_IN_STATE',
   'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
   'THROTTLED',
   'UNAVAILABLE',
   'INTERNAL',
@@ -89,6 +98,7 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   VERSION_CONFLICT: 409,
   RUN_NOT_IN_STATE: 409,
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   THROTTLED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,

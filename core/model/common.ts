@@ -40,24 +40,61 @@ export const IsoInstantSchema = z
 /** Largest payload a job may carry, serialized as JSON. SQS allows 256 KiB a message; this leaves room for the envelope. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
+/**
+ * Deepest a payload may nest arrays and objects (`{"a": [1]}` is 2 levels). DynamoDB's own limit for
+ * a document is 32 levels, so a handler can store what it was given as a map; and everything
+ * downstream that walks a payload recursively (JSON.stringify in the envelope, the audit record, the
+ * console's and the CLI's renderers) stays far from the stack's limit. Checked without recursion.
+ */
+export const MAX_PAYLOAD_DEPTH = 32;
+
+/**
+ * The path to the first place where `value` nests arrays and objects more than `max` levels deep,
+ * or null when it does not. Iterative (an explicit stack, no recursion), so a value nested 100,000
+ * levels deep costs at most `max` levels of work on each branch and cannot overflow the call stack;
+ * a cyclic value counts as too deep.
+ */
+export function tooDeep(value: unknown, max: number): (string | number)[] | null {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const { value: current, path } = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (path.length >= max) return path;
+    const entries: [string | number, unknown][] = Array.isArray(current)
+      ? current.map((item, i) => [i, item])
+      : Object.entries(current);
+    for (const [key, item] of entries) {
+      if (typeof item === 'object' && item !== null) stack.push({ value: item, path: [...path, key] });
+    }
+  }
+  return null;
+}
+
+/** A value's size as JSON, in bytes. Callers check the depth first (`tooDeep`): stringify recurses. */
 export function jsonSize(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
 }
 
-export const PayloadSchema = z
-  .unknown()
-  .refine((value) => {
-    try {
-      JSON.stringify(value);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be JSON-serializable')
-  .refine(
-    (value) => jsonSize(value) <= MAX_PAYLOAD_BYTES,
-    `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON`,
-  );
+export const PayloadSchema = z.unknown().superRefine((value, ctx) => {
+  // Depth first: JSON.stringify (the size) recurses, and a deep enough value overflows the stack.
+  if (tooDeep(value, MAX_PAYLOAD_DEPTH)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must nest arrays and objects at most ${MAX_PAYLOAD_DEPTH} levels deep`,
+    });
+    return;
+  }
+  let size: number;
+  try {
+    size = jsonSize(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON-serializable' });
+    return;
+  }
+  if (size > MAX_PAYLOAD_BYTES) {
+    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON` });
+  }
+});
 
 /** Renders an epoch-ms instant the way Clover prints fire times: ISO-8601 to the second, UTC, with Z. */
 export function isoSeconds(epochMs: number): string {

@@ -1,24 +1,31 @@
 /**
  * The management API as a Hono app: one handler per route of core/api/routes.ts, each a line over
  * ManagementApi. Everything around the handlers happens here once, in this order, for every route:
- * authenticate (401) → role check from the route table (403) → throttle (429) → body size (413) →
- * parse and validate path, query and body against the route's schemas (400, unknown fields rejected)
- * → call the use case → map any failure to {code, message, fields?} (core/api/errors.ts).
+ * throttle the caller's address (429; public routes spend from it, and an address whose refused
+ * tokens used it up is refused before its token is even verified) → authenticate (401: refused
+ * tokens spend from the address's budget, are logged and counted) → role check from the route table
+ * (403) → throttle the subject (429) → path and query (400) → body: content type (415), size while
+ * streaming (413), payload and nesting depth, schema (400, unknown fields rejected) → call the use
+ * case → map any failure to {code, message, fields?} (core/api/errors.ts).
  *
  * The same app runs in Lambda (functions/api/handler.ts) and in the local runtime (functions/local).
  */
+
+import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { ApiError, toApiError } from '../../core/api/errors';
 import { openApiDocument } from '../../core/api/openapi';
 import { allows, type RouteDef, type RouteId, routes } from '../../core/api/routes';
-import { API_LIMITS } from '../../core/api/schemas';
+import { API_ERROR_STATUS, API_LIMITS } from '../../core/api/schemas';
 import { ManagementApi, type Principal } from '../../core/api/service';
 import { ValidationError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { fieldIssues } from '../../core/model';
+import { fieldIssues, tooDeep } from '../../core/model';
+import { type EmfMetrics, noMetrics } from '../metrics';
 import type { Authenticator, LocalAuthenticator } from './auth';
+import type { ClientAddress } from './client-address';
 
 export interface ApiAppOptions {
   readonly api: ManagementApi;
@@ -31,6 +38,13 @@ export interface ApiAppOptions {
    */
   readonly iamCaller?: (request: Request, env: unknown) => string | undefined;
   readonly log: Logger;
+  /**
+   * Where a request came from (throttling, the refusal log): API Gateway's `sourceIp` in AWS, the
+   * socket's peer locally (functions/api/client-address.ts). @default every request from 'unknown'
+   */
+  readonly clientAddress?: ClientAddress;
+  /** Counts refused sign-ins and tokens (`AuthFailures`). @default noMetrics (the local runtime logs only) */
+  readonly metrics?: EmfMetrics;
   /** Requests per second and burst per caller. @default API_LIMITS.requestsPerSecond / burst */
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
   readonly now?: () => number;
@@ -105,19 +119,49 @@ export function createApiApp(options: ApiAppOptions): Hono {
     return c.json(document as object);
   });
 
+  const metrics = options.metrics ?? noMetrics;
+  /** Logs and counts a refused sign-in or token: never the password or the token, only a hash prefix. */
+  const refused = (kind: 'sign_in' | 'token', fields: Record<string, unknown>) => {
+    options.log.log('warn', kind === 'sign_in' ? 'sign-in refused' : 'token refused', fields);
+    metrics.put('authFailures', 1, { Kind: kind });
+  };
+
   for (const route of routes as readonly RouteDef[]) {
     const handle = table[route.id as RouteId];
     app.on(route.method.toUpperCase(), route.path, async (c) => {
-      const principal = await authenticate(route, c.req.raw, c.env, options);
-      if (
-        !limiter.take(principal === ANONYMOUS ? `ip:${clientAddress(c.req.raw)}` : `sub:${principal.subject}`)
-      ) {
-        throw new ApiError('THROTTLED', 'too many requests; slow down and retry after a second');
+      const address = options.clientAddress?.(c.req.raw, c.env) ?? 'unknown';
+      const byAddress = `ip:${address}`;
+      let principal: Principal;
+      if (route.access === 'public') {
+        if (!limiter.take(byAddress)) throw throttled();
+        principal = ANONYMOUS;
+      } else {
+        // Refused tokens spend the address's budget; once spent, nothing is verified until it refills.
+        if (!limiter.has(byAddress)) throw throttled();
+        try {
+          principal = await authenticate(route, c.req.raw, c.env, options);
+        } catch (error) {
+          if (error instanceof ApiError && API_ERROR_STATUS[error.code] === 401) {
+            limiter.take(byAddress);
+            refused('token', { route: route.id, address, reason: error.code, token: tokenHint(c.req.raw) });
+          }
+          throw error;
+        }
+        if (!limiter.take(`sub:${principal.subject}`)) throw throttled();
       }
       const params = parse(route.params ?? EMPTY, c.req.param(), 'path');
       const query = parse(route.query ?? EMPTY, singleValues(c.req.queries()), 'query');
-      const body = route.body ? await readBody(c.req.raw, route) : undefined;
-      const result = await handle({ principal, params, query, body });
+      const body = await readBody(c.req.raw, route);
+      let result: unknown;
+      try {
+        result = await handle({ principal, params, query, body });
+      } catch (error) {
+        if (route.id === 'localLogin' && error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
+          const username = String((body as { username?: unknown }).username).slice(0, 64);
+          refused('sign_in', { address, username });
+        }
+        throw error;
+      }
       if (route.status === 204) return c.body(null, 204);
       return c.json(result as object, route.status);
     });
@@ -179,12 +223,25 @@ function singleValues(queries: Record<string, string[]>): Record<string, string>
   return out;
 }
 
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * The request's body, checked before anything parses it deeper than JSON.parse (which does not
+ * recurse): its content type (415), its size as it streams in (413 as soon as it passes the limit,
+ * chunked bodies too, so a 100 MB body costs at most the limit in memory), job payloads (depth 400,
+ * size 413), its nesting depth (400), then the route's schema. A route without a body accepts none
+ * (an empty body or `{}` aside), so nothing sent to it is silently ignored.
+ */
 async function readBody(request: Request, route: RouteDef): Promise<unknown> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > API_LIMITS.maxBodyBytes) throw bodyTooLarge(declared);
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.byteLength > API_LIMITS.maxBodyBytes) throw bodyTooLarge(bytes.byteLength);
-  const text = new TextDecoder().decode(bytes);
+  const type = request.headers.get('content-type');
+  if (route.body && type !== null && !JSON_MEDIA_TYPE.test(type)) {
+    throw new ApiError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `the body must be JSON (Content-Type: application/json), not ${type.slice(0, 100)}`,
+      [{ field: '(body)', reason: 'must be application/json' }],
+    );
+  }
+  const text = await readText(request);
   let raw: unknown = {};
   if (text.trim() !== '') {
     try {
@@ -193,8 +250,21 @@ async function readBody(request: Request, route: RouteDef): Promise<unknown> {
       throw ValidationError.field('(body)', 'is not valid JSON');
     }
   }
+  if (!route.body) {
+    const empty =
+      typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.keys(raw).length === 0;
+    if (!empty) throw ValidationError.field('(body)', `${route.id} takes no body`);
+    return undefined;
+  }
   checkPayloads(route.id as RouteId, raw);
-  const result = route.body!.safeParse(raw);
+  const deep = tooDeep(raw, API_LIMITS.maxBodyDepth);
+  if (deep) {
+    throw ValidationError.field(
+      deep.length > 0 && !Array.isArray(raw) ? String(deep[0]) : '(body)',
+      `nests arrays and objects more than ${API_LIMITS.maxBodyDepth} levels deep`,
+    );
+  }
+  const result = route.body.safeParse(raw);
   if (!result.success) {
     const issues = fieldIssues(result.error);
     // Only the schedule is wrong: the same code the schedule preview answers.
@@ -204,11 +274,44 @@ async function readBody(request: Request, route: RouteDef): Promise<unknown> {
   return result.data;
 }
 
-function bodyTooLarge(size: number): ApiError {
+/** The body as text, read chunk by chunk and refused as soon as it passes the limit. */
+async function readText(request: Request): Promise<string> {
+  const limit = API_LIMITS.maxBodyBytes;
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > limit) throw bodyTooLarge(`${declared} bytes`);
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw bodyTooLarge(`over ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function bodyTooLarge(size: string): ApiError {
   return new ApiError(
     'PAYLOAD_TOO_LARGE',
-    `the body is ${size} bytes; the limit is ${API_LIMITS.maxBodyBytes} bytes`,
+    `the body is ${size}; the limit is ${API_LIMITS.maxBodyBytes} bytes`,
+    [{ field: '(body)', reason: `must be at most ${API_LIMITS.maxBodyBytes} bytes` }],
   );
+}
+
+function throttled(): ApiError {
+  return new ApiError('THROTTLED', 'too many requests; slow down and retry after a second');
+}
+
+/** Enough of a refused token to tell repeats apart in the log: a SHA-256 prefix, never the token. */
+function tokenHint(request: Request): string | undefined {
+  const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+  return token ? `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 12)}` : undefined;
 }
 
 /** Oversized job payloads are 413, not 400, wherever a body carries one. */
@@ -229,10 +332,6 @@ function checkPayloads(route: RouteId, raw: unknown): void {
   }
 }
 
-function clientAddress(request: Request): string {
-  return request.headers.get('x-forwarded-for')?.split(',')[0]?.trim() || 'local';
-}
-
 /** A token bucket per caller: `perSecond` refill, `burst` capacity. Per API instance (a Lambda container, the local server). */
 class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -243,15 +342,26 @@ class RateLimiter {
     private readonly now: () => number,
   ) {}
 
+  /** Whether `key` has a request left, without spending it. */
+  has(key: string): boolean {
+    return this.refill(key).tokens >= 1;
+  }
+
+  /** Spends one of `key`'s requests; false when none is left. */
   take(key: string): boolean {
+    const bucket = this.refill(key);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  private refill(key: string): { tokens: number; at: number } {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
     bucket.at = now;
     this.buckets.set(key, bucket);
     if (this.buckets.size > 10_000) this.buckets.delete(this.buckets.keys().next().value as string);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
+    return bucket;
   }
 }

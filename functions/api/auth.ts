@@ -113,9 +113,12 @@ export class LocalAuthenticator implements Authenticator {
 
   /** POST /api/auth/local/login: the user's password, compared in constant time. */
   async login(username: string, password: string): Promise<LoginResponse> {
-    const expected = (this.users as Record<string, string | undefined>)[username];
+    // Own properties only: a name like `constructor` or `__proto__` must not find Object.prototype's.
+    const expected = Object.hasOwn(this.users, username)
+      ? (this.users as Record<string, unknown>)[username]
+      : undefined;
     const ok =
-      expected !== undefined &&
+      typeof expected === 'string' &&
       expected.length === password.length &&
       timingSafeEqual(Buffer.from(expected), Buffer.from(password));
     if (!ok) throw new ApiError('UNAUTHENTICATED', 'unknown user or wrong password');

@@ -7,8 +7,10 @@ import { handle } from 'hono/aws-lambda';
 import { awsClients } from '../../core/adapters/aws-clients';
 import { controlPlane } from '../../core/adapters/control-plane';
 import { functionLogger, readConfig, setRequestId } from '../config';
+import { type EmfMetrics, emfMetrics } from '../metrics';
 import { createApiApp } from './app';
 import { CognitoAuthenticator } from './auth';
+import { apiGatewaySourceIp } from './client-address';
 import { managementApi } from './wiring';
 
 /** The IAM caller API Gateway verified, when the route is IAM-authorized. */
@@ -19,9 +21,10 @@ export function iamCallerOf(_request: Request, env: unknown): string | undefined
 }
 
 let defaultHandler: ReturnType<typeof handle> | undefined;
+let metrics: EmfMetrics | undefined;
 
 /** Built once per warm container: clients, stores and the JWKS cache are reused by warm invocations. */
-export const handler: ReturnType<typeof handle> = (event, context) => {
+export const handler: ReturnType<typeof handle> = async (event, context) => {
   setRequestId((context as { awsRequestId?: string } | undefined)?.awsRequestId);
   if (!defaultHandler) {
     const config = readConfig();
@@ -38,13 +41,21 @@ export const handler: ReturnType<typeof handle> = (event, context) => {
       ...(config.CLOVER_FIRES_DLQ_ARN ? { firesDeadLetterArn: config.CLOVER_FIRES_DLQ_ARN } : {}),
       endpointPolicy: { allowLoopback: config.CLOVER_WEBHOOK_ALLOW_LOOPBACK === '1' },
     });
+    metrics = emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'api' });
     const app = createApiApp({
       api: managementApi(plane),
       auth: new CognitoAuthenticator({ userPoolId, clientId }),
       iamCaller: iamCallerOf,
+      // API Gateway is the one proxy here: its sourceIp is its own connection's peer.
+      clientAddress: apiGatewaySourceIp,
+      metrics,
       log,
     });
     defaultHandler = handle(app);
   }
-  return defaultHandler(event, context);
+  try {
+    return await defaultHandler(event, context);
+  } finally {
+    metrics?.flush();
+  }
 };

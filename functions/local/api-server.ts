@@ -14,6 +14,7 @@ import type { ControlPlane } from '../../core/adapters/control-plane';
 import type { Logger } from '../../core/log';
 import { createApiApp } from '../api/app';
 import { LocalAuthenticator } from '../api/auth';
+import { socketAddress } from '../api/client-address';
 import { managementApi } from '../api/wiring';
 
 /** Where `npm run build:console` writes the console, found from this file (not the working directory). */
@@ -31,6 +32,11 @@ export interface LocalApiOptions {
   /** @default CONSOLE_DIST */
   readonly consoleDir?: string;
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
+  /**
+   * Proxies whose `X-Forwarded-For` is believed (addresses, CIDR ranges, `loopback`…): throttling
+   * keys on the socket's peer otherwise. `npm start` reads `CLOVER_API_TRUSTED_PROXIES`. @default []
+   */
+  readonly trustedProxies?: readonly string[];
 }
 
 export interface LocalApi {
@@ -51,6 +57,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
     auth,
     localLogin: auth,
     log: options.log,
+    clientAddress: socketAddress(options.trustedProxies),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   const consoleDir = resolve(options.consoleDir ?? CONSOLE_DIST);

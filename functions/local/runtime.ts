@@ -18,6 +18,7 @@ import { Notifier } from '../../core/notify';
 import { SchedulerClock } from '../../core/scheduler-clock';
 import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra/local/emulator';
 import { physicalName } from '../../infra/resources';
+import { parseTrustedProxies } from '../api/client-address';
 import { makeDispatcherHandler } from '../dispatcher/handler';
 import { type LocalApi, startLocalApi } from './api-server';
 import { OutboxMailer } from './mail-outbox';
@@ -118,6 +119,7 @@ async function startOnEmulator(
           log: log.child({ source: 'api' }),
           port: apiPort,
           stateDir: options.stateDir ?? dirname(envFile),
+          trustedProxies: parseTrustedProxies(env.CLOVER_API_TRUSTED_PROXIES),
         });
   try {
     return await startLoops(options, { emulator, clients, plane, envFile, ...(api ? { api } : {}) });
