@@ -437,10 +437,14 @@ export function openApiPath(path: string): string {
   return path.replace(/:([A-Za-z]+)/g, '{$1}');
 }
 
-/** Does `role` satisfy `access`? Roles are ordered viewer < operator < admin; `agent` routes also take admins. */
+/**
+ * Does `role` satisfy `access`? Roles are ordered viewer < operator < admin; `agent` routes also take
+ * admins. An IAM caller (an agent's SigV4) may call the agent routes and nothing else (docs/api.md).
+ */
 export function allows(access: Access, role: string | undefined, via: 'jwt' | 'iam' | undefined): boolean {
   if (access === 'public') return true;
-  if (access === 'agent') return via === 'iam' || role === 'admin';
+  if (via === 'iam') return access === 'agent';
+  if (access === 'agent') return role === 'admin';
   const rank = { viewer: 1, operator: 2, admin: 3 } as const;
   return role !== undefined && role in rank && rank[role as keyof typeof rank] >= rank[access];
 }
