@@ -15,8 +15,9 @@
  *
  * Exit codes: 0 drained and stopped (SIGTERM / SIGINT); 1 could not start, or forced out (a second
  * signal, or the drain overran its grace by FORCE_SLACK_MS); 2 bad config or arguments (or a
- * journalDir another running agent holds); 3 the lease
- * was lost (a supervisor should restart the agent, which registers a new lease).
+ * journalDir another running agent holds); 3 the lease was lost and the agent did not rejoin:
+ * `exitOnLeaseLoss: true`, or no new lease could be registered within `rejoinTimeoutSeconds`
+ * (a supervisor should restart it).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ import { Agent, sqsAgentDeps } from './agent';
 import { apiClientFromEnv, apiDeclaredJobSync } from './api-sync';
 import { type AgentConfigFlags, ConfigError, loadAgentConfig, parseLabels } from './config';
 import { JournalInUseError } from './journal';
+import { RejoiningAgent } from './rejoin';
 
 const USAGE = `Usage: clover-agent --config agent.yaml [options]
 
@@ -55,7 +57,12 @@ synced through the management API instead of written to the job table directly.
 Signals: SIGINT (Ctrl-C) or SIGTERM drains: running runs get the drain grace to finish. Another one,
 a second or more later, forces a stop (unfinished runs are handed back, their commands stopped).
 
-Exit codes: 0 stopped cleanly, 1 failed or forced, 2 bad config or arguments, 3 lease lost.
+A lost lease (the control plane stalled past it) is ridden out: the agent hands its runs back,
+registers a new lease and carries on, retrying with backoff for rejoinTimeoutSeconds (config file,
+default 600); exitOnLeaseLoss: true in the config file exits at once instead.
+
+Exit codes: 0 stopped cleanly, 1 failed or forced, 2 bad config or arguments, 3 lease lost and not
+regained (exitOnLeaseLoss, or rejoinTimeoutSeconds passed).
 `;
 
 /** How long past the drain grace a stop may take before the process exits anyway. */
@@ -159,7 +166,13 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
     ...sqsAgentDeps({ clients, prefix, logger }),
     ...(api ? { declaredJobSync: apiDeclaredJobSync(api) } : {}),
   };
-  const agent = new Agent({ config, deps, logger });
+  // A lost lease (a stalled control plane, say) is ridden out by registering a new one (rejoin.ts).
+  const life = new RejoiningAgent({
+    create: (agentLogger) => new Agent({ config, deps, logger: agentLogger }),
+    exitOnLeaseLoss: config.exitOnLeaseLoss,
+    rejoinTimeoutMs: config.rejoinTimeoutMs,
+    logger,
+  });
 
   let signals = 0;
   // One Ctrl-C reaches the agent more than once (the group's signal plus npm's relay): see stop-signals.ts.
@@ -171,16 +184,16 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
         logger.log('error', 'drain overran its grace period; exiting', { graceMs: config.drainGraceMs });
         process.exit(1);
       }, config.drainGraceMs + FORCE_SLACK_MS).unref();
-      void agent.close();
+      void life.close();
     } else {
       logger.log('warn', `${signal} again: forced stop`);
       setTimeout(() => process.exit(1), SECOND_SIGNAL_EXIT_MS).unref();
-      void agent.close({ force: true });
+      void life.close({ force: true });
     }
   });
 
   try {
-    await agent.start();
+    await life.start();
   } catch (error) {
     clients.destroy();
     if (error instanceof ConfigError || error instanceof JournalInUseError) {
@@ -189,7 +202,7 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
     }
     return 1;
   }
-  const stopped = await agent.stopped;
+  const stopped = await life.stopped;
   clients.destroy();
   const code = stopped.reason === 'lease_lost' ? 3 : signals > 1 ? 1 : 0;
   // A launcher in between (npm) may report its own status instead: say which code the agent chose.

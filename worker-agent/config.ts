@@ -36,6 +36,12 @@ import { type AgentZmqConfig, AgentZmqFileSchema, withZmqSecretFromEnv } from '.
 export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 2;
 export const DEFAULT_LEASE_TTL_SECONDS = 6;
 export const DEFAULT_DRAIN_GRACE_SECONDS = 30;
+/**
+ * How long an agent keeps trying to register a new lease after losing one before it exits 3: long
+ * enough to ride out a control-plane stall or a short outage, short enough that a supervisor notices
+ * a host that cannot reach AWS at all.
+ */
+export const DEFAULT_REJOIN_TIMEOUT_SECONDS = 600;
 export const DEFAULT_KILL_GRACE_SECONDS = 5;
 export const DEFAULT_JOURNAL_DIR = '.clover/journal';
 /** The largest config file read: far above any real one (500 jobs), small enough that a stray file is refused. */
@@ -116,6 +122,10 @@ export const AgentConfigFileSchema = z
       .max(24 * 3600)
       .default(DEFAULT_DRAIN_GRACE_SECONDS),
     journalDir: z.string().min(1, 'must be a non-empty path').optional(),
+    /** Exit (code 3) on a lost lease instead of registering a new one (rejoin.ts). */
+    exitOnLeaseLoss: z.boolean().default(false),
+    /** After a lost lease, how long registering a new one may keep failing before the agent exits 3. */
+    rejoinTimeoutSeconds: secondsSchema(7 * 24 * 3600).default(DEFAULT_REJOIN_TIMEOUT_SECONDS),
     handlers: z.record(HandlerNameSchema, HandlerEntrySchema).default({}),
     jobs: z.array(JobSpecSchema).max(500).default([]),
     /** Direct ZeroMQ delivery (zmq-intake.ts); without it the agent takes runs over SQS only. */
@@ -191,6 +201,10 @@ export interface AgentConfig {
   readonly heartbeatIntervalMs: number;
   readonly leaseTtlMs: number;
   readonly drainGraceMs: number;
+  /** Exit on a lost lease instead of rejoining (rejoin.ts). */
+  readonly exitOnLeaseLoss: boolean;
+  /** How long rejoining after a lost lease may fail before the agent exits. */
+  readonly rejoinTimeoutMs: number;
   /** Absolute path. */
   readonly journalDir: string;
   readonly handlers: Readonly<Record<string, HandlerConfig>>;
@@ -543,6 +557,8 @@ function parseWithSources(
     heartbeatIntervalMs: Math.round(config.heartbeatIntervalSeconds * 1000),
     leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
     drainGraceMs: Math.round(config.drainGraceSeconds * 1000),
+    exitOnLeaseLoss: config.exitOnLeaseLoss,
+    rejoinTimeoutMs: Math.round(config.rejoinTimeoutSeconds * 1000),
     journalDir: isAbsolute(journalDir) ? journalDir : resolve(journalBase, journalDir),
     handlers,
     jobs: config.jobs,

@@ -19,6 +19,7 @@ import {
   checkEndpointAnswers,
   checkPortFree,
   describe,
+  launchedAgoMs,
   parsePort,
   StartError,
   waitUntilAnswering,
@@ -67,7 +68,6 @@ try {
   );
 }
 
-const startedAt = performance.now();
 let runtime: Promise<LocalRuntime> | undefined;
 let demo: Demo | undefined;
 let stopping: Promise<void> | undefined;
@@ -87,6 +87,8 @@ const step = <T>(work: Promise<T>): Promise<T> => Promise.race([work, cancelled]
  * (their outcomes are written while the control plane is still up), then API, loops and emulator.
  */
 function stopAll(): Promise<void> {
+  // At once: the signal that brought us here reached the demo agents too, and their exits are no crash.
+  demo?.release();
   stopping ??= (async () => {
     // A runtime still starting is waited for, so its emulator is stopped too.
     const plane = await runtime?.catch(() => undefined);
@@ -164,7 +166,8 @@ try {
   await step(waitUntilAnswering([`${api.url}/api/health`, ...(consoleServed() ? [`${api.url}/`] : [])]));
   started = true;
 
-  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  // From the launch of `npm start`, not from here: npm, Node and the imports took their part already.
+  const seconds = (launchedAgoMs() / 1000).toFixed(1);
   const users = api.auth.users;
   process.stdout.write(`
   Clover console and API: ${api.url}   (API ${api.url}/api, OpenAPI ${api.url}/api/openapi.json)

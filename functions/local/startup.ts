@@ -2,6 +2,7 @@
  * What `npm start` checks before and while it starts, each failure a StartError whose message is the
  * one line the user sees: what is wrong and how to fix it.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A start that cannot succeed; `message` is complete advice on one line. */
@@ -103,5 +104,30 @@ export async function checkEndpointAnswers(endpoint: string, timeoutMs = 5_000):
     throw new StartError(
       `nothing answers at AWS_ENDPOINT_URL=${endpoint} (${cause}): start the emulator there, or unset AWS_ENDPOINT_URL so npm start runs LocalStack or moto itself`,
     );
+  }
+}
+
+/** Past this, a parent's start time is not the launch of this `npm start` (a shell that ran it long ago). */
+const MAX_LAUNCHER_LEAD_MS = 60_000;
+
+/**
+ * Milliseconds since `npm start` was launched, for its "ready in" line: from the start of the npm
+ * process that ran the script (its start time in /proc, Linux), else from this process's own start
+ * (`performance.now()` counts from it). Either way npm, Node and loading the modules are included,
+ * not only the steps after them.
+ */
+export function launchedAgoMs(): number {
+  const own = performance.now();
+  if (!process.env.npm_lifecycle_event) return own;
+  try {
+    const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+    // Field 22, starttime in clock ticks since boot; counted after the ")" that ends field 2 (the
+    // command name, which may hold spaces). Linux's USER_HZ is 100 ticks a second.
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptimeMs = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+    const ago = uptimeMs - startTicks * 10;
+    return Number.isFinite(ago) && ago >= own && ago - own < MAX_LAUNCHER_LEAD_MS ? ago : own;
+  } catch {
+    return own;
   }
 }

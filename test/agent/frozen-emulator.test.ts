@@ -9,8 +9,9 @@
  *   after `SIGCONT` they are replayed — all 5 SUCCEEDED, each executed once (the handler's own file)
  *   and completed once (one SUCCEEDED in each run's history), nothing lost, nothing applied twice.
  *   Each failing call kind is logged once, not once per retry.
- * - agent `frozen-b` (lease TTL 3 s) cannot renew: it gives its lease up and exits with code 3 while
- *   the emulator is still frozen — a bounded time, not forever.
+ * - agent `frozen-b` (lease TTL 3 s, `exitOnLeaseLoss: true`) cannot renew: it gives its lease up and
+ *   exits with code 3 while the emulator is still frozen — a bounded time, not forever. (Without the
+ *   setting an agent registers a new lease instead: stall-rejoin.test.ts.)
  *
  * The test process talks to moto only before the freeze and after the thaw.
  */
@@ -34,7 +35,7 @@ const thaw = () => {
 };
 after(thaw);
 
-test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcomes are journaled and replayed once; a short-lease agent exits 3', async () => {
+test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcomes are journaled and replayed once; a short-lease agent told to exits 3', async () => {
   await aws.provisioned();
   const motoPid = aws.emulator.pid;
   assert.ok(motoPid !== undefined, 'this test freezes a moto_server it started');
@@ -49,7 +50,7 @@ test('moto frozen (SIGSTOP) for 30 s while 5 runs finish: calls time out, outcom
     agents.start({
       aws,
       workerId: 'frozen-b',
-      config: `pool: frozen-b\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3\n${testHandlersConfig()}`,
+      config: `pool: frozen-b\nheartbeatIntervalSeconds: 1\nleaseTtlSeconds: 3\nexitOnLeaseLoss: true\n${testHandlersConfig()}`,
     }),
   ]);
   await Promise.all([a.waitForLog(/agent started/), b.waitForLog(/agent started/)]);

@@ -7,7 +7,7 @@
  * timer; the run is re-dispatched as the monitor would (Dispatcher.redispatch, new attempt, higher
  * fence) to agent B, whose attempt takes 100 ms. A is thawed (SIGCONT): it notices the lost lease,
  * aborts the handler (which records the abort) and tries to hand the run back — a fenced write,
- * refused — and exits 3 for its supervisor to restart it.
+ * refused — and then, on its own, registers a new lease (a higher lease fence) and carries on.
  *
  * Timings have margin for a loaded machine: A renews every second against a 6 s TTL; B, which must
  * not lose its lease, renews every 2 s against 30 s. Every wait is on a condition.
@@ -49,6 +49,7 @@ test('a late write after lease loss is refused; the run keeps the outcome of the
 
   const b = await agents.start({ aws, workerId: 'agent-b', config: configB });
   await b.waitForLog(/agent started/, 90_000);
+  const frozenFence = (await plane.workers.get('agent-a'))?.leaseFence ?? 0;
   a.signal('SIGSTOP');
   // A is frozen mid-run: the run is still its first attempt, RUNNING on A (which would take 10 minutes).
   const frozen = await get();
@@ -72,8 +73,10 @@ test('a late write after lease loss is refused; the run keeps the outcome of the
 
   a.signal('SIGCONT');
   await a.waitForLog(/refused by the fence/, 60_000);
-  const exit = await a.waitForExit(60_000);
-  assert.equal(exit.code, 3, `a lost lease exits 3; output:\n${a.text}`);
+  await a.waitForLog(/^rejoined with a new lease/, 120_000);
+  const rejoined = await plane.workers.get('agent-a');
+  assert.equal(rejoined?.status, 'ACTIVE', 'agent-a serves again under a new lease');
+  assert.ok((rejoined?.leaseFence ?? 0) > frozenFence, 'the new lease has a higher fence');
   const aborted = await readFile(a.abortFile, 'utf8').catch(() => '');
   assert.match(aborted, new RegExp(`^${runId} `, 'm'), "A's handler observed its signal abort");
 
@@ -88,6 +91,7 @@ test('a late write after lease loss is refused; the run keeps the outcome of the
     'nothing after B’s completion',
   );
   assert.ok(b.running);
-  b.signal('SIGTERM');
+  for (const agent of [a, b]) agent.signal('SIGTERM');
+  assert.equal((await a.waitForExit(60_000)).code, 0, a.text);
   assert.equal((await b.waitForExit(60_000)).code, 0, b.text);
 });

@@ -1,7 +1,8 @@
 /**
  * `npm start` as a user meets it, the real command in its own process group: it either starts the
  * whole product and says `ready`, or says in one line what is wrong and exits non-zero with nothing
- * left running; Ctrl-C stops everything in order with no error line and no process left behind.
+ * left running; a demo agent killed with SIGKILL is restarted; Ctrl-C stops everything in order with
+ * no error line and no process left behind.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -125,6 +126,19 @@ test('npm start runs the demo, answers, and Ctrl-C stops everything in order, qu
 
     // The demo agents' LOCAL job (every 10 s) actually runs on one of them.
     await start.waitFor(/run SUCCEEDED .*runId=heartbeat@\S+ attempt=1 workerId=demo-[12]/, 60_000);
+    // A demo agent killed with SIGKILL is restarted by npm start, which says so: one line each way.
+    const [, pid] = await start.waitFor(/demo agent started .*workerId=demo-1 pid=(\d+)/, 10_000);
+    process.kill(Number(pid), 'SIGKILL');
+    await start.waitFor(
+      /WARN {2}demo agent exited; restarting it .*workerId=demo-1 .*signal=SIGKILL/,
+      60_000,
+    );
+    const [, newPid] = await start.waitFor(
+      /demo agent restarted .*workerId=demo-1 pid=(\d+) restarts=1/,
+      180_000,
+    );
+    assert.notEqual(newPid, pid, 'a new process');
+    assert.equal(start.stdout.match(/demo agent exited/g)?.length, 1, start.output);
     const agentLogs = await readdir(join(cwd, '.clover/demo'));
     assert.ok(agentLogs.includes('demo-1.log') && agentLogs.includes('demo-2.log'), agentLogs.join());
     assert.ok(
@@ -141,6 +155,7 @@ test('npm start runs the demo, answers, and Ctrl-C stops everything in order, qu
     assert.match(afterStop, /\bstopped\n/);
     assert.equal(start.stderr, '', 'nothing on stderr');
     assert.doesNotMatch(start.stdout, / ERROR /, 'no error line, from start to stop');
+    assert.ok(alive(Number(newPid)) === false, 'the restarted agent stopped with the rest');
     // A demo run that fails while the agents drain is reported (WARN run FAILED); nothing else warns.
     const warnings = afterStop
       .split('\n')
