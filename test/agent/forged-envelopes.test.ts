@@ -4,10 +4,10 @@
  * Hostile envelopes are put straight on agent a1's own SQS queue, as anyone with SendMessage on it
  * could: one for a run DISPATCHED to another live agent (a2), ones naming another handler or payload
  * than the record, ones with a forged attempt or deadline, a replay of a run that already completed,
- * and one carrying extra fields that try to name code or a command. For each: nothing runs (the test
- * handlers append every run id they execute to a per-agent file, and a command handler would create a
- * marker file), a1 logs the refusal with its reason, and every record is unchanged field by field.
- * Then the genuine envelopes are delivered and run, so a1 was serving all along.
+ * the first envelope of a run since dispatched again to a1 (a stale fence), and one carrying extra
+ * fields that try to name code or a command. For each: nothing runs (the test handlers append every
+ * run id they execute to a per-agent file, and a command handler would create a marker file), a1 logs
+ * the refusal with its reason, and every record is unchanged field by field. Then the genuine envelopes are delivered and run, so a1 was serving all along.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -106,6 +106,20 @@ test('forged, mismatched and replayed envelopes run nothing, are logged with the
   const mine = await dispatched('mine', 'a1');
   const forgedAttempt = await dispatched('attempt', 'a1');
   const codeNaming = await dispatched('code', 'a1');
+  // Dispatched to a1 and then re-dispatched to a1 (as the dispatcher moves a delivery on: the same
+  // attempt and deadline under a raised fence), so its first envelope is stale by the fence alone.
+  const staleRun = await dispatched('stale', 'a1');
+  const staleEnvelope = toSqsBody(envelopeFor(staleRun, staleRun.deadlineAt ?? 0, Date.now()));
+  const raised = await plane.runs.transition(staleRun.runId, {
+    from: ['DISPATCHED'],
+    fence: staleRun.fence,
+    to: 'DISPATCHED',
+    at: Date.now(),
+    newFence: staleRun.fence + 1,
+    note: 'delivery moved to a1',
+    set: { workerId: 'a1' },
+  });
+  assert.equal(raised.fence, 2);
   const genuine = (run: Run): DispatchEnvelope => envelopeFor(run, run.deadlineAt ?? 0, Date.now());
 
   // A completed run, through the real path: fired, delivered to a1's queue by the dispatcher, run, done.
@@ -120,7 +134,7 @@ test('forged, mismatched and replayed envelopes run nothing, are logged with the
   assert.ok(completedBy);
 
   const before = new Map<string, Run | null>();
-  for (const run of [othersRun, mine, forgedAttempt, codeNaming, completed]) {
+  for (const run of [othersRun, mine, forgedAttempt, codeNaming, staleRun, completed]) {
     before.set(run.runId, await plane.runs.get(run.runId));
   }
   const marker = join(a1!.dir, 'pwned');
@@ -138,7 +152,9 @@ test('forged, mismatched and replayed envelopes run nothing, are logged with the
   await aws.clients.sqs.send(
     new SendMessageCommand({ QueueUrl: await queueOf(completedBy.workerId), MessageBody: toSqsBody(replay) }),
   );
-  // 5. Extra fields naming code or a command (issue #11): not an envelope at all.
+  // 5. The envelope of the first dispatch, after the run was dispatched again to the same worker.
+  await send(staleEnvelope);
+  // 6. Extra fields naming code or a command (issue #11): not an envelope at all.
   await send(
     toSqsBody({
       ...genuine(codeNaming),
@@ -187,6 +203,15 @@ test('forged, mismatched and replayed envelopes run nothing, are logged with the
   assert.equal(replayed.reason, 'not_claimable');
   assert.equal(replayed.status, 'SUCCEEDED');
 
+  const stale = await waitFor(
+    'the refusal of the stale-fence envelope',
+    () => refusalsOf(a1!, staleRun.runId)[0],
+  );
+  assert.equal(stale.reason, 'stale_fence');
+  assert.equal(stale.fence, 1);
+  assert.equal(stale.currentFence, 2);
+  assert.equal(stale.status, 'DISPATCHED');
+
   const poisoned = await waitFor('the code-naming envelope to be dead-lettered', () =>
     a1!
       .lines()
@@ -215,7 +240,7 @@ test('forged, mismatched and replayed envelopes run nothing, are logged with the
   }
   const ranOnA1 = await executed(a1!);
   const ranOnA2 = await executed(a2!);
-  for (const run of [othersRun, mine, forgedAttempt, codeNaming]) {
+  for (const run of [othersRun, mine, forgedAttempt, codeNaming, staleRun]) {
     assert.ok(!ranOnA1.includes(run.runId) && !ranOnA2.includes(run.runId), `${run.runId} did not run`);
   }
   assert.deepEqual(
@@ -226,8 +251,8 @@ test('forged, mismatched and replayed envelopes run nothing, are logged with the
   assert.equal(existsSync(marker), false, 'no command or module named in a message ran');
 
   // The genuine envelopes still run: a1 kept serving, and the records were left claimable.
-  for (const run of [mine, forgedAttempt, codeNaming]) await send(toSqsBody(genuine(run)));
-  for (const run of [mine, forgedAttempt, codeNaming]) {
+  for (const run of [mine, forgedAttempt, codeNaming, raised]) await send(toSqsBody(genuine(run)));
+  for (const run of [mine, forgedAttempt, codeNaming, raised]) {
     const done = await waitFor(`${run.runId} to succeed`, async () => {
       const current = await plane.runs.get(run.runId);
       return current?.status === 'SUCCEEDED' ? current : undefined;
