@@ -115,7 +115,8 @@ async function failoverOn(
     });
     const live = new Set(await Promise.all([spawn(), spawn()]));
     loop = (async () => {
-      while (active) await invoke();
+      // A failed invocation (a step failed) is followed by the next one, as the every-minute rule does.
+      while (active) await invoke().catch(() => undefined);
     })();
 
     const results: FailoverTrial[] = [];

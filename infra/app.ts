@@ -1,7 +1,8 @@
 /**
  * The CDK app: one Clover stage per deploy, every setting read from context and checked first
  * (infra/settings.ts). A bad or missing setting prints one line per setting, naming it, and the app
- * exits non-zero before anything is synthesized. cdk-nag's AWS Solutions checks run at synth; an
+ * exits non-zero before anything is synthesized. With the API on, the console is built first when
+ * console/dist is missing or stale (functions/local/console-build.ts). cdk-nag's AWS Solutions checks run at synth; an
  * unacknowledged error fails synth, and every acknowledgement in infra/ carries its reason.
  *
  * @example
@@ -15,11 +16,21 @@
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ValidationError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { ensureConsoleBuilt } from '../functions/local/console-build';
+import { StartError } from '../functions/local/startup';
 import { readSettings, type StageSettings } from './settings';
 import { CloverStack } from './stack';
 
 // CLOVER_SYNTH_NO_BUNDLING=1 synthesizes without building the Lambda bundles (which fetch snappy's
 // linux-arm64 binary from the npm registry): the offline synth of the test command. Never deploy it.
+/** Progress lines for the person running `npx cdk`, beside CDK's own output on stderr. */
+const stderrLogger: Logger = {
+  log: (_level, message, fields) =>
+    process.stderr.write(`Clover: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`),
+  child: () => stderrLogger,
+};
+
 const app = new App(
   process.env.CLOVER_SYNTH_NO_BUNDLING === '1' ? { postCliContext: { 'aws:cdk:bundling-stacks': [] } } : {},
 );
@@ -31,6 +42,18 @@ try {
   process.stderr.write('Clover: synth refused; fix these settings (-c key=value or cdk.json "context"):\n');
   for (const issue of error.issues) process.stderr.write(`  ${issue.field}: ${issue.reason}\n`);
   process.exit(1);
+}
+
+// The console ships with the API: build it when console/dist is missing or older than its sources,
+// as `npm start` does, so a first deploy serves the console rather than a "not built" page.
+if (settings.api && process.env.CLOVER_SYNTH_NO_BUNDLING !== '1') {
+  try {
+    await ensureConsoleBuilt(stderrLogger);
+  } catch (error) {
+    if (!(error instanceof StartError)) throw error;
+    process.stderr.write(`Clover: synth refused: ${error.message}\n`);
+    process.exit(1);
+  }
 }
 
 new CloverStack(app, settings.prefix, {

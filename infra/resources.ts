@@ -59,6 +59,13 @@ const DAY = 86_400;
 /** The SQS maximum. Dead-letter queues keep messages long enough for a person to look at them. */
 const DEAD_LETTER_RETENTION = 14 * DAY;
 const MAX_RECEIVE_COUNT = 5;
+/** The notifier Lambda's timeout (infra/constructs/notifier-function.ts): one alert's mail and channel posts. */
+export const NOTIFIER_TIMEOUT_SECONDS = 30;
+/**
+ * AWS advises a Lambda's SQS source queue to hide a received message for at least six times the
+ * function's timeout, so a batch retried after throttling is not delivered again while still in work.
+ */
+export const VISIBILITY_PER_FUNCTION_TIMEOUT = 6;
 
 const tableList = [
   {
@@ -179,7 +186,7 @@ const queueList = [
   // Consumed by the notifier Lambda, whose event source mapping does its own long polling.
   {
     logicalName: 'alerts',
-    visibilityTimeoutSeconds: 60,
+    visibilityTimeoutSeconds: VISIBILITY_PER_FUNCTION_TIMEOUT * NOTIFIER_TIMEOUT_SECONDS,
     retentionSeconds: 4 * DAY,
     receiveWaitTimeSeconds: 0,
     deadLetter: { queue: 'alerts-dlq', maxReceiveCount: MAX_RECEIVE_COUNT },

@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { METRIC_NAMESPACE, METRICS } from '../functions/metrics';
+import { silentLogger } from '../core/log';
+import type { SweepReport } from '../core/monitor';
+import { emfMetrics, METRIC_NAMESPACE, METRICS } from '../functions/metrics';
+import { MonitorStepsFailedError, makeMonitorHandler } from '../functions/monitor/handler';
+import { makeNotifierHandler } from '../functions/notifier/handler';
 import { CloverQueues } from './constructs/clover-queues';
 import { CloverTables } from './constructs/clover-tables';
+import { VPC_ACCESS_POLICY } from './constructs/node-function';
+import { NotifierFunction } from './constructs/notifier-function';
 import { stagePrefix } from './constructs/stage';
 import { AGENT_TAGS, QUEUE_ADMIN_ACTIONS } from './constructs/worker-agent-policy';
 import { physicalName, type QueueDefinition, queues, scheduleGroupName, tables } from './resources';
@@ -555,8 +561,35 @@ describe('notifier', () => {
     assert.deepEqual(mapping.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
     assert.equal(mapping.Properties.BatchSize, 1);
     assert.deepEqual(mapping.Properties.ScalingConfig, { MaximumConcurrency: 2 });
-    const alerts = queues.find((q) => q.logicalName === 'alerts')!;
-    assert.ok((fn.Properties.Timeout as number) <= alerts.visibilityTimeoutSeconds);
+  });
+
+  test("GIVEN the notifier WHEN synthesized THEN the alerts queue hides a received message for at least 6x the notifier's timeout", () => {
+    const alertsQueue = onlyResource('AWS::SQS::Queue', { QueueName: physicalName(PREFIX, 'alerts') });
+    const timeout = fn.Properties.Timeout as number;
+    assert.equal(timeout, 30);
+    assert.ok(
+      (alertsQueue.Properties.VisibilityTimeout as number) >= 6 * timeout,
+      `visibility ${String(alertsQueue.Properties.VisibilityTimeout)} s, notifier timeout ${timeout} s`,
+    );
+  });
+
+  test('GIVEN a notifier timeout over 1/6 of the alerts visibility WHEN synthesizing THEN it is refused naming both', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const s = new Stack(app, 'S');
+    const tables = new CloverTables(s, 'T', { prefix: PREFIX, definitions: [] });
+    const queuesOf = new CloverQueues(s, 'Q', { prefix: PREFIX, definitions: queues });
+    assert.throws(
+      () =>
+        new NotifierFunction(s, 'N', {
+          prefix: PREFIX,
+          tables,
+          alertsQueue: queuesOf.queue('alerts'),
+          alertFrom: SENDER,
+          consoleUrl: 'https://clover.example.org',
+          timeout: Duration.seconds(31),
+        }),
+      /notifier timeout 31 s is more than 1\/6 of the alerts queue's visibility timeout \(180 s\)/,
+    );
   });
 
   test('GIVEN alerts on and no sender WHEN synthesizing THEN it is refused naming alertFrom', () => {
@@ -651,6 +684,26 @@ describe('notifier', () => {
     assert.deepEqual([...sqsResources], [render(ref(stack.queues.queue('alerts').queueArn))]);
   });
 });
+
+type AlarmMetric = {
+  Namespace: string;
+  MetricName: string;
+  Dimensions: Array<{ Name: string; Value: unknown }>;
+};
+/** The metrics an alarm watches: its own, or each of its math expression's (sorted dimensions). */
+function alarmMetrics(alarm: Record<string, unknown>): AlarmMetric[] {
+  const p = alarm.Properties as Partial<AlarmMetric> & {
+    Metrics?: Array<{ MetricStat?: { Metric: AlarmMetric } }>;
+  };
+  const all = p.Metrics
+    ? p.Metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []))
+    : [{ Namespace: p.Namespace!, MetricName: p.MetricName!, Dimensions: p.Dimensions ?? [] }];
+  return all.map((m) => ({
+    Namespace: m.Namespace,
+    MetricName: m.MetricName,
+    Dimensions: [...(m.Dimensions ?? [])].sort((a, b) => a.Name.localeCompare(b.Name)),
+  }));
+}
 
 const CONFIGS = { base: { stack, template }, full, throwaway } as const;
 type Config = (typeof CONFIGS)[keyof typeof CONFIGS];
@@ -830,6 +883,31 @@ describe('CURVE keys and the VPC', () => {
     const vpcConfig = fn.Properties.VpcConfig as { SubnetIds: unknown[]; SecurityGroupIds: unknown[] };
     assert.equal(vpcConfig.SubnetIds.length, 2);
     assert.equal(vpcConfig.SecurityGroupIds.length, 1);
+  });
+
+  test('GIVEN vpc new or an imported VPC WHEN synthesized THEN every function with a VpcConfig has the VPC access policy on its role, and no other does', () => {
+    const policy = `arn:<AWS::Partition>:iam::aws:policy/${VPC_ACCESS_POLICY}`;
+    for (const [name, c] of [
+      ['vpc new', full],
+      ['imported VPC', throwaway],
+      ['no VPC', { stack, template }],
+    ] as const) {
+      const roles = c.template.findResources('AWS::IAM::Role') as Record<string, Resource>;
+      const functions = Object.entries(
+        c.template.findResources('AWS::Lambda::Function') as Record<string, Resource>,
+      );
+      const inVpc = functions.filter(([, fn]) => fn.Properties.VpcConfig !== undefined);
+      assert.equal(inVpc.length, name === 'no VPC' ? 0 : 1, `${name}: functions in the VPC`);
+      for (const [id, fn] of functions) {
+        const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+        const attached = ((roles[roleId]?.Properties.ManagedPolicyArns ?? []) as unknown[]).map(render);
+        assert.equal(
+          attached.includes(policy),
+          fn.Properties.VpcConfig !== undefined,
+          `${name}: ${String(fn.Properties.FunctionName ?? id)} has VpcConfig ${fn.Properties.VpcConfig !== undefined} but its role's managed policies are ${JSON.stringify(attached)}`,
+        );
+      }
+    }
   });
 
   test('GIVEN an imported VPC WHEN synthesized THEN the dispatcher uses its subnets and reaches the agentCidr', () => {
@@ -1045,7 +1123,7 @@ describe('API and console', () => {
     assert.deepEqual([...services].sort(), ['dynamodb', 'iam', 'logs', 'scheduler', 'sqs']);
   });
 
-  test('GIVEN the console WHEN synthesized THEN a private bucket is read by CloudFront through OAC, HTTPS only, with SPA fallback', () => {
+  test('GIVEN the console WHEN synthesized THEN a private bucket is read by CloudFront through OAC, HTTPS only, with no blanket error fallback', () => {
     full.template.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
@@ -1060,12 +1138,80 @@ describe('API and console', () => {
         Aliases: ['clover.example.org'],
         DefaultRootObject: 'index.html',
         DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https' }),
-        CustomErrorResponses: Match.arrayWith([
-          Match.objectLike({ ErrorCode: 403, ResponsePagePath: '/index.html' }),
-        ]),
+        CustomErrorResponses: Match.absent(),
         ViewerCertificate: Match.objectLike({ MinimumProtocolVersion: 'TLSv1.2_2021' }),
       }),
     });
+    // S3 answers a missing object 404 (not 403) only to a reader that may list the bucket.
+    const bucketPolicy = onlyResourceIn(full.template, 'AWS::S3::BucketPolicy');
+    const cloudFront = (
+      bucketPolicy.Properties.PolicyDocument as { Statement: Statement[] }
+    ).Statement.filter((st) => JSON.stringify(st).includes('cloudfront.amazonaws.com'));
+    assert.deepEqual(cloudFront.flatMap(actionsOf).sort(), ['s3:GetObject', 's3:ListBucket']);
+  });
+
+  test('GIVEN the console WHEN synthesized THEN every answer carries a Content-Security-Policy fit for the console, and the usual security headers', () => {
+    const policy = onlyResourceIn(full.template, 'AWS::CloudFront::ResponseHeadersPolicy');
+    const config = policy.Properties.ResponseHeadersPolicyConfig as {
+      SecurityHeadersConfig: Record<string, Record<string, unknown>>;
+    };
+    const headers = config.SecurityHeadersConfig;
+    const csp = render(headers.ContentSecurityPolicy!.ContentSecurityPolicy).replace(/<AWS::(\w+)>/g, '$1');
+    const directives = Object.fromEntries(
+      csp.split('; ').map((d) => [d.split(' ')[0]!, d.split(' ').slice(1)] as const),
+    );
+    assert.deepEqual(directives['script-src'], ["'self'"], 'no inline or foreign scripts');
+    assert.deepEqual(directives['style-src'], ["'self'", "'unsafe-inline'"], "Recharts' inline styles");
+    assert.deepEqual(directives['connect-src'], [
+      "'self'",
+      'https://*.execute-api.Region.URLSuffix',
+      'https://cognito-idp.Region.URLSuffix',
+      'https://*.auth.Region.amazoncognito.com',
+    ]);
+    assert.deepEqual(directives['frame-ancestors'], ["'none'"]);
+    assert.deepEqual(directives['object-src'], ["'none'"]);
+    assert.equal(headers.FrameOptions?.FrameOption, 'DENY');
+    assert.equal(headers.ContentTypeOptions?.Override, true);
+    assert.equal(headers.StrictTransportSecurity?.AccessControlMaxAgeSec, 31_536_000);
+    assert.equal(headers.ReferrerPolicy?.ReferrerPolicy, 'strict-origin-when-cross-origin');
+    full.template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultCacheBehavior: Match.objectLike({
+          ResponseHeadersPolicyId: { Ref: Match.stringLikeRegexp('Headers') },
+        }),
+      }),
+    });
+  });
+
+  test('GIVEN the console WHEN a viewer asks for a path THEN client-side routes get index.html while files, a missing /assets/* included, go to S3 as asked', () => {
+    const fn = onlyResourceIn(full.template, 'AWS::CloudFront::Function');
+    const functionConfig = fn.Properties.FunctionConfig as { Runtime: string };
+    assert.equal(functionConfig.Runtime, 'cloudfront-js-2.0');
+    full.template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultCacheBehavior: Match.objectLike({
+          FunctionAssociations: [
+            { EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [Match.anyValue(), 'FunctionARN'] } },
+          ],
+        }),
+      }),
+    });
+    // The function's own code, run as CloudFront runs it: handler(event) returns the request.
+    const handler = new Function(`${String(fn.Properties.FunctionCode)}; return handler;`)() as (event: {
+      request: { uri: string };
+    }) => { uri: string };
+    const routed = (uri: string) => handler({ request: { uri } }).uri;
+    assert.equal(
+      routed('/assets/index-0ld0ld.js'),
+      '/assets/index-0ld0ld.js',
+      'a stale chunk reaches S3: 404',
+    );
+    assert.equal(routed('/config.json'), '/config.json');
+    assert.equal(routed('/index.html'), '/index.html');
+    assert.equal(routed('/jobs'), '/index.html');
+    assert.equal(routed('/runs/nightly@2026-12-07T05:00:00.000Z'), '/index.html', 'a run id holds dots');
+    assert.equal(routed('/auth/callback'), '/index.html');
+    assert.equal(routed('/favicon.ico'), '/index.html', 'not a file of this site');
   });
 
   test('GIVEN the console WHEN synthesized THEN config.json is deployed with the API URL, user pool, client id and hosted UI domain', () => {
@@ -1179,6 +1325,127 @@ describe('alarms and dashboard', () => {
     }
   });
 
+  test('GIVEN every configuration WHEN synthesized THEN the alarms a production operator expects are there, each on a metric AWS emits, notifying the topic', () => {
+    for (const [name, c] of Object.entries(CONFIGS)) {
+      const watched = alarmsOf(c).flatMap((alarm) => alarmMetrics(alarm).map((m) => ({ ...m, alarm })));
+      const expectAlarm = (namespace: string, metric: string, dimensions: Record<string, unknown>) => {
+        const wanted = Object.entries(dimensions)
+          .map(([Name, Value]) => ({ Name, Value: c.stack.resolve(Value) }))
+          .sort((a, b) => a.Name.localeCompare(b.Name));
+        const found = watched.find(
+          (m) =>
+            m.Namespace === namespace &&
+            m.MetricName === metric &&
+            JSON.stringify(m.Dimensions) === JSON.stringify(wanted),
+        );
+        assert.ok(found, `${name}: no alarm on ${namespace} ${metric} ${JSON.stringify(wanted)}`);
+        assert.deepEqual(
+          found.alarm.Properties.AlarmActions,
+          [topicOf(c)],
+          `${name}: ${metric} notifies the topic`,
+        );
+      };
+      for (const definition of tables) {
+        const table = c.stack.tables.table(definition.logicalName as 'runs').tableName;
+        for (const metric of ['ReadThrottleEvents', 'WriteThrottleEvents']) {
+          expectAlarm('AWS/DynamoDB', metric, { TableName: table });
+          for (const index of definition.indexes) {
+            expectAlarm('AWS/DynamoDB', metric, { TableName: table, GlobalSecondaryIndexName: index.name });
+          }
+        }
+      }
+      const pools = c.stack.queues.all().filter(([q]) => q.startsWith('dispatch-') && !q.endsWith('-dlq'));
+      assert.ok(pools.length >= 1 + (name === 'full' ? 1 : 0), `${name}: the default pool and declared ones`);
+      for (const [, queue] of [...pools, ['alerts', c.stack.queues.queue('alerts')] as const]) {
+        expectAlarm('AWS/SQS', 'ApproximateAgeOfOldestMessage', { QueueName: queue.queueName });
+      }
+      if (c.stack.api) {
+        for (const metric of ['5xx', 'Latency']) {
+          expectAlarm('AWS/ApiGateway', metric, { ApiId: c.stack.api.httpApi.apiId });
+        }
+      }
+    }
+  });
+
+  test('GIVEN the alarms on Clover metrics WHEN the Lambdas run THEN each alarm watches a name, namespace and dimensions the code emits', async () => {
+    // What the monitor and notifier handlers really write, from fakes behind their real handler code.
+    const lines: string[] = [];
+    const metrics = (fn: string) => emfMetrics({ stage: PREFIX, fn, write: (line) => lines.push(line) });
+    const report = {
+      at: 1,
+      errors: [{ step: 'leases', message: 'throttled' }],
+      jobsWithoutLiveWorker: 1,
+      runsRecovered: 1,
+      runsLost: 1,
+      runsTimedOut: 1,
+      runsResent: 1,
+      workersExpired: 1,
+      misfiresSkipped: 1,
+      catchUpFires: 0,
+      deadLettersDrained: 0,
+    } as unknown as SweepReport;
+    await assert.rejects(
+      makeMonitorHandler({
+        monitor: { sweep: async () => report },
+        log: silentLogger,
+        loopSeconds: 0,
+        metrics: metrics('monitor'),
+      })(),
+      MonitorStepsFailedError,
+    );
+    await makeNotifierHandler({
+      notifier: { process: async () => ({ outcome: 'failed', retry: true }) as never },
+      log: silentLogger,
+      metrics: metrics('notifier'),
+    })({ Records: [{ messageId: 'm1', body: JSON.stringify({ alertId: 'a1' }) }] } as never);
+    const emitted = new Set(
+      lines.flatMap((line) => {
+        const parsed = JSON.parse(line) as Record<string, unknown> & {
+          _aws: {
+            CloudWatchMetrics: Array<{
+              Namespace: string;
+              Dimensions: string[][];
+              Metrics: Array<{ Name: string }>;
+            }>;
+          };
+        };
+        return parsed._aws.CloudWatchMetrics.flatMap((directive) =>
+          directive.Metrics.map((m) =>
+            JSON.stringify([
+              directive.Namespace,
+              m.Name,
+              directive.Dimensions[0]!.map((d) => ({ Name: d, Value: parsed[d] })).sort((a, b) =>
+                a.Name.localeCompare(b.Name),
+              ),
+            ]),
+          ),
+        );
+      }),
+    );
+    for (const [name, c] of Object.entries(CONFIGS)) {
+      const custom = alarmsOf(c)
+        .flatMap(alarmMetrics)
+        .filter((m) => m.Namespace === METRIC_NAMESPACE);
+      for (const m of custom) {
+        assert.ok(
+          emitted.has(JSON.stringify([m.Namespace, m.MetricName, m.Dimensions])),
+          `${name}: the alarm on ${m.MetricName} ${JSON.stringify(m.Dimensions)} watches a metric no Lambda emits`,
+        );
+      }
+      for (const key of [
+        'monitorStepErrors',
+        'runsResent',
+        'alertSendFailures',
+        'jobsWithoutLiveWorker',
+      ] as const) {
+        assert.ok(
+          custom.some((m) => m.MetricName === METRICS[key].name),
+          `${name}: no alarm on ${METRIC_NAMESPACE}/${METRICS[key].name}`,
+        );
+      }
+    }
+  });
+
   test('GIVEN an alarm email WHEN synthesized THEN the topic mails it over TLS; without one nobody is subscribed', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
@@ -1225,7 +1492,9 @@ describe('every resource', () => {
       'AWS::ApiGatewayV2::Route',
       'AWS::ApiGatewayV2::Stage',
       'AWS::CloudFront::Distribution',
+      'AWS::CloudFront::Function',
       'AWS::CloudFront::OriginAccessControl',
+      'AWS::CloudFront::ResponseHeadersPolicy',
       'AWS::CloudWatch::Alarm',
       'AWS::CloudWatch::Dashboard',
       'AWS::Cognito::UserPool',

@@ -1,6 +1,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Annotations, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
 import type { Construct } from 'constructs';
@@ -316,6 +324,17 @@ export class CloverStack extends Stack {
       prefix,
       deadLetterQueues: this.queues.all().filter(([name]) => isDeadLetterQueue(queueDefinitions, name)),
       functions,
+      tables: this.tables.all(),
+      queueAges: this.queues
+        .all()
+        .flatMap(([name, queue]) =>
+          name === 'alerts'
+            ? [{ name, queue, maxAge: ALERT_MAX_AGE }]
+            : name.startsWith('dispatch-') && !isDeadLetterQueue(queueDefinitions, name)
+              ? [{ name, queue, maxAge: DISPATCH_MAX_AGE }]
+              : [],
+        ),
+      ...(this.api ? { api: this.api.httpApi } : {}),
       scheduleGroup: this.scheduleGroup,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
     });
@@ -360,6 +379,15 @@ export class CloverStack extends Stack {
     }
   }
 }
+
+/**
+ * How long a fire may wait on a pool's dispatch queue before it alarms: agents long-poll it at once,
+ * so a message this old means no live agent of the pool consumes it. Worker queues are not watched:
+ * a gone worker's queue keeps pointers the monitor has already dispatched again.
+ */
+export const DISPATCH_MAX_AGE = Duration.minutes(15);
+/** How long an alert may wait: covers its redeliveries (six visibility timeouts) and delayed digests (15 min). */
+export const ALERT_MAX_AGE = Duration.minutes(30);
 
 /** A queue no other definition dead-letters into, because it is the end of the line: `*-dlq`, `monitor-failures`. */
 function isDeadLetterQueue(definitions: readonly QueueDefinition[], name: string): boolean {

@@ -1,7 +1,8 @@
 /**
- * `npm start` serves the built console (console/dist). A fresh clone has no build, and a checkout
- * whose console sources changed has a stale one: either way the console is built here, in process,
- * before the API answers (a second or two on later starts, when nothing changed: only a stat walk).
+ * `npm start` serves the built console (console/dist), and `cdk synth`/`cdk deploy` (infra/app.ts)
+ * upload it. A fresh clone has no build, and a checkout whose console sources changed has a stale
+ * one: either way the console is built here, in process, before the API answers or the stack is
+ * synthesized (a second or two when nothing changed: only a stat walk).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,7 +41,7 @@ export async function ensureConsoleBuilt(log: Logger): Promise<void> {
   if (!consoleNeedsBuild()) return;
   log.log(
     'info',
-    existsSync(BUILT) ? 'console sources changed: rebuilding it' : 'building the console (first start only)',
+    existsSync(BUILT) ? 'console sources changed: rebuilding it' : 'building the console (console/dist is missing)',
   );
   const started = performance.now();
   try {

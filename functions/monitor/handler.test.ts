@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { silentLogger } from '../../core/log';
 import type { SweepReport } from '../../core/monitor';
 import { emfMetrics } from '../metrics';
-import { makeMonitorHandler } from './handler';
+import { MonitorStepsFailedError, makeMonitorHandler } from './handler';
 
 function fakeMonitor() {
   let sweeps = 0;
@@ -89,4 +89,38 @@ test('publishes each sweep as EMF metrics: the no-live-worker gauge and failover
   assert.equal(directive?.Namespace, 'Clover');
   assert.deepEqual(directive?.Dimensions, [['Stage']]);
   assert.ok(directive?.Metrics.some((m) => m.Name === 'JobsWithoutLiveWorker'));
+});
+
+test('a failing step fails the invocation after every sweep ran, naming the step and its error', async () => {
+  let t = 0;
+  let sweeps = 0;
+  const lines: string[] = [];
+  const monitor = {
+    async sweep(): Promise<SweepReport> {
+      sweeps += 1;
+      const errors =
+        sweeps === 2 ? [{ step: 'leases', message: 'AccessDeniedException: not authorized' }] : [];
+      return { at: sweeps, errors } as unknown as SweepReport;
+    },
+  };
+  const invoke = makeMonitorHandler({
+    monitor,
+    log: silentLogger,
+    loopSeconds: 5,
+    runSeconds: 15,
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+    },
+    metrics: emfMetrics({ stage: 'clover-test', fn: 'monitor', write: (line) => lines.push(line) }),
+  });
+  await assert.rejects(invoke(), (error: unknown) => {
+    assert.ok(error instanceof MonitorStepsFailedError);
+    assert.equal(error.sweeps, 4, 'the sweeps after the failing one still ran');
+    assert.deepEqual(error.failures, ['leases: AccessDeniedException: not authorized']);
+    assert.match(error.message, /1 failing step\(s\) in 4 sweep\(s\): leases: AccessDeniedException/);
+    return true;
+  });
+  const stepErrors = lines.map((l) => (JSON.parse(l) as { MonitorStepErrors: number }).MonitorStepErrors);
+  assert.deepEqual(stepErrors, [0, 1, 0, 0], 'each sweep still publishes its step errors');
 });

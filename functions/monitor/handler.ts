@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { awsClients } from '../../core/adapters/aws-clients';
 import { controlPlane } from '../../core/adapters/control-plane';
+import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Monitor, type SweepReport } from '../../core/monitor';
@@ -38,6 +39,10 @@ export interface MonitorResult {
  * again every that many seconds until `runSeconds` (or the invocation's remaining time, less one
  * loop) are used, so a dead worker is noticed within lease TTL + loop interval instead of a minute.
  * Sweeps are idempotent, so an overlap with the next invocation does no harm.
+ *
+ * A failing step is logged, counted (`MonitorStepErrors`) and does not stop the sweep or the loop;
+ * once all sweeps ran, the invocation throws {@link MonitorStepsFailedError} so the failure reaches
+ * the Lambda errors alarm and the on-failure destination instead of passing as a success.
  */
 export function makeMonitorHandler(deps: MonitorHandlerDeps) {
   const wait = deps.sleep ?? sleep;
@@ -50,10 +55,12 @@ export function makeMonitorHandler(deps: MonitorHandlerDeps) {
     let sweeps = 0;
     let errors = 0;
     let last: SweepReport | undefined;
+    const failures = new Set<string>();
     for (;;) {
       last = await deps.monitor.sweep();
       sweeps += 1;
       errors += last.errors.length;
+      for (const e of last.errors) failures.add(`${e.step}: ${e.message}`);
       publish(metrics, last);
       if (loopMs <= 0) break;
       const elapsed = now() - started;
@@ -61,9 +68,31 @@ export function makeMonitorHandler(deps: MonitorHandlerDeps) {
       if (elapsed + loopMs > budgetMs || remaining < loopMs + 5_000) break;
       await wait(loopMs);
     }
-    if (errors > 0) deps.log.log('warn', 'monitor invocation had failing steps', { sweeps, errors });
+    if (failures.size > 0) {
+      // Every sweep ran (a failing step never stops the others); now the invocation fails, so Lambda's
+      // Errors metric and the on-failure destination (monitor-failures) see what a step hid.
+      const error = new MonitorStepsFailedError(sweeps, errors, [...failures]);
+      deps.log.log('error', 'monitor invocation failed', { error });
+      throw error;
+    }
     return { sweeps, errors, last };
   };
+}
+
+/**
+ * A monitor invocation in which at least one step of one sweep failed (AccessDenied, throttling, a
+ * bug): thrown after all sweeps ran, naming each distinct `step: message`.
+ */
+export class MonitorStepsFailedError extends CloverError {
+  constructor(
+    readonly sweeps: number,
+    readonly errors: number,
+    readonly failures: readonly string[],
+  ) {
+    super('internal', `monitor: ${errors} failing step(s) in ${sweeps} sweep(s): ${failures.join('; ')}`, {
+      details: { sweeps, errors, failures },
+    });
+  }
 }
 
 /** One sweep's counts as metrics, flushed at once so the no-live-worker gauge is fresh every sweep. */

@@ -116,6 +116,11 @@ export class CloverTables extends Construct {
     ]);
   }
 
+  /** Every table built, with the definition it was built from. */
+  all(): ReadonlyArray<{ readonly table: Table; readonly definition: TableDefinition }> {
+    return [...this.byName.values()];
+  }
+
   private entry(name: TableName) {
     const entry = this.byName.get(name);
     if (!entry) throw new Error(`no table ${JSON.stringify(name)} among the definitions`);

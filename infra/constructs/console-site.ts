@@ -1,7 +1,15 @@
-import { Duration, FeatureFlags, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { readdirSync } from 'node:fs';
+import { Aws, Duration, FeatureFlags, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import {
+  AccessLevel,
+  Function as CloudFrontFunction,
   Distribution,
+  FunctionCode,
+  FunctionEventType,
+  FunctionRuntime,
+  HeadersFrameOption,
+  HeadersReferrerPolicy,
   HttpVersion,
   PriceClass,
   ResponseHeadersPolicy,
@@ -34,9 +42,49 @@ export const NOT_BUILT_PAGE = `<!doctype html>
 `;
 
 /**
+ * The Content-Security-Policy of the console: its own scripts only; inline styles (Recharts and
+ * React set `style` attributes); fetches to itself (config.json), the stage's HTTP API and Cognito
+ * (OIDC metadata and keys at cognito-idp, tokens at the hosted UI's domain). The API and the hosted
+ * UI are named by pattern in the region, not by their ids: the API's CORS names the console's origin,
+ * so naming the API here would make the distribution and the API depend on each other.
+ */
+export function consoleCsp(region: string, urlSuffix: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    `connect-src 'self' https://*.execute-api.${region}.${urlSuffix} https://cognito-idp.${region}.${urlSuffix} https://*.auth.${region}.amazoncognito.com`,
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/**
+ * The viewer-request function's code: the site's own files (`/assets/*` and the files at its root)
+ * go to S3 as asked, so a missing one is answered 404; every other path is a console route (run ids
+ * hold dots, so "has an extension" cannot tell them apart) and gets index.html.
+ */
+export function spaRoutingCode(rootFiles: readonly string[]): string {
+  const files = Object.fromEntries(rootFiles.map((file) => [`/${file}`, true]));
+  return `var FILES = ${JSON.stringify(files)};
+function handler(event) {
+  var request = event.request;
+  if (request.uri.indexOf('/assets/') === 0 || FILES[request.uri]) return request;
+  request.uri = '/index.html';
+  return request;
+}
+`;
+}
+
+/**
  * The console's static site: a private S3 bucket (all public access blocked, TLS only, encrypted)
- * read by CloudFront through origin access control, HTTPS only, SPA fallback to index.html, security
- * headers. The deployment copies the built console and writes `config.json` after construction
+ * read by CloudFront through origin access control, HTTPS only, client-side routes answered with
+ * index.html by a CloudFront Function and missing files with 404, a Content-Security-Policy and the
+ * usual security headers. The deployment copies the built console and writes `config.json` after construction
  * (`deployConfig`), so one console build serves every stage.
  *
  * @example
@@ -46,6 +94,10 @@ export const NOT_BUILT_PAGE = `<!doctype html>
 export class ConsoleSite extends Construct {
   readonly bucket: Bucket;
   readonly distribution: Distribution;
+  /** The Content-Security-Policy and security headers of every answer. */
+  readonly headers: ResponseHeadersPolicy;
+  /** The viewer-request function that sends client-side routes to index.html. */
+  readonly routing: CloudFrontFunction;
   /** `https://<domain>` (custom or CloudFront's), no trailing slash. */
   readonly url: string;
   private readonly assets: string | undefined;
@@ -66,21 +118,44 @@ export class ConsoleSite extends Construct {
       reason:
         'The bucket holds only the built console, written by the deployment and read by CloudFront through origin access control; there is no user data whose access would need auditing.',
     });
+    const stack = Stack.of(this);
+    this.headers = new ResponseHeadersPolicy(this, 'Headers', {
+      comment: 'Clover console: CSP and security headers',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: {
+          contentSecurityPolicy: consoleCsp(stack.region, Aws.URL_SUFFIX),
+          override: true,
+        },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
+        referrerPolicy: {
+          referrerPolicy: HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+          override: true,
+        },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(365),
+          includeSubdomains: true,
+          override: true,
+        },
+      },
+    });
+    this.routing = new CloudFrontFunction(this, 'Routing', {
+      comment: 'Clover console: client-side routes get index.html, missing files 404',
+      runtime: FunctionRuntime.JS_2_0,
+      code: FunctionCode.fromInline(spaRoutingCode(rootFiles(props.assets))),
+    });
     this.distribution = new Distribution(this, 'Cdn', {
       comment: 'Clover console',
       defaultBehavior: {
-        origin: S3BucketOrigin.withOriginAccessControl(this.bucket),
+        // LIST lets S3 answer a missing object with 404 rather than 403 (which would read as "forbidden").
+        origin: S3BucketOrigin.withOriginAccessControl(this.bucket, {
+          originAccessLevels: [AccessLevel.READ, AccessLevel.LIST],
+        }),
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        responseHeadersPolicy: ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: this.headers,
+        functionAssociations: [{ function: this.routing, eventType: FunctionEventType.VIEWER_REQUEST }],
       },
       defaultRootObject: 'index.html',
-      // The console routes in the browser: unknown paths get index.html (S3 answers 403 through OAC).
-      errorResponses: [403, 404].map((httpStatus) => ({
-        httpStatus,
-        responseHttpStatus: 200,
-        responsePagePath: '/index.html',
-        ttl: Duration.seconds(0),
-      })),
       httpVersion: HttpVersion.HTTP2_AND_3,
       priceClass: PriceClass.PRICE_CLASS_100,
       ...(props.domain
@@ -158,6 +233,16 @@ export class ConsoleSite extends Construct {
     }
     return deployment;
   }
+}
+
+/** The files at the root of the built console (or the not-built page), and the stage's config.json. */
+function rootFiles(assets: string | undefined): string[] {
+  const built = assets
+    ? readdirSync(assets, { withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => entry.name)
+    : ['index.html'];
+  return [...new Set([...built, 'config.json'])].sort();
 }
 
 /**

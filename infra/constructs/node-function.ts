@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -46,6 +46,12 @@ export interface CloverNodeFunctionProps extends CloverFunctionLogProps {
   readonly reservedConcurrentExecutions?: number;
 }
 
+/**
+ * AWS's managed policy for a Lambda's network interfaces in a VPC. CDK attaches it only to roles it
+ * creates itself; every Clover function brings its own role, so the construct attaches it.
+ */
+export const VPC_ACCESS_POLICY = 'service-role/AWSLambdaVPCAccessExecutionRole';
+
 /** The repository root: bundling runs esbuild from here, with the root package-lock.json. */
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
@@ -55,7 +61,8 @@ const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.u
  * constructs extend it, so their children keep the ids `Logs`, `Role` and `Function`): Node.js 22 on ARM64, bundled by esbuild
  * (locally when installed, so no Docker) into CommonJS with source maps, JSON logs into its own log
  * group, and its own role with nothing attached yet — the function-specific construct adds exactly
- * the statements its handler needs (no AWSLambdaBasicExecutionRole, which may write to any log group).
+ * the statements its handler needs (no AWSLambdaBasicExecutionRole, which may write to any log group);
+ * a function with a `network` also gets AWS's VPC access policy for its network interfaces.
  *
  * `snappy` (the envelope codec) is a native module: it is not bundled but installed beside the
  * bundle for linux/arm64 with npm during synth, so synth needs the npm registry (or its cache).
@@ -146,6 +153,8 @@ export class CloverNodeFunction extends Construct {
       },
     });
     if (props.network) {
+      // Without it Lambda cannot create the function's network interfaces and the deploy rolls back.
+      this.role.addManagedPolicy(ManagedPolicy.fromAwsManagedPolicyName(VPC_ACCESS_POLICY));
       Validations.of(this.role).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
         reason:

@@ -3,7 +3,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { queueDefinition } from '../resources';
+import { NOTIFIER_TIMEOUT_SECONDS, queueDefinition, VISIBILITY_PER_FUNCTION_TIMEOUT } from '../resources';
 import { type CloverTables, TABLE_READ_ACTIONS } from './clover-tables';
 import { type CloverFunctionLogProps, CloverNodeFunction, logPropsOf } from './node-function';
 
@@ -32,9 +32,10 @@ export interface NotifierFunctionProps extends CloverFunctionLogProps {
   /** @default 256 */
   readonly memorySize?: number;
   /**
-   * Upper bound of one alert's delivery (mail plus channel posts with their retries). Must not exceed the alerts queue's visibility
-   * timeout (infra/resources.ts), or a message could be delivered again while still being mailed.
-   * @default Duration.seconds(30)
+   * Upper bound of one alert's delivery (mail plus channel posts with their retries). Six times it must
+   * not exceed the alerts queue's visibility timeout (infra/resources.ts, AWS's advice for SQS event
+   * sources), or a message could be delivered again while still being mailed.
+   * @default Duration.seconds(NOTIFIER_TIMEOUT_SECONDS)
    */
   readonly timeout?: Duration;
 }
@@ -89,11 +90,11 @@ export class NotifierFunction extends CloverNodeFunction {
         throw new Error(`consoleUrl ${JSON.stringify(props.consoleUrl)} must be http(s)`);
       }
     }
-    const timeout = props.timeout ?? Duration.seconds(30);
+    const timeout = props.timeout ?? Duration.seconds(NOTIFIER_TIMEOUT_SECONDS);
     const visibility = queueDefinition('alerts').visibilityTimeoutSeconds;
-    if (timeout.toSeconds() > visibility) {
+    if (timeout.toSeconds() * VISIBILITY_PER_FUNCTION_TIMEOUT > visibility) {
       throw new Error(
-        `notifier timeout ${timeout.toSeconds()} s exceeds the alerts queue's visibility timeout (${visibility} s)`,
+        `notifier timeout ${timeout.toSeconds()} s is more than 1/${VISIBILITY_PER_FUNCTION_TIMEOUT} of the alerts queue's visibility timeout (${visibility} s)`,
       );
     }
     super(scope, id, {

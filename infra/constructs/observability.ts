@@ -1,22 +1,25 @@
 import { Duration, Validations } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
   ComparisonOperator,
   Dashboard,
   GraphWidget,
   type IMetric,
+  MathExpression,
   Metric,
   SingleValueWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE, METRICS, type MetricKey } from '../../functions/metrics';
-import { physicalName } from '../resources';
+import { physicalName, type TableDefinition } from '../resources';
 import type { CloverNodeFunction } from './node-function';
 
 export interface CloverObservabilityProps {
@@ -28,9 +31,34 @@ export interface CloverObservabilityProps {
   readonly functions: readonly CloverNodeFunction[];
   /** The stage's schedule group: failed, dropped and throttled fires alarm. */
   readonly scheduleGroup: IScheduleGroup;
+  /** Every table with its definition: each (and each of its indexes) gets a throttled-requests alarm. */
+  readonly tables: ReadonlyArray<{ readonly table: ITable; readonly definition: TableDefinition }>;
+  /** Queues whose oldest message must not wait longer than `maxAge` (someone should consume them). */
+  readonly queueAges: ReadonlyArray<{
+    readonly name: string;
+    readonly queue: IQueue;
+    readonly maxAge: Duration;
+  }>;
+  /** The management API: 5xx answers and latency alarm. @default none (a stage without the API) */
+  readonly api?: HttpApi;
   /** Who the alarms mail (an SNS email subscription, confirmed from the first message). @default none */
   readonly alarmEmail?: string;
 }
+
+/** An alarm's condition beyond its metric: reach `threshold` in `evaluationPeriods` periods in a row. */
+interface AlarmCondition {
+  readonly metric: IMetric;
+  readonly description: string;
+  /** @default 1 */
+  readonly threshold?: number;
+  /** @default 1 */
+  readonly evaluationPeriods?: number;
+}
+
+/** CloudWatch takes at most 10 metrics in one alarm's math expression. */
+const METRICS_PER_ALARM = 10;
+/** The API's p99 latency (ms) that, held for 15 minutes, means users wait: the Lambda's own limit is 29 s. */
+export const API_LATENCY_P99_MS = 5_000;
 
 const MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
@@ -69,10 +97,12 @@ const FIRE_OUTCOMES = [
 
 /**
  * What watches a stage: an SNS topic for alarms (mailed to `alarmEmail`), an alarm for each
- * dead-letter queue holding a message, for each Lambda's errors and throttles, for the
- * scheduler's failed, dropped and throttled fires, for notifier send failures and for jobs no live
- * worker can run (the monitor's `JobsWithoutLiveWorker`); and a dashboard of fires by outcome,
- * lateness, failover, alert sends and the Lambdas.
+ * dead-letter queue holding a message, for each Lambda's errors and throttles, for throttled
+ * requests on each table and index, for messages waiting too long on the dispatch and alert queues,
+ * for the API's 5xx answers and latency, for the scheduler's failed, dropped and throttled fires,
+ * for notifier send failures, failing monitor steps, resent runs and jobs no live worker can run
+ * (the Lambdas' EMF metrics, functions/metrics.ts); and a dashboard of fires by outcome, lateness,
+ * failover, alert sends and the Lambdas.
  *
  * Every alarm treats missing data as fine (no data is no failure) and fires on the first breach:
  * each condition means a person should look now.
@@ -125,6 +155,37 @@ export class CloverObservability extends Construct {
         description: `${f.functionName} was throttled: its concurrency limit or the account's was reached.`,
       });
     }
+    for (const { table, definition } of props.tables) this.throttleAlarms(table, definition);
+    for (const { name, queue, maxAge } of props.queueAges) {
+      this.alarm(`age:${name}`, `${name}-oldest-message`, {
+        metric: queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES }),
+        threshold: maxAge.toSeconds(),
+        description: `A message has waited ${maxAge.toHumanString()} or more in ${physicalName(prefix, name)}: nothing consumes it (no live agent of the pool, or the notifier failing).`,
+      });
+    }
+    if (props.api) {
+      this.alarm('api:5xx', 'api-5xx', {
+        metric: props.api.metricServerError({ statistic: 'Sum', period: MINUTE }),
+        description:
+          'The management API answered 5xx (the API Lambda failed or timed out): read its log group.',
+      });
+      this.alarm('api:latency', 'api-latency', {
+        metric: props.api.metricLatency({ statistic: 'p99', period: FIVE_MINUTES }),
+        threshold: API_LATENCY_P99_MS,
+        evaluationPeriods: 3,
+        description: `The management API's p99 latency stayed at ${API_LATENCY_P99_MS} ms or more for 15 minutes.`,
+      });
+    }
+    this.alarm('monitor:step-errors', 'monitor-step-errors', {
+      metric: cloverMetric(prefix, 'monitorStepErrors'),
+      description:
+        "A monitor step failed (AccessDenied, throttling, a bug): the invocation fails too, and the monitor's log names the step.",
+    });
+    this.alarm('monitor:runs-resent', 'runs-resent', {
+      metric: cloverMetric(prefix, 'runsResent', { period: FIVE_MINUTES }),
+      description:
+        'The monitor sent a dispatched run again because no agent claimed it in time: a send was lost, or the chosen agent is not consuming its queue.',
+    });
     const group = props.scheduleGroup;
     this.alarm('scheduler:target-errors', 'scheduler-target-errors', {
       metric: group.metricTargetErrors({ period: MINUTE, statistic: 'Sum' }),
@@ -211,21 +272,74 @@ export class CloverObservability extends Construct {
     );
   }
 
-  /** Alarms on `metric` reaching 1 in one period, notifying the topic. Adds more alarms (the API's) later. */
-  alarm(key: string, name: string, props: { metric: IMetric; description: string }): Alarm {
+  /** Alarms on `metric` reaching the threshold (1 unless told) in the periods, notifying the topic. */
+  alarm(key: string, name: string, props: AlarmCondition): Alarm {
     if (this.alarms.has(key)) throw new Error(`alarm ${JSON.stringify(key)} is defined twice`);
     const alarm = new Alarm(this, `Alarm-${key.replace(/[^A-Za-z0-9]/g, '-')}`, {
       alarmName: physicalName(this.prefix, name),
       alarmDescription: props.description,
       metric: props.metric,
-      threshold: 1,
-      evaluationPeriods: 1,
+      threshold: props.threshold ?? 1,
+      evaluationPeriods: props.evaluationPeriods ?? 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(this.action);
     this.alarms.set(key, alarm);
     return alarm;
+  }
+
+  /**
+   * A throttled request on the table or any of its indexes alarms: the sum of AWS's
+   * ReadThrottleEvents and WriteThrottleEvents of each, as few alarms as CloudWatch's 10 metrics
+   * per expression allow (`<table>-throttled`, then `-throttled-2`, ...).
+   */
+  private throttleAlarms(table: ITable, definition: TableDefinition): void {
+    const sources: Array<Record<string, string>> = [
+      { TableName: table.tableName },
+      ...definition.indexes.map((index) => ({
+        TableName: table.tableName,
+        GlobalSecondaryIndexName: index.name,
+      })),
+    ];
+    const perAlarm = METRICS_PER_ALARM / 2;
+    for (let start = 0, part = 1; start < sources.length; start += perAlarm, part += 1) {
+      const usingMetrics: Record<string, IMetric> = {};
+      sources.slice(start, start + perAlarm).forEach((dimensionsMap, i) => {
+        for (const [id, metricName] of [
+          [`r${i}`, 'ReadThrottleEvents'],
+          [`w${i}`, 'WriteThrottleEvents'],
+        ] as const) {
+          usingMetrics[id] = new Metric({
+            namespace: 'AWS/DynamoDB',
+            metricName,
+            dimensionsMap,
+            statistic: 'Sum',
+            period: MINUTE,
+          });
+        }
+      });
+      const suffix = part === 1 ? '' : `-${part}`;
+      const what = sources
+        .slice(start, start + perAlarm)
+        .map((source) =>
+          source.GlobalSecondaryIndexName ? `index ${source.GlobalSecondaryIndexName}` : 'the table',
+        )
+        .join(', ');
+      this.alarm(
+        `throttled:${definition.logicalName}${suffix}`,
+        `${definition.logicalName}-throttled${suffix}`,
+        {
+          metric: new MathExpression({
+            expression: `SUM([${Object.keys(usingMetrics).join(',')}])`,
+            usingMetrics,
+            period: MINUTE,
+            label: `${definition.logicalName} throttle events`,
+          }),
+          description: `DynamoDB throttled requests on ${physicalName(this.prefix, definition.logicalName)} (${what}): a hot key, or the table's on-demand limits.`,
+        },
+      );
+    }
   }
 }
 
