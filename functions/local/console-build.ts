@@ -41,7 +41,9 @@ export async function ensureConsoleBuilt(log: Logger): Promise<void> {
   if (!consoleNeedsBuild()) return;
   log.log(
     'info',
-    existsSync(BUILT) ? 'console sources changed: rebuilding it' : 'building the console (console/dist is missing)',
+    existsSync(BUILT)
+      ? 'console sources changed: rebuilding it'
+      : 'building the console (console/dist is missing)',
   );
   const started = performance.now();
   try {
