@@ -2,9 +2,30 @@
 // Runs every *.test.ts under the source folders with node's own test runner (TypeScript through tsx).
 // Node 20's runner does not expand globs, so the files are listed here. Arguments narrow the set:
 // `node scripts/run-tests.mjs schedule` runs only files whose path contains "schedule".
-import { spawn } from 'node:child_process';
+//
+// Each file has a time limit (test-files.mjs): a hang fails that file, named, at its limit. The limits
+// are failure bounds for a loaded machine (load 10-25), never expected durations.
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { runTestFiles } from './test-files.mjs';
+
+/** Per file, unless listed below. CLOVER_TEST_FILE_TIMEOUT_SECONDS overrides it (and the slow ones). */
+const FILE_TIMEOUT_SECONDS = 300;
+/**
+ * Files slow by nature, with their limit: many browser pages, CDK synths of several stacks, real agent
+ * fleets, or long scenarios. Each takes 1-3 minutes on a quiet 2-core machine.
+ */
+const SLOW_FILES = {
+  'infra/stack.test.ts': 600,
+  'infra/synth.test.ts': 600,
+  'test/console/console.test.ts': 720,
+  'test/console/start.test.ts': 600,
+  'test/agent/scenario.test.ts': 600,
+  'test/agent/fleet.test.ts': 600,
+  'test/local-mode/local-mode.test.ts': 600,
+  'test/zmq/zmq.test.ts': 600,
+  'test/api/fuzz.test.ts': 600,
+};
 
 const roots = ['core', 'functions', 'worker-agent', 'infra', 'test', 'cli', 'bench'];
 const skipDirs = new Set(['node_modules', 'cdk.out', 'dist', '.clover']);
@@ -36,10 +57,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const concurrency = process.env.CLOVER_TEST_CONCURRENCY ?? '2';
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
-);
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const override = Number(process.env.CLOVER_TEST_FILE_TIMEOUT_SECONDS) || undefined;
+process.exitCode = await runTestFiles(files, {
+  concurrency: Number(process.env.CLOVER_TEST_CONCURRENCY ?? '2'),
+  timeoutMs: (file) => (override ?? SLOW_FILES[file] ?? FILE_TIMEOUT_SECONDS) * 1000,
+});

@@ -6,9 +6,9 @@
 // Arguments narrow the files by substring (`npm run test:chaos -- kill`); CLOVER_CHAOS_SEED replays a
 // run's choices; CLOVER_TEST_CONCURRENCY (default 2) sets how many scenario files run at once.
 // What each scenario proves: docs/chaos.md.
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { runTestFiles } from './test-files.mjs';
 
 const dir = join(import.meta.dirname, '..', 'test', 'chaos');
 const filters = process.argv.slice(2);
@@ -22,10 +22,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const concurrency = process.env.CLOVER_TEST_CONCURRENCY ?? '2';
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
-);
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// A scenario takes 1-2 minutes on a quiet machine, up to 10 on a busy one; a hang fails it, named.
+const SCENARIO_TIMEOUT_SECONDS = 900;
+process.exitCode = await runTestFiles(files, {
+  concurrency: Number(process.env.CLOVER_TEST_CONCURRENCY ?? '2'),
+  timeoutMs: () => SCENARIO_TIMEOUT_SECONDS * 1000,
+});
