@@ -6,60 +6,105 @@
  * every connection (the HTTP adapter checks the addresses it actually connects to, so a DNS answer
  * that changed since — rebinding — is refused too).
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { HostResolver } from './ports';
 
 export interface EndpointPolicy {
   /**
-   * Allow `http://` and loopback addresses (127.0.0.0/8, ::1): the local product and tests, whose
-   * receivers listen on 127.0.0.1. Off in AWS (`CLOVER_WEBHOOK_ALLOW_LOOPBACK` unset).
+   * Allow `http://` and loopback addresses (127.0.0.0/8, ::1, and IPv6 forms that embed 127.0.0.0/8):
+   * the local product and tests, whose receivers listen on 127.0.0.1. Off in AWS
+   * (`CLOVER_WEBHOOK_ALLOW_LOOPBACK` unset).
    * @default false
    */
   readonly allowLoopback?: boolean;
 }
 
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
+/** IPv6's global unicast space (RFC 4291, IANA): anything outside it is not a public destination. */
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3');
+/** RFC 8215's local-use NAT64 prefix: never public, and the embedding's prefix length is the site's own. */
+const LOCAL_NAT64 = ipaddr.parseCIDR('64:ff9b:1::/48');
 
-/** Never reachable from a channel: private, shared, link-local (metadata), multicast and reserved ranges. */
-const forbidden = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  forbidden.addSubnet(net, bits, 'ipv4');
-}
-for (const [net, bits] of [
-  ['::', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-  ['64:ff9b::', 96],
-] as const) {
-  forbidden.addSubnet(net, bits, 'ipv6');
-}
-
-/** Why a channel may not connect to `address` ("is a loopback address"), or null if it may. */
-export function addressRefusal(address: string, policy: EndpointPolicy): string | null {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)?.[1];
-  const ip = mapped ?? address;
-  const family = isIP(ip);
-  if (family === 0) return 'is not an IP address';
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (loopback.check(ip, type)) {
-    return policy.allowLoopback ? null : 'is a loopback address';
+/** The IPv4 addresses an IPv6 address carries by a standard embedding, with the embedding's name. */
+function embedded(address: ipaddr.IPv6): { form: string; ipv4: ipaddr.IPv4[]; translated?: true } | null {
+  const p = address.parts;
+  const v4 = (hi: number, lo: number) =>
+    ipaddr.fromByteArray([hi >> 8, hi & 255, lo >> 8, lo & 255]) as ipaddr.IPv4;
+  const last = () => v4(p[6]!, p[7]!);
+  switch (address.range()) {
+    case 'ipv4Mapped':
+      return { form: 'IPv4-mapped (::ffff:0:0/96)', ipv4: [last()] };
+    case 'rfc6145':
+      return { form: 'IPv4-translated (::ffff:0:0:0/96)', ipv4: [last()] };
+    case 'rfc6052':
+      return { form: 'NAT64 (64:ff9b::/96)', ipv4: [last()], translated: true };
+    case '6to4':
+      return { form: '6to4 (2002::/16)', ipv4: [v4(p[1]!, p[2]!)], translated: true };
+    case 'teredo':
+      // The Teredo server, and the client's address (stored inverted).
+      return {
+        form: 'Teredo (2001::/32)',
+        ipv4: [v4(p[2]!, p[3]!), v4(~p[6]! & 0xffff, ~p[7]! & 0xffff)],
+        translated: true,
+      };
   }
-  if (forbidden.check(ip, type)) return 'is a private, link-local or reserved address';
+  // IPv4-compatible (::a.b.c.d, RFC 4291, deprecated): ipaddr.js calls it unicast.
+  if (p.slice(0, 6).every((x) => x === 0) && (p[6] !== 0 || p[7]! > 1)) {
+    return { form: 'IPv4-compatible (::/96)', ipv4: [last()] };
+  }
   return null;
+}
+
+/**
+ * The WHATWG URL form of an IPv6 address (hex groups only). ipaddr.js reads `::a.b.c.d` as if it were
+ * `::ffff:a.b.c.d`; the URL parser, which is what turns a channel URL into a host, does not.
+ */
+function canonicalIPv6(address: string): string {
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address; // a zone id (fe80::1%eth0): ipaddr.js reads it, and it is link-local either way
+  }
+}
+
+/** Why an IPv4 address may not be reached ('loopback' for loopback), or null when it is public unicast. */
+function ipv4Refusal(address: ipaddr.IPv4): string | null {
+  const range = address.range();
+  return range === 'unicast' ? null : range;
+}
+
+/**
+ * Why a channel may not connect to `address` ("is a loopback address"), or null if it may. Only plain
+ * public unicast passes: every special-purpose range that ipaddr.js classifies (IANA's IPv4 and IPv6
+ * special-purpose registries: private, shared, link-local and the metadata service, documentation,
+ * benchmarking, multicast, reserved, ORCHID, discard, site-local, …) is refused, IPv6 outside the
+ * global unicast space 2000::/3 too, and an IPv6 form that embeds an IPv4 address (mapped,
+ * translated, compatible, NAT64, 6to4, Teredo) is judged by the IPv4 address it embeds.
+ */
+export function addressRefusal(address: string, policy: EndpointPolicy): string | null {
+  const family = isIP(address);
+  if (family === 0) return 'is not an IP address';
+  const parsed = ipaddr.parse(family === 6 ? canonicalIPv6(address) : address);
+  let range: string | null;
+  let via = '';
+  if (parsed.kind() === 'ipv4') range = ipv4Refusal(parsed as ipaddr.IPv4);
+  else {
+    const v6 = parsed as ipaddr.IPv6;
+    const inner = embedded(v6);
+    if (v6.match(LOCAL_NAT64)) range = 'local-use NAT64 (64:ff9b:1::/48)';
+    else if (inner) {
+      const refused = inner.ipv4.map((a) => [a, ipv4Refusal(a)] as const).find(([, r]) => r !== null);
+      range = refused?.[1] ?? null;
+      if (refused) via = ` (${inner.form} of ${refused[0].toString()})`;
+      // Only the host's own forms of 127.0.0.0/8 stay on the host; through a translator it is not loopback.
+      if (range === 'loopback' && inner.translated) range = 'loopback through a translator';
+    } else {
+      range = v6.range() === 'unicast' ? (v6.match(GLOBAL_UNICAST) ? null : 'outside 2000::/3') : v6.range();
+    }
+  }
+  if (range === null) return null;
+  if (range === 'loopback') return policy.allowLoopback ? null : `is a loopback address${via}`;
+  return `is a private, link-local or reserved address: ${range}${via}`;
 }
 
 /** Why a channel of `url` may not connect to these resolved addresses, or null. */

@@ -20,6 +20,8 @@ export interface HttpChannelSenderOptions {
   readonly deadlineMs?: number;
   /** Response body characters kept for the alert's record. @default 300 */
   readonly excerptChars?: number;
+  /** The resolver each connection asks (its answers are judged before connecting). @default node:dns lookup */
+  readonly lookup?: typeof dnsLookup;
 }
 
 /**
@@ -53,8 +55,9 @@ export class HttpChannelSender implements AlertChannelSender {
     }
     let refusal: string | null = null;
     // Resolve, judge every address, then connect to the first one.
+    const resolve = this.options.lookup ?? dnsLookup;
     const guardedLookup = ((host: string, options: object, callback: (...args: unknown[]) => void) => {
-      dnsLookup(host, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      resolve(host, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
         if (error) return callback(error);
         refusal = addressesRefusal(
           url,
