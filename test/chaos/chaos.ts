@@ -23,6 +23,7 @@
  * choices (timing on a busy machine still varies).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,10 +32,38 @@ import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ControlPlane } from '../../core/adapters/control-plane';
 import { isFinal, type Run } from '../../core/model';
+import { emulatorEnv } from '../../infra/local/emulator';
+import type { EmulatorHandle } from '../harness';
 import type { AgentFleet, AgentProcess, StartAgentOptions } from '../harness/agent-process';
 import { waitFor } from '../harness/wait';
 
 const HANDLERS = resolve(import.meta.dirname, 'handlers.ts');
+const DYING_DISPATCHER = resolve(import.meta.dirname, 'dying-dispatcher.ts');
+
+/**
+ * Fires in a dispatcher process that is killed -9 between the run write and the send
+ * (dying-dispatcher.ts); resolves to the signal it died of.
+ */
+export function fireAndDie(
+  aws: EmulatorHandle,
+  fire: { jobId: string; scheduledTime: string },
+): Promise<NodeJS.Signals | null> {
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), DYING_DISPATCHER, fire.jobId, fire.scheduledTime],
+    {
+      env: {
+        ...process.env,
+        ...emulatorEnv(aws.emulator),
+        CLOVER_PREFIX: aws.prefix,
+        NODE_OPTIONS: '',
+        NODE_NO_WARNINGS: '1',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  return new Promise((done) => child.on('exit', (_code, signal) => done(signal)));
+}
 
 /** A small seeded PRNG (mulberry32): the scenario's choices, replayable from the printed seed. */
 export class Chaos {

@@ -17,51 +17,37 @@
  * Every fire must have exactly one run record, one execution and a terminal outcome.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import { Dispatcher, type DispatcherDeps } from '../../core/dispatch';
 import type { DispatchEnvelope } from '../../core/envelope';
 import { fireRunId, isoSeconds } from '../../core/model';
 import type { Delivery, DeliveryTarget } from '../../core/ports';
-import { emulatorEnv } from '../../infra/local/emulator';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
+import {
+  Chaos,
+  chaosAgentConfig,
+  fireAndDie,
+  Marks,
+  report,
+  settled,
+  startChaosAgents,
+  tally,
+} from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
 const NAME = 'dispatcher-dies';
 const PER_WAY = 4;
-const DYING_DISPATCHER = resolve(import.meta.dirname, 'dying-dispatcher.ts');
 const JOBS = ['dd-pool', 'dd-worker'] as const;
 
 /** The plane's dispatcher parts with another delivery (and options): one more dispatcher instance. */
 function dispatcherWith(plane: ControlPlane, delivery: Delivery, extra: Partial<DispatcherDeps> = {}) {
   const { jobs, runs, locks, directory: workers, clock, log, alerts } = plane;
   return new Dispatcher({ jobs, runs, locks, workers, delivery, clock, log, alerts, ...extra });
-}
-
-/** Fires in a dispatcher process that is killed -9 between the run write and the send. */
-function fireAndDie(fire: { jobId: string; scheduledTime: string }): Promise<NodeJS.Signals | null> {
-  const child = spawn(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), DYING_DISPATCHER, fire.jobId, fire.scheduledTime],
-    {
-      env: {
-        ...process.env,
-        ...emulatorEnv(aws.emulator),
-        CLOVER_PREFIX: aws.prefix,
-        NODE_OPTIONS: '',
-        NODE_NO_WARNINGS: '1',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  return new Promise((done) => child.on('exit', (_code, signal) => done(signal)));
 }
 
 test('a dispatcher killed or failing between the run write and the send: the repeated fire or the monitor resends, and each fire runs once', {
@@ -101,7 +87,7 @@ test('a dispatcher killed or failing between the run write and the send: the rep
   let invocations = 0;
 
   // 1. killed: kill -9 between write and send, then the repeated fire resends (no monitor yet).
-  const signals = await Promise.all(killed.map((fire) => fireAndDie(fire)));
+  const signals = await Promise.all(killed.map((fire) => fireAndDie(aws, fire)));
   invocations += killed.length;
   assert.deepEqual(
     signals,
