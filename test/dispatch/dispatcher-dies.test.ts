@@ -46,7 +46,7 @@ test('a dispatcher killed -9 between the run write and the send: a monitor sweep
   assert.equal(written?.resentFence, undefined);
 
   const loop = monitorLoop(plane, 1000, { unclaimedResendMs: 2000 });
-  const records = await settled(plane, [runId]);
+  const records = await settled(plane, [runId], 120_000);
   const final = records[0];
   await loop.stop();
   assert.ok(
