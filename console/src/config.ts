@@ -7,6 +7,7 @@
  * { "apiUrl": "https://api.example.com",
  *   "auth": { "mode": "cognito", "region": "eu-west-1", "userPoolId": "eu-west-1_abc",
  *             "clientId": "…", "domain": "https://clover.auth.eu-west-1.amazoncognito.com" } }
+ * In cognito mode, `issuer` instead of `region` and `userPoolId` names any issuer shaped like a pool.
  */
 export interface LocalAuthConfig {
   readonly mode: 'local';
@@ -14,8 +15,8 @@ export interface LocalAuthConfig {
 
 export interface CognitoAuthConfig {
   readonly mode: 'cognito';
-  readonly region: string;
-  readonly userPoolId: string;
+  /** The OIDC issuer: `https://cognito-idp.<region>.amazonaws.com/<userPoolId>` unless given. */
+  readonly issuer: string;
   readonly clientId: string;
   /** The hosted UI's origin, used for sign-out (Cognito's /logout is not in the OIDC discovery document). */
   readonly domain: string;
@@ -42,15 +43,18 @@ export function parseConfig(raw: unknown): ConsoleConfig {
   const a = auth as Record<string, unknown>;
   if (a.mode === 'local') return { apiUrl: String(apiUrl).replace(/\/+$/, ''), auth: { mode: 'local' } };
   if (a.mode !== 'cognito') return fail('auth.mode', 'must be "local" or "cognito"');
-  for (const field of ['region', 'userPoolId', 'clientId', 'domain'] as const) {
-    if (typeof a[field] !== 'string' || a[field] === '') fail(`auth.${field}`, 'is required in cognito mode');
+  const given = (field: string) => typeof a[field] === 'string' && a[field] !== '';
+  const required = ['clientId', 'domain', ...(given('issuer') ? [] : ['region', 'userPoolId'])];
+  for (const field of required) {
+    if (!given(field)) fail(`auth.${field}`, 'is required in cognito mode');
   }
   return {
     apiUrl: String(apiUrl).replace(/\/+$/, ''),
     auth: {
       mode: 'cognito',
-      region: a.region as string,
-      userPoolId: a.userPoolId as string,
+      issuer: given('issuer')
+        ? (a.issuer as string).replace(/\/+$/, '')
+        : `https://cognito-idp.${a.region}.amazonaws.com/${a.userPoolId}`,
       clientId: a.clientId as string,
       domain: (a.domain as string).replace(/\/+$/, ''),
       scopes: Array.isArray(a.scopes) ? a.scopes.map(String) : undefined,

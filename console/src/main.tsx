@@ -17,11 +17,12 @@ try {
   const session = new SessionStore();
   const api = new ApiClient({
     baseUrl: config.apiUrl,
-    token: session.token,
+    token: () => auth.token(),
     // The session is gone: the router guard sends the user to sign in; drafts stay in sessionStorage.
     onUnauthenticated: () => session.clear(true),
   });
-  const services: AppServices = { config, api, session, auth: makeAuthenticator(config, api, session) };
+  const auth = makeAuthenticator(config, api, session);
+  const services: AppServices = { config, api, session, auth };
   const queries = new QueryClient({
     defaultOptions: {
       queries: {

@@ -7,8 +7,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CognitoJwtVerifier } from 'aws-jwt-verify';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify';
+import { validateCognitoJwtFields } from 'aws-jwt-verify/cognito-verifier';
+import { JwtExpiredError } from 'aws-jwt-verify/error';
+import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
+import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { ApiError } from '../../core/api/errors';
 import type { LoginResponse, Role } from '../../core/api/schemas';
 import { Roles } from '../../core/api/schemas';
@@ -33,8 +36,21 @@ function principalOf(claims: Record<string, unknown>): Principal {
   return { subject, role, via: 'jwt' };
 }
 
+/** Where a Cognito user pool's tokens come from: the pool itself, or an issuer shaped like it. */
+export type CognitoIssuer =
+  | { readonly userPoolId: string; readonly clientId: string }
+  /**
+   * Any OpenID Connect issuer whose tokens carry Cognito's claims (`token_use`, `client_id` or `aud`,
+   * `cognito:groups`); its JWKS at `<issuer>/.well-known/jwks.json` unless `jwksUri` says otherwise.
+   * The local OIDC provider of test/console/cognito.test.ts is one.
+   */
+  | { readonly issuer: string; readonly clientId: string; readonly jwksUri?: string };
+
 /**
- * Cognito (AWS): ID or access tokens of one user pool and app client.
+ * Cognito (AWS): ID or access tokens of one user pool and app client. The pool's issuers (regional
+ * and global form) and JWKS come from aws-jwt-verify; the checks Cognito's own verifier makes
+ * (`token_use`, `client_id` on access tokens, `aud` on ID tokens) are the library's too, so a pool
+ * and a configured issuer are verified by the same code.
  *
  * @example
  * const auth = new CognitoAuthenticator({ userPoolId: 'eu-west-1_abc', clientId: '1example' });
@@ -42,12 +58,24 @@ function principalOf(claims: Record<string, unknown>): Principal {
 export class CognitoAuthenticator implements Authenticator {
   private readonly verifier;
 
-  constructor(options: { readonly userPoolId: string; readonly clientId: string }) {
-    this.verifier = CognitoJwtVerifier.create({
-      userPoolId: options.userPoolId,
-      clientId: options.clientId,
-      tokenUse: null,
-    });
+  constructor(options: CognitoIssuer) {
+    const issuers =
+      'issuer' in options
+        ? [{ issuer: options.issuer, jwksUri: options.jwksUri ?? `${options.issuer}/.well-known/jwks.json` }]
+        : [
+            CognitoJwtVerifier.parseUserPoolId(options.userPoolId),
+            // Any issuer claim naming the global form gets that form back.
+            CognitoJwtVerifier.parseUserPoolId(options.userPoolId, 'https://issuer-cognito-idp'),
+          ];
+    this.verifier = JwtVerifier.create(
+      issuers.map(({ issuer, jwksUri }) => ({
+        issuer,
+        jwksUri,
+        audience: null,
+        customJwtCheck: ({ payload }: { payload: JwtPayload }) =>
+          validateCognitoJwtFields(payload, { tokenUse: null, clientId: options.clientId }),
+      })),
+    );
   }
 
   async verify(token: string): Promise<Principal> {
@@ -55,7 +83,8 @@ export class CognitoAuthenticator implements Authenticator {
     try {
       claims = (await this.verifier.verify(token)) as Record<string, unknown>;
     } catch (error) {
-      const expired = error instanceof Error && error.name === 'JwtExpiredError';
+      // The library's errors keep Error's `name`: only the class tells an expired token apart.
+      const expired = error instanceof JwtExpiredError;
       throw new ApiError(
         expired ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED',
         expired ? 'the token has expired; sign in again' : 'the token is not valid for this API',
@@ -67,6 +96,15 @@ export class CognitoAuthenticator implements Authenticator {
 
 const LOCAL_ISSUER = 'clover-local';
 const LOCAL_AUDIENCE = 'clover-api';
+
+/** Whether `token` claims the local issuer (unverified: it only picks the authenticator that checks it). */
+export function issuedLocally(token: string): boolean {
+  try {
+    return decodeJwt(token).iss === LOCAL_ISSUER;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The local runtime's issuer: an HS256 key in `.clover/api-key` (created on first start, mode 0600,

@@ -1,6 +1,7 @@
 /**
  * The management API Lambda (API Gateway HTTP API, payload v2). JWT routes are verified here against
- * the Cognito user pool (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID); the agents' declared-job route is
+ * the Cognito user pool (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID; COGNITO_ISSUER instead of the pool id
+ * names any issuer shaped like Cognito, whose JWKS is `<issuer>/.well-known/jwks.json`); the agents' declared-job route is
  * IAM-authorized by API Gateway (SigV4), which hands the verified caller in the request context.
  */
 import { handle } from 'hono/aws-lambda';
@@ -29,9 +30,13 @@ export const handler: ReturnType<typeof handle> = async (event, context) => {
   if (!defaultHandler) {
     const config = readConfig();
     const log = functionLogger(config, 'api');
-    const userPoolId = process.env.COGNITO_USER_POOL_ID;
-    const clientId = process.env.COGNITO_CLIENT_ID;
-    if (!userPoolId || !clientId) throw new Error('COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID must be set');
+    const {
+      COGNITO_USER_POOL_ID: userPoolId,
+      COGNITO_ISSUER: issuer,
+      COGNITO_CLIENT_ID: clientId,
+    } = process.env;
+    if (!clientId || !(userPoolId || issuer))
+      throw new Error('COGNITO_CLIENT_ID and COGNITO_USER_POOL_ID (or COGNITO_ISSUER) must be set');
     const plane = controlPlane({
       clients: awsClients(),
       prefix: config.CLOVER_PREFIX,
@@ -44,7 +49,9 @@ export const handler: ReturnType<typeof handle> = async (event, context) => {
     metrics = emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'api' });
     const app = createApiApp({
       api: managementApi(plane),
-      auth: new CognitoAuthenticator({ userPoolId, clientId }),
+      auth: new CognitoAuthenticator(
+        issuer ? { issuer, clientId } : { userPoolId: userPoolId as string, clientId },
+      ),
       iamCaller: iamCallerOf,
       // API Gateway is the one proxy here: its sourceIp is its own connection's peer.
       clientAddress: apiGatewaySourceIp,

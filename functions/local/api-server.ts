@@ -2,6 +2,9 @@
  * The management API on loopback for the local runtime (`npm start`): the same Hono app as the
  * Lambda, with local JWTs (functions/api/auth.ts, LocalAuthenticator) and, when `console/dist`
  * exists, the built console at `/` (unknown non-API paths fall back to its index.html: an SPA).
+ * With `cognito`, users sign in through that issuer instead (the console's config.json says so) and
+ * the API verifies their tokens as the Lambda verifies Cognito's; the local issuer's tokens (api.json,
+ * the demo agents) keep working beside them.
  * Writes `.clover/api.json` ({endpoint, token}) so the CLI needs no flags against the local stack.
  */
 import { existsSync } from 'node:fs';
@@ -13,7 +16,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import type { ControlPlane } from '../../core/adapters/control-plane';
 import type { Logger } from '../../core/log';
 import { createApiApp } from '../api/app';
-import { LocalAuthenticator } from '../api/auth';
+import { type Authenticator, CognitoAuthenticator, issuedLocally, LocalAuthenticator } from '../api/auth';
 import { socketAddress } from '../api/client-address';
 import { managementApi } from '../api/wiring';
 
@@ -37,6 +40,15 @@ export interface LocalApiOptions {
    * keys on the socket's peer otherwise. `npm start` reads `CLOVER_API_TRUSTED_PROXIES`. @default []
    */
   readonly trustedProxies?: readonly string[];
+  readonly cognito?: LocalCognito;
+}
+
+/** A Cognito user pool, or an issuer shaped like one, for the console's sign-in and the API's tokens. */
+export interface LocalCognito {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** The hosted UI's origin (its /logout ends the session). */
+  readonly domain: string;
 }
 
 export interface LocalApi {
@@ -52,14 +64,21 @@ export interface LocalApi {
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const stateDir = options.stateDir ?? '.clover';
   const auth = await LocalAuthenticator.open(stateDir);
+  const { cognito } = options;
   const app = createApiApp({
     api: managementApi(options.plane),
-    auth,
-    localLogin: auth,
+    auth: cognito ? byIssuer(auth, new CognitoAuthenticator(cognito)) : auth,
+    ...(cognito ? {} : { localLogin: auth }),
     log: options.log,
     clientAddress: socketAddress(options.trustedProxies),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
+  if (cognito) {
+    const { issuer, clientId, domain } = cognito;
+    app.get('/config.json', (c) =>
+      c.json({ apiUrl: '', auth: { mode: 'cognito', issuer, clientId, domain } }),
+    );
+  }
   const consoleDir = resolve(options.consoleDir ?? CONSOLE_DIST);
   if (existsSync(join(consoleDir, 'index.html'))) {
     const index = await readFile(join(consoleDir, 'index.html'), 'utf8');
@@ -88,4 +107,9 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
+}
+
+/** Tokens of the local issuer go to it, every other token to the Cognito path. */
+function byIssuer(local: LocalAuthenticator, cognito: Authenticator): Authenticator {
+  return { verify: (token) => (issuedLocally(token) ? local : cognito).verify(token) };
 }

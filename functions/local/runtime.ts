@@ -20,7 +20,7 @@ import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra
 import { physicalName } from '../../infra/resources';
 import { parseTrustedProxies } from '../api/client-address';
 import { makeDispatcherHandler } from '../dispatcher/handler';
-import { type LocalApi, startLocalApi } from './api-server';
+import { type LocalApi, type LocalCognito, startLocalApi } from './api-server';
 import { OutboxMailer } from './mail-outbox';
 import { RunWatcher } from './run-watcher';
 
@@ -44,6 +44,8 @@ export interface LocalRuntimeOptions {
   readonly apiPort?: number | false;
   /** Where the API's local key, users and api.json live. @default the env file's directory */
   readonly stateDir?: string;
+  /** Users sign in through this Cognito-shaped issuer instead of the local form (api-server.ts). */
+  readonly cognito?: LocalCognito;
   /** Also write each alert mail to this directory as an .eml file and print its path (mail-outbox.ts). */
   readonly mailDir?: string;
   /** Awaited just before the API starts (it serves console/dist as it is then): a console build, say. */
@@ -120,6 +122,7 @@ async function startOnEmulator(
           port: apiPort,
           stateDir: options.stateDir ?? dirname(envFile),
           trustedProxies: parseTrustedProxies(env.CLOVER_API_TRUSTED_PROXIES),
+          ...(options.cognito ? { cognito: options.cognito } : {}),
         });
   try {
     return await startLoops(options, { emulator, clients, plane, envFile, ...(api ? { api } : {}) });

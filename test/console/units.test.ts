@@ -35,6 +35,28 @@ test('config.json: local and cognito modes parse; a bad one names its field', ()
     cognito.auth.mode === 'cognito' && cognito.auth.domain,
     'https://clover.auth.eu-west-1.amazoncognito.com',
   );
+  assert.equal(
+    cognito.auth.mode === 'cognito' && cognito.auth.issuer,
+    'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc',
+    'the pool is the issuer',
+  );
+  const issuer = parseConfig({
+    auth: {
+      mode: 'cognito',
+      issuer: 'https://127.0.0.1:8443/',
+      clientId: 'client',
+      domain: 'https://127.0.0.1:8443',
+    },
+  });
+  assert.equal(
+    issuer.auth.mode === 'cognito' && issuer.auth.issuer,
+    'https://127.0.0.1:8443',
+    'an issuer instead of a pool',
+  );
+  assert.throws(
+    () => parseConfig({ auth: { mode: 'cognito', region: 'eu-west-1', clientId: 'c', domain: 'd' } }),
+    /auth\.userPoolId is required in cognito mode/,
+  );
   assert.throws(() => parseConfig({ auth: { mode: 'saml' } }), {
     message: /auth\.mode must be "local" or "cognito"/,
   });

@@ -30,7 +30,8 @@ export type Query = Readonly<Record<string, string | number | boolean | undefine
 
 export interface ApiClientOptions {
   readonly baseUrl: string;
-  readonly token: () => string | undefined;
+  /** The bearer token for the next request (it may first be renewed). */
+  readonly token: () => string | undefined | Promise<string | undefined>;
   readonly onUnauthenticated: () => void;
   readonly fetch?: typeof fetch;
 }
@@ -65,7 +66,7 @@ export class ApiClient {
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    const token = this.options.token();
+    const token = await this.options.token();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;

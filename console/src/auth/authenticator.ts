@@ -3,6 +3,7 @@
  * POST /api/auth/local/login. Cognito: the hosted UI, OIDC authorization code with PKCE, through
  * oidc-client-ts (loaded only in that mode, so the local bundle does not carry it).
  */
+import type { User } from 'oidc-client-ts';
 import type { ApiClient } from '../api/client';
 import type { LocalLoginResponse } from '../api/types';
 import type { CognitoAuthConfig, ConsoleConfig } from '../config';
@@ -10,6 +11,8 @@ import type { SessionStore } from './session';
 
 export interface Authenticator {
   readonly mode: 'local' | 'cognito';
+  /** The bearer token for the next API call; Cognito renews an expired one with the refresh token first. */
+  token(): Promise<string | undefined>;
   /** Local mode only. */
   signInWithPassword?(username: string, password: string): Promise<void>;
   /** Cognito mode: leaves the page for the hosted UI; comes back to /auth/callback. */
@@ -27,6 +30,7 @@ export function makeAuthenticator(
   if (config.auth.mode === 'local') {
     return {
       mode: 'local',
+      token: async () => session.token(),
       async signInWithPassword(username, password) {
         const out = await api.post<LocalLoginResponse>('/api/auth/local/login', { username, password });
         session.set({
@@ -47,7 +51,7 @@ function cognitoAuthenticator(auth: CognitoAuthConfig, session: SessionStore): A
   const manager = import('oidc-client-ts').then(
     ({ UserManager, WebStorageStateStore }) =>
       new UserManager({
-        authority: `https://cognito-idp.${auth.region}.amazonaws.com/${auth.userPoolId}`,
+        authority: auth.issuer,
         client_id: auth.clientId,
         redirect_uri: `${origin}/auth/callback`,
         post_logout_redirect_uri: `${origin}/sign-in`,
@@ -57,15 +61,45 @@ function cognitoAuthenticator(auth: CognitoAuthConfig, session: SessionStore): A
         automaticSilentRenew: false,
       }),
   );
+  // The API's JWT authorizer checks Cognito access tokens (client_id claim, cognito:groups for the role).
+  const keep = (user: User) =>
+    session.set({
+      token: user.access_token,
+      expiresAt: (user.expires_at ?? 0) * 1000,
+      renewable: !!user.refresh_token,
+    });
+  let renewing: Promise<string | undefined> | undefined;
+  // Cognito's token endpoint trades the refresh token (grant_type=refresh_token) for new ID and access
+  // tokens; signinSilent does that when the stored user has one. A refused refresh ends the session.
+  const renew = async (): Promise<string | undefined> => {
+    try {
+      const user = await (await manager).signinSilent();
+      if (user) {
+        keep(user);
+        return user.access_token;
+      }
+    } catch {
+      // expired or revoked refresh token: sign in again
+    }
+    session.clear(true);
+    return undefined;
+  };
   return {
     mode: 'cognito',
+    async token() {
+      const token = session.token();
+      if (token || !session.get()?.renewable) return token;
+      renewing ??= renew().finally(() => {
+        renewing = undefined;
+      });
+      return renewing;
+    },
     async redirectToSignIn(returnTo) {
       await (await manager).signinRedirect({ state: { returnTo } });
     },
     async completeSignIn() {
       const user = await (await manager).signinRedirectCallback();
-      // The API's JWT authorizer checks Cognito access tokens (client_id claim, cognito:groups for the role).
-      session.set({ token: user.access_token, expiresAt: (user.expires_at ?? 0) * 1000 });
+      keep(user);
       const state = user.state as { returnTo?: string } | undefined;
       return state?.returnTo ?? '/';
     },

@@ -7,6 +7,11 @@ export interface Session {
   readonly token: string;
   /** Epoch ms; the token is dropped a little before it. */
   readonly expiresAt: number;
+  /**
+   * Cognito sessions hold a refresh token (oidc-client-ts keeps it): past `expiresAt` the session
+   * stays, and the authenticator trades the refresh token for a new access token before the next call.
+   */
+  readonly renewable?: boolean;
 }
 
 const KEY = 'clover.session';
@@ -22,7 +27,11 @@ export class SessionStore {
     try {
       const raw = storage.getItem(KEY);
       const parsed = raw ? (JSON.parse(raw) as Session) : undefined;
-      if (parsed && typeof parsed.token === 'string' && parsed.expiresAt > Date.now() + SKEW_MS) {
+      if (
+        parsed &&
+        typeof parsed.token === 'string' &&
+        (parsed.renewable || parsed.expiresAt > Date.now() + SKEW_MS)
+      ) {
         this.session = parsed;
       }
     } catch {
@@ -31,11 +40,19 @@ export class SessionStore {
   }
 
   get = (): Session | undefined => {
-    if (this.session && this.session.expiresAt <= Date.now() + SKEW_MS) this.clear(true);
+    if (this.session && !this.session.renewable && this.expired(this.session)) this.clear(true);
     return this.session;
   };
 
-  token = (): string | undefined => this.get()?.token;
+  /** The bearer token while it is valid; undefined without a session or once it has expired. */
+  token = (): string | undefined => {
+    const session = this.get();
+    return session && !this.expired(session) ? session.token : undefined;
+  };
+
+  private expired(session: Session): boolean {
+    return session.expiresAt <= Date.now() + SKEW_MS;
+  }
 
   set(session: Session): void {
     this.session = session;
