@@ -20,6 +20,7 @@ const SLOW_FILES = {
   'infra/synth.test.ts': 600,
   'test/console/console.test.ts': 720,
   'test/console/start.test.ts': 600,
+  'test/console/cognito.test.ts': 600,
   'test/agent/scenario.test.ts': 600,
   'test/agent/fleet.test.ts': 600,
   'test/local-mode/local-mode.test.ts': 600,
