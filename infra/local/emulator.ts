@@ -10,7 +10,7 @@
  * Neither emulator fires EventBridge schedules; the local runtime does (ARCHITECTURE.md, Local and
  * test runtime). What each emulator does and does not do like AWS is in docs/emulators.md.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { CloverError } from '../../core/errors';
 import { type Logger, silentLogger } from '../../core/log';
@@ -320,10 +320,15 @@ async function spawnMoto(
   port: number,
   { startTimeoutMs, detached }: MotoOptions,
 ): Promise<SpawnResult> {
-  const child = spawn(command, args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached,
-  });
+  const lifeline = parentDeathSignal();
+  const child = spawn(
+    lifeline ? lifeline[0] : command,
+    lifeline ? [...lifeline.slice(1), command, ...args] : args,
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached,
+    },
+  );
   let output = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -347,7 +352,10 @@ async function spawnMoto(
   }
   if (early !== undefined) {
     unguard();
-    if (early.error?.code === 'ENOENT' || /No module named '?moto/.test(output)) {
+    if (
+      early.error?.code === 'ENOENT' ||
+      /No module named '?moto|failed to execute .*No such file/.test(output)
+    ) {
       return { ok: false, reason: 'missing', detail: early.error?.message ?? lastLines(output) };
     }
     const detail = `exited with code ${early.code}${output ? `: ${lastLines(output)}` : ''}`;
@@ -386,6 +394,22 @@ async function spawnMoto(
       },
     },
   };
+}
+
+let deathSignal: readonly string[] | null | undefined;
+
+/**
+ * The prefix that makes moto_server die with this process however it ends, SIGKILL included (the exit
+ * and signal guards below cannot run then, and a moto left behind holds a port and memory for good):
+ * util-linux's `setpriv --pdeathsig KILL`, which asks the kernel to SIGKILL the child when its parent
+ * dies, then execs moto_server (same pid). Null where setpriv is missing (not Linux): the guards remain.
+ */
+function parentDeathSignal(): readonly string[] | null {
+  deathSignal ??=
+    spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true']).status === 0
+      ? ['setpriv', '--pdeathsig', 'KILL', '--']
+      : null;
+  return deathSignal;
 }
 
 /** Children to kill when this process ends, with the listeners that do it (installed while any live). */
