@@ -16,7 +16,7 @@ export async function buildCli(outfile = 'dist/clover.mjs') {
     bundle: true,
     minify: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     format: 'esm',
     outfile,
     // Some dependencies are CommonJS and call require() for node built-ins.
