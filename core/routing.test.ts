@@ -8,6 +8,7 @@ import {
   type RoutingJob,
   rendezvousWeight,
 } from './routing';
+import { seeded } from './testing/seeded';
 
 const NOW = 1_750_000_000_000;
 
@@ -40,18 +41,6 @@ function job(
     handler: 'report.daily',
     target: { pool: 'default', labels: {}, workerIds: [], ...target },
     routing,
-  };
-}
-
-/** Seeded PRNG so "random" tests are deterministic. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -194,7 +183,7 @@ describe('eligibility', () => {
   });
 
   test('pinned worker B never yields A, whatever the strategy and state', () => {
-    const random = mulberry32(7);
+    const random = seeded(7);
     for (const routing of ['ROUND_ROBIN', 'RANDOM', 'LEAST_LOADED', 'CONSISTENT_HASH', 'FIRST'] as const) {
       const j = job(routing, { workerIds: ['B'] });
       for (let fire = 0; fire < 100; fire++) {
@@ -214,7 +203,7 @@ describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
     const j = job('ROUND_ROBIN');
     const workers = shuffle(
       FIVE.map((id, i) => worker(id, { priority: 10 - i })),
-      mulberry32(1),
+      seeded(1),
     );
     const counts = new Map(FIVE.map((id) => [id, 0]));
     let lastWorkerId: string | undefined;
@@ -283,7 +272,7 @@ describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
 
   test('RANDOM: each worker within 200 ± 50 (seeded), fallbacks in ring order', () => {
     const j = job('RANDOM');
-    const random = mulberry32(42);
+    const random = seeded(42);
     const eligible = eligibleWorkers(
       j,
       FIVE.map((id) => worker(id)),
@@ -320,7 +309,7 @@ describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
 
   test('LEAST_LOADED never picks a full worker and always picks a minimum-ratio worker', () => {
     const j = job('LEAST_LOADED');
-    const random = mulberry32(2024);
+    const random = seeded(2024);
     const capacities = [1, 2, 4, 4, 8];
     const fleet = new Map(FIVE.map((id, i) => [id, worker(id, { capacity: capacities[i]! })]));
     const setLoad = (id: string, delta: number) => {
@@ -382,7 +371,7 @@ describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
 
   test('CONSISTENT_HASH: the same job always lands on the same worker, whatever the input order', () => {
     const j = job('CONSISTENT_HASH');
-    const random = mulberry32(9);
+    const random = seeded(9);
     const workers = FIVE.map((id) => worker(id));
     const first = orderCandidates(j, workers, {})[0]!.workerId;
     for (let fire = 0; fire < FIRES; fire++) {
@@ -443,7 +432,7 @@ describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
 
   test('FIRST always picks the lowest (priority, workerId), fallbacks in ring order', () => {
     const j = job('FIRST');
-    const random = mulberry32(5);
+    const random = seeded(5);
     const priorities = [30, 10, 20, 10, 40];
     const workers = FIVE.map((id, i) => worker(id, { priority: priorities[i]! }));
     for (let fire = 0; fire < FIRES; fire++) {
@@ -466,7 +455,7 @@ describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
     const j = job('FAILOVER');
     const priorities = [30, 10, 20, 10, 40];
     const workers = FIVE.map((id, i) => worker(id, { priority: priorities[i]! }));
-    const random = mulberry32(11);
+    const random = seeded(11);
     for (let fire = 0; fire < FIRES; fire++) {
       const order = orderCandidates(j, shuffle(workers, random), { lastWorkerId: FIVE[fire % 5], random });
       assert.deepEqual(ids(order), ['w2', 'w4', 'w3', 'w1', 'w5']);
@@ -476,7 +465,7 @@ describe(`${FIRES} fires across ${FIVE.length} workers`, () => {
   test('BROADCAST returns every eligible worker, and only those', () => {
     const j = job('BROADCAST');
     const workers = [...FIVE.map((id) => worker(id)), worker('w6', { status: 'DRAINING' })];
-    const random = mulberry32(13);
+    const random = seeded(13);
     for (let fire = 0; fire < FIRES; fire++) {
       const order = orderCandidates(j, eligibleWorkers(j, shuffle(workers, random), NOW), { random });
       assert.deepEqual(ids(order), FIVE);
@@ -509,10 +498,10 @@ describe('candidates', () => {
     test(`${routing}: a permutation of the eligible workers; none when none are eligible; input untouched`, () => {
       const eligible = shuffle(
         FIVE.map((id, i) => worker(id, { priority: i % 2, load: i % 3 })),
-        mulberry32(3),
+        seeded(3),
       );
       const snapshot = ids(eligible);
-      const order = orderCandidates(job(routing), eligible, { lastWorkerId: 'w3', random: mulberry32(4) });
+      const order = orderCandidates(job(routing), eligible, { lastWorkerId: 'w3', random: seeded(4) });
       assert.deepEqual(ids(order).sort(), [...FIVE]);
       assert.deepEqual(ids(eligible), snapshot);
       assert.deepEqual(orderCandidates(job(routing), [], { lastWorkerId: 'w3' }), []);

@@ -71,11 +71,18 @@ export interface RouteDef {
   readonly errors: readonly ApiErrorCode[];
 }
 
-/** Codes any route may answer: bad query/body, auth (unless public), throttling, outages. */
+/** Codes any route may answer: bad query/body, body too large, auth (unless public), throttling, outages. */
 export function commonErrors(route: RouteDef): ApiErrorCode[] {
-  const codes: ApiErrorCode[] = ['VALIDATION_FAILED', 'THROTTLED', 'UNAVAILABLE', 'INTERNAL'];
+  // Any route reads a body sent to it up to the limit (to refuse it), so any may answer 413.
+  const codes: ApiErrorCode[] = [
+    'VALIDATION_FAILED',
+    'PAYLOAD_TOO_LARGE',
+    'THROTTLED',
+    'UNAVAILABLE',
+    'INTERNAL',
+  ];
   if (route.access !== 'public') codes.push('UNAUTHENTICATED', 'TOKEN_EXPIRED', 'FORBIDDEN');
-  if (route.body) codes.push('PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
+  if (route.body) codes.push('UNSUPPORTED_MEDIA_TYPE');
   return codes;
 }
 

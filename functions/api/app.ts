@@ -241,6 +241,12 @@ async function readBody(request: Request, route: RouteDef): Promise<unknown> {
       [{ field: '(body)', reason: 'must be application/json' }],
     );
   }
+  // A GET or DELETE request's body never reaches the Request object: its headers tell that one was sent.
+  const sent =
+    Number(request.headers.get('content-length') ?? '0') > 0 || request.headers.has('transfer-encoding');
+  if (!route.body && request.body === null && sent) {
+    throw ValidationError.field('(body)', `${route.id} takes no body`);
+  }
   const text = await readText(request);
   let raw: unknown = {};
   if (text.trim() !== '') {

@@ -9,21 +9,10 @@ import { test } from 'node:test';
 import { CloverApiError } from '../../core/api/client';
 import { API_LIMITS } from '../../core/api/schemas';
 import { MAX_PAYLOAD_BYTES } from '../../core/model';
+import { seeded } from '../../core/testing/seeded';
 import { useApi } from './helpers';
 
 const api = useApi();
-
-/** mulberry32: a small seeded generator, so a failing body can be reproduced from its index. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 1207;
 
