@@ -321,14 +321,10 @@ async function spawnMoto(
   { startTimeoutMs, detached }: MotoOptions,
 ): Promise<SpawnResult> {
   const lifeline = parentDeathSignal();
-  const child = spawn(
-    lifeline ? lifeline[0] : command,
-    lifeline ? [...lifeline.slice(1), command, ...args] : args,
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached,
-    },
-  );
+  const child = spawn(lifeline ? 'setpriv' : command, lifeline ? [...lifeline, command, ...args] : args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached,
+  });
   let output = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -402,12 +398,13 @@ let deathSignal: readonly string[] | null | undefined;
  * The prefix that makes moto_server die with this process however it ends, SIGKILL included (the exit
  * and signal guards below cannot run then, and a moto left behind holds a port and memory for good):
  * util-linux's `setpriv --pdeathsig KILL`, which asks the kernel to SIGKILL the child when its parent
- * dies, then execs moto_server (same pid). Null where setpriv is missing (not Linux): the guards remain.
+ * dies, then execs moto_server (same pid). These are setpriv's arguments; null where it is missing
+ * (not Linux): the guards remain.
  */
 function parentDeathSignal(): readonly string[] | null {
   deathSignal ??=
     spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true']).status === 0
-      ? ['setpriv', '--pdeathsig', 'KILL', '--']
+      ? ['--pdeathsig', 'KILL', '--']
       : null;
   return deathSignal;
 }
