@@ -67,7 +67,7 @@ const UPDATE_OPTIONS = {
 const FIELD_HELP = `  -f, --file FILE  The contact as YAML or JSON (- for stdin); flags below override it
   --name NAME      Display name
   --email ADDRESS  Where alerts are mailed
-  --kinds LIST     Alert kinds wanted, comma-separated: failure,recovery,timeout,lost,no_worker,job_unavailable,misfire
+  --kinds LIST     Alert kinds wanted, comma-separated: failure,recovery,timeout,lost,no_worker,job_unavailable,misfire,runaway
   --groups LIST    Job groups subscribed to, comma-separated
   --webhook NAME=URL  A signed JSON webhook channel (repeatable); Clover generates its secret and prints it once
   --slack NAME=URL    A Slack (or Slack-compatible) incoming webhook channel (repeatable)

@@ -45,7 +45,7 @@ const alertsList: ActionDef = {
     ...PAGE_OPTIONS,
   },
   optionHelp: `  --job JOB       Only this job's alerts
-  --kind KIND     failure, recovery, timeout, lost, no_worker, job_unavailable, misfire
+  --kind KIND     failure, recovery, timeout, lost, no_worker, job_unavailable, misfire, runaway
   --status S      PENDING, SENT, SUPPRESSED, FAILED
 ${WINDOW_HELP}
 ${PAGE_HELP}`,

@@ -18,6 +18,7 @@ const TITLES: Readonly<Record<AlertKind, string>> = {
   no_worker: 'found no worker',
   job_unavailable: 'is unavailable: no live worker can run it',
   misfire: 'missed fires',
+  runaway: 'was stopped: a chain fired it too often',
 };
 
 export function runLink(consoleUrl: string, runId: string): string {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ValidationError } from './errors';
+import { RUNAWAY_FIRES_PER_MINUTE } from './dependents';
+import { GraphChangedError, ValidationError } from './errors';
 import { RunExecution } from './execution';
 import { silentLogger } from './log';
 import {
@@ -9,6 +10,7 @@ import {
   dependencyIssues,
   dependentRunId,
   findCycle,
+  type Job,
   JobSpecSchema,
   joinRunId,
   outcomeMatches,
@@ -214,5 +216,68 @@ describe('dependent fires over in-memory fakes', () => {
     assert.equal((await w.monitor.sweep()).dependencyLinksRepaired, 2);
     assert.deepEqual((await w.jobs.get('A'))?.downstream, ['B', 'C']);
     assert.deepEqual((await w.jobs.get('B'))?.downstream, ['D']);
+  });
+
+  test('concurrent defines that together close a cycle: one lands, the other conflicts; pause works on a cyclic graph', async () => {
+    const { w, define } = await chainWorld();
+    // X after D (so after B and A) and A after X: each alone is fine, together a cycle.
+    await define('X');
+    const outcomes = await Promise.allSettled([
+      define('X', { after: after('D') }),
+      define('A', { after: after('X') }),
+    ]);
+    const rejected = outcomes.filter((o) => o.status === 'rejected');
+    assert.equal(outcomes.length - rejected.length, 1, 'exactly one lands');
+    const reason = rejected[0]?.reason;
+    // Interleaved, the loser's write finds the graph changed; had it read after the winner, the cycle.
+    assert.ok(reason instanceof GraphChangedError || /after: cycle/.test(String(reason)), String(reason));
+    assert.equal(
+      findCycle('A', (id) => w.jobs.jobs.get(id)?.spec.after.map((d) => d.jobId)),
+      null,
+    );
+
+    // A cycle stored by an older version (written past define): pause and resume still work.
+    const a = await w.jobs.get('A');
+    await w.jobs.put(
+      { ...(a as Job), version: (a?.version ?? 0) + 1, spec: { ...(a as Job).spec, after: after('D') } },
+      a?.version ?? 0,
+    );
+    assert.equal((await w.jobService.setPaused('A', true)).spec.paused, true);
+    assert.equal((await w.jobService.setPaused('A', false)).spec.paused, false);
+    await assert.rejects(define('A', { after: after('D'), description: 'edit' }), /after: cycle/);
+  });
+
+  test('the run-away guard: a stored cycle stops after the documented fires per minute, SKIPPED(runaway) and alerted', async () => {
+    const w = alertingWorld();
+    await w.worker('w1');
+    await w.jobService.define({ jobId: 'P', handler: 'reports.daily' });
+    await w.jobService.define({ jobId: 'Q', handler: 'reports.daily', after: after('P') });
+    // Close the cycle past define, as an older version could: P after Q.
+    const p = (await w.jobs.get('P')) as Job;
+    await w.jobs.put({ ...p, version: p.version + 1, spec: { ...p.spec, after: after('Q') } }, p.version);
+    await w.jobs.linkDownstream('Q', 'P', true);
+
+    await w.dispatcher.fire({ jobId: 'P', scheduledTime: '2026-01-30T10:00:00Z' });
+    let next: string | undefined = 'P@2026-01-30T10:00:00Z';
+    const fired: string[] = [];
+    while (next && fired.length < 100) {
+      fired.push(next);
+      const done = await w.execution.complete(await w.claim(next), { status: 'SUCCEEDED' });
+      next = (await w.runs.get(done.runId))?.downstreamRuns?.[0];
+      const run = next ? await w.runs.get(next) : null;
+      if (run?.status === 'SKIPPED') break;
+    }
+    const stopped = next ? await w.runs.get(next) : null;
+    assert.equal(stopped?.status, 'SKIPPED');
+    assert.equal(stopped?.reason, 'runaway');
+    assert.equal(stopped?.jobId, 'P', 'P is fired by dependent runs; its first fire started the chain');
+    assert.match(stopped?.history.at(-1)?.note ?? '', /fired job P 11 times this minute \(limit 10\)/);
+    // P ran once as the chain's start and RUNAWAY_FIRES_PER_MINUTE times as a dependent; Q once after each.
+    assert.equal(fired.filter((id) => id.startsWith('P@')).length, 1 + RUNAWAY_FIRES_PER_MINUTE);
+    const alerts = [...w.alertStore.records.values()].filter((r) => r.kind === 'runaway');
+    assert.deepEqual(
+      alerts.map((r) => [r.jobId, r.runId]),
+      [['P', stopped?.runId]],
+    );
   });
 });

@@ -22,7 +22,16 @@ export interface DependentFiresDeps {
   readonly dispatcher: Dispatcher;
   readonly clock: Clock;
   readonly log: Logger;
+  /** The run-away guard: the most fires of one job by one chain in one minute. @default RUNAWAY_FIRES_PER_MINUTE */
+  readonly runawayFiresPerMinute?: number;
 }
+
+/**
+ * The run-away guard's default: a chain that fires the same job more than this many times in one
+ * (UTC, calendar) minute has its next fire of it recorded SKIPPED(runaway), which ends that branch
+ * of the chain, and raises a `runaway` alert (docs/dependent-jobs.md, "Run-away guard").
+ */
+export const RUNAWAY_FIRES_PER_MINUTE = 10;
 
 /** How many of an upstream job's newest runs the monitor looks at for leftovers. */
 const RECOVERY_RUNS_PER_JOB = 50;
@@ -85,7 +94,13 @@ export class DependentFires {
           fired.push(runId);
         } else {
           const runId = dependentRunId(downstreamId, run.runId);
-          const outcome = await this.deps.dispatcher.fireDependent(job, { runId, chainId, upstream: [ref] });
+          const runaway = await this.runaway(run, downstreamId, chainId, runId, now);
+          const outcome = await this.deps.dispatcher.fireDependent(job, {
+            runId,
+            chainId,
+            upstream: [ref],
+            ...(runaway ? { runaway } : {}),
+          });
           log.log('info', 'dependent fired', { downstream: runId, outcome: outcome.kind });
           fired.push(runId);
         }
@@ -99,6 +114,26 @@ export class DependentFires {
     }
     if (failed === 0) await this.deps.runs.markDependentsFired(run.runId, fired, now);
     return fired;
+  }
+
+  /**
+   * Why the `waitFor: ANY` fire `runId` must not run, when the chain has fired its job too often this
+   * minute. A fan-in fire is once per chain by its id, and so is a fire by the run that started the
+   * chain (its id is derived from that one run): only fires by dependent runs can repeat, and only
+   * they are counted — one small write each.
+   */
+  private async runaway(
+    upstream: Run,
+    downstreamId: string,
+    chainId: string,
+    runId: string,
+    now: number,
+  ): Promise<string | undefined> {
+    if (upstream.trigger !== 'DEPENDENT') return undefined;
+    const limit = this.deps.runawayFiresPerMinute ?? RUNAWAY_FIRES_PER_MINUTE;
+    const fired = await this.deps.joins.countFire(downstreamId, chainId, now - (now % 60_000), runId);
+    if (fired <= limit) return undefined;
+    return `chain ${chainId} fired job ${downstreamId} ${fired} times this minute (limit ${limit}): stopped as a run-away`;
   }
 
   /**

@@ -314,6 +314,8 @@ export class Dispatcher {
       readonly runId: string;
       readonly chainId: string;
       readonly upstream: readonly UpstreamRef[];
+      /** The run-away guard stopped this fire (why): it is recorded SKIPPED(runaway) and alerted. */
+      readonly runaway?: string;
     },
   ): Promise<FireOutcome> {
     const now = this.deps.clock.now();
@@ -323,10 +325,25 @@ export class Dispatcher {
       chainId: dependent.chainId,
       upstream: [...dependent.upstream],
     };
+    if (dependent.runaway !== undefined) return this.stopRunaway(base, dependent.runaway, now, log);
     const outcome = job.spec.paused
       ? await this.skipPaused(base, log)
       : await this.start(job, base, now, log);
     await this.resendDuplicate(outcome);
+    return outcome;
+  }
+
+  private async stopRunaway(base: Run, why: string, now: number, log: Logger): Promise<FireOutcome> {
+    const outcome = await this.skip(base, 'runaway', now, log, why);
+    if (outcome.kind !== 'skipped') return outcome;
+    log.log('warn', 'run-away chain stopped', { chainId: base.chainId, reason: why });
+    await this.deps.alerts.raise({
+      kind: 'runaway',
+      jobId: base.jobId,
+      runId: base.runId,
+      message: why,
+      at: now,
+    });
     return outcome;
   }
 

@@ -116,6 +116,24 @@ export class VersionConflictError extends CloverError {
   }
 }
 
+/**
+ * A define that adds to `after` lost a race: a job on the upstream graph it checked for cycles changed
+ * (or appeared, or went) before its write landed. Nothing was written; reading again and retrying gives
+ * either success or the cycle as a validation error.
+ */
+export class GraphChangedError extends CloverError {
+  constructor(
+    readonly jobId: string,
+    readonly changedJobId: string,
+  ) {
+    super(
+      'version_conflict',
+      `job ${JSON.stringify(changedJobId)}, upstream of ${JSON.stringify(jobId)}, changed while ${JSON.stringify(jobId)} was being defined; read it again and retry`,
+      { details: { kind: 'job', id: jobId, changedJobId, field: 'after' } },
+    );
+  }
+}
+
 /** A second invocation for a fire that already has its run record. Carries the existing run id. */
 export class AlreadyFiredError extends CloverError {
   constructor(

@@ -1,7 +1,14 @@
 import { NotFoundError, ValidationError } from './errors';
 import type { Logger } from './log';
 import { dependencyIssues, type Job, type JobSpec, JobSpecSchema, parseOrThrow } from './model';
-import type { Clock, JobStore, ScheduleEntry, ScheduleGateway } from './ports';
+import {
+  type Clock,
+  type GraphRead,
+  type JobStore,
+  MAX_GRAPH_CHECKS,
+  type ScheduleEntry,
+  type ScheduleGateway,
+} from './ports';
 import { parseSchedule } from './schedule';
 
 export interface JobServiceDeps {
@@ -31,16 +38,40 @@ export class JobService {
    * Validates and stores a job spec (create or update). Invalid input throws ValidationError and
    * writes nothing — including an `after` naming a job that does not exist or closing a cycle.
    * Then each upstream job lists this one in its `downstream` (a crash in between is repaired by the monitor).
+   *
+   * The graph stays acyclic under concurrent edits: a define that adds to `after` writes the job in
+   * one atomic write with a check that every job of the upstream graph it read is unchanged (or still
+   * absent), so of two edits that together would close a cycle one fails with GraphChangedError
+   * (docs/dependent-jobs.md, "Cycles and concurrent edits").
    */
   async define(input: unknown, options: DefineOptions = {}): Promise<Job> {
     const spec = parseOrThrow(JobSpecSchema, input);
     const current = await this.deps.jobs.get(spec.jobId);
+    let unchanged: GraphRead[] = [];
     if (spec.after.length) {
       const upstream = await this.upstreamGraph(spec);
       const issues = dependencyIssues(spec, (jobId) => upstream.get(jobId)?.spec.after);
       if (issues.length) throw new ValidationError(issues);
+      // Removing or keeping edges cannot close a cycle; only a define that adds one needs the check.
+      const before = new Set(current?.spec.after.map((d) => d.jobId));
+      if (spec.after.some((d) => !before.has(d.jobId))) unchanged = graphReads(upstream);
     }
-    const expectedVersion = options.expectedVersion ?? current?.version ?? 0;
+    return this.write(
+      spec,
+      current,
+      options.expectedVersion ?? current?.version ?? 0,
+      options.owner,
+      unchanged,
+    );
+  }
+
+  private async write(
+    spec: JobSpec,
+    current: Job | null,
+    expectedVersion: number,
+    owner: string | undefined,
+    unchanged: readonly GraphRead[],
+  ): Promise<Job> {
     const now = this.deps.clock.now();
     const job: Job = {
       spec,
@@ -48,10 +79,10 @@ export class JobService {
       createdAt: current?.createdAt ?? now,
       updatedAt: now,
       syncState: 'OUT_OF_SYNC',
-      ...((options.owner ?? current?.owner) ? { owner: options.owner ?? current?.owner } : {}),
+      ...((owner ?? current?.owner) ? { owner: owner ?? current?.owner } : {}),
       ...(current?.downstream?.length ? { downstream: current.downstream } : {}),
     };
-    await this.deps.jobs.put(job, expectedVersion);
+    await this.deps.jobs.put(job, expectedVersion, unchanged);
     await this.linkUpstreams(spec.jobId, spec.after, current?.spec.after ?? []);
     await this.syncSchedule(job);
     return { ...job, syncState: 'IN_SYNC' };
@@ -67,9 +98,14 @@ export class JobService {
     return this.deps.jobs.list();
   }
 
+  /**
+   * Pauses or resumes a job: its stored spec with `paused` changed, written at its version. Nothing
+   * else is validated again — not the dependency graph either — so pause works whatever the graph
+   * holds (a cycle stored by an older version, an upstream since deleted): the way to stop a chain.
+   */
   async setPaused(jobId: string, paused: boolean): Promise<Job> {
     const job = await this.get(jobId);
-    return this.define({ ...job.spec, paused }, { expectedVersion: job.version });
+    return this.write({ ...job.spec, paused }, job, job.version, undefined, []);
   }
 
   /**
@@ -93,6 +129,14 @@ export class JobService {
     let frontier = new Set(spec.after.map((d) => d.jobId));
     while (frontier.size) {
       const ids = [...frontier].filter((id) => id !== spec.jobId && !known.has(id));
+      if (known.size + ids.length > MAX_GRAPH_CHECKS) {
+        throw new ValidationError([
+          {
+            field: 'after',
+            reason: `runs after more than ${MAX_GRAPH_CHECKS} jobs, directly or through others; a define checks each of them in one write`,
+          },
+        ]);
+      }
       const loaded = await Promise.all(ids.map(async (id) => [id, await this.deps.jobs.get(id)] as const));
       frontier = new Set();
       for (const [id, job] of loaded) {
@@ -128,6 +172,13 @@ export class JobService {
       schedule: entry?.expression,
     });
   }
+}
+
+/** The upstream graph as read: what the write checks is still so. */
+function graphReads(upstream: ReadonlyMap<string, Job | null>): GraphRead[] {
+  return [...upstream].map(([jobId, job]) =>
+    job ? { jobId, version: job.version, updatedAt: job.updatedAt } : { jobId, absent: true },
+  );
 }
 
 /** The EventBridge schedule a job needs: REMOTE jobs with a schedule have one; LOCAL and manual-only jobs have none. */

@@ -37,8 +37,14 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 export interface JobStore {
   get(jobId: string): Promise<Job | null>;
-  /** Creates (`expectedVersion` 0) or replaces the job, only if its stored version is `expectedVersion`. */
-  put(job: Job, expectedVersion: number): Promise<void>;
+  /**
+   * Creates (`expectedVersion` 0) or replaces the job, only if its stored version is `expectedVersion`
+   * and — in the same atomic write — every job in `unchanged` is still as it was read (or still absent).
+   * JobService.define passes the upstream graph it checked for cycles when it adds to `after`, so two
+   * concurrent edits that together would close a cycle cannot both land (docs/dependent-jobs.md).
+   * A changed one fails the write with GraphChangedError; at most {@link MAX_GRAPH_CHECKS} of them.
+   */
+  put(job: Job, expectedVersion: number, unchanged?: readonly GraphRead[]): Promise<void>;
   setSyncState(jobId: string, version: number, state: SyncState): Promise<void>;
   /** Deletes the job; with `expectedVersion`, only if it is still at that version. */
   delete(jobId: string, expectedVersion?: number): Promise<void>;
@@ -94,6 +100,17 @@ export interface JobExpectation {
   /** Whether the job has dependents (`downstream`, which changes without a new version): its runs say so. */
   readonly hasDownstream: boolean;
 }
+
+/**
+ * A job as a define read it while checking the dependency graph: its version and write instant, or
+ * absent (a name an `after` list points at with no job behind it — defining it later could close a cycle).
+ */
+export type GraphRead =
+  | { readonly jobId: string; readonly version: number; readonly updatedAt: number }
+  | { readonly jobId: string; readonly absent: true };
+
+/** The most jobs one JobStore.put can check beside the job it writes (DynamoDB: 100 items per transaction). */
+export const MAX_GRAPH_CHECKS = 99;
 
 /** The JobExpectation a fire built from `job` writes with: the stored job must still be this one. */
 export function jobStamp(job: Job): JobExpectation {
@@ -215,6 +232,12 @@ export interface RunLedger {
  * arrival per upstream job is kept, so a repeated arrival changes nothing.
  */
 export interface DependencyJoins {
+  /**
+   * Records that the dependent run `runId` of `downstreamJobId` fired in chain `chainId` during the
+   * minute starting at `minute` (epoch ms), once per run id however often it is recorded; returns how
+   * many distinct runs of that job the chain fired in that minute: the run-away guard's count.
+   */
+  countFire(downstreamJobId: string, chainId: string, minute: number, runId: string): Promise<number>;
   /** Records `arrival` unless its upstream job already arrived; returns every arrival now recorded, by upstream job id. */
   arrive(
     downstreamJobId: string,

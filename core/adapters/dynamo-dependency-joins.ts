@@ -2,6 +2,7 @@ import { CloverError } from '../errors';
 import { type UpstreamRef, UpstreamRefSchema } from '../model';
 import { type Clock, type DependencyJoins, systemClock } from '../ports';
 import {
+  DAY_MS,
   DynamoTable,
   type DynamoTtlTableOptions,
   Expr,
@@ -56,6 +57,23 @@ export class DynamoDependencyJoins implements DependencyJoins {
       ...expr.params(),
     });
     return this.decode(out.Attributes ?? {});
+  }
+
+  /**
+   * One UpdateItem of `fires#<jobId>#<minute>#<chainId>`: the run id added to a string set (ADD is
+   * atomic and idempotent), the set's size returned. The item lives a day.
+   */
+  async countFire(downstreamJobId: string, chainId: string, minute: number, runId: string): Promise<number> {
+    const expr = new Expr();
+    const fired = expr.name('fired');
+    expr.values[':run'] = { SS: [runId] };
+    const out = await this.table.update({
+      Key: { lockKey: { S: `fires#${downstreamJobId}#${minute}#${chainId}` } },
+      UpdateExpression: `ADD ${fired} :run SET ${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + DAY_MS))}`,
+      ReturnValues: 'ALL_NEW',
+      ...expr.params(),
+    });
+    return out.Attributes?.fired?.SS?.length ?? 0;
   }
 
   private decode(item: Item): Map<string, UpstreamRef> {

@@ -1,11 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
-import { CloverError, NotFoundError, VersionConflictError } from '../errors';
+import { type TransactWriteItem, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { CloverError, GraphChangedError, NotFoundError, VersionConflictError } from '../errors';
 import { type Job, JobSchema, type SyncState } from '../model';
-import type { JobExpectation, JobStore } from '../ports';
+import type { GraphRead, JobExpectation, JobStore } from '../ports';
 import {
   DynamoTable,
   type DynamoTableOptions,
   decodeItem,
+  dynamoCall,
   Expr,
   type Item,
   jsonAttr,
@@ -61,28 +63,69 @@ export class DynamoJobStore implements JobStore {
     };
   }
 
-  async put(job: Job, expectedVersion: number): Promise<void> {
+  async put(job: Job, expectedVersion: number, unchanged: readonly GraphRead[] = []): Promise<void> {
     const jobId = job.spec.jobId;
     const expr = new Expr();
     const condition =
       expectedVersion === 0
         ? `attribute_not_exists(${expr.name('jobId')})`
         : `${expr.name('version')} = ${expr.value(expectedVersion)}`;
-    await this.table.put(
-      {
-        Item: encodeJob(job),
-        ConditionExpression: condition,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        ...expr.params(),
+    const put = {
+      Item: encodeJob(job),
+      ConditionExpression: condition,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      ...expr.params(),
+    };
+    // A retried write whose first attempt landed finds its own job: that is success, not a conflict.
+    const own = (old: Item | undefined, retried: boolean) =>
+      retried && old !== undefined && isDeepStrictEqual(this.decode(old), this.decode(encodeJob(job)));
+    if (unchanged.length === 0) {
+      await this.table.put(put, {
+        conditionFailed: (old, { retried }) => {
+          if (!own(old, retried)) this.conflict(jobId, expectedVersion, old);
+        },
+      });
+      return;
+    }
+    // One TransactWriteItems: the job, and a ConditionCheck per job of the graph as it was read.
+    const items: TransactWriteItem[] = [
+      { Put: { TableName: this.table.name, ...put } },
+      ...unchanged.map((read) => ({ ConditionCheck: this.unchangedCheck(read) })),
+    ];
+    await dynamoCall(
+      `table ${this.table.name}`,
+      async () => {
+        await this.table.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
       },
       {
-        conditionFailed: (old, { retried }) => {
-          // A retried put whose first attempt landed finds its own job: that is success, not a conflict.
-          if (retried && old && isDeepStrictEqual(this.decode(old), this.decode(encodeJob(job)))) return;
-          this.conflict(jobId, expectedVersion, old);
+        cancelled: (reasons, { retried }) => {
+          const [first, ...checks] = reasons;
+          if (first?.code === 'ConditionalCheckFailed') {
+            if (own(first.item, retried)) return;
+            this.conflict(jobId, expectedVersion, first.item);
+          }
+          // A failed check, or a concurrent transaction on one of the items (DynamoDB's
+          // TransactionConflict): either way the graph may have moved, so the define must read it again.
+          const changed = checks.findIndex((r) => r.code !== 'None');
+          throw new GraphChangedError(jobId, unchanged[changed]?.jobId ?? jobId);
         },
       },
     );
+  }
+
+  /** The job is still at the version and write instant it was read at, or still absent. */
+  private unchangedCheck(read: GraphRead): NonNullable<TransactWriteItem['ConditionCheck']> {
+    const expr = new Expr();
+    const condition =
+      'absent' in read
+        ? `attribute_not_exists(${expr.name('jobId')})`
+        : `${expr.name('version')} = ${expr.value(read.version)} AND ${expr.name('updatedAt')} = ${expr.value(read.updatedAt)}`;
+    return {
+      TableName: this.table.name,
+      Key: key(read.jobId),
+      ConditionExpression: condition,
+      ...expr.params(),
+    };
   }
 
   async setSyncState(jobId: string, version: number, state: SyncState): Promise<void> {

@@ -9,6 +9,7 @@ export const AlertKinds = [
   'no_worker',
   'job_unavailable',
   'misfire',
+  'runaway',
 ] as const;
 export type AlertKind = (typeof AlertKinds)[number];
 

@@ -67,7 +67,8 @@ export function isFinal(run: Pick<Run, 'status' | 'nextAttemptAt'>): boolean {
   return RUN_TRANSITIONS[run.status].length === 0;
 }
 
-export const SkipReasons = ['overlap', 'paused', 'misfire', 'queue_full'] as const;
+/** `runaway`: a chain fired the job more often than the run-away guard allows (core/dependents.ts). */
+export const SkipReasons = ['overlap', 'paused', 'misfire', 'queue_full', 'runaway'] as const;
 export type SkipReason = (typeof SkipReasons)[number];
 
 /** DEPENDENT: fired by the outcome of an upstream run (the job's `after`). */

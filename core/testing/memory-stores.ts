@@ -17,6 +17,7 @@ import {
   AlreadyFiredError,
   CloverError,
   type FieldIssue,
+  GraphChangedError,
   LeaseLostError,
   LockHeldError,
   NotFoundError,
@@ -47,6 +48,7 @@ import {
   type Delivery,
   type DeliveryTarget,
   type DependencyJoins,
+  type GraphRead,
   type JobExpectation,
   type JobStore,
   jobStamp,
@@ -74,8 +76,14 @@ export class MemoryJobStore implements JobStore {
     return copyOf(this.jobs, jobId);
   }
 
-  async put(job: Job, expectedVersion: number): Promise<void> {
+  async put(job: Job, expectedVersion: number, unchanged: readonly GraphRead[] = []): Promise<void> {
     this.check(job.spec.jobId, expectedVersion);
+    for (const read of unchanged) {
+      const stored = this.jobs.get(read.jobId);
+      const same =
+        'absent' in read ? !stored : stored?.version === read.version && stored.updatedAt === read.updatedAt;
+      if (!same) throw new GraphChangedError(job.spec.jobId, read.jobId);
+    }
     this.jobs.set(job.spec.jobId, clone(job));
   }
 
@@ -328,6 +336,15 @@ export class MemoryRunLedger implements RunLedger {
 
 export class MemoryDependencyJoins implements DependencyJoins {
   readonly joins = new Map<string, Map<string, UpstreamRef>>();
+  readonly fires = new Map<string, Set<string>>();
+
+  async countFire(downstreamJobId: string, chainId: string, minute: number, runId: string): Promise<number> {
+    const key = `${downstreamJobId}\n${chainId}\n${minute}`;
+    const fired = this.fires.get(key) ?? new Set<string>();
+    fired.add(runId);
+    this.fires.set(key, fired);
+    return fired.size;
+  }
 
   async arrive(
     downstreamJobId: string,

@@ -13,6 +13,7 @@ const KINDS: Readonly<Record<AlertKind, string>> = {
   no_worker: 'no worker',
   job_unavailable: 'job unavailable',
   misfire: 'misfire',
+  runaway: 'run-away chain',
 };
 const ALL_KINDS = Object.keys(KINDS) as AlertKind[];
 const CHANNEL_TYPES: Readonly<Record<ChannelType, string>> = {

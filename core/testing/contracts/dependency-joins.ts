@@ -31,5 +31,18 @@ export function dependencyJoinsContract(
       const other = await joins.arrive(job, `${chain}-other`, c, T0 + 3);
       assert.deepEqual([...other.keys()], ['c'], 'chains are joined apart');
     });
+
+    it('counts the distinct fires of a job per chain and minute, a repeated record once', async () => {
+      const { joins } = await makeSubject();
+      const job = uniqueId('loop');
+      const chain = `${uniqueId('root')}@manual-1`;
+      const minute = T0 - (T0 % 60_000);
+      assert.equal(await joins.countFire(job, chain, minute, 'a'), 1);
+      assert.equal(await joins.countFire(job, chain, minute, 'b'), 2);
+      assert.equal(await joins.countFire(job, chain, minute, 'b'), 2, 'the same run counts once');
+      assert.equal(await joins.countFire(job, chain, minute + 60_000, 'c'), 1, 'a new minute starts afresh');
+      assert.equal(await joins.countFire(job, `${chain}-other`, minute, 'c'), 1, 'chains count apart');
+      assert.equal(await joins.countFire(`${job}-other`, chain, minute, 'c'), 1, 'jobs count apart');
+    });
   });
 }

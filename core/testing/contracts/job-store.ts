@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NotFoundError, VersionConflictError } from '../../errors';
+import { GraphChangedError, NotFoundError, VersionConflictError } from '../../errors';
 import { type JobStore, jobStamp } from '../../ports';
 import { sampleJob, uniqueId } from './fixtures';
 
@@ -93,6 +93,42 @@ export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs
         return true;
       });
       await assert.rejects(jobs.put(sampleJob({}, 2), 1), NotFoundError);
+    });
+
+    it('writes only while every job it was given as read is unchanged (or still absent), in one atomic write', async () => {
+      const { jobs } = await makeSubject();
+      const upstream = sampleJob();
+      await jobs.put(upstream, 0);
+      const missing = uniqueId('missing');
+      const asRead = [
+        { jobId: upstream.spec.jobId, version: 1, updatedAt: upstream.updatedAt },
+        { jobId: missing, absent: true as const },
+      ];
+      const job = sampleJob({ after: [{ jobId: upstream.spec.jobId, on: 'SUCCEEDED' }] });
+      await jobs.put(job, 0, asRead);
+      assert.deepEqual(await jobs.get(job.spec.jobId), job);
+
+      // The upstream moved on (a new version), then the missing job appeared: each fails the write, which changes nothing.
+      const next = { ...job, version: 2, spec: { ...job.spec, description: 'second' } };
+      await jobs.put({ ...upstream, version: 2, updatedAt: upstream.updatedAt + 1 }, 1);
+      const changed = (id: string) => (error: unknown) => {
+        assert.ok(error instanceof GraphChangedError);
+        assert.equal(error.code, 'version_conflict');
+        assert.equal(error.changedJobId, id);
+        return true;
+      };
+      await assert.rejects(jobs.put(next, 1, asRead), changed(upstream.spec.jobId));
+      await jobs.put(sampleJob({ jobId: missing }), 0);
+      const reread = [
+        { jobId: upstream.spec.jobId, version: 2, updatedAt: upstream.updatedAt + 1 },
+        asRead[1]!,
+      ];
+      await assert.rejects(jobs.put(next, 1, reread), changed(missing));
+      assert.deepEqual(await jobs.get(job.spec.jobId), job);
+      // The job's own version is still checked first.
+      await assert.rejects(jobs.put(next, 5, reread.slice(0, 1)), VersionConflictError);
+      await jobs.put(next, 1, reread.slice(0, 1));
+      assert.equal((await jobs.get(job.spec.jobId))?.spec.description, 'second');
     });
 
     it('sets the sync state at a version', async () => {
