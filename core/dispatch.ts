@@ -972,6 +972,7 @@ export class Dispatcher {
       trigger,
       handler: job?.spec.handler ?? '',
       payload: job?.spec.payload ?? null,
+      ...(job?.spec.env ? { env: job.spec.env } : {}),
       status,
       attempt: 1,
       fence: 1,

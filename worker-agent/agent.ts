@@ -70,6 +70,7 @@ import { type Clock, type JobStore, type RunLedger, systemClock, type WorkerRegi
 import type { DeclaredJobSync } from './api-sync';
 import type { AgentConfig } from './config';
 import type { HandlerFunction } from './handler';
+import { baseHandlerEnv, type EnvSource } from './handler-env';
 import { type DecodedMessage, HeldMessages } from './held-messages';
 import {
   JobOwnershipError,
@@ -84,7 +85,6 @@ import { type LocalFireEvent, LocalFires } from './local-fires';
 import { currentOf, isRefusal, logRefusedClaim } from './refusals';
 import { HandlerRegistry } from './registry';
 import { RunAbortedError, RunSlot } from './run-context';
-import type { ShellHandlerOptions } from './shell-handler';
 import { type AgentQueue, type AgentQueues, sqsAgentQueues } from './sqs-queues';
 import { type AcceptResult, ZmqIntake } from './zmq-intake';
 
@@ -159,8 +159,11 @@ export interface AgentOptions {
   /** Handlers registered in code; the config file's are added on start. @default a new registry */
   readonly registry?: HandlerRegistry;
   readonly logger?: Logger;
-  /** Passed to the config file's command handlers. */
-  readonly shell?: ShellHandlerOptions;
+  /**
+   * The agent's own environment, from which handlers get only the base variables and the names the
+   * config's `handlerEnv.passThrough` lists (handler-env.ts). @default process.env
+   */
+  readonly env?: EnvSource;
   /** @default os.hostname() */
   readonly host?: string;
   /** Long-poll wait of each receive. @default 20 */
@@ -216,6 +219,8 @@ export class Agent {
   /** One line per failing call kind while AWS does not answer, not one per retry. */
   private readonly failures: FailureLog;
   private readonly journal: Journal;
+  /** What every handler's environment starts from: the base and pass-through names of the agent's env. */
+  private readonly handlerEnv: Readonly<Record<string, string>>;
   private releaseJournal: (() => Promise<void>) | undefined;
   private readonly options: AgentOptions;
   private state: AgentState = 'IDLE';
@@ -259,6 +264,7 @@ export class Agent {
     this.log = (options.logger ?? silentLogger).child({ workerId: options.config.workerId });
     this.failures = new FailureLog(this.log, () => this.clock.now());
     this.journal = new Journal({ dir: options.config.journalDir, logger: this.log });
+    this.handlerEnv = baseHandlerEnv(options.env ?? process.env, options.config.handlerEnv.passThrough);
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -307,10 +313,7 @@ export class Agent {
 
   private async doStart(): Promise<void> {
     const { config } = this;
-    await this.registry.registerConfig(
-      config.handlers,
-      this.options.shell ? { shell: this.options.shell } : {},
-    );
+    await this.registry.registerConfig(config.handlers);
     this.releaseJournal = await lockJournalDir(config.journalDir);
     if ((await this.journal.pending()) > 0) {
       this.outage = true;
@@ -809,7 +812,7 @@ export class Agent {
     try {
       if (abortedEarly !== undefined) throw abortedEarly;
       const handler = this.registry.get(run.handler);
-      const result = await handler(slot.context());
+      const result = await handler(slot.context(this.handlerEnv));
       outcome = { status: 'SUCCEEDED', ...(result === undefined ? {} : { result }) };
     } catch (error) {
       outcome = this.failure(slot, error);

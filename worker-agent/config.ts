@@ -30,7 +30,14 @@ import {
 } from 'yaml';
 import { z } from 'zod';
 import { CloverError } from '../core/errors';
-import { HandlerNameSchema, IdSchema, type JobSpec, JobSpecSchema, LabelsSchema } from '../core/model';
+import {
+  EnvNameSchema,
+  HandlerNameSchema,
+  IdSchema,
+  type JobSpec,
+  JobSpecSchema,
+  LabelsSchema,
+} from '../core/model';
 import { type AgentZmqConfig, AgentZmqFileSchema, withZmqSecretFromEnv } from './zmq-intake';
 
 export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 2;
@@ -53,10 +60,22 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  */
 export const MAX_CONFIG_ALIAS_COUNT = 100;
 
-/** Names a process environment variable may have. */
-const EnvNameSchema = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
+/**
+ * What handlers get of the agent's own environment besides the base (handler-env.ts): the names listed,
+ * on purpose — an AWS credential, an API token or a CURVE key reaches a handler only when named here.
+ */
+const HandlerEnvSchema = z.strictObject({
+  passThrough: z
+    .array(
+      EnvNameSchema.refine(
+        (name) =>
+          !/^CLOVER_(RUN|UPSTREAM)_|^CLOVER_(JOB_ID|SCHEDULED_TIME|ATTEMPT|PAYLOAD|DEADLINE_AT)$/.test(name),
+        'is set by Clover for each run',
+      ),
+    )
+    .max(100, 'at most 100 names')
+    .default([]),
+});
 
 const EnvValueSchema = z
   .union([z.string(), z.number(), z.boolean()], { error: 'must be a string, number or boolean' })
@@ -126,6 +145,7 @@ export const AgentConfigFileSchema = z
     exitOnLeaseLoss: z.boolean().default(false),
     /** After a lost lease, how long registering a new one may keep failing before the agent exits 3. */
     rejoinTimeoutSeconds: secondsSchema(7 * 24 * 3600).default(DEFAULT_REJOIN_TIMEOUT_SECONDS),
+    handlerEnv: HandlerEnvSchema.default({ passThrough: [] }),
     handlers: z.record(HandlerNameSchema, HandlerEntrySchema).default({}),
     jobs: z.array(JobSpecSchema).max(500).default([]),
     /** Direct ZeroMQ delivery (zmq-intake.ts); without it the agent takes runs over SQS only. */
@@ -208,6 +228,8 @@ export interface AgentConfig {
   /** Absolute path. */
   readonly journalDir: string;
   readonly handlers: Readonly<Record<string, HandlerConfig>>;
+  /** The agent's environment variables handlers get besides the base (handler-env.ts). */
+  readonly handlerEnv: { readonly passThrough: readonly string[] };
   readonly jobs: readonly JobSpec[];
   /** The ZeroMQ intake's bind address, key pair and allowed dispatcher keys (zmq-intake.ts); absent: SQS only. */
   readonly zmq?: AgentZmqConfig | undefined;
@@ -561,6 +583,7 @@ function parseWithSources(
     rejoinTimeoutMs: Math.round(config.rejoinTimeoutSeconds * 1000),
     journalDir: isAbsolute(journalDir) ? journalDir : resolve(journalBase, journalDir),
     handlers,
+    handlerEnv: config.handlerEnv,
     jobs: config.jobs,
     zmq: config.zmq,
     jobsOwner: config.jobsOwner,

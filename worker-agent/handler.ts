@@ -25,6 +25,14 @@ export interface HandlerContext {
    * per listed upstream for `ALL`; empty for any other run.
    */
   readonly upstream: readonly UpstreamRef[];
+  /**
+   * The run's environment, built by the agent (handler-env.ts; docs/agent.md, "What a handler sees"):
+   * the base variables, the names the agent's config passes through, the job's `env` and the CLOVER_*
+   * context. Command handlers get exactly this (plus the command's configured `env`). A module handler
+   * runs inside the agent and could still read `process.env`: use `ctx.env`, and run untrusted code as
+   * a command.
+   */
+  readonly env: Readonly<Record<string, string>>;
   /** Reports progress (0-100) with an optional message; the agent batches these. */
   progress(percent: number, message?: string): void;
   /** Appends one line to the run's log; the agent batches and stores these with the run. */

@@ -19,6 +19,7 @@ function context(payload: unknown = null): HandlerContext & { lines: string[] } 
     signal: new AbortController().signal,
     deadlineAt: Date.now() + 60_000,
     upstream: [],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     progress() {},
     log(line) {
       lines.push(line);

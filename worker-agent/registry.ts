@@ -31,7 +31,7 @@ import {
 } from '../core/model';
 import { type AgentConfig, ConfigError, type HandlerConfig } from './config';
 import type { Handler, HandlerContext, HandlerFunction } from './handler';
-import { type ShellHandlerOptions, shellHandler } from './shell-handler';
+import { shellHandler } from './shell-handler';
 
 /** Per-instance list of handlers its `@handler` methods declared, filled as the instance is constructed. */
 const DECLARED = Symbol('clover.declaredHandlers');
@@ -104,8 +104,6 @@ export function handler(name: string, options: HandlerDecoratorOptions = {}) {
 export interface RegisterConfigOptions {
   /** Loads a module for `module:` handlers; defaults to a dynamic `import()` of the file. */
   readonly importModule?: (path: string) => Promise<Record<string, unknown>>;
-  /** Passed to every command handler. */
-  readonly shell?: ShellHandlerOptions;
 }
 
 export class HandlerRegistry {
@@ -158,7 +156,7 @@ export class HandlerRegistry {
       ((path: string) => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>);
     const names: string[] = [];
     for (const [name, config] of Object.entries(handlers)) {
-      this.register(name, await this.build(config, importModule, options.shell));
+      this.register(name, await this.build(config, importModule));
       names.push(name);
     }
     return names;
@@ -183,9 +181,8 @@ export class HandlerRegistry {
   private async build(
     config: HandlerConfig,
     importModule: (path: string) => Promise<Record<string, unknown>>,
-    shell: ShellHandlerOptions | undefined,
   ): Promise<HandlerFunction> {
-    if (config.kind === 'command') return shellHandler(config, shell);
+    if (config.kind === 'command') return shellHandler(config);
     const fail = (field: string, reason: string, cause?: unknown) =>
       new ConfigError(
         [

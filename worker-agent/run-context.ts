@@ -8,12 +8,13 @@
  *
  * @example
  * const slot = new RunSlot(envelope, run, Date.now(), () => agent.flushSoon());
- * await handler(slot.context());
+ * await handler(slot.context(baseHandlerEnv(process.env, config.handlerEnv.passThrough)));
  * const batch = slot.takeBatch(); // { lines, progress } to write, or undefined
  */
 import type { DispatchEnvelope } from '../core/envelope';
 import type { Run } from '../core/model';
 import type { HandlerContext } from './handler';
+import { runEnv } from './handler-env';
 
 /** Longest log line stored; longer lines are cut and marked. */
 export const MAX_LOG_LINE_CHARS = 4096;
@@ -95,17 +96,21 @@ export class RunSlot {
    * The context handed to the handler, from the run record the claim returned — never from the
    * envelope, which is only a pointer to the run (invariant 6).
    */
-  context(): HandlerContext {
+  context(baseEnv: Readonly<Record<string, string>>): HandlerContext {
     const { run } = this;
-    return {
+    const fields = {
       jobId: run.jobId,
       runId: run.runId,
       scheduledTime: run.scheduledTime,
       attempt: run.attempt,
       payload: run.payload ?? null,
-      signal: this.signal,
       deadlineAt: this.deadlineAt,
       upstream: run.upstream ?? [],
+    };
+    return {
+      ...fields,
+      signal: this.signal,
+      env: runEnv(baseEnv, run.env, fields),
       progress: (percent, message) => this.progress(percent, message),
       log: (line) => this.log(line),
     };

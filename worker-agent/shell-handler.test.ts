@@ -17,6 +17,7 @@ function context(overrides: Partial<HandlerContext> = {}): HandlerContext & { li
     signal: new AbortController().signal,
     deadlineAt: Date.now() + 60_000,
     upstream: [],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', JOB_VAR: 'from-job' },
     progress() {},
     log(line) {
       lines.push(line);
@@ -50,15 +51,12 @@ async function until(predicate: () => boolean, ms = 5000): Promise<void> {
 describe('shellHandler', () => {
   test('GIVEN a command WHEN it exits 0 THEN it resolves { exitCode: 0 } with the run context in its env', async () => {
     const ctx = context();
-    const run = shellHandler(
-      {
-        argv: bash(
-          'echo "$CLOVER_JOB_ID|$CLOVER_RUN_ID|$CLOVER_SCHEDULED_TIME|$CLOVER_ATTEMPT|$CLOVER_PAYLOAD|$EXTRA"',
-        ),
-        env: { EXTRA: 'from-config', CLOVER_JOB_ID: 'spoofed' },
-      },
-      { baseEnv: { PATH: process.env.PATH } },
-    );
+    const run = shellHandler({
+      argv: bash(
+        'echo "$CLOVER_JOB_ID|$CLOVER_RUN_ID|$CLOVER_SCHEDULED_TIME|$CLOVER_ATTEMPT|$CLOVER_PAYLOAD|$EXTRA"',
+      ),
+      env: { EXTRA: 'from-config', CLOVER_JOB_ID: 'spoofed' },
+    });
     assert.deepEqual(await run(ctx), { exitCode: 0 });
     assert.deepEqual(ctx.lines, [
       'nightly-backup|nightly-backup@2026-01-30T10:00:00Z|2026-01-30T10:00:00Z|2|{"bucket":"b","keys":[1,2]}|from-config',
@@ -69,7 +67,7 @@ describe('shellHandler', () => {
     const script = bash(
       'echo "[$CLOVER_UPSTREAM_RUN_ID|$CLOVER_UPSTREAM_STATUS|$CLOVER_UPSTREAM_RESULT]"; env | grep -c ^CLOVER_UPSTREAM_ || true',
     );
-    const run = shellHandler({ argv: script }, { baseEnv: { PATH: process.env.PATH } });
+    const run = shellHandler({ argv: script });
     const b = { runId: 'b@after:a@t', jobId: 'b', status: 'SUCCEEDED' as const, result: { rows: 3 } };
     const c = { runId: 'c@after:a@t', jobId: 'c', status: 'FAILED' as const };
     const plain = context();
@@ -84,6 +82,32 @@ describe('shellHandler', () => {
       '[b@after:a@t,c@after:a@t|SUCCEEDED,FAILED|{"b":{"rows":3},"c":null}]',
       '3',
     ]);
+  });
+
+  test("the environment is the run's (ctx.env), then the command's configured env, then CLOVER_*: nothing of the agent's own", async () => {
+    process.env.CLOVER_TEST_AGENT_SECRET = 'agent-only';
+    try {
+      const ctx = context({
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', JOB_VAR: 'job', SHARED: 'job' },
+      });
+      await shellHandler({ argv: bash('env | sort'), env: { SHARED: 'config' } })(ctx);
+      const names = ctx.lines.map((line) => line.split('=')[0]);
+      assert.ok(
+        ctx.lines.includes('JOB_VAR=job') && ctx.lines.includes('SHARED=config'),
+        ctx.lines.join('\n'),
+      );
+      assert.ok(!names.includes('CLOVER_TEST_AGENT_SECRET'), "the agent's own variables stay with it");
+      // bash itself adds PWD, SHLVL and _; everything else is what the run was given.
+      const extra = names.filter(
+        (n) => !['PWD', 'SHLVL', '_', 'PATH', 'JOB_VAR', 'SHARED'].includes(n ?? ''),
+      );
+      assert.ok(
+        extra.every((n) => n?.startsWith('CLOVER_')),
+        extra.join(' '),
+      );
+    } finally {
+      delete process.env.CLOVER_TEST_AGENT_SECRET;
+    }
   });
 
   test('stdout and stderr lines reach ctx.log, stderr prefixed; a last line without newline is kept', async () => {

@@ -1,10 +1,9 @@
 /**
  * Runs a command declared in the agent's own config file as a handler.
  *
- * - Environment: the agent's environment, then the config's `env`, then the run's context, which
- *   nothing can override: CLOVER_JOB_ID, CLOVER_RUN_ID, CLOVER_SCHEDULED_TIME, CLOVER_ATTEMPT,
- *   CLOVER_PAYLOAD (JSON) and CLOVER_DEADLINE_AT (epoch ms); for dependent runs also
- *   CLOVER_UPSTREAM_RUN_ID, CLOVER_UPSTREAM_STATUS and CLOVER_UPSTREAM_RESULT (see `upstreamEnv`).
+ * - Environment: built, never the agent's own (handler-env.ts): the run's `ctx.env` (the base, the
+ *   config's pass-through names, the job's `env`), then the command's `env` from the config, then the
+ *   run's CLOVER_* context, which nothing can override.
  * - Output: every stdout line goes to `ctx.log`, every stderr line too, prefixed `[stderr] `.
  * - Result: exit code 0 resolves `{ exitCode: 0 }`; anything else throws a ShellCommandError carrying
  *   the exit code (or signal) and the tail of stderr.
@@ -21,23 +20,19 @@
 import type { ChildProcess } from 'node:child_process';
 import { DEFAULT_KILL_GRACE_SECONDS } from './config';
 import type { Handler, HandlerContext } from './handler';
+import { contextEnv } from './handler-env';
 import { spawnWatched, type WatchedCommand } from './watchdog';
 
 export interface ShellCommandSpec {
   /** Executable and arguments, run without a shell (a string command is `['/bin/sh', '-c', cmd]`). */
   readonly argv: readonly [string, ...string[]];
   readonly cwd?: string;
-  /** Added to the agent's environment; CLOVER_* context variables win over these. */
+  /** Added to the run's environment (`ctx.env`); CLOVER_* context variables win over these. */
   readonly env?: Readonly<Record<string, string>>;
   /** Stops the command (as a cancel does) after this long. No limit beyond the run's deadline if absent. */
   readonly timeoutSeconds?: number;
   /** Time between SIGTERM and SIGKILL. @default 5 */
   readonly killGraceSeconds?: number;
-}
-
-export interface ShellHandlerOptions {
-  /** The environment the command inherits before `env` and the CLOVER_* variables. @default process.env */
-  readonly baseEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Result of a command that exited 0. */
@@ -73,50 +68,12 @@ export class ShellCommandError extends Error {
   }
 }
 
-/** The CLOVER_* variables a command gets for one run. */
-export function contextEnv(ctx: HandlerContext): Record<string, string> {
-  return {
-    CLOVER_JOB_ID: ctx.jobId,
-    CLOVER_RUN_ID: ctx.runId,
-    CLOVER_SCHEDULED_TIME: ctx.scheduledTime,
-    CLOVER_ATTEMPT: String(ctx.attempt),
-    CLOVER_PAYLOAD: JSON.stringify(ctx.payload ?? null),
-    CLOVER_DEADLINE_AT: String(ctx.deadlineAt),
-    // Contexts built by older callers may lack `upstream`.
-    ...upstreamEnv(ctx.upstream ?? []),
-  };
-}
-
-/**
- * A dependent run's upstream runs (none for other runs): CLOVER_UPSTREAM_RUN_ID and
- * CLOVER_UPSTREAM_STATUS, comma-separated in `after` order; CLOVER_UPSTREAM_RESULT, the upstream
- * result as JSON — for fan-in (several upstreams) a JSON object of results by upstream job id. A
- * result left out for size (over 4 KiB) is `null`.
- */
-function upstreamEnv(upstream: HandlerContext['upstream']): Record<string, string> {
-  if (upstream.length === 0) return {};
-  const result = (ref: (typeof upstream)[number]) => ref.result ?? null;
-  return {
-    CLOVER_UPSTREAM_RUN_ID: upstream.map((ref) => ref.runId).join(','),
-    CLOVER_UPSTREAM_STATUS: upstream.map((ref) => ref.status).join(','),
-    CLOVER_UPSTREAM_RESULT: JSON.stringify(
-      upstream.length === 1 && upstream[0]
-        ? result(upstream[0])
-        : Object.fromEntries(upstream.map((ref) => [ref.jobId, result(ref)])),
-    ),
-  };
-}
-
 /** Builds a handler that runs `spec` once per call. */
-export function shellHandler(spec: ShellCommandSpec, options: ShellHandlerOptions = {}): Handler {
-  return (ctx) => runCommand(spec, options, ctx);
+export function shellHandler(spec: ShellCommandSpec): Handler {
+  return (ctx) => runCommand(spec, ctx);
 }
 
-function runCommand(
-  spec: ShellCommandSpec,
-  options: ShellHandlerOptions,
-  ctx: HandlerContext,
-): Promise<ShellResult> {
+function runCommand(spec: ShellCommandSpec, ctx: HandlerContext): Promise<ShellResult> {
   const [file, ...args] = spec.argv;
   const killGraceMs = Math.round((spec.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS) * 1000);
   const stderrTail: string[] = [];
@@ -135,7 +92,7 @@ function runCommand(
       );
       return;
     }
-    const env = { ...(options.baseEnv ?? process.env), ...spec.env, ...contextEnv(ctx) };
+    const env = { ...ctx.env, ...spec.env, ...contextEnv(ctx) };
     let watched: WatchedCommand;
     try {
       watched = spawnWatched(file, args, { cwd: spec.cwd, env, killGraceMs });

@@ -3,6 +3,7 @@ export * from './claim';
 export * from './common';
 export * from './contact';
 export * from './dependency';
+export * from './env';
 export * from './job';
 export * from './lock';
 export * from './run';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ScheduleError } from '../errors';
 import { parseSchedule } from '../schedule';
 import { EpochMsSchema, HandlerNameSchema, IdSchema, LabelsSchema, PayloadSchema } from './common';
+import { JobEnvSchema } from './env';
 
 export const JobModes = ['REMOTE', 'LOCAL'] as const;
 export type JobMode = (typeof JobModes)[number];
@@ -115,6 +116,8 @@ export const JobSpecSchema = z
     description: z.string().max(1024).default(''),
     handler: HandlerNameSchema,
     payload: PayloadSchema.default(null),
+    /** Environment variables for each run's handler (docs/agent.md, "What a handler sees"); absent: none. */
+    env: JobEnvSchema.optional(),
     schedule: ScheduleSpecSchema.nullable().default(null),
     mode: z.enum(JobModes).default('REMOTE'),
     delivery: z.enum(DeliveryKinds).default('SQS'),

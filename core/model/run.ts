@@ -115,6 +115,8 @@ export const RunSchema = z.object({
   /** Handler name as the job had it at the fire (empty for a fire of a job that does not exist). */
   handler: z.string().max(128),
   payload: PayloadSchema,
+  /** The job's `env` at the fire (absent when it has none): the agent builds the handler's environment from it. */
+  env: z.record(z.string(), z.string()).optional(),
   status: z.enum(RunStatuses),
   reason: z.string().optional(),
   attempt: z.number().int().min(1),

@@ -46,6 +46,18 @@ const invalid: ReadonlyArray<readonly [string, Record<string, unknown>, string, 
   ['unknown field', { command: '/bin/sh' }, 'command', /not a known field/],
   ['zero timeout', { timeoutSeconds: 0 }, 'timeoutSeconds', /./],
   ['negative retries', { retry: { maxAttempts: 0 } }, 'retry.maxAttempts', /./],
+  ['env: a bad name', { env: { 'NOT-A-NAME': 'x' } }, 'env.NOT-A-NAME', /valid environment variable name/],
+  ['env: a CLOVER_* name', { env: { CLOVER_RUN_ID: 'spoof' } }, 'env.CLOVER_RUN_ID', /set by Clover/],
+  ['env: a code loader', { env: { LD_PRELOAD: '/tmp/x.so' } }, 'env.LD_PRELOAD', /reserved/],
+  ['env: PATH', { env: { PATH: '/tmp' } }, 'env.PATH', /reserved/],
+  ['env: a value too long', { env: { BIG: 'x'.repeat(4097) } }, 'env.BIG', /at most 4096/],
+  ['env: not a string', { env: { N: 3 } }, 'env.N', /string/],
+  [
+    'env: too many',
+    { env: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`V${i}`, 'x'])) },
+    'env',
+    /at most 50 variables/,
+  ],
 ];
 
 test('invalid job specs are rejected naming the field, and nothing is written', async () => {

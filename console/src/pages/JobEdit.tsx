@@ -61,6 +61,8 @@ const MISFIRES: Readonly<Record<MisfirePolicy, string>> = {
 
 interface FormState {
   version?: number;
+  /** The job's `env`, which the form does not edit: kept as it was, so saving from here does not drop it. */
+  env?: Readonly<Record<string, string>>;
   jobId: string;
   description: string;
   handler: string;
@@ -136,6 +138,7 @@ function formOf(job: JobView): FormState {
   const s: JobSpec = job.spec;
   return {
     version: job.version,
+    ...(s.env ? { env: s.env } : {}),
     jobId: s.jobId,
     description: s.description,
     handler: s.handler,
@@ -197,6 +200,7 @@ function specOf(form: FormState): { spec?: JobSpecInput; errors: LocalErrors } {
     description: form.description,
     handler: form.handler.trim(),
     payload,
+    ...(form.env ? { env: { ...form.env } } : {}),
     schedule: form.scheduled
       ? {
           expression: form.expression.trim(),
