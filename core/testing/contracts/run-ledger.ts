@@ -150,8 +150,20 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
     it('lets exactly one of 50 concurrent createWithLock calls for one fire win', async () => {
       const { ledger, locks } = await makeSubject();
       const run = sampleRun();
+      // Each contender is its own dispatcher invocation and writes the fire at its own instant. Fifty
+      // identical items would be indistinguishable from one caller whose answer was lost and whose
+      // SDK retried: that retry finding its own item is, by design, a create (under load the SDK
+      // does retry here, and the test then counted two winners).
+      const contenders = Array.from({ length: 50 }, (_, i) =>
+        sampleRun({
+          jobId: run.jobId,
+          createdAt: T0 + i,
+          updatedAt: T0 + i,
+          history: [{ at: T0 + i, status: 'PENDING', attempt: 1 }],
+        }),
+      );
       const results = await Promise.allSettled(
-        Array.from({ length: 50 }, () => ledger.createWithLock(run, claimFor(run))),
+        contenders.map((contender) => ledger.createWithLock(contender, claimFor(contender))),
       );
       const won = results.filter((r) => r.status === 'fulfilled');
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
