@@ -1,4 +1,4 @@
-import * as zmq from 'zeromq';
+import type * as Zmq from 'zeromq';
 import type { DispatchEnvelope } from '../envelope';
 import { CloverError, ValidationError } from '../errors';
 import { jsonLogger, type Logger } from '../log';
@@ -41,6 +41,26 @@ class RequestFailed extends Error {
   }
 }
 
+type ZeroMq = typeof Zmq;
+
+let zeromq: Promise<ZeroMq> | undefined;
+
+/**
+ * zeromq and its native addon, loaded on first use rather than at import: every Lambda imports this
+ * module through the control plane, but only the dispatcher of a stage with ZeroMQ delivery ships
+ * the addon beside its bundle (infra/constructs/node-function.ts). A failed load is tried again by
+ * the next call.
+ */
+function loadZeromq(): Promise<ZeroMq> {
+  zeromq ??= import('zeromq').catch((error: unknown) => {
+    zeromq = undefined;
+    throw new Error(`ZeroMQ delivery is configured but zeromq did not load: ${reasonOf(error)}`, {
+      cause: error,
+    });
+  });
+  return zeromq;
+}
+
 interface Waiter {
   readonly resolve: (reply: Reply) => void;
   readonly reject: (error: RequestFailed) => void;
@@ -51,13 +71,14 @@ interface Waiter {
  * two requests with the same key are answered in order.
  */
 class Connection {
-  private readonly dealer: zmq.Dealer;
+  private readonly dealer: Zmq.Dealer;
   private readonly sender: SerialSender;
   private readonly pending = new Map<string, Waiter[]>();
   private readonly loop: Promise<void>;
   private closed = false;
 
   constructor(
+    zmq: ZeroMq,
     readonly address: string,
     readonly serverKey: string,
     keys: CurveKeyPair,
@@ -257,6 +278,15 @@ export class ZmqDelivery implements Delivery {
     await this.exchange(worker, endpoint, 'control', runId, encodeSmall(cancelOf(runId)));
   }
 
+  /**
+   * Loads zeromq's native addon now, so a process that cannot load it fails where it starts (the
+   * dispatcher's cold start) instead of at its first ZMQ delivery, which would fall back to SQS.
+   * Deliveries load it themselves when this was not called.
+   */
+  async ready(): Promise<void> {
+    await loadZeromq();
+  }
+
   /** Open connections (one per agent endpoint). */
   get openConnections(): number {
     return this.connections.size;
@@ -278,9 +308,11 @@ export class ZmqDelivery implements Delivery {
     body: Buffer,
   ): Promise<void> {
     const details = { workerId: worker.workerId, address: endpoint.address, runId, kind };
+    // Not wrapped as `unavailable`: an addon that does not load is this process's fault, not the worker's.
+    const zmq = await loadZeromq();
     let connection: Connection;
     try {
-      connection = this.connection(endpoint.address, endpoint.serverKey);
+      connection = this.connection(zmq, endpoint.address, endpoint.serverKey);
     } catch (error) {
       throw unavailable(`cannot connect to worker ${worker.workerId} at ${endpoint.address}`, details, error);
     }
@@ -303,7 +335,7 @@ export class ZmqDelivery implements Delivery {
     }
   }
 
-  private connection(address: string, serverKey: string): Connection {
+  private connection(zmq: ZeroMq, address: string, serverKey: string): Connection {
     if (this.closed) throw new CloverError('unavailable', 'ZmqDelivery is closed', { retryable: true });
     const key = `${address} ${serverKey}`;
     const existing = this.connections.get(key);
@@ -313,7 +345,7 @@ export class ZmqDelivery implements Delivery {
       return existing;
     }
     checkCurveKey(serverKey, 'worker.endpoints.zmqPublicKey');
-    const connection = new Connection(address, serverKey, this.keys, this.deadlineMs, this.log);
+    const connection = new Connection(zmq, address, serverKey, this.keys, this.deadlineMs, this.log);
     this.connections.set(key, connection);
     if (this.connections.size > this.maxConnections) {
       const [oldestKey, oldest] = this.connections.entries().next().value ?? [];

@@ -95,6 +95,9 @@ async function buildDefault(): Promise<ReturnType<typeof makeDispatcherHandler>>
     ...(zmq ? { zmq } : {}),
   });
   if (zmq) {
+    // The addon loads here, at cold start: a bundle without it fails its first invocation loudly
+    // instead of quietly sending every ZMQ job over SQS.
+    await defaultPlane.zmqDelivery?.ready();
     // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
     process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
   }

@@ -50,7 +50,7 @@ export const DISPATCH_QUEUE_REASON =
 /**
  * The dispatcher Lambda (functions/dispatcher/handler.ts), invoked by EventBridge Scheduler with
  * `{jobId, scheduledTime}`; built as every Clover Lambda is ({@link CloverNodeFunction}: Node.js
- * 22, ARM64, esbuild, snappy installed beside the bundle), with its own role holding only what the
+ * 22, ARM64, esbuild, snappy — and with `zmq`, zeromq — installed beside the bundle), with its own role holding only what the
  * dispatch path uses:
  *
  * - jobs, workers: read (the job, the live leases by pool); runs, locks: read and write (run + lock
@@ -83,6 +83,7 @@ export class DispatcherFunction extends CloverNodeFunction {
         CLOVER_FIRES_DLQ_ARN: props.firesDeadLetterQueue.queueArn,
         ...(props.zmq ? { CLOVER_DISPATCHER_ZMQ_SECRET_ARN: props.zmq.keys.secret.secretArn } : {}),
       },
+      zeromq: props.zmq !== undefined,
       ...(props.zmq
         ? {
             network: {

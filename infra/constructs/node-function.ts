@@ -44,6 +44,12 @@ export interface CloverNodeFunctionProps extends CloverFunctionLogProps {
    * @default none (the account's pool)
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Ship zeromq beside the bundle, with its linux/arm64/glibc addon only: for the dispatcher of a stage
+   * with ZeroMQ delivery, the one function that loads it (lazily, core/adapters/zmq-delivery.ts).
+   * @default false: zeromq is neither bundled nor shipped
+   */
+  readonly zeromq?: boolean;
 }
 
 /**
@@ -51,6 +57,17 @@ export interface CloverNodeFunctionProps extends CloverFunctionLogProps {
  * creates itself; every Clover function brings its own role, so the construct attaches it.
  */
 export const VPC_ACCESS_POLICY = 'service-role/AWSLambdaVPCAccessExecutionRole';
+
+/**
+ * What one function's asset (bundle, source map and node_modules, unzipped) may weigh; the bundle
+ * test (test/bundles/) holds every asset `cdk synth` builds to it (docs/deploy.md, "Lambda bundles").
+ */
+export const BUNDLE_BUDGET_BYTES = {
+  /** A function with snappy beside its bundle. */
+  base: 10 * 2 ** 20,
+  /** The dispatcher with zeromq beside it too. */
+  zeromq: 20 * 2 ** 20,
+} as const;
 
 /** The repository root: bundling runs esbuild from here, with the root package-lock.json. */
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,6 +83,8 @@ const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.u
  *
  * `snappy` (the envelope codec) is a native module: it is not bundled but installed beside the
  * bundle for linux/arm64 with npm during synth, so synth needs the npm registry (or its cache).
+ * `zeromq` (native too) is installed beside the dispatcher's bundle only when that stage delivers
+ * over ZeroMQ (`zeromq: true`), with its linux/arm64/glibc addon alone; no other bundle contains it.
  * The AWS SDK is bundled at the versions package-lock.json pins, not taken from the runtime.
  *
  * @example
@@ -146,10 +165,23 @@ export class CloverNodeFunction extends Construct {
         minify: true,
         sourceMap: true,
         // Bundle the pinned AWS SDK rather than use the runtime's (the default externalises @aws-sdk/*).
-        externalModules: [],
-        nodeModules: ['snappy'],
+        // zeromq is never bundled: its loader finds its addon relative to its own files.
+        externalModules: ['zeromq'],
+        nodeModules: props.zeromq ? ['snappy', 'zeromq'] : ['snappy'],
         // npm installs the optional native package that matches these, not the synth host's.
         environment: { npm_config_os: 'linux', npm_config_cpu: 'arm64', npm_config_libc: 'glibc' },
+        ...(props.zeromq
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                // zeromq's package carries every platform's addon; keep Lambda's alone.
+                afterBundling: (inputDir: string, outputDir: string) => [
+                  `node "${inputDir}/scripts/keep-lambda-zeromq.mjs" "${outputDir}"`,
+                ],
+              },
+            }
+          : {}),
       },
     });
     if (props.network) {
