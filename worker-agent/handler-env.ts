@@ -50,7 +50,8 @@ export function contextEnv(run: RunEnvFields): Record<string, string> {
     CLOVER_ATTEMPT: String(run.attempt),
     CLOVER_PAYLOAD: JSON.stringify(run.payload ?? null),
     CLOVER_DEADLINE_AT: String(run.deadlineAt),
-    ...upstreamEnv(run.upstream),
+    // Contexts built by older callers (library users' own tests) may lack `upstream`.
+    ...upstreamEnv(run.upstream ?? []),
   };
 }
 
