@@ -437,7 +437,10 @@ async function main(): Promise<void> {
     for (const bench of benchmarks) console.log(`${bench.name.padEnd(20)} ${bench.description}`);
     return;
   }
-  const chosen = benchmarks.filter((b) => args.length === 0 || args.some((f) => b.name.includes(f)));
+  // A word that is a bench's whole name picks that bench alone (`startup`, not `cli-startup` too).
+  const picks = (b: { name: string }, f: string) =>
+    benchmarks.some((other) => other.name === f) ? b.name === f : b.name.includes(f);
+  const chosen = benchmarks.filter((b) => args.length === 0 || args.some((f) => picks(b, f)));
   if (chosen.length === 0) {
     console.error(`no bench matches ${args.join(' ')}; npm run bench -- --list names them`);
     process.exit(2);

@@ -13,6 +13,7 @@ import { provision } from '../../core/adapters/provision';
 import { SesMailer } from '../../core/adapters/ses-mailer';
 import { parseAlertMessage } from '../../core/adapters/sqs-alert-queue';
 import type { Logger } from '../../core/log';
+import { parseOrThrow } from '../../core/model';
 import { Monitor } from '../../core/monitor';
 import { Notifier } from '../../core/notify';
 import { SchedulerClock } from '../../core/scheduler-clock';
@@ -20,6 +21,7 @@ import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra
 import { physicalName } from '../../infra/resources';
 import { parseTrustedProxies } from '../api/client-address';
 import { makeDispatcherHandler } from '../dispatcher/handler';
+import { NotifierTuningEnvSchema } from '../notifier/handler';
 import { type LocalApi, type LocalCognito, startLocalApi } from './api-server';
 import { OutboxMailer } from './mail-outbox';
 import { RunWatcher } from './run-watcher';
@@ -153,6 +155,8 @@ async function startLoops(
     .catch((error: unknown) =>
       log.log('warn', 'could not verify the alert sender on the emulator', { error }),
     );
+  // The notifier Lambda's settings, read as it reads them (a bad value names the variable).
+  const tuning = parseOrThrow(NotifierTuningEnvSchema, options.env ?? process.env, 'environment');
   const notifier = new Notifier({
     alerts: plane.alertStore,
     queue: plane.alertQueue,
@@ -168,7 +172,12 @@ async function startLoops(
     clock: plane.clock,
     log: log.child({ source: 'notifier' }),
     // Links in alert mail point at this runtime's console when it serves one.
-    config: { from: alertFrom, consoleUrl: options.consoleUrl ?? api?.url ?? 'http://localhost:5173' },
+    config: {
+      from: alertFrom,
+      consoleUrl: options.consoleUrl ?? api?.url ?? 'http://localhost:5173',
+      windowMs: tuning.CLOVER_ALERT_WINDOW_SECONDS * 1000,
+      maxAttempts: tuning.CLOVER_ALERT_MAX_ATTEMPTS,
+    },
   });
   const alertsUrl =
     (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: physicalName(prefix, 'alerts') })))

@@ -67,15 +67,19 @@ export function makeNotifierHandler(deps: NotifierHandlerDeps) {
   };
 }
 
-const NotifierEnvSchema = z.object({
-  /** Verified SES sender. */
-  CLOVER_ALERT_FROM: z.string().min(3),
-  /** The console's base URL, for run links. */
-  CLOVER_CONSOLE_URL: z.string().url(),
+/** The notifier's tuning, read the same way by the Lambda and by the local runtime (`npm start`). */
+export const NotifierTuningEnvSchema = z.object({
   /** Silence window per job and alert kind, in seconds. @default 900 */
   CLOVER_ALERT_WINDOW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
   /** Send attempts before an alert stays FAILED. @default 5 */
   CLOVER_ALERT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+});
+
+const NotifierEnvSchema = NotifierTuningEnvSchema.extend({
+  /** Verified SES sender. */
+  CLOVER_ALERT_FROM: z.string().min(3),
+  /** The console's base URL, for run links. */
+  CLOVER_CONSOLE_URL: z.string().url(),
   CLOVER_SES_CONFIGURATION_SET: z.string().optional(),
 });
 
