@@ -3,6 +3,7 @@
 // bin/clover.mjs prefers over the TypeScript source (no tsx at start: a command starts in a fraction
 // of the time; figure in `npm run bench -- cli`). The integration tests build the same bundle into a
 // temp dir through `buildCli`, so they test what ships.
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -27,6 +28,7 @@ export async function buildCli(outfile = 'dist/clover.mjs') {
   });
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Compared by real path: run through a symlinked checkout, argv[1] is the link and import.meta.url the file.
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   await buildCli(process.argv[2]);
 }
