@@ -7,8 +7,10 @@
  *   into DynamoDB request units by the table's indexes (infra/resources.ts), SQS requests, the
  *   Scheduler invocation and the dispatcher Lambda;
  * - per month at idle: the requests one idle agent makes (heartbeats, long polls, job discovery)
- *   and one monitor sweep makes, counted on the emulator and scaled to a 30-day month, plus the
- *   monitor Lambda's duration and the stack's fixed items (alarms, dashboard, secret).
+ *   and one monitor sweep makes, counted on the emulator and scaled to a 30-day month, plus what the
+ *   synthesized template bills whatever happens (bench/stage-inventory.ts: the monitor's schedule,
+ *   duration and logs, alarms by the metrics they read, custom metrics, dashboard, secret, NAT and
+ *   public IPv4). docs/deploy.md's "What it costs" is `costMarkdown` of these figures.
  *
  * The unit model (stated in the figures): every item ≤ 1 KB; a write costs 1 write unit per item
  * (2 in a transaction) plus 1 per global secondary index of its table (all of Clover's project every
@@ -21,6 +23,7 @@ import { tables } from '../infra/resources';
 import { RequestCounter } from './aws-requests';
 import { withBenchStack } from './harness';
 import type { Figures } from './results';
+import { type StageInventory, stageInventory, stageTemplate } from './stage-inventory';
 
 export interface PriceItem {
   readonly key: string;
@@ -53,25 +56,29 @@ export function unitPrice(prices: PriceTable, key: string): number {
   return item.usd / item.per;
 }
 
-/** What the model assumes beyond request counts; reported beside every cost. */
+/** What the model assumes beyond request counts and the template; reported beside every cost. */
 export const COST_ASSUMPTIONS = {
-  /** Dispatcher Lambda: billed duration per fire (warm) and memory (infra/constructs/dispatcher-function.ts). */
+  /** Dispatcher Lambda: billed duration per fire (warm); its memory comes from the template. */
   dispatcherMs: 100,
-  dispatcherGb: 0.5,
   /** Log lines per fire (the dispatcher's line and EMF metrics). */
   logKbPerFire: 1,
-  /** The monitor Lambda: every minute, looping 55 s at 256 MB (infra/constructs/monitor-function.ts). */
-  monitorInvocationsPerMonth: 43_200,
-  monitorSecondsPerInvocation: 55,
-  monitorGb: 0.25,
-  /** One sweep every 5 s while it loops: 12 a minute. */
+  /** Lambda's own START, END and REPORT lines of one invocation. */
+  platformLogKbPerInvocation: 1,
+  /**
+   * A fire's run changes status twice after it is written (claim: DISPATCHED → RUNNING; outcome:
+   * RUNNING → final), and each change moves the item between keys of every runs index keyed by
+   * status: a delete and a put there, one write unit more than the index write already counted.
+   */
+  runStatusChangesPerFire: 2,
+  /** The monitor's sweeps of the default stage (12 a minute), for bench/scale.ts; stageInventory counts them from the template. */
   monitorSweepsPerMonth: 43_200 * 12,
-  /** The stack's alarms without the API (docs/deploy.md), one dashboard, one CURVE secret. */
-  alarms: 18,
-  dashboards: 1,
-  secrets: 1,
   hoursPerMonth: 720,
 } as const;
+
+/** Indexes of `runs` keyed by the run's status (infra/resources.ts): a status change moves the item there. */
+const RUN_STATUS_INDEXES = (tables.find((t) => t.logicalName === 'runs')?.indexes ?? []).filter(
+  (index) => index.partitionKey.name === 'status' || index.sortKey?.name === 'status',
+).length;
 
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem']);
@@ -127,21 +134,28 @@ const roundAll = (record: Record<string, number>) =>
 const total = (record: Record<string, number>) => cents(Object.values(record).reduce((a, b) => a + b, 0));
 
 /** Dollars per million fires on the SQS path, from the requests one fire makes, by label. */
-export function perMillionFires(prices: PriceTable, requestsPerFire: Readonly<Record<string, number>>) {
+export function perMillionFires(
+  prices: PriceTable,
+  requestsPerFire: Readonly<Record<string, number>>,
+  inventory: Pick<StageInventory, 'dispatcherGb'>,
+) {
   const a = COST_ASSUMPTIONS;
   const million = 1_000_000;
   const requests = requestDollars(prices, requestsPerFire, million);
+  const indexMoves = a.runStatusChangesPerFire * RUN_STATUS_INDEXES;
   const dollars = {
     'Scheduler invocation': million * unitPrice(prices, 'scheduler.invocations'),
     'dispatcher Lambda requests': million * unitPrice(prices, 'lambda.requests'),
     'dispatcher Lambda duration':
-      million * (a.dispatcherMs / 1000) * a.dispatcherGb * unitPrice(prices, 'lambda.armGbSecond'),
+      million * (a.dispatcherMs / 1000) * inventory.dispatcherGb * unitPrice(prices, 'lambda.armGbSecond'),
     ...requests.dollars,
+    'DynamoDB writes':
+      (requests.dynamoWriteUnits + indexMoves) * million * unitPrice(prices, 'dynamodb.writeUnits'),
     logs: ((million * a.logKbPerFire) / 1024 ** 2) * unitPrice(prices, 'logs.ingestionGb'),
   };
   return {
     perFire: {
-      dynamoWriteUnits: requests.dynamoWriteUnits,
+      dynamoWriteUnits: Math.round((requests.dynamoWriteUnits + indexMoves) * 100) / 100,
       dynamoReadUnits: requests.dynamoReadUnits,
       sqsRequests: requests.sqsRequests,
     },
@@ -150,31 +164,136 @@ export function perMillionFires(prices: PriceTable, requestsPerFire: Readonly<Re
   };
 }
 
-/** Dollars per 30-day month at idle: the monitor and the fixed items, and each idle agent. */
+/**
+ * Dollars per 30-day month: a stage at idle (the template's fixed items and the monitor's sweeps),
+ * each idle agent, and what a stage adds per month once fires run (the dispatcher's metrics).
+ */
 export function idlePerMonth(
   prices: PriceTable,
+  inventory: StageInventory,
   monitorRequestsPerSweep: Readonly<Record<string, number>>,
   agentRequestsPerHour: Readonly<Record<string, number>>,
 ) {
   const a = COST_ASSUMPTIONS;
-  const monitor = requestDollars(prices, monitorRequestsPerSweep, a.monitorSweepsPerMonth);
+  const m = inventory.monitor;
+  const monitor = requestDollars(prices, monitorRequestsPerSweep, m.sweepsPerMonth);
+  const logBytes =
+    m.sweepsPerMonth * m.bytesPerSweep + m.invocationsPerMonth * a.platformLogKbPerInvocation * 1024;
+  const month = (key: string, count: number) => count * unitPrice(prices, key);
   const stack = {
     'monitor Lambda duration':
-      a.monitorInvocationsPerMonth *
-      a.monitorSecondsPerInvocation *
-      a.monitorGb *
-      unitPrice(prices, 'lambda.armGbSecond'),
-    'monitor Lambda requests': a.monitorInvocationsPerMonth * unitPrice(prices, 'lambda.requests'),
+      m.invocationsPerMonth * m.secondsPerInvocation * m.gb * unitPrice(prices, 'lambda.armGbSecond'),
+    'monitor Lambda requests': m.invocationsPerMonth * unitPrice(prices, 'lambda.requests'),
     ...Object.fromEntries(Object.entries(monitor.dollars).map(([k, v]) => [`monitor ${k}`, v])),
-    alarms: a.alarms * unitPrice(prices, 'cloudwatch.alarmMonth'),
-    dashboard: a.dashboards * unitPrice(prices, 'cloudwatch.dashboardMonth'),
-    secret: a.secrets * unitPrice(prices, 'secrets.secretMonth'),
+    'monitor logs': (logBytes / 1024 ** 3) * unitPrice(prices, 'logs.ingestionGb'),
+    'custom metrics': month('cloudwatch.customMetricMonth', inventory.idleCustomMetrics),
+    alarms: month('cloudwatch.alarmMonth', inventory.alarmMetrics),
+    dashboard: month('cloudwatch.dashboardMonth', inventory.dashboards),
+    secret: month('secrets.secretMonth', inventory.secrets),
+    'NAT gateway': inventory.natGateways * a.hoursPerMonth * unitPrice(prices, 'nat.hour'),
+    'public IPv4': inventory.publicIpv4 * a.hoursPerMonth * unitPrice(prices, 'vpc.publicIpv4Hour'),
   };
   const agent = requestDollars(prices, agentRequestsPerHour, a.hoursPerMonth).dollars;
+  const firing = {
+    'dispatcher custom metrics': month('cloudwatch.customMetricMonth', inventory.firingCustomMetrics),
+  };
   return {
     stack: { dollars: roundAll(stack), total: total(stack) },
     perAgent: { dollars: roundAll(agent), total: total(agent) },
+    whileFiring: { dollars: roundAll(firing), total: total(firing) },
   };
+}
+
+/** The measured request counts every cost figure is priced from (the `costs` bench's inputs). */
+export interface CostInputs {
+  readonly monitorRequestsPerSweep: Readonly<Record<string, number>>;
+  readonly agentRequestsPerHour: Readonly<Record<string, number>>;
+  readonly requestsPerFire?: Readonly<Record<string, number>>;
+}
+
+/** Every cost figure of a stage: its inventory (from the template) priced with the measured requests. */
+export function stageCosts(prices: PriceTable, inventory: StageInventory, inputs: CostInputs) {
+  return {
+    inventory,
+    idle: idlePerMonth(prices, inventory, inputs.monitorRequestsPerSweep, inputs.agentRequestsPerHour),
+    ...(inputs.requestsPerFire
+      ? { perMillionFires: perMillionFires(prices, inputs.requestsPerFire, inventory) }
+      : {}),
+  };
+}
+
+const usd = (n: number) => `$${n.toFixed(2)}`;
+const count = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
+
+/**
+ * docs/deploy.md's cost tables, rendered from `stageCosts` of the documented stage (and of the same
+ * stage with `-c vpc=new`): the docs show these figures, `bench/costs.test.ts` keeps them equal.
+ */
+export function costMarkdown(
+  priced: ReturnType<typeof stageCosts>,
+  variants: {
+    readonly withVpc: ReturnType<typeof stageCosts>;
+    readonly onceAMinute: ReturnType<typeof stageCosts>;
+  },
+): string {
+  const { withVpc, onceAMinute } = variants;
+  const { inventory: inv, idle } = priced;
+  const m = inv.monitor;
+  const how: Record<string, string> = {
+    'monitor Lambda duration': `${count(m.invocationsPerMonth)} invocations × ${m.secondsPerInvocation} s at ${m.gb} GB`,
+    'monitor Lambda requests': `${count(m.invocationsPerMonth)} invocations`,
+    'monitor DynamoDB reads': `${count(m.sweepsPerMonth)} sweeps, read units measured per sweep`,
+    'monitor DynamoDB writes': 'none at idle',
+    'monitor SQS requests': `${count(m.sweepsPerMonth)} sweeps (fires-dlq receive)`,
+    'monitor logs': `a ${m.bytesPerSweep}-byte EMF line per sweep, Lambda's lines per invocation`,
+    'custom metrics': `${inv.idleCustomMetrics} the monitor publishes every sweep`,
+    alarms: `${inv.alarms} alarms reading ${inv.alarmMetrics} metrics`,
+    dashboard: `${inv.dashboards} (free if the account has fewer than 3)`,
+    secret: `${inv.secrets} (the dispatcher's CURVE keys)`,
+  };
+  const rows = (dollars: Record<string, number>, explain: Record<string, string>) =>
+    Object.entries(dollars)
+      .filter(([, v]) => v > 0)
+      .map(([item, v]) => `| ${item} | ${explain[item] ?? ''} | ${usd(v)} |`);
+  const vpcExtra = withVpc.idle.stack.total - idle.stack.total;
+  const fires = priced.perMillionFires;
+  const lines = [
+    '**A stage at idle** (no fires, per 30-day month):',
+    '',
+    '| item | how | per month |',
+    '| --- | --- | --- |',
+    ...rows(idle.stack.dollars, how),
+    `| **total** | | **${usd(idle.stack.total)}** |`,
+    '',
+    `With \`-c monitorLoopSeconds=0\` (one sweep a minute: a dead worker is noticed up to a minute later) ` +
+      `the idle stage costs ${usd(onceAMinute.idle.stack.total)}. ` +
+      `Each idle agent adds ${usd(idle.perAgent.total)} a month (its lease heartbeats, long polls and job discovery, measured). ` +
+      `Once fires run, the dispatcher publishes ${inv.firingCustomMetrics} more custom metrics (fires by outcome, lateness): ` +
+      `${usd(idle.whileFiring.total)} a month. \`-c vpc=new\` adds ${usd(vpcExtra)} a month ` +
+      `(${withVpc.inventory.natGateways} NAT gateway ${usd(withVpc.idle.stack.dollars['NAT gateway'] ?? 0)}, ` +
+      `its public IPv4 address ${usd(withVpc.idle.stack.dollars['public IPv4'] ?? 0)}) plus $0.045 per GB through the NAT gateway.`,
+  ];
+  if (fires) {
+    const fireHow: Record<string, string> = {
+      'Scheduler invocation': '1 per fire',
+      'dispatcher Lambda requests': '1 per fire',
+      'dispatcher Lambda duration': `${COST_ASSUMPTIONS.dispatcherMs} ms at ${inv.dispatcherGb} GB`,
+      'DynamoDB writes': `${fires.perFire.dynamoWriteUnits} write units per fire`,
+      'DynamoDB reads': `${fires.perFire.dynamoReadUnits} read units per fire`,
+      'SQS requests': `${fires.perFire.sqsRequests} requests per fire`,
+      logs: `${COST_ASSUMPTIONS.logKbPerFire} KB per fire`,
+    };
+    lines.push(
+      '',
+      '**Per million fires** (SQS path):',
+      '',
+      '| item | how | per million fires |',
+      '| --- | --- | --- |',
+      ...rows(fires.dollars, fireHow),
+      `| **total** | | **${usd(fires.total)}** |`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /**
@@ -218,20 +337,23 @@ export function costs(
         .map(([label, n]) => [label, Math.round(n * 10) / 10]),
     );
     const byOperation = requestsPerFire?.figures?.byOperation as Record<string, number> | undefined;
+    const inventory = await stageInventory(stageTemplate());
+    const priced = stageCosts(prices, inventory, {
+      monitorRequestsPerSweep: perSweep,
+      agentRequestsPerHour: agentPerHour,
+      ...(byOperation ? { requestsPerFire: byOperation } : {}),
+    });
     return {
       priceTable: { date: prices.date, region: prices.region, source: 'bench/aws-prices.json' },
       assumptions: COST_ASSUMPTIONS,
-      idle: {
-        agentRequestsPerHour: agentPerHour,
-        monitorRequestsPerSweep: perSweep,
-        ...idlePerMonth(prices, perSweep, agentPerHour),
-      },
-      ...(byOperation
+      inventory,
+      idle: { agentRequestsPerHour: agentPerHour, monitorRequestsPerSweep: perSweep, ...priced.idle },
+      ...(priced.perMillionFires
         ? {
             perMillionFires: {
               requestsPerFire: byOperation,
               requestsMeasuredAt: requestsPerFire?.measuredAt,
-              ...perMillionFires(prices, byOperation),
+              ...priced.perMillionFires,
             },
           }
         : { perMillionFires: 'not computed: run the requests-per-fire bench first' }),

@@ -138,14 +138,19 @@ test("request units follow the tables' indexes, and a million fires is priced fr
   assert.deepEqual(requestUnits('DynamoDB.UpdateItem(locks)'), { read: 0, write: 1 });
   assert.deepEqual(requestUnits('DynamoDB.GetItem(jobs)'), { read: 1, write: 0 });
   assert.deepEqual(requestUnits('SQS.SendMessage(worker)'), { read: 0, write: 0 });
-  const cost = perMillionFires(loadPrices(), {
-    'DynamoDB.GetItem(jobs)': 1,
-    'DynamoDB.TransactWriteItems(locks+runs)': 1,
-    'SQS.SendMessage(worker)': 1,
-  });
-  assert.deepEqual(cost.perFire, { dynamoWriteUnits: 8, dynamoReadUnits: 1, sqsRequests: 1 });
-  // 8 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
-  assert.equal(cost.dollars['DynamoDB writes'], 5);
+  const cost = perMillionFires(
+    loadPrices(),
+    {
+      'DynamoDB.GetItem(jobs)': 1,
+      'DynamoDB.TransactWriteItems(locks+runs)': 1,
+      'SQS.SendMessage(worker)': 1,
+    },
+    { dispatcherGb: 0.5 },
+  );
+  // 8 write units, and 2 for the run's two status changes moving it between byStatus keys.
+  assert.deepEqual(cost.perFire, { dynamoWriteUnits: 10, dynamoReadUnits: 1, sqsRequests: 1 });
+  // 10 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
+  assert.equal(cost.dollars['DynamoDB writes'], 6.25);
   assert.equal(cost.dollars['SQS requests'], 0.4);
   assert.equal(cost.dollars['Scheduler invocation'], 1);
 });

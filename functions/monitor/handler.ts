@@ -7,7 +7,7 @@ import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Monitor, type SweepReport } from '../../core/monitor';
 import { functionLogger, readConfig, setRequestId } from '../config';
-import { type EmfMetrics, emfMetrics, noMetrics } from '../metrics';
+import { type EmfMetrics, emfMetrics, type MetricKey, noMetrics } from '../metrics';
 
 export interface MonitorHandlerDeps {
   readonly monitor: Pick<Monitor, 'sweep'>;
@@ -95,16 +95,24 @@ export class MonitorStepsFailedError extends CloverError {
   }
 }
 
+/**
+ * What every sweep publishes, zeros included: each is a custom metric billed every hour of an idle
+ * stage (bench/stage-inventory.ts counts them from here).
+ */
+export const SWEEP_METRICS = {
+  jobsWithoutLiveWorker: (r) => r.jobsWithoutLiveWorker,
+  runsRecovered: (r) => r.runsRecovered,
+  runsLost: (r) => r.runsLost,
+  runsTimedOut: (r) => r.runsTimedOut,
+  runsResent: (r) => r.runsResent,
+  workersExpired: (r) => r.workersExpired,
+  misfires: (r) => r.misfiresSkipped + r.catchUpFires + r.deadLettersDrained,
+  monitorStepErrors: (r) => r.errors.length,
+} as const satisfies Partial<Record<MetricKey, (report: SweepReport) => number>>;
+
 /** One sweep's counts as metrics, flushed at once so the no-live-worker gauge is fresh every sweep. */
 function publish(metrics: EmfMetrics, report: SweepReport): void {
-  metrics.put('jobsWithoutLiveWorker', report.jobsWithoutLiveWorker);
-  metrics.put('runsRecovered', report.runsRecovered);
-  metrics.put('runsLost', report.runsLost);
-  metrics.put('runsTimedOut', report.runsTimedOut);
-  metrics.put('runsResent', report.runsResent);
-  metrics.put('workersExpired', report.workersExpired);
-  metrics.put('misfires', report.misfiresSkipped + report.catchUpFires + report.deadLettersDrained);
-  metrics.put('monitorStepErrors', report.errors.length);
+  for (const [key, value] of Object.entries(SWEEP_METRICS)) metrics.put(key as MetricKey, value(report));
   metrics.flush();
 }
 

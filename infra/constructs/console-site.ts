@@ -1,5 +1,14 @@
 import { readdirSync } from 'node:fs';
-import { Aws, Duration, FeatureFlags, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  Aws,
+  Duration,
+  FeatureFlags,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import {
   AccessLevel,
@@ -166,6 +175,10 @@ export class ConsoleSite extends Construct {
           }
         : {}),
     });
+    Annotations.of(this.distribution).acknowledgeWarning(
+      '@aws-cdk/aws-cloudfront-origins:listBucketSecurityRisk',
+      'The default root object is index.html, so the bucket root never lists; LIST only turns a missing file into 404.',
+    );
     Validations.of(this.distribution).acknowledge(
       {
         id: 'AwsSolutions-CFR1',

@@ -85,7 +85,7 @@ export function cloverMetric(
 }
 
 /** The fire outcomes the dispatcher reports (core/dispatch.ts FireOutcome kinds). */
-const FIRE_OUTCOMES = [
+export const FIRE_OUTCOMES = [
   'dispatched',
   'queued',
   'skipped',
