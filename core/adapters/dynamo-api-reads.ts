@@ -266,10 +266,14 @@ async function walk<T>(spec: WalkSpec<T>, visit: Visit<T>, options: WalkOptions)
       : undefined;
   }
   let reads = 0;
+  let charged = 0;
   let visited = 0;
+  // The key of the last item visited in the current segment (or the cursor's start key): an
+  // exclusive start key that resumes with the item after it.
+  let previous = startKey;
   while (segmentIndex < spec.segments.length) {
     const segment = spec.segments[segmentIndex]!;
-    if (reads >= options.maxReads) {
+    if (charged >= options.maxReads) {
       return {
         next: { segment: segment.id, ...(startKey ? { key: plainKey(startKey) } : {}) },
         reads,
@@ -284,7 +288,7 @@ async function walk<T>(spec: WalkSpec<T>, visit: Visit<T>, options: WalkOptions)
     const filter = spec.filter?.(expr);
     const exclusiveStart = startKey;
     reads++;
-    const out = await dynamoCall<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
+    const out = await dynamoCall<{ Items?: Item[]; LastEvaluatedKey?: Item; ScannedCount?: number }>(
       `index ${spec.table.name}.${segment.index}`,
       async () => {
         try {
@@ -309,14 +313,25 @@ async function walk<T>(spec: WalkSpec<T>, visit: Visit<T>, options: WalkOptions)
         }
       },
     );
+    if ((out.ScannedCount ?? out.Items?.length ?? 0) > 0 || out.LastEvaluatedKey) charged++;
     for (const item of out.Items ?? []) {
       visited++;
+      const key = keyOf(spec, segment, item);
       if (!visit(spec.decode(item))) {
-        return { next: { segment: segment.id, key: plainKey(keyOf(spec, segment, item)) }, reads, visited };
+        return {
+          next: { segment: segment.id, key: plainKey(key) },
+          before: { segment: segment.id, ...(previous ? { key: plainKey(previous) } : {}) },
+          reads,
+          visited,
+        };
       }
+      previous = key;
     }
     startKey = out.LastEvaluatedKey;
-    if (!startKey) segmentIndex++;
+    if (!startKey) {
+      segmentIndex++;
+      previous = undefined;
+    }
   }
   return { reads, visited };
 }

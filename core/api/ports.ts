@@ -2,10 +2,12 @@
  * What the management API reads and writes beyond the core ports: paged, bounded reads over the
  * indexes infra/resources.ts declares for it, and the audit log. Adapter: core/adapters/dynamo-api-reads.ts.
  *
- * Every walk reads at most `maxReads` pages of its index and calls `visit` for each item in order;
- * `visit` returns false once the caller's page is full. The answer's `next` is where the next page
- * starts (absent when the walk reached the end), so a page costs a bounded number of reads whatever
- * the table size, and a short page may still have a next one.
+ * Every walk reads at most `maxReads` pages of its index that hold items (a read of an empty
+ * partition — a day without runs — is not counted: there are at most maxWindowDays + 1 of them) and
+ * calls `visit` for each item in order; `visit` returns false to stop the walk. The answer's `next`
+ * is where a next page starts after that item (absent when the walk reached the end), `before` where
+ * it starts with it: a page that asks for one item more than it shows and stops on that one knows
+ * more exist. A short page has a next one only when the read budget ran out.
  */
 import type { AlertKind, AlertRecord, AlertStatus, Job, JobMode, Run, RunStatus } from '../model';
 import type { Position } from './cursor';
@@ -19,7 +21,10 @@ export interface WalkOptions {
 }
 
 export interface WalkResult {
+  /** After the last item visited: where the walk would go on (absent at the end). */
   readonly next?: Position;
+  /** When `visit` stopped the walk: the position just before that item, so a next page starts with it. */
+  readonly before?: Position;
   readonly reads: number;
   /** Items visited. */
   readonly visited: number;

@@ -44,7 +44,7 @@ export const API_LIMITS = {
   maxDescriptionLength: 1024,
   defaultPageSize: 50,
   maxPageSize: 200,
-  /** A page never costs more than this many DynamoDB requests; a short page still carries `nextCursor`. */
+  /** A page costs at most this many DynamoDB reads that return items (plus one per empty day in its window); a page cut short by this budget carries `nextCursor`, and a cursor otherwise means more items exist. */
   maxReadsPerPage: 5,
   /** Runs examined per page of the error search (the search is bounded, then paginated). */
   maxSearchedRunsPerPage: 1000,

@@ -663,14 +663,18 @@ export class ManagementApi {
   ): Promise<Page<V>> {
     const start: Position | undefined = cursor ? decodeCursor(cursor, key).position : undefined;
     const items: V[] = [];
+    // One item past the page is read and left for the next page: a cursor means more exist (or the
+    // read budget ran out before the window did).
     const result = await walk(
       (item) => {
+        if (items.length === limit) return false;
         items.push(view(item));
-        return items.length < limit;
+        return true;
       },
-      { ...(start ? { start } : {}), maxReads: API_LIMITS.maxReadsPerPage, pageSize },
+      { ...(start ? { start } : {}), maxReads: API_LIMITS.maxReadsPerPage, pageSize: pageSize + 1 },
     );
-    return { items, ...(result.next ? { nextCursor: encodeCursor(key, result.next, state()) } : {}) };
+    const next = result.before ?? result.next;
+    return { items, ...(next ? { nextCursor: encodeCursor(key, next, state()) } : {}) };
   }
 
   private async record(

@@ -252,6 +252,17 @@ test('a cursor from another query is rejected; pages follow one another without 
     cursor = page.nextCursor;
   } while (cursor);
   assert.deepEqual(seen, ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+  // A cursor means more exist: a page that holds the last job carries none.
+  const whole = await admin.call('listJobs', { query: { pool: 'paging', limit: 5 } });
+  assert.equal(whole.items.length, 5);
+  assert.equal(whole.nextCursor, undefined);
+  const four = await admin.call('listJobs', { query: { pool: 'paging', limit: 4 } });
+  const rest = await admin.call('listJobs', { query: { pool: 'paging', limit: 4, cursor: four.nextCursor } });
+  assert.deepEqual(
+    rest.items.map((j) => j.spec.jobId),
+    ['page-4'],
+  );
+  assert.equal(rest.nextCursor, undefined);
 
   const first = await admin.call('listJobs', { query: { pool: 'paging', limit: 2 } });
   assert.ok(first.nextCursor);
