@@ -27,7 +27,7 @@ import { jobsCommand } from './jobs';
 import { alertsCommand, auditCommand, searchCommand, statsCommand } from './observe';
 import { runsCommand } from './runs';
 import { scheduleCommand } from './schedule';
-import { formatFields } from './table';
+import { formatFields, printable } from './table';
 import { workersCommand } from './workers';
 
 const whoamiCommand = single({
@@ -120,7 +120,9 @@ export function exitCodeOf(code: string): number {
 const AUTH_HINT =
   'Against the local runtime the token comes from .clover/api.json (npm start writes it); elsewhere pass --token or set CLOVER_TOKEN.';
 
-function report(error: unknown, io: CliIo): number {
+function report(error: unknown, cliIo: CliIo): number {
+  // Messages and field reasons may carry server text: printable only.
+  const io = { err: (line: string) => cliIo.err(printable(line)) };
   if (error instanceof UsageError) {
     io.err(`error: ${error.message}`);
     io.err(`Run '${error.helpCommand} --help' for usage.`);
@@ -173,6 +175,25 @@ export async function runClover(argv: readonly string[], io: CliIo = processIo):
   }
 }
 
+/**
+ * Output to a reader that went away (`clover runs list | head -1`) ends the command quietly with
+ * exit 0, as it would have had the reader read everything; no stack trace, no further requests.
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(EXIT_OK);
+      throw error;
+    });
+  }
+}
+
+/** The `clover` process (bin/clover.mjs runs this from the bundle). */
+export async function main(argv: readonly string[]): Promise<void> {
+  quietOnClosedPipe();
+  process.exitCode = await runClover(argv);
+}
+
 function isEntry(): boolean {
   const script = process.argv[1];
   if (!script) return false;
@@ -183,6 +204,4 @@ function isEntry(): boolean {
   }
 }
 
-if (isEntry()) {
-  process.exitCode = await runClover(process.argv.slice(2));
-}
+if (isEntry()) await main(process.argv.slice(2));

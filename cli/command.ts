@@ -10,7 +10,7 @@ import type { RouteId } from '../core/api/routes';
 import { apiClient, type ResponseOf } from './client';
 import { type Connection, resolveConnection } from './connection';
 import { type CliIo, type Command, EXIT_OK, EXIT_USAGE, UsageError, usage } from './io';
-import { json } from './table';
+import { type Column, formatTable, json, printable, TABLE_WIDTH } from './table';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -20,10 +20,12 @@ const CONNECTION_OPTIONS = {
   endpoint: { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean' },
+  wide: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
 const CONNECTION_HELP = `  --json          Print the API's answer as JSON instead of a table
+  --wide          Tables: every column, nothing cut (default: fit 120 columns)
   --endpoint URL  The API (default: CLOVER_API_URL, else the local runtime from .clover/api.json)
   --token JWT     Bearer token (default: CLOVER_TOKEN, else the local runtime's admin token)
   -h, --help      Show this help`;
@@ -54,6 +56,8 @@ export interface Ctx {
   /** The positional argument at `index` (present: the parser checked `args`). */
   arg(index: number): string;
   print(value: unknown, human: () => readonly string[]): void;
+  /** A table that fits TABLE_WIDTH columns, or whole with `--wide`. */
+  table<T>(columns: readonly Column<T>[], rows: readonly T[]): string[];
   sleep(ms: number): Promise<void>;
 }
 
@@ -166,8 +170,9 @@ function context(group: string, def: ActionDef, argv: readonly string[], io: Cli
     arg: (index) => positionals[index] ?? '',
     print(value, human) {
       if (jsonOut) io.out(json(value));
-      else for (const line of human()) io.out(line);
+      else for (const line of human()) io.out(printable(line));
     },
+    table: (columns, rows) => formatTable(columns, rows, v.wide === true ? {} : { maxWidth: TABLE_WIDTH }),
     sleep: io.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
   };
 }

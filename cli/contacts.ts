@@ -3,16 +3,20 @@ import { type ChannelChange, type ChannelType, ChannelTypes, type ContactView } 
 import { type ActionDef, type Ctx, group, listPages, PAGE_HELP, PAGE_OPTIONS } from './command';
 import { readObject } from './files';
 import { EXIT_OK, UsageError } from './io';
-import { type Column, formatFields, formatTable } from './table';
+import { type Column, formatFields } from './table';
 
 const COLUMNS: readonly Column<ContactView>[] = [
   { header: 'CONTACT', value: (c) => c.contactId },
-  { header: 'NAME', value: (c) => c.name },
-  { header: 'EMAIL', value: (c) => c.email },
-  { header: 'ALERTS', value: (c) => c.alertKinds.join(',') },
-  { header: 'GROUPS', value: (c) => c.groups.join(',') },
+  { header: 'NAME', value: (c) => c.name, shrink: 12 },
+  { header: 'EMAIL', value: (c) => c.email, shrink: 16 },
+  { header: 'ALERTS', value: (c) => c.alertKinds.join(','), shrink: 12 },
+  { header: 'GROUPS', value: (c) => c.groups.join(','), shrink: 12 },
   { header: 'SUBSCRIPTIONS', value: (c) => c.subscriptions.length, right: true },
-  { header: 'CHANNELS', value: (c) => c.channels.map((ch) => `${ch.name}(${ch.type})`).join(',') },
+  {
+    header: 'CHANNELS',
+    value: (c) => c.channels.map((ch) => `${ch.name}(${ch.type})`).join(','),
+    shrink: 12,
+  },
 ];
 
 /** Secrets a write generated: printed once, as the API shows them once. */
@@ -147,7 +151,7 @@ const list: ActionDef = {
   args: [],
   async run(ctx) {
     const page = await listPages(ctx, 'listContacts', {});
-    ctx.print(page, () => (page.items.length ? formatTable(COLUMNS, page.items) : ['No contacts.']));
+    ctx.print(page, () => (page.items.length ? ctx.table(COLUMNS, page.items) : ['No contacts.']));
     return EXIT_OK;
   },
 };

@@ -7,7 +7,7 @@ import { type ActionDef, type Ctx, group, listPages, PAGE_HELP, PAGE_OPTIONS } f
 import { readObject, readText } from './files';
 import { EXIT_CONFLICT, EXIT_OK, UsageError } from './io';
 import { EXIT_STILL_RUNNING, OUTCOME_EXIT, pollInterval, watchRun } from './runs';
-import { type Column, formatFields, formatTable, formatTime, json, truncate } from './table';
+import { type Column, formatFields, formatTime, json, printable, truncate } from './table';
 
 type JobView = ResponseOf<'getJob'>;
 
@@ -19,14 +19,14 @@ function scheduleText(spec: JobSpec): string {
 }
 
 const JOB_COLUMNS: readonly Column<JobView>[] = [
-  { header: 'JOB', value: (j) => j.spec.jobId },
-  { header: 'HANDLER', value: (j) => j.spec.handler },
+  { header: 'JOB', value: (j) => j.spec.jobId, shrink: 24 },
+  { header: 'HANDLER', value: (j) => j.spec.handler, shrink: 16 },
   { header: 'MODE', value: (j) => j.spec.mode },
-  { header: 'SCHEDULE', value: (j) => scheduleText(j.spec) },
-  { header: 'POOL', value: (j) => j.spec.target.pool },
+  { header: 'SCHEDULE', value: (j) => scheduleText(j.spec), shrink: 20 },
+  { header: 'POOL', value: (j) => j.spec.target.pool, shrink: 12 },
   { header: 'PAUSED', value: (j) => (j.spec.paused ? 'yes' : '') },
   { header: 'VERSION', value: (j) => j.version, right: true },
-  { header: 'OWNER', value: (j) => j.owner },
+  { header: 'OWNER', value: (j) => j.owner, shrink: 12 },
 ];
 
 function formatJob(job: JobView): string[] {
@@ -208,7 +208,7 @@ ${PAGE_HELP}`,
       owner: ctx.string('owner'),
       q: ctx.string('search'),
     });
-    ctx.print(page, () => (page.items.length ? formatTable(JOB_COLUMNS, page.items) : ['No jobs.']));
+    ctx.print(page, () => (page.items.length ? ctx.table(JOB_COLUMNS, page.items) : ['No jobs.']));
     return EXIT_OK;
   },
 };
@@ -448,7 +448,7 @@ File: YAML or JSON, {owner: name, jobs: [spec, ...]} or a bare list of specs.`,
       }
     }
     const plan = computePlan({ file, owned, others, prune: ctx.flag('prune') });
-    const say = (line: string) => (ctx.json ? ctx.io.err(line) : ctx.io.out(line));
+    const say = (line: string) => (ctx.json ? ctx.io.err(printable(line)) : ctx.io.out(printable(line)));
     for (const line of formatPlan(plan)) say(line);
     const summary = {
       owner: plan.owner,

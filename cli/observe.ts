@@ -2,7 +2,7 @@
 import type { ResponseOf } from './client';
 import { type ActionDef, group, listPages, PAGE_HELP, PAGE_OPTIONS, single } from './command';
 import { EXIT_OK } from './io';
-import { type Column, formatDuration, formatFields, formatTable, formatTime, truncate } from './table';
+import { type Column, formatDuration, formatFields, formatTable, formatTime } from './table';
 
 type Alert = ResponseOf<'listAlerts'>['items'][number];
 type Hit = ResponseOf<'searchErrors'>['items'][number];
@@ -14,21 +14,24 @@ const WINDOW_HELP = `  --from T        Window start: ISO-8601 (2026-01-30T10:00:
 
 const ALERT_COLUMNS: readonly Column<Alert>[] = [
   { header: 'AT', value: (a) => formatTime(a.createdAt) },
+  { header: 'ALERT', value: (a) => a.alertId, shrink: 20 },
   { header: 'KIND', value: (a) => (a.digest ? `${a.kind} (digest of ${a.digest.count})` : a.kind) },
-  { header: 'JOB', value: (a) => a.jobId },
+  { header: 'JOB', value: (a) => a.jobId, shrink: 16 },
   { header: 'STATUS', value: (a) => a.status },
-  { header: 'TO', value: (a) => a.recipients.join(',') },
+  { header: 'TO', value: (a) => a.recipients.join(','), shrink: 12 },
   {
     // Per webhook/chat channel: contact/channel, its status and HTTP attempts (`--json` has each attempt).
     header: 'CHANNELS',
     value: (a) =>
       (a.deliveries ?? []).map((d) => `${d.contactId}/${d.channel}:${d.status}(${d.attempts})`).join(','),
+    shrink: 12,
   },
   {
     header: 'REASON',
-    value: (a) => truncate(a.reason ?? (a.foldedInto ? `in digest ${a.foldedInto}` : ''), 50),
+    value: (a) => a.reason ?? (a.foldedInto ? `in digest ${a.foldedInto}` : ''),
+    shrink: 16,
   },
-  { header: 'MESSAGE', value: (a) => truncate(a.message, 80) },
+  { header: 'MESSAGE', value: (a) => a.message, shrink: 20 },
 ];
 
 const alertsList: ActionDef = {
@@ -62,7 +65,7 @@ ${PAGE_HELP}`,
       from: ctx.string('from'),
       to: ctx.string('to'),
     });
-    ctx.print(page, () => (page.items.length ? formatTable(ALERT_COLUMNS, page.items) : ['No alerts.']));
+    ctx.print(page, () => (page.items.length ? ctx.table(ALERT_COLUMNS, page.items) : ['No alerts.']));
     return EXIT_OK;
   },
 };
@@ -98,9 +101,9 @@ ${PAGE_HELP}`,
       { header: 'JOB', value: (h) => h.jobId },
       { header: 'RUN', value: (h) => h.runId },
       { header: 'KIND', value: (h) => h.kind },
-      { header: 'TEXT', value: (h) => truncate(h.text, 120) },
+      { header: 'TEXT', value: (h) => h.text, shrink: 20 },
     ];
-    ctx.print(page, () => (page.items.length ? formatTable(columns, page.items) : ['No matches.']));
+    ctx.print(page, () => (page.items.length ? ctx.table(columns, page.items) : ['No matches.']));
     return EXIT_OK;
   },
 };
@@ -133,7 +136,7 @@ ${PAGE_HELP}`,
       { header: 'ACTION', value: (a) => a.action },
       { header: 'ENTITY', value: (a) => a.entity },
     ];
-    ctx.print(page, () => (page.items.length ? formatTable(columns, page.items) : ['No changes.']));
+    ctx.print(page, () => (page.items.length ? ctx.table(columns, page.items) : ['No changes.']));
     return EXIT_OK;
   },
 });

@@ -4,7 +4,7 @@ import { isFinal } from '../core/model';
 import type { ResponseOf } from './client';
 import { type ActionDef, type Ctx, group, listPages, PAGE_HELP, PAGE_OPTIONS } from './command';
 import { EXIT_OK, UsageError } from './io';
-import { type Column, formatDuration, formatFields, formatTable, formatTime, truncate } from './table';
+import { type Column, formatDuration, formatFields, formatTable, formatTime, printable } from './table';
 
 type RunSummary = ResponseOf<'listRuns'>['items'][number];
 
@@ -42,19 +42,23 @@ function durationOf(run: Pick<Run, 'startedAt' | 'finishedAt'>): number | undefi
     : undefined;
 }
 
+// The run id is never cut: it is what `runs get` takes. It holds the job, the scheduled time and
+// (`@manual-...`) a manual trigger: those columns are for --wide.
 const RUN_COLUMNS: readonly Column<RunSummary>[] = [
   { header: 'RUN', value: (r) => r.runId },
-  { header: 'JOB', value: (r) => r.jobId },
-  { header: 'STATUS', value: (r) => r.status + (r.reason ? `(${r.reason})` : '') },
-  { header: 'TRIGGER', value: (r) => r.trigger },
-  { header: 'SCHEDULED', value: (r) => r.scheduledTime },
-  { header: 'WORKER', value: (r) => r.workerId },
+  { header: 'JOB', value: (r) => r.jobId, wideOnly: true },
+  { header: 'STATUS', value: (r) => r.status },
+  { header: 'TRIGGER', value: (r) => r.trigger, wideOnly: true },
+  { header: 'SCHEDULED', value: (r) => r.scheduledTime, wideOnly: true },
+  { header: 'WORKER', value: (r) => r.workerId, shrink: 12 },
   { header: 'ATTEMPT', value: (r) => r.attempt, right: true },
   { header: 'DURATION', value: (r) => formatDuration(durationOf(r)), right: true },
   {
     header: 'PROGRESS',
-    value: (r) => (r.progress ? `${r.progress.percent}% ${truncate(r.progress.message, 40)}` : ''),
+    value: (r) => (r.progress ? `${r.progress.percent}% ${r.progress.message}` : ''),
+    shrink: 12,
   },
+  { header: 'REASON', value: (r) => r.reason, shrink: 12 },
 ];
 
 export function formatRun(run: Run): string[] {
@@ -111,7 +115,7 @@ async function tailLog(
   const interval = pollInterval(ctx);
   for (;;) {
     const page = await ctx.client.call('getRunLog', { params: { runId }, query: { cursor } });
-    for (const line of page.lines) write(ctx.json ? JSON.stringify(line) : line.message);
+    for (const line of page.lines) write(ctx.json ? JSON.stringify(line) : printable(line.message));
     cursor = page.nextCursor;
     if (page.complete || !follow) return;
     // A full page means more is waiting: read on at once.
@@ -120,8 +124,12 @@ async function tailLog(
 }
 
 /**
- * Watches a run until it is final (or `timeoutMs` passes), printing each status change, progress
- * change and new log line as they appear. Lines go to `write` (stdout, or stderr under --json).
+ * Watches a run until it is final (or `timeoutMs` passes), printing each status change, new log
+ * line and progress change in the order they happened: a status the run moved to, then the lines
+ * and progress the worker wrote (it writes them together, lines first), and the final status only
+ * after every log line, as the last line. Polls every `--interval` from the start of one poll to
+ * the next, so a progress step that stays up longer than that is never skipped. Lines go to `write`
+ * (stdout, or stderr under --json); server text is made printable.
  */
 export async function watchRun(
   ctx: Ctx,
@@ -131,38 +139,43 @@ export async function watchRun(
 ): Promise<{ run: Run; final: boolean }> {
   const interval = pollInterval(ctx);
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  const say = (line: string) => write(printable(line));
   let status: string | undefined;
   let progress: string | undefined;
   let logCursor: string | undefined;
   for (;;) {
+    const polled = Date.now();
     const run = await ctx.client.call('getRun', { params: { runId } });
-    if (run.status !== status) {
+    const log = await ctx.client.call('getRunLog', { params: { runId }, query: { cursor: logCursor } });
+    const final = isFinal(run);
+    if (!final && run.status !== status) {
       status = run.status;
       const where = run.workerId ? ` on ${run.workerId}` : '';
-      write(
+      say(
         `${formatTime(Date.now())}  ${run.status}${run.reason ? ` (${run.reason})` : ''}  attempt ${run.attempt}${where}`,
       );
     }
-    const log = await ctx.client.call('getRunLog', { params: { runId }, query: { cursor: logCursor } });
-    for (const line of log.lines) write(`  | ${line.message}`);
+    for (const line of log.lines) say(`  | ${line.message}`);
     logCursor = log.nextCursor;
     const p = run.progress ? `${run.progress.percent}% ${run.progress.message}` : undefined;
     if (p !== undefined && p !== progress) {
       progress = p;
-      write(`${formatTime(Date.now())}  progress ${p}`);
+      say(`${formatTime(Date.now())}  progress ${p}`);
     }
-    if (isFinal(run)) {
+    if (final) {
       // Lines written just before the final status may still be arriving in this answer's wake.
       if (!log.complete) continue;
       const took = durationOf(run);
-      write(
-        `${run.status}${took === undefined ? '' : ` in ${formatDuration(took)}`}` +
+      const where = run.workerId ? ` on ${run.workerId}` : '';
+      say(
+        `${run.status}${run.reason ? ` (${run.reason})` : ''}${took === undefined ? '' : ` in ${formatDuration(took)}`}` +
+          `, attempt ${run.attempt}${where}` +
           (run.error ? `: ${run.error.code}: ${run.error.message}` : ''),
       );
       return { run, final: true };
     }
     if (deadline !== undefined && Date.now() >= deadline) return { run, final: false };
-    await ctx.sleep(interval);
+    await ctx.sleep(Math.max(0, interval - (Date.now() - polled)));
   }
 }
 
@@ -211,7 +224,7 @@ ${PAGE_HELP}`,
       from: ctx.string('from'),
       to: ctx.string('to'),
     });
-    ctx.print(page, () => (page.items.length ? formatTable(RUN_COLUMNS, page.items) : ['No runs.']));
+    ctx.print(page, () => (page.items.length ? ctx.table(RUN_COLUMNS, page.items) : ['No runs.']));
     return EXIT_OK;
   },
 };

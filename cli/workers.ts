@@ -2,7 +2,7 @@
 import type { ResponseOf } from './client';
 import { type ActionDef, group } from './command';
 import { EXIT_OK } from './io';
-import { type Column, formatDuration, formatLabels, formatTable, truncate } from './table';
+import { type Column, formatDuration, formatLabels } from './table';
 
 type WorkerView = ResponseOf<'listWorkers'>['items'][number];
 
@@ -12,9 +12,9 @@ const COLUMNS: readonly Column<WorkerView>[] = [
   { header: 'STATUS', value: (w) => w.status + (w.status === 'ACTIVE' && !w.live ? ' (lease expired)' : '') },
   { header: 'RUNNING', value: (w) => `${w.running}/${w.capacity}`, right: true },
   { header: 'LEASE AGE', value: (w) => formatDuration(w.leaseAgeMs), right: true },
-  { header: 'HOST', value: (w) => w.host },
-  { header: 'LABELS', value: (w) => formatLabels(w.labels) },
-  { header: 'HANDLERS', value: (w) => truncate(w.handlers.join(','), 60) },
+  { header: 'HOST', value: (w) => w.host, shrink: 12 },
+  { header: 'LABELS', value: (w) => formatLabels(w.labels), shrink: 12 },
+  { header: 'HANDLERS', value: (w) => w.handlers.join(','), shrink: 16 },
 ];
 
 const list: ActionDef = {
@@ -28,7 +28,7 @@ const list: ActionDef = {
   args: [],
   async run(ctx) {
     const page = await ctx.client.call('listWorkers', { query: { pool: ctx.string('pool') } });
-    ctx.print(page, () => (page.items.length ? formatTable(COLUMNS, page.items) : ['No workers.']));
+    ctx.print(page, () => (page.items.length ? ctx.table(COLUMNS, page.items) : ['No workers.']));
     return EXIT_OK;
   },
 };

@@ -28,7 +28,7 @@ async function ready(): Promise<CliStack> {
         'capacity: 4',
         'heartbeatIntervalSeconds: 1',
         'leaseTtlSeconds: 6',
-        testHandlersConfig(['work', 'fail']),
+        testHandlersConfig(['work', 'fail', 'steps']),
       ].join('\n'),
     });
     await agent.waitForLog(/^agent started$/, 60_000);
@@ -204,6 +204,113 @@ test('jobs trigger --wait exits 12 CANCELLED, 14 SKIPPED, 16 when --timeout runs
   assert.match(late.out, /^TIMED_OUT.*deadline_exceeded/m);
 });
 
+test('jobs trigger --wait prints every progress step and log line in order, and the final status last', async () => {
+  const stack = await ready();
+  // Steps far longer than the agent's 1 s writes and the 200 ms polls: each is seen.
+  await create(stack, 'cli-steps', '--handler', 'steps', '--payload', '{"steps":3,"stepMs":2500}');
+  const r = await stack.clover('jobs', 'trigger', 'cli-steps', '--wait', '--interval', '200');
+  assert.equal(r.code, 0, r.out + r.err);
+  const lines = r.out.trimEnd().split('\n');
+  assert.match(lines.at(-1) ?? '', /^SUCCEEDED in \S+, attempt 1 on cli-w1$/);
+  const expected = [
+    /RUNNING {2}attempt 1 on cli-w1$/,
+    /^ {2}\| starting 3 steps$/,
+    /^ {2}\| step 1 of 3 done$/,
+    /progress 33\.\d+% step 1 of 3$/,
+    /^ {2}\| step 2 of 3 done$/,
+    /progress 66\.\d+% step 2 of 3$/,
+    /^ {2}\| step 3 of 3 done$/,
+    /progress 100% step 3 of 3$/,
+  ];
+  let at = -1;
+  for (const pattern of expected) {
+    const found = lines.findIndex((line, i) => i > at && pattern.test(line));
+    assert.ok(found > at, `${pattern} after line ${at} in:\n${r.out}`);
+    at = found;
+  }
+  assert.equal(lines.filter((line) => /SUCCEEDED/.test(line)).length, 1, r.out);
+});
+
+test('tables fit 120 columns with the reason in its own column; --wide and --json keep it whole; cursors only when more exist', async () => {
+  const stack = await ready();
+  const jobId = 'cli-width-reasons';
+  await create(stack, jobId, '--handler', 'nobody.has.this');
+  for (let i = 0; i < 3; i++) {
+    const fired = await stack.clover('jobs', 'trigger', jobId);
+    assert.equal(fired.code, 0, fired.err);
+  }
+  const runs = await eventually('three NO_WORKER runs', async () => {
+    const page = await stack.api.call('listRuns', { query: { jobId, status: 'NO_WORKER' } });
+    return page.items.length === 3 && page.items.every((run) => run.reason) ? page.items : undefined;
+  });
+  const reason = runs[0]?.reason ?? '';
+
+  const table = await stack.clover('runs', 'list', '--job', jobId);
+  assert.equal(table.code, 0, table.err);
+  const lines = table.out.trimEnd().split('\n');
+  assert.equal(lines.length, 4, table.out);
+  for (const line of lines) assert.ok(line.length <= 120, `${line.length} columns: ${line}`);
+  assert.match(lines[0] ?? '', /^RUN +STATUS .* REASON$/);
+  assert.match(lines[1] ?? '', new RegExp(`^${jobId}@manual-\\S+ +NO_WORKER +1 +no \\S`));
+  assert.doesNotMatch(table.out, /NO_WORKER\(/);
+  assert.equal(table.err, '', 'all three fit one page: no cursor offered');
+
+  const wide = await stack.clover('runs', 'list', '--job', jobId, '--wide');
+  assert.match(wide.out, /^RUN +JOB +STATUS +TRIGGER/);
+  assert.ok(wide.out.includes(reason), `the whole reason in:\n${wide.out}`);
+  const json = await stack.clover('runs', 'list', '--job', jobId, '--json');
+  assert.equal((JSON.parse(json.out) as { items: Array<{ reason?: string }> }).items[0]?.reason, reason);
+
+  // Two pages of two: the first offers a cursor, the second (holding the last run) none.
+  const first = await stack.clover('runs', 'list', '--job', jobId, '--limit', '2');
+  const cursor = /--cursor (\S+)/.exec(first.err)?.[1];
+  assert.ok(cursor, first.err);
+  const second = await stack.clover('runs', 'list', '--job', jobId, '--limit', '2', '--cursor', cursor);
+  assert.equal(second.code, 0, second.err);
+  assert.equal(second.out.trimEnd().split('\n').length, 2, second.out);
+  assert.equal(second.err, '');
+  // Every run of the last week, walked day by day: no cursor to an empty page.
+  const all = await stack.clover('runs', 'list', '--limit', '200');
+  assert.equal(all.code, 0, all.err);
+  assert.equal(all.err, '');
+});
+
+test('a reader that closes the pipe early ends clover quietly with exit 0', async () => {
+  const stack = await ready();
+  await create(stack, 'cli-pipe', '--handler', 'work');
+  // `true` never reads: every write clover makes after the API answers meets a closed pipe.
+  for (const args of [
+    ['jobs', 'get', 'cli-pipe'],
+    ['runs', 'list', '--limit', '200'],
+    ['jobs', 'list', '--json'],
+  ]) {
+    const r = await stack.pipe('true', ...args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.err, '', args.join(' '));
+  }
+  const head = await stack.pipe('head -1', 'runs', 'list', '--limit', '200');
+  assert.equal(head.code, 0, head.err);
+  assert.match(head.out, /^RUN +STATUS/);
+  assert.doesNotMatch(head.err, /EPIPE|at /);
+});
+
+test('server text is printed without escape sequences; --json keeps it exact', async () => {
+  const stack = await ready();
+  const description =
+    'Report \u001b[2Jcleared \u001b]0;owned\u0007titled \u001b]8;;https://evil.example/\u001b\\link\u001b]8;;\u001b\\ \u009b31mred';
+  await stack.api.call('createJob', {
+    body: { jobId: 'cli-escapes', handler: 'work', target: { pool: 'cli' }, description },
+  });
+  const shown = await stack.clover('jobs', 'get', 'cli-escapes');
+  assert.equal(shown.code, 0, shown.err);
+  assert.match(shown.out, /^description: +Report cleared titled link red$/m);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for them is the point
+  assert.doesNotMatch(shown.out, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  const json = await stack.clover('jobs', 'get', 'cli-escapes', '--json');
+  assert.equal((JSON.parse(json.out) as { spec: { description: string } }).spec.description, description);
+});
+
+// Last: it kills the agent the tests above share.
 test('jobs trigger --wait exits 13 LOST when the agent dies running a job that must not run twice', async () => {
   const stack = await ready();
   const running = agent;

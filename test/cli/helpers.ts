@@ -33,6 +33,11 @@ export interface CliStack {
   readonly api: CloverApiClient;
   /** Runs `clover ...args` as a process in `dir` (no CLOVER_* variables: it must find .clover/ itself). */
   clover(...args: string[]): Promise<CliResult>;
+  /**
+   * Runs `clover ...args | reader` through bash: `code` is clover's own exit status, `out` what the
+   * reader printed, `err` clover's stderr.
+   */
+  pipe(reader: string, ...args: string[]): Promise<CliResult>;
   /** Starts `clover ...args` and returns the running process's result promise (for --wait and --follow). */
   spawnClover(...args: string[]): { readonly done: Promise<CliResult>; readonly output: () => string };
   writeFile(name: string, text: string): Promise<string>;
@@ -86,10 +91,24 @@ export function useCliStack(): { readonly aws: EmulatorHandle; ready(): Promise<
       );
       return { done, output: () => out };
     };
+    const pipe = (reader: string, ...args: string[]) => {
+      const script = `"${process.execPath}" "$0" "$@" 2>clover.err | ${reader}; status=\${PIPESTATUS[0]}; cat clover.err >&2; exit $status`;
+      const child = spawn('bash', ['-c', script, bundle, ...args], { cwd: dir, env, stdio: 'pipe' });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+      });
+      return new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+    };
     return {
       aws,
       runtime,
       dir,
+      pipe,
       api: new CloverApiClient({ baseUrl: server.url, token: server.adminToken }),
       clover: (...args) => spawnClover(...args).done,
       spawnClover,
