@@ -46,26 +46,70 @@ describe('Notifier', () => {
     assert.equal(w.mailer.sent.length, 2);
   });
 
-  test('the first success after failures raises a recovery alert, mailed at once even inside a window', async () => {
-    const w = alertingWorld({ leaseMs: 3_600_000 });
+  /** Fires one run of `report` now and completes it with `status`; processes the alerts. */
+  async function runOnce(w: ReturnType<typeof alertingWorld>, status: 'FAILED' | 'SUCCEEDED') {
+    const scheduledTime = new Date(w.clock.now()).toISOString().replace('.000', '');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime });
+    const run = await w.claim(fireRunId('report', scheduledTime));
+    await w.execution.complete(
+      run,
+      status === 'FAILED' ? { status, error: { code: 'E', message: 'boom' } } : { status },
+    );
+    await w.notifyAll();
+    w.clock.advance(minute / 2);
+  }
+
+  test('a flapping job: one failure mail, then its later failures and recoveries in one digest', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000, notifier: { windowMs: 15 * minute } });
     await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'owner@example.com' });
     await w.job();
     await w.worker('a');
-    await failRepeatedly(w, 2);
-    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:05:00Z' });
-    await w.execution.complete(await w.claim(fireRunId('report', '2026-01-30T10:05:00Z')), {
-      status: 'SUCCEEDED',
-    });
-    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:06:00Z' });
-    await w.execution.complete(await w.claim(fireRunId('report', '2026-01-30T10:06:00Z')), {
-      status: 'SUCCEEDED',
-    });
+    for (let i = 0; i < 8; i++) {
+      await runOnce(w, 'FAILED');
+      await runOnce(w, 'SUCCEEDED');
+    }
+    assert.equal(w.alertKinds().filter((k) => k === 'recovery').length, 8);
+    assert.deepEqual(
+      w.mailer.sent.map((m) => m.subject),
+      ['[Clover] Job report failed'],
+    );
+    w.clock.advance(15 * minute);
     await w.notifyAll();
-    assert.deepEqual(w.alertKinds().sort(), ['failure', 'failure', 'recovery']);
+    assert.equal(w.mailer.sent.length, 2);
+    const digest = w.mailer.sent[1]!;
+    assert.match(digest.subject, /15 more failure alerts \(digest\)/);
+    assert.equal(digest.text.match(/recovery: succeeded/g)?.length, 8);
+  });
+
+  test('a recovery is sent at once outside the window, and never for failures nobody was told of', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000, notifier: { windowMs: 15 * minute } });
+    await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'owner@example.com' });
+    await w.job();
+    await w.worker('a');
+    await runOnce(w, 'FAILED');
+    w.clock.advance(20 * minute);
+    await runOnce(w, 'SUCCEEDED');
     assert.deepEqual(
       w.mailer.sent.map((m) => m.subject),
       ['[Clover] Job report failed', '[Clover] Job report recovered'],
     );
+
+    // A contact who takes only recoveries never heard of the failure: the recovery is not sent.
+    const quiet = alertingWorld({ leaseMs: 3_600_000 });
+    await quiet.contacts.create({
+      contactId: 'owner',
+      name: 'Owner',
+      email: 'owner@example.com',
+      alertKinds: ['recovery'],
+    });
+    await quiet.job();
+    await quiet.worker('a');
+    await runOnce(quiet, 'FAILED');
+    await runOnce(quiet, 'SUCCEEDED');
+    assert.equal(quiet.mailer.sent.length, 0);
+    const recovery = [...quiet.alertStore.records.values()].find((r) => r.kind === 'recovery');
+    assert.equal(recovery?.status, 'SUPPRESSED');
+    assert.match(recovery?.reason ?? '', /no failure of this job was notified/);
   });
 
   test("recipients: the job's contacts and its group's subscribers that chose the kind, once each", async () => {

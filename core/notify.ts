@@ -24,7 +24,7 @@ export interface NotifierConfig {
   readonly windowMs?: number;
   /** Send attempts before an alert is left FAILED for good. @default 5 (the alerts queue's maxReceiveCount) */
   readonly maxAttempts?: number;
-  /** Kinds mailed at once, never folded. @default ['recovery'] */
+  /** Kinds mailed at once, never folded. @default [] (a recovery shares its failures' window) */
   readonly unwindowedKinds?: readonly AlertKind[];
   /** HTTP attempts per channel in one pass, before the alert waits for its queue redelivery. @default 3 */
   readonly channelTries?: number;
@@ -66,6 +66,16 @@ export interface NotifyResult {
 
 const SES_MAX_RECIPIENTS = 50;
 
+/** The kinds a recovery ends (the job's health turns `failing` on these). */
+const RECOVERED_KINDS: ReadonlySet<AlertKind> = new Set(['failure', 'timeout']);
+/** A job's latest alerts read to find the failure a recovery ends. */
+const RECOVERY_LOOKBACK = 50;
+
+/** A recovery shares the window (and the digest) of the failures it ends; other kinds have their own. */
+function windowKindOf(kind: AlertKind): AlertKind {
+  return kind === 'recovery' ? 'failure' : kind;
+}
+
 /**
  * The notifier use case (ARCHITECTURE.md: notifier Lambda + SES, driven by the alerts queue). For
  * each alert id it: loads the record (the truth; duplicates of a SENT or SUPPRESSED alert change
@@ -88,7 +98,7 @@ export class Notifier {
   constructor(private readonly deps: NotifierDeps) {
     this.windowMs = deps.config.windowMs ?? 900_000;
     this.maxAttempts = deps.config.maxAttempts ?? 5;
-    this.unwindowed = new Set(deps.config.unwindowedKinds ?? ['recovery']);
+    this.unwindowed = new Set(deps.config.unwindowedKinds ?? []);
   }
 
   async process(
@@ -120,10 +130,16 @@ export class Notifier {
       scoped.log('warn', 'alert has no recipients', { reason });
       return { outcome: 'suppressed', retry: false, reason };
     }
+    if (record.kind === 'recovery' && !(await this.failureNotified(record))) {
+      const reason = 'no failure of this job was notified since its last recovery';
+      await this.suppress(record, now, reason);
+      scoped.log('info', 'recovery not sent: nobody heard of a failure', {});
+      return { outcome: 'suppressed', retry: false, reason };
+    }
     if (!this.unwindowed.has(record.kind)) {
       const window = await this.deps.alerts.openWindow(
         record.jobId,
-        record.kind,
+        windowKindOf(record.kind),
         record.alertId,
         now,
         this.windowMs,
@@ -141,6 +157,24 @@ export class Notifier {
     );
   }
 
+  /**
+   * Whether a failure this recovery ends was notified: a `failure` or `timeout` alert of the job,
+   * raised after its previous recovery, that was sent, folded into a digest, or is still on its way.
+   * People are told of a recovery only when they were told of the failure.
+   */
+  private async failureNotified(recovery: AlertRecord): Promise<boolean> {
+    const recent = await this.deps.alerts.listByJob(recovery.jobId, { limit: RECOVERY_LOOKBACK });
+    for (const alert of recent) {
+      if (alert.alertId === recovery.alertId || alert.digest || alert.createdAt > recovery.createdAt)
+        continue;
+      if (alert.kind === 'recovery') return false;
+      if (!RECOVERED_KINDS.has(alert.kind)) continue;
+      if (alert.status === 'SENT' || alert.foldedInto || alert.status === 'PENDING') return true;
+      if (alert.status === 'FAILED') return true; // being retried: people may yet hear of it
+    }
+    return false;
+  }
+
   /** Inside another alert's window: add to that window's digest; the digest's first fold queues it for the window's end. */
   private async fold(
     record: AlertRecord,
@@ -154,9 +188,9 @@ export class Notifier {
     const { created } = await this.deps.alerts.fold(
       {
         alertId: digestId,
-        kind: record.kind,
+        kind: window.kind,
         jobId: record.jobId,
-        message: `digest of ${record.kind} alerts between ${isoSeconds(window.openedAt)} and ${isoSeconds(window.endsAt)}`,
+        message: `digest of ${window.kind} alerts between ${isoSeconds(window.openedAt)} and ${isoSeconds(window.endsAt)}`,
         createdAt: now,
         updatedAt: now,
         status: 'PENDING',
@@ -167,7 +201,11 @@ export class Notifier {
       {
         alertId: record.alertId,
         ...(record.runId ? { runId: record.runId } : {}),
-        message: record.message.slice(0, 500),
+        // A recovery folded among failures says so.
+        message: (record.kind === window.kind ? record.message : `${record.kind}: ${record.message}`).slice(
+          0,
+          500,
+        ),
         createdAt: record.createdAt,
       },
     );
