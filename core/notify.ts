@@ -67,7 +67,7 @@ export interface NotifyResult {
 const SES_MAX_RECIPIENTS = 50;
 
 /** The kinds a recovery ends (the job's health turns `failing` on these). */
-const RECOVERED_KINDS: ReadonlySet<AlertKind> = new Set(['failure', 'timeout']);
+const RECOVERED_KINDS: ReadonlySet<AlertKind> = new Set(['failure', 'timeout', 'lost']);
 /** A job's latest alerts read to find the failure a recovery ends. */
 const RECOVERY_LOOKBACK = 50;
 
@@ -158,7 +158,7 @@ export class Notifier {
   }
 
   /**
-   * Whether a failure this recovery ends was notified: a `failure` or `timeout` alert of the job,
+   * Whether a failure this recovery ends was notified: a `failure`, `timeout` or `lost` alert of the job,
    * raised after its previous recovery, that was sent, folded into a digest, or is still on its way.
    * People are told of a recovery only when they were told of the failure.
    */
