@@ -11,8 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +21,7 @@ import { GetScheduleCommand } from '@aws-sdk/client-scheduler';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { VerifyEmailIdentityCommand } from '@aws-sdk/client-ses';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import { readCurveKeySecret, writeCurveKeySecret } from '../../core/adapters/curve-key-secret';
 import { SCHEDULED_TIME_ATTRIBUTE, scheduleName } from '../../core/adapters/eventbridge-schedule-gateway';
@@ -31,6 +33,7 @@ import { emulatorEnv } from '../../infra/local/emulator';
 import { physicalName, scheduleGroupName } from '../../infra/resources';
 import { useEmulator } from '../harness';
 import { drainInbox, joinFleet } from '../harness/fleet';
+import { selfSignedCertificate } from '../harness/tls';
 import { waitFor } from '../harness/wait';
 import { Closer, startReceiver } from '../zmq/helpers';
 import { arm64Node, LambdaProcess, missingArm64Runtime } from './arm64-lambda';
@@ -52,6 +55,19 @@ let secrets: SecretsManagerClient;
 /** The dispatcher's CURVE key pair, in the secret its environment names. */
 const dispatcherKeys = generateCurveKeyPair();
 let dispatcherSecretArn = '';
+/**
+ * An issuer shaped like a Cognito user pool on loopback (the real pool's JWKS is on the internet):
+ * the API bundle gets it as COGNITO_ISSUER and trusts its self-signed certificate
+ * (NODE_EXTRA_CA_CERTS; aws-jwt-verify fetches over https only), so its tokens go through the same
+ * CognitoAuthenticator a deployed stage uses for its pool.
+ */
+const pool = {
+  issuer: '',
+  certificateFile: join(out, 'pool-ca.pem'),
+  clientId: 'bundle-test-client',
+  kid: 'bundle-test',
+};
+let poolKey: CryptoKey;
 
 /** The function of `role`, loaded in the arm64 runtime (started in `before`). */
 function bundle(role: Role): Promise<LambdaProcess> {
@@ -70,6 +86,8 @@ function referenceValue(variable: string, reference: string): string {
       return `arn:aws:sqs:${region}:${ACCOUNT}:${physicalName(aws.prefix, 'fires-dlq')}`;
     case 'COGNITO_USER_POOL_ID':
       return `${region}_bundleTest`;
+    case 'COGNITO_CLIENT_ID':
+      return pool.clientId;
     case 'CLOVER_CONSOLE_URL':
       return 'd111111abcdef8.cloudfront.net';
   }
@@ -88,7 +106,44 @@ function environmentOf(fn: SynthesizedFunction): Record<string, string> {
     CLOVER_MONITOR_LOOP_SECONDS: '0',
     // An acknowledgement through qemu on a loaded machine is slow; the deadline is a failure bound.
     CLOVER_ZMQ_DEADLINE_MS: '30000',
+    ...(fn.environment.COGNITO_USER_POOL_ID === undefined
+      ? {}
+      : { COGNITO_ISSUER: pool.issuer, NODE_EXTRA_CA_CERTS: pool.certificateFile }),
   };
+}
+
+/** Serves the pool's JWKS where aws-jwt-verify looks for it, `<issuer>/.well-known/jwks.json`. */
+async function startPool(): Promise<void> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  poolKey = privateKey;
+  const jwks = JSON.stringify({
+    keys: [{ ...(await exportJWK(publicKey)), alg: 'RS256', use: 'sig', kid: pool.kid }],
+  });
+  const tls = await selfSignedCertificate();
+  writeFileSync(pool.certificateFile, tls.cert);
+  const server = createTlsServer({ key: tls.key, cert: tls.cert }, (request, response) => {
+    const found = request.url === '/pool/.well-known/jwks.json';
+    response.writeHead(found ? 200 : 404, { 'content-type': 'application/json' }).end(found ? jwks : '{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closer.add({ close: () => new Promise((resolve) => server.close(resolve)) });
+  pool.issuer = `https://127.0.0.1:${(server.address() as { port: number }).port}/pool`;
+}
+
+/** An access token as Cognito issues it for a user of `group`, expiring `expiresIn` from now. */
+function poolAccessToken(group: string, expiresIn: string | number = '10m'): Promise<string> {
+  return new SignJWT({
+    token_use: 'access',
+    client_id: pool.clientId,
+    username: `${group}-user`,
+    'cognito:groups': [group],
+  })
+    .setProtectedHeader({ alg: 'RS256', kid: pool.kid })
+    .setIssuer(pool.issuer)
+    .setSubject(randomUUID())
+    .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+    .setExpirationTime(expiresIn)
+    .sign(poolKey);
 }
 
 /** Every file under `dir` with its size. */
@@ -197,6 +252,7 @@ describe('the shipped Lambda bundles in Node.js 22 arm64', () => {
           vpc: 'new',
         }),
         aws.provisioned(),
+        startPool(),
       ]);
       stackName = synth.stack;
       for (const fn of synth.functions) functions.set(fn.name.slice(stackName.length + 1) as Role, fn);
@@ -444,7 +500,7 @@ describe('the shipped Lambda bundles in Node.js 22 arm64', () => {
   });
 
   describe('api', () => {
-    test("GIVEN HTTP API v2 payloads WHEN the API handles them THEN health answers, an agent's IAM-authorized declared jobs are written with their schedules, and JWT routes refuse a token Cognito did not sign", async () => {
+    test("GIVEN HTTP API v2 payloads WHEN the API handles them THEN health answers, an agent's IAM-authorized declared jobs are written with their schedules, the pool's signed tokens pass with their group's role, and JWT routes refuse an expired token and one the pool did not sign", async () => {
       const api = await bundle('api');
       const health = await api.invoke<HttpResult>(
         httpApiEvent('GET', '/api/health', { routeKey: 'GET /api/health' }),
@@ -501,6 +557,33 @@ describe('the shipped Lambda bundles in Node.js 22 arm64', () => {
         assert.equal(refused.statusCode, 401, refused.body);
         assert.equal(JSON.parse(refused.body).code, 'UNAUTHENTICATED');
       }
+
+      // The pool's own tokens: the API Gateway authorizer passed them, the bundle verifies them again.
+      const withToken = async (method: string, path: string, token: string) => {
+        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+        return api.invoke<HttpResult>(
+          httpApiEvent(method, path, {
+            routeKey: 'ANY /api/{proxy+}',
+            pathParameters: { proxy: path.slice('/api/'.length) },
+            headers: { authorization: `Bearer ${token}` },
+            authorizer: { jwt: { claims, scopes: null } },
+          }),
+        );
+      };
+      const viewerRead = await withToken('GET', `/api/jobs/${jobId}`, await poolAccessToken('viewer'));
+      assert.equal(viewerRead.statusCode, 200, viewerRead.body);
+      assert.equal(JSON.parse(viewerRead.body).spec.jobId, jobId);
+      const viewerDelete = await withToken('DELETE', `/api/jobs/${jobId}`, await poolAccessToken('viewer'));
+      assert.equal(viewerDelete.statusCode, 403, viewerDelete.body);
+      assert.equal(JSON.parse(viewerDelete.body).code, 'FORBIDDEN');
+      const expired = await withToken(
+        'GET',
+        '/api/jobs',
+        await poolAccessToken('admin', Math.floor(Date.now() / 1000) - 60),
+      );
+      assert.equal(expired.statusCode, 401, expired.body);
+      assert.equal(JSON.parse(expired.body).code, 'TOKEN_EXPIRED');
+      assert.ok(await plane.jobs.get(jobId), "the viewer's refused delete changed nothing");
     });
   });
 

@@ -18,17 +18,14 @@
  *
  * Test infrastructure only: nothing under functions/, console/ or infra/ imports it.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Role } from '../../core/api/schemas';
+import { selfSignedCertificate } from '../harness/tls';
 
 export interface CognitoUser {
   readonly username: string;
@@ -51,25 +48,6 @@ export interface CognitoProvider {
   readonly certificate: string;
   readonly users: Readonly<Record<Role, CognitoUser>>;
   close(): Promise<void>;
-}
-
-/** A key and a certificate for 127.0.0.1 from the openssl command line (Debian has it). */
-async function selfSignedCertificate(): Promise<{ key: string; cert: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'clover-oidc-tls-'));
-  try {
-    // biome-ignore format: each flag beside its value
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'pipe' });
-    return {
-      key: await readFile(join(dir, 'key.pem'), 'utf8'),
-      cert: await readFile(join(dir, 'cert.pem'), 'utf8'),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 function html(res: ServerResponse, status: number, body: string): void {
