@@ -28,6 +28,8 @@ const SLOW_FILES = {
   'test/api/fuzz.test.ts': 600,
   // Real CLI processes against npm start's pieces: 302 s once at load 30 (80 s quiet).
   'test/cli/end-to-end.test.ts': 600,
+  // Every runnable example of the docs against one npm start: 302 s once at load 31.
+  'test/docs/docs.test.ts': 600,
   // Signals to real agents under a watchdog: 196 s at load 30.
   'test/agent/signals.test.ts': 600,
   // A bundling cdk synth, then five Lambda bundles in Node.js arm64 under qemu: 10.4 min at load 30.
