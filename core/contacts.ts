@@ -4,6 +4,8 @@ import { type FieldIssue, NotFoundError, ValidationError } from './errors';
 import type { Logger } from './log';
 import {
   type AlertKind,
+  AlertKinds,
+  type AudienceVia,
   type Channel,
   type Contact,
   ContactSpecSchema,
@@ -27,6 +29,14 @@ export interface Recipients {
   readonly unknownContactIds: readonly string[];
   /** The chosen contacts' webhook and chat channels, each URL once. */
   readonly channels: readonly ChannelTarget[];
+}
+
+/** One contact that hears of a job's alerts: why, and which kinds of them. */
+export interface AudienceMember {
+  readonly contact: Contact;
+  readonly via: readonly AudienceVia[];
+  /** In AlertKinds order. */
+  readonly alertKinds: readonly AlertKind[];
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -128,32 +138,49 @@ export class ContactService {
   }
 
   /**
-   * The addresses an alert of `kind` about `job` goes to: the job's contacts plus the subscribers of
-   * its group, each only if it chose `kind`, without duplicates.
+   * Everyone who may hear of `job`'s alerts: the contacts it names and the subscribers of its group
+   * (each for the kinds the contact chose), and per-job or per-group subscriptions (each for its own
+   * kinds); a contact reached several ways appears once, with every way and the union of the kinds.
    */
-  async recipientsFor(
+  async audienceOf(
     job: (Pick<JobSpec, 'contacts' | 'group'> & { readonly jobId?: string }) | null,
-    kind: AlertKind,
-  ): Promise<Recipients> {
+  ): Promise<{ members: AudienceMember[]; unknownContactIds: string[] }> {
     const ids = [...new Set(job?.contacts ?? [])];
     const named = await Promise.all(ids.map((id) => this.deps.contacts.get(id)));
     const unknownContactIds = ids.filter((_, i) => named[i] === null);
     const group = job?.group;
     const jobId = job?.jobId;
-    // Subscriptions (per job or per group) carry their own alert kinds; `groups` uses the contact's.
     const everyone = group || jobId ? await this.deps.contacts.list() : [];
-    const groupSubscribers = group ? everyone.filter((c) => c.groups.includes(group)) : [];
-    const subscribed = everyone.filter((c) =>
-      c.subscriptions.some(
-        (s) =>
-          ((s.jobId !== undefined && s.jobId === jobId) || (s.group !== undefined && s.group === group)) &&
-          s.alertKinds.includes(kind),
-      ),
-    );
-    const chosen = [
-      ...[...named, ...groupSubscribers].filter((c): c is Contact => c?.alertKinds.includes(kind) === true),
-      ...subscribed,
-    ];
+    const found = new Map<string, { contact: Contact; via: Set<AudienceVia>; kinds: Set<AlertKind> }>();
+    const add = (contact: Contact, via: AudienceVia, kinds: readonly AlertKind[]) => {
+      const member = found.get(contact.contactId) ?? { contact, via: new Set(), kinds: new Set() };
+      member.via.add(via);
+      for (const kind of kinds) member.kinds.add(kind);
+      found.set(contact.contactId, member);
+    };
+    for (const contact of named) if (contact) add(contact, 'contacts', contact.alertKinds);
+    for (const contact of everyone) {
+      if (group && contact.groups.includes(group)) add(contact, 'group', contact.alertKinds);
+      for (const s of contact.subscriptions) {
+        if (s.jobId !== undefined && s.jobId === jobId) add(contact, 'job-subscription', s.alertKinds);
+        if (s.group !== undefined && s.group === group) add(contact, 'group-subscription', s.alertKinds);
+      }
+    }
+    const members = [...found.values()].map(({ contact, via, kinds }) => ({
+      contact,
+      via: [...via],
+      alertKinds: AlertKinds.filter((kind) => kinds.has(kind)),
+    }));
+    return { members, unknownContactIds };
+  }
+
+  /** The addresses and channels an alert of `kind` about `job` goes to, without duplicates (audienceOf). */
+  async recipientsFor(
+    job: (Pick<JobSpec, 'contacts' | 'group'> & { readonly jobId?: string }) | null,
+    kind: AlertKind,
+  ): Promise<Recipients> {
+    const { members, unknownContactIds } = await this.audienceOf(job);
+    const chosen = members.filter((m) => m.alertKinds.includes(kind)).map((m) => m.contact);
     const byAddress = new Map<string, string>();
     const byUrl = new Map<string, ChannelTarget>();
     const contactIds = new Set<string>();

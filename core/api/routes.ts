@@ -23,6 +23,7 @@ import {
   JobDeleteQuerySchema,
   JobIdParams,
   JobListQuerySchema,
+  JobPageSchema,
   JobSpecSchema,
   JobUpdateBodySchema,
   JobViewSchema,
@@ -133,7 +134,7 @@ export const routes = [
     tag: 'jobs',
     query: JobListQuerySchema,
     status: 200,
-    response: pageOf(JobViewSchema),
+    response: JobPageSchema,
     errors: ['INVALID_CURSOR'],
   }),
   route({

@@ -9,6 +9,7 @@ import {
   AlertKinds,
   AlertRecordSchema,
   AlertStatuses,
+  AudienceVias,
   ChannelChangeSchema,
   ContactSpecSchema,
   ContactViewSchema,
@@ -52,6 +53,8 @@ export const API_LIMITS = {
   maxWindowDays: 31,
   /** Default window when `from` is not given: the last 7 days. */
   defaultWindowDays: 7,
+  /** Reads that count the jobs of a `GET /jobs` answer (`total`); past it `total` is left out. */
+  maxCountReads: 20,
   /** Runs that stats examine at most; past it the answer says `truncated: true`. */
   maxStatsRuns: 20_000,
   maxPreviewCount: 100,
@@ -194,15 +197,41 @@ export type { JobSpecInput } from '../model';
 export { JobSpecSchema };
 
 export const JobViewSchema = JobSchema.extend({
-  /** The next fire times (UTC ISO-8601) of a scheduled, unpaused job; on `GET /api/jobs/{jobId}` only. */
+  /**
+   * The next fire times (UTC ISO-8601) of a scheduled, unpaused job: five on `GET /api/jobs/{jobId}`,
+   * the next one on `GET /api/jobs`.
+   */
   nextFires: z.array(z.string()).optional(),
   /**
    * Upstream jobs in `after` that no longer exist (deleted after this job was defined): the job no
    * longer fires after them until its `after` is changed. On `GET /api/jobs/{jobId}` only; absent when none.
    */
   dependencyProblems: z.array(z.object({ jobId: IdSchema, reason: z.string() })).optional(),
+  /**
+   * Who hears of this job's alerts, and why (`via`): the contacts it names, its group's subscribers and
+   * per-job or per-group subscriptions, each with the alert kinds it gets and its channels (`type:name`).
+   * On `GET /api/jobs/{jobId}` only.
+   */
+  alertsGoTo: z
+    .array(
+      z.object({
+        contactId: IdSchema,
+        name: z.string(),
+        email: z.string(),
+        channels: z.array(z.string()),
+        via: z.array(z.enum(AudienceVias)),
+        alertKinds: z.array(z.enum(AlertKinds)),
+      }),
+    )
+    .optional(),
 });
 export type JobView = z.output<typeof JobViewSchema>;
+
+/** A page of jobs, with how many match the filters in all (absent when counting would read too much). */
+export const JobPageSchema = pageOf(JobViewSchema).extend({
+  total: z.number().int().optional(),
+});
+export type JobPage = z.output<typeof JobPageSchema>;
 
 export const JobListQuerySchema = PageQuerySchema.extend({
   pool: IdSchema.optional(),

@@ -39,12 +39,13 @@ import type { Clock, ContactStore, JobStore, RunLedger, WorkerRegistry } from '.
 import { parseSchedule } from '../schedule';
 import { type CursorState, decodeCursor, encodeCursor, type Position } from './cursor';
 import { ApiError } from './errors';
-import type { ApiReads, AuditLog, Visit, WalkOptions, WalkResult } from './ports';
+import type { ApiReads, AuditLog, JobFilter, Visit, WalkOptions, WalkResult } from './ports';
 import {
   API_LIMITS,
   type AuditAction,
   type AuditRecord,
   type ErrorSearchResult,
+  type JobPage,
   type JobView,
   type Me,
   type Page,
@@ -119,19 +120,38 @@ export class ManagementApi {
       owner?: string | undefined;
       q?: string | undefined;
     },
-  ): Promise<Page<Job>> {
+  ): Promise<JobPage> {
     const { limit, cursor, ...filter } = query;
     const filtered = Object.values(filter).some((v) => v !== undefined);
-    return this.page(
-      { list: 'jobs', ...filter },
-      cursor,
-      limit,
-      () => ({}),
-      (visit, options) => this.deps.reads.walkJobs(filter, visit, options),
-      (job: Job) => job,
-      // A filter the index does not cover is applied to what the index reads: read more per request.
-      filtered ? Math.max(limit, 100) : limit,
+    const [page, total] = await Promise.all([
+      this.page(
+        { list: 'jobs', ...filter },
+        cursor,
+        limit,
+        () => ({}),
+        (visit, options) => this.deps.reads.walkJobs(filter, visit, options),
+        // The next fire only (computed from the spec, no extra read): the list's "next fire" column.
+        (job: Job): JobView => ({ ...job, ...this.nextFires(job, 1) }),
+        // A filter the index does not cover is applied to what the index reads: read more per request.
+        filtered ? Math.max(limit, 100) : limit,
+      ),
+      this.countJobs(filter),
+    ]);
+    return { ...page, ...(total === undefined ? {} : { total }) };
+  }
+
+  /** How many jobs match `filter`, or undefined when counting them would take more than maxCountReads. */
+  private async countJobs(filter: JobFilter): Promise<number | undefined> {
+    let total = 0;
+    const counted = await this.deps.reads.walkJobs(
+      filter,
+      () => {
+        total += 1;
+        return true;
+      },
+      { maxReads: API_LIMITS.maxCountReads, pageSize: 1000 },
     );
+    return counted.next ? undefined : total;
   }
 
   async createJob(principal: Principal, spec: JobSpec): Promise<Job> {
@@ -149,7 +169,19 @@ export class ManagementApi {
 
   async getJob(jobId: string): Promise<JobView> {
     const job = await this.deps.jobService.get(jobId);
-    return { ...job, ...this.nextFires(job), ...(await this.dependencyProblems(job)) };
+    const [problems, audience] = await Promise.all([
+      this.dependencyProblems(job),
+      this.deps.contacts.audienceOf(job.spec),
+    ]);
+    const alertsGoTo = audience.members.map(({ contact, via, alertKinds }) => ({
+      contactId: contact.contactId,
+      name: contact.name,
+      email: contact.email,
+      channels: contact.channels.map((c) => `${c.type}:${c.name}`),
+      via: [...via],
+      alertKinds: [...alertKinds],
+    }));
+    return { ...job, ...this.nextFires(job), ...problems, alertsGoTo };
   }
 
   /** Upstream jobs that are gone (deleted after this job was defined; JobService.delete allows it). */
@@ -617,11 +649,11 @@ export class ManagementApi {
     if (issues.length) throw new ValidationError(issues);
   }
 
-  private nextFires(job: Job): { nextFires?: string[] } {
+  private nextFires(job: Job, count = 5): { nextFires?: string[] } {
     const schedule = job.spec.schedule;
     if (!schedule || job.spec.paused) return {};
     try {
-      const fires = parseSchedule(schedule, job.spec.mode).next(new Date(this.deps.clock.now()), 5);
+      const fires = parseSchedule(schedule, job.spec.mode).next(new Date(this.deps.clock.now()), count);
       return { nextFires: fires.map((d) => isoSeconds(d.getTime())) };
     } catch {
       return {};

@@ -13,6 +13,13 @@ export const AlertKinds = [
 ] as const;
 export type AlertKind = (typeof AlertKinds)[number];
 
+/**
+ * Why a contact hears of a job's alerts: the job names it (`contacts`), it subscribes to the job's
+ * group (`groups`), or it has a subscription to the job or to its group (`subscriptions`).
+ */
+export const AudienceVias = ['contacts', 'group', 'job-subscription', 'group-subscription'] as const;
+export type AudienceVia = (typeof AudienceVias)[number];
+
 /** A contact's subscription to one job or one group, with the alert kinds it wants from it. */
 export const SubscriptionSchema = z
   .strictObject({

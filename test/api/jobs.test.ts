@@ -71,6 +71,8 @@ test('create, get, list, update, pause, resume, trigger and delete a job', async
 
   const listed = await api.as('viewer').call('listJobs', { query: { q: 'billing' } });
   assert.ok(listed.items.some((j) => j.spec.jobId === 'api-crud'));
+  // The list carries each job's next fire only (the job itself, its next five).
+  assert.equal(listed.items.find((j) => j.spec.jobId === 'api-crud')?.nextFires?.length, 1);
 
   const updated = await admin.call('updateJob', {
     params: { jobId: 'api-crud' },
@@ -252,6 +254,12 @@ test('a cursor from another query is rejected; pages follow one another without 
     cursor = page.nextCursor;
   } while (cursor);
   assert.deepEqual(seen, ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+  // Every page says how many match in all, the filter a text search and a pool at once.
+  const two = await admin.call('listJobs', { query: { pool: 'paging', limit: 2 } });
+  assert.equal(two.total, 5);
+  const text = await admin.call('listJobs', { query: { pool: 'paging', q: 'PAGE-3', limit: 2 } });
+  assert.equal(text.total, 1);
+  assert.equal((await admin.call('listJobs', { query: { pool: 'nobody-here' } })).total, 0);
   // A cursor means more exist: a page that holds the last job carries none.
   const whole = await admin.call('listJobs', { query: { pool: 'paging', limit: 5 } });
   assert.equal(whole.items.length, 5);
