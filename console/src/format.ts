@@ -15,6 +15,16 @@ export function formatInstant(value: number | string | undefined, timeZone?: str
   }).format(date);
 }
 
+/** An hour on a chart's axis, in the same form as formatInstant: "10:00 AM", or "Dec 07, 10:00 AM" with the day. */
+export function formatHour(value: number, withDay: boolean): string {
+  return new Intl.DateTimeFormat(undefined, {
+    month: withDay ? 'short' : undefined,
+    day: withDay ? '2-digit' : undefined,
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(new Date(value));
+}
+
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
   const sign = ms < 0 ? '−' : '';
@@ -28,6 +38,11 @@ export function formatDuration(ms: number | null | undefined): string {
 export function formatAgo(ms: number | undefined, now = Date.now()): string {
   if (ms === undefined) return '—';
   return `${formatDuration(now - ms)} ago`;
+}
+
+/** "1 line", "2 lines", "0 lines": a count with its noun, pluralised. */
+export function countOf(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
 }
 
 export function formatPercent(ratio: number | null | undefined): string {

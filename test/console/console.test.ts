@@ -87,7 +87,13 @@ test('create a job with a cron schedule: the builder validates as you type and s
   await p.getByRole('link', { name: 'New job' }).click();
   await p.waitForURL(/\/jobs\/new$/);
   await p.getByLabel('Job id').fill('nightly-report');
+  // The handler picker offers what the live worker offers, and warns about what none offers.
+  const handlerField = p.locator('.field').filter({ has: p.getByLabel('Handler') });
+  await handlerField.locator('datalist option[value="steps"]').waitFor({ state: 'attached' });
+  await p.getByLabel('Handler').fill('stepz');
+  await handlerField.getByText('No live worker in pool "default" offers "stepz"').waitFor();
   await p.getByLabel('Handler').fill('steps');
+  await handlerField.getByText(/handlers? offered by live workers in pool "default"/).waitFor();
   await p.getByLabel('Description').fill('Builds the nightly report in four steps');
   await p.getByLabel('Payload (JSON)').fill('{"steps": 4, "stepMs": 600}');
   await p.getByLabel('Time zone').fill('Europe/London');
@@ -140,6 +146,8 @@ test('trigger now: the run page follows the run to 100 % with its log lines as t
   await p.getByText('SUCCEEDED', { exact: true }).first().waitFor();
   assert.equal(await p.getByTestId('progress-percent').textContent(), '100 %');
   assert.equal(await p.locator('#run-progress').getAttribute('value'), '100');
+  // The handler's result (the steps handler returns how many steps it ran).
+  assert.deepEqual(JSON.parse((await p.getByTestId('result').textContent()) ?? ''), { steps: 4 });
   await checkPage(p, 'run-detail');
   // The URL is a deep link (alert mail points here): loaded afresh, the server answers with the app.
   await p.reload();
@@ -339,12 +347,53 @@ test('every other page renders its data, passes axe and is captured', async () =
   await p.locator('dl.facts').getByRole('link', { name: 'orphan', exact: true }).click();
   await p.locator('dl.facts').getByRole('link', { name: 'cleanup-after' }).waitFor();
 
+  // Where a job's alerts go: ops subscribes to nightly-report for two kinds, orphan names ops, cleanup-after nobody.
+  await p.goto(`${stack.url}/jobs/nightly-report`);
+  await p
+    .locator('ul.audience li', { hasText: 'Ops on call <ops@example.com> and webhook:pager' })
+    .getByText('subscribed to this job; failure, timeout')
+    .waitFor();
+  await p.goto(`${stack.url}/jobs/orphan`);
+  await p
+    .locator('ul.audience li', { hasText: 'Ops on call' })
+    .getByText('named by this job; every alert kind')
+    .waitFor();
+  await p.goto(`${stack.url}/jobs/cleanup-after`);
+  await p
+    .locator('dl.facts')
+    .getByText(/^nobody: the job names no contact/)
+    .waitFor();
+
   await p.goto(`${stack.url}/jobs`);
   await p.getByRole('link', { name: 'long-export' }).waitFor();
   await p.getByLabel('Search').fill('nightly');
   await p.getByRole('link', { name: 'long-export' }).waitFor({ state: 'detached' });
   await p.getByLabel('Search').fill('');
   await p.getByRole('link', { name: 'orphan' }).waitFor();
+  // Each row: the last run's status (linked to the run) and the next fire.
+  const row = (jobId: string) =>
+    p.getByRole('row').filter({ has: p.getByRole('link', { name: jobId, exact: true }) });
+  await row('orphan').getByRole('link', { name: 'NO_WORKER' }).waitFor();
+  await row('long-export').getByRole('link', { name: 'CANCELLED' }).waitFor();
+  const nextFire = (jobId: string) => row(jobId).getByRole('cell').nth(7);
+  assert.equal(await nextFire('orphan').textContent(), '—', 'a manual job never fires');
+  assert.match((await nextFire('nightly-report').textContent()) ?? '', /\d\d:\d\d:\d\d/);
+  const nightly = await stack.api<{ items: JobView[] }>('admin', 'GET', '/api/jobs?q=nightly');
+  assert.equal(nightly.items[0]?.nextFires?.length, 1, 'the list carries the next fire');
+  const all = await stack.api<{ total: number }>('admin', 'GET', '/api/jobs');
+  assert.equal(await p.getByTestId('jobs-total').textContent(), `${all.total} jobs in all`);
+  // Sort and filters live in the URL: a reload keeps them.
+  await p.getByLabel('Sort page by').selectOption('next');
+  await p.waitForURL(/[?&]sort=next/);
+  const firstJob = () => p.locator('tbody tr').first().getByRole('link').first().textContent();
+  assert.equal(await firstJob(), 'nightly-report', 'the only scheduled job fires soonest');
+  await p.getByLabel('Mode').selectOption('REMOTE');
+  await p.waitForURL(/[?&]mode=REMOTE/);
+  await p.reload();
+  assert.equal(await p.getByLabel('Sort page by').inputValue(), 'next');
+  assert.equal(await p.getByLabel('Mode').inputValue(), 'REMOTE');
+  await p.getByRole('link', { name: 'orphan' }).waitFor();
+  assert.equal(await firstJob(), 'nightly-report');
   await checkPage(p, 'jobs');
 
   await p.goto(`${stack.url}/runs`);
@@ -372,6 +421,64 @@ test('every other page renders its data, passes axe and is captured', async () =
   await checkPage(p, 'not-found');
   await p.getByRole('link', { name: 'Back to the dashboard' }).click();
   await p.waitForURL(`${stack.url}/`);
+
+  // A job that does not exist: the API's answer, and no "Try again" (asking again cannot help).
+  await p.goto(`${stack.url}/jobs/no-such-job`);
+  await p.getByRole('alert').getByText('NOT_FOUND').waitFor();
+  assert.equal(await p.getByRole('button', { name: 'Try again' }).count(), 0);
+});
+
+test('jobs list: its page, sort and filters live in the URL; a reload and Back restore them', async () => {
+  // 30 manual jobs in a group of their own: two pages of 25, created one after another.
+  const ids = Array.from({ length: 30 }, (_, i) => `bulk-${String(i).padStart(2, '0')}`);
+  for (const jobId of ids)
+    await stack.api('admin', 'POST', '/api/jobs', { jobId, handler: 'steps', group: 'bulk' });
+  const p = page();
+  const link = (jobId: string) => p.getByRole('link', { name: jobId, exact: true });
+  const params = () => new URL(p.url()).searchParams;
+  await p.goto(`${stack.url}/jobs?group=bulk`);
+  await link('bulk-24').waitFor();
+  assert.equal(
+    await p.getByTestId('jobs-total').textContent(),
+    '30 jobs match these filters; this page shows 25',
+  );
+  assert.equal(await link('bulk-25').count(), 0);
+
+  await p.getByRole('button', { name: 'Next →' }).click();
+  await link('bulk-29').waitFor();
+  assert.equal(params().getAll('page').length, 1, 'the page turned is in the URL');
+  await p.reload();
+  await link('bulk-29').waitFor();
+  await p.getByText('Page 2', { exact: true }).waitFor();
+  assert.equal(await link('bulk-00').count(), 0);
+
+  // The newest first: bulk-29 was created last.
+  await p.getByLabel('Sort page by').selectOption('updated');
+  await p.waitForURL((url) => url.searchParams.get('sort') === 'updated');
+  assert.equal(await p.locator('tbody tr').first().getByRole('link').first().textContent(), 'bulk-29');
+
+  // A job, then Back: the same page, sorted the same way.
+  await link('bulk-27').click();
+  await p.getByRole('heading', { name: 'bulk-27' }).waitFor();
+  await p.goBack();
+  await link('bulk-29').waitFor();
+  assert.equal(params().get('sort'), 'updated');
+  assert.equal(params().get('group'), 'bulk');
+  assert.equal(await p.getByLabel('Sort page by').inputValue(), 'updated');
+  assert.equal(await p.getByLabel('Group').inputValue(), 'bulk');
+  assert.equal(await p.locator('tbody tr').first().getByRole('link').first().textContent(), 'bulk-29');
+  // Back once more: the first page (each page turned is a step in the history).
+  await p.goBack();
+  await link('bulk-00').waitFor();
+  await p.getByText('Page 1', { exact: true }).waitFor();
+
+  // A new filter starts again from the first page.
+  await p.getByRole('button', { name: 'Next →' }).click();
+  await link('bulk-29').waitFor();
+  await p.getByLabel('Search').fill('bulk-2');
+  await link('bulk-20').waitFor();
+  assert.equal(params().getAll('page').length, 0);
+  assert.equal(await p.getByTestId('jobs-total').textContent(), '10 jobs match these filters');
 });
 
 test('a narrow window: navigation wraps and the run page stays readable', async () => {
@@ -452,10 +559,11 @@ test('delete a job after confirming, add a contact with the form, drain a worker
 
   await p.goto(`${stack.url}/workers`);
   await p.getByRole('button', { name: 'Drain' }).click();
-  await p
-    .getByRole('dialog', { name: 'Drain console-w1?' })
-    .getByRole('button', { name: 'Drain the worker' })
-    .click();
+  // The dialog says in plain words that the agent process exits and that there is no undo.
+  const drainDialog = p.getByRole('dialog', { name: 'Drain console-w1?' });
+  await drainDialog.getByText(/the agent process on .+ exits/).waitFor();
+  await drainDialog.getByText(/There is no undo/).waitFor();
+  await drainDialog.getByRole('button', { name: 'Drain and stop the agent' }).click();
   await p
     .getByRole('row', { name: /console-w1/ })
     .getByText('draining')

@@ -17,6 +17,7 @@ import type {
   ErrorSearchQueryInput,
   ErrorSearchResult,
   JobListQueryInput,
+  JobPage,
   JobSpecInput,
   JobView,
   Me,
@@ -73,7 +74,7 @@ export function useJobs(q: JobListQueryInput) {
   const api = useApi();
   return useQuery({
     queryKey: keys.jobs(q),
-    queryFn: () => api.get<Page<JobView>>('/api/jobs', asQuery(q)),
+    queryFn: () => api.get<JobPage>('/api/jobs', asQuery(q)),
     placeholderData: keepPreviousData,
   });
 }

@@ -12,6 +12,7 @@ export type {
   ErrorSearchQueryInput,
   ErrorSearchResult,
   JobListQueryInput,
+  JobPage,
   JobSpecInput,
   JobView,
   LoginResponse as LocalLoginResponse,
@@ -30,6 +31,7 @@ export type {
 export type {
   AlertKind,
   AlertRecord,
+  AudienceVia,
   ChannelChange,
   ChannelDelivery,
   ChannelType,

@@ -5,7 +5,7 @@
  */
 import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { RunStatus, RunSummary } from '../api/types';
-import { formatDuration, formatInstant } from '../format';
+import { countOf, formatDuration, formatInstant } from '../format';
 import { runDuration, runLateness } from './RunTable';
 import { STATUS_COLOR } from './ui';
 
@@ -34,7 +34,7 @@ export function RunTimeline({ runs }: { runs: readonly RunSummary[] }) {
     .map((r) => `${r.status} ${formatInstant(r.scheduledTime)}`)
     .join('; ');
   return (
-    <figure className="chart" aria-label={`Run timeline: ${runs.length} runs. Latest: ${summary}`}>
+    <figure className="chart" aria-label={`Run timeline: ${countOf(runs.length, 'run')}. Latest: ${summary}`}>
       <ResponsiveContainer width="100%" height={220}>
         <BarChart data={points} maxBarSize={40} margin={{ top: 8, right: 8, bottom: 8, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" vertical={false} />

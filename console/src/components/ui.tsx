@@ -1,5 +1,6 @@
 /** Small shared pieces: the loading, empty and error states every page uses, badges, dialogs, pagers. */
 import { type ReactNode, useId, useRef, useState } from 'react';
+import { useSearchParams } from 'react-router';
 import { ApiError } from '../api/client';
 import type { RunStatus } from '../api/types';
 
@@ -51,7 +52,15 @@ export function QueryView<T>({
   children: (data: T) => ReactNode;
 }) {
   if (query.data !== undefined) return <>{children(query.data)}</>;
-  if (query.error) return <ErrorBox error={query.error} retry={() => void query.refetch()} />;
+  // Asking again cannot change an answer like 404 NOT_FOUND or 403 FORBIDDEN: no "Try again" for those.
+  const lasting =
+    query.error instanceof ApiError &&
+    query.error.status >= 400 &&
+    query.error.status < 500 &&
+    query.error.status !== 408 &&
+    query.error.status !== 429;
+  if (query.error)
+    return <ErrorBox error={query.error} retry={lasting ? undefined : () => void query.refetch()} />;
   return <Loading what={what} />;
 }
 
@@ -163,6 +172,28 @@ export function useCursorPager(resetKey: string) {
     page: stack.length + 1,
     next: (cursor: string) => setStack((s) => [...s, cursor]),
     previous: () => setStack((s) => s.slice(0, -1)),
+  };
+}
+
+/**
+ * A cursor pager whose pages live in the URL (`?page=` repeated, one per page turned), so a page can
+ * be reloaded, shared and left with Back. Filter changes drop the `page` values (the caller's setter).
+ */
+export function useUrlCursorPager(): ReturnType<typeof useCursorPager> {
+  const [params, setParams] = useSearchParams();
+  const stack = params.getAll('page');
+  const write = (pages: readonly string[]) =>
+    setParams((previous) => {
+      const next = new URLSearchParams(previous);
+      next.delete('page');
+      for (const page of pages) next.append('page', page);
+      return next;
+    });
+  return {
+    cursor: stack.at(-1),
+    page: stack.length + 1,
+    next: (cursor: string) => write([...stack, cursor]),
+    previous: () => write(stack.slice(0, -1)),
   };
 }
 

@@ -1,21 +1,11 @@
 import { type FormEvent, useState } from 'react';
+import { ALL_KINDS, KINDS } from '../alert-kinds';
 import { ApiError } from '../api/client';
 import { useCan, useContacts, useDeleteContact, useSaveContact } from '../api/hooks';
 import type { AlertKind, ChannelChange, ChannelType, ContactView, Subscription } from '../api/types';
 import { useDraft } from '../auth/drafts';
 import { Badge, ConfirmButton, Empty, ErrorBox, MutationError, QueryView } from '../components/ui';
 
-const KINDS: Readonly<Record<AlertKind, string>> = {
-  failure: 'failure',
-  recovery: 'recovery',
-  timeout: 'timeout',
-  lost: 'worker lost',
-  no_worker: 'no worker',
-  job_unavailable: 'job unavailable',
-  misfire: 'misfire',
-  runaway: 'run-away chain',
-};
-const ALL_KINDS = Object.keys(KINDS) as AlertKind[];
 const CHANNEL_TYPES: Readonly<Record<ChannelType, string>> = {
   webhook: 'Webhook (signed JSON)',
   slack: 'Slack',

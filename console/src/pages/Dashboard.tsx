@@ -4,9 +4,8 @@ import {
   Bar,
   BarChart,
   CartesianGrid,
+  LabelList,
   Legend,
-  Line,
-  LineChart,
   ResponsiveContainer,
   Tooltip,
   XAxis,
@@ -17,9 +16,29 @@ import type { AlertRecord, RunStatus, Stats, WorkerView } from '../api/types';
 import { AlertTable } from '../components/AlertTable';
 import { Badge, Empty, QueryView, RUN_STATUSES, STATUS_COLOR } from '../components/ui';
 import { useWindowHours, WindowPicker } from '../components/WindowPicker';
-import { formatDuration, formatInstant, formatPercent, windowOf } from '../format';
+import { countOf, formatDuration, formatHour, formatInstant, formatPercent, windowOf } from '../format';
 
 const OUTCOMES: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'LOST', 'NO_WORKER']);
+const HOUR_MS = 3_600_000;
+/** Past this many hours on the axis, bars carry no value labels (they would overlap). */
+const LABELLED_HOURS = 24;
+
+/**
+ * Every hour of the window, oldest first, with its counts: the API lists only the hours that had
+ * runs, and a sparse window must still span its whole axis (one busy hour is a bar among empty ones,
+ * not a lone point).
+ */
+function everyHour(stats: Stats): { at: number; counts: Record<string, number> }[] {
+  const counts = new Map(stats.hours.map((h) => [Date.parse(h.hour), h.counts]));
+  const hours = [];
+  for (
+    let at = Math.floor(Date.parse(stats.from) / HOUR_MS) * HOUR_MS;
+    at <= Date.parse(stats.to);
+    at += HOUR_MS
+  )
+    hours.push({ at, counts: counts.get(at) ?? {} });
+  return hours;
+}
 
 export default function Dashboard() {
   const [hours, setHours] = useWindowHours(24);
@@ -69,14 +88,17 @@ export default function Dashboard() {
 
 function StatsPanel({ stats }: { stats: Stats }) {
   const seen = RUN_STATUSES.filter((s) => (stats.totals[s] ?? 0) > 0);
-  const data = stats.hours.map((h) => {
+  const hours = everyHour(stats);
+  const withDay = hours.length > 25;
+  const data = hours.map((h) => {
     const finished = [...OUTCOMES].reduce((n, s) => n + (h.counts[s] ?? 0), 0);
     return {
-      hour: new Date(h.hour).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }),
+      hour: formatHour(h.at, withDay),
       ...h.counts,
       successRate: finished ? Math.round(((h.counts.SUCCEEDED ?? 0) / finished) * 1000) / 10 : null,
     };
   });
+  const labelled = data.length <= LABELLED_HOURS;
   return (
     <>
       <div className="tiles">
@@ -95,7 +117,7 @@ function StatsPanel({ stats }: { stats: Stats }) {
           value={`${formatDuration(stats.latenessMs.p50)} / ${formatDuration(stats.latenessMs.p95)}`}
         />
       </div>
-      {data.length === 0 ? (
+      {stats.runs === 0 ? (
         <Empty>
           No runs between {formatInstant(stats.from)} and {formatInstant(stats.to)}.
         </Empty>
@@ -107,7 +129,7 @@ function StatsPanel({ stats }: { stats: Stats }) {
           >
             <figcaption>Runs by status, per hour</figcaption>
             <ResponsiveContainer width="100%" height={240}>
-              <BarChart data={data}>
+              <BarChart data={data} margin={{ top: 16 }} maxBarSize={48}>
                 <CartesianGrid strokeDasharray="3 3" vertical={false} />
                 <XAxis dataKey="hour" />
                 <YAxis allowDecimals={false} width={40} />
@@ -125,19 +147,18 @@ function StatsPanel({ stats }: { stats: Stats }) {
           >
             <figcaption>Success rate per hour (%)</figcaption>
             <ResponsiveContainer width="100%" height={240}>
-              <LineChart data={data}>
+              <BarChart data={data} margin={{ top: 16 }}>
                 <CartesianGrid strokeDasharray="3 3" vertical={false} />
                 <XAxis dataKey="hour" />
                 <YAxis domain={[0, 100]} width={40} />
-                <Tooltip />
-                <Line
-                  type="monotone"
-                  dataKey="successRate"
-                  stroke="#2e8b57"
-                  connectNulls
-                  isAnimationActive={false}
-                />
-              </LineChart>
+                <Tooltip formatter={(value) => [`${value} %`, 'success rate']} />
+                {/* A bar per hour with finished runs; hours without any stay empty (not 0 %). */}
+                <Bar dataKey="successRate" fill="#2e8b57" maxBarSize={48} isAnimationActive={false}>
+                  {labelled && (
+                    <LabelList dataKey="successRate" position="top" formatter={(v: unknown) => `${v} %`} />
+                  )}
+                </Bar>
+              </BarChart>
             </ResponsiveContainer>
           </figure>
         </div>
@@ -167,9 +188,12 @@ function Pools({ workers }: { workers: readonly WorkerView[] }) {
     <ul className="pools">
       {[...pools].map(([pool, list]) => (
         <li key={pool}>
-          <strong>{pool}</strong>: {list.length} worker{list.length === 1 ? '' : 's'},{' '}
-          {list.reduce((n, w) => n + w.running, 0)} running of {list.reduce((n, w) => n + w.capacity, 0)}{' '}
-          slots
+          <strong>{pool}</strong>: {countOf(list.length, 'worker')}, {list.reduce((n, w) => n + w.running, 0)}{' '}
+          running of{' '}
+          {countOf(
+            list.reduce((n, w) => n + w.capacity, 0),
+            'slot',
+          )}
           {list.some((w) => w.status === 'DRAINING') && <Badge tone="warn">draining</Badge>}
         </li>
       ))}

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { useErrorSearch } from '../api/hooks';
 import { Badge, Empty, ErrorBox, Loading, Pager, useCursorPager } from '../components/ui';
 import { useUrlFilters, useWindowHours, WindowPicker } from '../components/WindowPicker';
-import { formatInstant, windowOf } from '../format';
+import { countOf, formatInstant, windowOf } from '../format';
 
 /** Text search over run errors and log lines, like the old system's error-log search. */
 export default function ErrorSearch() {
@@ -46,7 +46,7 @@ export default function ErrorSearch() {
         <Loading what="matches" />
       ) : search.data.items.length === 0 ? (
         <Empty>
-          Nothing matches “{q}” in {search.data.scanned} runs
+          Nothing matches “{q}” in {countOf(search.data.scanned, 'run')}
           {search.data.nextCursor ? ' on this page; older runs follow' : ''}.
           {search.data.nextCursor && <Pager pager={pager} nextCursor={search.data.nextCursor} />}
         </Empty>

@@ -1,12 +1,13 @@
 import { Link, useNavigate, useParams } from 'react-router';
+import { ALL_KINDS, KINDS } from '../alert-kinds';
 import { useAlerts, useAudit, useCan, useJob, useJobActions, useRuns } from '../api/hooks';
-import type { JobView } from '../api/types';
+import type { AudienceVia, JobView } from '../api/types';
 import { AlertTable } from '../components/AlertTable';
 import { AuditTable } from '../components/AuditTable';
 import { RunTable } from '../components/RunTable';
 import { RunTimeline } from '../components/RunTimeline';
 import { Badge, ConfirmButton, Empty, MutationError, QueryView } from '../components/ui';
-import { formatInstant } from '../format';
+import { countOf, formatInstant } from '../format';
 
 export default function JobDetail() {
   const { jobId = '' } = useParams();
@@ -127,12 +128,13 @@ function JobPage({ job }: { job: JobView }) {
         <dt>Policies</dt>
         <dd>
           concurrency {spec.concurrency.policy} · misfire {spec.misfire.policy} ({spec.misfire.windowSeconds}{' '}
-          s) · {spec.retry.maxAttempts} attempt{spec.retry.maxAttempts === 1 ? '' : 's'} · timeout{' '}
-          {spec.timeoutSeconds} s · {spec.recoverOnWorkerLoss ? 'recovers' : 'does not recover'} on worker
-          loss
+          s) · {countOf(spec.retry.maxAttempts, 'attempt')} · timeout {spec.timeoutSeconds} s ·{' '}
+          {spec.recoverOnWorkerLoss ? 'recovers' : 'does not recover'} on worker loss
         </dd>
-        <dt>Contacts</dt>
-        <dd>{spec.contacts.length ? spec.contacts.join(', ') : <span className="muted">none</span>}</dd>
+        <dt>Alerts go to</dt>
+        <dd>
+          <AlertsGoTo job={job} />
+        </dd>
         {spec.group && (
           <>
             <dt>Group</dt>
@@ -205,5 +207,46 @@ function JobPage({ job }: { job: JobView }) {
         }
       </QueryView>
     </section>
+  );
+}
+
+const VIA: Readonly<Record<AudienceVia, string>> = {
+  contacts: 'named by this job',
+  group: 'subscribes to its group',
+  'job-subscription': 'subscribed to this job',
+  'group-subscription': 'subscribed to its group',
+};
+
+/** Where this job's alerts go (the API works it out as the notifier does), and named contacts that do not exist. */
+function AlertsGoTo({ job }: { job: JobView }) {
+  const members = job.alertsGoTo ?? [];
+  const missing = job.spec.contacts.filter((id) => !members.some((m) => m.contactId === id));
+  if (members.length === 0 && missing.length === 0)
+    return (
+      <span className="muted">
+        nobody: the job names no contact and no contact subscribes to it
+        {job.spec.group ? ' or its group' : ''}
+      </span>
+    );
+  return (
+    <ul className="audience">
+      {members.map((m) => (
+        <li key={m.contactId}>
+          <Link to="/contacts">{m.name}</Link> &lt;{m.email}&gt;
+          {m.channels.length > 0 && <> and {m.channels.join(', ')}</>}{' '}
+          <span className="muted small">
+            — {m.via.map((v) => VIA[v]).join(', ')};{' '}
+            {m.alertKinds.length === ALL_KINDS.length
+              ? 'every alert kind'
+              : m.alertKinds.map((k) => KINDS[k]).join(', ')}
+          </span>
+        </li>
+      ))}
+      {missing.map((id) => (
+        <li key={id}>
+          <code>{id}</code> <Badge tone="warn">no such contact</Badge>
+        </li>
+      ))}
+    </ul>
   );
 }

@@ -7,7 +7,7 @@
 import { type FormEvent, type ReactNode, useEffect, useId, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError } from '../api/client';
-import { useCan, useContacts, useJob, useSaveJob, useSchedulePreview } from '../api/hooks';
+import { useCan, useContacts, useJob, useSaveJob, useSchedulePreview, useWorkers } from '../api/hooks';
 import type {
   ConcurrencyPolicy,
   DeliveryKind,
@@ -21,7 +21,7 @@ import type {
 } from '../api/types';
 import { dropDraft, hasDraft, useDraft } from '../auth/drafts';
 import { ErrorBox, Loading, QueryView } from '../components/ui';
-import { formatInstant } from '../format';
+import { countOf, formatInstant } from '../format';
 import { PRESETS, type Preset, presetExpression } from '../schedule-presets';
 
 // Exhaustive over the core's unions: adding a strategy or policy in core fails the console's typecheck
@@ -353,17 +353,12 @@ function JobForm({ existing, draftKey }: { existing?: JobView; draftKey: string 
               />
             )}
           </Field>
-          <Field label="Handler" error={fieldError('handler')} hint="a handler registered in the agents">
-            {(id, describedBy) => (
-              <input
-                id={id}
-                aria-describedby={describedBy}
-                required
-                value={form.handler}
-                onChange={(e) => update({ handler: e.target.value })}
-              />
-            )}
-          </Field>
+          <HandlerField
+            value={form.handler}
+            pool={form.pool.trim() || 'default'}
+            error={fieldError('handler')}
+            onChange={(handler) => update({ handler })}
+          />
           <Field label="Description" error={fieldError('description')}>
             {(id, describedBy) => (
               <input
@@ -592,16 +587,73 @@ function JobForm({ existing, draftKey }: { existing?: JobView; draftKey: string 
   );
 }
 
+/**
+ * The handler: free text, suggesting what the live workers of the job's pool offer (the workers
+ * API), and warning when none of them offers the typed one (its runs would end NO_WORKER).
+ */
+function HandlerField({
+  value,
+  pool,
+  error,
+  onChange,
+}: {
+  value: string;
+  pool: string;
+  error: string | undefined;
+  onChange: (handler: string) => void;
+}) {
+  const listId = useId();
+  const workers = useWorkers();
+  const live = (workers.data ?? []).filter((w) => w.live && w.pool === pool);
+  const offered = [...new Set(live.flatMap((w) => w.handlers))].sort();
+  const handler = value.trim();
+  const unoffered = Boolean(workers.data && handler && !offered.includes(handler));
+  return (
+    <Field
+      label="Handler"
+      error={error}
+      warn={unoffered}
+      hint={
+        unoffered
+          ? `No live worker in pool "${pool}" offers "${handler}" now: its runs end NO_WORKER until one does.`
+          : `a handler the agents register; ${countOf(offered.length, 'handler')} offered by live workers in pool "${pool}"`
+      }
+    >
+      {(id, describedBy) => (
+        <>
+          <input
+            id={id}
+            aria-describedby={describedBy}
+            required
+            list={listId}
+            autoComplete="off"
+            value={value}
+            onChange={(e) => onChange(e.target.value)}
+          />
+          <datalist id={listId}>
+            {offered.map((name) => (
+              <option key={name} value={name} />
+            ))}
+          </datalist>
+        </>
+      )}
+    </Field>
+  );
+}
+
 function Field({
   label,
   error,
   hint,
+  warn,
   wide,
   children,
 }: {
   label: string;
   error?: string;
   hint?: string;
+  /** The hint is a warning (shown as one; the form may still be saved). */
+  warn?: boolean;
   wide?: boolean;
   children: (id: string, describedBy: string | undefined) => ReactNode;
 }) {
@@ -613,7 +665,7 @@ function Field({
       <label htmlFor={id}>{label}</label>
       {children(id, described)}
       {hint && (
-        <span id={`${id}-hint`} className="hint">
+        <span id={`${id}-hint`} className={warn ? 'hint warn' : 'hint'} aria-live="polite">
           {hint}
         </span>
       )}

@@ -6,7 +6,7 @@ import type { Run, RunLog } from '../api/types';
 import { runDuration, runLateness } from '../components/RunTable';
 import { ConfirmButton, ErrorBox, MutationError, QueryView, StatusBadge } from '../components/ui';
 import { useApi } from '../context';
-import { formatDuration, formatInstant } from '../format';
+import { countOf, formatDuration, formatInstant } from '../format';
 
 export default function RunDetail() {
   const { runId = '' } = useParams();
@@ -97,6 +97,14 @@ function RunPage({ run }: { run: Run }) {
             <strong>{run.error.code}</strong> {run.error.message}
           </p>
           {run.error.stack && <pre className="stack">{run.error.stack}</pre>}
+        </section>
+      )}
+      {run.result !== undefined && (
+        <section aria-label="Result">
+          <h2>Result</h2>
+          <pre className="result" data-testid="result">
+            {JSON.stringify(run.result, null, 2)}
+          </pre>
         </section>
       )}
       <h2>Log</h2>
@@ -242,7 +250,7 @@ function LogTail({ runId }: { runId: string }) {
         )}
       </div>
       <p className="muted small" aria-live="polite">
-        {complete ? `${lines.length} lines, complete.` : `${lines.length} lines so far, following…`}
+        {`${countOf(lines.length, 'line')}${complete ? ', complete.' : ' so far, following…'}`}
       </p>
     </div>
   );

@@ -60,8 +60,20 @@ export default function Workers() {
                           <ConfirmButton
                             label="Drain"
                             title={`Drain ${w.workerId}?`}
-                            body={<p>It finishes what it runs and takes no new runs.</p>}
-                            confirmLabel="Drain the worker"
+                            body={
+                              <>
+                                <p>
+                                  It takes no new runs and gives the ones it is running their drain grace to
+                                  finish; any still running then are handed back to other workers. Then{' '}
+                                  <strong>the agent process on {w.host} exits</strong>.
+                                </p>
+                                <p>
+                                  There is no undo: to bring this worker back, someone starts its agent again
+                                  on that host.
+                                </p>
+                              </>
+                            }
+                            confirmLabel="Drain and stop the agent"
                             disabled={drain.isPending}
                             onConfirm={() => drain.mutate(w.workerId)}
                           />
