@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { LogFields, Logger, LogLevel } from '../core/log';
 import { JOURNAL_LOCK, Journal, type JournalEntry, JournalInUseError, lockJournalDir } from './journal';
+
+const mode = async (path: string) => (await stat(path)).mode & 0o777;
 
 let dir: string;
 beforeEach(async () => {
@@ -192,6 +194,38 @@ describe('Journal', () => {
     assert.deepEqual(JSON.parse(text), logBatch('r1', 1, ['line with\nnewline']));
   });
 
+  test('owner-only on disk: directory 0700, segments 0600, compactions too; an older journal is tightened', async () => {
+    const fresh = join(dir, 'agent', 'journal');
+    const journal = new Journal({ dir: fresh });
+    await journal.append(outcome('r1', 1));
+    await journal.append(outcome('r2', 2));
+    await journal.close();
+    assert.equal(await mode(fresh), 0o700);
+    const [segment] = await readdir(fresh);
+    assert.equal(await mode(join(fresh, segment ?? '')), 0o600);
+
+    // As an install from before the rule left it.
+    await chmod(fresh, 0o755);
+    await chmod(join(fresh, segment ?? ''), 0o644);
+    const release = await lockJournalDir(fresh);
+    assert.equal(await mode(fresh), 0o700);
+    assert.equal(await mode(join(fresh, JOURNAL_LOCK)), 0o600);
+    const reopened = new Journal({ dir: fresh });
+    assert.equal(await reopened.pending(), 2);
+    assert.equal(await mode(join(fresh, segment ?? '')), 0o600);
+    // A partial replay rewrites the segment (compaction): still 0600.
+    await chmod(join(fresh, segment ?? ''), 0o644);
+    const result = await reopened.replay(async (entry) => {
+      if (entry.runId === 'r2') throw new Error('control plane still down');
+    });
+    assert.equal(result.pending, 1);
+    assert.equal(await mode(join(fresh, segment ?? '')), 0o600);
+    await reopened.append(outcome('r3', 3));
+    for (const name of await readdir(fresh)) assert.equal(await mode(join(fresh, name)), 0o600, name);
+    await reopened.close();
+    await release();
+  });
+
   test('only one replay at a time', async () => {
     const journal = new Journal({ dir });
     await journal.append(outcome('r1', 1));
@@ -199,8 +233,16 @@ describe('Journal', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    const first = journal.replay(() => gate);
-    await new Promise((r) => setTimeout(r, 20));
+    let entered: () => void = () => {};
+    const applying = new Promise<void>((r) => {
+      entered = r;
+    });
+    const first = journal.replay(() => {
+      entered();
+      return gate;
+    });
+    // The first replay is inside its apply: in progress for certain.
+    await applying;
     await assert.rejects(
       journal.replay(async () => {}),
       /already in progress/,

@@ -25,12 +25,13 @@
  * await journal.append({ kind: 'outcome', runId, fence, attempt, outcome, at: Date.now() });
  * const { applied, pending } = await journal.replay(async (entry) => applyToControlPlane(entry));
  */
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, type FileHandle, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { RunOutcome } from '../core/execution';
 import { type Logger, silentLogger } from '../core/log';
 import { EpochMsSchema, RunErrorSchema } from '../core/model';
+import { openPrivate, PRIVATE_FILE_MODE, privateDir, writePrivateFile } from '../core/private-files';
 
 const RunOutcomeSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('SUCCEEDED'), result: z.unknown().optional() }),
@@ -92,8 +93,7 @@ export interface JournalOptions {
 }
 
 const SEGMENT = /^segment-(\d{12})\.jsonl$/;
-const TEMP_SUFFIX = '.tmp';
-/** A compaction's temp file; one left behind was never renamed into place, so its segment is intact. */
+/** A compaction's temp file (writePrivateFile's); one left behind was never renamed into place, so its segment is intact. */
 const TEMP = /^segment-\d{12}\.jsonl\.tmp$/;
 
 function segmentName(seq: number): string {
@@ -209,10 +209,13 @@ export class Journal {
   /** Creates the directory, removes leftovers of interrupted compactions, and starts after the last segment. */
   private init(): Promise<void> {
     this.ready ??= (async () => {
-      await mkdir(this.dir, { recursive: true });
+      // Owner-only: entries hold run outcomes and log lines. A journal from before that rule is tightened.
+      await privateDir(this.dir);
       for (const name of await readdir(this.dir)) {
         if (TEMP.test(name)) {
           await rm(join(this.dir, name), { force: true });
+        } else if (SEGMENT.test(name)) {
+          await chmod(join(this.dir, name), PRIVATE_FILE_MODE);
         }
       }
       const existing = await this.listSegments();
@@ -238,7 +241,7 @@ export class Journal {
   private async openSegment(): Promise<NonNullable<Journal['active']>> {
     const seq = this.nextSeq;
     this.nextSeq += 1;
-    const handle = await open(join(this.dir, segmentName(seq)), 'a');
+    const handle = await openPrivate(join(this.dir, segmentName(seq)), 'a');
     try {
       await this.syncDir();
     } catch (error) {
@@ -288,17 +291,9 @@ export class Journal {
     return entries;
   }
 
-  /** Replaces a segment's content atomically: temp file, fsync, rename, directory fsync. */
+  /** Replaces a segment's content atomically: temp file (`<segment>.tmp`), fsync, rename, directory fsync. */
   private async rewrite(path: string, entries: readonly JournalEntry[]): Promise<void> {
-    const temp = `${path}${TEMP_SUFFIX}`;
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await writePrivateFile(path, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
     await this.syncDir();
   }
 
@@ -346,11 +341,11 @@ export class JournalInUseError extends Error {
  * over. Resolves with the function that releases it.
  */
 export async function lockJournalDir(dir: string): Promise<() => Promise<void>> {
-  await mkdir(dir, { recursive: true });
+  await privateDir(dir);
   const path = join(dir, JOURNAL_LOCK);
   for (let attempt = 0; ; attempt += 1) {
     try {
-      const handle = await open(path, 'wx');
+      const handle = await openPrivate(path, 'wx');
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
       return () => rm(path, { force: true });

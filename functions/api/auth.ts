@@ -4,8 +4,8 @@
  * and verified with jose. Either way the role is the caller's highest Cognito group among admin,
  * operator and viewer (`cognito:groups`). Which role a route needs is in core/api/routes.ts.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify';
 import { validateCognitoJwtFields } from 'aws-jwt-verify/cognito-verifier';
@@ -16,6 +16,8 @@ import { ApiError } from '../../core/api/errors';
 import type { LoginResponse, Role } from '../../core/api/schemas';
 import { Roles } from '../../core/api/schemas';
 import type { Principal } from '../../core/api/service';
+import { openPrivate, privateDir, writePrivateFile } from '../../core/private-files';
+import { checkPasswordHash, hashPassword, isPasswordHash, verifyPassword } from './passwords';
 
 export interface Authenticator {
   /** The caller of a bearer token; ApiError UNAUTHENTICATED (bad) or TOKEN_EXPIRED (expired) otherwise. */
@@ -106,32 +108,45 @@ export function issuedLocally(token: string): boolean {
   }
 }
 
+/** The local users' file, beside the API key. */
+export const LOCAL_USERS_FILE = 'local-users.json';
+
 /**
  * The local runtime's issuer: an HS256 key in `.clover/api-key` (created on first start, mode 0600,
- * git-ignored), local users admin, operator and viewer with generated passwords in
- * `.clover/local-users.json`, and a long-lived admin token for the CLI in `.clover/api.json`.
+ * git-ignored), local users admin, operator and viewer whose passwords are generated and stored as
+ * scrypt hashes in `.clover/local-users.json` (passwords.ts), and a long-lived admin token for the
+ * CLI in `.clover/api.json`.
  */
 export class LocalAuthenticator implements Authenticator {
   constructor(
     private readonly key: Uint8Array,
-    readonly users: Readonly<Record<Role, string>>,
+    /** Each user's stored hash (`scrypt$...`). */
+    private readonly hashes: Readonly<Record<Role, string>>,
+    /**
+     * The passwords this process generated (a new users file, or users missing from it): the only
+     * time they exist in plain text, so the only time they can be shown.
+     */
+    readonly newPasswords: Readonly<Partial<Record<Role, string>>> = {},
+    /** Users whose plain-text password (a file from before hashing) was hashed by this process. */
+    readonly migrated: readonly Role[] = [],
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Loads the key and users from `dir`, creating them on first use. */
+  /**
+   * Loads the key and users from `dir` (made 0700), creating what is missing: a password is generated
+   * for each user the file lacks, a plain-text one (older files, or one a user wrote in) is hashed, and
+   * the file is then rewritten atomically, mode 0600.
+   */
   static async open(dir: string): Promise<LocalAuthenticator> {
-    await mkdir(dir, { recursive: true });
+    await privateDir(dir);
     const key = await readOrCreate(join(dir, 'api-key'), () => randomBytes(32).toString('base64'));
-    const users = JSON.parse(
-      await readOrCreate(join(dir, 'local-users.json'), () =>
-        JSON.stringify(
-          Object.fromEntries(Roles.map((role) => [role, randomBytes(9).toString('base64url')])),
-          null,
-          2,
-        ),
-      ),
-    ) as Record<Role, string>;
-    return new LocalAuthenticator(Buffer.from(key.trim(), 'base64'), users);
+    const users = await openUsers(join(dir, LOCAL_USERS_FILE));
+    return new LocalAuthenticator(
+      Buffer.from(key.trim(), 'base64'),
+      users.hashes,
+      users.created,
+      users.migrated,
+    );
   }
 
   /** A token for `subject` with `role`, valid `ttlSeconds`. */
@@ -149,17 +164,13 @@ export class LocalAuthenticator implements Authenticator {
     return { token, role, expiresAt: new Date(expires * 1000).toISOString() };
   }
 
-  /** POST /api/auth/local/login: the user's password, compared in constant time. */
+  /** POST /api/auth/local/login: the password against the user's scrypt hash (passwords.ts). */
   async login(username: string, password: string): Promise<LoginResponse> {
     // Own properties only: a name like `constructor` or `__proto__` must not find Object.prototype's.
-    const expected = Object.hasOwn(this.users, username)
-      ? (this.users as Record<string, unknown>)[username]
-      : undefined;
-    const ok =
-      typeof expected === 'string' &&
-      expected.length === password.length &&
-      timingSafeEqual(Buffer.from(expected), Buffer.from(password));
-    if (!ok) throw new ApiError('UNAUTHENTICATED', 'unknown user or wrong password');
+    // An unknown name is checked against a dummy hash: as slow as a known one, so timing tells nothing.
+    const stored = Object.hasOwn(this.hashes, username) ? this.hashes[username as Role] : undefined;
+    if (!(await verifyPassword(stored, password)))
+      throw new ApiError('UNAUTHENTICATED', 'unknown user or wrong password');
     return this.issue(username, username as Role);
   }
 
@@ -181,16 +192,76 @@ export class LocalAuthenticator implements Authenticator {
   }
 }
 
+/** The file's content; when it is missing, `create()`'s, written 0600 unless another process got there first. */
 async function readOrCreate(path: string, create: () => string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const value = create();
-    await writeFile(path, value, { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
-    await chmod(path, 0o600);
+  }
+  const value = create();
+  try {
+    const handle = await openPrivate(path, 'wx');
+    await handle.writeFile(value, 'utf8').finally(() => handle.close());
+    return value;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return readFile(path, 'utf8');
   }
+}
+
+interface LocalUsers {
+  readonly hashes: Record<Role, string>;
+  readonly created: Partial<Record<Role, string>>;
+  readonly migrated: Role[];
+}
+
+/** Reads the users file, generating missing users and hashing plain-text passwords (then rewriting it). */
+async function openUsers(path: string): Promise<LocalUsers> {
+  const reset = `delete ${path} (or one user's entry) and start again for new passwords`;
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '{}';
+    throw error;
+  });
+  let stored: unknown;
+  try {
+    stored = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not JSON (${(error as Error).message}): ${reset}`);
+  }
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored))
+    throw new Error(`${path} must be a JSON object of user → password hash: ${reset}`);
+  const unknown = Object.keys(stored).filter((name) => !(Roles as readonly string[]).includes(name));
+  if (unknown.length > 0)
+    throw new Error(`${path}: unknown user ${unknown.join(', ')} (the local users are ${Roles.join(', ')})`);
+  const entries = stored as Partial<Record<Role, unknown>>;
+  const created: Partial<Record<Role, string>> = {};
+  const migrated: Role[] = [];
+  const hashes = Object.fromEntries(
+    await Promise.all(
+      Roles.map(async (role): Promise<[Role, string]> => {
+        const value = entries[role];
+        if (value === undefined) {
+          const password = randomBytes(9).toString('base64url');
+          created[role] = password;
+          return [role, await hashPassword(password)];
+        }
+        if (typeof value !== 'string' || value === '')
+          throw new Error(`${path}: user ${role} must have a non-empty string: ${reset}`);
+        if (!isPasswordHash(value)) {
+          migrated.push(role);
+          return [role, await hashPassword(value)];
+        }
+        try {
+          checkPasswordHash(value);
+        } catch (error) {
+          throw new Error(`${path}: user ${role}'s hash is unusable (${(error as Error).message}): ${reset}`);
+        }
+        return [role, value];
+      }),
+    ),
+  ) as Record<Role, string>;
+  if (Object.keys(created).length > 0 || migrated.length > 0)
+    await writePrivateFile(path, `${JSON.stringify(hashes, null, 2)}\n`);
+  return { hashes, created, migrated };
 }

@@ -8,15 +8,22 @@
  * Writes `.clover/api.json` ({endpoint, token}) so the CLI needs no flags against the local stack.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { ControlPlane } from '../../core/adapters/control-plane';
 import type { Logger } from '../../core/log';
+import { writePrivateFile } from '../../core/private-files';
 import { createApiApp } from '../api/app';
-import { type Authenticator, CognitoAuthenticator, issuedLocally, LocalAuthenticator } from '../api/auth';
+import {
+  type Authenticator,
+  CognitoAuthenticator,
+  issuedLocally,
+  LOCAL_USERS_FILE,
+  LocalAuthenticator,
+} from '../api/auth';
 import { socketAddress } from '../api/client-address';
 import { managementApi } from '../api/wiring';
 
@@ -64,6 +71,12 @@ export interface LocalApi {
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const stateDir = options.stateDir ?? '.clover';
   const auth = await LocalAuthenticator.open(stateDir);
+  if (auth.migrated.length > 0)
+    options.log.log('info', 'local passwords were kept in plain text: now stored as scrypt hashes', {
+      users: auth.migrated.join(','),
+      file: join(stateDir, LOCAL_USERS_FILE),
+      note: 'the passwords are unchanged',
+    });
   const { cognito } = options;
   const app = createApiApp({
     api: managementApi(options.plane),
@@ -94,7 +107,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
   const url = `http://${host}:${port}`;
   const { token } = await auth.issue('admin', 'admin', 30 * 24 * 3600);
   const apiFile = join(stateDir, 'api.json');
-  await writeFile(apiFile, `${JSON.stringify({ endpoint: url, token }, null, 2)}\n`, { mode: 0o600 });
+  await writePrivateFile(apiFile, `${JSON.stringify({ endpoint: url, token }, null, 2)}\n`);
   options.log.log('info', 'management API listening', { url: `${url}/api`, apiFile });
   return {
     url,

@@ -9,12 +9,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import type { ContactService } from '../../core/contacts';
 import { AlreadyExistsError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import { PRIVATE_FILE_MODE, privateDir } from '../../core/private-files';
 import { type Emulator, emulatorEnv } from '../../infra/local/emulator';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -85,7 +86,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   });
   // Absolute: the agents run from the repository, whatever directory `npm start` runs in.
   const dir = resolve(options.dir);
-  await mkdir(dir, { recursive: true });
+  await privateDir(dir);
   const agents: DemoAgent[] = [];
   const logs: WriteStream[] = [];
   /** Set by stop(): exits are expected from then on and nothing is restarted. */
@@ -128,7 +129,11 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   for (let i = 1; i <= (options.agents ?? 2); i += 1) {
     const workerId = `demo-${i}`;
     const logFile = join(dir, `${workerId}.log`);
-    const out = createWriteStream(logFile, { flags: 'a' });
+    // Owner-only (the agents' logs carry run output); a log from before that rule is tightened.
+    await chmod(logFile, PRIVATE_FILE_MODE).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    const out = createWriteStream(logFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
     logs.push(out);
     agents.push({
       workerId,

@@ -4,10 +4,11 @@
  * and prints that path, so a user sees what their contacts would receive (any mail client opens
  * .eml files; they are plain text). The emulator keeps its own copy too (docs/emulators.md, SES).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log';
 import type { Mailer, MailMessage } from '../../core/ports';
+import { PRIVATE_FILE_MODE, privateDir } from '../../core/private-files';
 
 export interface OutboxOptions {
   /** Directory the .eml files go to (created on first mail). */
@@ -34,8 +35,9 @@ export class OutboxMailer implements Mailer {
     const name = `${at.toISOString().replace(/[:.]/g, '-')}-${sent.messageId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}.eml`;
     const path = join(this.options.dir, name);
     try {
-      await mkdir(this.options.dir, { recursive: true });
-      await writeFile(path, toEml(message, sent.messageId, at));
+      // Alerts name jobs, errors and contacts: owner-only, like the rest of .clover/.
+      await privateDir(this.options.dir);
+      await writeFile(path, toEml(message, sent.messageId, at), { mode: PRIVATE_FILE_MODE });
       this.options.log.log('info', `mail sent: ${message.subject}`, { to: message.to.join(','), file: path });
     } catch (error) {
       // The mail went out; only the local copy is missing. Say so, but do not fail the alert.

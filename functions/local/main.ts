@@ -7,10 +7,12 @@
  * and how to fix it, stops whatever it had started, and exits 1. Ctrl-C (or SIGTERM) stops in order:
  * demo agents (they drain), then the API, loops and emulator; a second Ctrl-C a second later forces.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Role, Roles } from '../../core/api/schemas';
+import { writePrivateFile } from '../../core/private-files';
 import { onStopSignals } from '../../core/stop-signals';
+import { LOCAL_USERS_FILE } from '../api/auth';
 import { consoleServed, ensureConsoleBuilt } from './console-build';
 import { DEMO_CONTACT, type Demo, startDemo } from './demo';
 import { lineLogger } from './lines';
@@ -40,6 +42,22 @@ AWS_ENDPOINT_URL (use this emulator), CLOVER_EMULATOR=moto|localstack (insist on
 `;
 
 const STATE_DIR = '.clover';
+const USERS_FILE = join(STATE_DIR, LOCAL_USERS_FILE);
+
+/**
+ * The sign-in line: passwords exist in plain text only when this start generated them (the users file
+ * keeps scrypt hashes), so they are shown then and never again; otherwise, where they were shown.
+ */
+function signIn(created: Partial<Record<Role, string>>): string {
+  const reset = `for new ones, delete ${USERS_FILE} (or one user's entry) and start again`;
+  const { admin, operator, viewer } = created;
+  if (admin && operator && viewer)
+    return `Sign in as admin with password ${admin}   (operator ${operator}, viewer ${viewer}; shown this once: ${USERS_FILE} keeps only their hashes; ${reset})`;
+  const fresh = Roles.filter((role) => created[role]).map((role) => `${role} ${created[role]}`);
+  return `Sign in as admin, operator or viewer with the passwords printed when ${USERS_FILE} was made${
+    fresh.length > 0 ? `; new, shown this once: ${fresh.join(', ')}` : ''
+  } (${USERS_FILE} keeps only hashes; ${reset})`;
+}
 const log = lineLogger((line) => process.stdout.write(`${line}\n`));
 
 /** The one line a failed start prints, then exit 1 (2 for bad arguments). */
@@ -148,7 +166,7 @@ try {
   const local = await step(runtime);
   const api = local.api;
   if (!api) throw new StartError('the management API did not start');
-  await writeFile(join(STATE_DIR, 'local-token'), `${api.adminToken}\n`, { mode: 0o600 });
+  await writePrivateFile(join(STATE_DIR, 'local-token'), `${api.adminToken}\n`);
   if (options.demo) {
     demo = await step(
       startDemo({
@@ -168,10 +186,9 @@ try {
 
   // From the launch of `npm start`, not from here: npm, Node and the imports took their part already.
   const seconds = (launchedAgoMs() / 1000).toFixed(1);
-  const users = api.auth.users;
   process.stdout.write(`
   Clover console and API: ${api.url}   (API ${api.url}/api, OpenAPI ${api.url}/api/openapi.json)
-  Sign in as admin with password ${users.admin}   (operator ${users.operator}, viewer ${users.viewer}; kept in ${STATE_DIR}/local-users.json)
+  ${signIn(api.auth.newPasswords)}
   Token: an admin token for the API is in ${STATE_DIR}/local-token (and in ${api.apiFile}, where the clover CLI finds it).
   Agents: set -a; . ${local.envFile}; set +a; npx clover-agent --config your-agent.yaml
   Emulator: ${local.emulator.kind} at ${local.emulator.endpoint}. Alert mail is written to ${STATE_DIR}/mail/ (one .eml per message).

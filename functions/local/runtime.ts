@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { VerifyEmailIdentityCommand } from '@aws-sdk/client-ses';
 import {
@@ -16,6 +16,7 @@ import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Monitor } from '../../core/monitor';
 import { Notifier } from '../../core/notify';
+import { privateDir, tightenTree, writePrivateFile } from '../../core/private-files';
 import { SchedulerClock } from '../../core/scheduler-clock';
 import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra/local/emulator';
 import { physicalName } from '../../infra/resources';
@@ -112,6 +113,10 @@ async function startOnEmulator(
   // Loopback channels (http://127.0.0.1:...) are allowed locally, where test receivers listen.
   const plane = controlPlane({ clients, prefix, log, endpointPolicy: { allowLoopback: true } });
   const envFile = options.envFile ?? '.clover/local.env';
+  const stateDir = options.stateDir ?? dirname(envFile);
+  // Owner-only, and so is everything an older install left there with 0644 (mail, logs, env file).
+  await privateDir(stateDir);
+  await tightenTree(stateDir);
   await mkdir(dirname(envFile), { recursive: true });
   const apiPort = options.apiPort ?? Number(env.PORT ?? 8080);
   await options.beforeApi;
@@ -122,7 +127,7 @@ async function startOnEmulator(
           plane,
           log: log.child({ source: 'api' }),
           port: apiPort,
-          stateDir: options.stateDir ?? dirname(envFile),
+          stateDir,
           trustedProxies: parseTrustedProxies(env.CLOVER_API_TRUSTED_PROXIES),
           ...(options.cognito ? { cognito: options.cognito } : {}),
         });
@@ -183,7 +188,8 @@ async function startLoops(
     (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: physicalName(prefix, 'alerts') })))
       .QueueUrl ?? '';
 
-  await writeFile(
+  // Credentials and the admin token: owner-only (writePrivateFile), whole or not at all.
+  await writePrivateFile(
     envFile,
     [
       '# Written by `npm start`: the environment an agent or CLI needs to join the local stack.',
@@ -192,16 +198,11 @@ async function startLoops(
       `AWS_ACCESS_KEY_ID=${emulator.credentials.accessKeyId}`,
       `AWS_SECRET_ACCESS_KEY=${emulator.credentials.secretAccessKey}`,
       `CLOVER_PREFIX=${prefix}`,
+      // Agents that source this file sync their declared jobs through the API with the admin token.
+      ...(api ? [`CLOVER_API_URL=${api.url}`, `CLOVER_API_TOKEN=${api.adminToken}`] : []),
       '',
     ].join('\n'),
   );
-
-  if (api) {
-    // Agents that source this file sync their declared jobs through the API with the admin token.
-    await writeFile(envFile, `CLOVER_API_URL=${api.url}\nCLOVER_API_TOKEN=${api.adminToken}\n`, {
-      flag: 'a',
-    });
-  }
 
   const tickMs = options.tickMs ?? 1000;
   // What makes new work: fires, retries, the monitor's recoveries and alerts. `quiesce()` stops these

@@ -315,10 +315,10 @@ test('tokens: missing, malformed, expired or wrongly signed → 401; /api/me nam
 
 test('local sign-in issues a token for the generated passwords and refuses wrong ones', async () => {
   await api.ready();
-  const users = api.server.auth.users;
-  const login = await api.anonymous.call('localLogin', {
-    body: { username: 'viewer', password: users.viewer },
-  });
+  // From the creation result: the users file keeps only hashes.
+  const password = api.server.auth.newPasswords.viewer;
+  assert.ok(password, 'a new state directory gets new passwords');
+  const login = await api.anonymous.call('localLogin', { body: { username: 'viewer', password } });
   assert.equal(login.role, 'viewer');
   const me = await api.anonymous.withToken(login.token).call('me', {});
   assert.equal(me.role, 'viewer');

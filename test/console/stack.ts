@@ -63,6 +63,9 @@ export async function startConsoleStack(options: { readonly agents?: number } = 
   try {
     if (!runtime.api) throw new Error('the local runtime serves no API');
     const { auth, url } = runtime.api;
+    // Shown once, when created (the state directory is new): the users file keeps only hashes.
+    const { admin, operator, viewer } = auth.newPasswords;
+    if (!admin || !operator || !viewer) throw new Error('a new state directory gets new passwords');
 
     const aws = { prefix, emulator: runtime.emulator } as unknown as EmulatorHandle;
     const agents: AgentProcess[] = [];
@@ -97,7 +100,7 @@ export async function startConsoleStack(options: { readonly agents?: number } = 
     if (!first) throw new Error('the console stack needs at least one agent');
     return {
       url,
-      passwords: auth.users,
+      passwords: { admin, operator, viewer },
       agent: first,
       token,
       sentEmails: () => readSentEmails(runtime.emulator),

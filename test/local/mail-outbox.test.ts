@@ -3,7 +3,7 @@
  * copy of each accepted message lands in the outbox directory, its path printed.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -43,6 +43,8 @@ test('each mail is sent through SES and written as an .eml file whose path is pr
   const [file] = files;
   assert.match(file ?? '', /^2026-11-27T10-00-00-000Z-[A-Za-z0-9]{1,12}\.eml$/);
   const eml = await readFile(join(dir, file ?? ''), 'utf8');
+  assert.equal((await stat(dir)).mode & 0o777, 0o700, 'the outbox is owner-only');
+  assert.equal((await stat(join(dir, file ?? ''))).mode & 0o777, 0o600, 'and so is each message');
   assert.match(eml, new RegExp(`^From: ${from}\r\n`));
   assert.match(eml, /\r\nTo: ops@example\.com, lead@example\.com\r\n/);
   assert.match(
