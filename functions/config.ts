@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { CurveKeyPair } from '../core/adapters/zmq-protocol';
-import { jsonLogger, type LogLevel } from '../core/log';
 import { parseOrThrow } from '../core/model';
 
 const CurveKeySchema = z
@@ -93,24 +92,15 @@ export async function dispatcherZmq(
   return { keys: { publicKey, secretKey }, ...deadline };
 }
 
-let currentRequestId: string | undefined;
-
-/** Each Lambda handler calls this first, so every line its invocation logs carries the request id. */
-export function setRequestId(requestId: string | undefined): void {
-  currentRequestId = requestId;
-}
-
 /**
- * The function's JSON logger: every line has `fn` and the current invocation's `requestId` (read
- * when the line, or a child logger, is made — the getter below), so a warm container's lines can be
- * told apart by invocation.
+ * What a function that creates or repairs schedules passes to controlPlane: the deployed dispatcher,
+ * the stage's scheduler role and fires-dlq, each when the stack set it (the emulator's placeholders
+ * otherwise).
  */
-export function functionLogger(config: FunctionConfig, name: string) {
-  const fields = {
-    fn: name,
-    get requestId() {
-      return currentRequestId;
-    },
+export function scheduleTargets(config: FunctionConfig) {
+  return {
+    ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+    ...(config.CLOVER_SCHEDULER_ROLE_ARN ? { schedulerRoleArn: config.CLOVER_SCHEDULER_ROLE_ARN } : {}),
+    ...(config.CLOVER_FIRES_DLQ_ARN ? { firesDeadLetterArn: config.CLOVER_FIRES_DLQ_ARN } : {}),
   };
-  return jsonLogger({ level: config.CLOVER_LOG_LEVEL as LogLevel, fields });
 }

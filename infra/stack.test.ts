@@ -408,8 +408,10 @@ describe('dispatcher', () => {
 
   test('GIVEN the dispatcher role WHEN synthesized THEN it names tables and indexes one by one and queues by the stage prefix', () => {
     const policy = onlyResource('AWS::IAM::Policy', { Roles: [ref(stack.dispatcher.role.roleName)] });
-    const statements = (policy.Properties.PolicyDocument as { Statement: Array<{ Resource: unknown }> })
-      .Statement;
+    // The X-Ray uploads' `*` aside (they have no resource; the 'every function' tests pin that statement).
+    const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement.filter(
+      (st) => !actionsOf(st).every((action) => action.startsWith('xray:')),
+    );
     const resources = statements.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
     const text = JSON.stringify(resources);
     assert.doesNotMatch(text, /index\/\*/);
@@ -674,7 +676,7 @@ describe('notifier', () => {
     assert.deepEqual(reached, ['alerts', 'contacts', 'jobs']);
     assert.deepEqual(written, { alerts: ['dynamodb:UpdateItem'] });
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(':')[0]));
-    assert.deepEqual([...services].sort(), ['dynamodb', 'logs', 'ses', 'sqs']);
+    assert.deepEqual([...services].sort(), ['dynamodb', 'logs', 'ses', 'sqs', 'xray']);
     const sqsResources = new Set(
       statements
         .filter((st) => actionsOf(st).some((a) => a.startsWith('sqs:')))
@@ -737,10 +739,35 @@ describe('every function', () => {
     }
   });
 
-  test('GIVEN every function role in every configuration WHEN synthesized THEN no statement names every resource', () => {
+  test('GIVEN every function in every configuration WHEN synthesized THEN X-Ray active tracing is on and Powertools samples debug logs', () => {
+    for (const c of Object.values(CONFIGS)) {
+      for (const f of cloverFunctions(c)) {
+        const resource = c.template.findResources('AWS::Lambda::Function', {
+          Properties: { FunctionName: f.functionName },
+        }) as Record<string, Resource>;
+        const [props] = Object.values(resource).map((r) => r.Properties);
+        assert.ok(props, f.functionName);
+        assert.deepEqual(props.TracingConfig, { Mode: 'Active' }, f.functionName);
+        const env = (props.Environment as { Variables: Record<string, string> }).Variables;
+        assert.equal(env.POWERTOOLS_LOGGER_SAMPLE_RATE, '0.01', f.functionName);
+        const xray = roleStatements(f.role, c).filter((st) =>
+          actionsOf(st).some((a) => a.startsWith('xray:')),
+        );
+        assert.deepEqual(
+          xray.map((st) => actionsOf(st).sort()),
+          [['xray:PutTelemetryRecords', 'xray:PutTraceSegments']],
+          `${f.functionName}: uploads its trace segments, nothing else of X-Ray`,
+        );
+      }
+    }
+  });
+
+  test('GIVEN every function role in every configuration WHEN synthesized THEN no statement names every resource, except the X-Ray uploads that have no resource', () => {
+    const xrayUploads = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
     for (const c of Object.values(CONFIGS)) {
       for (const f of cloverFunctions(c)) {
         for (const statement of roleStatements(f.role, c)) {
+          if (actionsOf(statement).every((action) => xrayUploads.has(action))) continue;
           assert.ok(!resourcesIn(statement).includes('*'), `${f.functionName} ${statement.Sid}`);
           assert.ok(
             !resourcesIn(statement)
@@ -1120,7 +1147,7 @@ describe('API and console', () => {
     const pass = statements.find((st) => st.Sid === 'PassSchedulerRole')!;
     assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(':')[0]));
-    assert.deepEqual([...services].sort(), ['dynamodb', 'iam', 'logs', 'scheduler', 'sqs']);
+    assert.deepEqual([...services].sort(), ['dynamodb', 'iam', 'logs', 'scheduler', 'sqs', 'xray']);
   });
 
   test('GIVEN the console WHEN synthesized THEN a private bucket is read by CloudFront through OAC, HTTPS only, with no blanket error fallback', () => {

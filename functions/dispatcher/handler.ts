@@ -1,11 +1,11 @@
-import { awsClients } from '../../core/adapters/aws-clients';
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import { readCurveKeySecret } from '../../core/adapters/curve-key-secret';
 import type { Dispatcher, FireOutcome } from '../../core/dispatch';
 import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { dispatcherZmq, functionLogger, readConfig, setRequestId } from '../config';
-import { type EmfMetrics, emfMetrics, noMetrics } from '../metrics';
+import { dispatcherZmq } from '../config';
+import { type EmfMetrics, noMetrics } from '../metrics';
+import { lambdaEntry } from '../telemetry';
 
 export interface DispatcherHandlerDeps {
   readonly dispatcher: Dispatcher;
@@ -61,57 +61,40 @@ function runIdsOf(outcome: FireOutcome): string[] {
   }
 }
 
-let defaultHandler: Promise<ReturnType<typeof makeDispatcherHandler>> | undefined;
 let defaultPlane: ControlPlane | undefined;
 
 /**
- * Built once per warm container from the environment: clients, stores, worker cache and ZeroMQ
- * connections are reused by every warm invocation. The CURVE key pair (when the stage has one) is
- * read from Secrets Manager here, at cold start, and kept in memory only; a failed read fails the
- * invocation (Lambda retries it) and is tried again by the next one.
+ * Built once per warm container (functions/telemetry.ts): clients, stores, worker cache and ZeroMQ
+ * connections are reused by every warm invocation. The CURVE key pair (when the stage has one) is read
+ * from Secrets Manager here, at cold start, and kept in memory only; a failed read fails the invocation
+ * (Lambda retries it) and is tried again by the next one.
  */
-export const handler = async (
-  event: unknown,
-  context?: { awsRequestId?: string },
-): Promise<DispatcherResult> => {
-  setRequestId(context?.awsRequestId);
-  defaultHandler ??= buildDefault().catch((error: unknown) => {
-    defaultHandler = undefined;
-    throw error;
-  });
-  return (await defaultHandler)(event);
-};
-
-async function buildDefault(): Promise<ReturnType<typeof makeDispatcherHandler>> {
-  const config = readConfig();
-  const log = functionLogger(config, 'dispatcher');
-  const clients = awsClients();
-  const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(clients.secretsManager, arn));
-  defaultPlane = controlPlane({
-    clients,
-    prefix: config.CLOVER_PREFIX,
-    log,
-    ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
-    ...(zmq ? { zmq } : {}),
-  });
-  if (zmq) {
-    // The addon loads here, at cold start: a bundle without it fails its first invocation loudly
-    // instead of quietly sending every ZMQ job over SQS.
-    await defaultPlane.zmqDelivery?.ready();
-    // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
-    process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
-  }
-  return makeDispatcherHandler({
-    dispatcher: defaultPlane.dispatcher,
-    log,
-    metrics: emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'dispatcher' }),
-  });
-}
+export const handler = lambdaEntry<unknown, DispatcherResult>(
+  'dispatcher',
+  async ({ config, log, metrics, clients }) => {
+    const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(clients.secretsManager, arn));
+    defaultPlane = controlPlane({
+      clients,
+      prefix: config.CLOVER_PREFIX,
+      log,
+      ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+      ...(zmq ? { zmq } : {}),
+    });
+    if (zmq) {
+      // The addon loads here, at cold start: a bundle without it fails its first invocation loudly
+      // instead of quietly sending every ZMQ job over SQS.
+      await defaultPlane.zmqDelivery?.ready();
+      // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
+      process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
+    }
+    return makeDispatcherHandler({ dispatcher: defaultPlane.dispatcher, log, metrics });
+  },
+);
 
 /** Closes the warm container's sockets (the next invocation builds everything again). */
 export async function closeDispatcher(): Promise<void> {
   const plane = defaultPlane;
   defaultPlane = undefined;
-  defaultHandler = undefined;
+  handler.reset();
   await plane?.close();
 }

@@ -51,7 +51,6 @@ test('publishes each sweep as EMF metrics: the no-live-worker gauge and failover
     stage: 'clover-test',
     fn: 'monitor',
     write: (line) => lines.push(line),
-    now: () => 1_000,
   });
   const monitor = {
     async sweep(): Promise<SweepReport> {

@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { awsClients } from '../../core/adapters/aws-clients';
 import { controlPlane } from '../../core/adapters/control-plane';
 import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Monitor, type SweepReport } from '../../core/monitor';
-import { functionLogger, readConfig, setRequestId } from '../config';
-import { type EmfMetrics, emfMetrics, type MetricKey, noMetrics } from '../metrics';
+import { scheduleTargets } from '../config';
+import { type EmfMetrics, type MetricKey, noMetrics } from '../metrics';
+import { lambdaEntry } from '../telemetry';
 
 export interface MonitorHandlerDeps {
   readonly monitor: Pick<Monitor, 'sweep'>;
@@ -127,42 +127,33 @@ const MonitorEnvSchema = z.object({
   CLOVER_UNCLAIMED_RESEND_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
 
-let defaultHandler: ReturnType<typeof makeMonitorHandler> | undefined;
-
-/** Built once per warm container from the environment. */
-export const handler = (event?: unknown, context?: MonitorContext): Promise<MonitorResult> => {
-  setRequestId(context?.awsRequestId);
-  if (!defaultHandler) {
-    const config = readConfig();
-    const env = Object.freeze(parseOrThrow(MonitorEnvSchema, process.env, 'env'));
-    const log = functionLogger(config, 'monitor');
-    const plane = controlPlane({
-      clients: awsClients(),
-      prefix: config.CLOVER_PREFIX,
-      log,
-      // Schedule repair re-creates schedules: they must target the deployed dispatcher, through the
-      // stage's scheduler role, dead-lettering to fires-dlq — not the emulator placeholders.
-      ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
-      ...(config.CLOVER_SCHEDULER_ROLE_ARN ? { schedulerRoleArn: config.CLOVER_SCHEDULER_ROLE_ARN } : {}),
-      ...(config.CLOVER_FIRES_DLQ_ARN ? { firesDeadLetterArn: config.CLOVER_FIRES_DLQ_ARN } : {}),
-    });
-    const monitor = new Monitor({
-      ...plane,
-      workers: plane.workers,
-      alertStore: plane.alertStore,
-      deadLetters: plane.fireDeadLetters,
-      options: {
-        misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000,
-        unclaimedResendMs: env.CLOVER_UNCLAIMED_RESEND_SECONDS * 1000,
-      },
-    });
-    defaultHandler = makeMonitorHandler({
-      monitor,
-      log,
-      loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
-      runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
-      metrics: emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'monitor' }),
-    });
-  }
-  return defaultHandler(event, context);
-};
+/** Built once per warm container (functions/telemetry.ts). */
+export const handler = lambdaEntry<unknown, MonitorResult>('monitor', ({ config, log, metrics, clients }) => {
+  const env = Object.freeze(parseOrThrow(MonitorEnvSchema, process.env, 'env'));
+  const plane = controlPlane({
+    clients,
+    prefix: config.CLOVER_PREFIX,
+    log,
+    // Schedule repair re-creates schedules: they must target the deployed dispatcher, through the
+    // stage's scheduler role, dead-lettering to fires-dlq — not the emulator placeholders.
+    ...scheduleTargets(config),
+  });
+  const monitor = new Monitor({
+    ...plane,
+    workers: plane.workers,
+    alertStore: plane.alertStore,
+    deadLetters: plane.fireDeadLetters,
+    options: {
+      misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000,
+      unclaimedResendMs: env.CLOVER_UNCLAIMED_RESEND_SECONDS * 1000,
+    },
+  });
+  const invoke = makeMonitorHandler({
+    monitor,
+    log,
+    loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
+    runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
+    metrics,
+  });
+  return (event, context) => invoke(event, context);
+});

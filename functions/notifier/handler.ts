@@ -1,13 +1,13 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { z } from 'zod';
-import { awsClients } from '../../core/adapters/aws-clients';
 import { controlPlane } from '../../core/adapters/control-plane';
 import { SesMailer } from '../../core/adapters/ses-mailer';
 import { parseAlertMessage } from '../../core/adapters/sqs-alert-queue';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Notifier } from '../../core/notify';
-import { functionLogger, readConfig, setRequestId } from '../config';
-import { type EmfMetrics, emfMetrics, noMetrics } from '../metrics';
+import { type EmfMetrics, noMetrics } from '../metrics';
+import { lambdaEntry } from '../telemetry';
 
 /** The part of an SQS event record the notifier reads. */
 export interface SqsEventRecord {
@@ -34,37 +34,57 @@ export interface NotifierHandlerDeps {
 
 /**
  * The notifier Lambda, consuming the alerts queue (event source mapping with
- * `ReportBatchItemFailures`). Each message names an alert record; the Notifier mails it, folds it
- * into a digest or suppresses it, and records the outcome. A send that failed — or any error — is
- * reported as a batch item failure, so SQS delivers it again after the visibility timeout and, after
- * `maxReceiveCount` receives, moves it to `alerts-dlq`. A malformed body is reported too: it can
- * never succeed, and the dead-letter queue is where a person looks.
+ * `ReportBatchItemFailures`), through Powertools' Batch utility. Each message names an alert record;
+ * the Notifier mails it, folds it into a digest or suppresses it, and records the outcome. A send that
+ * failed — or any error — is reported as a batch item failure, so SQS delivers it again after the
+ * visibility timeout and, after `maxReceiveCount` receives, moves it to `alerts-dlq`. A malformed body
+ * is reported too: it can never succeed, and the dead-letter queue is where a person looks.
+ *
+ * Records are processed one after another (a job's silence window and digest are read and written
+ * per alert), and a batch whose every record failed is answered like any other rather than thrown,
+ * so each message keeps its own receive count.
  */
 export function makeNotifierHandler(deps: NotifierHandlerDeps) {
   const metrics = deps.metrics ?? noMetrics;
   return async (event: SqsEvent): Promise<SqsBatchResponse> => {
     const { log } = deps;
-    const batchItemFailures: { itemIdentifier: string }[] = [];
     let sent = 0;
     let failed = 0;
-    for (const record of event.Records) {
-      try {
-        const message = parseAlertMessage(record.body);
-        const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1;
-        const result = await deps.notifier.process(message, { redelivered });
-        if (result.outcome === 'sent') sent += 1;
-        if (result.outcome === 'failed' || result.outcome === 'gave_up') failed += 1;
-        if (result.retry) batchItemFailures.push({ itemIdentifier: record.messageId });
-      } catch (error) {
-        log.log('error', 'alert message failed', { messageId: record.messageId, error });
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-      }
-    }
+    const processor = new BatchProcessor(EventType.SQS);
+    const response = await processPartialResponse(
+      { Records: [...event.Records] },
+      async (record: SqsEventRecord) => {
+        try {
+          const message = parseAlertMessage(record.body);
+          const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1;
+          const result = await deps.notifier.process(message, { redelivered });
+          if (result.outcome === 'sent') sent += 1;
+          if (result.outcome === 'failed' || result.outcome === 'gave_up') failed += 1;
+          if (result.retry) throw new RetryLaterError(record.messageId);
+        } catch (error) {
+          if (!(error instanceof RetryLaterError)) {
+            log.log('error', 'alert message failed', { messageId: record.messageId, error });
+          }
+          throw error;
+        }
+      },
+      processor,
+      { processInParallel: false, throwOnFullBatchFailure: false },
+    );
     metrics.put('alertsSent', sent);
     metrics.put('alertSendFailures', failed);
     metrics.flush();
-    return { batchItemFailures };
+    return {
+      batchItemFailures: response.batchItemFailures.map(({ itemIdentifier }) => ({ itemIdentifier })),
+    };
   };
+}
+
+/** A record the Notifier asked to see again (a failed send it will retry): a batch item failure, not an error to log. */
+class RetryLaterError extends Error {
+  constructor(messageId: string) {
+    super(`alert message ${messageId}: send failed; SQS delivers it again`);
+  }
 }
 
 /** The notifier's tuning, read the same way by the Lambda and by the local runtime (`npm start`). */
@@ -83,16 +103,11 @@ const NotifierEnvSchema = NotifierTuningEnvSchema.extend({
   CLOVER_SES_CONFIGURATION_SET: z.string().optional(),
 });
 
-let defaultHandler: ReturnType<typeof makeNotifierHandler> | undefined;
-
-/** Built once per warm container from the environment. */
-export const handler = (event: SqsEvent, context?: { awsRequestId?: string }): Promise<SqsBatchResponse> => {
-  setRequestId(context?.awsRequestId);
-  if (!defaultHandler) {
-    const config = readConfig();
+/** Built once per warm container (functions/telemetry.ts). */
+export const handler = lambdaEntry<SqsEvent, SqsBatchResponse>(
+  'notifier',
+  ({ config, log, metrics, clients }) => {
     const env = Object.freeze(parseOrThrow(NotifierEnvSchema, process.env, 'env'));
-    const log = functionLogger(config, 'notifier');
-    const clients = awsClients();
     const plane = controlPlane({
       clients,
       prefix: config.CLOVER_PREFIX,
@@ -118,11 +133,7 @@ export const handler = (event: SqsEvent, context?: { awsRequestId?: string }): P
         maxAttempts: env.CLOVER_ALERT_MAX_ATTEMPTS,
       },
     });
-    defaultHandler = makeNotifierHandler({
-      notifier,
-      log,
-      metrics: emfMetrics({ stage: config.CLOVER_PREFIX, fn: 'notifier' }),
-    });
-  }
-  return defaultHandler(event);
-};
+    const invoke = makeNotifierHandler({ notifier, log, metrics });
+    return (event) => invoke(event);
+  },
+);

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { ArnFormat, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -16,6 +16,12 @@ export interface CloverFunctionLogProps {
   readonly logRetention?: RetentionDays;
   /** What happens to the log group when it leaves the stack. @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * The share of invocations that log at debug whatever `logLevel` says (Powertools' Logger sampling,
+   * `POWERTOOLS_LOGGER_SAMPLE_RATE`), so a stage keeps a little detail without paying for it all.
+   * @default 0.01
+   */
+  readonly logSampleRate?: number;
 }
 
 export interface CloverNodeFunctionProps extends CloverFunctionLogProps {
@@ -149,12 +155,16 @@ export class CloverNodeFunction extends Construct {
       ...(props.reservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
-      // The handlers already write one JSON object per line (core/log.ts).
+      // The handlers already write one JSON object per line (Powertools' Logger, functions/telemetry.ts).
       loggingFormat: LoggingFormat.JSON,
+      // X-Ray active tracing: Lambda samples invocations and starts their traces; Powertools' Tracer adds
+      // the handler's subsegment and one per AWS SDK call. The dispatcher's trace id is the fire's.
+      tracing: Tracing.ACTIVE,
       description: props.description,
       environment: {
         CLOVER_PREFIX: props.prefix,
         CLOVER_LOG_LEVEL: props.logLevel ?? 'info',
+        POWERTOOLS_LOGGER_SAMPLE_RATE: String(props.logSampleRate ?? 0.01),
         ...props.environment,
         // Stack traces point into the TypeScript sources through the bundle's source map.
         NODE_OPTIONS: '--enable-source-maps',
@@ -193,6 +203,12 @@ export class CloverNodeFunction extends Construct {
           "A Lambda in a VPC must create, describe and delete its network interfaces; those EC2 actions cannot be scoped to resources, and AWS's own minimal managed policy for exactly them is clearer than a hand-copied wildcard statement.",
       });
     }
+    // Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords on `*` to the role.
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray trace uploads (xray:PutTraceSegments, xray:PutTelemetryRecords) support no resource-level permissions: AWS documents `*` as their only resource. The statement holds those two actions alone.',
+    });
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -205,6 +221,7 @@ export class CloverNodeFunction extends Construct {
 export function logPropsOf(props: CloverFunctionLogProps): CloverFunctionLogProps {
   return {
     logLevel: props.logLevel,
+    logSampleRate: props.logSampleRate,
     logRetention: props.logRetention,
     logRemovalPolicy: props.logRemovalPolicy,
   };
