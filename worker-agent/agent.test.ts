@@ -14,7 +14,7 @@ import { type DispatchEnvelope, envelopeFor } from '../core/envelope';
 import { UnavailableError } from '../core/errors';
 import { RunExecution } from '../core/execution';
 import { JobService } from '../core/jobs';
-import { silentLogger } from '../core/log';
+import { jsonLogger, silentLogger } from '../core/log';
 import { healthAfter, type Run } from '../core/model';
 import type { RunFinished, RunLedger, RunTransition } from '../core/ports';
 import { systemClock } from '../core/ports';
@@ -24,6 +24,7 @@ import {
   MemoryScheduleGateway,
   MemoryWorkerRegistry,
 } from '../core/testing/memory-stores';
+import { waitFor } from '../test/harness/wait';
 import { Agent, type AgentDeps } from './agent';
 import { parseAgentArgs } from './cli';
 import { parseAgentConfig } from './config';
@@ -136,6 +137,16 @@ async function setup(yaml = '', registry?: HandlerRegistry) {
     log: silentLogger,
   });
   const queue = new MemoryQueue();
+  // What the agent logs: the events the tests below wait on (an outcome journaled, not written...).
+  const lines: string[] = [];
+  const logger = jsonLogger({ level: 'debug', write: (line) => lines.push(line) });
+  const logged = (message: string) =>
+    waitFor(
+      () => lines.find((line) => line.includes(message)),
+      (line) => line !== undefined,
+      `the agent to log "${message}"`,
+      { intervalMs: 10 },
+    );
   const jobService = new JobService({
     jobs,
     schedules: new MemoryScheduleGateway(),
@@ -157,6 +168,7 @@ async function setup(yaml = '', registry?: HandlerRegistry) {
     receiveWaitSeconds: 1,
     flushIntervalMs: 50,
     cancelPollMs: 100,
+    logger,
     ...(registry ? { registry } : {}),
   });
   started.push(agent);
@@ -187,15 +199,14 @@ async function setup(yaml = '', registry?: HandlerRegistry) {
     queue.push(envelopeFor(run, now + 60_000, now));
     return run;
   };
-  const until = async (runId: string, done: (run: Run) => boolean) => {
-    for (let i = 0; i < 200; i += 1) {
-      const run = runs.runs.get(runId);
-      if (run && done(run)) return run;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.fail(`run ${runId}: ${JSON.stringify(runs.runs.get(runId))}`);
-  };
-  return { agent, runs, workers, queue, deliver, until, dir, jobs: deps.jobs };
+  const until = async (runId: string, done: (run: Run) => boolean) =>
+    (await waitFor(
+      () => runs.runs.get(runId),
+      (run) => run !== undefined && done(run),
+      `run ${runId}`,
+      { intervalMs: 10 },
+    )) as Run;
+  return { agent, runs, workers, queue, deliver, until, logged, dir, jobs: deps.jobs };
 }
 
 describe('Agent', () => {
@@ -295,7 +306,7 @@ describe('Agent', () => {
   });
 
   test('a run superseded elsewhere is aborted and nothing is written', async () => {
-    const { agent, deliver, until, runs } = await setup();
+    const { agent, deliver, until, logged, runs } = await setup();
     let aborted = false;
     agent.handle(
       'wait',
@@ -316,14 +327,15 @@ describe('Agent', () => {
       to: 'TIMED_OUT',
       at: Date.now(),
     });
-    for (let i = 0; i < 100 && !aborted; i += 1) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(aborted);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(runs.runs.get(run.runId)?.status, 'TIMED_OUT');
+    const superseded = runs.runs.get(run.runId);
+    // The agent's decision about this run's outcome, logged once the handler has settled.
+    await logged('the run is no longer this attempt’s; outcome not written');
+    assert.ok(aborted, 'the handler was aborted');
+    assert.deepEqual(runs.runs.get(run.runId), superseded, 'the record is as the other writer left it');
   });
 
   test('outcomes and logs are journaled while AWS does not answer and replayed in order after', async () => {
-    const { agent, deliver, until, runs } = await setup();
+    const { agent, deliver, until, logged, runs } = await setup();
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => {
       release = r;
@@ -338,8 +350,8 @@ describe('Agent', () => {
     await until(run.runId, (r) => r.status === 'RUNNING');
     runs.down = true;
     release();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(runs.runs.get(run.runId)?.status, 'RUNNING');
+    await logged('journaled outcome');
+    assert.equal(runs.runs.get(run.runId)?.status, 'RUNNING', 'nothing written while AWS is down');
     runs.down = false;
     const done = await until(run.runId, (r) => r.status === 'SUCCEEDED');
     assert.equal(done.result, 'ok');
@@ -347,7 +359,7 @@ describe('Agent', () => {
   });
 
   test('a journal that cannot take an entry (a full disk) keeps it in memory; it is written once AWS answers', async () => {
-    const { agent, deliver, until, runs, dir } = await setup();
+    const { agent, deliver, until, logged, runs, dir } = await setup();
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => {
       release = r;
@@ -365,8 +377,9 @@ describe('Agent', () => {
     await rm(dir, { recursive: true });
     await writeFile(dir, 'not a directory');
     release();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(runs.runs.get(run.runId)?.status, 'RUNNING');
+    // Behind the run's log batch, which the journal refused first.
+    await logged('outcome kept in memory');
+    assert.equal(runs.runs.get(run.runId)?.status, 'RUNNING', 'nothing written while AWS is down');
     runs.down = false;
     const done = await until(run.runId, (r) => r.status === 'SUCCEEDED');
     assert.equal(done.result, 'ok');

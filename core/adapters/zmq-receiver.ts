@@ -199,6 +199,7 @@ export class ZmqReceiver {
   private loops: Promise<void>[] = [];
   private state: State = 'new';
   private inFlightCount = 0;
+  private refusedCount = 0;
 
   constructor(private readonly options: ZmqReceiverOptions) {
     if (!options.address.trim()) throw ValidationError.field('address', 'is required');
@@ -267,6 +268,11 @@ export class ZmqReceiver {
     return this.inFlightCount;
   }
 
+  /** Handshakes refused since the start, logged or not (the log keeps one line per interval). */
+  get refusedHandshakes(): number {
+    return this.refusedCount;
+  }
+
   /**
    * The address to advertise in the lease: the bound endpoint with a wildcard host (`0.0.0.0`, `*`,
    * `[::]`) replaced by `host`, since dispatchers cannot connect to a wildcard.
@@ -329,6 +335,7 @@ export class ZmqReceiver {
 
   /** Logs a refused handshake at most once per peer, key and reason per {@link REFUSAL_LOG_INTERVAL_MS}. */
   private noteRefusal(clientKey: string, reason: string, peer: string, endpoint?: string): void {
+    this.refusedCount += 1;
     const now = Date.now();
     const id = `${peer}|${clientKey}|${reason}`;
     const last = this.refusalsLogged.get(id);

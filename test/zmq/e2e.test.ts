@@ -19,7 +19,7 @@ import { isFinal, type Run, type Worker } from '../../core/model';
 import { sampleEnvelope } from '../../core/testing/contracts/fixtures';
 import { useEmulator } from '../harness';
 import { type AgentProcess, testHandlersConfig, useAgents } from '../harness/agent-process';
-import { Closer, rawDealer } from './helpers';
+import { Closer, eventually, rawDealer, unreadBytes } from './helpers';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -329,9 +329,12 @@ describe('direct ZeroMQ delivery with real agents', () => {
     assert.equal(warm.workerId, 'z3');
     await until(warm.runId, isFinal);
     const z3 = agent('z3');
+    const port = Number(new URL((await lease('z3')).endpoints.zmqAddress ?? '').port);
     z3.signal('SIGSTOP'); // the frame reaches z3's socket buffer; z3 never answers
+    const unread = unreadBytes(port);
     const firing = plane.dispatcher.fire({ jobId, trigger: 'MANUAL' });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // In the middle of the send: the frame is in the stopped z3's socket, its acknowledgement awaited.
+    await eventually(() => unreadBytes(port) > unread, 'the frame in z3’s socket buffer', 60_000);
     z3.signal('SIGKILL');
     assert.equal((await z3.exited).signal, 'SIGKILL');
     const outcome = await firing;

@@ -2,7 +2,7 @@
  * Helpers for the ZeroMQ transport tests: real sockets on loopback, a logger that records lines, and
  * a bookkeeper that closes everything a test opened (a socket left open keeps the process alive).
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import { ZmqReceiver, type ZmqReceiverOptions } from '../../core/adapters/zmq-receiver';
 import type { DispatchEnvelope } from '../../core/envelope';
@@ -28,13 +28,38 @@ export function recordingLogger(): Logger & { readonly lines: LogLine[] } {
   return Object.assign(make({}), { lines });
 }
 
-/** Resolves once `check` returns true; fails after `timeoutMs`. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+/** Resolves once `check` returns true; fails after `timeoutMs` (a failure bound for a loaded machine). */
+export async function eventually(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * Bytes received by the kernel but not yet read by the process, over the established loopback TCP
+ * connections whose local port is `port` (Linux /proc/net/tcp): what a stopped (SIGSTOP) agent
+ * has been sent and not read.
+ */
+export function unreadBytes(port: number): number {
+  let total = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue ... (addresses and queues in hex)
+      const [, local, , state, queues] = line.trim().split(/\s+/);
+      if (state !== '01' || !local || !queues) continue; // 01: ESTABLISHED
+      if (Number.parseInt(local.split(':')[1] ?? '', 16) !== port) continue;
+      total += Number.parseInt(queues.split(':')[1] ?? '0', 16);
+    }
+  }
+  return total;
 }
 
 export function liveWorker(endpoints: Worker['endpoints'], workerId?: string): Worker {
