@@ -251,9 +251,9 @@ describe('tables', () => {
     const protectedTables = Object.values(full.template.findResources('AWS::DynamoDB::Table'));
     assert.equal(protectedTables.length, tables.length);
     for (const table of protectedTables) assert.equal(table.Properties.DeletionProtectionEnabled, true);
-    for (const table of Object.values(template.findResources('AWS::DynamoDB::Table'))) {
-      assert.equal(table.Properties.DeletionProtectionEnabled, false);
-    }
+    const unprotected = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    assert.equal(unprotected.length, tables.length, 'every table checked, not none');
+    for (const table of unprotected) assert.equal(table.Properties.DeletionProtectionEnabled, false);
   });
 
   test('GIVEN a definition listed twice WHEN building the tables THEN it is refused by name', () => {

@@ -54,13 +54,15 @@ function syncLine(agent: AgentProcess) {
 test('declared jobs: added on start, updated and deleted on restart, jobs created elsewhere untouched, a taken id is a logged conflict', async () => {
   await aws.provisioned();
   const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix });
-  await plane.jobService.define({
+  // Jobs created elsewhere, before the agents: setup, so through the setup clients' retries.
+  const setup = controlPlane({ clients: aws.setupClients, prefix: aws.prefix });
+  await setup.jobService.define({
     jobId: 'by-api',
     handler: 'work',
     schedule: { expression: 'rate(5 minutes)' },
     target: { pool: 'sync' },
   });
-  await plane.jobService.define({ jobId: 'taken', handler: 'work', payload: { mine: true } });
+  await setup.jobService.define({ jobId: 'taken', handler: 'work', payload: { mine: true } });
   const takenBefore = await plane.jobs.get('taken');
 
   // 1. First start: A and B are added, owned by this config.

@@ -26,11 +26,26 @@ export interface EmulatorHandle {
   readonly emulator: Emulator;
   /** SDK clients bound to the emulator. Available inside tests and hooks (after `before`). */
   readonly clients: AwsClients;
+  /**
+   * Clients for a test's setup (what it arranges before the behaviour under test): the product's
+   * clients and retry — the SDK's standard strategy over the transient answers (5xx, throttling,
+   * timeouts, resets) that the adapters map to a retryable `unavailable` — with more attempts. A
+   * product caller meeting `unavailable` tries again later (the agent's next tick, the monitor's
+   * repair); a setup has no later, so it waits out a loaded emulator's passing errors here instead of
+   * failing the test. What a test asserts on keeps `clients` and the product's own attempts.
+   */
+  readonly setupClients: AwsClients;
   /** Provisions this file's stack on first call; later calls return the same promise. */
   provisioned(): Promise<ProvisionedStack>;
   /** The email the emulator's SES has accepted, oldest first (see docs/emulators.md). */
   sentEmails(): Promise<SentEmail[]>;
 }
+
+/**
+ * SDK attempts per setup call, against the product's 3: the standard strategy waits a random part of
+ * 0.2, 0.4, … 12.8 s between them, so a setup call rides out up to ~25 s of an emulator's 5xx.
+ */
+const SETUP_ATTEMPTS = 8;
 
 /** A resource prefix no other test file will draw: `t-` and 32 random bits in hex. */
 export function uniquePrefix(): string {
@@ -46,6 +61,7 @@ export function useEmulator(): EmulatorHandle {
   const prefix = uniquePrefix();
   let emulator: Emulator | undefined;
   let clients: AwsClients | undefined;
+  let setupClients: AwsClients | undefined;
   let stack: Promise<ProvisionedStack> | undefined;
 
   const started = <T>(value: T | undefined, what: string): T => {
@@ -56,11 +72,9 @@ export function useEmulator(): EmulatorHandle {
   before(async () => {
     // A failure bound for a loaded machine (moto_server's Python start has taken over 20 s there).
     emulator = await startEmulator({ startTimeoutMs: 120_000 });
-    clients = awsClients({
-      endpoint: emulator.endpoint,
-      region: emulator.region,
-      credentials: emulator.credentials,
-    });
+    const { endpoint, region, credentials } = emulator;
+    clients = awsClients({ endpoint, region, credentials });
+    setupClients = awsClients({ endpoint, region, credentials, maxAttempts: SETUP_ATTEMPTS });
   });
 
   after(async () => {
@@ -70,6 +84,7 @@ export function useEmulator(): EmulatorHandle {
       }
     } finally {
       clients?.destroy();
+      setupClients?.destroy();
       await emulator?.stop();
     }
   });
@@ -82,8 +97,11 @@ export function useEmulator(): EmulatorHandle {
     get clients() {
       return started(clients, 'clients');
     },
+    get setupClients() {
+      return started(setupClients, 'setupClients');
+    },
     provisioned() {
-      stack ??= provision(started(clients, 'clients'), prefix);
+      stack ??= provision(started(setupClients, 'setupClients'), prefix);
       return stack;
     },
     sentEmails() {
