@@ -40,6 +40,26 @@ export function formatAgo(ms: number | undefined, now = Date.now()): string {
   return `${formatDuration(now - ms)} ago`;
 }
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * Every hour (epoch ms) from the one holding `from` to the one holding `to`, oldest first, with the
+ * counts the API gave for it (empty when it listed none): the API lists only hours that had runs, and
+ * a sparse window must still span its whole axis (one busy hour is a bar among empty ones, not a dot).
+ */
+export function everyHour(stats: {
+  from: string;
+  to: string;
+  hours: readonly { hour: string; counts: Record<string, number> }[];
+}): { at: number; counts: Record<string, number> }[] {
+  const counts = new Map(stats.hours.map((h) => [Date.parse(h.hour), h.counts]));
+  const hours = [];
+  const last = Date.parse(stats.to);
+  for (let at = Math.floor(Date.parse(stats.from) / HOUR_MS) * HOUR_MS; at <= last; at += HOUR_MS)
+    hours.push({ at, counts: counts.get(at) ?? {} });
+  return hours;
+}
+
 /** "1 line", "2 lines", "0 lines": a count with its noun, pluralised. */
 export function countOf(count: number, noun: string, nouns = `${noun}s`): string {
   return `${count} ${count === 1 ? noun : nouns}`;

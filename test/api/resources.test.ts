@@ -280,6 +280,33 @@ test('contacts: CRUD with subscriptions; a job naming an unknown contact is reje
   assert.equal(await api.plane.jobs.get('needs-contacts'), null);
   await admin.call('createJob', { body: { jobId: 'needs-contacts', handler: 'h.x', contacts: ['ops'] } });
 
+  // Where a job's alerts go, and why: ops is named and subscribes to the group (all its kinds, once);
+  // dev subscribes to the group for failures only; nobody else.
+  await admin.call('createContact', {
+    body: {
+      contactId: 'dev',
+      name: 'Dev',
+      email: 'dev@example.com',
+      alertKinds: ['failure'],
+      groups: ['billing'],
+    },
+  });
+  await admin.call('createJob', {
+    body: { jobId: 'billing-run', handler: 'h.x', group: 'billing', contacts: ['ops'] },
+  });
+  const billing = await api.as('viewer').call('getJob', { params: { jobId: 'billing-run' } });
+  assert.deepEqual(
+    billing.alertsGoTo?.map((m) => [m.contactId, m.via, m.alertKinds.length]),
+    [
+      ['ops', ['contacts', 'group-subscription'], 8],
+      ['dev', ['group'], 1],
+    ],
+  );
+  assert.deepEqual(
+    (await admin.call('getJob', { params: { jobId: 'needs-contacts' } })).alertsGoTo?.map((m) => m.contactId),
+    ['ops'],
+  );
+
   await admin.call('deleteContact', { params: { contactId: 'ops' } });
   const gone = await apiError(api.as('viewer').call('getContact', { params: { contactId: 'ops' } }));
   assert.equal(gone.status, 404);

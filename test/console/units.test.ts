@@ -11,6 +11,7 @@ import { ApiClient, ApiError } from '../../console/src/api/client';
 import { isRunActive } from '../../console/src/api/run-status';
 import { safeReturnTo } from '../../console/src/auth/return-to';
 import { ConfigError, parseConfig } from '../../console/src/config';
+import { countOf, everyHour } from '../../console/src/format';
 import { PRESETS, type Preset, presetExpression } from '../../console/src/schedule-presets';
 import { isFinal, RunStatuses } from '../../core/model';
 import { parseSchedule } from '../../core/schedule';
@@ -161,4 +162,26 @@ test("the console follows a run exactly while core's state machine says it is no
       );
     }
   }
+});
+
+test('charts span their window: one hour of runs in the last hour is a bar among two hours, not a dot', () => {
+  const counts = { SUCCEEDED: 1, FAILED: 1 };
+  const lastHour = everyHour({
+    from: '2026-12-07T10:20:00.000Z',
+    to: '2026-12-07T11:20:00.000Z',
+    hours: [{ hour: '2026-12-07T11:00:00Z', counts }],
+  });
+  assert.deepEqual(lastHour, [
+    { at: Date.parse('2026-12-07T10:00:00Z'), counts: {} },
+    { at: Date.parse('2026-12-07T11:00:00Z'), counts },
+  ]);
+  const day = everyHour({ from: '2026-12-06T11:20:00.000Z', to: '2026-12-07T11:20:00.000Z', hours: [] });
+  assert.equal(day.length, 25);
+  assert.equal(day.at(-1)?.at, Date.parse('2026-12-07T11:00:00Z'));
+});
+
+test('counts read as English: 1 line, 2 lines, 0 runs', () => {
+  assert.equal(countOf(1, 'line'), '1 line');
+  assert.equal(countOf(2, 'line'), '2 lines');
+  assert.equal(countOf(0, 'run'), '0 runs');
 });

@@ -16,29 +16,19 @@ import type { AlertRecord, RunStatus, Stats, WorkerView } from '../api/types';
 import { AlertTable } from '../components/AlertTable';
 import { Badge, Empty, QueryView, RUN_STATUSES, STATUS_COLOR } from '../components/ui';
 import { useWindowHours, WindowPicker } from '../components/WindowPicker';
-import { countOf, formatDuration, formatHour, formatInstant, formatPercent, windowOf } from '../format';
+import {
+  countOf,
+  everyHour,
+  formatDuration,
+  formatHour,
+  formatInstant,
+  formatPercent,
+  windowOf,
+} from '../format';
 
 const OUTCOMES: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'LOST', 'NO_WORKER']);
-const HOUR_MS = 3_600_000;
 /** Past this many hours on the axis, bars carry no value labels (they would overlap). */
 const LABELLED_HOURS = 24;
-
-/**
- * Every hour of the window, oldest first, with its counts: the API lists only the hours that had
- * runs, and a sparse window must still span its whole axis (one busy hour is a bar among empty ones,
- * not a lone point).
- */
-function everyHour(stats: Stats): { at: number; counts: Record<string, number> }[] {
-  const counts = new Map(stats.hours.map((h) => [Date.parse(h.hour), h.counts]));
-  const hours = [];
-  for (
-    let at = Math.floor(Date.parse(stats.from) / HOUR_MS) * HOUR_MS;
-    at <= Date.parse(stats.to);
-    at += HOUR_MS
-  )
-    hours.push({ at, counts: counts.get(at) ?? {} });
-  return hours;
-}
 
 export default function Dashboard() {
   const [hours, setHours] = useWindowHours(24);
