@@ -20,13 +20,17 @@ import {
   IsoInstantSchema,
   isFinal,
   isoSeconds,
+  isPlaceholder,
+  isPrecise,
   type Job,
   jobLockKey,
   PayloadSchema,
+  PLANNED_REASON,
   parseOrThrow,
   type Run,
   type RunStatus,
   type SkipReason,
+  scheduleModeOf,
   Triggers,
   type UpstreamRef,
   type Worker,
@@ -46,6 +50,7 @@ import {
 } from './ports';
 import { nextRetryDelayMs } from './retry';
 import { eligibleWorkers, explainEligibility, orderCandidates } from './routing';
+import { parseSchedule, type Schedule } from './schedule';
 import type { WorkerDirectory } from './worker-directory';
 
 /** What the dispatcher accepts: EventBridge Scheduler's input, or a manual / catch-up trigger. */
@@ -73,6 +78,8 @@ export type FireOutcome =
   | { readonly kind: 'duplicate'; readonly runId: string; readonly existing?: Run }
   | { readonly kind: 'skipped'; readonly run: Run; readonly reason: SkipReason }
   | { readonly kind: 'queued'; readonly run: Run }
+  /** A precise job's fire planned ahead (Dispatcher.plan): its placeholder, held by `run.workerId`. */
+  | { readonly kind: 'planned'; readonly run: Run }
   | { readonly kind: 'no_worker'; readonly run: Run }
   | { readonly kind: 'rejected'; readonly run: Run; readonly error: CloverError };
 
@@ -128,6 +135,8 @@ export class Dispatcher {
   private readonly random: () => number;
   /** Jobs as last read, by id, oldest first (DispatcherDeps.jobCacheSize). */
   private readonly jobCache = new Map<string, Job>();
+  /** Precise jobs' compiled schedules by `jobId@version`, for the check at each planned fire. */
+  private readonly schedules = new Map<string, Schedule>();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.random = deps.random ?? Math.random;
@@ -391,29 +400,50 @@ export class Dispatcher {
     jobId: string,
     scheduledTime: string,
     workerId: string,
-    options: { readonly ahead?: boolean } = {},
+    options: {
+      readonly ahead?: boolean;
+      /**
+       * A precise job's planned fire, decided by the worker holding it (core/planner.ts): the fence of
+       * its placeholder run, which the written run replaces (`replacesPlan`). The job must then be
+       * precise REMOTE and still have this instant; if it no longer does, the fire is SKIPPED(unscheduled).
+       */
+      readonly plan?: number;
+    } = {},
   ): Promise<FireOutcome> {
     const request = parseOrThrow(LocalFireRequestSchema, { jobId, scheduledTime, workerId }, 'fire');
     const now = this.deps.clock.now();
     const primaryId = fireRunId(request.jobId, request.scheduledTime);
     const log = this.deps.log.child({ jobId: request.jobId, runId: primaryId, workerId: request.workerId });
+    const { plan } = options;
+    const firedHere = (job: Job) =>
+      plan === undefined
+        ? job.spec.mode === 'LOCAL'
+        : isPrecise(job.spec) && this.hasInstant(job, request.scheduledTime);
     const fast = await this.fromCache(request.jobId, async (job, expect) =>
-      job.spec.mode === 'LOCAL' && !job.spec.paused && job.spec.routing !== 'BROADCAST'
-        ? this.writeLocal(job, request, primaryId, now, log, options.ahead === true, expect)
+      firedHere(job) && !job.spec.paused && job.spec.routing !== 'BROADCAST'
+        ? this.writeLocal(job, request, primaryId, now, log, options.ahead === true, expect, plan)
         : null,
     );
     if (fast) return fast;
     const job = await this.readJob(request.jobId);
+    const trigger = plan === undefined ? 'LOCAL' : 'SCHEDULE';
     if (!job) {
       const error = new NotFoundError('job', request.jobId);
-      const run = this.newRun(null, primaryId, request.jobId, request.scheduledTime, 'LOCAL', now, 'SKIPPED');
-      return this.record({ ...run, reason: 'job_not_found', error: error.toJSON() }, log, (written) => ({
-        kind: 'rejected',
-        run: written,
-        error,
-      }));
+      const run = this.newRun(null, primaryId, request.jobId, request.scheduledTime, trigger, now, 'SKIPPED');
+      return this.record(
+        withPlan({ ...run, reason: 'job_not_found', error: error.toJSON() }, plan),
+        log,
+        (written) => ({ kind: 'rejected', run: written, error }),
+      );
     }
-    if (job.spec.mode !== 'LOCAL') {
+    if (plan !== undefined && !firedHere(job)) {
+      const base = this.newRun(job, primaryId, request.jobId, request.scheduledTime, trigger, now, 'PENDING');
+      const why = isPrecise(job.spec)
+        ? 'the job no longer has this instant'
+        : `the job is no longer precise (mode ${job.spec.mode}, precision ${job.spec.precision})`;
+      return this.skip(withPlan(base, plan), 'unscheduled', now, log, `planned fire not started: ${why}`);
+    }
+    if (plan === undefined && job.spec.mode !== 'LOCAL') {
       throw ValidationError.field(
         'mode',
         `job ${request.jobId} is ${job.spec.mode}; agents fire only LOCAL jobs`,
@@ -421,10 +451,24 @@ export class Dispatcher {
     }
     if (job.spec.paused) {
       const runId = job.spec.routing === 'BROADCAST' ? `${primaryId}#${request.workerId}` : primaryId;
-      const base = this.newRun(job, runId, request.jobId, request.scheduledTime, 'LOCAL', now, 'PENDING');
-      return this.skipPaused(base, log);
+      const base = this.newRun(job, runId, request.jobId, request.scheduledTime, trigger, now, 'PENDING');
+      return this.skipPaused(withPlan(base, plan), log);
     }
-    return this.writeLocal(job, request, primaryId, now, log, options.ahead === true);
+    return this.writeLocal(job, request, primaryId, now, log, options.ahead === true, undefined, plan);
+  }
+
+  /** Whether `scheduledTime` is a fire of the job's current schedule (schedules kept per job version). */
+  private hasInstant(job: Job, scheduledTime: string): boolean {
+    if (!job.spec.schedule) return false;
+    const key = `${job.spec.jobId}@${job.version}`;
+    let schedule = this.schedules.get(key);
+    if (!schedule) {
+      schedule = parseSchedule(job.spec.schedule, scheduleModeOf(job.spec));
+      this.schedules.set(key, schedule);
+      if (this.schedules.size > 1000) this.schedules.delete(this.schedules.keys().next().value as string);
+    }
+    const at = Date.parse(scheduledTime);
+    return schedule.next(new Date(at - 1), 1)[0]?.getTime() === at;
   }
 
   /** fireLocal's run, DISPATCHED to the agent that asked, through the job's lock and policy. */
@@ -436,10 +480,15 @@ export class Dispatcher {
     log: Logger,
     ahead: boolean,
     expect?: JobExpectation,
+    plan?: number,
   ): Promise<FireOutcome> {
     const broadcast = job.spec.routing === 'BROADCAST';
     const runId = broadcast ? `${primaryId}#${request.workerId}` : primaryId;
-    const base = this.newRun(job, runId, request.jobId, request.scheduledTime, 'LOCAL', now, 'PENDING');
+    const trigger = plan === undefined ? 'LOCAL' : 'SCHEDULE';
+    const base = withPlan(
+      this.newRun(job, runId, request.jobId, request.scheduledTime, trigger, now, 'PENDING'),
+      plan,
+    );
     const run: Run = {
       ...base,
       status: 'DISPATCHED',
@@ -448,7 +497,13 @@ export class Dispatcher {
       ...(broadcast ? { broadcastOf: primaryId } : {}),
       history: [
         ...base.history,
-        { at: now, status: 'DISPATCHED', attempt: 1, workerId: request.workerId, note: 'local fire' },
+        {
+          at: now,
+          status: 'DISPATCHED',
+          attempt: 1,
+          workerId: request.workerId,
+          note: plan === undefined ? 'local fire' : 'planned fire decided at its instant',
+        },
       ],
     };
     const lockKey = broadcast
@@ -457,6 +512,115 @@ export class Dispatcher {
     const written = await this.write(job, run, now, log, lockKey, ahead, expect);
     if (written.kind !== 'written') return written.outcome;
     return { kind: 'dispatched', runs: [written.run] };
+  }
+
+  /**
+   * Plans one fire of a precise job ahead of its instant (core/planner.ts): writes its placeholder run —
+   * PENDING, reason `planned`, held by the chosen worker — by the one-run-per-fire conditional write,
+   * and delivers a plan envelope (`startAt`) to that worker, who decides the fire at the instant
+   * (fireLocal with `plan`). A repeated plan of the same fire (duplicate or overlapping planner
+   * invocations) finds the placeholder and changes nothing while its worker is live; when that worker
+   * is gone it is moved to another (a new fence, so the old plan can no longer be decided) and sent
+   * again (so is one found with `again`). No live precise worker: the fire is recorded NO_WORKER now, with an alert (and a retry by
+   * the job's policy, which starts it late).
+   */
+  async plan(
+    job: Job,
+    scheduledTime: string,
+    options: {
+      /** Move and send a found placeholder even when its worker is live (a missed fire planned again). */
+      readonly again?: boolean;
+    } = {},
+  ): Promise<FireOutcome> {
+    const now = this.deps.clock.now();
+    const runId = fireRunId(job.spec.jobId, scheduledTime);
+    const log = this.deps.log.child({ jobId: job.spec.jobId, runId });
+    // A worker busy now may be free at the instant (its slots are counted when the plan is decided).
+    const live = (await this.deps.workers.live(job.spec.target.pool, now)).map((w) => ({ ...w, load: 0 }));
+    const candidates = this.candidates(job, live, now);
+    const base = this.newRun(job, runId, job.spec.jobId, scheduledTime, 'SCHEDULE', now, 'PENDING');
+    const first = candidates[0];
+    if (!first) return this.admitWithoutWorker(job, base, live, now, log);
+    const placeholder: Run = {
+      ...base,
+      reason: PLANNED_REASON,
+      workerId: first.workerId,
+      plannedAt: now,
+      history: [{ at: now, status: 'PENDING', attempt: 1, workerId: first.workerId, note: 'planned' }],
+    };
+    const written = await this.createPlain(placeholder, log);
+    let run = placeholder;
+    if (written.kind === 'settled') {
+      const existing = written.outcome.kind === 'duplicate' ? written.outcome.existing : undefined;
+      const holder = existing?.workerId;
+      const held = candidates.some((w) => w.workerId === holder);
+      if (!existing || !isPlaceholder(existing) || (held && !options.again)) return written.outcome;
+      const why = held ? 'missed: planned again' : `worker ${holder} gone`;
+      run = await this.movePlan(existing, first, now, `${why}; planned for ${first.workerId}`);
+    }
+    return this.sendPlan(job, run, candidates, log);
+  }
+
+  /** Sends a plan envelope to each candidate in turn until one accepts; moving on raises the fence. */
+  private async sendPlan(
+    job: Job,
+    planned: Run,
+    candidates: readonly Worker[],
+    log: Logger,
+  ): Promise<FireOutcome> {
+    const startAt = Date.parse(planned.scheduledTime);
+    const direct = job.spec.delivery === 'ZMQ' ? this.deps.directDelivery : undefined;
+    let run = planned;
+    for (const [index, worker] of candidates.entries()) {
+      const now = this.deps.clock.now();
+      if (index > 0) run = await this.movePlan(run, worker, now, `plan moved to ${worker.workerId}`);
+      const envelope = envelopeFor(run, startAt + job.spec.timeoutSeconds * 1000, now, startAt);
+      try {
+        await (direct ?? this.deps.delivery).deliver({ kind: 'worker', worker }, envelope);
+      } catch (error) {
+        if (!direct) {
+          log.log('warn', 'plan delivery failed; trying the next candidate', {
+            workerId: worker.workerId,
+            error,
+          });
+          continue;
+        }
+        // ZeroMQ refused or timed out: the same worker's SQS queue, as for a plain ZMQ fire.
+        log.log('warn', 'plan over ZeroMQ failed; sending over SQS', { workerId: worker.workerId, error });
+        try {
+          await this.deps.delivery.deliver({ kind: 'worker', worker }, envelope);
+        } catch (sqsError) {
+          log.log('warn', 'plan delivery failed; trying the next candidate', {
+            workerId: worker.workerId,
+            error: sqsError,
+          });
+          continue;
+        }
+      }
+      this.lastWorker.set(job.spec.jobId, worker.workerId);
+      this.deps.workers.noteDispatched(job.spec.target.pool, worker.workerId);
+      log.log('info', 'fire planned', {
+        workerId: worker.workerId,
+        fence: run.fence,
+        startAt: run.scheduledTime,
+      });
+      return { kind: 'planned', run };
+    }
+    // No candidate took it: the placeholder stays with its last worker; the next planner pass moves it.
+    return { kind: 'no_worker', run };
+  }
+
+  /** A placeholder moved to `worker` with a new fence: a plan of the old fence can no longer be decided. */
+  private movePlan(run: Run, worker: Worker, now: number, note: string): Promise<Run> {
+    return this.deps.runs.transition(run.runId, {
+      from: ['PENDING'],
+      fence: run.fence,
+      to: 'PENDING',
+      at: now,
+      newFence: run.fence + 1,
+      note,
+      set: { workerId: worker.workerId, plannedAt: now },
+    });
   }
 
   /**
@@ -986,6 +1150,14 @@ export class Dispatcher {
       history: [{ at: now, status: 'PENDING', attempt: 1, note: `fired by ${trigger.toLowerCase()}` }],
     };
   }
+}
+
+/**
+ * A run written for a precise job's planned fire: it replaces the placeholder under fence `plan`, with
+ * the next fence (an envelope of the placeholder can never claim it).
+ */
+function withPlan(run: Run, plan: number | undefined): Run {
+  return plan === undefined ? run : { ...run, fence: plan + 1, replacesPlan: plan };
 }
 
 /** A run deliver() handed to a worker: DISPATCHED, or already claimed (and maybe finished) by it. */

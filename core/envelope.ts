@@ -44,10 +44,20 @@ export const DispatchEnvelopeSchema = z.strictObject({
    * the handler gets the record's.
    */
   upstream: z.array(UpstreamRefSchema).optional(),
+  /**
+   * A precise job's planned fire (core/planner.ts): not a run to claim but one to hold — the worker
+   * decides it at this instant (epoch ms) with Dispatcher.fireLocal, naming `fence` as the plan.
+   */
+  startAt: EpochMsSchema.optional(),
 });
 export type DispatchEnvelope = z.output<typeof DispatchEnvelopeSchema>;
 
-export function envelopeFor(run: Run, deadlineAt: number, sentAt: number): DispatchEnvelope {
+export function envelopeFor(
+  run: Run,
+  deadlineAt: number,
+  sentAt: number,
+  startAt?: number,
+): DispatchEnvelope {
   return {
     v: ENVELOPE_VERSION,
     type: 'dispatch',
@@ -61,6 +71,7 @@ export function envelopeFor(run: Run, deadlineAt: number, sentAt: number): Dispa
     deadlineAt,
     sentAt,
     ...(run.upstream ? { upstream: run.upstream } : {}),
+    ...(startAt === undefined ? {} : { startAt }),
   };
 }
 

@@ -77,6 +77,7 @@ export class RunExecution {
         at: now,
         set: {
           finishedAt: now,
+          ...(run.startLateMs === undefined ? {} : { startLateMs: run.startLateMs }),
           ...(outcome.status === 'TIMED_OUT' ? { reason: 'timeout' } : {}),
           ...('error' in outcome && outcome.error ? { error: outcome.error } : {}),
           ...('result' in outcome && outcome.result !== undefined ? { result: outcome.result } : {}),

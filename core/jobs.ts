@@ -1,6 +1,14 @@
 import { NotFoundError, ValidationError } from './errors';
 import type { Logger } from './log';
-import { dependencyIssues, type Job, type JobSpec, JobSpecSchema, parseOrThrow } from './model';
+import {
+  dependencyIssues,
+  isLive,
+  isPrecise,
+  type Job,
+  type JobSpec,
+  JobSpecSchema,
+  parseOrThrow,
+} from './model';
 import {
   type Clock,
   type GraphRead,
@@ -8,12 +16,15 @@ import {
   MAX_GRAPH_CHECKS,
   type ScheduleEntry,
   type ScheduleGateway,
+  type WorkerRegistry,
 } from './ports';
 import { parseSchedule } from './schedule';
 
 export interface JobServiceDeps {
   readonly jobs: JobStore;
   readonly schedules: ScheduleGateway;
+  /** Read to refuse a precise job on a pool where no live agent can hold planned fires. */
+  readonly workers: Pick<WorkerRegistry, 'list'>;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -46,6 +57,7 @@ export class JobService {
    */
   async define(input: unknown, options: DefineOptions = {}): Promise<Job> {
     const spec = parseOrThrow(JobSpecSchema, input);
+    await this.checkPreciseSupport(spec);
     const current = await this.deps.jobs.get(spec.jobId);
     let unchanged: GraphRead[] = [];
     if (spec.after.length) {
@@ -62,6 +74,27 @@ export class JobService {
       options.expectedVersion ?? current?.version ?? 0,
       options.owner,
       unchanged,
+    );
+  }
+
+  /**
+   * A precise job needs a live agent of its pool that holds planned fires (feature `precise`); without
+   * one its fires could only be NO_WORKER, so it is refused here, naming `precision`. Paused jobs are
+   * let through: they fire nothing until resumed (a resume does not check; a fire with no such agent
+   * is recorded NO_WORKER with the reason, as for any job).
+   */
+  private async checkPreciseSupport(spec: JobSpec): Promise<void> {
+    if (!isPrecise(spec) || spec.paused) return;
+    const now = this.deps.clock.now();
+    const live = (await this.deps.workers.list(spec.target.pool)).filter((w) => isLive(w, now));
+    if (live.some((w) => w.features?.includes('precise'))) return;
+    const why =
+      live.length === 0
+        ? `pool ${spec.target.pool} has no live agent`
+        : `no live agent of pool ${spec.target.pool} supports precise jobs (${live.map((w) => w.workerId).join(', ')}: upgrade them)`;
+    throw ValidationError.field(
+      'precision',
+      `SECOND needs an agent that holds planned fires, and ${why}; start one first, or define the job paused`,
     );
   }
 
@@ -181,9 +214,12 @@ function graphReads(upstream: ReadonlyMap<string, Job | null>): GraphRead[] {
   );
 }
 
-/** The EventBridge schedule a job needs: REMOTE jobs with a schedule have one; LOCAL and manual-only jobs have none. */
+/**
+ * The EventBridge schedule a job needs: REMOTE jobs with a schedule have one; LOCAL, precise (the
+ * planner fires them: core/planner.ts) and manual-only jobs have none.
+ */
 export function scheduleEntryFor(spec: JobSpec): ScheduleEntry | null {
-  if (spec.mode !== 'REMOTE' || !spec.schedule) return null;
+  if (spec.mode !== 'REMOTE' || isPrecise(spec) || !spec.schedule) return null;
   return {
     jobId: spec.jobId,
     // Validation already rejected REMOTE expressions that EventBridge cannot express exactly.

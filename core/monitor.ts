@@ -4,7 +4,17 @@ import { type Dispatcher, FireRequestSchema } from './dispatch';
 import { AlreadyFiredError, RunNotInStateError, StaleFenceError, VersionConflictError } from './errors';
 import type { JobService } from './jobs';
 import type { Logger } from './log';
-import { fireRunId, isFinal, isLive, isoSeconds, type Job, type Run, type Worker } from './model';
+import {
+  fireRunId,
+  isFinal,
+  isLive,
+  isoSeconds,
+  isPrecise,
+  type Job,
+  type Run,
+  scheduleModeOf,
+  type Worker,
+} from './model';
 import type {
   AlertHook,
   AlertQueue,
@@ -443,7 +453,13 @@ export class Monitor {
     const live = workers.filter((w) => isLive(w, now)).map((w) => ({ ...w, load: 0 }));
     for (const job of jobs) {
       if (job.spec.paused) continue;
-      if (job.spec.mode === 'LOCAL' && eligibleWorkers(job.spec, live, now).length > 0) continue;
+      // LOCAL and precise jobs are fired by their agents (precise ones planned by core/planner.ts, which
+      // applies their misfire policy): the monitor steps in only when no agent can.
+      if (
+        (job.spec.mode === 'LOCAL' || isPrecise(job.spec)) &&
+        eligibleWorkers(job.spec, live, now).length > 0
+      )
+        continue;
       if (!job.spec.schedule && !dead.has(job.spec.jobId)) continue;
       const entry = dead.get(job.spec.jobId);
       const settled = await this.missedFires(job, now, entry?.instants ?? new Set(), report);
@@ -496,7 +512,7 @@ export class Monitor {
     const jobId = spec.jobId;
     const horizon = now - this.graceMs;
     const windowStart = now - spec.misfire.windowSeconds * 1000;
-    const schedule = spec.schedule ? parseSchedule(spec.schedule, spec.mode) : null;
+    const schedule = spec.schedule ? parseSchedule(spec.schedule, scheduleModeOf(spec)) : null;
     // A fire counts as missed when it lies after max(latest run, window start, creation) and at or
     // before the horizon, and has no run. Two ways to know there is none without reading the ledger:
     if (dead.size === 0 && schedule) {

@@ -4,7 +4,7 @@
  * (see RoutingStrategies in model/job.ts). Pure domain code: no I/O, no clock, no global state —
  * the caller passes `now`, the round-robin cursor and, if it wants determinism, the random source.
  */
-import type { RoutingStrategy, Worker } from './model';
+import type { JobMode, Precision, RoutingStrategy, Worker } from './model';
 import { isLive } from './model';
 
 /** What routing needs of a job. A stored job's `spec` satisfies it. */
@@ -17,6 +17,9 @@ export interface RoutingJob {
     readonly workerIds: readonly string[];
   };
   readonly routing: RoutingStrategy;
+  /** Precise REMOTE jobs (mode REMOTE, precision SECOND) go only to workers with the `precise` feature. */
+  readonly mode?: JobMode;
+  readonly precision?: Precision;
 }
 
 /** Why a worker cannot take the fire. Stable strings: they end up in NO_WORKER run reasons and the console. */
@@ -29,6 +32,8 @@ export const ExclusionReasons = {
   draining: 'draining',
   leaseExpired: 'lease expired',
   missingHandler: 'missing handler',
+  /** A precise job's worker must hold planned fires: an agent without the `precise` feature cannot. */
+  notPrecise: 'no precise support',
   full: 'full',
 } as const;
 
@@ -77,6 +82,9 @@ function exclusionReasons(job: RoutingJob, worker: Worker, now: number): string[
     else reasons.push(ExclusionReasons.leaseExpired);
   }
   if (!worker.handlers.includes(job.handler)) reasons.push(ExclusionReasons.missingHandler);
+  if (job.mode === 'REMOTE' && job.precision === 'SECOND' && !worker.features?.includes('precise')) {
+    reasons.push(ExclusionReasons.notPrecise);
+  }
   for (const key of Object.keys(job.target.labels).sort(compareIds)) {
     const wanted = job.target.labels[key]!;
     if (!Object.hasOwn(worker.labels, key) || worker.labels[key] !== wanted) {

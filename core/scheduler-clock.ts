@@ -11,6 +11,23 @@ export interface SchedulerClockDeps {
   readonly log: Logger;
   /** At most this many fires per schedule per tick, so a long pause does not become a storm. */
   readonly maxFiresPerTick?: number;
+  /**
+   * The stage's planner schedule (`rate(1 minute)`, core/planner.ts): invoked once per whole minute
+   * with that minute as its `scheduledTime`, through the same lateness as every fire.
+   */
+  readonly planner?: (scheduledTime: string) => Promise<unknown>;
+  /**
+   * How long after its instant each invocation is delivered, in ms. EventBridge Scheduler invokes
+   * targets "with 60 second precision": a schedule set for 1:00 runs between 1:00:00 and 1:00:59
+   * (Schedule types in EventBridge Scheduler, docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html);
+   * `schedulerLateness` plays that. @default none: delivered at the tick
+   */
+  readonly lateness?: () => number;
+}
+
+/** A delay uniformly within the invocation's minute, as EventBridge Scheduler delivers (SchedulerClockDeps.lateness). */
+export function schedulerLateness(random: () => number = Math.random): number {
+  return Math.floor(random() * 60_000);
 }
 
 interface Tracked {
@@ -34,6 +51,8 @@ export class SchedulerClock {
   private readonly tracked = new Map<string, Tracked>();
   private readonly maxFiresPerTick: number;
   private lastTick: number | undefined;
+  /** Invocations waiting out their lateness: stop() cancels them. */
+  private readonly delayed = new Set<NodeJS.Timeout>();
 
   constructor(private readonly deps: SchedulerClockDeps) {
     this.maxFiresPerTick = deps.maxFiresPerTick ?? 100;
@@ -57,15 +76,45 @@ export class SchedulerClock {
       tracked.since = now;
     }
     for (const jobId of this.tracked.keys()) if (!seen.has(jobId)) this.tracked.delete(jobId);
-    this.lastTick = now;
-    await Promise.all(
-      due.map((request) =>
+    const invocations = due.map(
+      (request) => () =>
         this.deps.fire(request).catch((error: unknown) => {
           this.deps.log.log('error', 'dispatcher invocation failed', { ...request, error });
         }),
-      ),
     );
+    const { planner } = this.deps;
+    if (planner) {
+      // The first tick plans the current minute too: a stage just started has nothing planned yet.
+      const from = this.lastTick ?? Math.floor(now / 60_000) * 60_000 - 1;
+      for (let minute = Math.floor(from / 60_000 + 1) * 60_000; minute <= now; minute += 60_000) {
+        const scheduledTime = isoSeconds(minute);
+        invocations.push(() =>
+          planner(scheduledTime).catch((error: unknown) => {
+            this.deps.log.log('error', 'planner invocation failed', { scheduledTime, error });
+          }),
+        );
+      }
+    }
+    this.lastTick = now;
+    const { lateness } = this.deps;
+    if (!lateness) {
+      await Promise.all(invocations.map((invoke) => invoke()));
+      return due;
+    }
+    for (const invoke of invocations) {
+      const timer = setTimeout(() => {
+        this.delayed.delete(timer);
+        void invoke();
+      }, lateness());
+      this.delayed.add(timer);
+    }
     return due;
+  }
+
+  /** Cancels invocations still waiting out their lateness. */
+  stop(): void {
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
   }
 
   private track(entry: ScheduleEntry, now: number): Tracked | null {

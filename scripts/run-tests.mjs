@@ -24,6 +24,7 @@ const SLOW_FILES = {
   'test/agent/scenario.test.ts': 600,
   'test/agent/fleet.test.ts': 600,
   'test/local-mode/local-mode.test.ts': 600,
+  'test/precise/precise.test.ts': 600,
   'test/zmq/zmq.test.ts': 600,
   'test/api/fuzz.test.ts': 600,
   // Real CLI processes against npm start's pieces: 302 s once at load 30 (80 s quiet).

@@ -150,6 +150,7 @@ async function setup(yaml = '', registry?: HandlerRegistry) {
   const jobService = new JobService({
     jobs,
     schedules: new MemoryScheduleGateway(),
+    workers,
     clock: systemClock,
     log: silentLogger,
   });

@@ -349,6 +349,8 @@ export class Agent {
       capacity: config.capacity,
       priority: config.priority,
       endpoints: { queueUrl: this.ownQueue.queueUrl, ...zmqEndpoints },
+      // Holding planned fires needs what LOCAL fires need: the job store and the dispatcher's write.
+      features: this.deps.jobs && this.deps.dispatcher ? ['precise'] : [],
     });
     this.worker = await this.deps.workers.register(registration, this.clock.now(), config.leaseTtlMs);
     this.keeper = new LeaseKeeper({
@@ -484,6 +486,30 @@ export class Agent {
     await this.localFires.start();
   }
 
+  /**
+   * Holds a precise job's planned fire until its instant (LocalFires.hold); the decision there is the
+   * ledger's, so a repeated or stale plan costs nothing but a refused write. False while LOCAL fires
+   * are not started (or stopped).
+   */
+  private holdPlan(envelope: DispatchEnvelope): boolean {
+    if (envelope.startAt === undefined || !this.localFires) return false;
+    const held = this.localFires.hold({
+      runId: envelope.runId,
+      jobId: envelope.jobId,
+      scheduledTime: envelope.scheduledTime,
+      startAt: envelope.startAt,
+      fence: envelope.fence,
+    });
+    if (held) {
+      this.log.log('debug', 'planned fire held', {
+        jobId: envelope.jobId,
+        runId: envelope.runId,
+        fence: envelope.fence,
+      });
+    }
+    return true;
+  }
+
   /** Runs a LOCAL fire this agent won. One it cannot start (stopping, claim not answered) is handed back. */
   private async executeLocal(run: Run, envelope: DispatchEnvelope, startAt: number): Promise<void> {
     // execute() checks the state first thing, synchronously: this check agrees with it.
@@ -566,6 +592,11 @@ export class Agent {
    */
   async offer(envelope: DispatchEnvelope): Promise<AcceptResult> {
     if (this.state !== 'RUNNING') return { kind: 'refused', why: `agent is ${this.state}` };
+    if (envelope.startAt !== undefined) {
+      return this.holdPlan(envelope)
+        ? { kind: 'held' }
+        : { kind: 'refused', why: 'planned fires not held here yet' };
+    }
     if (!this.hasCapacity()) {
       return { kind: 'refused', why: `full: ${this.running.size} of ${this.config.capacity} slots busy` };
     }
@@ -690,6 +721,12 @@ export class Agent {
   private async accept(queue: AgentQueue, message: DecodedMessage) {
     const { envelope } = message;
     const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
+    if (envelope.startAt !== undefined) {
+      // A plan takes no slot until its instant; one not held (fires not started yet) comes back later.
+      const settle = this.holdPlan(envelope) ? queue.ack(message.receipt) : queue.release(message.receipt);
+      await settle.catch((error: unknown) => log.log('warn', 'planned fire message not settled', { error }));
+      return;
+    }
     if (!this.hasCapacity()) {
       await queue
         .release(message.receipt)
@@ -797,6 +834,7 @@ export class Agent {
     if (early > 0) await sleep(early, slot.signal);
     const abortedEarly: unknown = slot.aborted ? slot.signal.reason : undefined;
     const startedAt = this.clock.now();
+    const startLateMs = lateness(run, startedAt);
     const untilDeadline = slot.deadlineAt - startedAt;
     const deadline = setTimeout(
       () => slot.abort('deadline', `deadline ${new Date(slot.deadlineAt).toISOString()} passed`),
@@ -807,6 +845,7 @@ export class Agent {
       attempt: run.attempt,
       fence: run.fence,
       jobVersion: run.jobVersion,
+      ...(startLateMs === undefined ? {} : { startLateMs }),
     });
     let outcome: RunOutcome;
     try {
@@ -837,7 +876,11 @@ export class Agent {
         : { kind: 'refused', outcome };
     }
     await this.flush(slot, true);
-    return this.writeOutcome(slot.run, outcome, log);
+    return this.writeOutcome(
+      startLateMs === undefined ? slot.run : { ...slot.run, startLateMs },
+      outcome,
+      log,
+    );
   }
 
   private failure(slot: RunSlot, error: unknown): RunOutcome {
@@ -1354,4 +1397,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/**
+ * How late a scheduled run's handler started after the fire's nominal instant (ms, by this host's
+ * clock); undefined for manual and dependent runs, which have no instant to keep.
+ */
+function lateness(run: Run, startedAt: number): number | undefined {
+  if (run.trigger !== 'SCHEDULE' && run.trigger !== 'LOCAL') return undefined;
+  return Math.round(startedAt - Date.parse(run.scheduledTime));
 }

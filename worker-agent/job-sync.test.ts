@@ -5,7 +5,7 @@ import { JobService } from '../core/jobs';
 import { silentLogger } from '../core/log';
 import type { Job, JobSpecInput } from '../core/model';
 import type { JobStore } from '../core/ports';
-import { MemoryJobStore, MemoryScheduleGateway } from '../core/testing/memory-stores';
+import { MemoryJobStore, MemoryScheduleGateway, MemoryWorkerRegistry } from '../core/testing/memory-stores';
 import { canonicalJson, JobOwnershipError, ownerIdFor, syncDeclaredJobs } from './job-sync';
 
 const OWNER = 'agent:batch:reports';
@@ -17,6 +17,7 @@ function world(jobs: JobStore = new MemoryJobStore()) {
   const jobService = new JobService({
     jobs: store,
     schedules,
+    workers: new MemoryWorkerRegistry(),
     clock: { now: () => (t += 1000) },
     log: silentLogger,
   });

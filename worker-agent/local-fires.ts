@@ -189,8 +189,21 @@ export function instantText(ms: number): string {
   return ms % 1000 === 0 ? isoSeconds(ms) : new Date(ms).toISOString();
 }
 
+/** A precise job's planned fire this agent holds until its instant (core/planner.ts). */
+export interface HeldPlan {
+  readonly runId: string;
+  readonly jobId: string;
+  readonly scheduledTime: string;
+  /** The instant, epoch ms. */
+  readonly startAt: number;
+  /** The placeholder's fence: the decision replaces exactly that placeholder. */
+  readonly fence: number;
+}
+
 export class LocalFires {
   private readonly armed = new Map<string, Armed>();
+  /** Planned fires held until their instant, by run id. */
+  private readonly held = new Map<string, HeldPlan & { timer: unknown }>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly decisions = new Set<Promise<unknown>>();
   private readonly clock: Clock;
@@ -229,6 +242,9 @@ export class LocalFires {
     this.refreshTimer = undefined;
     for (const armed of this.armed.values()) this.disarm(armed);
     this.armed.clear();
+    // Plans not yet decided stay placeholders: the planner gives them to a live worker again.
+    for (const plan of this.held.values()) this.timers.clearTimeout(plan.timer);
+    this.held.clear();
     await this.refreshing;
     await Promise.allSettled([...this.decisions]);
   }
@@ -241,6 +257,42 @@ export class LocalFires {
   /** Job ids with an armed timer, and the instant each waits for: for status pages and tests. */
   schedule(): ReadonlyMap<string, number | null> {
     return new Map([...this.armed].map(([jobId, armed]) => [jobId, armed.upcoming[0] ?? null]));
+  }
+
+  /**
+   * Holds a precise job's planned fire and decides it at its instant, less `leadMs` (as a LOCAL fire:
+   * Dispatcher.fireLocal naming the plan's fence, then `execute` for the winner). The same plan
+   * delivered again is held once; a plan with a higher fence (moved here again) replaces it. A plan
+   * whose instant has passed is decided at once. False when not held (stopped, or already held).
+   */
+  hold(plan: HeldPlan): boolean {
+    const known = this.held.get(plan.runId);
+    if (!this.running || (known && known.fence >= plan.fence)) return false;
+    if (known) this.timers.clearTimeout(known.timer);
+    const wait = () => Math.min(MAX_TIMER_MS, Math.max(0, plan.startAt - this.leadMs() - this.clock.now()));
+    const entry = { ...plan, timer: undefined as unknown };
+    const onTimer = () => {
+      if (this.held.get(plan.runId) !== entry) return;
+      const firedAt = this.clock.now();
+      if (firedAt < plan.startAt - this.leadMs()) {
+        entry.timer = this.timers.setTimeout(onTimer, wait()); // a long wait split in parts, or early
+        return;
+      }
+      this.held.delete(plan.runId);
+      this.track(this.fire(plan.jobId, plan.startAt, firedAt, plan));
+    };
+    entry.timer = this.timers.setTimeout(onTimer, wait());
+    this.held.set(plan.runId, entry);
+    return true;
+  }
+
+  /** Planned fires held here: run id → instant (status pages and tests). */
+  heldPlans(): ReadonlyMap<string, number> {
+    return new Map([...this.held].map(([runId, plan]) => [runId, plan.startAt]));
+  }
+
+  private leadMs(): number {
+    return this.options.leadMs ?? DEFAULT_LEAD_MS;
   }
 
   /** Reads the job list now and re-arms what changed. Runs one at a time; `start()` calls it periodically. */
@@ -413,8 +465,8 @@ export class LocalFires {
     void work.finally(() => this.inflight.delete(work));
   }
 
-  private async fire(jobId: string, scheduledAt: number, firedAt: number): Promise<void> {
-    const scheduledTime = instantText(scheduledAt);
+  private async fire(jobId: string, scheduledAt: number, firedAt: number, plan?: HeldPlan): Promise<void> {
+    const scheduledTime = plan?.scheduledTime ?? instantText(scheduledAt);
     const log = this.log.child({ jobId, scheduledTime });
     if (this.options.hasCapacity && !this.options.hasCapacity()) {
       // Let an agent with a free slot win; still fire, so the instant is recorded if all are full.
@@ -422,7 +474,7 @@ export class LocalFires {
         this.timers.setTimeout(resolve, this.options.busyDelayMs ?? DEFAULT_BUSY_DELAY_MS),
       );
     }
-    const decision = this.decide(jobId, scheduledTime, scheduledAt);
+    const decision = this.decide(jobId, scheduledTime, scheduledAt, plan?.fence);
     this.decisions.add(decision);
     let outcome: FireOutcome;
     try {
@@ -462,7 +514,10 @@ export class LocalFires {
       log.log('debug', 'LOCAL fire not ours', { outcome: outcome.kind });
       return;
     }
-    log.log('info', 'LOCAL fire won', { runId: run.runId, jitterMs: event.jitterMs });
+    log.log('info', plan ? 'planned fire decided' : 'LOCAL fire won', {
+      runId: run.runId,
+      jitterMs: event.jitterMs,
+    });
     const envelope = envelopeFor(run, run.deadlineAt ?? decidedAt, decidedAt);
     try {
       await this.options.execute({ run, envelope, fire: event, startAt: scheduledAt });
@@ -475,19 +530,25 @@ export class LocalFires {
    * The fire's conditional write: before the instant with `ahead` (a held lock is then not decided
    * yet), and at the instant otherwise or when the lock was held.
    */
-  private async decide(jobId: string, scheduledTime: string, scheduledAt: number): Promise<FireOutcome> {
+  private async decide(
+    jobId: string,
+    scheduledTime: string,
+    scheduledAt: number,
+    plan?: number,
+  ): Promise<FireOutcome> {
     const { dispatcher, workerId } = this.options;
+    const planned = plan === undefined ? {} : { plan };
     const early = scheduledAt - this.clock.now();
     if (early > 0) {
       try {
-        return await dispatcher.fireLocal(jobId, scheduledTime, workerId, { ahead: true });
+        return await dispatcher.fireLocal(jobId, scheduledTime, workerId, { ahead: true, ...planned });
       } catch (error) {
         if (!(error instanceof LockHeldError)) throw error;
       }
       const wait = scheduledAt - this.clock.now();
       if (wait > 0) await new Promise<void>((resolve) => this.timers.setTimeout(resolve, wait));
     }
-    return dispatcher.fireLocal(jobId, scheduledTime, workerId);
+    return dispatcher.fireLocal(jobId, scheduledTime, workerId, planned);
   }
 
   private notify(event: LocalFireEvent): void {

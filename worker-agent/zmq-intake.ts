@@ -123,6 +123,8 @@ function z85Decode(text: string): Uint8Array {
 export type AcceptResult =
   /** The claim was won; the handler is starting. `result` settles when the run has ended. */
   | { readonly kind: 'started'; readonly result: Promise<unknown> }
+  /** A precise job's planned fire, held until its instant (nothing claimed yet). */
+  | { readonly kind: 'held' }
   /** Not taken: full, or not running (starting, draining, stopped). Nothing was written. */
   | { readonly kind: 'refused'; readonly why: string }
   /** The claim failed: refused by the fence (the run is someone else's), or the control plane did not answer. */
@@ -193,6 +195,12 @@ export class ZmqIntake {
       case 'started':
         log.log('info', 'zmq intake: run accepted', { fence: envelope.fence, attempt: envelope.attempt });
         void accepted.result;
+        return;
+      case 'held':
+        log.log('info', 'zmq intake: planned fire held', {
+          fence: envelope.fence,
+          startAt: envelope.scheduledTime,
+        });
         return;
       case 'refused':
         log.log('warn', 'zmq intake: run refused', { fence: envelope.fence, why: accepted.why });

@@ -148,7 +148,7 @@ export function controlPlane(options: ControlPlaneOptions) {
   });
   const dependents = new DependentFires({ jobs, runs, joins, dispatcher, clock, log });
   const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, alerts, dependents });
-  const jobService = new JobService({ jobs, schedules, clock, log });
+  const jobService = new JobService({ jobs, schedules, workers, clock, log });
   const endpointPolicy = options.endpointPolicy ?? { allowLoopback: false };
   const contacts = new ContactService({
     contacts: contactStore,

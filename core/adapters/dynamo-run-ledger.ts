@@ -25,6 +25,7 @@ import {
   jobLockKey,
   type Lock,
   LockSchema,
+  PLANNED_REASON,
   type Run,
   type RunClaim,
   RunSchema,
@@ -142,7 +143,7 @@ export class DynamoRunLedger implements RunLedger {
     await this.runs.put(
       {
         Item: this.encode(run),
-        ConditionExpression: `attribute_not_exists(${expr.name('runId')})`,
+        ConditionExpression: createCondition(run, expr),
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...expr.params(),
       },
@@ -172,7 +173,7 @@ export class DynamoRunLedger implements RunLedger {
         Put: {
           TableName: this.runs.name,
           Item: this.encode(run),
-          ConditionExpression: `attribute_not_exists(${runExpr.name('runId')})`,
+          ConditionExpression: createCondition(run, runExpr),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ...runExpr.params(),
         },
@@ -822,6 +823,19 @@ function transitionWrite(change: RunTransition): {
     ? `${expr.name('status')} IN (${from.join(', ')}) AND ${expr.name('fence')} = ${expr.value(change.fence)}`
     : `attribute_not_exists(${expr.name('runId')}) AND attribute_exists(${expr.name('runId')})`;
   return { expr, write: { UpdateExpression: update, ConditionExpression: condition } };
+}
+
+/**
+ * A new run's put condition: no run with its id yet — or, for a precise job's fire decided at its
+ * instant (`replacesPlan`), that fire's planned placeholder under exactly that fence (RunSchema).
+ */
+function createCondition(run: Run, expr: Expr): string {
+  const absent = `attribute_not_exists(${expr.name('runId')})`;
+  if (run.replacesPlan === undefined) return absent;
+  return (
+    `${absent} OR (${expr.name('status')} = ${expr.value('PENDING')} AND ` +
+    `${expr.name('reason')} = ${expr.value(PLANNED_REASON)} AND ${expr.name('fence')} = ${expr.value(run.replacesPlan)})`
+  );
 }
 
 function encodeField(field: string, value: unknown): unknown {

@@ -32,6 +32,7 @@ import {
   MAX_PAYLOAD_BYTES,
   MAX_PAYLOAD_DEPTH,
   type Run,
+  scheduleModeOf,
   tooDeep,
   type Worker,
 } from '../model';
@@ -653,7 +654,10 @@ export class ManagementApi {
     const schedule = job.spec.schedule;
     if (!schedule || job.spec.paused) return {};
     try {
-      const fires = parseSchedule(schedule, job.spec.mode).next(new Date(this.deps.clock.now()), count);
+      const fires = parseSchedule(schedule, scheduleModeOf(job.spec)).next(
+        new Date(this.deps.clock.now()),
+        count,
+      );
       return { nextFires: fires.map((d) => isoSeconds(d.getTime())) };
     } catch {
       return {};

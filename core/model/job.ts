@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ScheduleError } from '../errors';
-import { parseSchedule } from '../schedule';
+import { parseSchedule, type ScheduleMode } from '../schedule';
 import { EpochMsSchema, HandlerNameSchema, IdSchema, LabelsSchema, PayloadSchema } from './common';
 import { JobEnvSchema } from './env';
 
@@ -37,6 +37,25 @@ export type RoutingStrategy = (typeof RoutingStrategies)[number];
 /** FORBID: a fire while a run is active is SKIPPED(overlap). QUEUE: it waits its turn. REPLACE: the active run is cancelled. ALLOW: runs overlap. */
 export const ConcurrencyPolicies = ['FORBID', 'QUEUE', 'REPLACE', 'ALLOW'] as const;
 export type ConcurrencyPolicy = (typeof ConcurrencyPolicies)[number];
+
+/**
+ * How close to its instant a REMOTE fire starts (docs/precise-jobs.md):
+ * - MINUTE: EventBridge Scheduler invokes the dispatcher within the minute of the instant.
+ * - SECOND: the planner delivers each fire `leadSeconds` ahead to its worker, which decides and starts
+ *   it at the instant by its own clock; cron may name seconds (`*\/5 * * * * ?`).
+ */
+export const Precisions = ['MINUTE', 'SECOND'] as const;
+export type Precision = (typeof Precisions)[number];
+
+/**
+ * How far ahead the planner delivers a precise job's fires. At least two planner periods (one minute
+ * each): the invocation that plans a fire may itself arrive up to a minute late (EventBridge
+ * Scheduler's delivery within its minute), and the next one must still be in time. At most 900 s:
+ * SQS holds a delayed message no longer (DelaySeconds ≤ 900).
+ */
+export const MIN_LEAD_SECONDS = 120;
+export const MAX_LEAD_SECONDS = 900;
+export const DEFAULT_LEAD_SECONDS = 180;
 
 export const MisfirePolicies = ['FIRE_ONCE_NOW', 'SKIP'] as const;
 export type MisfirePolicy = (typeof MisfirePolicies)[number];
@@ -120,6 +139,15 @@ export const JobSpecSchema = z
     env: JobEnvSchema.optional(),
     schedule: ScheduleSpecSchema.nullable().default(null),
     mode: z.enum(JobModes).default('REMOTE'),
+    /** SECOND: a precise REMOTE job, planned ahead and started on its second (docs/precise-jobs.md). */
+    precision: z.enum(Precisions, { error: `must be one of ${Precisions.join(', ')}` }).default('MINUTE'),
+    /** Precise jobs: how far ahead of each instant its fire is planned and delivered. @default 180 */
+    leadSeconds: z
+      .number()
+      .int('must be a whole number of seconds')
+      .min(MIN_LEAD_SECONDS, `must be at least ${MIN_LEAD_SECONDS} (two planner periods of one minute)`)
+      .max(MAX_LEAD_SECONDS, `must be at most ${MAX_LEAD_SECONDS} (SQS delays a message 900 s at most)`)
+      .optional(),
     delivery: z.enum(DeliveryKinds).default('SQS'),
     target: TargetSchema.default({ pool: 'default', labels: {}, workerIds: [] }),
     routing: z.enum(RoutingStrategies).default('ROUND_ROBIN'),
@@ -154,9 +182,26 @@ export const JobSpecSchema = z
       }
       listed.add(dependency.jobId);
     });
+    if (spec.precision === 'SECOND' && spec.mode !== 'REMOTE') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['precision'],
+        message: 'SECOND is for REMOTE jobs; LOCAL jobs already fire on their second from the agents',
+      });
+    }
+    if (spec.precision === 'SECOND' && (spec.routing === 'BROADCAST' || spec.routing === 'ANY')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routing'],
+        message: `${spec.routing} cannot be used with precision SECOND: each planned fire is held by one chosen worker`,
+      });
+    }
+    if (spec.leadSeconds !== undefined && spec.precision !== 'SECOND') {
+      ctx.addIssue({ code: 'custom', path: ['leadSeconds'], message: 'applies only with precision SECOND' });
+    }
     if (spec.schedule) {
       try {
-        parseSchedule(spec.schedule, spec.mode);
+        parseSchedule(spec.schedule, scheduleModeOf(spec));
       } catch (error) {
         if (!(error instanceof ScheduleError)) throw error;
         for (const issue of error.issues) {
@@ -174,6 +219,24 @@ export const JobSpecSchema = z
   });
 export type JobSpec = z.output<typeof JobSpecSchema>;
 export type JobSpecInput = z.input<typeof JobSpecSchema>;
+
+/** Whether a job is a precise REMOTE job: planned ahead, started on its second by its worker. */
+export function isPrecise(spec: Pick<JobSpec, 'mode' | 'precision'>): boolean {
+  return spec.mode === 'REMOTE' && spec.precision === 'SECOND';
+}
+
+/**
+ * Which schedule rules a job's expression follows: agent-fired ones (LOCAL jobs, and precise REMOTE
+ * jobs, whose worker starts each fire itself) may name seconds; the rest are EventBridge Scheduler's.
+ */
+export function scheduleModeOf(spec: Pick<JobSpec, 'mode' | 'precision'>): ScheduleMode {
+  return spec.mode === 'LOCAL' || isPrecise(spec) ? 'LOCAL' : 'REMOTE';
+}
+
+/** A precise job's lead in ms (its `leadSeconds`, else the default). */
+export function leadMsOf(spec: Pick<JobSpec, 'leadSeconds'>): number {
+  return (spec.leadSeconds ?? DEFAULT_LEAD_SECONDS) * 1000;
+}
 
 export const SyncStates = ['IN_SYNC', 'OUT_OF_SYNC'] as const;
 export type SyncState = (typeof SyncStates)[number];

@@ -10,6 +10,8 @@ import { fieldIssues } from './validate';
  *
  *   PENDING    ─► DISPATCHED | NO_WORKER | SKIPPED | CANCELLED
  *                 (queued behind an active run under QUEUE, or waiting for a retry's backoff)
+ *              ─► PENDING        a precise job's planned fire moved to another worker (new fence)
+ *              ─► (replaced)     ... or decided at its instant: written anew (`replacesPlan`)
  *   DISPATCHED ─► RUNNING        a worker claimed it with the run's fence
  *              ─► PENDING        delivery failed or a worker handed it back; dispatched again later
  *              ─► DISPATCHED     re-dispatched to another worker (new attempt, new fence)
@@ -38,7 +40,7 @@ export const RunStatuses = [
 export type RunStatus = (typeof RunStatuses)[number];
 
 export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  PENDING: ['DISPATCHED', 'NO_WORKER', 'SKIPPED', 'CANCELLED'],
+  PENDING: ['DISPATCHED', 'NO_WORKER', 'SKIPPED', 'CANCELLED', 'PENDING'],
   DISPATCHED: ['RUNNING', 'PENDING', 'DISPATCHED', 'NO_WORKER', 'LOST', 'TIMED_OUT', 'CANCELLED'],
   RUNNING: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'LOST', 'PENDING', 'DISPATCHED', 'NO_WORKER'],
   NO_WORKER: ['DISPATCHED', 'NO_WORKER', 'CANCELLED'],
@@ -68,7 +70,11 @@ export function isFinal(run: Pick<Run, 'status' | 'nextAttemptAt'>): boolean {
 }
 
 /** `runaway`: a chain fired the job more often than the run-away guard allows (core/dependents.ts). */
-export const SkipReasons = ['overlap', 'paused', 'misfire', 'queue_full', 'runaway'] as const;
+/**
+ * `unscheduled`: a precise job's planned fire whose instant the job no longer has when it comes (its
+ * schedule, mode or precision was changed after planning: core/planner.ts).
+ */
+export const SkipReasons = ['overlap', 'paused', 'misfire', 'queue_full', 'runaway', 'unscheduled'] as const;
 export type SkipReason = (typeof SkipReasons)[number];
 
 /** DEPENDENT: fired by the outcome of an upstream run (the job's `after`). */
@@ -137,6 +143,20 @@ export const RunSchema = z.object({
   dispatchedAt: EpochMsSchema.optional(),
   startedAt: EpochMsSchema.optional(),
   finishedAt: EpochMsSchema.optional(),
+  /**
+   * Precise jobs (core/planner.ts): a planned fire is written ahead of its instant as a placeholder —
+   * PENDING, reason `planned`, `workerId` the worker holding it, `plannedAt` when planned — and its
+   * worker decides it at the instant by writing the run anew over it: that write names the
+   * placeholder's fence here (`replacesPlan`), and the ledger lets it replace exactly that placeholder,
+   * as the one conditional write of a fire (so still one run per fire). Absent on other runs.
+   */
+  plannedAt: EpochMsSchema.optional(),
+  replacesPlan: z.number().int().min(1).optional(),
+  /**
+   * How late the handler started after the fire's nominal instant, in ms (negative: early, by the
+   * worker's clock); written by the worker with the outcome. Shown on the run page and sent as a metric.
+   */
+  startLateMs: z.number().int().optional(),
   /** When the current attempt must be finished; the monitor times the run out after it. */
   deadlineAt: EpochMsSchema.optional(),
   /** A retry or a queued start waits until then. */
@@ -166,6 +186,14 @@ export const RunSchema = z.object({
   downstreamRuns: z.array(z.string().min(1).max(256)).optional(),
 });
 export type Run = z.output<typeof RunSchema>;
+
+/** The `reason` of a precise job's planned placeholder run (RunSchema `plannedAt`). */
+export const PLANNED_REASON = 'planned';
+
+/** A precise job's fire planned ahead and not decided yet: its worker decides it at the instant. */
+export function isPlaceholder(run: Pick<Run, 'status' | 'reason'>): boolean {
+  return run.status === 'PENDING' && run.reason === PLANNED_REASON;
+}
 
 /** The run id of a scheduled fire is derived from the fire itself, so duplicate invocations collide. */
 export function fireRunId(jobId: string, scheduledTime: string): string {

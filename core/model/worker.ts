@@ -18,6 +18,13 @@ export const WorkerEndpointsSchema = z.object({
   zmqPublicKey: z.string().optional(),
 });
 
+/**
+ * What an agent can do beyond running handlers. `precise`: it holds planned fires of precise REMOTE
+ * jobs and starts them on their second (docs/precise-jobs.md); the planner picks only such workers.
+ */
+export const WorkerFeatures = ['precise'] as const;
+export type WorkerFeature = (typeof WorkerFeatures)[number];
+
 /** What an agent announces when it registers. */
 export const WorkerRegistrationSchema = z.strictObject({
   workerId: IdSchema,
@@ -29,6 +36,8 @@ export const WorkerRegistrationSchema = z.strictObject({
   /** Lower runs first under FIRST and FAILOVER routing. */
   priority: z.number().int().min(0).max(1_000_000).default(100),
   endpoints: WorkerEndpointsSchema.default({}),
+  /** Absent on agents older than the feature: they support none. */
+  features: z.array(z.enum(WorkerFeatures)).max(WorkerFeatures.length).optional(),
 });
 export type WorkerRegistration = z.output<typeof WorkerRegistrationSchema>;
 export type WorkerRegistrationInput = z.input<typeof WorkerRegistrationSchema>;

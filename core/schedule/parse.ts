@@ -211,7 +211,10 @@ function cronSchedule(
       parsed.seconds.length > 1
         ? 'needs sub-minute firing, which EventBridge Scheduler cannot do'
         : 'fires at a second other than 0, and EventBridge Scheduler fires on whole minutes';
-    throw new ScheduleError(EXPRESSION_FIELD, `seconds field "${seconds}" ${why}; use mode LOCAL`);
+    throw new ScheduleError(
+      EXPRESSION_FIELD,
+      `seconds field "${seconds}" ${why}; use mode LOCAL, or precision SECOND for a REMOTE job`,
+    );
   }
   const aws = exact ? `cron(${[t.minutes, t.hours, t.dom, t.month, t.dow, t.year].join(' ')})` : null;
   return new CronSchedule(source, aws, window, parsed);

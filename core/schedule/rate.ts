@@ -66,7 +66,7 @@ export function parseRate(inner: string, mode: ScheduleMode): ParsedRate {
   if (mode === 'REMOTE') {
     throw new ScheduleError(
       FIELD,
-      `rate must be at least 1 minute; "rate(${inner.trim()})" needs sub-minute firing, which EventBridge Scheduler cannot do; use LOCAL mode for sub-minute schedules`,
+      `rate must be at least 1 minute; "rate(${inner.trim()})" needs sub-minute firing, which EventBridge Scheduler cannot do; use LOCAL mode, or precision SECOND for a REMOTE job`,
     );
   }
   return { value, unit, periodMs, awsExpression: null };

@@ -620,13 +620,13 @@ const invalid: readonly InvalidCase[] = [
   { expr: 'rate(5 Minutes)', reason: 'rate unit "Minutes"' },
   { expr: 'rate(5)', reason: 'rate expects "rate(value unit)"' },
   { expr: 'rate(30 seconds)', reason: 'rate must be at least 1 minute' },
-  { expr: 'rate(1 second)', reason: 'use LOCAL mode for sub-minute schedules' },
+  { expr: 'rate(1 second)', reason: 'use LOCAL mode, or precision SECOND for a REMOTE job' },
   { expr: 'rate(90 seconds)', reason: 'needs sub-minute firing' },
   // seconds (Quartz) in REMOTE mode
   {
     expr: '*/10 * * * * ?',
     reason:
-      'seconds field "*/10" needs sub-minute firing, which EventBridge Scheduler cannot do; use mode LOCAL',
+      'seconds field "*/10" needs sub-minute firing, which EventBridge Scheduler cannot do; use mode LOCAL, or precision SECOND for a REMOTE job',
   },
   { expr: '30 0 9 * * ?', reason: 'seconds field "30" fires at a second other than 0' },
   { expr: '60 0 9 * * ?', reason: 'seconds field "60" is out of range 0-59', mode: 'LOCAL' },

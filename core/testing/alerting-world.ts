@@ -85,7 +85,7 @@ export function alertingWorld(
   const joins = new MemoryDependencyJoins();
   const dependents = new DependentFires({ jobs, runs, joins, dispatcher, clock, log });
   const execution = new RunExecution({ jobs, runs, dispatcher, clock, log, random, alerts, dependents });
-  const jobService = new JobService({ jobs, schedules, clock, log });
+  const jobService = new JobService({ jobs, schedules, workers: registry, clock, log });
   const resolver = new StaticHostResolver({
     'hooks.slack.example': ['93.184.215.14'],
     'intranet.example': ['10.1.2.3'],

@@ -33,6 +33,7 @@ import {
   claimDifferences,
   claimRefusal,
   isHeld,
+  isPlaceholder,
   type Job,
   jobLockKey,
   type Lock,
@@ -206,13 +207,13 @@ export class MemoryRunLedger implements RunLedger {
   }
 
   async create(run: Run, expect?: JobExpectation): Promise<void> {
-    this.checkNew(run.runId);
+    this.checkNew(run);
     this.checkJob(expect);
     this.runs.set(run.runId, clone(run));
   }
 
   async createWithLock(run: Run, lock: LockClaim, expect?: JobExpectation): Promise<void> {
-    this.checkNew(run.runId);
+    this.checkNew(run);
     this.checkJob(expect);
     this.locks.checkClaim(lock);
     this.runs.set(run.runId, clone(run));
@@ -328,9 +329,13 @@ export class MemoryRunLedger implements RunLedger {
     }
   }
 
-  private checkNew(runId: string): void {
-    const existing = this.runs.get(runId);
-    if (existing) throw new AlreadyFiredError(runId, clone(existing));
+  /** No run with the id yet, or (a planned fire decided: `replacesPlan`) its placeholder under that fence. */
+  private checkNew(run: Run): void {
+    const existing = this.runs.get(run.runId);
+    if (!existing) return;
+    if (run.replacesPlan !== undefined && isPlaceholder(existing) && existing.fence === run.replacesPlan)
+      return;
+    throw new AlreadyFiredError(run.runId, clone(existing));
   }
 }
 

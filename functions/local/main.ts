@@ -38,7 +38,8 @@ Options:
   -h, --help  this text
 
 Environment: PORT (default 8080), CLOVER_PREFIX (resource prefix, default clover-local),
-AWS_ENDPOINT_URL (use this emulator), CLOVER_EMULATOR=moto|localstack (insist on one).
+AWS_ENDPOINT_URL (use this emulator), CLOVER_EMULATOR=moto|localstack (insist on one),
+CLOVER_SCHEDULER_LATENESS=minute (deliver each scheduler invocation within its minute, as AWS does).
 `;
 
 const STATE_DIR = '.clover';
@@ -162,6 +163,7 @@ try {
     installMoto: false,
     apiPort: port,
     stateDir: STATE_DIR,
+    schedulerLateness: process.env.CLOVER_SCHEDULER_LATENESS === 'minute',
   });
   const local = await step(runtime);
   const api = local.api;

@@ -16,8 +16,9 @@ import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Monitor } from '../../core/monitor';
 import { Notifier } from '../../core/notify';
+import { Planner } from '../../core/planner';
 import { privateDir, tightenTree, writePrivateFile } from '../../core/private-files';
-import { SchedulerClock } from '../../core/scheduler-clock';
+import { SchedulerClock, schedulerLateness } from '../../core/scheduler-clock';
 import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra/local/emulator';
 import { physicalName } from '../../infra/resources';
 import { parseTrustedProxies } from '../api/client-address';
@@ -53,6 +54,13 @@ export interface LocalRuntimeOptions {
   readonly mailDir?: string;
   /** Awaited just before the API starts (it serves console/dist as it is then): a console build, say. */
   readonly beforeApi?: Promise<unknown>;
+  /**
+   * Deliver each scheduler invocation (fires and the precise-jobs planner) at a random moment within
+   * its minute, as EventBridge Scheduler does (core/scheduler-clock.ts `schedulerLateness`). Off by
+   * default so that demos and tests see REMOTE fires at once; `CLOVER_SCHEDULER_LATENESS=minute`
+   * turns it on for `npm start`. @default false
+   */
+  readonly schedulerLateness?: boolean;
   /** When moto is missing, try to pip-install it (infra/local/emulator.ts). @default true */
   readonly installMoto?: boolean;
 }
@@ -147,7 +155,14 @@ async function startLoops(
   const { emulator, clients, plane, envFile, api } = parts;
   const prefix = plane.prefix;
   const dispatch = makeDispatcherHandler({ dispatcher: plane.dispatcher, log });
-  const clock = new SchedulerClock({ schedules: plane.schedules, fire: dispatch, log });
+  const planner = new Planner({ ...plane, log: log.child({ source: 'planner' }) });
+  const clock = new SchedulerClock({
+    schedules: plane.schedules,
+    fire: dispatch,
+    planner: (scheduledTime) => planner.plan({ scheduledTime }),
+    log,
+    ...(options.schedulerLateness ? { lateness: () => schedulerLateness() } : {}),
+  });
   const watcher = new RunWatcher(plane.runs, log.child({ source: 'ledger' }));
   const monitor = new Monitor({
     ...plane,
@@ -220,7 +235,7 @@ async function startLoops(
 
   let quiesced: Promise<void> | undefined;
   const quiesce = () => {
-    quiesced ??= Promise.all(workLoops.map((stop) => stop())).then(() => undefined);
+    quiesced ??= Promise.all(workLoops.map((stop) => stop())).then(() => clock.stop());
     return quiesced;
   };
   let stopped: Promise<void> | undefined;

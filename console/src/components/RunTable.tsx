@@ -3,7 +3,14 @@ import type { RunSummary } from '../api/types';
 import { formatDuration, formatInstant } from '../format';
 import { StatusBadge } from './ui';
 
-export function runLateness(run: Pick<RunSummary, 'startedAt' | 'scheduledTime'>): number | undefined {
+/**
+ * How late the run started after its scheduled instant: the handler's own start as the worker
+ * recorded it (`startLateMs`), else the claim's time (which a fire decided ahead precedes).
+ */
+export function runLateness(
+  run: Pick<RunSummary, 'startedAt' | 'scheduledTime' | 'startLateMs'>,
+): number | undefined {
+  if (run.startLateMs !== undefined) return run.startLateMs;
   return run.startedAt === undefined ? undefined : run.startedAt - Date.parse(run.scheduledTime);
 }
 

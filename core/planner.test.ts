@@ -1,0 +1,170 @@
+/**
+ * Precise jobs' planning and deciding (core/planner.ts, Dispatcher.plan, Dispatcher.fireLocal with a
+ * plan) on the in-memory control plane with a hand-driven clock; the real-agent proof is
+ * test/precise/precise.test.ts. Also the bad input a precise job is refused for, naming the field.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ValidationError } from './errors';
+import { silentLogger } from './log';
+import { isoSeconds, type JobSpecInput } from './model';
+import { Planner } from './planner';
+import { alertingWorld, WORLD_T0 } from './testing/alerting-world';
+
+const PRECISE: Partial<JobSpecInput> = {
+  jobId: 'tick',
+  precision: 'SECOND',
+  schedule: { expression: '*/5 * * * * ?' },
+  contacts: [],
+};
+
+async function preciseWorld() {
+  const world = alertingWorld({ leaseMs: 600_000 });
+  await world.worker('w1', { features: ['precise'] });
+  await world.worker('w2', { features: ['precise'] });
+  const planner = new Planner({ ...world, log: silentLogger });
+  return { ...world, planner };
+}
+
+function issuesOf(error: unknown): string[] {
+  assert.ok(error instanceof ValidationError, String(error));
+  return error.issues.map((i) => `${i.field}: ${i.reason}`);
+}
+
+describe('precise jobs: bad input is refused naming the field', () => {
+  test('seconds in a REMOTE cron that is not precise', async () => {
+    const world = await preciseWorld();
+    const error = await world.jobService
+      .define({ jobId: 'x', handler: 'reports.daily', schedule: { expression: '*/5 * * * * ?' } })
+      .catch((e: unknown) => e);
+    assert.match(issuesOf(error).join('\n'), /^schedule\.expression: .*precision SECOND for a REMOTE job/m);
+    assert.equal(await world.jobs.get('x'), null, 'nothing written');
+  });
+
+  test('a lead longer than allowed, a lead without precision, precision on a LOCAL job, BROADCAST', async () => {
+    const world = await preciseWorld();
+    const cases: [Partial<JobSpecInput>, RegExp][] = [
+      [{ ...PRECISE, leadSeconds: 901 }, /^leadSeconds: must be at most 900/m],
+      [{ ...PRECISE, leadSeconds: 60 }, /^leadSeconds: must be at least 120/m],
+      [
+        { ...PRECISE, precision: 'MINUTE', schedule: { expression: 'rate(1 minute)' }, leadSeconds: 200 },
+        /^leadSeconds: applies only with precision SECOND/m,
+      ],
+      [{ ...PRECISE, mode: 'LOCAL' }, /^precision: SECOND is for REMOTE jobs/m],
+      [{ ...PRECISE, routing: 'BROADCAST' }, /^routing: BROADCAST cannot be used with precision SECOND/m],
+    ];
+    for (const [spec, expected] of cases) {
+      const error = await world.jobService
+        .define({ handler: 'reports.daily', ...spec })
+        .catch((e: unknown) => e);
+      assert.match(issuesOf(error).join('\n'), expected);
+    }
+    assert.equal(await world.jobs.get('tick'), null, 'nothing written');
+  });
+
+  test('a precise job on a pool with no agent that supports it', async () => {
+    const world = alertingWorld();
+    await world.worker('old', {}); // an agent without the `precise` feature
+    const error = await world.jobService
+      .define({ handler: 'reports.daily', ...PRECISE })
+      .catch((e: unknown) => e);
+    assert.match(
+      issuesOf(error).join('\n'),
+      /^precision: SECOND needs an agent .*no live agent of pool default supports precise jobs \(old/m,
+    );
+    assert.equal(await world.jobs.get('tick'), null, 'nothing written');
+    assert.equal(
+      (await world.jobService.define({ handler: 'reports.daily', ...PRECISE, paused: true })).spec.paused,
+      true,
+      'defined paused it is accepted',
+    );
+  });
+});
+
+describe('precise jobs: planned ahead, decided at the instant', () => {
+  test('a pass plans the lead window once whatever the passes repeat; no EventBridge schedule', async () => {
+    const world = await preciseWorld();
+    await world.jobService.define({ handler: 'reports.daily', ...PRECISE });
+    assert.deepEqual(await world.schedules.list(), [], 'precise jobs have no schedule of their own');
+    const first = await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0) });
+    assert.equal(first.planned, 36, '180 s of */5 s instants');
+    const again = await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0) });
+    assert.equal(again.planned, 0, 'a duplicate invocation plans nothing new');
+    assert.equal(world.delivery.delivered.length, 36, 'one plan envelope per fire');
+    const envelope = world.delivery.delivered[0]?.envelope;
+    assert.equal(envelope?.startAt, WORLD_T0 + 5000);
+    const placeholder = await world.runs.get(`tick@${isoSeconds(WORLD_T0 + 5000)}`);
+    assert.equal(placeholder?.status, 'PENDING');
+    assert.equal(placeholder?.reason, 'planned');
+  });
+
+  test('the holder decides at the instant: one run per fire, a stale plan or a second decision changes nothing', async () => {
+    const world = await preciseWorld();
+    await world.jobService.define({ handler: 'reports.daily', ...PRECISE });
+    await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0) });
+    const sent = world.delivery.delivered[0];
+    assert.ok(sent?.envelope.startAt !== undefined && sent.target.kind === 'worker');
+    const holder = sent.target.worker.workerId;
+    world.clock.t = sent.envelope.startAt;
+    const decided = await world.dispatcher.fireLocal('tick', sent.envelope.scheduledTime, holder, {
+      plan: sent.envelope.fence,
+    });
+    assert.equal(decided.kind, 'dispatched');
+    const again = await world.dispatcher.fireLocal('tick', sent.envelope.scheduledTime, holder, {
+      plan: sent.envelope.fence,
+    });
+    assert.equal(again.kind, 'duplicate', 'the plan is decided once');
+    const run = await world.runs.get(sent.envelope.runId);
+    assert.equal(run?.status, 'DISPATCHED');
+    assert.equal(run?.fence, sent.envelope.fence + 1, 'a fence no envelope of the placeholder can claim');
+    assert.equal(run?.trigger, 'SCHEDULE');
+  });
+
+  test('paused before the instant: SKIPPED(paused); an edit that drops the instant: SKIPPED(unscheduled)', async () => {
+    const world = await preciseWorld();
+    await world.jobService.define({ handler: 'reports.daily', ...PRECISE });
+    await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0) });
+    const [first, second] = world.delivery.delivered;
+    assert.ok(first && second);
+    world.clock.t = (first.envelope.startAt ?? 0) - 10_000;
+    await world.jobService.setPaused('tick', true);
+    world.clock.t = first.envelope.startAt ?? 0;
+    const paused = await world.dispatcher.fireLocal('tick', first.envelope.scheduledTime, 'w1', {
+      plan: first.envelope.fence,
+    });
+    assert.equal(paused.kind, 'skipped');
+    assert.equal((await world.runs.get(first.envelope.runId))?.reason, 'paused');
+
+    const job = await world.jobService.get('tick');
+    await world.jobService.define({ ...job.spec, paused: false, schedule: { expression: '*/7 * * * * ?' } });
+    world.clock.t = second.envelope.startAt ?? 0;
+    const dropped = await world.dispatcher.fireLocal('tick', second.envelope.scheduledTime, 'w1', {
+      plan: second.envelope.fence,
+    });
+    assert.equal(dropped.kind, 'skipped');
+    assert.equal((await world.runs.get(second.envelope.runId))?.reason, 'unscheduled');
+  });
+
+  test('a holder that dies: its plans move to a live worker; missed ones follow the misfire policy', async () => {
+    const world = await preciseWorld();
+    await world.jobService.define({ handler: 'reports.daily', ...PRECISE });
+    await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0) });
+    const heldBy = (runId: string) => world.runs.get(runId).then((r) => r?.workerId);
+    const firstId = `tick@${isoSeconds(WORLD_T0 + 5000)}`;
+    const lastId = `tick@${isoSeconds(WORLD_T0 + 180_000)}`;
+    const dead = (await heldBy(lastId)) as string;
+    const live = dead === 'w1' ? 'w2' : 'w1';
+    const worker = await world.registry.get(dead);
+    assert.ok(worker);
+    assert.ok(await world.registry.expire(dead, worker.leaseFence, WORLD_T0 + 601_000));
+    // 60 s later: plans of `dead` still ahead go to `live`; those passed > 30 s ago are missed.
+    world.clock.t = WORLD_T0 + 60_000;
+    const report = await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0 + 60_000) });
+    assert.equal(await heldBy(lastId), live, 'a plan ahead moved to the live worker');
+    assert.ok(report.missedSkipped > 0, 'missed fires other than the latest skipped');
+    assert.equal(report.missedFired, 1, 'the latest missed fire planned again to start at once');
+    const skippedFirst = await world.runs.get(firstId);
+    assert.equal(skippedFirst?.status, 'SKIPPED');
+    assert.equal(skippedFirst?.reason, 'misfire');
+  });
+});
