@@ -194,6 +194,35 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
       assert.equal((await locks.get(jobLockKey(first.jobId)))?.owner, first.runId);
     });
 
+    it("writes a precise fire's decision over its planned placeholder once, and only under the placeholder's fence", async () => {
+      const { ledger, locks } = await makeSubject();
+      const placeholder = sampleRun({
+        status: 'PENDING',
+        reason: 'planned',
+        workerId: 'w-1',
+        plannedAt: T0,
+        fence: 2,
+      });
+      await ledger.create(placeholder);
+      const decided = sampleRun({
+        runId: placeholder.runId,
+        jobId: placeholder.jobId,
+        status: 'DISPATCHED',
+        workerId: 'w-1',
+        fence: 3,
+        replacesPlan: 2,
+      });
+      const stale = { ...decided, fence: 2, replacesPlan: 1 };
+      await assert.rejects(ledger.createWithLock(stale, claimFor(stale)), AlreadyFiredError, 'a stale plan');
+      const { replacesPlan: _plan, ...unplanned } = decided;
+      await assert.rejects(ledger.create(unplanned), AlreadyFiredError, 'no plan named');
+      await ledger.createWithLock(decided, claimFor(decided));
+      assert.deepEqual(await ledger.get(decided.runId), decided);
+      assert.equal((await locks.get(jobLockKey(decided.jobId)))?.owner, decided.runId);
+      const skipped = { ...decided, status: 'SKIPPED' as const, reason: 'paused' };
+      await assert.rejects(ledger.create(skipped), AlreadyFiredError, 'decided once');
+    });
+
     it('checks the run before the lock: a duplicate fire is AlreadyFired even while the lock is held', async () => {
       const { ledger } = await makeSubject();
       const run = sampleRun();
