@@ -558,8 +558,9 @@ export class ManagementApi {
         totals[run.status] = (totals[run.status] ?? 0) + 1;
         if (run.startedAt !== undefined && run.finishedAt !== undefined)
           durations.push(run.finishedAt - run.startedAt);
-        if (run.startedAt !== undefined)
-          lateness.push(Math.max(0, run.startedAt - Date.parse(run.scheduledTime)));
+        // The handler's own start when the worker recorded it (a fire decided ahead is claimed early).
+        const late = run.startLateMs ?? (run.startedAt ?? Number.NaN) - Date.parse(run.scheduledTime);
+        if (!Number.isNaN(late)) lateness.push(Math.max(0, late));
         return runs < API_LIMITS.maxStatsRuns;
       },
       { maxReads: Math.ceil(API_LIMITS.maxStatsRuns / pageSize) + API_LIMITS.maxWindowDays, pageSize },
