@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_cursor'
   | 'not_found'
   | 'already_exists'
+  | 'already_acknowledged'
   | 'version_conflict'
   | 'already_fired'
   | 'run_not_in_state'
@@ -95,6 +96,17 @@ export class NotFoundError extends CloverError {
 export class AlreadyExistsError extends CloverError {
   constructor(kind: string, id: string) {
     super('already_exists', `${kind} ${JSON.stringify(id)} already exists`, { details: { kind, id } });
+  }
+}
+
+/** An alert can be acknowledged once: the second acknowledgement changes nothing and says who took it. */
+export class AlreadyAcknowledgedError extends CloverError {
+  constructor(alertId: string, by: string, at: number) {
+    super(
+      'already_acknowledged',
+      `alert ${JSON.stringify(alertId)} was already acknowledged by ${by} at ${new Date(at).toISOString()}`,
+      { details: { alertId, acknowledgedBy: by, acknowledgedAt: at, field: 'alertId' } },
+    );
   }
 }
 

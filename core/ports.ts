@@ -9,6 +9,7 @@
  */
 import type { DispatchEnvelope } from './envelope';
 import type {
+  Acknowledgement,
   AlertKind,
   AlertRecord,
   AlertStatus,
@@ -22,6 +23,7 @@ import type {
   RunChange,
   RunClaim,
   RunStatus,
+  Silence,
   SyncState,
   UpstreamRef,
   Worker,
@@ -366,6 +368,7 @@ export interface AlertUpdate {
   readonly messageId?: string;
   readonly sentAt?: number;
   readonly foldedInto?: string;
+  readonly silencedBy?: string;
   /** Replaces the record's channel deliveries. */
   readonly deliveries?: readonly ChannelDelivery[];
 }
@@ -415,6 +418,17 @@ export interface AlertStore {
   flag(condition: string, jobId: string): Promise<boolean>;
   /** Clears a flag; true only for the caller that cleared it. */
   unflag(condition: string, jobId: string): Promise<boolean>;
+  /**
+   * Sets the record's acknowledgement, once. NotFoundError if there is no such alert;
+   * AlreadyAcknowledgedError (changing nothing) if it has one.
+   */
+  acknowledge(alertId: string, acknowledgement: Acknowledgement): Promise<AlertRecord>;
+  /** The silences stored, ended ones included until a later write drops them. */
+  silences(): Promise<Silence[]>;
+  /** Adds a silence and drops those that ended before `now`. */
+  addSilence(silence: Silence, now: number): Promise<void>;
+  /** Removes a silence; false when there was none with that id. */
+  removeSilence(silenceId: string): Promise<boolean>;
 }
 
 /** What travels on the alerts queue: only the record's id; the record is the truth. */

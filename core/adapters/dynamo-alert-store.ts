@@ -1,10 +1,14 @@
-import { AlreadyExistsError, CloverError, NotFoundError } from '../errors';
+import { AlreadyAcknowledgedError, AlreadyExistsError, CloverError, NotFoundError } from '../errors';
 import {
+  type Acknowledgement,
+  AcknowledgementSchema,
   type AlertKind,
   type AlertRecord,
   AlertRecordSchema,
   type DigestEntry,
   MAX_DIGEST_ENTRIES,
+  type Silence,
+  SilenceSchema,
 } from '../model';
 import { type AlertStore, type AlertUpdate, type Clock, type SilenceWindow, systemClock } from '../ports';
 import {
@@ -35,8 +39,11 @@ export interface DynamoAlertStoreOptions extends DynamoTtlTableOptions {
  *   `digestWindowStart`, `digestWindowEnd`, `digestCount`, `digestEntries`, so that folding can
  *   append and count in one UpdateItem);
  * - `window#<jobId>#<kind>`: a silence window (`openedBy`, `openedAt`, `endsAt`);
- * - `flags#<condition>`: a string set `jobs` of flagged job ids.
- * Windows and flags carry neither `jobId` nor `createdAt`, so the sparse `byJob` index never shows them.
+ * - `flags#<condition>`: a string set `jobs` of flagged job ids;
+ * - `silences`: the operators' silences, a list `silences` written whole at a `version` (there are
+ *   at most MAX_SILENCES, and the notifier reads them all with one GetItem per alert).
+ * Windows, flags and silences carry neither `jobId` nor `createdAt`, so the sparse `byJob` and
+ * `byDay` indexes never show them, and nothing acknowledges them as alerts.
  * Every state change is a conditional write.
  *
  * @example
@@ -85,6 +92,7 @@ export class DynamoAlertStore implements AlertStore {
       messageId: change.messageId,
       sentAt: change.sentAt,
       foldedInto: change.foldedInto,
+      silencedBy: change.silencedBy,
       deliveries: change.deliveries,
     };
     const assignments = Object.entries(set)
@@ -188,6 +196,89 @@ export class DynamoAlertStore implements AlertStore {
 
   unflag(condition: string, jobId: string): Promise<boolean> {
     return this.changeFlag(condition, jobId, 'DELETE');
+  }
+
+  async acknowledge(alertId: string, acknowledgement: Acknowledgement): Promise<AlertRecord> {
+    const expr = new Expr();
+    const ack = expr.name('acknowledgement');
+    const out = await this.table.update(
+      {
+        Key: key(alertId),
+        UpdateExpression: `SET ${ack} = ${expr.value(acknowledgement)}`,
+        ConditionExpression: `attribute_exists(${expr.name('createdAt')}) AND attribute_not_exists(${ack})`,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ...expr.params(),
+      },
+      {
+        conditionFailed: (old) => {
+          // Windows, flags and silences share the table but are no alerts: not found either.
+          if (!old?.createdAt) throw new NotFoundError('alert', alertId);
+          const taken = AcknowledgementSchema.parse(unmarshalItem(old).acknowledgement);
+          throw new AlreadyAcknowledgedError(alertId, taken.by, taken.at);
+        },
+      },
+    );
+    if (!out.Attributes)
+      throw new CloverError('internal', `table ${this.table.name}: update returned no item`);
+    return this.decode(out.Attributes);
+  }
+
+  async silences(): Promise<Silence[]> {
+    return (await this.readSilences()).list;
+  }
+
+  async addSilence(silence: Silence, now: number): Promise<void> {
+    await this.writeSilences((list) => {
+      if (list.some((s) => s.silenceId === silence.silenceId))
+        throw new AlreadyExistsError('silence', silence.silenceId);
+      return [...list.filter((s) => s.endsAt > now), silence];
+    });
+  }
+
+  async removeSilence(silenceId: string): Promise<boolean> {
+    const removed = await this.writeSilences((list) =>
+      list.some((s) => s.silenceId === silenceId) ? list.filter((s) => s.silenceId !== silenceId) : null,
+    );
+    return removed;
+  }
+
+  private async readSilences(): Promise<{ list: Silence[]; version: number }> {
+    const item = await this.table.get(key(SILENCES_KEY));
+    if (!item) return { list: [], version: 0 };
+    const raw = unmarshalItem(item);
+    return {
+      list: SilenceSchema.array().parse(raw.silences ?? []),
+      version: Number(raw.version ?? 0),
+    };
+  }
+
+  /**
+   * Read, change, write back at the version read; a concurrent writer makes the write fail and it
+   * is done again on what that writer left. `change` answers null to write nothing (false).
+   */
+  private async writeSilences(change: (list: Silence[]) => Silence[] | null): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { list, version } = await this.readSilences();
+      const next = change(list);
+      if (next === null) return false;
+      const expr = new Expr();
+      const written = await this.table.put(
+        {
+          Item: marshalItem({ alertId: SILENCES_KEY, silences: next, version: version + 1 }),
+          ConditionExpression:
+            version === 0
+              ? `attribute_not_exists(${expr.name('alertId')})`
+              : `${expr.name('version')} = ${expr.value(version)}`,
+          ...expr.params(),
+        },
+        { conditionFailed: () => null },
+      );
+      if (written !== null) return true;
+    }
+    throw new CloverError('unavailable', `table ${this.table.name}: silences changed by others; try again`, {
+      retryable: true,
+    });
   }
 
   /**
@@ -301,6 +392,8 @@ export class DynamoAlertStore implements AlertStore {
 function key(alertId: string): Item {
   return { alertId: { S: alertId } };
 }
+
+const SILENCES_KEY = 'silences';
 
 function windowKey(jobId: string, kind: AlertKind): string {
   return `window#${jobId}#${kind}`;

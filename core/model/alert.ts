@@ -7,15 +7,19 @@ import { AlertKinds, ChannelTypes } from './contact';
  *
  *   PENDING    ─► SENT        mailed to its recipients (`messageId` from SES) and posted to every channel
  *                             (`deliveries`)
- *              ─► SUPPRESSED  nobody to tell, or folded into a digest inside a silence window (`reason`)
+ *              ─► SUPPRESSED  nobody to tell, folded into a digest inside a rate-limit window, or
+ *                             acknowledged before it went out (`reason`)
+ *              ─► SILENCED    an operator's silence covered it (`silencedBy`, `reason`): not sent
  *              ─► FAILED      the mail provider or a channel refused or did not answer (`reason`,
  *                             `attempts`; per channel in `deliveries`); only what failed is retried
  *   FAILED     ─► SENT | FAILED   each redelivery of its queue message is another attempt
+ *              ─► SILENCED | SUPPRESSED  silenced or acknowledged while being retried
  *
- * SENT and SUPPRESSED are final. A digest is an alert record too (`digest` set), PENDING until its
+ * SENT, SUPPRESSED and SILENCED are final. Acknowledging is not a delivery state: `acknowledgement`
+ * is set once, on a record in any state. A digest is an alert record too (`digest` set), PENDING until its
  * window ends, then SENT or FAILED like any other.
  */
-export const AlertStatuses = ['PENDING', 'SENT', 'SUPPRESSED', 'FAILED'] as const;
+export const AlertStatuses = ['PENDING', 'SENT', 'SUPPRESSED', 'FAILED', 'SILENCED'] as const;
 export type AlertStatus = (typeof AlertStatuses)[number];
 
 /** One alert folded into a digest: enough to list it in the digest mail and link its run. */
@@ -59,6 +63,15 @@ export const ChannelDeliverySchema = z.object({
 });
 export type ChannelDelivery = z.output<typeof ChannelDeliverySchema>;
 
+/** Who acknowledged an alert, when, and what they said. */
+export const AcknowledgementSchema = z.object({
+  at: EpochMsSchema,
+  /** The subject of the caller's token. */
+  by: z.string().min(1).max(256),
+  comment: z.string().max(500).optional(),
+});
+export type Acknowledgement = z.output<typeof AcknowledgementSchema>;
+
 export const AlertRecordSchema = z.object({
   alertId: z.string().min(1).max(256),
   kind: z.enum(AlertKinds),
@@ -79,8 +92,12 @@ export const AlertRecordSchema = z.object({
   /** Deliveries to the recipients' webhook and chat channels (absent when none). */
   deliveries: z.array(ChannelDeliverySchema).optional(),
   sentAt: EpochMsSchema.optional(),
-  /** SUPPRESSED inside a silence window: the digest that carries it. */
+  /** SUPPRESSED inside a rate-limit window: the digest that carries it. */
   foldedInto: z.string().optional(),
+  /** SILENCED: the silence that covered it. */
+  silencedBy: z.string().optional(),
+  /** Someone took it: set once (a second acknowledgement is refused). */
+  acknowledgement: AcknowledgementSchema.optional(),
   /** Present on digests: the window and the alerts folded into it. */
   digest: z
     .object({
@@ -94,7 +111,39 @@ export const AlertRecordSchema = z.object({
 export type AlertRecord = z.output<typeof AlertRecordSchema>;
 
 export function isFinalAlert(record: Pick<AlertRecord, 'status'>): boolean {
-  return record.status === 'SENT' || record.status === 'SUPPRESSED';
+  return record.status === 'SENT' || record.status === 'SUPPRESSED' || record.status === 'SILENCED';
+}
+
+/**
+ * An operator's silence: until `endsAt`, the notifier records the alerts it covers SILENCED instead
+ * of sending them. It covers a job (`jobId`), an alert kind (`kind`), or one kind of one job (both).
+ */
+export const SilenceSchema = z.object({
+  silenceId: z.string().min(1).max(64),
+  jobId: IdSchema.optional(),
+  kind: z.enum(AlertKinds).optional(),
+  createdAt: EpochMsSchema,
+  endsAt: EpochMsSchema,
+  /** The subject of the caller's token. */
+  createdBy: z.string().min(1).max(256),
+  comment: z.string().max(500).optional(),
+});
+export type Silence = z.output<typeof SilenceSchema>;
+
+/** Silences in force at once, at most (they are read with every alert the notifier handles). */
+export const MAX_SILENCES = 100;
+
+/** Whether `silence` covers `alert` at `now`. */
+export function silences(
+  silence: Silence,
+  alert: Pick<AlertRecord, 'jobId' | 'kind'>,
+  now: number,
+): boolean {
+  return (
+    silence.endsAt > now &&
+    (silence.jobId === undefined || silence.jobId === alert.jobId) &&
+    (silence.kind === undefined || silence.kind === alert.kind)
+  );
 }
 
 /**

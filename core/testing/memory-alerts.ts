@@ -8,13 +8,15 @@
  * const queue = new MemoryAlertQueue();
  * const hook = new RecordingAlertHook({ alerts, queue, log: silentLogger });
  */
-import { AlreadyExistsError, NotFoundError } from '../errors';
+import { AlreadyAcknowledgedError, AlreadyExistsError, NotFoundError } from '../errors';
 import {
+  type Acknowledgement,
   type AlertKind,
   type AlertRecord,
   type Contact,
   type DigestEntry,
   MAX_DIGEST_ENTRIES,
+  type Silence,
 } from '../model';
 import type {
   AlertMessage,
@@ -32,6 +34,7 @@ export class MemoryAlertStore implements AlertStore {
   readonly records = new Map<string, AlertRecord>();
   readonly windows = new Map<string, SilenceWindow>();
   readonly flags = new Map<string, Set<string>>();
+  readonly silenceList = new Map<string, Silence>();
 
   async create(record: AlertRecord): Promise<void> {
     if (this.records.has(record.alertId)) throw new AlreadyExistsError('alert', record.alertId);
@@ -54,6 +57,7 @@ export class MemoryAlertStore implements AlertStore {
     if (change.messageId !== undefined) next.messageId = change.messageId;
     if (change.sentAt !== undefined) next.sentAt = change.sentAt;
     if (change.foldedInto !== undefined) next.foldedInto = change.foldedInto;
+    if (change.silencedBy !== undefined) next.silencedBy = change.silencedBy;
     if (change.deliveries !== undefined) next.deliveries = structuredClone([...change.deliveries]);
     this.records.set(alertId, next);
     return clone(next);
@@ -114,6 +118,30 @@ export class MemoryAlertStore implements AlertStore {
 
   async unflag(condition: string, jobId: string): Promise<boolean> {
     return this.flags.get(condition)?.delete(jobId) ?? false;
+  }
+
+  async acknowledge(alertId: string, acknowledgement: Acknowledgement): Promise<AlertRecord> {
+    const record = this.records.get(alertId);
+    if (!record) throw new NotFoundError('alert', alertId);
+    const taken = record.acknowledgement;
+    if (taken) throw new AlreadyAcknowledgedError(alertId, taken.by, taken.at);
+    const next = { ...record, acknowledgement: clone(acknowledgement) };
+    this.records.set(alertId, next);
+    return clone(next);
+  }
+
+  async silences(): Promise<Silence[]> {
+    return [...this.silenceList.values()].map(clone);
+  }
+
+  async addSilence(silence: Silence, now: number): Promise<void> {
+    for (const [id, s] of this.silenceList) if (s.endsAt <= now) this.silenceList.delete(id);
+    if (this.silenceList.has(silence.silenceId)) throw new AlreadyExistsError('silence', silence.silenceId);
+    this.silenceList.set(silence.silenceId, clone(silence));
+  }
+
+  async removeSilence(silenceId: string): Promise<boolean> {
+    return this.silenceList.delete(silenceId);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AlreadyExistsError, NotFoundError } from '../../errors';
-import { type AlertRecord, AlertRecordSchema, MAX_DIGEST_ENTRIES } from '../../model';
+import { AlreadyAcknowledgedError, AlreadyExistsError, NotFoundError } from '../../errors';
+import { type AlertRecord, AlertRecordSchema, MAX_DIGEST_ENTRIES, type Silence } from '../../model';
 import type { AlertStore } from '../../ports';
 import { T0, uniqueId } from './fixtures';
 
@@ -150,6 +150,64 @@ export function alertStoreContract(name: string, makeSubject: () => Promise<{ al
       assert.equal(await alerts.unflag(condition, jobId), false);
       assert.deepEqual([...(await alerts.flagged(condition))], ['other']);
       assert.equal(await alerts.flag(condition, jobId), true);
+    });
+
+    it('acknowledges an alert once; a second acknowledgement or an unknown id changes nothing', async () => {
+      const { alerts } = await makeSubject();
+      const record = sampleAlert({ status: 'SENT' });
+      await alerts.create(record);
+      const acked = await alerts.acknowledge(record.alertId, { at: T0 + 5, by: 'ana', comment: 'on it' });
+      assert.deepEqual(acked, { ...record, acknowledgement: { at: T0 + 5, by: 'ana', comment: 'on it' } });
+      await assert.rejects(
+        alerts.acknowledge(record.alertId, { at: T0 + 6, by: 'bo' }),
+        (error: unknown) => error instanceof AlreadyAcknowledgedError && /by ana/.test(error.message),
+      );
+      assert.deepEqual(await alerts.get(record.alertId), acked);
+      const missing = uniqueId('missing');
+      await assert.rejects(alerts.acknowledge(missing, { at: T0, by: 'ana' }), NotFoundError);
+      assert.equal(await alerts.get(missing), null);
+      // The delivery state goes on changing under an acknowledgement, which stays.
+      const pending = sampleAlert();
+      await alerts.create(pending);
+      await alerts.acknowledge(pending.alertId, { at: T0 + 1, by: 'ana' });
+      const silenced = await alerts.update(pending.alertId, {
+        from: ['PENDING'],
+        status: 'SILENCED',
+        at: T0 + 2,
+        reason: 'silenced',
+        silencedBy: 's-1',
+      });
+      assert.equal(silenced?.silencedBy, 's-1');
+      assert.deepEqual(silenced?.acknowledgement, { at: T0 + 1, by: 'ana' });
+    });
+
+    it('keeps silences, drops ended ones on the next write, removes one by id', async () => {
+      const { alerts } = await makeSubject();
+      const mine = (list: Silence[]) => list.filter((s) => s.silenceId.startsWith(prefix));
+      const prefix = uniqueId('sil');
+      const silence = (n: number, endsAt: number): Silence => ({
+        silenceId: `${prefix}-${n}`,
+        jobId: 'nightly',
+        createdAt: T0,
+        endsAt,
+        createdBy: 'ana',
+      });
+      await alerts.addSilence(silence(1, T0 + 1000), T0);
+      await alerts.addSilence({ ...silence(2, T0 + 5000), kind: 'failure', comment: 'deploy' }, T0);
+      assert.deepEqual(
+        mine(await alerts.silences()).map((s) => s.silenceId),
+        [`${prefix}-1`, `${prefix}-2`],
+      );
+      await assert.rejects(alerts.addSilence(silence(2, T0 + 9000), T0), AlreadyExistsError);
+      // At T0 + 2000 the first has ended: the next write drops it.
+      await alerts.addSilence(silence(3, T0 + 9000), T0 + 2000);
+      assert.deepEqual(mine(await alerts.silences()), [
+        { ...silence(2, T0 + 5000), kind: 'failure', comment: 'deploy' },
+        silence(3, T0 + 9000),
+      ]);
+      assert.equal(await alerts.removeSilence(`${prefix}-2`), true);
+      assert.equal(await alerts.removeSilence(`${prefix}-2`), false);
+      assert.deepEqual(mine(await alerts.silences()), [silence(3, T0 + 9000)]);
     });
   });
 }
