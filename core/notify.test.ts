@@ -195,6 +195,110 @@ describe('Notifier', () => {
     assert.equal((await w.notifier.process({ alertId: w2.alertId })).outcome, 'sent');
   });
 
+  test('a silence records the alerts it covers SILENCED, sends nothing, and ends when it ends', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000, notifier: { windowMs: 15 * minute } });
+    await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'owner@example.com' });
+    await w.job();
+    const end = w.clock.now() + 10 * minute;
+    const silence = {
+      silenceId: 's-1',
+      jobId: 'report',
+      createdAt: w.clock.now(),
+      endsAt: end,
+      createdBy: 'ana',
+    };
+    await w.alertStore.addSilence(silence, w.clock.now());
+    await w.alertStore.addSilence({ ...silence, silenceId: 's-2', jobId: 'other' }, w.clock.now());
+    const raise = (kind: 'failure' | 'timeout') =>
+      w.alerts.raise({
+        kind,
+        jobId: 'report',
+        runId: `r-${w.clock.now()}`,
+        message: kind,
+        at: w.clock.now(),
+      });
+    await raise('failure');
+    await raise('timeout');
+    await w.notifyAll();
+    assert.deepEqual(w.mailer.sent, []);
+    const silenced = [...w.alertStore.records.values()];
+    assert.deepEqual(
+      silenced.map((r) => [r.status, r.silencedBy]),
+      [
+        ['SILENCED', 's-1'],
+        ['SILENCED', 's-1'],
+      ],
+    );
+    assert.match(
+      silenced[0]!.reason ?? '',
+      /^silenced until 2026-01-30T10:10:00Z by ana \(job report; silence s-1\)$/,
+    );
+    // A silence of one kind leaves the others alone; an ended silence silences nothing.
+    await w.alertStore.removeSilence('s-1');
+    await w.alertStore.addSilence(
+      { ...silence, silenceId: 's-3', jobId: undefined, kind: 'timeout' },
+      w.clock.now(),
+    );
+    await raise('failure');
+    await raise('timeout');
+    await w.notifyAll();
+    assert.deepEqual(
+      w.mailer.sent.map((m) => m.subject),
+      ['[Clover] Job report failed'],
+    );
+    w.clock.advance(11 * minute);
+    await raise('timeout');
+    await w.notifyAll();
+    assert.equal(w.mailer.sent.length, 2);
+    assert.match(w.mailer.sent[1]!.subject, /timed out/);
+  });
+
+  test('an acknowledged alert stops: a retry after an SES rejection, a digest at its window end', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000, notifier: { windowMs: 15 * minute } });
+    await w.contacts.create({ contactId: 'owner', name: 'Owner', email: 'owner@example.com' });
+    await w.job();
+    w.mailer.verified.clear();
+    await w.alerts.raise({
+      kind: 'failure',
+      jobId: 'report',
+      runId: 'r1',
+      message: 'boom',
+      at: w.clock.now(),
+    });
+    const [message] = w.queue.take();
+    assert.deepEqual((await w.notifier.process(message!)).outcome, 'failed');
+    await w.alertStore.acknowledge(message!.alertId, { at: w.clock.now(), by: 'ana' });
+    w.mailer.verified.add('clover@example.com');
+    assert.deepEqual(await w.notifier.process(message!, { redelivered: true }), {
+      outcome: 'acknowledged',
+      retry: false,
+      reason: 'acknowledged by ana at 2026-01-30T10:00:00Z before it was sent',
+    });
+    assert.equal((await w.alertStore.get(message!.alertId))?.status, 'SUPPRESSED');
+    assert.deepEqual(w.mailer.sent, []);
+    // Failures inside a window fold into a digest; acknowledging the digest keeps it from being mailed.
+    w.clock.advance(20 * minute);
+    for (let i = 0; i < 3; i++) {
+      await w.alerts.raise({
+        kind: 'failure',
+        jobId: 'report',
+        runId: `r${i}`,
+        message: 'boom',
+        at: w.clock.now(),
+      });
+      await w.notifyAll();
+    }
+    const digest = [...w.alertStore.records.values()].find((r) => r.digest)!;
+    await w.alertStore.acknowledge(digest.alertId, { at: w.clock.now(), by: 'ana' });
+    w.clock.advance(15 * minute);
+    await w.notifyAll();
+    assert.deepEqual(
+      w.mailer.sent.map((m) => m.subject),
+      ['[Clover] Job report failed'],
+    );
+    assert.equal((await w.alertStore.get(digest.alertId))?.status, 'SUPPRESSED');
+  });
+
   test('an unknown alert id is dropped with a warning', async () => {
     const w = alertingWorld();
     assert.deepEqual(await w.notifier.process({ alertId: 'nope' }), { outcome: 'missing', retry: false });

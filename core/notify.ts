@@ -3,7 +3,7 @@ import { type RenderedMail, renderAlertMail, renderDigestMail } from './alert-ma
 import type { ContactService, Recipients } from './contacts';
 import { CloverError } from './errors';
 import type { Logger } from './log';
-import { type AlertKind, type AlertRecord, isFinalAlert, isoSeconds } from './model';
+import { type AlertKind, type AlertRecord, isFinalAlert, isoSeconds, silences } from './model';
 import type {
   AlertChannelSender,
   AlertMessage,
@@ -50,6 +50,8 @@ export interface NotifierDeps {
 export type NotifyOutcome =
   | 'sent'
   | 'suppressed'
+  | 'silenced'
+  | 'acknowledged'
   | 'folded'
   | 'deferred'
   | 'duplicate'
@@ -118,6 +120,8 @@ export class Notifier {
     }
     const scoped = log.child({ jobId: record.jobId, runId: record.runId, kind: record.kind });
     if (record.digest) return this.processDigest(record, now, scoped);
+    const held = await this.held(record, now, scoped);
+    if (held) return held;
 
     const job = await this.deps.jobs.get(record.jobId);
     const recipients = await this.deps.contacts.recipientsFor(job?.spec ?? null, record.kind);
@@ -155,6 +159,36 @@ export class Notifier {
       scoped,
       unknown,
     );
+  }
+
+  /**
+   * What stops an alert (or a digest) before anything is sent: someone acknowledged it (it was
+   * waiting for its window's end, or being retried: telling people of what they took is noise), or
+   * an operator's silence covers it. Either is final; null when it goes on.
+   */
+  private async held(record: AlertRecord, now: number, log: Logger): Promise<NotifyResult | null> {
+    const ack = record.acknowledgement;
+    if (ack) {
+      const reason = `acknowledged by ${ack.by} at ${isoSeconds(ack.at)} before it was sent`;
+      await this.suppress(record, now, reason);
+      log.log('info', 'alert not sent: acknowledged', { acknowledgedBy: ack.by });
+      return { outcome: 'acknowledged', retry: false, reason };
+    }
+    const silence = (await this.deps.alerts.silences()).find((s) => silences(s, record, now));
+    if (!silence) return null;
+    const scope = [silence.jobId && `job ${silence.jobId}`, silence.kind && `${silence.kind} alerts`]
+      .filter(Boolean)
+      .join(', ');
+    const reason = `silenced until ${isoSeconds(silence.endsAt)} by ${silence.createdBy} (${scope}; silence ${silence.silenceId})`;
+    await this.deps.alerts.update(record.alertId, {
+      from: ['PENDING', 'FAILED'],
+      status: 'SILENCED',
+      at: now,
+      reason,
+      silencedBy: silence.silenceId,
+    });
+    log.log('info', 'alert silenced', { silenceId: silence.silenceId });
+    return { outcome: 'silenced', retry: false, reason };
   }
 
   /**
@@ -238,6 +272,9 @@ export class Notifier {
       );
       return { outcome: 'deferred', retry: false };
     }
+    // Judged when it is due, not while it collects: a silence or an acknowledgement at the window's end decides.
+    const held = await this.held(digest, now, log);
+    if (held) return held;
     const job = await this.deps.jobs.get(digest.jobId);
     const recipients = await this.deps.contacts.recipientsFor(job?.spec ?? null, digest.kind);
     if (recipients.emails.length === 0) {
