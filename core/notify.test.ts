@@ -220,7 +220,7 @@ describe('Notifier', () => {
     await raise('failure');
     await raise('timeout');
     await w.notifyAll();
-    assert.deepEqual(w.mailer.sent, []);
+    assert.equal(w.mailer.sent.length, 0);
     const silenced = [...w.alertStore.records.values()];
     assert.deepEqual(
       silenced.map((r) => [r.status, r.silencedBy]),
@@ -275,7 +275,7 @@ describe('Notifier', () => {
       reason: 'acknowledged by ana at 2026-01-30T10:00:00Z before it was sent',
     });
     assert.equal((await w.alertStore.get(message!.alertId))?.status, 'SUPPRESSED');
-    assert.deepEqual(w.mailer.sent, []);
+    assert.equal(w.mailer.sent.length, 0);
     // Failures inside a window fold into a digest; acknowledging the digest keeps it from being mailed.
     w.clock.advance(20 * minute);
     for (let i = 0; i < 3; i++) {
