@@ -108,6 +108,7 @@ export function exitCodeOf(code: string): number {
     case 'ALREADY_EXISTS':
     case 'VERSION_CONFLICT':
     case 'RUN_NOT_IN_STATE':
+    case 'ALREADY_ACKNOWLEDGED':
       return EXIT_CONFLICT;
     case 'THROTTLED':
     case 'UNAVAILABLE':

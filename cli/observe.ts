@@ -1,10 +1,14 @@
-/** Reading what happened: `clover alerts list`, `clover search errors`, `clover audit`, `clover stats`. */
+/**
+ * Reading what happened: `clover alerts list`, `clover search errors`, `clover audit`, `clover stats`;
+ * and taking alerts: `clover alerts ack|silence|silences|unsilence`.
+ */
 import type { ResponseOf } from './client';
 import { type ActionDef, group, listPages, PAGE_HELP, PAGE_OPTIONS, single } from './command';
-import { EXIT_OK } from './io';
+import { EXIT_OK, UsageError } from './io';
 import { type Column, formatDuration, formatFields, formatTable, formatTime } from './table';
 
 type Alert = ResponseOf<'listAlerts'>['items'][number];
+type Silence = ResponseOf<'listSilences'>['items'][number];
 type Hit = ResponseOf<'searchErrors'>['items'][number];
 type Audit = ResponseOf<'listAudit'>['items'][number];
 
@@ -18,6 +22,7 @@ const ALERT_COLUMNS: readonly Column<Alert>[] = [
   { header: 'KIND', value: (a) => (a.digest ? `${a.kind} (digest of ${a.digest.count})` : a.kind) },
   { header: 'JOB', value: (a) => a.jobId, shrink: 16 },
   { header: 'STATUS', value: (a) => a.status },
+  { header: 'ACK', value: (a) => a.acknowledgement?.by ?? '', shrink: 12 },
   { header: 'TO', value: (a) => a.recipients.join(','), shrink: 12 },
   {
     // Per webhook/chat channel: contact/channel, its status and HTTP attempts (`--json` has each attempt).
@@ -39,7 +44,7 @@ const alertsList: ActionDef = {
   summary: 'list alerts, newest first, with their delivery state',
   synopsis: '[--job JOB] [--kind KIND] [--status STATUS] [--from T] [--to T]',
   description:
-    "List alerts newest first with their delivery state: SENT, SUPPRESSED (nobody to tell, or folded into a digest), FAILED (with the mail provider's reason), PENDING.",
+    "List alerts newest first with their delivery state: SENT, SUPPRESSED (nobody to tell, folded into a digest, or acknowledged before it went out), SILENCED (a silence covered it), FAILED (with the mail provider's reason), PENDING; ACK shows who acknowledged it.",
   options: {
     job: { type: 'string' },
     kind: { type: 'string' },
@@ -49,11 +54,13 @@ const alertsList: ActionDef = {
   },
   optionHelp: `  --job JOB       Only this job's alerts
   --kind KIND     failure, recovery, timeout, lost, no_worker, job_unavailable, misfire, runaway
-  --status S      PENDING, SENT, SUPPRESSED, FAILED
+  --status S      PENDING, SENT, SUPPRESSED, FAILED, SILENCED; or OPEN (not acknowledged, and
+                  sent or on its way) or ACKNOWLEDGED
 ${WINDOW_HELP}
 ${PAGE_HELP}`,
   examples: [
     'clover alerts list --job nightly-report',
+    'clover alerts list --status OPEN',
     'clover alerts list --status FAILED --from 2026-01-01T00:00:00Z',
   ],
   args: [],
@@ -70,11 +77,134 @@ ${PAGE_HELP}`,
   },
 };
 
+const SILENCE_COLUMNS: readonly Column<Silence>[] = [
+  { header: 'SILENCE', value: (s) => s.silenceId },
+  { header: 'JOB', value: (s) => s.jobId ?? '(every job)', shrink: 16 },
+  { header: 'KIND', value: (s) => s.kind ?? '(every kind)' },
+  { header: 'UNTIL', value: (s) => formatTime(s.endsAt) },
+  { header: 'BY', value: (s) => s.createdBy, shrink: 12 },
+  { header: 'COMMENT', value: (s) => s.comment ?? '', shrink: 20 },
+];
+
+const alertsAck: ActionDef = {
+  name: 'ack',
+  summary: 'acknowledge an alert: you have it; its pending or retried delivery stops',
+  synopsis: 'ALERT [--comment TEXT]',
+  description:
+    'Acknowledge an alert (its id is in `clover alerts list`, the mail and the webhook body). An alert is acknowledged once: a second time is refused (ALREADY_ACKNOWLEDGED, exit 5) naming who took it. If it was still waiting to go out (a digest before its window ends, a delivery being retried) it is not sent. Audited; needs the operator role.',
+  options: { comment: { type: 'string' } },
+  optionHelp: '  --comment TEXT  What you are doing about it (500 characters at most)',
+  examples: ["clover alerts ack 20260130T100000Z-failure-1a2b3c4d --comment 'rerunning by hand'"],
+  args: ['ALERT'],
+  async run(ctx) {
+    const comment = ctx.string('comment');
+    const alert = await ctx.client.call('acknowledgeAlert', {
+      params: { alertId: ctx.arg(0) },
+      body: comment === undefined ? {} : { comment },
+    });
+    ctx.print(alert, () => [
+      `${alert.alertId}: acknowledged by ${alert.acknowledgement?.by} (${alert.kind} of ${alert.jobId}, ${alert.status})`,
+    ]);
+    return EXIT_OK;
+  },
+};
+
+/** `30m`, `2h`, `1d` → milliseconds. */
+function durationMs(text: string, command: string): number {
+  const match = /^(\d{1,5})([mhd])$/.exec(text.trim());
+  if (!match) {
+    throw new UsageError(
+      `--for takes minutes, hours or days such as 30m, 2h, 1d; got ${JSON.stringify(text)}`,
+      command,
+    );
+  }
+  return Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
+}
+
+const alertsSilence: ActionDef = {
+  name: 'silence',
+  summary: "silence a job's alerts, a kind of alert, or both, for a while",
+  synopsis: '(--job JOB | --kind KIND | both) (--for DURATION | --until T) [--comment TEXT]',
+  description:
+    'Silence alerts until a time in the future (31 days at most): those of a job, of a kind (of every job), or of one kind of one job. The notifier records the alerts a silence covers as SILENCED and mails and posts nothing; the console and `clover alerts list --status SILENCED` show them. Audited; needs the operator role.',
+  options: {
+    job: { type: 'string' },
+    kind: { type: 'string' },
+    for: { type: 'string' },
+    until: { type: 'string' },
+    comment: { type: 'string' },
+  },
+  optionHelp: `  --job JOB       Silence this job's alerts
+  --kind KIND     Silence alerts of this kind: failure, recovery, timeout, lost, no_worker,
+                  job_unavailable, misfire, runaway
+  --for DURATION  For this long from now: 30m, 2h, 1d
+  --until T       Until this instant (ISO-8601, 2026-01-30T18:00:00Z)
+  --comment TEXT  Why (shown in the list and the audit)`,
+  examples: [
+    "clover alerts silence --job nightly-report --for 2h --comment 'database migration'",
+    'clover alerts silence --kind no_worker --until 2026-01-30T18:00:00Z',
+  ],
+  args: [],
+  async run(ctx) {
+    const forText = ctx.string('for');
+    const until = ctx.string('until');
+    if ((forText === undefined) === (until === undefined)) {
+      throw new UsageError('give --for DURATION or --until T (one of them)', ctx.command);
+    }
+    const endsAt =
+      forText === undefined
+        ? (until as string)
+        : new Date(Date.now() + durationMs(forText, ctx.command)).toISOString();
+    const comment = ctx.string('comment');
+    const silence = await ctx.client.call('createSilence', {
+      body: {
+        jobId: ctx.string('job'),
+        kind: ctx.string('kind') as never,
+        endsAt,
+        ...(comment === undefined ? {} : { comment }),
+      },
+    });
+    ctx.print(silence, () => [
+      `${silence.silenceId}: ${silence.jobId ?? 'every job'}, ${silence.kind ?? 'every kind'} silenced until ${formatTime(silence.endsAt)}`,
+    ]);
+    return EXIT_OK;
+  },
+};
+
+const alertsSilences: ActionDef = {
+  name: 'silences',
+  summary: 'list the silences in force',
+  synopsis: '',
+  description:
+    'List the silences in force, ending soonest first. End one early with `clover alerts unsilence`.',
+  args: [],
+  async run(ctx) {
+    const page = await ctx.client.call('listSilences', {});
+    ctx.print(page, () => (page.items.length ? ctx.table(SILENCE_COLUMNS, page.items) : ['No silences.']));
+    return EXIT_OK;
+  },
+};
+
+const alertsUnsilence: ActionDef = {
+  name: 'unsilence',
+  summary: 'end a silence now',
+  synopsis: 'SILENCE',
+  description:
+    'End a silence now (its id is in `clover alerts silences`): alerts raised from now on are sent again. Alerts it silenced stay SILENCED. Audited; needs the operator role.',
+  examples: ['clover alerts unsilence s-1a2b3c4d'],
+  args: ['SILENCE'],
+  async run(ctx) {
+    await ctx.client.call('deleteSilence', { params: { silenceId: ctx.arg(0) } });
+    ctx.print({ silenceId: ctx.arg(0), ended: true }, () => [`${ctx.arg(0)}: ended`]);
+    return EXIT_OK;
+  },
+};
+
 export const alertsCommand = group(
   'alerts',
-  'list alerts and their delivery state',
-  'List alerts and their delivery state.',
-  [alertsList],
+  'list, acknowledge and silence alerts',
+  'List alerts and their delivery state; acknowledge one; silence alerts for a while.',
+  [alertsList, alertsAck, alertsSilence, alertsSilences, alertsUnsilence],
 );
 
 const searchErrors: ActionDef = {

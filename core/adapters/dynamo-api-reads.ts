@@ -171,11 +171,27 @@ export class DynamoApiReads implements ApiReads, AuditLog {
         tableKey: 'alertId',
         segments,
         newestFirst: true,
-        filter: (expr) =>
-          equalities(expr, [
-            ['kind', filter.kind],
-            ['status', filter.status],
-          ]),
+        filter: (expr) => {
+          // OPEN: nobody took it and people were or are being told; ACKNOWLEDGED: someone took it.
+          const state =
+            filter.status === 'OPEN'
+              ? [
+                  `attribute_not_exists(${expr.name('acknowledgement')})`,
+                  `${expr.name('status')} IN (${['PENDING', 'SENT', 'FAILED'].map((s) => expr.value(s)).join(', ')})`,
+                ]
+              : filter.status === 'ACKNOWLEDGED'
+                ? [`attribute_exists(${expr.name('acknowledgement')})`]
+                : [];
+          const status = state.length ? undefined : filter.status;
+          return equalities(
+            expr,
+            [
+              ['kind', filter.kind],
+              ['status', status],
+            ],
+            state,
+          );
+        },
         decode: (item) => this.options.alerts.decode(item),
       },
       visit,

@@ -21,6 +21,7 @@ const BY_CLOVER_CODE: Readonly<Record<string, ApiErrorCode>> = {
   // A worker that no longer holds its lease is, to an operator, a worker that is not there.
   lease_lost: 'NOT_FOUND',
   already_exists: 'ALREADY_EXISTS',
+  already_acknowledged: 'ALREADY_ACKNOWLEDGED',
   version_conflict: 'VERSION_CONFLICT',
   run_not_in_state: 'RUN_NOT_IN_STATE',
   stale_fence: 'RUN_NOT_IN_STATE',

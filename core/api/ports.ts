@@ -9,9 +9,9 @@
  * it starts with it: a page that asks for one item more than it shows and stops on that one knows
  * more exist. A short page has a next one only when the read budget ran out.
  */
-import type { AlertKind, AlertRecord, AlertStatus, Job, JobMode, Run, RunStatus } from '../model';
+import type { AlertKind, AlertRecord, Job, JobMode, Run, RunStatus } from '../model';
 import type { Position } from './cursor';
-import type { AuditRecord } from './schemas';
+import type { AlertListStatus, AuditRecord } from './schemas';
 
 export interface WalkOptions {
   readonly start?: Position;
@@ -58,7 +58,8 @@ export interface RunFilter extends Window {
 export interface AlertFilter extends Window {
   readonly jobId?: string;
   readonly kind?: AlertKind;
-  readonly status?: AlertStatus;
+  /** A delivery status, or OPEN / ACKNOWLEDGED (AlertListStatuses). */
+  readonly status?: AlertListStatus;
 }
 
 export interface AuditFilter extends Window {

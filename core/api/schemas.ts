@@ -24,6 +24,7 @@ import {
   PayloadSchema,
   RunSchema,
   RunStatuses,
+  SilenceSchema,
   WorkerSchema,
 } from '../model';
 
@@ -78,6 +79,7 @@ export const ApiErrorCodes = [
   'FORBIDDEN',
   'NOT_FOUND',
   'ALREADY_EXISTS',
+  'ALREADY_ACKNOWLEDGED',
   'VERSION_CONFLICT',
   'RUN_NOT_IN_STATE',
   'PAYLOAD_TOO_LARGE',
@@ -98,6 +100,7 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
+  ALREADY_ACKNOWLEDGED: 409,
   VERSION_CONFLICT: 409,
   RUN_NOT_IN_STATE: 409,
   PAYLOAD_TOO_LARGE: 413,
@@ -387,14 +390,42 @@ export const ContactUpdateBodySchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Alerts
 
-export { AlertRecordSchema };
+export { AlertRecordSchema, SilenceSchema };
+
+/**
+ * What the alert list filters on: a delivery status, or `OPEN` (nobody acknowledged it, and it was
+ * sent or is on its way: PENDING, SENT or FAILED) or `ACKNOWLEDGED` (whatever its delivery).
+ */
+export const AlertListStatuses = [...AlertStatuses, 'OPEN', 'ACKNOWLEDGED'] as const;
+export type AlertListStatus = (typeof AlertListStatuses)[number];
+
 export const AlertListQuerySchema = PageQuerySchema.extend({
   jobId: IdSchema.optional(),
   kind: z.enum(AlertKinds).optional(),
-  status: z.enum(AlertStatuses).optional(),
+  status: z.enum(AlertListStatuses).optional(),
   ...windowFields,
 });
 export type AlertListQueryInput = z.input<typeof AlertListQuerySchema>;
+
+export const AcknowledgeBodySchema = z.strictObject({
+  /** What the acknowledger says: "on it", a ticket. */
+  comment: z.string().min(1).max(500).optional(),
+});
+
+/** The most a silence may last: longer is a change of the job's contacts, not a silence. */
+export const MAX_SILENCE_DAYS = 31;
+
+export const SilenceSpecSchema = z.strictObject({
+  /** The job whose alerts to silence (all kinds unless `kind` is given). */
+  jobId: IdSchema.optional(),
+  /** The alert kind to silence (of every job unless `jobId` is given). */
+  kind: z.enum(AlertKinds).optional(),
+  /** When the silence ends: in the future, at most MAX_SILENCE_DAYS ahead. */
+  endsAt: InstantParamSchema,
+  comment: z.string().min(1).max(500).optional(),
+});
+export type SilenceSpecInput = z.input<typeof SilenceSpecSchema>;
+export type SilenceSpec = z.output<typeof SilenceSpecSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Stats
@@ -434,6 +465,9 @@ export const AuditActions = [
   'contact.create',
   'contact.update',
   'contact.delete',
+  'alert.acknowledge',
+  'silence.create',
+  'silence.delete',
   'agent.declared-jobs',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
@@ -443,7 +477,7 @@ export const AuditRecordSchema = z.object({
   at: EpochMsSchema,
   actor: z.object({ subject: z.string(), role: z.string(), via: z.enum(['jwt', 'iam']) }),
   action: z.enum(AuditActions),
-  /** `job:<id>`, `run:<id>`, `worker:<id>`, `contact:<id>`, `agent:<owner>`. */
+  /** `job:<id>`, `run:<id>`, `worker:<id>`, `contact:<id>`, `alert:<id>`, `silence:<id>`, `agent:<owner>`. */
   entity: z.string(),
   before: z.unknown().optional(),
   after: z.unknown().optional(),
@@ -479,6 +513,8 @@ export const JobIdParams = z.strictObject({ jobId: IdSchema });
 export const RunIdParams = z.strictObject({ runId: z.string().min(1).max(256) });
 export const WorkerIdParams = z.strictObject({ workerId: IdSchema });
 export const ContactIdParams = z.strictObject({ contactId: IdSchema });
+export const AlertIdParams = z.strictObject({ alertId: z.string().min(1).max(256) });
+export const SilenceIdParams = z.strictObject({ silenceId: z.string().min(1).max(64) });
 export const OwnerParams = z.strictObject({
   owner: z.string().regex(/^[A-Za-z0-9:._-]{1,128}$/, 'must be 1-128 of letters, digits, ":", ".", "_", "-"'),
 });

@@ -4,7 +4,7 @@
  * written, then recorded in the audit log with who, what, when, before and after. Rejected input
  * throws before anything is written, so it changes nothing and leaves no audit record.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { ContactService } from '../contacts';
 import type { Dispatcher } from '../dispatch';
 import {
@@ -31,29 +31,34 @@ import {
   jsonSize,
   MAX_PAYLOAD_BYTES,
   MAX_PAYLOAD_DEPTH,
+  MAX_SILENCES,
   type Run,
   scheduleModeOf,
+  type Silence,
   tooDeep,
   type Worker,
 } from '../model';
-import type { Clock, ContactStore, JobStore, RunLedger, WorkerRegistry } from '../ports';
+import type { AlertStore, Clock, ContactStore, JobStore, RunLedger, WorkerRegistry } from '../ports';
 import { parseSchedule } from '../schedule';
 import { type CursorState, decodeCursor, encodeCursor, type Position } from './cursor';
 import { ApiError } from './errors';
 import type { ApiReads, AuditLog, JobFilter, Visit, WalkOptions, WalkResult } from './ports';
 import {
+  type AlertListStatus,
   API_LIMITS,
   type AuditAction,
   type AuditRecord,
   type ErrorSearchResult,
   type JobPage,
   type JobView,
+  MAX_SILENCE_DAYS,
   type Me,
   type Page,
   type Role,
   type RunLog,
   type RunSummary,
   type SchedulePreview,
+  type SilenceSpec,
   type Stats,
   type SyncResultBody,
   type TriggerResponse,
@@ -81,6 +86,8 @@ export interface ManagementDeps {
   readonly workers: WorkerRegistry;
   readonly contacts: ContactService;
   readonly contactStore: ContactStore;
+  /** Acknowledgements and silences. */
+  readonly alerts: AlertStore;
   readonly reads: ApiReads;
   readonly audit: AuditLog;
   readonly declaredSync: DeclaredJobSync;
@@ -522,7 +529,7 @@ export class ManagementApi {
       WindowInput & {
         jobId?: string | undefined;
         kind?: AlertRecord['kind'] | undefined;
-        status?: AlertRecord['status'] | undefined;
+        status?: AlertListStatus | undefined;
       },
   ): Promise<Page<AlertRecord>> {
     const { limit, cursor, from, to, ...filter } = query;
@@ -537,6 +544,89 @@ export class ManagementApi {
       (a: AlertRecord) => a,
       filter.kind || filter.status ? Math.max(limit, 100) : limit,
     );
+  }
+
+  /** Takes an alert, once (a second acknowledgement is 409 ALREADY_ACKNOWLEDGED and changes nothing). */
+  async acknowledgeAlert(principal: Principal, alertId: string, comment?: string): Promise<AlertRecord> {
+    const acknowledgement = {
+      at: this.deps.clock.now(),
+      by: principal.subject,
+      ...(comment === undefined ? {} : { comment }),
+    };
+    let alert: AlertRecord;
+    try {
+      alert = await this.deps.alerts.acknowledge(alertId, acknowledgement);
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        throw new CloverError('not_found', `alert ${JSON.stringify(alertId)} does not exist`, {
+          details: { field: 'alertId' },
+        });
+      }
+      throw error;
+    }
+    const { kind, jobId, status } = alert;
+    await this.record(principal, 'alert.acknowledge', `alert:${alertId}`, undefined, {
+      alertId,
+      kind,
+      jobId,
+      status,
+      acknowledgement,
+    });
+    return alert;
+  }
+
+  async listSilences(): Promise<Page<Silence>> {
+    const now = this.deps.clock.now();
+    const active = (await this.deps.alerts.silences()).filter((s) => s.endsAt > now);
+    return { items: active.sort((a, b) => a.endsAt - b.endsAt || a.silenceId.localeCompare(b.silenceId)) };
+  }
+
+  /** Checked whole before anything is written: an end in the past, no scope, an unknown job, too many. */
+  async createSilence(principal: Principal, spec: SilenceSpec): Promise<Silence> {
+    const now = this.deps.clock.now();
+    const issues: { field: string; reason: string }[] = [];
+    if (spec.jobId === undefined && spec.kind === undefined) {
+      issues.push({ field: 'jobId', reason: 'give jobId, kind or both: a silence of everything is not one' });
+    }
+    if (spec.endsAt <= now) {
+      issues.push({ field: 'endsAt', reason: `must be in the future (it is now ${isoSeconds(now)})` });
+    } else if (spec.endsAt > now + MAX_SILENCE_DAYS * DAY_MS) {
+      issues.push({ field: 'endsAt', reason: `must be at most ${MAX_SILENCE_DAYS} days ahead` });
+    }
+    if (spec.jobId !== undefined && (await this.deps.jobs.get(spec.jobId)) === null) {
+      issues.push({
+        field: 'jobId',
+        reason: `names job ${JSON.stringify(spec.jobId)}, which does not exist`,
+      });
+    }
+    if (issues.length) throw new ValidationError(issues);
+    const active = (await this.deps.alerts.silences()).filter((s) => s.endsAt > now);
+    if (active.length >= MAX_SILENCES) {
+      throw ValidationError.field(
+        '(body)',
+        `at most ${MAX_SILENCES} silences may be in force; end some first`,
+      );
+    }
+    const silence: Silence = {
+      silenceId: `s-${randomUUID().slice(0, 8)}`,
+      ...(spec.jobId === undefined ? {} : { jobId: spec.jobId }),
+      ...(spec.kind === undefined ? {} : { kind: spec.kind }),
+      createdAt: now,
+      endsAt: spec.endsAt,
+      createdBy: principal.subject,
+      ...(spec.comment === undefined ? {} : { comment: spec.comment }),
+    };
+    await this.deps.alerts.addSilence(silence, now);
+    await this.record(principal, 'silence.create', `silence:${silence.silenceId}`, undefined, silence);
+    return silence;
+  }
+
+  async deleteSilence(principal: Principal, silenceId: string): Promise<void> {
+    const before = (await this.deps.alerts.silences()).find((s) => s.silenceId === silenceId);
+    if (!before || !(await this.deps.alerts.removeSilence(silenceId))) {
+      throw new NotFoundError('silence', silenceId);
+    }
+    await this.record(principal, 'silence.delete', `silence:${silenceId}`, before, undefined);
   }
 
   async stats(query: WindowInput & { jobId?: string | undefined }): Promise<Stats> {

@@ -134,11 +134,7 @@ export type Silence = z.output<typeof SilenceSchema>;
 export const MAX_SILENCES = 100;
 
 /** Whether `silence` covers `alert` at `now`. */
-export function silences(
-  silence: Silence,
-  alert: Pick<AlertRecord, 'jobId' | 'kind'>,
-  now: number,
-): boolean {
+export function silences(silence: Silence, alert: Pick<AlertRecord, 'jobId' | 'kind'>, now: number): boolean {
   return (
     silence.endsAt > now &&
     (silence.jobId === undefined || silence.jobId === alert.jobId) &&

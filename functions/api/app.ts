@@ -93,6 +93,11 @@ function handlers(api: ManagementApi, options: ApiAppOptions): Handlers {
     updateContact: ({ principal, params, body }: Any) => api.updateContact(principal, params.contactId, body),
     deleteContact: ({ principal, params }: Any) => api.deleteContact(principal, params.contactId),
     listAlerts: ({ query }: Any) => api.listAlerts(query),
+    acknowledgeAlert: ({ principal, params, body }: Any) =>
+      api.acknowledgeAlert(principal, params.alertId, body.comment),
+    listSilences: () => api.listSilences(),
+    createSilence: ({ principal, body }: Any) => api.createSilence(principal, body),
+    deleteSilence: ({ principal, params }: Any) => api.deleteSilence(principal, params.silenceId),
     getStats: ({ query }: Any) => api.stats(query),
     listAudit: ({ query }: Any) => api.listAudit(query),
     syncDeclaredJobs: ({ principal, params, body }: Any) =>

@@ -16,6 +16,7 @@ export function managementApi(plane: ControlPlane): ManagementApi {
     workers: plane.workers,
     contacts: plane.contacts,
     contactStore: plane.contactStore,
+    alerts: plane.alertStore,
     reads: plane.apiReads,
     audit: plane.apiReads,
     clock: plane.clock,

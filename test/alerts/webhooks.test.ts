@@ -5,57 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, test } from 'node:test';
-import { VerifyEmailIdentityCommand } from '@aws-sdk/client-ses';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { SesMailer } from '../../core/adapters/ses-mailer';
+import { test } from 'node:test';
 import { WebhookAlertSchema } from '../../core/model';
-import { Notifier, type NotifierConfig } from '../../core/notify';
+import type { NotifierConfig } from '../../core/notify';
 import type { Clock } from '../../core/ports';
 import { uniqueId } from '../../core/testing/contracts/fixtures';
-import { makeNotifierHandler } from '../../functions/notifier/handler';
 import { apiError, useApi } from '../api/helpers';
 import { drainInbox, joinFleet } from '../harness/fleet';
+import { notifierWorld, type Received, startReceiver } from './helpers';
 
 const api = useApi({ endpointPolicy: { allowLoopback: true } });
-const FROM = 'clover-hooks@example.com';
-
-interface Received {
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-  readonly status: number;
-}
-
-/** An HTTP receiver on loopback: answers each path from its script (then 200) and keeps every request. */
-async function startReceiver() {
-  const received: Received[] = [];
-  const scripts = new Map<string, { status: number; body?: string }[]>();
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      const path = req.url ?? '';
-      const next = scripts.get(path)?.shift() ?? { status: 200 };
-      received.push({ path, headers: req.headers, body, status: next.status });
-      res.writeHead(next.status, { 'content-type': 'text/plain' }).end(next.body ?? 'ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    received,
-    at: (path: string) => received.filter((r) => r.path === path),
-    script: (path: string, ...answers: { status: number; body?: string }[]) => scripts.set(path, answers),
-  };
-}
 
 /** What a receiver does with `Clover-Signature: t=<unix>,v1=<hex>` (docs/alerts.md), in plain node:crypto. */
 function verify(secret: string, r: Received, nowSeconds = Date.now() / 1000): boolean {
@@ -68,55 +27,7 @@ function verify(secret: string, r: Received, nowSeconds = Date.now() / 1000): bo
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-async function world(config: Partial<NotifierConfig> = {}, clock?: Clock) {
-  await api.ready();
-  const { plane, aws } = api;
-  const stack = await aws.provisioned();
-  await aws.clients.ses.send(new VerifyEmailIdentityCommand({ EmailAddress: FROM }));
-  const notifier = new Notifier({
-    alerts: plane.alertStore,
-    queue: plane.alertQueue,
-    contacts: plane.contacts,
-    jobs: plane.jobs,
-    mailer: new SesMailer({ client: aws.clients.ses }),
-    channels: plane.channelSender,
-    clock: clock ?? plane.clock,
-    log: plane.log,
-    config: { from: FROM, consoleUrl: 'https://console.example.com', channelBackoffMs: 50, ...config },
-  });
-  const notify = makeNotifierHandler({ notifier, log: plane.log });
-  return {
-    plane,
-    notifier,
-    admin: api.as('admin'),
-    /** One pass of the SQS event source over what the alerts queue holds now; the batch failures it reported. */
-    async deliverAlerts(): Promise<{ delivered: number; failures: number }> {
-      let delivered = 0;
-      let failures = 0;
-      for (;;) {
-        const out = await aws.clients.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: stack.queues.alerts,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 0,
-          }),
-        );
-        const messages = out.Messages ?? [];
-        if (messages.length === 0) return { delivered, failures };
-        const result = await notify({
-          Records: messages.map((m) => ({ messageId: m.MessageId ?? '', body: m.Body ?? '' })),
-        });
-        failures += result.batchItemFailures.length;
-        for (const m of messages) {
-          await aws.clients.sqs.send(
-            new DeleteMessageCommand({ QueueUrl: stack.queues.alerts, ReceiptHandle: m.ReceiptHandle }),
-          );
-          delivered += 1;
-        }
-      }
-    },
-  };
-}
+const world = (config: Partial<NotifierConfig> = {}, clock?: Clock) => notifierWorld(api, config, clock);
 
 test('a loopback webhook gets exactly one signed alert per alert; Slack gets text + blocks; the secret is shown once', async () => {
   const w = await world();

@@ -348,6 +348,7 @@ const LEAST_ROLE: Record<string, 'none' | 'viewer' | 'operator' | 'admin' | 'age
   'GET /api/contacts': 'viewer',
   'GET /api/contacts/{contactId}': 'viewer',
   'GET /api/alerts': 'viewer',
+  'GET /api/silences': 'viewer',
   'GET /api/stats': 'viewer',
   'GET /api/audit': 'viewer',
   'POST /api/jobs/{jobId}/pause': 'operator',
@@ -355,6 +356,9 @@ const LEAST_ROLE: Record<string, 'none' | 'viewer' | 'operator' | 'admin' | 'age
   'POST /api/jobs/{jobId}/trigger': 'operator',
   'POST /api/runs/{runId}/cancel': 'operator',
   'POST /api/workers/{workerId}/drain': 'operator',
+  'POST /api/alerts/{alertId}/acknowledge': 'operator',
+  'POST /api/silences': 'operator',
+  'DELETE /api/silences/{silenceId}': 'operator',
   'POST /api/jobs': 'admin',
   'PUT /api/jobs/{jobId}': 'admin',
   'DELETE /api/jobs/{jobId}': 'admin',
@@ -407,6 +411,8 @@ test('roles: every route answers every caller (none, viewer, operator, admin, ag
     runId: 'role-job@x',
     workerId: 'w-1',
     contactId: 'c-1',
+    alertId: 'role-alert',
+    silenceId: 's-role',
     owner: 'role-owner',
   };
   const wrong: string[] = [];

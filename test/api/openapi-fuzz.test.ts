@@ -91,7 +91,16 @@ function wellFormed(runId: string, jobVersion: () => Promise<number>) {
     createContact: some({}, {}, { contactId: 'fz-new-contact', name: 'N', email: 'n@example.com' }, [201]),
     getContact: some({ contactId: CONTACT }),
     updateContact: some({ contactId: CONTACT }, {}, { name: 'Renamed' }),
-    listAlerts: some({}, { limit: '5' }),
+    listAlerts: some({}, { limit: '5', status: 'OPEN' }),
+    acknowledgeAlert: some({ alertId: 'fz-no-alert' }, {}, {}, [404]),
+    listSilences: some(),
+    createSilence: some(
+      {},
+      {},
+      { kind: 'misfire', endsAt: new Date(Date.now() + 3_600_000).toISOString() },
+      [201],
+    ),
+    deleteSilence: some({ silenceId: 's-fz' }, {}, undefined, [404]),
     getStats: some({}, { jobId: JOB }),
     listAudit: some({}, { limit: '5' }),
     syncDeclaredJobs: some({ owner: 'fz-owner' }, {}, { jobs: [spec('fz-declared')] }),
@@ -185,7 +194,10 @@ function casesFor(
   const deep = nestedText(10_000);
   add('body', { body: `[${deep}]`, contentType: 'application/json' });
   add('body', { body: deep, contentType: 'application/json' });
-  add('body', { body: `{"k":"${'x'.repeat(1024 * 1024)}"}`, contentType: 'application/json' });
+  // Not at the document: it answers without reading a body, and its answer is large, so a client still
+  // pushing 1 MB meets a closed connection whose reset discards the unread answer (TCP), intermittently.
+  if (op.id !== 'openapi')
+    add('body', { body: `{"k":"${'x'.repeat(1024 * 1024)}"}`, contentType: 'application/json' });
   // Chunked GETs and DELETEs are refused by @hono/node-server itself (an empty 400) before the API sees them.
   if (op.method === 'POST' || op.method === 'PUT') {
     add('body', {

@@ -8,6 +8,7 @@ const TONE: Readonly<Record<AlertRecord['status'], string>> = {
   SENT: 'good',
   SUPPRESSED: 'neutral',
   FAILED: 'bad',
+  SILENCED: 'neutral',
 };
 
 export function AlertTable({
