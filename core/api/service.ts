@@ -33,8 +33,8 @@ import {
   MAX_PAYLOAD_DEPTH,
   MAX_SILENCES,
   type Run,
-  scheduleModeOf,
   type Silence,
+  scheduleModeOf,
   tooDeep,
   type Worker,
 } from '../model';
