@@ -24,6 +24,7 @@ import {
   isPrecise,
   type Job,
   jobLockKey,
+  newTraceId,
   PayloadSchema,
   PLANNED_REASON,
   parseOrThrow,
@@ -31,6 +32,7 @@ import {
   type RunStatus,
   type SkipReason,
   scheduleModeOf,
+  type TraceId,
   Triggers,
   type UpstreamRef,
   type Worker,
@@ -117,6 +119,11 @@ export interface DispatcherDeps {
    * failed asynchronous invocation after about a minute). @default 10_000
    */
   readonly resendAfterMs?: number;
+  /**
+   * The trace the current invocation belongs to (model/trace.ts): in Lambda, its X-Ray trace. A run
+   * made when this gives none (or without it: the local runtime, agents) gets a new trace id.
+   */
+  readonly traceId?: () => TraceId | undefined;
 }
 
 /** A run's lock outlives its deadline by this much, so a slow completion still releases its own lock. */
@@ -285,9 +292,10 @@ export class Dispatcher {
       request.trigger === 'MANUAL'
         ? `${request.jobId}@manual-${isoSeconds(now)}-${randomUUID().slice(0, 8)}`
         : fireRunId(request.jobId, scheduledTime);
-    const log = this.deps.log.child({ jobId: request.jobId, runId });
+    const traceId = this.traceId(now);
+    const log = this.deps.log.child({ jobId: request.jobId, runId, traceId });
     const baseOf = (job: Job): Run => ({
-      ...this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING'),
+      ...this.newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING', traceId),
       ...(request.payload === undefined ? {} : { payload: request.payload }),
     });
 
@@ -300,7 +308,16 @@ export class Dispatcher {
     const job = await this.readJob(request.jobId);
     if (!job) {
       const error = new NotFoundError('job', request.jobId);
-      const run = this.newRun(null, runId, request.jobId, scheduledTime, request.trigger, now, 'SKIPPED');
+      const run = this.newRun(
+        null,
+        runId,
+        request.jobId,
+        scheduledTime,
+        request.trigger,
+        now,
+        'SKIPPED',
+        traceId,
+      );
       return this.record({ ...run, reason: 'job_not_found', error: error.toJSON() }, log, (written) => ({
         kind: 'rejected',
         run: written,
@@ -1128,6 +1145,7 @@ export class Dispatcher {
     trigger: Run['trigger'],
     now: number,
     status: RunStatus,
+    traceId: TraceId = this.traceId(now),
   ): Run {
     return {
       runId,
@@ -1148,7 +1166,13 @@ export class Dispatcher {
       // Only runs of jobs with dependents look at their outcome (core/dependents.ts).
       ...(job?.downstream?.length ? { hasDependents: true } : {}),
       history: [{ at: now, status: 'PENDING', attempt: 1, note: `fired by ${trigger.toLowerCase()}` }],
+      traceId,
     };
+  }
+
+  /** The current invocation's trace, else a new one (DispatcherDeps.traceId). */
+  private traceId(now: number): TraceId {
+    return this.deps.traceId?.() ?? newTraceId(now);
   }
 }
 

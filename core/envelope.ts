@@ -7,6 +7,7 @@ import {
   IdSchema,
   IsoInstantSchema,
   PayloadSchema,
+  TraceIdSchema,
   UpstreamRefSchema,
 } from './model';
 
@@ -49,6 +50,11 @@ export const DispatchEnvelopeSchema = z.strictObject({
    * decides it at this instant (epoch ms) with Dispatcher.fireLocal, naming `fence` as the plan.
    */
   startAt: EpochMsSchema.optional(),
+  /**
+   * The fire's trace id (model/trace.ts), for the agent's log lines before the claim; after it the
+   * agent uses the record's. A well-formed id only: it names nothing to run.
+   */
+  traceId: TraceIdSchema.optional(),
 });
 export type DispatchEnvelope = z.output<typeof DispatchEnvelopeSchema>;
 
@@ -72,6 +78,7 @@ export function envelopeFor(
     sentAt,
     ...(run.upstream ? { upstream: run.upstream } : {}),
     ...(startAt === undefined ? {} : { startAt }),
+    ...(run.traceId ? { traceId: run.traceId } : {}),
   };
 }
 

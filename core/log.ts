@@ -91,3 +91,15 @@ export class FailureLog {
     });
   }
 }
+
+/**
+ * The scope of a run's log lines: its job, its id and its fire's trace id when it has one, so one
+ * trace id finds the agent's lines for the fire as well as the dispatcher's (docs/architecture.md).
+ */
+export function runLogScope(run: {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly traceId?: string;
+}) {
+  return { jobId: run.jobId, runId: run.runId, ...(run.traceId ? { traceId: run.traceId } : {}) };
+}

@@ -17,6 +17,7 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { type AwsClients, awsClients } from '../core/adapters/aws-clients';
 import type { Logger, LogLevel } from '../core/log';
+import { type TraceId, traceIdFromXrayHeader } from '../core/model';
 import { type FunctionConfig, readConfig } from './config';
 import { type EmfMetrics, emfMetrics } from './metrics';
 
@@ -39,6 +40,8 @@ export interface FunctionTelemetry {
   readonly tracer: Tracer;
   /** AWS clients, each traced (a subsegment per call) when tracing is on. */
   readonly clients: AwsClients;
+  /** The invocation's X-Ray trace id, for the runs it makes (controlPlane's `traceId`): one trace per fire. */
+  readonly traceId: () => TraceId | undefined;
 }
 
 /**
@@ -85,6 +88,8 @@ export function functionTelemetry(
     metrics: emfMetrics({ stage: config.CLOVER_PREFIX, fn }),
     tracer,
     clients,
+    // Lambda sets the variable per invocation when tracing is active (and Tracer reads it there too).
+    traceId: () => traceIdFromXrayHeader(process.env._X_AMZN_TRACE_ID),
   } satisfies FunctionTelemetry & { logger: PowertoolsLogger };
 }
 

@@ -56,7 +56,7 @@ import { claimFromEnvelope, type DispatchEnvelope } from '../core/envelope';
 import { CloverError, NotFoundError, UnknownHandlerError } from '../core/errors';
 import type { RunExecution, RunOutcome } from '../core/execution';
 import type { JobService } from '../core/jobs';
-import { FailureLog, type Logger, silentLogger } from '../core/log';
+import { FailureLog, type Logger, runLogScope, silentLogger } from '../core/log';
 import {
   claimDifferences,
   isFinal,
@@ -528,7 +528,7 @@ export class Agent {
   }
 
   private async handBackUnstarted(run: Run, note: string): Promise<void> {
-    const log = this.log.child({ jobId: run.jobId, runId: run.runId });
+    const log = this.log.child(runLogScope(run));
     try {
       await this.deps.execution.handBack(run, note);
       log.log('info', 'LOCAL fire handed back', { note });
@@ -720,7 +720,7 @@ export class Agent {
 
   private async accept(queue: AgentQueue, message: DecodedMessage) {
     const { envelope } = message;
-    const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
+    const log = this.log.child(runLogScope(envelope));
     if (envelope.startAt !== undefined) {
       // A plan takes no slot until its instant; one not held (fires not started yet) comes back later.
       const settle = this.holdPlan(envelope) ? queue.ack(message.receipt) : queue.release(message.receipt);
@@ -790,7 +790,7 @@ export class Agent {
   ): { result: Promise<ExecuteResult> } {
     if (this.state === 'RUNNING') return this.startRun(run, envelope, startAt);
     const note = `worker ${this.state}: claimed run not started`;
-    const log = this.log.child({ jobId: run.jobId, runId: run.runId });
+    const log = this.log.child(runLogScope(run));
     const result = this.deps.execution.handBack(run, note).then(
       (): ExecuteResult => {
         log.log('info', 'run handed back', { note });
@@ -829,7 +829,7 @@ export class Agent {
    */
   private async runToEnd(slot: RunSlot, startAt?: number): Promise<ExecuteResult> {
     const { run } = slot;
-    const log = this.log.child({ jobId: run.jobId, runId: run.runId });
+    const log = this.log.child(runLogScope(run));
     const early = startAt === undefined ? 0 : startAt - this.clock.now();
     if (early > 0) await sleep(early, slot.signal);
     const abortedEarly: unknown = slot.aborted ? slot.signal.reason : undefined;
@@ -973,7 +973,7 @@ export class Agent {
 
   /** Hands a run back (fenced). False when refused or unavailable. */
   private async handBack(slot: RunSlot, note: string): Promise<boolean> {
-    const log = this.log.child({ jobId: slot.run.jobId, runId: slot.run.runId });
+    const log = this.log.child(runLogScope(slot.run));
     try {
       await this.deps.execution.handBack(slot.run, note);
       log.log('info', 'run handed back', { note });
@@ -1035,7 +1035,7 @@ export class Agent {
   private async flush(slot: RunSlot, final = false): Promise<void> {
     const batch = slot.takeBatch(final);
     if (!batch) return;
-    const log = this.log.child({ jobId: slot.run.jobId, runId: slot.run.runId });
+    const log = this.log.child(runLogScope(slot.run));
     // While AWS does not answer, log lines go to the journal (progress is not worth journaling).
     const journalLines = async () => {
       if (batch.lines.length === 0) return;

@@ -7,7 +7,8 @@
  * 3. the job's own `env` (copied onto the run record at the fire; validated by JobEnvSchema);
  * 4. for command handlers, the command's `env` from the agent's config (the host operator's word);
  * 5. the run's context — CLOVER_JOB_ID, CLOVER_RUN_ID, CLOVER_SCHEDULED_TIME, CLOVER_ATTEMPT,
- *    CLOVER_PAYLOAD (JSON), CLOVER_DEADLINE_AT (epoch ms) and, for dependent runs,
+ *    CLOVER_PAYLOAD (JSON), CLOVER_DEADLINE_AT (epoch ms), CLOVER_TRACE_ID (the fire's trace id, when
+ *    the run has one) and, for dependent runs,
  *    CLOVER_UPSTREAM_RUN_ID, CLOVER_UPSTREAM_STATUS, CLOVER_UPSTREAM_RESULT — which nothing overrides.
  *
  * Nothing else of the agent's environment reaches a handler: AWS credentials, CLOVER_API_TOKEN and
@@ -39,6 +40,8 @@ export interface RunEnvFields {
   readonly payload: unknown;
   readonly deadlineAt: number;
   readonly upstream: readonly UpstreamRef[];
+  /** The fire's trace id (core/model/trace.ts); absent on runs made before traces were kept. */
+  readonly traceId?: string;
 }
 
 /** Step 5: the CLOVER_* variables of one run. */
@@ -50,6 +53,7 @@ export function contextEnv(run: RunEnvFields): Record<string, string> {
     CLOVER_ATTEMPT: String(run.attempt),
     CLOVER_PAYLOAD: JSON.stringify(run.payload ?? null),
     CLOVER_DEADLINE_AT: String(run.deadlineAt),
+    ...(run.traceId ? { CLOVER_TRACE_ID: run.traceId } : {}),
     // Contexts built by older callers (library users' own tests) may lack `upstream`.
     ...upstreamEnv(run.upstream ?? []),
   };

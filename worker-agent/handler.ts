@@ -26,6 +26,12 @@ export interface HandlerContext {
    */
   readonly upstream: readonly UpstreamRef[];
   /**
+   * The fire's trace id (`1-<8 hex>-<24 hex>`; also CLOVER_TRACE_ID): the same id is on the run record,
+   * the dispatcher's log line and the agent's lines for the run. Pass it on in your own logs to join
+   * them. Absent on runs made before traces were kept.
+   */
+  readonly traceId?: string;
+  /**
    * The run's environment, built by the agent (handler-env.ts; docs/agent.md, "What a handler sees"):
    * the base variables, the names the agent's config passes through, the job's `env` and the CLOVER_*
    * context. Command handlers get exactly this (plus the command's configured `env`). A module handler

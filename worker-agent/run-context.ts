@@ -106,6 +106,7 @@ export class RunSlot {
       payload: run.payload ?? null,
       deadlineAt: this.deadlineAt,
       upstream: run.upstream ?? [],
+      ...(run.traceId ? { traceId: run.traceId } : {}),
     };
     return {
       ...fields,

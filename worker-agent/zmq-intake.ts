@@ -27,7 +27,7 @@ import { z85Encode } from '../core/adapters/zmq-protocol';
 import { ZmqReceiver } from '../core/adapters/zmq-receiver';
 import type { DispatchEnvelope } from '../core/envelope';
 import { NotFoundError } from '../core/errors';
-import type { Logger } from '../core/log';
+import { type Logger, runLogScope } from '../core/log';
 import { isRefusal, logRefusedClaim } from './refusals';
 
 /** Environment variable holding the agent's CURVE secret key; it wins over `zmq.secretKey` in the file. */
@@ -189,7 +189,7 @@ export class ZmqIntake {
 
   /** Acknowledged when this resolves, nacked with the message when it throws. */
   private async take(envelope: DispatchEnvelope): Promise<void> {
-    const log = this.log.child({ jobId: envelope.jobId, runId: envelope.runId });
+    const log = this.log.child(runLogScope(envelope));
     const accepted = await this.agent.offer(envelope);
     switch (accepted.kind) {
       case 'started':

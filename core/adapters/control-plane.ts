@@ -7,6 +7,7 @@ import { EndpointGuard, type EndpointPolicy } from '../endpoints';
 import { RunExecution } from '../execution';
 import { JobService } from '../jobs';
 import { type Logger, silentLogger } from '../log';
+import type { TraceId } from '../model';
 import type { AlertHook, Clock, HostResolver } from '../ports';
 import { systemClock } from '../ports';
 import { WorkerDirectory } from '../worker-directory';
@@ -44,6 +45,8 @@ export interface ControlPlaneOptions {
   /** How many jobs the dispatcher keeps between fires, each checked by the fire's write (DispatcherDeps.jobCacheSize). @default 1000 */
   readonly jobCacheSize?: number;
   readonly random?: () => number;
+  /** The current invocation's trace for the runs the dispatcher makes (DispatcherDeps.traceId). @default a new id per fire */
+  readonly traceId?: () => TraceId | undefined;
   /**
    * Direct ZeroMQ delivery for jobs with `delivery: 'ZMQ'` (docs/zeromq.md): the dispatcher's CURVE
    * key pair (agents allow-list its public key) and the acknowledgement deadline. Without it, ZMQ jobs
@@ -140,6 +143,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     alerts,
     jobCacheSize: options.jobCacheSize ?? 1000,
     ...(options.random ? { random: options.random } : {}),
+    ...(options.traceId ? { traceId: options.traceId } : {}),
   });
   const joins = new DynamoDependencyJoins({
     client: clients.dynamodb,

@@ -7,5 +7,6 @@ export * from './env';
 export * from './job';
 export * from './lock';
 export * from './run';
+export * from './trace';
 export * from './validate';
 export * from './worker';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { EpochMsSchema, IdSchema, IsoInstantSchema, PayloadSchema } from './common';
 import { ConcurrencyPolicies } from './job';
+import { TraceIdSchema } from './trace';
 import { fieldIssues } from './validate';
 
 /*
@@ -182,6 +183,11 @@ export const RunSchema = z.object({
   hasDependents: z.boolean().optional(),
   /** Set by the write that made the run final, cleared once its dependents are fired (the monitor fires leftovers). */
   dependentsPending: z.boolean().optional(),
+  /**
+   * The fire's trace (model/trace.ts): the dispatcher's X-Ray trace, or a new id where no trace was
+   * running. Absent on runs written before traces were kept.
+   */
+  traceId: TraceIdSchema.optional(),
   /** The dependent runs this run's outcome fired (or, for `waitFor: ALL`, joined), once fired. */
   downstreamRuns: z.array(z.string().min(1).max(256)).optional(),
 });

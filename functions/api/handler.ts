@@ -28,38 +28,42 @@ type ApiResult = Awaited<ReturnType<ReturnType<typeof handle>>>;
  * reused by warm invocations. The refused sign-ins and tokens a request counted are published when it
  * ends.
  */
-export const handler = lambdaEntry<ApiEvent, ApiResult>('api', ({ config, log, metrics, clients }) => {
-  const {
-    COGNITO_USER_POOL_ID: userPoolId,
-    COGNITO_ISSUER: issuer,
-    COGNITO_CLIENT_ID: clientId,
-  } = process.env;
-  if (!clientId || !(userPoolId || issuer))
-    throw new Error('COGNITO_CLIENT_ID and COGNITO_USER_POOL_ID (or COGNITO_ISSUER) must be set');
-  const plane = controlPlane({
-    clients,
-    prefix: config.CLOVER_PREFIX,
-    log,
-    ...scheduleTargets(config),
-    endpointPolicy: { allowLoopback: config.CLOVER_WEBHOOK_ALLOW_LOOPBACK === '1' },
-  });
-  const app = createApiApp({
-    api: managementApi(plane),
-    auth: new CognitoAuthenticator(
-      issuer ? { issuer, clientId } : { userPoolId: userPoolId as string, clientId },
-    ),
-    iamCaller: iamCallerOf,
-    // API Gateway is the one proxy here: its sourceIp is its own connection's peer.
-    clientAddress: apiGatewaySourceIp,
-    metrics,
-    log,
-  });
-  const invoke = handle(app);
-  return async (event, context) => {
-    try {
-      return await invoke(event, context as Parameters<typeof invoke>[1]);
-    } finally {
-      metrics.flush();
-    }
-  };
-});
+export const handler = lambdaEntry<ApiEvent, ApiResult>(
+  'api',
+  ({ config, log, metrics, clients, traceId }) => {
+    const {
+      COGNITO_USER_POOL_ID: userPoolId,
+      COGNITO_ISSUER: issuer,
+      COGNITO_CLIENT_ID: clientId,
+    } = process.env;
+    if (!clientId || !(userPoolId || issuer))
+      throw new Error('COGNITO_CLIENT_ID and COGNITO_USER_POOL_ID (or COGNITO_ISSUER) must be set');
+    const plane = controlPlane({
+      clients,
+      prefix: config.CLOVER_PREFIX,
+      log,
+      traceId,
+      ...scheduleTargets(config),
+      endpointPolicy: { allowLoopback: config.CLOVER_WEBHOOK_ALLOW_LOOPBACK === '1' },
+    });
+    const app = createApiApp({
+      api: managementApi(plane),
+      auth: new CognitoAuthenticator(
+        issuer ? { issuer, clientId } : { userPoolId: userPoolId as string, clientId },
+      ),
+      iamCaller: iamCallerOf,
+      // API Gateway is the one proxy here: its sourceIp is its own connection's peer.
+      clientAddress: apiGatewaySourceIp,
+      metrics,
+      log,
+    });
+    const invoke = handle(app);
+    return async (event, context) => {
+      try {
+        return await invoke(event, context as Parameters<typeof invoke>[1]);
+      } finally {
+        metrics.flush();
+      }
+    };
+  },
+);

@@ -71,12 +71,13 @@ let defaultPlane: ControlPlane | undefined;
  */
 export const handler = lambdaEntry<unknown, DispatcherResult>(
   'dispatcher',
-  async ({ config, log, metrics, clients }) => {
+  async ({ config, log, metrics, clients, traceId }) => {
     const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(clients.secretsManager, arn));
     defaultPlane = controlPlane({
       clients,
       prefix: config.CLOVER_PREFIX,
       log,
+      traceId,
       ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
       ...(zmq ? { zmq } : {}),
     });

@@ -128,32 +128,36 @@ const MonitorEnvSchema = z.object({
 });
 
 /** Built once per warm container (functions/telemetry.ts). */
-export const handler = lambdaEntry<unknown, MonitorResult>('monitor', ({ config, log, metrics, clients }) => {
-  const env = Object.freeze(parseOrThrow(MonitorEnvSchema, process.env, 'env'));
-  const plane = controlPlane({
-    clients,
-    prefix: config.CLOVER_PREFIX,
-    log,
-    // Schedule repair re-creates schedules: they must target the deployed dispatcher, through the
-    // stage's scheduler role, dead-lettering to fires-dlq — not the emulator placeholders.
-    ...scheduleTargets(config),
-  });
-  const monitor = new Monitor({
-    ...plane,
-    workers: plane.workers,
-    alertStore: plane.alertStore,
-    deadLetters: plane.fireDeadLetters,
-    options: {
-      misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000,
-      unclaimedResendMs: env.CLOVER_UNCLAIMED_RESEND_SECONDS * 1000,
-    },
-  });
-  const invoke = makeMonitorHandler({
-    monitor,
-    log,
-    loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
-    runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
-    metrics,
-  });
-  return (event, context) => invoke(event, context);
-});
+export const handler = lambdaEntry<unknown, MonitorResult>(
+  'monitor',
+  ({ config, log, metrics, clients, traceId }) => {
+    const env = Object.freeze(parseOrThrow(MonitorEnvSchema, process.env, 'env'));
+    const plane = controlPlane({
+      clients,
+      prefix: config.CLOVER_PREFIX,
+      log,
+      traceId,
+      // Schedule repair re-creates schedules: they must target the deployed dispatcher, through the
+      // stage's scheduler role, dead-lettering to fires-dlq — not the emulator placeholders.
+      ...scheduleTargets(config),
+    });
+    const monitor = new Monitor({
+      ...plane,
+      workers: plane.workers,
+      alertStore: plane.alertStore,
+      deadLetters: plane.fireDeadLetters,
+      options: {
+        misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000,
+        unclaimedResendMs: env.CLOVER_UNCLAIMED_RESEND_SECONDS * 1000,
+      },
+    });
+    const invoke = makeMonitorHandler({
+      monitor,
+      log,
+      loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
+      runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
+      metrics,
+    });
+    return (event, context) => invoke(event, context);
+  },
+);
