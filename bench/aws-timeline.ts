@@ -1,4 +1,5 @@
 import type { AwsClients } from '../core/adapters/aws-clients';
+import { tables } from '../infra/resources';
 
 /** One AWS call as the SDK made it: `Service.Operation(table or queue)`, with its start and end. */
 export interface TimedCall {
@@ -131,11 +132,15 @@ function callTarget(input: unknown, prefix: string): string | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
   const record = input as Record<string, unknown>;
   const logical = (name: string) => {
-    const short = name.startsWith(`${prefix}-`) ? name.slice(prefix.length + 1) : name;
+    const physical = name.startsWith(`${prefix}-`) ? name.slice(prefix.length + 1) : name;
+    // A table renamed by its definition (`runs-v2`) is labelled by its logical name.
+    const short = tables.find((t) => t.physicalSuffix === physical)?.logicalName ?? physical;
     // Every worker's own queue (`worker-<id>-<hash>`) under one label.
     return short.startsWith('worker-') ? 'worker' : short;
   };
   if (typeof record.TableName === 'string') return logical(record.TableName);
+  if (typeof record.RequestItems === 'object' && record.RequestItems !== null)
+    return Object.keys(record.RequestItems).map(logical).sort().join('+');
   if (typeof record.QueueUrl === 'string') return logical(record.QueueUrl.split('/').at(-1) ?? '');
   if (Array.isArray(record.TransactItems)) {
     const tables = new Set<string>();

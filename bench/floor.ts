@@ -87,7 +87,7 @@ export async function measureFloor(
   }));
   const replayKeys: { table: string; key: Record<string, { S: string }> }[] = [];
   try {
-    await db.send(new PutItemCommand({ TableName: jobs, Item: { jobId: S('floor'), listKey: S('job') } }));
+    await db.send(new PutItemCommand({ TableName: jobs, Item: { jobId: S('floor'), listKey: S('job#0') } }));
     timeline.clear();
     for (let i = 0; i < rounds; i += 1) {
       const runId = `floor@${i}`;

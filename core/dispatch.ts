@@ -710,7 +710,7 @@ export class Dispatcher {
 
   /**
    * Writes a run's final status (a fenced transition) with what goes with it: the job's lock is
-   * released by the same write when the run holds it (else `settle` hands it on: QUEUE, BROADCAST),
+   * released right after it when the run holds it (else `settle` hands it on: QUEUE, BROADCAST),
    * and the job's health is recorded there too, so `recovered` says whether this run is the job's
    * first success after failures. The worker's completion and the monitor's LOST and TIMED_OUT use it.
    */

@@ -19,6 +19,7 @@ import type {
   Job,
   JobHealth,
   Lock,
+  OpenRunStatus,
   Run,
   RunChange,
   RunClaim,
@@ -214,7 +215,8 @@ export interface RunLedger {
   /** Applies a fenced patch (progress, log lines) and returns the run as written. RunNotInStateError / StaleFenceError / NotFoundError. */
   patch(runId: string, change: RunPatch): Promise<Run>;
   listByJob(jobId: string, query?: RunQuery): Promise<Run[]>;
-  listByStatus(status: RunStatus, query?: RunQuery): Promise<Run[]>;
+  /** Runs of an open status (one with transitions left); final runs are listed by job or by day. */
+  listByStatus(status: OpenRunStatus, query?: RunQuery): Promise<Run[]>;
   /**
    * Records that the envelope of the run's dispatch under `fence` was sent again (`resentFence`, a
    * history entry with `note`), if the run is still DISPATCHED under that fence (unclaimed) and that

@@ -46,9 +46,9 @@ describe('resource definitions', () => {
       tableDefinition('runs').indexes.map((i) => [i.name, i.partitionKey.name, i.sortKey?.name]),
       [
         ['byJob', 'jobId', 'scheduledTime'],
-        ['byStatus', 'status', 'scheduledTime'],
+        ['byOpen', 'open', 'scheduledTime'],
         ['byWorker', 'workerId', 'scheduledTime'],
-        ['byDay', 'day', 'scheduledTime'],
+        ['byDay', 'day', 'dayOrder'],
       ],
     );
     assert.equal(tableDefinition('locks').ttlAttribute, 'ttl');
@@ -73,7 +73,7 @@ describe('resource definitions', () => {
   test('names fit SQS and Scheduler limits with the longest prefix', () => {
     for (const queue of queues) assert.match(physicalName(longestPrefix, queue.logicalName), SQS_NAME);
     assert.ok(scheduleGroupName(longestPrefix).length <= 64);
-    assert.equal(physicalName('clover-dev', 'runs'), 'clover-dev-runs');
+    assert.equal(physicalName('clover-dev', 'runs'), 'clover-dev-runs-v2');
   });
 
   test('prefixes outside the SQS alphabet or too long are rejected, naming prefix and why', () => {

@@ -20,15 +20,35 @@ export interface KeyAttribute {
   readonly type: AttributeType;
 }
 
-/** A global secondary index. Every index projects ALL attributes: the console lists full items from it. */
+/** A global secondary index. */
 export interface IndexDefinition {
   readonly name: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
+  /**
+   * What the index copies of each item. `ALL`: every attribute, so every write of the item writes the
+   * index too (a write unit per KB); `KEYS_ONLY`: the keys alone, written only when a key changes,
+   * and readers fetch the items by key; a list: the keys and those attributes, written when one of
+   * them changes. @default 'ALL'
+   */
+  readonly projection?: 'ALL' | 'KEYS_ONLY' | readonly string[];
+  /**
+   * Write shards: the partition key's value ends in `#<n>`, n = {@link shardOf} of the table key, so
+   * one logical key's writes spread over `shards` index partitions (each takes ~1,000 writes/s);
+   * readers query every shard and merge. @default 1 (the value is the key itself)
+   */
+  readonly shards?: number;
 }
 
 export interface TableDefinition {
   readonly logicalName: string;
+  /**
+   * The physical name's part after the prefix when it is not the logical name: a table whose
+   * indexes changed more than CloudFormation can change in place (one index per update, no
+   * projection change) gets a new name, and `scripts/migrate-tables.ts` copies the old one's items.
+   * @default logicalName
+   */
+  readonly physicalSuffix?: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
   /** @default [] */
@@ -67,16 +87,47 @@ export const NOTIFIER_TIMEOUT_SECONDS = 30;
  */
 export const VISIBILITY_PER_FUNCTION_TIMEOUT = 6;
 
+/**
+ * Shards of the single-key indexes (write rates at 1,000 fires/s in docs/capacity.md): the day's
+ * runs take one index write per fire (1,000/s over 16 keys), open runs three (created, claimed,
+ * finished), jobs one per change.
+ */
+export const DAY_RUN_SHARDS = 16;
+export const OPEN_RUN_SHARDS = 16;
+export const JOB_LIST_SHARDS = 8;
+
+/**
+ * The write shard (0 … shards-1) of the item whose table key is `id`: a stable hash, so an item
+ * keeps its shard through every write and readers know nothing but the count.
+ * @example shardOf('nightly@2026-12-07T00:00:00Z', 16) // the same number on every call
+ */
+export function shardOf(id: string, shards: number): number {
+  if (shards <= 1) return 0;
+  return createHash('sha256').update(id).digest().readUInt32BE(0) % shards;
+}
+
+/** `base#<shard>`: a sharded index's partition key value. */
+export function shardKey(base: string, id: string, shards: number): string {
+  return `${base}#${shardOf(id, shards)}`;
+}
+
+/** Every partition key value of a sharded index's logical key `base`, shard 0 first. */
+export function shardKeys(base: string, shards: number): string[] {
+  return Array.from({ length: shards }, (_, n) => `${base}#${n}`);
+}
+
 const tableList = [
   {
     logicalName: 'jobs',
     partitionKey: s('jobId'),
     // The API lists jobs by id a page at a time (bounded reads, never a full scan per request): by
     // the filter with an index, the most selective first, the other filters applied to that page.
-    // `listKey` is the same on every job ('job'), so `byList` holds all jobs in id order; the others
-    // are sparse where the attribute is optional (group, owner).
+    // `listKey` is `job#<shard>` (JOB_LIST_SHARDS shards by job id): `byList` holds all jobs in id
+    // order per shard, and readers merge the shards; the others are sparse where the attribute is
+    // optional (group, owner). A job write writes every index it appears in (ALL projections: the
+    // API filters on their attributes), but jobs change at people's pace, not per fire.
     indexes: [
-      { name: 'byList', partitionKey: s('listKey'), sortKey: s('jobId') },
+      { name: 'byList', partitionKey: s('listKey'), sortKey: s('jobId'), shards: JOB_LIST_SHARDS },
       { name: 'byPool', partitionKey: s('pool'), sortKey: s('jobId') },
       { name: 'byHandler', partitionKey: s('handler'), sortKey: s('jobId') },
       { name: 'byGroup', partitionKey: s('group'), sortKey: s('jobId') },
@@ -88,24 +139,44 @@ const tableList = [
       // A warm monitor refreshes its job list with one Query of the jobs changed since its last sweep
       // (core/monitor.ts) instead of a Scan of every job every 5 s. `updatedAt` is on every job item
       // already, so DynamoDB backfills it too — in its own stack update (one new GSI per update).
-      { name: 'byUpdate', partitionKey: s('listKey'), sortKey: n('updatedAt') },
+      { name: 'byUpdate', partitionKey: s('listKey'), sortKey: n('updatedAt'), shards: JOB_LIST_SHARDS },
     ],
     billingMode: 'PAY_PER_REQUEST',
   },
   {
     logicalName: 'runs',
+    // `runs-v2` since the indexes below (keys only, sharded, `byOpen` for `byStatus`): docs/deploy.md
+    // "Upgrading a stage" copies a `runs` table of an older stage into it.
+    physicalSuffix: 'runs-v2',
     partitionKey: s('runId'),
+    // A run item is written three times per fire (created, claimed, finished). Every index copies
+    // only keys (or keys and `status`), so the claim and the outcome write an index only where a key
+    // or `status` changes: a fire writes each index about once, not three times (bench/costs.ts).
     indexes: [
       // A job's history, newest first (ScanIndexForward=false); scheduledTime is ISO-8601 UTC.
-      { name: 'byJob', partitionKey: s('jobId'), sortKey: s('scheduledTime') },
-      // The monitor's sweep for DISPATCHED/RUNNING runs. One partition per status: fine at Clover's
-      // write rates (PAY_PER_REQUEST partitions take 1,000 writes/s each), revisit before that.
-      { name: 'byStatus', partitionKey: s('status'), sortKey: s('scheduledTime') },
+      { name: 'byJob', partitionKey: s('jobId'), sortKey: s('scheduledTime'), projection: 'KEYS_ONLY' },
+      // Runs still open (a status with transitions left: PENDING, DISPATCHED, RUNNING, NO_WORKER):
+      // the monitor's and the retry sweep's reads. `open` is `open#<shard>` while open and absent
+      // once final, so the index holds only the runs in flight, spread over OPEN_RUN_SHARDS keys.
+      {
+        name: 'byOpen',
+        partitionKey: s('open'),
+        sortKey: s('scheduledTime'),
+        projection: ['status'],
+        shards: OPEN_RUN_SHARDS,
+      },
       // The API's run lists by worker, newest first.
-      { name: 'byWorker', partitionKey: s('workerId'), sortKey: s('scheduledTime') },
-      // Every run of one UTC day (`day` = YYYY-MM-DD of scheduledTime): the unfiltered run list, the
-      // error search and the stats walk a time window day by day, newest first, a bounded page at a time.
-      { name: 'byDay', partitionKey: s('day'), sortKey: s('scheduledTime') },
+      { name: 'byWorker', partitionKey: s('workerId'), sortKey: s('scheduledTime'), projection: 'KEYS_ONLY' },
+      // Every run of one UTC day (`day` = `YYYY-MM-DD#<shard>` of scheduledTime): the run list, the
+      // error search and the stats walk a time window day by day, newest first, merging the shards
+      // by `dayOrder` (`<scheduledTime> <runId>`, unique, so a position in the merge is one value).
+      {
+        name: 'byDay',
+        partitionKey: s('day'),
+        sortKey: s('dayOrder'),
+        projection: 'KEYS_ONLY',
+        shards: DAY_RUN_SHARDS,
+      },
     ],
     ttlAttribute: 'expiresAt',
     billingMode: 'PAY_PER_REQUEST',
@@ -151,6 +222,15 @@ const tableList = [
     billingMode: 'PAY_PER_REQUEST',
   },
 ] as const satisfies readonly TableDefinition[];
+
+/** The projection of an index as DynamoDB names it. */
+export function projectionOf(index: IndexDefinition): {
+  readonly type: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  readonly attributes?: readonly string[];
+} {
+  const p = index.projection ?? 'ALL';
+  return typeof p === 'string' ? { type: p } : { type: 'INCLUDE', attributes: p };
+}
 
 /** Every table, in no particular order. */
 export const tables: readonly TableDefinition[] = tableList;
@@ -244,10 +324,11 @@ export function validatePrefix(prefix: string): string {
 
 /**
  * The name of a resource in AWS: `${prefix}-${logicalName}`.
- * @example physicalName('clover-dev', 'runs') // 'clover-dev-runs'
+ * @example physicalName('clover-dev', 'jobs') // 'clover-dev-jobs'; 'runs' → 'clover-dev-runs-v2' (its physicalSuffix)
  */
 export function physicalName(prefix: string, logicalName: string): string {
-  return `${validatePrefix(prefix)}-${logicalName}`;
+  const table: TableDefinition | undefined = tables.find((t) => t.logicalName === logicalName);
+  return `${validatePrefix(prefix)}-${table?.physicalSuffix ?? logicalName}`;
 }
 
 /** The stage's EventBridge Scheduler group: every job's schedule lives in it. */

@@ -18,7 +18,14 @@ import { VPC_ACCESS_POLICY } from './constructs/node-function';
 import { NotifierFunction } from './constructs/notifier-function';
 import { stagePrefix } from './constructs/stage';
 import { AGENT_TAGS, QUEUE_ADMIN_ACTIONS } from './constructs/worker-agent-policy';
-import { physicalName, type QueueDefinition, queues, scheduleGroupName, tables } from './resources';
+import {
+  physicalName,
+  projectionOf,
+  type QueueDefinition,
+  queues,
+  scheduleGroupName,
+  tables,
+} from './resources';
 import {
   API_ENTRY,
   CloverStack,
@@ -210,7 +217,9 @@ describe('tables', () => {
         definition.indexes.map((i) => ({
           name: i.name,
           keys: keySchema(i.partitionKey, i.sortKey),
-          projection: { ProjectionType: 'ALL' },
+          projection: projectionOf(i).attributes
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...(projectionOf(i).attributes ?? [])] }
+            : { ProjectionType: projectionOf(i).type },
         })),
       );
 

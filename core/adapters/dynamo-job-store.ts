@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type TransactWriteItem, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { JOB_LIST_SHARDS, shardKey, shardKeys } from '../../infra/resources';
 import { CloverError, GraphChangedError, NotFoundError, VersionConflictError } from '../errors';
 import { type Job, JobSchema, type SyncState } from '../model';
 import type { GraphRead, JobExpectation, JobStore } from '../ports';
@@ -208,18 +209,24 @@ export class DynamoJobStore implements JobStore {
   }
 
   /**
-   * One Query of the `byUpdate` index (infra/resources.ts: every job under the same `listKey`, sorted
-   * by `updatedAt`), from `since` on. An index read is eventually consistent, and deletes leave no
-   * trace in it: the port says how a reader makes up for both.
+   * One Query per shard of the `byUpdate` index (infra/resources.ts: the jobs under `listKey`
+   * `job#<shard>`, sorted by `updatedAt`), from `since` on. An index read is eventually consistent,
+   * and deletes leave no trace in it: the port says how a reader makes up for both.
    */
   async listUpdatedSince(since: number): Promise<Job[]> {
-    const expr = new Expr();
-    const keyCondition = `${expr.name('listKey')} = ${expr.value(JOB_LIST_KEY)} AND ${expr.name('updatedAt')} >= ${expr.value(since)}`;
-    const jobs = await this.table.readPages(
-      () => ({ query: { IndexName: 'byUpdate', KeyConditionExpression: keyCondition, ...expr.params() } }),
-      (item) => this.decode(item),
+    const shards = await Promise.all(
+      shardKeys(JOB_LIST_KEY, JOB_LIST_SHARDS).map((listKey) => {
+        const expr = new Expr();
+        const keyCondition = `${expr.name('listKey')} = ${expr.value(listKey)} AND ${expr.name('updatedAt')} >= ${expr.value(since)}`;
+        return this.table.readPages(
+          () => ({
+            query: { IndexName: 'byUpdate', KeyConditionExpression: keyCondition, ...expr.params() },
+          }),
+          (item) => this.decode(item),
+        );
+      }),
     );
-    return jobs.sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
+    return shards.flat().sort((a, b) => a.spec.jobId.localeCompare(b.spec.jobId));
   }
 
   /** A failed version condition: NotFoundError when there is no job to update, else VersionConflictError. */
@@ -268,7 +275,7 @@ export function encodeJob(job: Job): Item {
  */
 export function jobIndexAttributes(job: Job): Record<string, unknown> {
   return {
-    listKey: JOB_LIST_KEY,
+    listKey: shardKey(JOB_LIST_KEY, job.spec.jobId, JOB_LIST_SHARDS),
     pool: job.spec.target.pool,
     handler: job.spec.handler,
     group: job.spec.group,
@@ -278,5 +285,5 @@ export function jobIndexAttributes(job: Job): Record<string, unknown> {
   };
 }
 
-/** The `listKey` every job carries: the one partition of the `byList` index. */
+/** The base of the `listKey` every job carries (`job#<shard>`): the `byList` and `byUpdate` partitions. */
 export const JOB_LIST_KEY = 'job';

@@ -4,6 +4,7 @@ import {
   type TransactWriteItem,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
+import { DAY_RUN_SHARDS, OPEN_RUN_SHARDS, shardKey, shardKeys } from '../../infra/resources';
 import {
   AlreadyFiredError,
   CloverError,
@@ -14,17 +15,18 @@ import {
   VersionConflictError,
 } from '../errors';
 import {
-  applyTransition,
   CLAIM_CHECKED_FIELDS,
   checkTransitionFields,
   claimJson,
   claimRefusal,
   type HistoryEntry,
   isClaimJsonField,
+  isOpenStatus,
   type JobHealth,
   jobLockKey,
   type Lock,
   LockSchema,
+  type OpenRunStatus,
   PLANNED_REASON,
   type Run,
   type RunClaim,
@@ -76,7 +78,7 @@ function conflictPause(attempt: number): Promise<void> {
 
 export interface DynamoRunLedgerOptions {
   readonly client: DynamoDBClient;
-  /** Physical name of the runs table: key `runId`; GSIs `byJob` (jobId, scheduledTime) and `byStatus` (status, scheduledTime), projecting ALL. */
+  /** Physical name of the runs table: key `runId`; GSIs `byJob` (jobId, scheduledTime; keys only) and `byOpen` (open shard, scheduledTime; keys and status) as infra/resources.ts defines them. */
   readonly runsTable: string;
   /** Physical name of the locks table: key `lockKey`. */
   readonly locksTable: string;
@@ -84,8 +86,8 @@ export interface DynamoRunLedgerOptions {
   readonly jobsTable?: string;
   /** @default 'byJob' */
   readonly byJobIndex?: string;
-  /** @default 'byStatus' */
-  readonly byStatusIndex?: string;
+  /** @default 'byOpen' */
+  readonly byOpenIndex?: string;
   /** Wall clock for TTL attributes only (never for conditions, which take the caller's `now`). @default systemClock */
   readonly clock?: Clock;
 }
@@ -114,7 +116,7 @@ export class DynamoRunLedger implements RunLedger {
   private readonly locks: DynamoLockStore;
   private readonly jobs: DynamoTable | undefined;
   private readonly byJob: string;
-  private readonly byStatus: string;
+  private readonly byOpen: string;
   private readonly clock: Clock;
 
   constructor(options: DynamoRunLedgerOptions) {
@@ -128,7 +130,7 @@ export class DynamoRunLedger implements RunLedger {
       ? new DynamoTable({ client: options.client, table: options.jobsTable })
       : undefined;
     this.byJob = options.byJobIndex ?? 'byJob';
-    this.byStatus = options.byStatusIndex ?? 'byStatus';
+    this.byOpen = options.byOpenIndex ?? 'byOpen';
     this.clock = options.clock ?? systemClock;
   }
 
@@ -311,180 +313,95 @@ export class DynamoRunLedger implements RunLedger {
   }
 
   async transition(runId: string, change: RunTransition): Promise<Run> {
-    const { expr, write } = transitionWrite(change);
+    const { expr, write } = transitionWrite(runId, change);
     return this.fencedUpdate('update', runId, change, write, expr);
   }
 
   /**
-   * One TransactWriteItems: the run's fenced update and one write (or condition check) of the job's
-   * lock item that releases the lock and records the job's health. The lock item's condition states
-   * what this write expects — the run owns the lock, and for a success that the job is not failing —
-   * so the common case is one request; when the item says otherwise (the `ALL_OLD` of the cancelled
-   * transaction), the transaction is sent again with what the item said: without the release, or
-   * clearing `failing` (a recovery). Only the run's own condition can refuse the finish.
+   * Two single-item writes, no transaction (a transaction writes each item twice, at twice the
+   * price): the run's fenced transition, then one conditional write of the job's lock item that
+   * releases the lock (if this run owns it) and records the job's health, returning the item as it
+   * was (was the job failing: a recovery). The lock is released only after the run is final, so no
+   * overlap can follow from the order; a crash between the two leaves the lock held by a final run,
+   * which the monitor's stale-lock step releases (core/monitor.ts), and the health as it was.
    */
   async finish(run: Run, change: RunFinish): Promise<RunFinished> {
-    if (change.release !== true) return this.finishWithoutLock(run, change);
-    let release = true;
-    let failing = false;
-    for (let attempt = 1; attempt <= TRANSACTION_CONFLICT_ATTEMPTS; attempt++) {
-      const jobItem = this.jobItemWrite(run, { release, health: change.health, failing });
-      if (!jobItem)
-        return { run: await this.transition(run.runId, change), released: false, recovered: false };
-      const { expr, write } = transitionWrite(change);
-      const command = new TransactWriteItemsCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.runs.name,
-              Key: runKey(run.runId),
-              ...write,
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              ...expr.params(),
-            },
-          },
-          jobItem,
-        ],
-      });
-      const outcome = await dynamoCall<'ok' | 'conflict' | 'lock'>(
-        `tables ${this.runs.name} + ${this.locks.table.name}`,
-        async () => {
-          await this.runs.client.send(command);
-          return 'ok';
-        },
-        {
-          cancelled: async (reasons, { retried }) => {
-            const [runReason, lockReason] = reasons;
-            // A retried finish whose first attempt landed finds the run as this change leaves it: written.
-            if (retried && runReason?.item && isOwnTransition(this.decode(runReason.item), change))
-              return 'ok';
-            if (!runReason || runReason.code === 'ConditionalCheckFailed') {
-              // No reasons at all (some emulators): read the run to find out whether its condition failed.
-              const current = runReason?.item ? this.decode(runReason.item) : await this.get(run.runId);
-              if (!current) throw new NotFoundError('run', run.runId);
-              if (runReason || !change.from.includes(current.status) || current.fence !== change.fence) {
-                if (!change.from.includes(current.status))
-                  throw new RunNotInStateError(run.runId, change.from, current);
-                throw new StaleFenceError(`run ${run.runId}`, change.fence, current);
-              }
-            }
-            if (reasons.some((r) => r.code === 'TransactionConflict')) return 'conflict';
-            if (!lockReason || lockReason.code === 'ConditionalCheckFailed') {
-              const lock = lockReason?.item
-                ? this.locks.decode(lockReason.item)
-                : await this.locks.get(jobLockKey(run.jobId));
-              release &&= lock?.owner === run.runId;
-              failing = lock?.failing === true;
-              return 'lock';
-            }
-            throw new CloverError(
-              'unavailable',
-              `finishing run ${run.runId} was cancelled: ${reasons.map((r) => r.code).join(', ')}`,
-              { retryable: true, details: { runId: run.runId, reasons: reasons.map((r) => r.code) } },
-            );
-          },
-        },
-      );
-      if (outcome === 'ok') {
-        return {
-          run: applyTransition(run, change),
-          released: release,
-          recovered: change.health === 'healthy' && failing,
-        };
-      }
-      if (outcome === 'conflict') await conflictPause(attempt);
+    const { expr, write } = transitionWrite(run.runId, change);
+    const written = await this.conditionalUpdate('update', run.runId, write, expr, (current, { retried }) => {
+      // A retried transition whose first attempt landed finds the run as this change leaves it: written.
+      if (retried && isOwnTransition(current, change)) return current;
+      if (!change.from.includes(current.status))
+        throw new RunNotInStateError(run.runId, change.from, current);
+      throw new StaleFenceError(`run ${run.runId}`, change.fence, current);
+    });
+    if (change.release === true) {
+      const released = await this.releaseWithHealth(run, change.health);
+      if (released) return { run: written, released: true, recovered: released.recovered };
     }
-    throw new CloverError('unavailable', `finishing run ${run.runId}: the job's lock item kept changing`, {
-      retryable: true,
-      details: { runId: run.runId },
+    return { run: written, released: false, recovered: await this.recordHealth(run, change.health) };
+  }
+
+  /**
+   * Releases the job's lock held by `run` and records `health` in the same write: undefined when the
+   * run no longer owns the lock (then nothing was written).
+   */
+  private async releaseWithHealth(
+    run: Run,
+    health: JobHealth | undefined,
+  ): Promise<{ recovered: boolean } | undefined> {
+    const expr = new Expr();
+    const remove = [expr.name('owner')];
+    const set: string[] = [];
+    if (health === 'failing') set.push(...this.failingAssignments(expr));
+    if (health === 'healthy') remove.push(expr.name('failing'));
+    const out = await this.locks.table.update(
+      {
+        Key: lockKey(jobLockKey(run.jobId)),
+        UpdateExpression: `${set.length ? `SET ${set.join(', ')} ` : ''}REMOVE ${remove.join(', ')}`,
+        ConditionExpression: `${expr.name('owner')} = ${expr.value(run.runId)}`,
+        ReturnValues: 'ALL_OLD',
+        ...expr.params(),
+      },
+      { conditionFailed: () => undefined },
+    );
+    if (!out) return undefined;
+    return { recovered: health === 'healthy' && out.Attributes?.failing?.BOOL === true };
+  }
+
+  /**
+   * The job's health on its lock item, without the lock: `failing` sets it (creating the item for
+   * a job that never takes its lock), `healthy` clears it only where it is set, so of concurrent
+   * successes one is the recovery. True for that one.
+   */
+  private async recordHealth(run: Run, health: JobHealth | undefined): Promise<boolean> {
+    const expr = new Expr();
+    const key = lockKey(jobLockKey(run.jobId));
+    if (health === 'failing') {
+      await this.locks.table.update({
+        Key: key,
+        UpdateExpression: `SET ${this.failingAssignments(expr).join(', ')}`,
+        ...expr.params(),
+      });
+      return false;
+    }
+    if (health !== 'healthy') return false;
+    return this.locks.table.updateIf({
+      Key: key,
+      UpdateExpression: `REMOVE ${expr.name('failing')}`,
+      ConditionExpression: `${expr.name('failing')} = ${expr.value(true)}`,
+      ...expr.params(),
     });
   }
 
-  /**
-   * `finish` of a run that holds no lock to release here (a job that allows overlap, QUEUE, BROADCAST):
-   * the transition, then the job's health in a plain conditional update — clearing `failing` only
-   * where it is set, so of concurrent successes one is the recovery. Two requests, no transaction:
-   * one item would change with the run, and a transaction costs twice. A crash between the two
-   * leaves the health as it was (a recovery alert missed, or one raised a run late).
-   */
-  private async finishWithoutLock(run: Run, change: RunFinish): Promise<RunFinished> {
-    const written = await this.transition(run.runId, change);
-    const expr = new Expr();
-    const key = lockKey(jobLockKey(run.jobId));
-    let recovered = false;
-    if (change.health === 'failing') {
-      const zero = expr.value(0);
-      await this.locks.table.update({
-        Key: key,
-        UpdateExpression:
-          `SET ${expr.name('failing')} = ${expr.value(true)}, ` +
-          `${expr.name('fence')} = if_not_exists(${expr.name('fence')}, ${zero}), ` +
-          `${expr.name('expiresAt')} = if_not_exists(${expr.name('expiresAt')}, ${zero}), ` +
-          `${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + RUN_RETENTION_MS))}`,
-        ...expr.params(),
-      });
-    } else if (change.health === 'healthy') {
-      recovered = await this.locks.table.updateIf({
-        Key: key,
-        UpdateExpression: `REMOVE ${expr.name('failing')}`,
-        ConditionExpression: `${expr.name('failing')} = ${expr.value(true)}`,
-        ...expr.params(),
-      });
-    }
-    return { run: written, released: false, recovered };
-  }
-
-  /**
-   * The job's lock item's part of `finish`: release (the run owns the lock), health `failing` (set
-   * it; the item is created for a job that never takes its lock) or `healthy` (expect it not failing,
-   * or — `failing`, as the item said — clear it). Undefined when there is nothing to write or check.
-   */
-  private jobItemWrite(
-    run: Run,
-    { release, health, failing }: { release: boolean; health: JobHealth | undefined; failing: boolean },
-  ): TransactWriteItem | undefined {
-    const expr = new Expr();
-    const set: string[] = [];
-    const remove: string[] = [];
-    const conditions: string[] = [];
-    if (release) {
-      remove.push(expr.name('owner'));
-      conditions.push(`${expr.name('owner')} = ${expr.value(run.runId)}`);
-    }
-    if (health === 'failing') {
-      const zero = expr.value(0);
-      set.push(
-        `${expr.name('failing')} = ${expr.value(true)}`,
-        `${expr.name('fence')} = if_not_exists(${expr.name('fence')}, ${zero})`,
-        `${expr.name('expiresAt')} = if_not_exists(${expr.name('expiresAt')}, ${zero})`,
-        // The health lives as long as the runs it sums up (a lock's own TTL is a day after its lease).
-        `${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + RUN_RETENTION_MS))}`,
-      );
-    } else if (health === 'healthy' && failing) {
-      remove.push(expr.name('failing'));
-      conditions.push(`${expr.name('failing')} = ${expr.value(true)}`);
-    } else if (health === 'healthy') {
-      conditions.push(`attribute_not_exists(${expr.name('failing')})`);
-    }
-    if (set.length === 0 && remove.length === 0 && conditions.length === 0) return undefined;
-    const target = {
-      TableName: this.locks.table.name,
-      Key: lockKey(jobLockKey(run.jobId)),
-      ...(conditions.length ? { ConditionExpression: conditions.join(' AND ') } : {}),
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-    };
-    if (set.length === 0 && remove.length === 0) {
-      return {
-        ConditionCheck: { ...target, ConditionExpression: conditions.join(' AND '), ...expr.params() },
-      };
-    }
-    const update = [
-      set.length ? `SET ${set.join(', ')}` : '',
-      remove.length ? `REMOVE ${remove.join(', ')}` : '',
-    ]
-      .filter(Boolean)
-      .join(' ');
-    return { Update: { ...target, UpdateExpression: update, ...expr.params() } };
+  /** `failing` set on the job's lock item, which lives as long as the runs it sums up (a lock's own TTL is a day after its lease). */
+  private failingAssignments(expr: Expr): string[] {
+    const zero = expr.value(0);
+    return [
+      `${expr.name('failing')} = ${expr.value(true)}`,
+      `${expr.name('fence')} = if_not_exists(${expr.name('fence')}, ${zero})`,
+      `${expr.name('expiresAt')} = if_not_exists(${expr.name('expiresAt')}, ${zero})`,
+      `${expr.name('ttl')} = ${expr.value(ttlSeconds(this.clock.now() + RUN_RETENTION_MS))}`,
+    ];
   }
 
   async patch(runId: string, change: RunPatch): Promise<Run> {
@@ -508,12 +425,36 @@ export class DynamoRunLedger implements RunLedger {
     );
   }
 
-  listByJob(jobId: string, query: RunQuery = {}): Promise<Run[]> {
-    return this.query(this.byJob, 'jobId', jobId, query);
+  async listByJob(jobId: string, query: RunQuery = {}): Promise<Run[]> {
+    return this.fetch(await this.query(this.byJob, 'jobId', jobId, query));
   }
 
-  listByStatus(status: RunStatus, query: RunQuery = {}): Promise<Run[]> {
-    return this.query(this.byStatus, 'status', status, query);
+  /**
+   * Open runs of `status`: every `byOpen` shard queried at once (its `status` projected, so the
+   * filter runs in DynamoDB), merged by scheduled time, then the runs read by key — and kept only
+   * if still of that status (the index lags its table).
+   */
+  async listByStatus(status: OpenRunStatus, query: RunQuery = {}): Promise<Run[]> {
+    const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
+    if (limit <= 0) return [];
+    const shards = await Promise.all(
+      shardKeys('open', OPEN_RUN_SHARDS).map((key) => this.query(this.byOpen, 'open', key, query, status)),
+    );
+    const sign = query.order === 'oldest' ? 1 : -1;
+    const keys = shards
+      .flat()
+      .sort((a, b) => sign * sortValue(a).localeCompare(sortValue(b)))
+      .slice(0, limit);
+    return (await this.fetch(keys)).filter((run) => run.status === status);
+  }
+
+  /** The runs of keys-only index entries, in their order, read consistently by key. */
+  private async fetch(entries: readonly Item[]): Promise<Run[]> {
+    const items = await this.runs.getMany(
+      entries.map((entry) => runKey(entry.runId?.S ?? '')),
+      { consistent: true },
+    );
+    return items.map((item) => this.decode(item));
   }
 
   markResent(runId: string, fence: number, at: number, note: string): Promise<boolean> {
@@ -597,7 +538,14 @@ export class DynamoRunLedger implements RunLedger {
     return this.decode(out.Attributes);
   }
 
-  private async query(index: string, keyName: string, keyValue: string, query: RunQuery): Promise<Run[]> {
+  /** Index entries (keys, and what the index projects) under one key, in scheduled-time order. */
+  private async query(
+    index: string,
+    keyName: string,
+    keyValue: string,
+    query: RunQuery,
+    status?: RunStatus,
+  ): Promise<Item[]> {
     const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
     if (limit <= 0) return [];
     return this.runs.readPages(
@@ -607,13 +555,14 @@ export class DynamoRunLedger implements RunLedger {
           query: {
             IndexName: index,
             KeyConditionExpression: `${expr.name(keyName)} = ${expr.value(keyValue)}`,
+            ...(status ? { FilterExpression: `${expr.name('status')} = ${expr.value(status)}` } : {}),
             ScanIndexForward: query.order === 'oldest',
             Limit: remaining,
             ...expr.params(),
           },
         };
       },
-      (item) => this.decode(item),
+      (item) => item,
       { limit, what: `index ${this.runs.name}.${index}` },
     );
   }
@@ -681,8 +630,8 @@ export class DynamoRunLedger implements RunLedger {
       upstream: jsonAttr(run.upstream),
       expiresAt: ttlSeconds(this.clock.now() + RUN_RETENTION_MS),
       createdAttempt: run.attempt,
-      // The `byDay` index's partition: the API walks a time window day by day.
-      day: utcDay(run.scheduledTime),
+      ...runIndexKeys(run.runId, run.scheduledTime),
+      open: isOpenStatus(run.status) ? openKey(run.runId) : undefined,
     });
     return item;
   }
@@ -767,6 +716,26 @@ export class DynamoLockStore implements LockStore {
   }
 }
 
+function openKey(runId: string): string {
+  return shardKey('open', runId, OPEN_RUN_SHARDS);
+}
+
+/**
+ * The `byDay` index's keys of a run (infra/resources.ts): its UTC day's shard, and `dayOrder`, the
+ * scheduled time then the run id (unique: a position in the shards' merge). The API reads them too.
+ */
+export function runIndexKeys(runId: string, scheduledTime: string): { day: string; dayOrder: string } {
+  return {
+    day: shardKey(utcDay(scheduledTime), runId, DAY_RUN_SHARDS),
+    dayOrder: `${scheduledTime} ${runId}`,
+  };
+}
+
+/** The order of a `byJob`/`byOpen` entry: scheduled time, then run id. */
+function sortValue(entry: Item): string {
+  return `${entry.scheduledTime?.S ?? ''} ${entry.runId?.S ?? ''}`;
+}
+
 function runKey(runId: string): Item {
   return { runId: { S: runId } };
 }
@@ -788,12 +757,17 @@ function isOwnTransition(current: Run, change: RunTransition): boolean {
 }
 
 /** The update and condition of a fenced transition (RunLedger.transition and the run's part of finish). */
-function transitionWrite(change: RunTransition): {
+function transitionWrite(
+  runId: string,
+  change: RunTransition,
+): {
   expr: Expr;
   write: { readonly UpdateExpression: string; readonly ConditionExpression: string };
 } {
   const set = checkTransitionFields(change.set, change.unset);
-  const unset = (change.unset ?? []).filter((field) => set[field] === undefined);
+  const unset: string[] = (change.unset ?? []).filter((field) => set[field] === undefined);
+  // A final status leaves `byOpen`; an open one stays in (or, in principle, re-enters) its shard.
+  if (!isOpenStatus(change.to)) unset.push('open');
   const expr = new Expr();
   const assignments: string[] = [
     `${expr.name('status')} = ${expr.value(change.to)}`,
@@ -803,6 +777,7 @@ function transitionWrite(change: RunTransition): {
     assignments.push(`${expr.name('attempt')} = ${expr.value(change.attempt)}`);
   if (change.newFence !== undefined)
     assignments.push(`${expr.name('fence')} = ${expr.value(change.newFence)}`);
+  if (isOpenStatus(change.to)) assignments.push(`${expr.name('open')} = ${expr.value(openKey(runId))}`);
   for (const [field, value] of Object.entries(set)) {
     if (value !== undefined)
       assignments.push(`${expr.name(field)} = ${expr.value(encodeField(field, value))}`);

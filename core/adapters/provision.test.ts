@@ -8,6 +8,7 @@ import {
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import {
+  projectionOf,
   queues,
   runtimeDispatchQueue,
   tableDefinition,
@@ -31,7 +32,7 @@ describe('provision', () => {
   test('creates every table, queue and the schedule group, and a second run changes nothing', async () => {
     const first: ProvisionProgress[] = [];
     const stack = await provision(aws.clients, aws.prefix, { onProgress: (p) => first.push(p) });
-    assert.equal(stack.tables.runs, `${aws.prefix}-runs`);
+    assert.equal(stack.tables.runs, `${aws.prefix}-runs-v2`);
     assert.equal(stack.scheduleGroup, aws.prefix);
     assert.equal(first.filter((p) => p.action === 'created').length, first.length, JSON.stringify(first));
     assert.equal(first.length, tables.length + queues.length + 1); // + the schedule group
@@ -60,7 +61,7 @@ describe('provision', () => {
         { keys: i.KeySchema, projection: i.Projection },
       ]),
     );
-    // Every index that infra/resources.ts declares for the runs table, as declared: keys and ALL projection.
+    // Every index that infra/resources.ts declares for the runs table, as declared: keys and projection.
     const declared = Object.fromEntries(
       tableDefinition('runs').indexes.map((index) => [
         index.name,
@@ -69,13 +70,15 @@ describe('provision', () => {
             { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
             ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' }] : []),
           ],
-          projection: { ProjectionType: 'ALL' },
+          projection: projectionOf(index).attributes
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...(projectionOf(index).attributes ?? [])] }
+            : { ProjectionType: projectionOf(index).type },
         },
       ]),
     );
     assert.ok(
-      'byJob' in declared && 'byStatus' in declared,
-      'the monitor and run history need byJob and byStatus',
+      'byJob' in declared && 'byOpen' in declared,
+      'the monitor and run history need byJob and byOpen',
     );
     assert.deepEqual(indexes, declared);
     const ttl = await aws.clients.dynamodb.send(

@@ -46,6 +46,7 @@ import {
   type IndexDefinition,
   type KeyAttribute,
   physicalName,
+  projectionOf,
   type QueueDefinition,
   type QueueName,
   queues,
@@ -94,7 +95,7 @@ export type ProvisionClients = Pick<AwsClients, 'dynamodb' | 'sqs' | 'scheduler'
  * queues first, then the queues that redrive to them) and the schedule group for `prefix`.
  * @example
  * const stack = await provision(awsClients({ endpoint }), 'clover-dev');
- * stack.tables.runs; // 'clover-dev-runs'
+ * stack.tables.runs; // 'clover-dev-runs-v2'
  * stack.queues['dispatch-default']; // 'http://127.0.0.1:4566/000000000000/clover-dev-dispatch-default'
  */
 export async function provision(
@@ -510,11 +511,16 @@ function sameKeySchema(
   return render(actual ?? []) === render(expected);
 }
 
+function projection(index: IndexDefinition): GlobalSecondaryIndex['Projection'] {
+  const { type, attributes } = projectionOf(index);
+  return { ProjectionType: type, ...(attributes ? { NonKeyAttributes: [...attributes] } : {}) };
+}
+
 function globalSecondaryIndex(index: IndexDefinition): GlobalSecondaryIndex {
   return {
     IndexName: index.name,
     KeySchema: keySchema(index.partitionKey, index.sortKey),
-    Projection: { ProjectionType: 'ALL' },
+    Projection: projection(index),
   };
 }
 

@@ -53,6 +53,19 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> 
   SKIPPED: [],
 };
 
+/** Statuses with transitions left: the runs the monitor and retries look for (the `byOpen` index). */
+export const OpenRunStatuses = [
+  'PENDING',
+  'DISPATCHED',
+  'RUNNING',
+  'NO_WORKER',
+] as const satisfies readonly RunStatus[];
+export type OpenRunStatus = (typeof OpenRunStatuses)[number];
+
+export function isOpenStatus(status: RunStatus): status is OpenRunStatus {
+  return RUN_TRANSITIONS[status].length > 0;
+}
+
 /** States in which the run holds its job's lock (FORBID, QUEUE, REPLACE) and counts as active. */
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['DISPATCHED', 'RUNNING'];
 

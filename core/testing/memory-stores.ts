@@ -37,9 +37,9 @@ import {
   type Job,
   jobLockKey,
   type Lock,
+  type OpenRunStatus,
   type Run,
   type RunClaim,
-  type RunStatus,
   type SyncState,
   type UpstreamRef,
   type Worker,
@@ -275,7 +275,7 @@ export class MemoryRunLedger implements RunLedger {
     return this.query((run) => run.jobId === jobId, query);
   }
 
-  async listByStatus(status: RunStatus, query: RunQuery = {}): Promise<Run[]> {
+  async listByStatus(status: OpenRunStatus, query: RunQuery = {}): Promise<Run[]> {
     return this.query((run) => run.status === status, query);
   }
 

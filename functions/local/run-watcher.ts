@@ -1,11 +1,12 @@
 import type { Logger } from '../../core/log';
-import { type Run, RunStatuses } from '../../core/model';
+import { isOpenStatus, OpenRunStatuses, type Run } from '../../core/model';
 import type { RunLedger } from '../../core/ports';
 
 /**
  * Prints every run transition the local stack makes, whoever makes it (dispatcher, agents, monitor):
- * polls the ledger's status index and reports runs whose status or attempt changed since the last
- * poll. Local-only convenience; a deployed stack has the console for this.
+ * polls the ledger's open runs and reports runs whose status or attempt changed since the last poll;
+ * a run that left the open lists is read once more for its final status. Local-only convenience; a
+ * deployed stack has the console for this.
  */
 export class RunWatcher {
   private readonly seen = new Map<string, string>();
@@ -17,13 +18,20 @@ export class RunWatcher {
 
   async poll(): Promise<void> {
     const lists = await Promise.all(
-      RunStatuses.map((status) => this.runs.listByStatus(status, { limit: 25 })),
+      OpenRunStatuses.map((status) => this.runs.listByStatus(status, { limit: 25 })),
     );
-    for (const run of lists.flat().sort((a, b) => a.updatedAt - b.updatedAt)) {
+    const open = lists.flat();
+    const listed = new Set(open.map((run) => run.runId));
+    const left = [...this.seen.keys()].filter((runId) => !listed.has(runId));
+    const closed = (await Promise.all(left.map((runId) => this.runs.get(runId)))).filter(
+      (run): run is Run => run !== null,
+    );
+    for (const run of [...open, ...closed].sort((a, b) => a.updatedAt - b.updatedAt)) {
       const state = `${run.status}/${run.attempt}/${run.fence}`;
-      if (this.seen.get(run.runId) === state) continue;
-      this.seen.set(run.runId, state);
-      this.report(run);
+      if (this.seen.get(run.runId) !== state) this.report(run);
+      // A final run is reported once and forgotten; an open one is watched until it closes.
+      if (!isOpenStatus(run.status)) this.seen.delete(run.runId);
+      else this.seen.set(run.runId, state);
     }
   }
 

@@ -2,9 +2,11 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { type Attribute, AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import {
+  type IndexDefinition,
   type KeyAttribute,
   type AttributeType as KeyType,
   physicalName,
+  projectionOf,
   type TableDefinition,
   type TableName,
 } from '../resources';
@@ -84,7 +86,7 @@ export class CloverTables extends Construct {
           indexName: index.name,
           partitionKey: attribute(index.partitionKey),
           ...(index.sortKey ? { sortKey: attribute(index.sortKey) } : {}),
-          projectionType: ProjectionType.ALL,
+          ...projection(index),
         });
       }
       this.byName.set(definition.logicalName, { table, definition });
@@ -126,4 +128,16 @@ export class CloverTables extends Construct {
     if (!entry) throw new Error(`no table ${JSON.stringify(name)} among the definitions`);
     return entry;
   }
+}
+
+/** The CDK form of an index's projection (infra/resources.ts). */
+function projection(index: IndexDefinition): {
+  projectionType: ProjectionType;
+  nonKeyAttributes?: string[];
+} {
+  const { type, attributes } = projectionOf(index);
+  return {
+    projectionType: ProjectionType[type],
+    ...(attributes ? { nonKeyAttributes: [...attributes] } : {}),
+  };
 }

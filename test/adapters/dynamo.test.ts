@@ -153,7 +153,7 @@ describe('a conditional write the SDK sends twice (the first landed, its answer 
     await assert.rejects(ledger.claim(run.runId, { ...claim, workerId: 'w-2' }), 'another worker is refused');
   });
 
-  it('a fire written with its lock and the job check, then its finish, are each their own success', async () => {
+  it('a fire written with its lock and the job check, then its finish and release, are each their own success', async () => {
     const { proxy, jobs, ledger } = await lossyStores();
     const job = sampleJob({ jobId: 'retried-fire', concurrency: { policy: 'FORBID' } });
     await jobs.put(job, 0);
@@ -163,11 +163,13 @@ describe('a conditional write the SDK sends twice (the first landed, its answer 
     const expect = { jobId: run.jobId, version: 1, updatedAt: job.updatedAt, hasDownstream: false };
     proxy.loseNext('TransactWriteItems');
     await ledger.createWithLock(locked, { key, owner: run.runId, expiresAt: T0 + 60_000, now: T0 }, expect);
-    proxy.loseNext('TransactWriteItems');
+    // The finish is two single-item writes (the run, then the lock item): lose the run's answer.
+    proxy.loseNext('UpdateItem');
     const change = { from: ['RUNNING' as const], fence: 1, to: 'FAILED' as const, at: T0 + 5 };
     const finished = await ledger.finish(locked, { ...change, release: true, health: 'failing' });
     assert.equal(finished.run.status, 'FAILED');
-    assert.equal(proxy.lost, 2, 'both answers were lost and both transactions were retried');
+    assert.equal(finished.released, true);
+    assert.equal(proxy.lost, 2, 'both answers were lost and both writes were retried');
     await assert.rejects(ledger.finish(locked, { ...change, release: true }), { code: 'run_not_in_state' });
   });
 });

@@ -105,6 +105,29 @@ test('runs: newest first, by job, status, worker and window, with cursors that k
   assert.equal(badTime.fields[0]?.path, 'query.to');
 });
 
+test('runs of one instant spread over the day shards page out once each, in order, across pages', async () => {
+  await ready();
+  // 30 runs at one instant: the byDay shards hold them under 16 keys, merged by `<time> <runId>`.
+  const at = isoSeconds(base + 25 * HOUR);
+  const ids = Array.from({ length: 30 }, (_, i) => `tie-${String(i).padStart(2, '0')}`);
+  for (const runId of ids)
+    await api.plane.runs.create(sampleRun({ jobId: 'rs-tie', runId, scheduledTime: at }));
+  const window = { from: isoSeconds(base + 24 * HOUR), to: isoSeconds(base + 26 * HOUR) };
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await api.as('viewer').call('listRuns', {
+      query: { ...window, limit: 7, ...(cursor ? { cursor } : {}) },
+    });
+    seen.push(...page.items.map((r) => r.runId));
+    cursor = page.nextCursor;
+    pages += 1;
+  } while (cursor && pages < 20);
+  assert.deepEqual(seen, [...ids].reverse(), 'newest first, then by run id, each once');
+  assert.equal(pages, 5);
+});
+
 test('one run, its log from a cursor, and cancel', async () => {
   await ready();
   const viewer = api.as('viewer');

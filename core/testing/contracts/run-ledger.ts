@@ -751,12 +751,12 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
 
     it('lists runs by status', async () => {
       const { ledger } = await makeSubject();
-      // Far-future fire times put these first among LOST runs, whatever else the table holds.
-      const a = sampleRun({ status: 'LOST', scheduledTime: '2099-01-01T00:00:01Z' });
-      const b = sampleRun({ status: 'LOST', scheduledTime: '2099-01-01T00:00:02Z' });
+      // Far-future fire times put these first among NO_WORKER runs, whatever else the table holds.
+      const a = sampleRun({ status: 'NO_WORKER', scheduledTime: '2099-01-01T00:00:01Z' });
+      const b = sampleRun({ status: 'NO_WORKER', scheduledTime: '2099-01-01T00:00:02Z' });
       await ledger.create(a);
       await ledger.create(b);
-      const lost = await ledger.listByStatus('LOST', { limit: 2 });
+      const lost = await ledger.listByStatus('NO_WORKER', { limit: 2 });
       assert.deepEqual(
         lost.map((r) => r.runId),
         [b.runId, a.runId],
