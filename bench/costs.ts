@@ -13,13 +13,15 @@
  *   public IPv4). docs/deploy.md's "What it costs" is `costMarkdown` of these figures.
  *
  * The unit model (stated in the figures): every item ≤ 1 KB; a write costs 1 write unit per item
- * (2 in a transaction) plus 1 per global secondary index of its table (all of Clover's project every
- * attribute, so every write of an indexed item reaches each index; a write that moves an item between
- * index keys costs one more there, not counted); a read costs 1 read unit (strongly consistent ≤ 4 KB).
+ * (2 in a transaction) plus 1 per index that projects every attribute (`ALL`: every write of the item
+ * reaches it). The runs indexes project keys (and `status`), so a write reaches one only when its
+ * keys or projected attributes change: `runIndexWrites` counts that over a fire's three writes of
+ * its run (created, claimed, finished) from infra/resources.ts — a put or a delete 1, a move between
+ * keys 2. A read costs 1 read unit (strongly consistent ≤ 4 KB; a BatchGetItem counted as one item).
  */
 import { readFileSync } from 'node:fs';
 import { Monitor } from '../core/monitor';
-import { tables } from '../infra/resources';
+import { type IndexDefinition, projectionOf, tableDefinition, tables } from '../infra/resources';
 import { RequestCounter } from './aws-requests';
 import { withBenchStack } from './harness';
 import type { Figures } from './results';
@@ -64,25 +66,57 @@ export const COST_ASSUMPTIONS = {
   logKbPerFire: 1,
   /** Lambda's own START, END and REPORT lines of one invocation. */
   platformLogKbPerInvocation: 1,
-  /**
-   * A fire's run changes status twice after it is written (claim: DISPATCHED → RUNNING; outcome:
-   * RUNNING → final), and each change moves the item between keys of every runs index keyed by
-   * status: a delete and a put there, one write unit more than the index write already counted.
-   */
-  runStatusChangesPerFire: 2,
   /** The monitor's sweeps of the default stage (12 a minute), for bench/scale.ts; stageInventory counts them from the template. */
   monitorSweepsPerMonth: 43_200 * 12,
   hoursPerMonth: 720,
 } as const;
 
-/** Indexes of `runs` keyed by the run's status (infra/resources.ts): a status change moves the item there. */
-const RUN_STATUS_INDEXES = (tables.find((t) => t.logicalName === 'runs')?.indexes ?? []).filter(
-  (index) => index.partitionKey.name === 'status' || index.sortKey?.name === 'status',
-).length;
+/**
+ * What a fire's three writes of its run item change (core/adapters/dynamo-run-ledger.ts): created
+ * with every attribute (a dispatch to a worker's own queue names the worker; a pool run gets it at
+ * the claim instead — one byWorker put either way); claimed: the status and timings; finished: the
+ * status, timings and outcome, and `open` removed (the run leaves `byOpen`).
+ */
+export const FIRE_RUN_WRITES = [
+  { write: 'created', created: true, changes: [], removes: [] },
+  { write: 'claimed', created: false, changes: ['status', 'startedAt', 'updatedAt', 'history'], removes: [] },
+  {
+    write: 'finished',
+    created: false,
+    changes: ['status', 'finishedAt', 'updatedAt', 'history', 'result'],
+    removes: ['open'],
+  },
+] as const;
+
+/** Index writes of one run write: a put or delete 1, a move between keys 2, an in-place update 1, none 0. */
+function indexWrites(index: IndexDefinition, w: (typeof FIRE_RUN_WRITES)[number]): number {
+  if (w.created) return 1;
+  const keys = [index.partitionKey.name, index.sortKey?.name];
+  if (keys.some((k) => (w.removes as readonly string[]).includes(k ?? ''))) return 1;
+  if (keys.some((k) => (w.changes as readonly string[]).includes(k ?? ''))) return 2;
+  const { type, attributes } = projectionOf(index);
+  if (type === 'ALL') return 1;
+  return attributes?.some((a) => (w.changes as readonly string[]).includes(a)) ? 1 : 0;
+}
+
+/** Each runs index's write units per fire, by index name (infra/resources.ts). */
+export function runIndexWrites(): Record<string, number> {
+  return Object.fromEntries(
+    tableDefinition('runs').indexes.map((index) => [
+      index.name,
+      FIRE_RUN_WRITES.reduce((sum, w) => sum + indexWrites(index, w), 0),
+    ]),
+  );
+}
 
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem']);
-const indexCount = (table: string) => tables.find((t) => t.logicalName === table)?.indexes.length ?? 0;
+/** Indexes every write of the table's items reaches (ALL projections); the runs table's are counted per fire. */
+const indexCount = (table: string) =>
+  table === 'runs'
+    ? 0
+    : (tables.find((t) => t.logicalName === table)?.indexes.filter((i) => projectionOf(i).type === 'ALL')
+        .length ?? 0);
 
 /**
  * DynamoDB request units of one request, by its label (`DynamoDB.UpdateItem(runs)`,
@@ -142,7 +176,8 @@ export function perMillionFires(
   const a = COST_ASSUMPTIONS;
   const million = 1_000_000;
   const requests = requestDollars(prices, requestsPerFire, million);
-  const indexMoves = a.runStatusChangesPerFire * RUN_STATUS_INDEXES;
+  const byIndex = runIndexWrites();
+  const indexWrites = Object.values(byIndex).reduce((x, y) => x + y, 0);
   const dollars = {
     'Scheduler invocation': million * unitPrice(prices, 'scheduler.invocations'),
     'dispatcher Lambda requests': million * unitPrice(prices, 'lambda.requests'),
@@ -150,12 +185,13 @@ export function perMillionFires(
       million * (a.dispatcherMs / 1000) * inventory.dispatcherGb * unitPrice(prices, 'lambda.armGbSecond'),
     ...requests.dollars,
     'DynamoDB writes':
-      (requests.dynamoWriteUnits + indexMoves) * million * unitPrice(prices, 'dynamodb.writeUnits'),
+      (requests.dynamoWriteUnits + indexWrites) * million * unitPrice(prices, 'dynamodb.writeUnits'),
     logs: ((million * a.logKbPerFire) / 1024 ** 2) * unitPrice(prices, 'logs.ingestionGb'),
   };
   return {
     perFire: {
-      dynamoWriteUnits: Math.round((requests.dynamoWriteUnits + indexMoves) * 100) / 100,
+      dynamoWriteUnits: Math.round((requests.dynamoWriteUnits + indexWrites) * 100) / 100,
+      runIndexWriteUnits: byIndex,
       dynamoReadUnits: requests.dynamoReadUnits,
       sqsRequests: requests.sqsRequests,
     },

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { UnavailableError } from '../core/errors';
 import { breakdown } from './aws-timeline';
-import { loadPrices, perMillionFires, requestUnits } from './costs';
+import { loadPrices, perMillionFires, requestUnits, runIndexWrites } from './costs';
 import {
   type BenchResult,
   errorText,
@@ -129,12 +129,15 @@ test('a breakdown clips calls to the window and counts overlapping calls once in
 });
 
 test("request units follow the tables' indexes, and a million fires is priced from bench/aws-prices.json", () => {
-  // runs has 4 indexes, locks none; a transaction writes each item twice.
-  assert.deepEqual(requestUnits('DynamoDB.TransactWriteItems(locks+runs)'), { read: 0, write: 8 });
+  // A transaction writes each item twice; the runs indexes are counted per fire (runIndexWrites), locks has none.
+  assert.deepEqual(requestUnits('DynamoDB.TransactWriteItems(locks+runs)'), { read: 0, write: 4 });
   assert.deepEqual(requestUnits('DynamoDB.TransactWriteItems(check:jobs+locks+runs)'), {
     read: 0,
-    write: 10,
+    write: 6,
   });
+  assert.deepEqual(requestUnits('DynamoDB.UpdateItem(runs)'), { read: 0, write: 1 });
+  // Keys-only indexes are written once per fire (created); byOpen, projecting status, at each write.
+  assert.deepEqual(runIndexWrites(), { byJob: 1, byOpen: 3, byWorker: 1, byDay: 1 });
   assert.deepEqual(requestUnits('DynamoDB.UpdateItem(locks)'), { read: 0, write: 1 });
   assert.deepEqual(requestUnits('DynamoDB.GetItem(jobs)'), { read: 1, write: 0 });
   assert.deepEqual(requestUnits('SQS.SendMessage(worker)'), { read: 0, write: 0 });
@@ -147,8 +150,13 @@ test("request units follow the tables' indexes, and a million fires is priced fr
     },
     { dispatcherGb: 0.5 },
   );
-  // 8 write units, and 2 for the run's two status changes moving it between byStatus keys.
-  assert.deepEqual(cost.perFire, { dynamoWriteUnits: 10, dynamoReadUnits: 1, sqsRequests: 1 });
+  // 4 write units, and 6 the run's index writes over its life.
+  assert.deepEqual(cost.perFire, {
+    dynamoWriteUnits: 10,
+    runIndexWriteUnits: { byJob: 1, byOpen: 3, byWorker: 1, byDay: 1 },
+    dynamoReadUnits: 1,
+    sqsRequests: 1,
+  });
   // 10 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
   assert.equal(cost.dollars['DynamoDB writes'], 6.25);
   assert.equal(cost.dollars['SQS requests'], 0.4);
