@@ -47,6 +47,8 @@ interface Segment {
   readonly partition: readonly [attribute: string, value: string];
   /** The index's write shards (infra/resources.ts); their sort key must be unique across shards. */
   readonly shards?: number;
+  /** Read the unsharded value too: items written before the index was sharded (docs/deploy.md). */
+  readonly unsharded?: boolean;
   /** The index's sort key, when no range names it. */
   readonly sortKey?: string;
   readonly range?: {
@@ -131,7 +133,7 @@ export class DynamoApiReads implements ApiReads, AuditLog {
             index,
             partition: [attribute, value],
             sortKey: 'jobId',
-            ...(index === 'byList' ? { shards: JOB_LIST_SHARDS } : {}),
+            ...(index === 'byList' ? { shards: JOB_LIST_SHARDS, unsharded: true } : {}),
           },
         ],
         newestFirst: false,
@@ -406,7 +408,10 @@ async function readShards<T>(
   const sortKey = sortKeyOf(segment);
   const position = startKey ? unmarshal(startKey[sortKey]!) : undefined;
   const shards = await Promise.all(
-    shardKeys(segment.partition[1], segment.shards ?? 1).map(async (value) => {
+    [
+      ...shardKeys(segment.partition[1], segment.shards ?? 1),
+      ...(segment.unsharded ? [segment.partition[1]] : []),
+    ].map(async (value) => {
       const expr = new Expr();
       let lower = segment.range?.from;
       let upper = segment.range?.to;

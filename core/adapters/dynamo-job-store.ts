@@ -215,7 +215,8 @@ export class DynamoJobStore implements JobStore {
    */
   async listUpdatedSince(since: number): Promise<Job[]> {
     const shards = await Promise.all(
-      shardKeys(JOB_LIST_KEY, JOB_LIST_SHARDS).map((listKey) => {
+      // The bare `job` key too: jobs written before the index was sharded, until their next write.
+      [...shardKeys(JOB_LIST_KEY, JOB_LIST_SHARDS), JOB_LIST_KEY].map((listKey) => {
         const expr = new Expr();
         const keyCondition = `${expr.name('listKey')} = ${expr.value(listKey)} AND ${expr.name('updatedAt')} >= ${expr.value(since)}`;
         return this.table.readPages(
