@@ -11,7 +11,7 @@ const cli = useCliStack();
 
 test('alerts ack, silence, silences and unsilence: each audited; a second ack, an unknown alert or a past end exit non-zero and change nothing', async () => {
   const stack = await cli.ready();
-  const created = await stack.clover('jobs', 'create', 'cli-alerting', '--handler', 'work');
+  const created = await stack.cloverSetup('jobs', 'create', 'cli-alerting', '--handler', 'work');
   assert.equal(created.code, 0, created.err);
   await stack.runtime.plane.alerts.raise({
     kind: 'failure',

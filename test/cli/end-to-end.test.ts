@@ -42,7 +42,7 @@ async function executions(runId: string): Promise<number> {
 }
 
 async function create(stack: CliStack, jobId: string, ...flags: string[]): Promise<void> {
-  const r = await stack.clover('jobs', 'create', jobId, '--pool', 'cli', ...flags);
+  const r = await stack.cloverSetup('jobs', 'create', jobId, '--pool', 'cli', ...flags);
   assert.equal(r.code, 0, r.err);
 }
 
