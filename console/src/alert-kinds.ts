@@ -1,4 +1,4 @@
-import type { AlertKind } from './api/types';
+import type { AlertKind, AlertListStatus } from './api/types';
 
 /** Alert kinds in words, in the API's order (core/model's AlertKinds). */
 export const KINDS: Readonly<Record<AlertKind, string>> = {
@@ -12,3 +12,14 @@ export const KINDS: Readonly<Record<AlertKind, string>> = {
   runaway: 'run-away chain',
 };
 export const ALL_KINDS = Object.keys(KINDS) as AlertKind[];
+
+/** What the alert list filters on (core/api's AlertListStatuses), in words. */
+export const LIST_STATUSES: Readonly<Record<AlertListStatus, string>> = {
+  OPEN: 'open (not acknowledged)',
+  ACKNOWLEDGED: 'acknowledged',
+  PENDING: 'pending',
+  SENT: 'sent',
+  FAILED: 'failed',
+  SUPPRESSED: 'suppressed',
+  SILENCED: 'silenced',
+};

@@ -28,6 +28,8 @@ import type {
   RunSummary,
   SchedulePreview,
   SchedulePreviewBody,
+  Silence,
+  SilenceSpecInput,
   Stats,
   TriggerResponse,
   WorkerView,
@@ -42,6 +44,7 @@ export const keys = {
   workers: ['workers'] as const,
   contacts: ['contacts'] as const,
   alerts: (q: AlertListQueryInput) => ['alerts', q] as const,
+  silences: ['silences'] as const,
   stats: (q: { from?: string; to?: string; jobId?: string }) => ['stats', q] as const,
   audit: (q: AuditListQueryInput) => ['audit', q] as const,
   errors: (q: ErrorSearchQueryInput) => ['errors', q] as const,
@@ -132,6 +135,41 @@ export function useAlerts(q: AlertListQueryInput) {
     queryFn: () => api.get<Page<AlertRecord>>('/api/alerts', asQuery(q)),
     placeholderData: keepPreviousData,
   });
+}
+
+export function useSilences() {
+  const api = useApi();
+  return useQuery({
+    queryKey: keys.silences,
+    queryFn: () => api.get<{ items: Silence[] }>('/api/silences'),
+  });
+}
+
+/** Alert actions: each refreshes the alert lists, the silences and the audit trail afterwards. */
+export function useAlertActions() {
+  const api = useApi();
+  const client = useQueryClient();
+  const settle = async () => {
+    await Promise.all([
+      client.invalidateQueries({ queryKey: ['alerts'] }),
+      client.invalidateQueries({ queryKey: keys.silences }),
+      client.invalidateQueries({ queryKey: ['audit'] }),
+    ]);
+  };
+  return {
+    acknowledge: useMutation({
+      mutationFn: (alertId: string) => api.post<AlertRecord>(`/api/alerts/${enc(alertId)}/acknowledge`, {}),
+      onSettled: settle,
+    }),
+    silence: useMutation({
+      mutationFn: (spec: SilenceSpecInput) => api.post<Silence>('/api/silences', spec),
+      onSettled: settle,
+    }),
+    unsilence: useMutation({
+      mutationFn: (silenceId: string) => api.delete(`/api/silences/${enc(silenceId)}`),
+      onSettled: settle,
+    }),
+  };
 }
 
 export function useStats(q: { from?: string; to?: string; jobId?: string }) {

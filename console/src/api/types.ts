@@ -5,6 +5,7 @@
  */
 export type {
   AlertListQueryInput,
+  AlertListStatus,
   AuditListQueryInput,
   AuditRecord,
   Contact,
@@ -24,6 +25,7 @@ export type {
   RunSummary,
   SchedulePreview,
   SchedulePreviewBody,
+  SilenceSpecInput,
   Stats,
   TriggerResponse,
   WorkerView,
@@ -43,6 +45,7 @@ export type {
   RoutingStrategy,
   Run,
   RunStatus,
+  Silence,
   Subscription,
   WaitForMode,
 } from '../../../core/model';

@@ -1,7 +1,8 @@
 import { Link } from 'react-router';
+import { useAlertActions, useCan } from '../api/hooks';
 import type { AlertRecord, ChannelDelivery } from '../api/types';
 import { formatInstant } from '../format';
-import { Badge } from './ui';
+import { Badge, MutationError } from './ui';
 
 const TONE: Readonly<Record<AlertRecord['status'], string>> = {
   PENDING: 'info',
@@ -18,8 +19,11 @@ export function AlertTable({
   alerts: readonly AlertRecord[];
   showJob?: boolean;
 }) {
+  const canOperate = useCan('operator');
+  const { acknowledge } = useAlertActions();
   return (
     <div className="table-wrap">
+      <MutationError error={acknowledge.error} />
       <table>
         <thead>
           <tr>
@@ -28,6 +32,7 @@ export function AlertTable({
             <th scope="col">Kind</th>
             <th scope="col">Message</th>
             <th scope="col">Delivery</th>
+            <th scope="col">Taken</th>
           </tr>
         </thead>
         <tbody>
@@ -56,6 +61,30 @@ export function AlertTable({
                 {a.deliveries?.map((d) => (
                   <Delivery key={`${d.contactId}/${d.channel}`} delivery={d} />
                 ))}
+              </td>
+              <td>
+                {a.acknowledgement ? (
+                  <>
+                    <Badge tone="good">acknowledged</Badge>
+                    <div className="muted small">
+                      by {a.acknowledgement.by}, {formatInstant(a.acknowledgement.at)}
+                    </div>
+                    {a.acknowledgement.comment && (
+                      <div className="muted small">{a.acknowledgement.comment}</div>
+                    )}
+                  </>
+                ) : canOperate ? (
+                  <button
+                    type="button"
+                    aria-label={`Acknowledge the ${a.kind} alert of ${a.jobId} at ${formatInstant(a.createdAt)}`}
+                    disabled={acknowledge.isPending && acknowledge.variables === a.alertId}
+                    onClick={() => acknowledge.mutate(a.alertId)}
+                  >
+                    Acknowledge
+                  </button>
+                ) : (
+                  <span className="muted">not yet</span>
+                )}
               </td>
             </tr>
           ))}
