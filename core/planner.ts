@@ -109,7 +109,9 @@ export class Planner {
       }
     }
     for (const [jobId, runs] of missed) await this.misfire(byId.get(jobId) as Job, runs, now, report);
-    this.deps.log.log(report.failed > 0 ? 'warn' : 'info', 'planner pass', {
+    // A pass with nothing to plan is the idle case every minute: debug, so a quiet stage stays quiet.
+    const acted = Object.values(report).some((count) => count > 0);
+    this.deps.log.log(report.failed > 0 ? 'warn' : acted ? 'info' : 'debug', 'planner pass', {
       scheduledTime: isoSeconds(nominal),
       lateMs: now - nominal,
       ...report,
