@@ -7,12 +7,12 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 import { VerifyEmailIdentityCommand } from '@aws-sdk/client-ses';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { SesMailer } from '../../core/adapters/ses-mailer';
 import { Notifier, type NotifierConfig } from '../../core/notify';
 import type { Clock } from '../../core/ports';
 import { makeNotifierHandler } from '../../functions/notifier/handler';
 import type { ApiHandle } from '../api/helpers';
+import { eventSourcePass } from '../harness/sqs-event-source';
 
 export const FROM = 'clover-hooks@example.com';
 
@@ -78,29 +78,11 @@ export async function notifierWorld(api: ApiHandle, config: Partial<NotifierConf
     admin: api.as('admin'),
     /** One pass of the SQS event source over what the alerts queue holds now; the batch failures it reported. */
     async deliverAlerts(): Promise<{ delivered: number; failures: number }> {
-      let delivered = 0;
-      let failures = 0;
-      for (;;) {
-        const out = await aws.clients.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: stack.queues.alerts,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 0,
-          }),
-        );
-        const messages = out.Messages ?? [];
-        if (messages.length === 0) return { delivered, failures };
-        const result = await notify({
-          Records: messages.map((m) => ({ messageId: m.MessageId ?? '', body: m.Body ?? '' })),
-        });
-        failures += result.batchItemFailures.length;
-        for (const m of messages) {
-          await aws.clients.sqs.send(
-            new DeleteMessageCommand({ QueueUrl: stack.queues.alerts, ReceiptHandle: m.ReceiptHandle }),
-          );
-          delivered += 1;
-        }
-      }
+      // Failed alerts are dropped rather than redelivered: the tests of a file share one queue.
+      const { delivered, failures } = await eventSourcePass(aws.clients.sqs, stack.queues.alerts, notify, {
+        deleteFailed: true,
+      });
+      return { delivered, failures };
     },
   };
 }

@@ -18,7 +18,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { VerifyEmailIdentityCommand } from '@aws-sdk/client-ses';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { controlPlane } from '../../core/adapters/control-plane';
 import { SesMailer } from '../../core/adapters/ses-mailer';
 import type { Run } from '../../core/model';
@@ -28,6 +27,7 @@ import { uniqueId } from '../../core/testing/contracts/fixtures';
 import { makeNotifierHandler } from '../../functions/notifier/handler';
 import { useEmulator } from '../harness';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
+import { eventSourcePass } from '../harness/sqs-event-source';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -63,27 +63,7 @@ async function world() {
 
   /** What the SQS event source does for the notifier Lambda: receive, invoke, delete what succeeded. */
   async function deliverAlerts(): Promise<void> {
-    for (;;) {
-      const out = await aws.clients.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: stack.queues.alerts,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 0,
-        }),
-      );
-      const messages = out.Messages ?? [];
-      if (messages.length === 0) return;
-      const { batchItemFailures } = await notify({
-        Records: messages.map((m) => ({ messageId: m.MessageId ?? '', body: m.Body ?? '' })),
-      });
-      const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
-      for (const m of messages) {
-        if (failed.has(m.MessageId ?? '')) continue;
-        await aws.clients.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: stack.queues.alerts, ReceiptHandle: m.ReceiptHandle }),
-        );
-      }
-    }
+    await eventSourcePass(aws.clients.sqs, stack.queues.alerts, notify);
   }
 
   /** The monitor loop of the local runtime (functions/local/runtime.ts), every `ms`, never overlapping. */

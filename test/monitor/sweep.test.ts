@@ -23,6 +23,7 @@ import { uniqueId } from '../../core/testing/contracts/fixtures';
 import { makeNotifierHandler } from '../../functions/notifier/handler';
 import { useEmulator } from '../harness';
 import { drainInbox, joinFleet } from '../harness/fleet';
+import { eventSourcePass } from '../harness/sqs-event-source';
 
 const aws = useEmulator();
 const second = 1000;
@@ -59,29 +60,10 @@ async function world() {
     },
     /** Receives what the alerts queue holds now and runs the notifier Lambda handler over it. */
     async deliverAlerts(): Promise<number> {
-      let count = 0;
-      for (;;) {
-        const out = await aws.clients.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: stack.queues.alerts,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 0,
-          }),
-        );
-        const messages = out.Messages ?? [];
-        if (messages.length === 0) return count;
-        const result = await notify({
-          Records: messages.map((m) => ({ messageId: m.MessageId ?? '', body: m.Body ?? '' })),
-        });
-        assert.deepEqual(result.batchItemFailures, []);
-        for (const m of messages) {
-          await aws.clients.sqs.send(
-            new DeleteMessageCommand({ QueueUrl: stack.queues.alerts, ReceiptHandle: m.ReceiptHandle }),
-          );
-          parseAlertMessage(m.Body ?? '');
-          count += 1;
-        }
-      }
+      const pass = await eventSourcePass(aws.clients.sqs, stack.queues.alerts, notify);
+      assert.equal(pass.failures, 0);
+      for (const body of pass.bodies) parseAlertMessage(body);
+      return pass.delivered;
     },
     async owner(email: string) {
       const contactId = uniqueId('owner');
