@@ -115,7 +115,11 @@ test('npm start runs the demo, answers, and Ctrl-C stops everything in order, qu
       120_000,
     );
     assert.ok(url);
-    assert.equal(start.stdout.split('\n').filter((line) => /Clover is ready/.test(line)).length, 1, start.output);
+    assert.equal(
+      start.stdout.split('\n').filter((line) => /Clover is ready/.test(line)).length,
+      1,
+      start.output,
+    );
     assert.match(start.stdout, /Sign in as admin with password \S+/);
 
     // The admin token the CLI uses, accepted by the API.
