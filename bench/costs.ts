@@ -72,7 +72,7 @@ export const COST_ASSUMPTIONS = {
 } as const;
 
 /**
- * What a fire's three writes of its run item change (core/adapters/dynamo-run-ledger.ts): created
+ * What a fire's three writes of its run item change (core/adapters/dynamo-run-*.ts): created
  * with every attribute (a dispatch to a worker's own queue names the worker; a pool run gets it at
  * the claim instead — one byWorker put either way); claimed: the status and timings; finished: the
  * status, timings and outcome, and `open` removed (the run leaves `byOpen`).

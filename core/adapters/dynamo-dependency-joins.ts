@@ -11,7 +11,7 @@ import {
   parseJsonAttr,
   ttlSeconds,
 } from './dynamo-items';
-import { RUN_RETENTION_MS } from './dynamo-run-ledger';
+import { RUN_RETENTION_MS } from './dynamo-run-items';
 
 /** `table`: the locks table (key `lockKey`, TTL attribute `ttl`), which holds the join records beside the job locks. */
 export type DynamoDependencyJoinsOptions = DynamoTtlTableOptions;

@@ -9,7 +9,9 @@ import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/cl
 import { awsClients } from '../../core/adapters/aws-clients';
 import { DynamoDependencyJoins } from '../../core/adapters/dynamo-dependency-joins';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
-import { DynamoLockStore, DynamoRunLedger, RUN_RETENTION_MS } from '../../core/adapters/dynamo-run-ledger';
+import { DynamoLockStore } from '../../core/adapters/dynamo-lock-store';
+import { RUN_RETENTION_MS } from '../../core/adapters/dynamo-run-items';
+import { DynamoRunLedger } from '../../core/adapters/dynamo-run-ledger';
 import { DynamoWorkerRegistry } from '../../core/adapters/dynamo-worker-registry';
 import type { ProvisionedStack } from '../../core/adapters/provision';
 import { claimFromEnvelope, envelopeFor } from '../../core/envelope';
