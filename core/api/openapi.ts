@@ -99,7 +99,13 @@ export function openApiDocument(serverUrl = '/'): JsonSchema {
       summary: 'This document',
       tags: ['meta'],
       security: [],
-      responses: { 200: { description: 'OpenAPI 3.1 document' } },
+      responses: {
+        200: { description: 'OpenAPI 3.1 document' },
+        400: {
+          description: 'Error: VALIDATION_FAILED (a body was sent; the document takes none)',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } },
+        },
+      },
       'x-clover-access': 'public',
     },
   };

@@ -120,6 +120,8 @@ export function createApiApp(options: ApiAppOptions): Hono {
   let document: unknown;
 
   app.get('/api/openapi.json', (c) => {
+    // Like every route without a body, the document refuses one (small 400) rather than ignoring it.
+    if (bodySent(c.req.raw)) throw ValidationError.field('(body)', 'openapi takes no body');
     document ??= openApiDocument();
     return c.json(document as object);
   });
@@ -230,6 +232,11 @@ function singleValues(queries: Record<string, string[]>): Record<string, string>
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
+/** A GET or DELETE request's body never reaches the Request object: its headers tell that one was sent. */
+function bodySent(request: Request): boolean {
+  return Number(request.headers.get('content-length') ?? '0') > 0 || request.headers.has('transfer-encoding');
+}
+
 /**
  * The request's body, checked before anything parses it deeper than JSON.parse (which does not
  * recurse): its content type (415), its size as it streams in (413 as soon as it passes the limit,
@@ -246,10 +253,7 @@ async function readBody(request: Request, route: RouteDef): Promise<unknown> {
       [{ field: '(body)', reason: 'must be application/json' }],
     );
   }
-  // A GET or DELETE request's body never reaches the Request object: its headers tell that one was sent.
-  const sent =
-    Number(request.headers.get('content-length') ?? '0') > 0 || request.headers.has('transfer-encoding');
-  if (!route.body && request.body === null && sent) {
+  if (!route.body && request.body === null && bodySent(request)) {
     throw ValidationError.field('(body)', `${route.id} takes no body`);
   }
   const text = await readText(request);
