@@ -84,7 +84,7 @@ export function cloverMetric(
   });
 }
 
-/** The fire outcomes the dispatcher reports (core/dispatch.ts FireOutcome kinds). */
+/** The fire outcomes the dispatcher reports (core/dispatch/types.ts FireOutcome kinds). */
 export const FIRE_OUTCOMES = [
   'dispatched',
   'queued',
