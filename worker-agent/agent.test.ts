@@ -25,7 +25,8 @@ import {
   MemoryWorkerRegistry,
 } from '../core/testing/memory-stores';
 import { waitFor } from '../test/harness/wait';
-import { Agent, type AgentDeps } from './agent';
+import { Agent } from './agent';
+import type { AgentDeps } from './agent-deps';
 import { parseAgentArgs } from './cli';
 import { parseAgentConfig } from './config';
 import { HandlerRegistry, handler } from './registry';

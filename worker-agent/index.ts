@@ -8,16 +8,8 @@
  * agent.handle('report.daily', async (ctx) => ({ rows: 12 }));
  * await agent.start();
  */
-export {
-  Agent,
-  type AgentDeps,
-  type AgentOptions,
-  type AgentState,
-  type AgentStopped,
-  type ExecuteResult,
-  runError,
-  sqsAgentDeps,
-} from './agent';
+export { Agent, type AgentOptions, type AgentState, type AgentStopped } from './agent';
+export { type AgentDeps, sqsAgentDeps } from './agent-deps';
 export {
   AGENT_CONFIG_ENV_VAR,
   AGENT_ENV_VARS,
@@ -40,5 +32,6 @@ export { LeaseKeeper, type LeaseLostReason } from './lease';
 export { type LocalFireEvent, LocalFires, type LocalFiresOptions, type WonFire } from './local-fires';
 export { HandlerRegistry, handler } from './registry';
 export { type AbortCause, RunAbortedError } from './run-context';
+export { type ExecuteResult, runError } from './run-executor';
 export { ShellCommandError, shellHandler } from './shell-handler';
 export { type AgentQueue, type AgentQueues, sqsAgentQueues } from './sqs-queues';

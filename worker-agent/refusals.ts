@@ -4,7 +4,13 @@
  * carries the run as it is.
  */
 import type { DispatchEnvelope } from '../core/envelope';
-import { ClaimRefusedError, NotFoundError, RunNotInStateError, StaleFenceError } from '../core/errors';
+import {
+  ClaimRefusedError,
+  CloverError,
+  NotFoundError,
+  RunNotInStateError,
+  StaleFenceError,
+} from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Run } from '../core/model';
 
@@ -55,9 +61,21 @@ export function logRefusedClaim(
   });
 }
 
+/** A refusal, or a run that does not exist: either way the write is not this attempt's to make. */
+export function isRefusedOrGone(
+  error: unknown,
+): error is RunNotInStateError | StaleFenceError | ClaimRefusedError | NotFoundError {
+  return isRefusal(error) || error instanceof NotFoundError;
+}
+
 export function currentOf(error: unknown): Run | undefined {
   if (isRefusal(error)) {
     return error.current as Run | undefined;
   }
   return undefined;
+}
+
+/** A call AWS did not answer (a retryable error): the agent journals what it wanted to write. */
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof CloverError && error.retryable;
 }
