@@ -27,9 +27,20 @@
  *     SKIPPED(misfire).
  * Duplicate or overlapping invocations only repeat conditional writes that find the placeholder.
  */
+import { z } from 'zod';
 import type { Dispatcher, FireOutcome } from './dispatch';
 import type { Logger } from './log';
-import { isoSeconds, isPlaceholder, isPrecise, type Job, leadMsOf, type Run, scheduleModeOf } from './model';
+import {
+  IsoInstantSchema,
+  isoSeconds,
+  isPlaceholder,
+  isPrecise,
+  type Job,
+  leadMsOf,
+  parseOrThrow,
+  type Run,
+  scheduleModeOf,
+} from './model';
 import type { Clock, JobStore, RunLedger } from './ports';
 import { parseSchedule, type Schedule } from './schedule';
 
@@ -39,6 +50,32 @@ export const PLANNER_PERIOD_MS = 60_000;
 export const DEFAULT_MISSED_AFTER_MS = 30_000;
 /** Most placeholders one pass reads (oldest first). */
 const PLACEHOLDER_READ_LIMIT = 500;
+
+/**
+ * The planner schedule's target input (infra/stack.ts): `planner: true` routes the dispatcher's
+ * invocation to `Planner.plan` instead of a job's fire; Scheduler puts the invocation's nominal
+ * instant in `scheduledTime` (its `<aws.scheduler.scheduled-time>` context attribute).
+ */
+export const PlannerRequestSchema = z.strictObject({
+  planner: z.literal(true),
+  scheduledTime: IsoInstantSchema,
+});
+export type PlannerRequest = z.infer<typeof PlannerRequestSchema>;
+
+/** The planner schedule's input, with `scheduledTime` as given (the context attribute in the stack). */
+export function plannerInput(scheduledTime: string): PlannerRequest {
+  return { planner: true, scheduledTime };
+}
+
+/** An invocation meant for the planner (it names `planner`), valid or not: the dispatcher routes on it. */
+export function isPlannerRequest(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && 'planner' in event;
+}
+
+/** The planner request in `event`, or a ValidationError naming `event.<field>`. */
+export function parsePlannerRequest(event: unknown): PlannerRequest {
+  return parseOrThrow(PlannerRequestSchema, event, 'event');
+}
 
 export interface PlannerDeps {
   readonly jobs: Pick<JobStore, 'list'>;

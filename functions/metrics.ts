@@ -26,6 +26,11 @@ export const METRICS = {
   fires: { name: 'Fires', unit: MetricUnit.Count },
   /** How late a scheduled fire reached the dispatcher (now − scheduledTime). */
   fireLateness: { name: 'FireLatenessMs', unit: MetricUnit.Milliseconds },
+  /**
+   * Precise jobs' fires a planner pass handled (core/planner.ts); the `Outcome` dimension is the
+   * PlanReport field: planned, alreadyPlanned, missedFired, missedSkipped, failed.
+   */
+  plannedFires: { name: 'PlannedFires', unit: MetricUnit.Count },
   /** Jobs (not paused) that no live worker could run, at the end of a monitor sweep: a gauge. */
   jobsWithoutLiveWorker: { name: 'JobsWithoutLiveWorker', unit: MetricUnit.Count },
   /** Runs the monitor re-dispatched after their worker's lease expired (failover). */

@@ -331,7 +331,14 @@ export function physicalName(prefix: string, logicalName: string): string {
   return `${validatePrefix(prefix)}-${table?.physicalSuffix ?? logicalName}`;
 }
 
-/** The stage's EventBridge Scheduler group: every job's schedule lives in it. */
+/**
+ * The precise-jobs planner's schedule in the stage's group (infra/constructs/planner-schedule.ts).
+ * Job schedules are named by their job id, which starts with a letter or digit: this name cannot
+ * be one.
+ */
+export const PLANNER_SCHEDULE_NAME = '_clover-planner';
+
+/** The stage's EventBridge Scheduler group: every job's schedule lives in it, and the planner's. */
 export function scheduleGroupName(prefix: string): string {
   return validatePrefix(prefix);
 }

@@ -8,7 +8,9 @@ import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { silentLogger } from '../core/log';
+import { IdSchema } from '../core/model';
 import type { SweepReport } from '../core/monitor';
+import { isPlannerRequest, parsePlannerRequest } from '../core/planner';
 import { emfMetrics, METRIC_NAMESPACE, METRICS } from '../functions/metrics';
 import { MonitorStepsFailedError, makeMonitorHandler } from '../functions/monitor/handler';
 import { makeNotifierHandler } from '../functions/notifier/handler';
@@ -19,6 +21,7 @@ import { NotifierFunction } from './constructs/notifier-function';
 import { stagePrefix } from './constructs/stage';
 import { AGENT_TAGS, QUEUE_ADMIN_ACTIONS } from './constructs/worker-agent-policy';
 import {
+  PLANNER_SCHEDULE_NAME,
   physicalName,
   projectionOf,
   type QueueDefinition,
@@ -391,6 +394,42 @@ describe('schedule group and scheduler role', () => {
         ],
       },
     });
+  });
+});
+
+describe('precise-jobs planner schedule', () => {
+  test('GIVEN every configuration WHEN synthesized THEN one rate(1 minute) schedule in the stage group, no flexible window, invokes the dispatcher as the scheduler role with the planner input', () => {
+    for (const [s, t] of [
+      [stack, template],
+      [full.stack, full.template],
+      [throwaway.stack, throwaway.template],
+    ] as const) {
+      t.resourceCountIs('AWS::Scheduler::Schedule', 1);
+      const { Properties: p } = onlyResourceIn(t, 'AWS::Scheduler::Schedule');
+      const target = p.Target as Record<string, unknown>;
+      assert.equal(p.Name, PLANNER_SCHEDULE_NAME);
+      assert.deepEqual(p.GroupName, s.resolve(s.scheduleGroup.scheduleGroupName));
+      assert.equal(p.ScheduleExpression, 'rate(1 minute)');
+      assert.deepEqual(p.FlexibleTimeWindow, { Mode: 'OFF' });
+      assert.equal(p.State, 'ENABLED');
+      assert.deepEqual(target.Arn, s.resolve(s.dispatcher.fn.functionArn));
+      assert.deepEqual(target.RoleArn, s.resolve(s.schedulerRole.role.roleArn));
+      assert.deepEqual(target.RetryPolicy, { MaximumEventAgeInSeconds: 120, MaximumRetryAttempts: 2 });
+      const input = String(target.Input);
+      assert.deepEqual(JSON.parse(input), { planner: true, scheduledTime: '<aws.scheduler.scheduled-time>' });
+      // As Scheduler delivers it: the context attribute replaced by the invocation's instant.
+      const delivered = JSON.parse(input.replace('<aws.scheduler.scheduled-time>', '2026-12-07T14:00:00Z'));
+      assert.ok(isPlannerRequest(delivered));
+      assert.deepEqual(parsePlannerRequest(delivered), {
+        planner: true,
+        scheduledTime: '2026-12-07T14:00:00Z',
+      });
+    }
+  });
+
+  test('GIVEN the planner schedule WHEN synthesized THEN its name is one no job schedule can take', () => {
+    assert.ok(!IdSchema.safeParse(PLANNER_SCHEDULE_NAME).success, 'not a job id');
+    assert.match(PLANNER_SCHEDULE_NAME, /^[0-9a-zA-Z_.-]{1,64}$/, "Scheduler's name pattern");
   });
 });
 
@@ -1568,6 +1607,7 @@ describe('every resource', () => {
       'AWS::SQS::Queue',
       'AWS::SQS::QueuePolicy',
       'AWS::SSM::Parameter',
+      'AWS::Scheduler::Schedule',
       'AWS::Scheduler::ScheduleGroup',
       'AWS::SecretsManager::Secret',
       'Custom::CDKBucketDeployment',

@@ -23,6 +23,7 @@ import { DispatcherNetwork } from './constructs/dispatcher-network';
 import { MonitorFunction } from './constructs/monitor-function';
 import { NotifierFunction, senderAddress } from './constructs/notifier-function';
 import { CloverObservability } from './constructs/observability';
+import { PlannerSchedule } from './constructs/planner-schedule';
 import { SchedulerInvokeRole } from './constructs/scheduler-invoke-role';
 import { WorkerAgentPolicy } from './constructs/worker-agent-policy';
 import {
@@ -128,7 +129,8 @@ export function agentQueueDefinitions(agents: readonly AgentSetting[]): QueueDef
  * - tables (point-in-time recovery; deletion protection on production stages) and queues, with a
  *   queue per declared agent and pool;
  * - the schedule group, the scheduler role (invokes only the dispatcher), the dispatcher (on-failure
- *   destination fires-dlq; in a VPC with its CURVE keys from Secrets Manager when `vpc` is set),
+ *   destination fires-dlq; in a VPC with its CURVE keys from Secrets Manager when `vpc` is set), the
+ *   precise-jobs planner's `rate(1 minute)` schedule invoking the dispatcher's planner,
  *   the monitor (every minute; on-failure destination monitor-failures) and the notifier (SES);
  * - the management API (HTTP API, Cognito, JWT and IAM authorizers, throttling) and the console
  *   (S3 + CloudFront, runtime config.json) when the API handler exists;
@@ -146,6 +148,7 @@ export class CloverStack extends Stack {
   readonly network: DispatcherNetwork | undefined;
   readonly dispatcher: DispatcherFunction;
   readonly monitor: MonitorFunction;
+  readonly planner: PlannerSchedule;
   readonly notifier: NotifierFunction;
   readonly api: CloverApi | undefined;
   readonly console: ConsoleSite | undefined;
@@ -220,6 +223,11 @@ export class CloverStack extends Stack {
     });
     this.schedulerRole.allowInvoke(this.dispatcher.fn);
     this.schedulerRole.allowDeadLetter(firesDeadLetterQueue);
+    this.planner = new PlannerSchedule(this, 'Planner', {
+      scheduleGroup: this.scheduleGroup,
+      schedulerRole: this.schedulerRole.role,
+      dispatcher: this.dispatcher.fn,
+    });
     Validations.of(firesDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:

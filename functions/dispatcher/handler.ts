@@ -1,8 +1,9 @@
 import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
 import { readCurveKeySecret } from '../../core/adapters/curve-key-secret';
 import type { Dispatcher, FireOutcome } from '../../core/dispatch';
-import { CloverError } from '../../core/errors';
+import { CloverError, ValidationError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import { isPlannerRequest, Planner, type PlanReport, parsePlannerRequest } from '../../core/planner';
 import { dispatcherZmq } from '../config';
 import { type EmfMetrics, noMetrics } from '../metrics';
 import { lambdaEntry } from '../telemetry';
@@ -13,23 +14,34 @@ export interface DispatcherHandlerDeps {
   /** Fires by outcome and their lateness (functions/metrics.ts). @default noMetrics */
   readonly metrics?: EmfMetrics;
   readonly now?: () => number;
+  /**
+   * The precise-jobs planner (core/planner.ts), for the planner schedule's invocations
+   * (`{planner: true, scheduledTime}`). Kept for the warm container's life: it remembers which job
+   * versions it has planned. @default none: planner invocations are answered invalid
+   */
+  readonly planner?: Pick<Planner, 'plan'>;
 }
 
 export type DispatcherResult =
   | { readonly status: FireOutcome['kind']; readonly runIds: readonly string[] }
+  | { readonly status: 'planner'; readonly report: PlanReport }
   | { readonly status: 'invalid'; readonly error: ReturnType<CloverError['toJSON']> };
 
 /**
  * The dispatcher Lambda: EventBridge Scheduler invokes it with `{jobId, scheduledTime}` (manual
- * triggers add `trigger: 'MANUAL'`). Input that can never succeed is answered, not thrown, so
- * Scheduler does not retry it; transient failures throw, so Scheduler retries and finally
- * dead-letters the fire for the monitor.
+ * triggers add `trigger: 'MANUAL'`), and every minute with `{planner: true, scheduledTime}` for a
+ * planner pass over the precise jobs (docs/precise-jobs.md). Input that can never succeed is
+ * answered, not thrown, so Scheduler does not retry it; transient failures throw, so Scheduler
+ * retries and finally dead-letters the fire for the monitor (a planner pass that fails the same way
+ * reaches fires-dlq too, where the monitor drops it as no job's fire: the next minute's pass plans
+ * the same window again).
  */
 export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
   const metrics = deps.metrics ?? noMetrics;
   const now = deps.now ?? Date.now;
   return async (event: unknown): Promise<DispatcherResult> => {
     const { log } = deps;
+    if (isPlannerRequest(event)) return planPass(event);
     const scheduled = Date.parse(String((event as { scheduledTime?: unknown } | null)?.scheduledTime ?? ''));
     try {
       const outcome = await deps.dispatcher.fire(event);
@@ -48,6 +60,30 @@ export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
       metrics.flush();
     }
   };
+
+  async function planPass(event: unknown): Promise<DispatcherResult> {
+    try {
+      const request = parsePlannerRequest(event);
+      if (!deps.planner) throw ValidationError.field('event.planner', 'this dispatcher runs no planner');
+      const report = await deps.planner.plan(request);
+      for (const [outcome, count] of Object.entries(report)) {
+        if (count > 0) metrics.put('plannedFires', count, { Outcome: outcome });
+      }
+      return { status: 'planner', report };
+    } catch (error) {
+      if (error instanceof CloverError && !error.retryable) {
+        deps.log.log('error', 'planner invocation rejected', { error: error.toJSON(), event });
+        return { status: 'invalid', error: error.toJSON() };
+      }
+      deps.log.log('error', 'planner pass failed; Lambda retries it, and the next minute plans again', {
+        error,
+        event,
+      });
+      throw error;
+    } finally {
+      metrics.flush();
+    }
+  }
 }
 
 function runIdsOf(outcome: FireOutcome): string[] {
@@ -88,7 +124,11 @@ export const handler = lambdaEntry<unknown, DispatcherResult>(
       // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
       process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
     }
-    return makeDispatcherHandler({ dispatcher: defaultPlane.dispatcher, log, metrics });
+    // The planner pass runs here, not in a function of its own: it needs exactly what a fire needs
+    // (the jobs, the live workers, the run ledger, SQS and ZeroMQ delivery, no_worker alerts), so it
+    // shares this role, VPC, CURVE keys and alarms, and the scheduler role still invokes one function.
+    const planner = new Planner({ ...defaultPlane, log: log.child({ source: 'planner' }) });
+    return makeDispatcherHandler({ dispatcher: defaultPlane.dispatcher, log, metrics, planner });
   },
 );
 

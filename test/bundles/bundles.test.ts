@@ -27,17 +27,23 @@ import { readCurveKeySecret, writeCurveKeySecret } from '../../core/adapters/cur
 import { SCHEDULED_TIME_ATTRIBUTE, scheduleName } from '../../core/adapters/eventbridge-schedule-gateway';
 import { parseAlertMessage } from '../../core/adapters/sqs-alert-queue';
 import { generateCurveKeyPair } from '../../core/adapters/zmq-protocol';
+import { isPlaceholder } from '../../core/model';
 import { uniqueId } from '../../core/testing/contracts/fixtures';
 import { BUNDLE_BUDGET_BYTES } from '../../infra/constructs/node-function';
 import { emulatorEnv } from '../../infra/local/emulator';
-import { physicalName, scheduleGroupName } from '../../infra/resources';
+import { PLANNER_SCHEDULE_NAME, physicalName, scheduleGroupName } from '../../infra/resources';
 import { useEmulator } from '../harness';
 import { drainInbox, joinFleet } from '../harness/fleet';
 import { selfSignedCertificate } from '../harness/tls';
 import { waitFor } from '../harness/wait';
 import { Closer, startReceiver } from '../zmq/helpers';
 import { arm64Node, LambdaProcess, missingArm64Runtime } from './arm64-lambda';
-import { resolveEnvironment, type SynthesizedFunction, synthesizeFunctions } from './synth';
+import {
+  resolveEnvironment,
+  type SynthesizedFunction,
+  type SynthesizedSchedule,
+  synthesizeFunctions,
+} from './synth';
 
 const aws = useEmulator();
 const ACCOUNT = '123456789012';
@@ -48,6 +54,7 @@ type Role = (typeof ROLES)[number];
 const out = mkdtempSync(join(tmpdir(), 'clover-bundles-'));
 const closer = new Closer();
 const functions = new Map<Role, SynthesizedFunction>();
+let schedules: SynthesizedSchedule[] = [];
 const started = new Map<Role, Promise<LambdaProcess>>();
 let stackName = '';
 let plane: ControlPlane;
@@ -255,6 +262,7 @@ describe('the shipped Lambda bundles in Node.js 22 arm64', () => {
         startPool(),
       ]);
       stackName = synth.stack;
+      schedules = synth.schedules;
       for (const fn of synth.functions) functions.set(fn.name.slice(stackName.length + 1) as Role, fn);
 
       plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
@@ -391,6 +399,55 @@ describe('the shipped Lambda bundles in Node.js 22 arm64', () => {
       assert.equal(malformed.status, 'invalid');
       assert.equal(malformed.error.code, 'validation_failed');
       assert.match(JSON.stringify(malformed), /event\.scheduledTime/);
+    });
+  });
+
+  describe('precise-jobs planner', () => {
+    test("GIVEN the planner schedule's input as Scheduler delivers it WHEN the dispatcher handles it THEN a precise job's fires in the lead window have placeholders in the ledger and their plans reach the worker", async () => {
+      const dispatcher = await bundle('dispatcher');
+      assert.deepEqual(
+        schedules.map((schedule) => schedule.name),
+        [PLANNER_SCHEDULE_NAME],
+      );
+      const input = schedules[0]?.input ?? '';
+      assert.ok(input.includes(SCHEDULED_TIME_ATTRIBUTE), input);
+      const workerId = uniqueId('precise-worker');
+      const worker = await joinFleet(plane, aws.clients, {
+        workerId,
+        handlers: ['work'],
+        features: ['precise'],
+      });
+      const jobId = uniqueId('precise-job');
+      await plane.jobService.define({
+        jobId,
+        handler: 'work',
+        precision: 'SECOND',
+        schedule: { expression: '15 * * * * ?' }, // second 15 of every minute
+        target: { workerIds: [workerId] },
+      });
+      const at = thisMinute();
+      const pass = await dispatcher.invoke<{ status: string; report: { planned: number } }>(
+        JSON.parse(input.replaceAll(SCHEDULED_TIME_ATTRIBUTE, at)),
+      );
+      assert.equal(pass.status, 'planner', JSON.stringify(pass));
+      assert.ok(
+        pass.report.planned >= 2,
+        `the default 180 s lead holds 2 or 3 fires: ${JSON.stringify(pass)}`,
+      );
+      const placeholders = (await plane.runs.listByJob(jobId)).filter(isPlaceholder);
+      assert.equal(placeholders.length, pass.report.planned, JSON.stringify(placeholders));
+      for (const run of placeholders) {
+        assert.equal(run.status, 'PENDING');
+        assert.equal(run.workerId, workerId);
+        assert.match(run.scheduledTime, /:15Z$/);
+      }
+      const plans = await drainInbox(worker.inbox);
+      assert.deepEqual(
+        plans.map((envelope) => envelope.runId).sort(),
+        placeholders.map((run) => run.runId).sort(),
+        'one plan envelope per placeholder, over SQS',
+      );
+      for (const envelope of plans) assert.ok(envelope.startAt !== undefined, 'a plan names its instant');
     });
   });
 

@@ -24,6 +24,13 @@ export interface SynthesizedFunction {
   readonly environment: Readonly<Record<string, unknown>>;
 }
 
+/** One EventBridge Scheduler schedule the template makes (the precise-jobs planner's). */
+export interface SynthesizedSchedule {
+  readonly name: string;
+  /** The target's input as Scheduler holds it, context attributes unreplaced. */
+  readonly input: string;
+}
+
 interface TemplateFunction {
   readonly Type: string;
   readonly Metadata?: Record<string, unknown>;
@@ -35,17 +42,24 @@ interface TemplateFunction {
     readonly Timeout?: number;
     readonly MemorySize?: number;
     readonly Environment?: { readonly Variables?: Record<string, unknown> };
+    readonly Name?: string;
+    readonly Target?: { readonly Input?: string };
   };
 }
 
 /**
  * Runs `npx cdk synth` with `context` into `outDir` and returns the stage's own functions (those
- * named `<stack>-*`; CDK's provider functions are CDK's). Fails with synth's output when it fails.
+ * named `<stack>-*`; CDK's provider functions are CDK's) and its schedules. Fails with synth's
+ * output when it fails.
  */
 export async function synthesizeFunctions(
   outDir: string,
   context: Readonly<Record<string, string>>,
-): Promise<{ readonly stack: string; readonly functions: SynthesizedFunction[] }> {
+): Promise<{
+  readonly stack: string;
+  readonly functions: SynthesizedFunction[];
+  readonly schedules: SynthesizedSchedule[];
+}> {
   const args = ['cdk', 'synth', '--quiet', '--output', outDir];
   for (const [key, value] of Object.entries(context)) args.push('-c', `${key}=${value}`);
   const child = spawn('npx', args, {
@@ -72,8 +86,13 @@ export async function synthesizeFunctions(
     Resources: Record<string, TemplateFunction>;
   };
   const functions: SynthesizedFunction[] = [];
+  const schedules: SynthesizedSchedule[] = [];
   for (const [id, resource] of Object.entries(template.Resources)) {
     const { Properties: p, Metadata } = resource;
+    if (resource.Type === 'AWS::Scheduler::Schedule') {
+      schedules.push({ name: p.Name ?? id, input: p.Target?.Input ?? '' });
+      continue;
+    }
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     if (typeof p.FunctionName !== 'string' || !p.FunctionName.startsWith(`${stack}-`)) continue;
     const assetPath = Metadata?.['aws:asset:path'];
@@ -89,7 +108,7 @@ export async function synthesizeFunctions(
       environment: p.Environment?.Variables ?? {},
     });
   }
-  return { stack, functions };
+  return { stack, functions, schedules };
 }
 
 /**
