@@ -142,8 +142,9 @@ export class JobService {
   }
 
   /**
-   * Deletes a job and its schedule. Jobs that run after it stay, and report it (ManagementApi.getJob,
-   * `dependencyProblems`) until their `after` is changed: they no longer fire from it.
+   * Deletes a job and its schedule. Jobs that run after it stay, and report it (JobUseCases.get in
+   * core/api/use-cases/jobs.ts, `dependencyProblems`) until their `after` is changed: they no longer
+   * fire from it.
    */
   async delete(jobId: string): Promise<void> {
     const job = await this.get(jobId);

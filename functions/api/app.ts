@@ -19,7 +19,8 @@ import { ApiError, toApiError } from '../../core/api/errors';
 import { openApiDocument } from '../../core/api/openapi';
 import { allows, type RouteDef, type RouteId, routes } from '../../core/api/routes';
 import { API_ERROR_STATUS, API_LIMITS } from '../../core/api/schemas';
-import { ManagementApi, type Principal } from '../../core/api/service';
+import type { ManagementApi, Principal } from '../../core/api/service';
+import { checkPayloadSize } from '../../core/api/use-cases/jobs';
 import { ValidationError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { fieldIssues, tooDeep } from '../../core/model';
@@ -71,37 +72,38 @@ function handlers(api: ManagementApi, options: ApiAppOptions): Handlers {
         throw new ApiError('NOT_FOUND', 'local sign-in exists only in the local runtime');
       return options.localLogin.login(body.username, body.password);
     },
-    listJobs: ({ query }: Any) => api.listJobs(query),
-    createJob: ({ principal, body }: Any) => api.createJob(principal, body),
-    getJob: ({ params }: Any) => api.getJob(params.jobId),
-    updateJob: ({ principal, params, body }: Any) => api.updateJob(principal, params.jobId, body),
-    deleteJob: ({ principal, params, query }: Any) => api.deleteJob(principal, params.jobId, query.version),
-    pauseJob: ({ principal, params }: Any) => api.setPaused(principal, params.jobId, true),
-    resumeJob: ({ principal, params }: Any) => api.setPaused(principal, params.jobId, false),
-    triggerJob: ({ principal, params, body }: Any) => api.trigger(principal, params.jobId, body.payload),
-    previewSchedule: ({ body }: Any) => api.previewSchedule(body),
-    listRuns: ({ query }: Any) => api.listRuns(query),
-    getRun: ({ params }: Any) => api.getRun(params.runId),
-    getRunLog: ({ params, query }: Any) => api.runLog(params.runId, query),
-    cancelRun: ({ principal, params }: Any) => api.cancelRun(principal, params.runId),
-    searchErrors: ({ query }: Any) => api.searchErrors(query),
-    listWorkers: ({ query }: Any) => api.listWorkers(query.pool),
-    drainWorker: ({ principal, params }: Any) => api.drainWorker(principal, params.workerId),
-    listContacts: ({ query }: Any) => api.listContacts(query),
-    createContact: ({ principal, body }: Any) => api.createContact(principal, body),
-    getContact: ({ params }: Any) => api.getContact(params.contactId),
-    updateContact: ({ principal, params, body }: Any) => api.updateContact(principal, params.contactId, body),
-    deleteContact: ({ principal, params }: Any) => api.deleteContact(principal, params.contactId),
-    listAlerts: ({ query }: Any) => api.listAlerts(query),
+    listJobs: ({ query }: Any) => api.jobs.list(query),
+    createJob: ({ principal, body }: Any) => api.jobs.create(principal, body),
+    getJob: ({ params }: Any) => api.jobs.get(params.jobId),
+    updateJob: ({ principal, params, body }: Any) => api.jobs.update(principal, params.jobId, body),
+    deleteJob: ({ principal, params, query }: Any) => api.jobs.delete(principal, params.jobId, query.version),
+    pauseJob: ({ principal, params }: Any) => api.jobs.setPaused(principal, params.jobId, true),
+    resumeJob: ({ principal, params }: Any) => api.jobs.setPaused(principal, params.jobId, false),
+    triggerJob: ({ principal, params, body }: Any) => api.jobs.trigger(principal, params.jobId, body.payload),
+    previewSchedule: ({ body }: Any) => api.jobs.previewSchedule(body),
+    listRuns: ({ query }: Any) => api.runs.list(query),
+    getRun: ({ params }: Any) => api.runs.get(params.runId),
+    getRunLog: ({ params, query }: Any) => api.runs.log(params.runId, query),
+    cancelRun: ({ principal, params }: Any) => api.runs.cancel(principal, params.runId),
+    searchErrors: ({ query }: Any) => api.runs.searchErrors(query),
+    listWorkers: ({ query }: Any) => api.workers.list(query.pool),
+    drainWorker: ({ principal, params }: Any) => api.workers.drain(principal, params.workerId),
+    listContacts: ({ query }: Any) => api.contacts.list(query),
+    createContact: ({ principal, body }: Any) => api.contacts.create(principal, body),
+    getContact: ({ params }: Any) => api.contacts.get(params.contactId),
+    updateContact: ({ principal, params, body }: Any) =>
+      api.contacts.update(principal, params.contactId, body),
+    deleteContact: ({ principal, params }: Any) => api.contacts.delete(principal, params.contactId),
+    listAlerts: ({ query }: Any) => api.alerts.list(query),
     acknowledgeAlert: ({ principal, params, body }: Any) =>
-      api.acknowledgeAlert(principal, params.alertId, body.comment),
-    listSilences: () => api.listSilences(),
-    createSilence: ({ principal, body }: Any) => api.createSilence(principal, body),
-    deleteSilence: ({ principal, params }: Any) => api.deleteSilence(principal, params.silenceId),
-    getStats: ({ query }: Any) => api.stats(query),
-    listAudit: ({ query }: Any) => api.listAudit(query),
+      api.alerts.acknowledge(principal, params.alertId, body.comment),
+    listSilences: () => api.alerts.listSilences(),
+    createSilence: ({ principal, body }: Any) => api.alerts.createSilence(principal, body),
+    deleteSilence: ({ principal, params }: Any) => api.alerts.deleteSilence(principal, params.silenceId),
+    getStats: ({ query }: Any) => api.stats.get(query),
+    listAudit: ({ query }: Any) => api.audit.list(query),
     syncDeclaredJobs: ({ principal, params, body }: Any) =>
-      api.syncDeclaredJobs(principal, params.owner, body.jobs),
+      api.agents.syncDeclaredJobs(principal, params.owner, body.jobs),
   };
 }
 
@@ -333,15 +335,14 @@ function tokenHint(request: Request): string | undefined {
 function checkPayloads(route: RouteId, raw: unknown): void {
   if (typeof raw !== 'object' || raw === null) return;
   const body = raw as Record<string, unknown>;
-  if (route === 'createJob' || route === 'triggerJob')
-    ManagementApi.checkPayloadSize(body.payload, 'payload');
+  if (route === 'createJob' || route === 'triggerJob') checkPayloadSize(body.payload, 'payload');
   if (route === 'updateJob' && typeof body.spec === 'object' && body.spec !== null) {
-    ManagementApi.checkPayloadSize((body.spec as Record<string, unknown>).payload, 'spec.payload');
+    checkPayloadSize((body.spec as Record<string, unknown>).payload, 'spec.payload');
   }
   if (route === 'syncDeclaredJobs' && Array.isArray(body.jobs)) {
     for (const [i, job] of body.jobs.entries()) {
       if (typeof job === 'object' && job !== null) {
-        ManagementApi.checkPayloadSize((job as Record<string, unknown>).payload, `jobs.${i}.payload`);
+        checkPayloadSize((job as Record<string, unknown>).payload, `jobs.${i}.payload`);
       }
     }
   }
