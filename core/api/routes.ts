@@ -1,3 +1,4 @@
+// One file on purpose: the route table is data, read as one table; a split by tag would scatter it.
 /**
  * The management API's route table: every route's method, path, who may call it, and the zod
  * schemas of its parameters, query, body and answer. The server (functions/api/app.ts) registers its

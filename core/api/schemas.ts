@@ -1,3 +1,4 @@
+// One file on purpose: the API's whole contract in one place, sectioned by resource, read as one.
 /**
  * The management API's request and response shapes (docs/api.md), as zod schemas: the one source
  * of truth for the server's validation, the OpenAPI document (`/api/openapi.json`), the typed client
@@ -297,7 +298,6 @@ export type SchedulePreview = z.output<typeof SchedulePreviewSchema>;
 // Runs
 
 export { RunSchema };
-/** A run in a list: everything but its log, payload and result (read one run for those). */
 /** A run in lists: without its log, payload, result and upstream results (`GET /api/runs/{runId}` has them). */
 export const RunSummarySchema = RunSchema.omit({ log: true, payload: true, result: true, upstream: true });
 export type RunSummary = z.output<typeof RunSummarySchema>;
