@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from '../core/log';
 import type { Run } from '../core/model';
 import type { Clock, JobStore, RunLedger, WorkerRegistry } from '../core/ports';
 import type { DeclaredJobSync } from './api-sync';
+import { ClockOffset, measureClockOffset } from './clock-offset';
 import { type AgentQueues, sqsAgentQueues } from './sqs-queues';
 
 /** What the agent needs from the control plane; `sqsAgentDeps` wires the real one. */
@@ -51,7 +52,20 @@ export function sqsAgentDeps(options: {
   /** For REMOTE declared jobs' schedules (stack outputs DispatcherArn, SchedulerRoleArn). @default placeholders the emulators accept */
   readonly dispatcherArn?: string;
   readonly schedulerRoleArn?: string;
+  /** Warn when this host's clock is off the control plane's by more than this. @default DEFAULT_CLOCK_OFFSET_THRESHOLD_MS */
+  readonly clockOffsetThresholdMs?: number;
 }): AgentDeps {
+  // This host's clock against the control plane's (docs/precise-jobs.md, "Clocks"), from the Date of
+  // the DynamoDB answers the agent gets anyway (lease renewals, claims).
+  measureClockOffset(
+    options.clients.dynamodb,
+    new ClockOffset({
+      log: (options.logger ?? silentLogger).child({ source: 'clock' }),
+      ...(options.clockOffsetThresholdMs === undefined
+        ? {}
+        : { thresholdMs: options.clockOffsetThresholdMs }),
+    }),
+  );
   const plane = controlPlane({
     clients: options.clients,
     prefix: options.prefix,
