@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -1299,6 +1300,26 @@ describe('API and console', () => {
       );
     }
     assert.match(JSON.stringify(deployment.Properties.SourceObjectKeys), /\.zip/);
+  });
+
+  test("GIVEN the console WHEN synthesized THEN its config.json names the stage's region, where the run page links traces", () => {
+    const deployment = onlyResourceIn(full.template, 'Custom::CDKBucketDeployment');
+    const keys = deployment.Properties.SourceObjectKeys as string[];
+    const markers = deployment.Properties.SourceMarkers as Record<string, unknown>[];
+    // The deployed file as staged in the assembly: deploy-time values stand as markers, which
+    // SourceMarkers (one map per source) resolves when the deployment writes it.
+    const outdir = (full.stack.node.root as App).outdir;
+    const configs = keys
+      .map((key, i) => ({
+        dir: join(outdir, `asset.${key.replace(/\.zip$/, '')}`),
+        markers: markers[i] ?? {},
+      }))
+      .filter(({ dir }) => existsSync(join(dir, 'config.json')));
+    assert.equal(configs.length, 1, 'one config.json among the sources');
+    const [config] = configs;
+    const json = JSON.parse(readFileSync(join(config!.dir, 'config.json'), 'utf8')) as { region?: string };
+    assert.ok(json.region, `a region in ${JSON.stringify(json)}`);
+    assert.deepEqual(config!.markers[json.region], { Ref: 'AWS::Region' });
   });
 
   test('GIVEN no built console WHEN synthesized THEN synth says so; and without the API handler there is no API at all', () => {

@@ -296,6 +296,8 @@ export class CloverStack extends Stack {
           clientId: this.api.client.userPoolClientId,
           domain: this.api.hostedUiUrl,
         },
+        // The stage's region: the run page links each run's trace to X-Ray here (console/src/trace-link.ts).
+        region: this.region,
       });
     }
 

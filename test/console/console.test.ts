@@ -148,6 +148,14 @@ test('trigger now: the run page follows the run to 100 % with its log lines as t
   assert.equal(await p.locator('#run-progress').getAttribute('value'), '100');
   // The handler's result (the steps handler returns how many steps it ran).
   assert.deepEqual(JSON.parse((await p.getByTestId('result').textContent()) ?? ''), { steps: 4 });
+  // The fire's trace id, as the run record has it, copyable; the local runtime is no stage, so no link.
+  assert.match(midRun.traceId ?? '', /^1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+  assert.equal(await p.getByTestId('trace-id').textContent(), midRun.traceId);
+  assert.equal(await p.getByRole('link', { name: /Open the trace/ }).count(), 0);
+  await admin.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
+  await p.getByRole('button', { name: 'Copy trace id' }).click();
+  await p.getByText('Copied the trace id.').waitFor();
+  assert.equal(await p.evaluate(() => navigator.clipboard.readText()), midRun.traceId);
   await checkPage(p, 'run-detail');
   // The URL is a deep link (alert mail points here): loaded afresh, the server answers with the app.
   await p.reload();

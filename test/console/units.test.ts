@@ -1,9 +1,10 @@
 /**
- * The console's pure parts, in node: config.json parsing, the schedule presets (each checked by
- * core's schedule engine, AWS's rules), the sign-in return path, and the API client's error mapping
- * against a real HTTP server on loopback.
+ * The console's pure parts, in node: config.json parsing and the trace links it makes, the schedule
+ * presets (each checked by core's schedule engine, AWS's rules), the sign-in return path, and the API
+ * client's error mapping against a real HTTP server on loopback.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -13,6 +14,7 @@ import { safeReturnTo } from '../../console/src/auth/return-to';
 import { ConfigError, parseConfig } from '../../console/src/config';
 import { countOf, everyHour } from '../../console/src/format';
 import { PRESETS, type Preset, presetExpression } from '../../console/src/schedule-presets';
+import { traceUrl } from '../../console/src/trace-link';
 import { isFinal, RunStatuses } from '../../core/model';
 import { parseSchedule } from '../../core/schedule';
 
@@ -66,6 +68,28 @@ test('config.json: local and cognito modes parse; a bad one names its field', ()
     (error: unknown) => error instanceof ConfigError && /auth\.clientId is required/.test(error.message),
   );
   assert.throws(() => parseConfig([]), /auth must be an object/);
+});
+
+test("a run's trace: a deployed config links it to CloudWatch's X-Ray traces in the stage's region; the local one does not", () => {
+  const traceId = '1-6756a3c0-0123456789abcdef01234567';
+  const deployed = parseConfig({
+    apiUrl: 'https://api.example.com',
+    auth: { mode: 'cognito', region: 'eu-west-1', userPoolId: 'eu-west-1_abc', clientId: 'c', domain: 'd' },
+    region: 'eu-west-1',
+  });
+  assert.equal(
+    traceUrl(deployed, traceId),
+    'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#xray:traces/1-6756a3c0-0123456789abcdef01234567',
+  );
+  const local = parseConfig(
+    JSON.parse(readFileSync(new URL('../../console/public/config.json', import.meta.url), 'utf8')),
+  );
+  assert.equal(local.region, undefined, 'the local runtime is no stage');
+  assert.equal(traceUrl(local, traceId), undefined);
+  assert.throws(
+    () => parseConfig({ auth: { mode: 'local' }, region: 'https://evil.example' }),
+    /config\.json: region must be an AWS region such as "eu-west-1"/,
+  );
 });
 
 test('every schedule preset is an expression AWS accepts, described as the preset says', () => {

@@ -1,5 +1,5 @@
 /** Small shared pieces: the loading, empty and error states every page uses, badges, dialogs, pagers. */
-import { type ReactNode, useId, useRef, useState } from 'react';
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { ApiError } from '../api/client';
 import type { RunStatus } from '../api/types';
@@ -100,6 +100,37 @@ export function StatusBadge({ status }: { status: string }) {
 
 export function Badge({ tone = 'neutral', children }: { tone?: string; children: ReactNode }) {
   return <span className={`badge ${tone}`}>{children}</span>;
+}
+
+/**
+ * Copies `text` to the clipboard and says so beside the button for a few seconds, or says it could not
+ * (a browser may refuse the clipboard to the page).
+ */
+export function CopyButton({ text, what }: { text: string; what: string }) {
+  const [said, setSaid] = useState('');
+  useEffect(() => {
+    if (!said) return;
+    const timer = setTimeout(() => setSaid(''), 3000);
+    return () => clearTimeout(timer);
+  }, [said]);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setSaid(`Copied the ${what}.`);
+    } catch {
+      setSaid(`The browser refused the clipboard: select the ${what} to copy it.`);
+    }
+  };
+  return (
+    <>
+      <button type="button" className="small" onClick={() => void copy()}>
+        Copy {what}
+      </button>
+      <span className="muted small" role="status">
+        {said}
+      </span>
+    </>
+  );
 }
 
 /**

@@ -4,9 +4,10 @@ import { useCan, useCancelRun, useRun } from '../api/hooks';
 import { isRunActive } from '../api/run-status';
 import type { Run, RunLog } from '../api/types';
 import { runDuration, runLateness } from '../components/RunTable';
-import { ConfirmButton, ErrorBox, MutationError, QueryView, StatusBadge } from '../components/ui';
-import { useApi } from '../context';
+import { ConfirmButton, CopyButton, ErrorBox, MutationError, QueryView, StatusBadge } from '../components/ui';
+import { useApi, useServices } from '../context';
 import { countOf, formatDuration, formatInstant } from '../format';
+import { traceUrl } from '../trace-link';
 
 export default function RunDetail() {
   const { runId = '' } = useParams();
@@ -76,6 +77,14 @@ function RunPage({ run }: { run: Run }) {
         </dd>
         <dt>Duration</dt>
         <dd>{formatDuration(runDuration(run))}</dd>
+        {run.traceId && (
+          <>
+            <dt>Trace</dt>
+            <dd>
+              <RunTrace traceId={run.traceId} />
+            </dd>
+          </>
+        )}
         {run.reason && (
           <>
             <dt>Reason</dt>
@@ -121,6 +130,27 @@ function RunPage({ run }: { run: Run }) {
         ))}
       </ol>
     </section>
+  );
+}
+
+/**
+ * The fire's trace id (the same id in the dispatcher's, the agent's and the handler's log lines),
+ * copyable; in a deployed stage also a link to its X-Ray trace (trace-link.ts).
+ */
+function RunTrace({ traceId }: { traceId: string }) {
+  const url = traceUrl(useServices().config, traceId);
+  return (
+    <>
+      <code data-testid="trace-id">{traceId}</code> <CopyButton text={traceId} what="trace id" />
+      {url && (
+        <>
+          {' '}
+          <a href={url} target="_blank" rel="noreferrer">
+            Open the trace in CloudWatch
+          </a>
+        </>
+      )}
+    </>
   );
 }
 
