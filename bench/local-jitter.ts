@@ -30,7 +30,8 @@
 
 import { parseArgs } from 'node:util';
 import { controlPlane } from '../core/adapters/control-plane';
-import { type LocalFireEvent, LocalFires } from '../worker-agent/local-fires';
+import type { LocalFireEvent } from '../worker-agent/local-decisions';
+import { LocalFires } from '../worker-agent/local-fires';
 import { DEFAULT_AGENT_LEAD_MS } from '../worker-agent/local-mode';
 import { FireBreakdown } from './floor';
 import { withBenchStack } from './harness';

@@ -29,7 +29,8 @@ export {
 } from './job-sync';
 export { Journal, type JournalEntry } from './journal';
 export { LeaseKeeper, type LeaseLostReason } from './lease';
-export { type LocalFireEvent, LocalFires, type LocalFiresOptions, type WonFire } from './local-fires';
+export type { LocalFireEvent, WonFire } from './local-decisions';
+export { LocalFires, type LocalFiresOptions } from './local-fires';
 export { HandlerRegistry, handler } from './registry';
 export { type AbortCause, RunAbortedError } from './run-context';
 export { type ExecuteResult, runError } from './run-executor';

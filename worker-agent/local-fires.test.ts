@@ -13,14 +13,8 @@ import {
   MemoryWorkerRegistry,
 } from '../core/testing/memory-stores';
 import { WorkerDirectory } from '../core/worker-directory';
-import {
-  firesHere,
-  instantText,
-  type LocalFireEvent,
-  LocalFires,
-  type Timers,
-  type WonFire,
-} from './local-fires';
+import { instantText, type LocalFireEvent, type Timers, type WonFire } from './local-decisions';
+import { firesHere, LocalFires } from './local-fires';
 
 const T0 = Date.parse('2026-01-30T10:00:00.300Z');
 

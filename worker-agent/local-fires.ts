@@ -28,17 +28,18 @@
  * table's `byMode` index, never a Scan of every job), so new, changed, paused and deleted jobs take
  * effect within that.
  *
- * A full agent (`hasCapacity()` false) still fires, `busyDelayMs` (default 50 ms) later, so agents
- * with a free slot win first and the fire is still recorded if every agent is full.
+ * A full agent (`hasCapacity()` false) still fires, `busyDelayMs` (default 50 ms) later
+ * (local-decisions.ts).
  *
  * Deciding ahead (`leadMs`, default 0 here; the agent uses 300): the timer runs `leadMs` before the
  * instant (at most half the time since the previous one), and the fire is decided then — the run
  * written by the conditional write, the winner's claim made — so at the instant only the handler
  * has to start (`WonFire.startAt`; the agent holds it until then). What the write sees is the job as
  * it is `leadMs` early: a pause or change in that window applies from the next instant. A job lock
- * still held by an active run is not decided early (`Dispatcher.fireLocal` with `ahead`): the fire
- * is asked again at the instant, so deciding early never turns a run that ends just before the
- * instant into an overlap.
+ * still held by an active run is not decided early (local-decisions.ts).
+ *
+ * The parts: this file arms the jobs' timers; local-decisions.ts decides each fire (the write, the
+ * report, the winner's execution); held-plans.ts holds precise jobs' planned fires until their instants.
  *
  * @example
  * const local = new LocalFires({
@@ -55,70 +56,31 @@
  * // SIGTERM: stop firing before draining
  * await local.stop();
  */
-import type { Dispatcher, FireOutcome } from '../core/dispatch';
-import { type DispatchEnvelope, envelopeFor } from '../core/envelope';
-import { LockHeldError } from '../core/errors';
+import type { Dispatcher } from '../core/dispatch';
 import { FailureLog, type Logger, silentLogger } from '../core/log';
-import { isoSeconds, type Job, type JobSpec, type Run } from '../core/model';
+import type { Job, JobSpec } from '../core/model';
 import { type Clock, type JobStore, systemClock } from '../core/ports';
 import { parseSchedule, type Schedule } from '../core/schedule';
+import { HeldPlans } from './held-plans';
 import { canonicalJson } from './job-sync';
+import {
+  type FireHandling,
+  type HeldPlan,
+  instantText,
+  LocalDecisions,
+  MAX_TIMER_MS,
+  realTimers,
+  type Timers,
+} from './local-decisions';
 
 export const DEFAULT_LOCAL_REFRESH_INTERVAL_MS = 10_000;
-export const DEFAULT_BUSY_DELAY_MS = 50;
 export const DEFAULT_LEAD_MS = 0;
-/** Longest single setTimeout; a later instant is reached by re-arming (Node's limit is ~24.8 days). */
-const MAX_TIMER_MS = 3_600_000;
 /** Instants computed ahead per job. */
 const LOOKAHEAD = 4;
 /** How long after a fire the look-ahead is topped up: out of the way of the fire's write. */
 const FILL_DELAY_MS = 250;
 
-/** The timer functions LocalFires uses; tests pass fakes. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
-/** What happened to one instant on this agent; `onFire` gets one per instant this agent fired. */
-export interface LocalFireEvent {
-  readonly jobId: string;
-  /** The fire's instant as the run records it (`2026-01-30T10:00:02Z`). */
-  readonly scheduledTime: string;
-  /** The same instant, epoch ms. */
-  readonly scheduledAt: number;
-  /** When the timer ran for it (epoch ms). `firedAt − scheduledAt` is the timer's own lateness. */
-  readonly firedAt: number;
-  /** When the conditional write answered (epoch ms). */
-  readonly decidedAt: number;
-  /**
-   * `decidedAt − scheduledAt`: how late, after its instant, the fire's run was created and handed to
-   * `execute` (on the winner; the agent's claim adds one write before the handler starts).
-   */
-  readonly jitterMs: number;
-  /** The dispatcher's answer (`dispatched` on the one winning agent), or `error` when the write failed. */
-  readonly outcome: FireOutcome['kind'] | 'error';
-  /** The run this agent won (outcome `dispatched`). */
-  readonly run?: Run;
-  readonly error?: unknown;
-}
-
-/** A fire this agent won: the run, DISPATCHED to this agent with fence 1, and its envelope. */
-export interface WonFire {
-  readonly run: Run;
-  /** The envelope an SQS or ZeroMQ delivery of this run would carry: claim with it as usual. */
-  readonly envelope: DispatchEnvelope;
-  readonly fire: LocalFireEvent;
-  /** The instant (epoch ms): the handler must not start before it (the fire may be decided `leadMs` early). */
-  readonly startAt: number;
-}
-
-export interface LocalFiresOptions {
+export interface LocalFiresOptions extends FireHandling {
   readonly workerId: string;
   readonly pool: string;
   /** This agent's labels, matched against a job's `target.labels`. @default {} */
@@ -131,19 +93,6 @@ export interface LocalFiresOptions {
   readonly leadMs?: number;
   /** Whether this agent registered the handler (HandlerRegistry.has). */
   readonly hasHandler: (name: string) => boolean;
-  /**
-   * Runs a fire this agent won, through the agent's normal execution path (claim with the envelope's
-   * fence, run the handler, complete). Called without being awaited by the timers; a rejection is
-   * logged. Still called for a fire won while `stop()` was in progress: the run is DISPATCHED to this
-   * agent, so the agent should run it or hand it back (RunExecution.handBack).
-   */
-  readonly execute: (won: WonFire) => unknown;
-  /** False while every slot is taken: fires are then attempted `busyDelayMs` late. @default always true */
-  readonly hasCapacity?: () => boolean;
-  /** @default 50 */
-  readonly busyDelayMs?: number;
-  /** Called once per instant this agent fired, after the write answered (before `execute`). */
-  readonly onFire?: (event: LocalFireEvent) => void;
   /** @default 10000 */
   readonly refreshIntervalMs?: number;
   readonly clock?: Clock;
@@ -184,28 +133,10 @@ export function firesHere(
   return Object.entries(spec.target.labels).every(([key, value]) => me.labels[key] === value);
 }
 
-/** The run's scheduledTime for an instant: to the second when whole (as REMOTE fires), else with ms. */
-export function instantText(ms: number): string {
-  return ms % 1000 === 0 ? isoSeconds(ms) : new Date(ms).toISOString();
-}
-
-/** A precise job's planned fire this agent holds until its instant (core/planner.ts). */
-export interface HeldPlan {
-  readonly runId: string;
-  readonly jobId: string;
-  readonly scheduledTime: string;
-  /** The instant, epoch ms. */
-  readonly startAt: number;
-  /** The placeholder's fence: the decision replaces exactly that placeholder. */
-  readonly fence: number;
-}
-
 export class LocalFires {
   private readonly armed = new Map<string, Armed>();
-  /** Planned fires held until their instant, by run id. */
-  private readonly held = new Map<string, HeldPlan & { timer: unknown }>();
-  private readonly inflight = new Set<Promise<void>>();
-  private readonly decisions = new Set<Promise<unknown>>();
+  private readonly decisions: LocalDecisions;
+  private readonly plans: HeldPlans;
   private readonly clock: Clock;
   private readonly timers: Timers;
   private readonly log: Logger;
@@ -222,6 +153,20 @@ export class LocalFires {
     this.log = (options.log ?? silentLogger).child({ workerId: options.workerId, component: 'local-fires' });
     this.failures = new FailureLog(this.log, () => this.clock.now());
     this.labels = options.labels ?? {};
+    this.decisions = new LocalDecisions({
+      ...options,
+      clock: this.clock,
+      timers: this.timers,
+      log: this.log,
+      failures: this.failures,
+    });
+    this.plans = new HeldPlans({
+      leadMs: options.leadMs ?? DEFAULT_LEAD_MS,
+      taking: () => this.running,
+      decide: (plan, firedAt) => this.decisions.fire(plan.jobId, plan.startAt, firedAt, plan),
+      clock: this.clock,
+      timers: this.timers,
+    });
   }
 
   /** Reads the job list, arms the timers and keeps refreshing. A failed read is logged and retried. */
@@ -243,15 +188,14 @@ export class LocalFires {
     for (const armed of this.armed.values()) this.disarm(armed);
     this.armed.clear();
     // Plans not yet decided stay placeholders: the planner gives them to a live worker again.
-    for (const plan of this.held.values()) this.timers.clearTimeout(plan.timer);
-    this.held.clear();
+    this.plans.clear();
     await this.refreshing;
-    await Promise.allSettled([...this.decisions]);
+    await this.decisions.writesSettled();
   }
 
   /** Resolves when every fire under way — write and `execute` — has finished. */
-  async idle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  idle(): Promise<void> {
+    return this.decisions.idle();
   }
 
   /** Job ids with an armed timer, and the instant each waits for: for status pages and tests. */
@@ -260,39 +204,16 @@ export class LocalFires {
   }
 
   /**
-   * Holds a precise job's planned fire and decides it at its instant, less `leadMs` (as a LOCAL fire:
-   * Dispatcher.fireLocal naming the plan's fence, then `execute` for the winner). The same plan
-   * delivered again is held once; a plan with a higher fence (moved here again) replaces it. A plan
-   * whose instant has passed is decided at once. False when not held (stopped, or already held).
+   * Holds a precise job's planned fire and decides it at its instant, less `leadMs` (held-plans.ts).
+   * False when not held (stopped, or already held).
    */
   hold(plan: HeldPlan): boolean {
-    const known = this.held.get(plan.runId);
-    if (!this.running || (known && known.fence >= plan.fence)) return false;
-    if (known) this.timers.clearTimeout(known.timer);
-    const wait = () => Math.min(MAX_TIMER_MS, Math.max(0, plan.startAt - this.leadMs() - this.clock.now()));
-    const entry = { ...plan, timer: undefined as unknown };
-    const onTimer = () => {
-      if (this.held.get(plan.runId) !== entry) return;
-      const firedAt = this.clock.now();
-      if (firedAt < plan.startAt - this.leadMs()) {
-        entry.timer = this.timers.setTimeout(onTimer, wait()); // a long wait split in parts, or early
-        return;
-      }
-      this.held.delete(plan.runId);
-      this.track(this.fire(plan.jobId, plan.startAt, firedAt, plan));
-    };
-    entry.timer = this.timers.setTimeout(onTimer, wait());
-    this.held.set(plan.runId, entry);
-    return true;
+    return this.plans.hold(plan);
   }
 
   /** Planned fires held here: run id → instant (status pages and tests). */
   heldPlans(): ReadonlyMap<string, number> {
-    return new Map([...this.held].map(([runId, plan]) => [runId, plan.startAt]));
-  }
-
-  private leadMs(): number {
-    return this.options.leadMs ?? DEFAULT_LEAD_MS;
+    return this.plans.heldPlans();
   }
 
   /** Reads the job list now and re-arms what changed. Runs one at a time; `start()` calls it periodically. */
@@ -445,7 +366,7 @@ export class LocalFires {
         lateMs: firedAt - instant,
       });
     } else {
-      this.track(this.fire(jobId, instant, firedAt));
+      this.decisions.fire(jobId, instant, firedAt);
     }
     // Compute further instants (cron evaluation can take milliseconds) once this fire's write has
     // most likely been answered, and well before the instants left in `upcoming` run out.
@@ -458,104 +379,5 @@ export class LocalFires {
       },
       Math.min(FILL_DELAY_MS, Math.max(0, until / 2)),
     );
-  }
-
-  private track(work: Promise<void>): void {
-    this.inflight.add(work);
-    void work.finally(() => this.inflight.delete(work));
-  }
-
-  private async fire(jobId: string, scheduledAt: number, firedAt: number, plan?: HeldPlan): Promise<void> {
-    const scheduledTime = plan?.scheduledTime ?? instantText(scheduledAt);
-    const log = this.log.child({ jobId, scheduledTime });
-    if (this.options.hasCapacity && !this.options.hasCapacity()) {
-      // Let an agent with a free slot win; still fire, so the instant is recorded if all are full.
-      await new Promise<void>((resolve) =>
-        this.timers.setTimeout(resolve, this.options.busyDelayMs ?? DEFAULT_BUSY_DELAY_MS),
-      );
-    }
-    const decision = this.decide(jobId, scheduledTime, scheduledAt, plan?.fence);
-    this.decisions.add(decision);
-    let outcome: FireOutcome;
-    try {
-      outcome = await decision;
-      this.failures.succeeded('LOCAL fire');
-    } catch (error) {
-      const decidedAt = this.clock.now();
-      this.failures.failed('LOCAL fire', 'LOCAL fire could not be written', { jobId, scheduledTime, error });
-      this.notify({
-        jobId,
-        scheduledTime,
-        scheduledAt,
-        firedAt,
-        decidedAt,
-        jitterMs: decidedAt - scheduledAt,
-        outcome: 'error',
-        error,
-      });
-      return;
-    } finally {
-      this.decisions.delete(decision);
-    }
-    const decidedAt = this.clock.now();
-    const run = outcome.kind === 'dispatched' ? outcome.runs[0] : undefined;
-    const event: LocalFireEvent = {
-      jobId,
-      scheduledTime,
-      scheduledAt,
-      firedAt,
-      decidedAt,
-      jitterMs: decidedAt - scheduledAt,
-      outcome: outcome.kind,
-      ...(run ? { run } : {}),
-    };
-    this.notify(event);
-    if (!run) {
-      log.log('debug', 'LOCAL fire not ours', { outcome: outcome.kind });
-      return;
-    }
-    log.log('info', plan ? 'planned fire decided' : 'LOCAL fire won', {
-      runId: run.runId,
-      jitterMs: event.jitterMs,
-    });
-    const envelope = envelopeFor(run, run.deadlineAt ?? decidedAt, decidedAt);
-    try {
-      await this.options.execute({ run, envelope, fire: event, startAt: scheduledAt });
-    } catch (error) {
-      log.log('error', 'execution of a LOCAL fire failed', { runId: run.runId, error });
-    }
-  }
-
-  /**
-   * The fire's conditional write: before the instant with `ahead` (a held lock is then not decided
-   * yet), and at the instant otherwise or when the lock was held.
-   */
-  private async decide(
-    jobId: string,
-    scheduledTime: string,
-    scheduledAt: number,
-    plan?: number,
-  ): Promise<FireOutcome> {
-    const { dispatcher, workerId } = this.options;
-    const planned = plan === undefined ? {} : { plan };
-    const early = scheduledAt - this.clock.now();
-    if (early > 0) {
-      try {
-        return await dispatcher.fireLocal(jobId, scheduledTime, workerId, { ahead: true, ...planned });
-      } catch (error) {
-        if (!(error instanceof LockHeldError)) throw error;
-      }
-      const wait = scheduledAt - this.clock.now();
-      if (wait > 0) await new Promise<void>((resolve) => this.timers.setTimeout(resolve, wait));
-    }
-    return dispatcher.fireLocal(jobId, scheduledTime, workerId, planned);
-  }
-
-  private notify(event: LocalFireEvent): void {
-    try {
-      this.options.onFire?.(event);
-    } catch (error) {
-      this.log.log('warn', 'onFire callback threw', { jobId: event.jobId, error });
-    }
   }
 }

@@ -16,7 +16,8 @@ import { type Logger, runLogScope } from '../core/log';
 import type { Run } from '../core/model';
 import type { Clock } from '../core/ports';
 import type { AgentDeps } from './agent-deps';
-import { type LocalFireEvent, LocalFires } from './local-fires';
+import type { LocalFireEvent } from './local-decisions';
+import { LocalFires } from './local-fires';
 import { isRefusedOrGone } from './refusals';
 import type { ExecuteResult } from './run-executor';
 
