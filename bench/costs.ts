@@ -66,9 +66,30 @@ export const COST_ASSUMPTIONS = {
   logKbPerFire: 1,
   /** Lambda's own START, END and REPORT lines of one invocation. */
   platformLogKbPerInvocation: 1,
-  /** The monitor's sweeps of the default stage (12 a minute), for bench/scale.ts; stageInventory counts them from the template. */
+  /** The monitor's sweeps of a stage sweeping every 5 s all month, for bench/scale.ts; stageInventory counts an idle stage's from the template. */
   monitorSweepsPerMonth: 43_200 * 12,
   hoursPerMonth: 720,
+  /**
+   * Lambda polls an SQS event source (the notifier's alerts queue) with long polls even when it is
+   * empty: AWS starts 5 pollers per event source, each waiting up to 20 s, and bills their
+   * ReceiveMessage calls as SQS requests — an estimate, not measured here.
+   */
+  sqsEventSourcePollers: 5,
+  sqsEventSourcePollSeconds: 20,
+} as const;
+
+/**
+ * The figures before issue #26 (costs bench on c7e3088, 2026-12-07, load 23-29): the monitor
+ * swept every 5 s all the time and published 8 metrics a sweep, zeros included; a lease renewal
+ * every 2 s rewrote the worker's indexed profile.
+ */
+export const BEFORE_IDLE_WORK = {
+  measuredAt: '2026-12-07T07:02:34Z',
+  commit: '7091e86',
+  idleStageTotal: 21.82,
+  idleStageComputeAndData: 11.23,
+  perAgent: 1.63,
+  perMillionFires: 19.13,
 } as const;
 
 /**
@@ -201,8 +222,10 @@ export function perMillionFires(
 }
 
 /**
- * Dollars per 30-day month: a stage at idle (the template's fixed items and the monitor's sweeps),
- * each idle agent, and what a stage adds per month once fires run (the dispatcher's metrics).
+ * Dollars per 30-day month: a stage at idle — its compute and data (the monitor's one sweep a minute,
+ * the notifier's queue pollers, custom metrics) apart from the optional extras (alarms, dashboard,
+ * secret, NAT gateway, public IPv4) —, each idle agent, what a stage adds per month once fires run
+ * (the dispatcher's metrics), and what an hour of watching (runs in flight) costs the monitor.
  */
 export function idlePerMonth(
   prices: PriceTable,
@@ -216,6 +239,10 @@ export function idlePerMonth(
   const logBytes =
     m.sweepsPerMonth * m.bytesPerSweep + m.invocationsPerMonth * a.platformLogKbPerInvocation * 1024;
   const month = (key: string, count: number) => count * unitPrice(prices, key);
+  const pollsPerMonth =
+    inventory.sqsEventSources *
+    a.sqsEventSourcePollers *
+    ((a.hoursPerMonth * 3600) / a.sqsEventSourcePollSeconds);
   const stack = {
     'monitor Lambda duration':
       m.invocationsPerMonth * m.secondsPerInvocation * m.gb * unitPrice(prices, 'lambda.armGbSecond'),
@@ -223,6 +250,9 @@ export function idlePerMonth(
     ...Object.fromEntries(Object.entries(monitor.dollars).map(([k, v]) => [`monitor ${k}`, v])),
     'monitor logs': (logBytes / 1024 ** 3) * unitPrice(prices, 'logs.ingestionGb'),
     'custom metrics': month('cloudwatch.customMetricMonth', inventory.idleCustomMetrics),
+    'notifier queue pollers': pollsPerMonth * unitPrice(prices, 'sqs.requests'),
+  };
+  const extras = {
     alarms: month('cloudwatch.alarmMonth', inventory.alarmMetrics),
     dashboard: month('cloudwatch.dashboardMonth', inventory.dashboards),
     secret: month('secrets.secretMonth', inventory.secrets),
@@ -233,10 +263,20 @@ export function idlePerMonth(
   const firing = {
     'dispatcher custom metrics': month('cloudwatch.customMetricMonth', inventory.firingCustomMetrics),
   };
+  // An hour with runs in flight: every invocation watches for `runSeconds`, sweeping every `loopSeconds`.
+  const watchingSweeps = m.loopSeconds > 0 ? 60 * (Math.floor(m.runSeconds / m.loopSeconds) + 1) : 60;
+  const watchingSeconds = 60 * (m.loopSeconds > 0 ? m.runSeconds : m.secondsPerInvocation);
+  const watching = {
+    'monitor Lambda duration': watchingSeconds * m.gb * unitPrice(prices, 'lambda.armGbSecond'),
+    ...requestDollars(prices, monitorRequestsPerSweep, watchingSweeps).dollars,
+  };
   return {
     stack: { dollars: roundAll(stack), total: total(stack) },
+    extras: { dollars: roundAll(extras), total: total(extras) },
     perAgent: { dollars: roundAll(agent), total: total(agent) },
     whileFiring: { dollars: roundAll(firing), total: total(firing) },
+    /** Dollars per hour of watching, to 4 decimals (a cent buys several hours). */
+    watchingPerHour: Math.round(Object.values(watching).reduce((x, y) => x + y, 0) * 10_000) / 10_000,
   };
 }
 
@@ -267,22 +307,21 @@ const count = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 
  */
 export function costMarkdown(
   priced: ReturnType<typeof stageCosts>,
-  variants: {
-    readonly withVpc: ReturnType<typeof stageCosts>;
-    readonly onceAMinute: ReturnType<typeof stageCosts>;
-  },
+  variants: { readonly withVpc: ReturnType<typeof stageCosts> },
 ): string {
-  const { withVpc, onceAMinute } = variants;
+  const { withVpc } = variants;
   const { inventory: inv, idle } = priced;
   const m = inv.monitor;
+  const a = COST_ASSUMPTIONS;
   const how: Record<string, string> = {
-    'monitor Lambda duration': `${count(m.invocationsPerMonth)} invocations × ${m.secondsPerInvocation} s at ${m.gb} GB`,
+    'monitor Lambda duration': `${count(m.invocationsPerMonth)} invocations × ${m.secondsPerInvocation} s (one sweep) at ${m.gb} GB`,
     'monitor Lambda requests': `${count(m.invocationsPerMonth)} invocations`,
     'monitor DynamoDB reads': `${count(m.sweepsPerMonth)} sweeps, read units measured per sweep`,
     'monitor DynamoDB writes': 'none at idle',
     'monitor SQS requests': `${count(m.sweepsPerMonth)} sweeps (fires-dlq receive)`,
-    'monitor logs': `a ${m.bytesPerSweep}-byte EMF line per sweep, Lambda's lines per invocation`,
-    'custom metrics': `${inv.idleCustomMetrics} the monitor publishes every sweep`,
+    'monitor logs': `Lambda's lines per invocation${m.bytesPerSweep > 0 ? `, a ${m.bytesPerSweep}-byte EMF line per sweep` : ' (an idle sweep writes no metric line)'}`,
+    'custom metrics': `${inv.idleCustomMetrics} published at idle (each only when not zero)`,
+    'notifier queue pollers': `${inv.sqsEventSources} SQS event source × ${a.sqsEventSourcePollers} pollers × a ${a.sqsEventSourcePollSeconds} s long poll (estimate)`,
     alarms: `${inv.alarms} alarms reading ${inv.alarmMetrics} metrics`,
     dashboard: `${inv.dashboards} (free if the account has fewer than 3)`,
     secret: `${inv.secrets} (the dispatcher's CURVE keys)`,
@@ -291,23 +330,33 @@ export function costMarkdown(
     Object.entries(dollars)
       .filter(([, v]) => v > 0)
       .map(([item, v]) => `| ${item} | ${explain[item] ?? ''} | ${usd(v)} |`);
-  const vpcExtra = withVpc.idle.stack.total - idle.stack.total;
+  const vpcExtra = withVpc.idle.extras.total - idle.extras.total;
   const fires = priced.perMillionFires;
+  const before = BEFORE_IDLE_WORK;
   const lines = [
-    '**A stage at idle** (no fires, per 30-day month):',
+    '**A stage at idle**, compute and data (no fires, per 30-day month):',
     '',
     '| item | how | per month |',
     '| --- | --- | --- |',
     ...rows(idle.stack.dollars, how),
-    `| **total** | | **${usd(idle.stack.total)}** |`,
+    `| **total** | | **${usd(idle.stack.total)}** (was ${usd(before.idleStageComputeAndData)}) |`,
     '',
-    `With \`-c monitorLoopSeconds=0\` (one sweep a minute: a dead worker is noticed up to a minute later) ` +
-      `the idle stage costs ${usd(onceAMinute.idle.stack.total)}. ` +
-      `Each idle agent adds ${usd(idle.perAgent.total)} a month (its lease heartbeats, long polls and job discovery, measured). ` +
+    '**Optional extras** at idle (what the stage adds besides; each can be left out):',
+    '',
+    '| item | how | per month |',
+    '| --- | --- | --- |',
+    ...rows(idle.extras.dollars, how),
+    `| **total** | | **${usd(idle.extras.total)}** |`,
+    '',
+    `The whole idle stage: ${usd(idle.stack.total + idle.extras.total)} a month (was ${usd(before.idleStageTotal)}, ` +
+      `when the monitor swept every 5 s all the time and published 8 metrics a sweep). ` +
+      `While runs are in flight the monitor watches — a sweep every ${m.loopSeconds} s for up to ${m.runSeconds} s of each minute — ` +
+      `for about ${usd(idle.watchingPerHour)} an hour. ` +
+      `Each idle agent adds ${usd(idle.perAgent.total)} a month (was ${usd(before.perAgent)}: its lease heartbeats, long polls and job discovery, measured). ` +
       `Once fires run, the dispatcher publishes ${inv.firingCustomMetrics} more custom metrics (fires by outcome, lateness): ` +
       `${usd(idle.whileFiring.total)} a month. \`-c vpc=new\` adds ${usd(vpcExtra)} a month ` +
-      `(${withVpc.inventory.natGateways} NAT gateway ${usd(withVpc.idle.stack.dollars['NAT gateway'] ?? 0)}, ` +
-      `its public IPv4 address ${usd(withVpc.idle.stack.dollars['public IPv4'] ?? 0)}) plus $0.045 per GB through the NAT gateway.`,
+      `(${withVpc.inventory.natGateways} NAT gateway ${usd(withVpc.idle.extras.dollars['NAT gateway'] ?? 0)}, ` +
+      `its public IPv4 address ${usd(withVpc.idle.extras.dollars['public IPv4'] ?? 0)}) plus $0.045 per GB through the NAT gateway.`,
   ];
   if (fires) {
     const fireHow: Record<string, string> = {
@@ -382,6 +431,7 @@ export function costs(
     return {
       priceTable: { date: prices.date, region: prices.region, source: 'bench/aws-prices.json' },
       assumptions: COST_ASSUMPTIONS,
+      before: BEFORE_IDLE_WORK,
       inventory,
       idle: { agentRequestsPerHour: agentPerHour, monitorRequestsPerSweep: perSweep, ...priced.idle },
       ...(priced.perMillionFires

@@ -104,7 +104,16 @@ const benchmarks: readonly Bench[] = [
     run: () => costs(readResults()?.benches['requests-per-fire']),
     headline: (f) => [
       { figure: 'dollars per million fires, SQS path', value: at(f, 'perMillionFires.total'), unit: '$' },
-      { figure: 'dollars per month, idle stack', value: at(f, 'idle.stack.total'), unit: '$' },
+      {
+        figure: 'dollars per month, idle stage (compute and data)',
+        value: at(f, 'idle.stack.total'),
+        unit: '$',
+      },
+      {
+        figure: 'dollars per month, idle stage optional extras',
+        value: at(f, 'idle.extras.total'),
+        unit: '$',
+      },
       { figure: 'dollars per month, each idle agent', value: at(f, 'idle.perAgent.total'), unit: '$' },
     ],
   },

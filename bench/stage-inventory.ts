@@ -13,7 +13,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { silentLogger } from '../core/log';
 import type { SweepReport } from '../core/monitor';
 import { emfMetrics } from '../functions/metrics';
-import { makeMonitorHandler, SWEEP_METRICS } from '../functions/monitor/handler';
+import { makeMonitorHandler } from '../functions/monitor/handler';
 import { FIRE_OUTCOMES } from '../infra/constructs/observability';
 import { CloverStack, type CloverStackProps } from '../infra/stack';
 
@@ -31,17 +31,23 @@ export interface StageInventory {
   readonly natGateways: number;
   /** Elastic IPs: each is a public IPv4 address billed by the hour. */
   readonly publicIpv4: number;
-  /** Custom metrics published every monitor sweep, so billed every hour of an idle stage. */
+  /** Custom metrics an idle sweep publishes (each only when not zero: none at idle), so billed every hour of an idle stage. */
   readonly idleCustomMetrics: number;
   /** Custom metrics the dispatcher adds while fires run: one per fire outcome, and the lateness. */
   readonly firingCustomMetrics: number;
+  /** SQS event sources of Lambdas (the notifier's alerts queue): Lambda's pollers long-poll them all the time. */
+  readonly sqsEventSources: number;
   readonly monitor: {
     readonly invocationsPerMonth: number;
-    /** Billed seconds per invocation: the loop's run time, or one sweep without a loop. */
+    /** Billed seconds of an idle invocation: one sweep (it watches only while runs are in flight). */
     readonly secondsPerInvocation: number;
+    /** While watching: a sweep every `loopSeconds` for up to `runSeconds` of each invocation. */
+    readonly loopSeconds: number;
+    readonly runSeconds: number;
     readonly gb: number;
+    /** Sweeps of an idle stage: one per invocation. */
     readonly sweepsPerMonth: number;
-    /** Bytes of the EMF line each sweep writes (measured from the handler's own output). */
+    /** Bytes of the EMF lines an idle sweep writes (measured from the handler's own output). */
     readonly bytesPerSweep: number;
   };
   readonly dispatcherGb: number;
@@ -49,7 +55,7 @@ export interface StageInventory {
 
 /** A 30-day month, as every monthly figure here. */
 export const MINUTES_PER_MONTH = 30 * 24 * 60;
-/** What one sweep without a loop is billed (a warm sweep of an idle stage takes well under it). */
+/** What one idle invocation is billed: one sweep (a warm sweep of an idle stage takes well under it). */
 const SINGLE_SWEEP_SECONDS = 1;
 
 /** The stage docs/deploy.md's first deploy makes: alerts on, the API and console, no VPC, no agents. */
@@ -91,9 +97,9 @@ export async function stageInventory(template: TemplateJson): Promise<StageInven
   const runSeconds = Number(env.CLOVER_MONITOR_RUN_SECONDS ?? 55);
   const rule = ofType('AWS::Events::Rule').find((r) => r.Properties?.ScheduleExpression !== undefined);
   const invocationsPerMonth = MINUTES_PER_MONTH / ruleMinutes(String(rule?.Properties?.ScheduleExpression));
-  const sweepsPerInvocation = loopSeconds > 0 ? Math.floor(runSeconds / loopSeconds) + 1 : 1;
   const dispatcherFn = functions.find((f) => String(f.Properties?.FunctionName).endsWith('-dispatcher'));
   if (!dispatcherFn) throw new Error('the template has no dispatcher Lambda');
+  const idleSweep = await idleSweepLines();
   return {
     alarms: alarms.length,
     alarmMetrics,
@@ -101,14 +107,17 @@ export async function stageInventory(template: TemplateJson): Promise<StageInven
     secrets: ofType('AWS::SecretsManager::Secret').length,
     natGateways: ofType('AWS::EC2::NatGateway').length,
     publicIpv4: ofType('AWS::EC2::EIP').length,
-    idleCustomMetrics: Object.keys(SWEEP_METRICS).length,
+    idleCustomMetrics: idleSweep.metrics,
     firingCustomMetrics: FIRE_OUTCOMES.length + 1,
+    sqsEventSources: ofType('AWS::Lambda::EventSourceMapping').length,
     monitor: {
       invocationsPerMonth,
-      secondsPerInvocation: loopSeconds > 0 ? runSeconds : SINGLE_SWEEP_SECONDS,
+      secondsPerInvocation: SINGLE_SWEEP_SECONDS,
+      loopSeconds,
+      runSeconds,
       gb: Number(monitorFn.Properties?.MemorySize) / 1024,
-      sweepsPerMonth: invocationsPerMonth * sweepsPerInvocation,
-      bytesPerSweep: await sweepLineBytes(),
+      sweepsPerMonth: invocationsPerMonth,
+      bytesPerSweep: idleSweep.bytes,
     },
     dispatcherGb: Number(dispatcherFn.Properties?.MemorySize) / 1024,
   };
@@ -126,12 +135,12 @@ function ruleMinutes(expression: string): number {
   return Duration.minutes(Number(match[1])).toMinutes();
 }
 
-/** The length of the line one idle sweep writes, from the monitor handler itself. */
-async function sweepLineBytes(): Promise<number> {
+/** What one idle sweep writes (bytes) and how many custom metrics it publishes, from the monitor handler itself. */
+async function idleSweepLines(): Promise<{ readonly bytes: number; readonly metrics: number }> {
   const lines: string[] = [];
   const idle = Object.fromEntries(
     ['jobsWithoutLiveWorker', 'runsRecovered', 'runsLost', 'runsTimedOut', 'runsResent', 'workersExpired']
-      .concat(['misfiresSkipped', 'catchUpFires', 'deadLettersDrained'])
+      .concat(['misfiresSkipped', 'catchUpFires', 'deadLettersDrained', 'inFlight'])
       .map((k) => [k, 0]),
   );
   await makeMonitorHandler({
@@ -140,5 +149,12 @@ async function sweepLineBytes(): Promise<number> {
     loopSeconds: 0,
     metrics: emfMetrics({ stage: 'clover-prod', fn: 'monitor', write: (line) => lines.push(line) }),
   })();
-  return lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+  const names = new Set(
+    lines.flatMap((line) =>
+      (
+        JSON.parse(line) as { _aws: { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> } }
+      )._aws.CloudWatchMetrics.flatMap((d) => d.Metrics.map((m) => m.Name)),
+    ),
+  );
+  return { bytes: lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0), metrics: names.size };
 }

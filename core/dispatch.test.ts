@@ -106,6 +106,31 @@ function world() {
   };
 }
 
+test('a run put in flight wakes the monitor: a REMOTE fire to a worker or a pool, and a LOCAL fire', async () => {
+  const w = world();
+  let wakes = 0;
+  const dispatcher = w.newDispatcher({
+    waker: {
+      wake: async () => {
+        wakes += 1;
+      },
+    },
+  });
+  await w.job();
+  await w.job({ jobId: 'pooled', routing: 'ANY' });
+  await w.job({ jobId: 'local', mode: 'LOCAL', schedule: { expression: 'rate(1 minute)' } });
+  await w.worker('a');
+  const at = (i: number) => new Date(T0 + i * minute).toISOString().replace('.000', '');
+  assert.equal((await dispatcher.fire({ jobId: 'report', scheduledTime: at(0) })).kind, 'dispatched');
+  assert.equal(wakes, 1);
+  assert.equal((await dispatcher.fire({ jobId: 'pooled', scheduledTime: at(0) })).kind, 'dispatched');
+  assert.equal(wakes, 2);
+  assert.equal((await dispatcher.fireLocal('local', at(1), 'a')).kind, 'dispatched');
+  assert.equal(wakes, 3);
+  assert.equal((await dispatcher.fire({ jobId: 'report', scheduledTime: at(0) })).kind, 'duplicate');
+  assert.equal(wakes, 3, 'a duplicate puts nothing in flight');
+});
+
 describe('a warm dispatcher keeps the jobs it read', () => {
   test('later fires skip the job read; a changed, paused or deleted job is read again and decided afresh', async () => {
     const w = world();
@@ -454,9 +479,13 @@ describe('targeting and no-worker', () => {
     assert.ok(waiting?.nextAttemptAt && waiting.nextAttemptAt > T0);
     assert.equal((await w.locks.get('job#report'))?.owner, waiting?.runId, 'the retry keeps the lock');
     await w.worker('a');
-    assert.equal(await w.dispatcher.retryDue(), 0, 'not before the backoff');
+    assert.deepEqual(
+      await w.dispatcher.retryDue(),
+      { dispatched: 0, nextDueAt: waiting?.nextAttemptAt },
+      'not before the backoff, which it reports',
+    );
     w.clock.t = waiting!.nextAttemptAt!;
-    assert.equal(await w.dispatcher.retryDue(), 1);
+    assert.deepEqual(await w.dispatcher.retryDue(), { dispatched: 1 });
     const run = await w.runs.get(waiting!.runId);
     assert.equal(run?.status, 'DISPATCHED');
     assert.equal(run?.attempt, 2);

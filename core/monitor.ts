@@ -88,6 +88,10 @@ export interface SweepReport {
   /** DISPATCHED runs left unclaimed past `unclaimedResendMs` whose envelope this sweep sent again. */
   runsResent: number;
   retriesDispatched: number;
+  /** DISPATCHED and RUNNING runs this sweep read: while any, the monitor watches (core/monitor-watch.ts). */
+  inFlight: number;
+  /** When the earliest waiting retry is due, if any. */
+  nextRetryAt?: number;
   catchUpFires: number;
   misfiresSkipped: number;
   deadLettersDrained: number;
@@ -180,6 +184,7 @@ export class Monitor {
       runsTimedOut: 0,
       runsResent: 0,
       retriesDispatched: 0,
+      inFlight: 0,
       catchUpFires: 0,
       misfiresSkipped: 0,
       deadLettersDrained: 0,
@@ -211,12 +216,16 @@ export class Monitor {
       return active;
     };
     await step('leases', async () => {
-      workers = await this.leases(await activeRuns(), now, report, handled);
+      const runs = await activeRuns();
+      report.inFlight = runs.length;
+      workers = await this.leases(runs, now, report, handled);
     });
     await step('deadlines', async () => this.deadlines(await activeRuns(), now, report, handled));
     await step('unclaimed', async () => this.resendUnclaimed(await activeRuns(), now, report, handled));
     await step('retries', async () => {
-      report.retriesDispatched = await this.deps.dispatcher.retryDue();
+      const retries = await this.deps.dispatcher.retryDue();
+      report.retriesDispatched = retries.dispatched;
+      if (retries.nextDueAt !== undefined) report.nextRetryAt = retries.nextDueAt;
     });
     const housekeeping = now - this.lastHousekeeping >= this.housekeepingMs;
     await step('jobs', async () => {
@@ -239,7 +248,9 @@ export class Monitor {
       }
     }
     await step('alerts', () => this.requeueAlerts(report));
-    const changed = Object.entries(report).some(([k, v]) => typeof v === 'number' && k !== 'at' && v > 0);
+    const changed = Object.entries(report).some(
+      ([k, v]) => typeof v === 'number' && !['at', 'inFlight', 'nextRetryAt'].includes(k) && v > 0,
+    );
     if (changed || report.errors.length) this.deps.log.log('info', 'monitor sweep', { ...report });
     return report;
   }

@@ -264,6 +264,31 @@ export interface LockStore {
   handOver(key: string, from: string, to: string, expiresAt: number): Promise<boolean>;
 }
 
+/**
+ * Which monitor invocation sweeps closely (every few seconds) and until when: the monitor watches
+ * only while work is in flight, and whoever starts work wakes it unless a watch already covers now
+ * (core/monitor-watch.ts). `sweeper` names one invocation; `until` is epoch milliseconds.
+ */
+export interface MonitorWatch {
+  readonly sweeper: string;
+  readonly until: number;
+}
+
+export interface WatchStore {
+  /** The latest watch taken, or null when none ever was (or it was collected). */
+  read(): Promise<MonitorWatch | null>;
+  /**
+   * Records `watch` as the current one. With `ifEndsBy`, only when the current watch ends at or before
+   * that instant (none counts as ended): two invocations woken together take it once. True when taken.
+   */
+  take(watch: MonitorWatch, options?: { readonly ifEndsBy?: number }): Promise<boolean>;
+}
+
+/** Starts a monitor invocation that was not scheduled (a wake); resolves once it is queued. */
+export interface MonitorInvoker {
+  invoke(): Promise<void>;
+}
+
 export interface WorkerRegistry {
   /** Registers (or re-registers) a worker as ACTIVE with a new, higher lease fence. */
   register(registration: WorkerRegistration, now: number, ttlMs: number): Promise<Worker>;

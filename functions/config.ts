@@ -14,6 +14,8 @@ const EnvSchema = z
     CLOVER_DISPATCHER_ARN: z.string().optional(),
     CLOVER_SCHEDULER_ROLE_ARN: z.string().optional(),
     CLOVER_FIRES_DLQ_ARN: z.string().optional(),
+    /** The monitor Lambda to wake when a run is put in flight while it idles (core/monitor-watch.ts); set by the CDK stack. */
+    CLOVER_MONITOR_FUNCTION: z.string().min(1).optional(),
     /**
      * The dispatcher's CURVE key pair for direct ZeroMQ delivery of `delivery: ZMQ` jobs (docs/zeromq.md).
      * Both or neither; without them ZMQ jobs go over SQS. Agents allow-list the public key.
@@ -103,4 +105,11 @@ export function scheduleTargets(config: FunctionConfig) {
     ...(config.CLOVER_SCHEDULER_ROLE_ARN ? { schedulerRoleArn: config.CLOVER_SCHEDULER_ROLE_ARN } : {}),
     ...(config.CLOVER_FIRES_DLQ_ARN ? { firesDeadLetterArn: config.CLOVER_FIRES_DLQ_ARN } : {}),
   };
+}
+
+/** controlPlane's `monitor` option from the environment: wake the monitor Lambda when one is named. */
+export function monitorOf(
+  config: FunctionConfig,
+): { monitor: { functionName: string } } | Record<string, never> {
+  return config.CLOVER_MONITOR_FUNCTION ? { monitor: { functionName: config.CLOVER_MONITOR_FUNCTION } } : {};
 }

@@ -527,14 +527,35 @@ describe('monitor', () => {
     });
   });
 
-  test('GIVEN no monitor settings WHEN synthesized THEN it loops every 5 s for 55 s within a 70 s timeout', () => {
-    assert.equal(env.CLOVER_MONITOR_LOOP_SECONDS, '5');
+  test('GIVEN no monitor settings WHEN synthesized THEN it watches every 2 s for up to 55 s within a 70 s timeout', () => {
+    assert.equal(env.CLOVER_MONITOR_LOOP_SECONDS, '2');
     assert.equal(env.CLOVER_MONITOR_RUN_SECONDS, '55');
     assert.equal(fn.Properties.Timeout, 70);
     assert.equal(fn.Properties.Runtime, 'nodejs22.x');
     assert.deepEqual(fn.Properties.Architectures, ['arm64']);
     // The handler stops looping when less than one loop + 5 s remains: 55 + 5 + 5 <= 70.
     assert.ok(Number(env.CLOVER_MONITOR_RUN_SECONDS) + Number(env.CLOVER_MONITOR_LOOP_SECONDS) + 5 <= 70);
+  });
+
+  test('GIVEN the stack WHEN synthesized THEN the dispatcher and the agents may wake the monitor, named by its physical name', () => {
+    const monitorArn = `arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${physicalName(PREFIX, 'monitor')}`;
+    const wake = roleStatements(stack.dispatcher.role).find((st) => st.Sid === 'WakeMonitor');
+    assert.ok(wake, 'the dispatcher role may invoke the monitor');
+    assert.deepEqual(resourcesIn(wake).map(render), [monitorArn]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: physicalName(PREFIX, 'dispatcher'),
+      Environment: {
+        Variables: Match.objectLike({ CLOVER_MONITOR_FUNCTION: physicalName(PREFIX, 'monitor') }),
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      ManagedPolicyName: physicalName(PREFIX, 'worker-agent'),
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'WakeMonitor', Action: 'lambda:InvokeFunction' }),
+        ]),
+      }),
+    });
   });
 
   test('GIVEN monitorLoopSeconds 0 WHEN synthesized THEN the monitor sweeps once per invocation', () => {
@@ -1196,7 +1217,16 @@ describe('API and console', () => {
     const pass = statements.find((st) => st.Sid === 'PassSchedulerRole')!;
     assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
     const services = new Set(statements.flatMap(actionsOf).map((a) => a.split(':')[0]));
-    assert.deepEqual([...services].sort(), ['dynamodb', 'iam', 'logs', 'scheduler', 'sqs', 'xray']);
+    assert.deepEqual([...services].sort(), ['dynamodb', 'iam', 'lambda', 'logs', 'scheduler', 'sqs', 'xray']);
+    const wake = statements.find((st) => st.Sid === 'WakeMonitor')!;
+    assert.deepEqual(
+      actionsOf(wake),
+      ['lambda:InvokeFunction'],
+      'manual triggers wake the monitor, nothing else',
+    );
+    assert.deepEqual(resourcesIn(wake).map(render), [
+      `arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${physicalName(PREFIX, 'monitor')}`,
+    ]);
   });
 
   test('GIVEN the console WHEN synthesized THEN a private bucket is read by CloudFront through OAC, HTTPS only, with no blanket error fallback', () => {

@@ -20,7 +20,7 @@ import { ConsoleSite } from './constructs/console-site';
 import { CurveKeys } from './constructs/curve-keys';
 import { DispatcherFunction } from './constructs/dispatcher-function';
 import { DispatcherNetwork } from './constructs/dispatcher-network';
-import { MonitorFunction } from './constructs/monitor-function';
+import { MonitorFunction, monitorWake } from './constructs/monitor-function';
 import { NotifierFunction, senderAddress } from './constructs/notifier-function';
 import { CloverObservability } from './constructs/observability';
 import { PlannerSchedule } from './constructs/planner-schedule';
@@ -86,7 +86,7 @@ export interface CloverStackProps extends StackProps {
    * @default the stack's console (custom domain or CloudFront's), else http://localhost:5173
    */
   readonly consoleUrl?: string;
-  /** How often the monitor sweeps inside its one-minute invocation. 0 sweeps once a minute. @default 5 */
+  /** How often the monitor sweeps while runs are in flight (once a minute otherwise). 0 sweeps once a minute always. @default 2 */
   readonly monitorLoopSeconds?: number;
   /** An SES configuration set for alert mail (`CLOVER_SES_CONFIGURATION_SET`). @default none */
   readonly sesConfigurationSet?: string;
@@ -247,9 +247,13 @@ export class CloverStack extends Stack {
       failureQueue: this.queues.queue('monitor-failures'),
       schedulerRole: this.schedulerRole.role,
       dispatcherArn: this.dispatcher.functionArn,
-      loopSeconds: props.monitorLoopSeconds ?? 5,
+      ...(props.monitorLoopSeconds === undefined ? {} : { loopSeconds: props.monitorLoopSeconds }),
       logRemovalPolicy: dataRemovalPolicy,
     });
+    // The dispatcher wakes the monitor when it puts a run in flight while the monitor idles.
+    const wake = monitorWake(this, prefix);
+    this.dispatcher.role.addToPrincipalPolicy(wake.statement);
+    this.dispatcher.fn.addEnvironment('CLOVER_MONITOR_FUNCTION', wake.functionName);
 
     const apiEntry =
       props.apiEntry === undefined ? (existsSync(fromRoot(API_ENTRY)) ? API_ENTRY : null) : props.apiEntry;
@@ -326,7 +330,12 @@ export class CloverStack extends Stack {
       alertsQueue,
       dispatchDeadLetterQueue: this.queues.queue('dispatch-default-dlq'),
     });
-    if (this.api) this.workerAgentPolicy.allowDeclaredJobSync(this.api.httpApi.apiId);
+    if (this.api) {
+      this.workerAgentPolicy.allowDeclaredJobSync(this.api.httpApi.apiId);
+      // Manual triggers put runs in flight too.
+      this.api.fn.role.addToPrincipalPolicy(wake.statement);
+      this.api.fn.fn.addEnvironment('CLOVER_MONITOR_FUNCTION', wake.functionName);
+    }
 
     const functions = [this.dispatcher, this.monitor, this.notifier, this.curveKeys.generator];
     if (this.api) functions.push(this.api.fn);

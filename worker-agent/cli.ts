@@ -52,6 +52,8 @@ Options (each overrides the config file and its CLOVER_AGENT_* environment varia
 
 Environment: AWS_ENDPOINT_URL, AWS_REGION, AWS credentials (standard AWS SDK variables),
 CLOVER_PREFIX (stage resource prefix, default clover-local), CLOVER_LOG_LEVEL (debug|info|warn|error).
+CLOVER_MONITOR_FUNCTION (the monitor Lambda a LOCAL fire wakes; default <prefix>-monitor in AWS, none
+with AWS_ENDPOINT_URL; "none" turns waking off).
 CLOVER_API_URL with CLOVER_API_TOKEN (or CLOVER_API_AUTH=iam for SigV4 in AWS): declared jobs are
 synced through the management API instead of written to the job table directly.
 
@@ -134,6 +136,21 @@ export function parseAgentArgs(argv: readonly string[]): ParsedArgs {
  * @example
  * process.exit(await runAgentCli(process.argv.slice(2)));
  */
+/**
+ * The monitor Lambda a LOCAL fire or chained run wakes (core/monitor-watch.ts): CLOVER_MONITOR_FUNCTION,
+ * else the stage's own in AWS; none on an emulator (AWS_ENDPOINT_URL), where `npm start` watches the
+ * ledger itself, or when set to `none`.
+ */
+export function monitorFunctionFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  prefix: string,
+): { monitorFunction?: string } {
+  const named = env.CLOVER_MONITOR_FUNCTION;
+  if (named === 'none') return {};
+  if (named) return { monitorFunction: named };
+  return env.AWS_ENDPOINT_URL ? {} : { monitorFunction: `${prefix}-monitor` };
+}
+
 export async function runAgentCli(argv: readonly string[]): Promise<number> {
   let args: ParsedArgs;
   try {
@@ -164,7 +181,7 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
   // token, or with CLOVER_API_AUTH=iam in AWS); otherwise straight to the job table.
   const api = apiClientFromEnv(process.env);
   const deps = {
-    ...sqsAgentDeps({ clients, prefix, logger }),
+    ...sqsAgentDeps({ clients, prefix, logger, ...monitorFunctionFromEnv(process.env, prefix) }),
     ...(api ? { declaredJobSync: apiDeclaredJobSync(api) } : {}),
   };
   // A lost lease (a stalled control plane, say) is ridden out by registering a new one (rejoin.ts).

@@ -7,6 +7,7 @@
  * chain). An endpoint points every client at an emulator (LocalStack, moto).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESClient } from '@aws-sdk/client-ses';
@@ -43,6 +44,8 @@ export interface AwsClients {
   readonly ses: SESClient;
   /** The dispatcher's CURVE key pair (read at cold start) and the key generator's writes. */
   readonly secretsManager: SecretsManagerClient;
+  /** Wakes the monitor Lambda when work starts while it idles (LambdaMonitorInvoker). */
+  readonly lambda: LambdaClient;
   readonly region: string;
   /** The emulator's endpoint, or undefined for AWS itself. */
   readonly endpoint: string | undefined;
@@ -75,6 +78,8 @@ export const CALL_TIMEOUT_MS = {
   scheduler: 10_000,
   ses: 10_000,
   secretsManager: 10_000,
+  /** An asynchronous Invoke only queues the event: it answers at once. */
+  lambda: 5_000,
 } as const;
 const LOOPBACK_CONNECT_TIMEOUT_MS = 1_000;
 const REMOTE_CONNECT_TIMEOUT_MS = 3_000;
@@ -123,16 +128,18 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
   const scheduler = new SchedulerClient(common(timeouts.scheduler));
   const ses = new SESClient(common(timeouts.ses));
   const secretsManager = new SecretsManagerClient(common(timeouts.secretsManager));
+  const lambda = new LambdaClient(common(timeouts.lambda));
   return {
     dynamodb,
     sqs,
     scheduler,
     ses,
     secretsManager,
+    lambda,
     region,
     endpoint,
     destroy() {
-      for (const client of [dynamodb, sqs, scheduler, ses, secretsManager]) client.destroy();
+      for (const client of [dynamodb, sqs, scheduler, ses, secretsManager, lambda]) client.destroy();
     },
   };
 }

@@ -8,7 +8,8 @@ import { RunExecution } from '../execution';
 import { JobService } from '../jobs';
 import { type Logger, silentLogger } from '../log';
 import type { TraceId } from '../model';
-import type { AlertHook, Clock, HostResolver } from '../ports';
+import { MonitorWaker } from '../monitor-watch';
+import type { AlertHook, Clock, HostResolver, MonitorInvoker } from '../ports';
 import { systemClock } from '../ports';
 import { WorkerDirectory } from '../worker-directory';
 import type { AwsClients } from './aws-clients';
@@ -20,9 +21,11 @@ import { DynamoDependencyJoins } from './dynamo-dependency-joins';
 import { DynamoJobStore } from './dynamo-job-store';
 import { DynamoLockStore } from './dynamo-lock-store';
 import { DynamoRunLedger } from './dynamo-run-ledger';
+import { DynamoWatchStore } from './dynamo-watch-store';
 import { DynamoWorkerRegistry } from './dynamo-worker-registry';
 import { EventBridgeScheduleGateway } from './eventbridge-schedule-gateway';
 import { HttpChannelSender } from './http-channel-sender';
+import { LambdaMonitorInvoker } from './lambda-monitor-invoker';
 import { SqsAlertQueue } from './sqs-alert-queue';
 import { SqsDelivery } from './sqs-delivery';
 import { SqsFireDeadLetters } from './sqs-fire-dead-letters';
@@ -62,6 +65,12 @@ export interface ControlPlaneOptions {
   readonly endpointPolicy?: EndpointPolicy;
   /** @default DnsHostResolver (the system resolver) */
   readonly hostResolver?: HostResolver;
+  /**
+   * How the dispatcher wakes an idle monitor when it puts a run in flight (core/monitor-watch.ts): a
+   * function name or ARN (`CLOVER_MONITOR_FUNCTION`; Lambda Invoke), or an invoker of the caller's
+   * (the local runtime's loop). Neither: no wake, the monitor's next scheduled sweep watches the run.
+   */
+  readonly monitor?: { readonly functionName: string } | { readonly invoker: MonitorInvoker };
 }
 
 /**
@@ -132,6 +141,18 @@ export function controlPlane(options: ControlPlaneOptions) {
     roleArn: options.schedulerRoleArn ?? `arn:aws:iam::${account}:role/${prefix}-scheduler`,
     ...(options.firesDeadLetterArn ? { deadLetterArn: options.firesDeadLetterArn } : {}),
   });
+  // The monitor's watch: one item of the locks table (core/monitor-watch.ts).
+  const watch = new DynamoWatchStore({
+    client: clients.dynamodb,
+    table: physicalName(prefix, 'locks'),
+    clock,
+  });
+  const monitor = options.monitor;
+  const invoker =
+    monitor && 'invoker' in monitor
+      ? monitor.invoker
+      : monitor && new LambdaMonitorInvoker({ client: clients.lambda, functionName: monitor.functionName });
+  const waker = invoker ? new MonitorWaker({ watch, invoker, clock, log }) : undefined;
   const dispatcher = new Dispatcher({
     jobs,
     runs,
@@ -145,6 +166,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     jobCacheSize: options.jobCacheSize ?? 1000,
     ...(options.random ? { random: options.random } : {}),
     ...(options.traceId ? { traceId: options.traceId } : {}),
+    ...(waker ? { waker } : {}),
   });
   const joins = new DynamoDependencyJoins({
     client: clients.dynamodb,
@@ -179,6 +201,8 @@ export function controlPlane(options: ControlPlaneOptions) {
     zmqDelivery,
     schedules,
     dispatcher,
+    /** Which monitor invocation watches, and until when (core/monitor-watch.ts). */
+    watch,
     /** Fires dependent jobs; the monitor, built from the plane, takes it too. */
     dependents,
     execution,

@@ -99,6 +99,7 @@ export class Deliverer {
         pool: job.spec.target.pool,
         attempt: run.attempt,
       });
+      await this.deps.waker?.wake();
       return run;
     }
     const direct = job.spec.delivery === 'ZMQ' ? this.deps.directDelivery : undefined;
@@ -136,6 +137,7 @@ export class Deliverer {
           fence: current.fence,
           ...(direct ? { transport: via === direct ? 'zmq' : 'sqs' } : {}),
         });
+        await this.deps.waker?.wake();
         return current;
       } catch (error) {
         log.log('warn', 'delivery failed; trying the next candidate', { workerId: worker.workerId, error });

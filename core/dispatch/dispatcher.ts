@@ -91,8 +91,8 @@ export class Dispatcher {
     return this.plans.plan(job, scheduledTime, options);
   }
 
-  /** Re-dispatches runs whose retry backoff has passed; called on every sweep (redispatch.ts). */
-  retryDue(): Promise<number> {
+  /** Re-dispatches runs whose retry backoff has passed, and says when the next is due; called on every sweep (redispatch.ts). */
+  retryDue(): Promise<{ readonly dispatched: number; readonly nextDueAt?: number }> {
     return this.redispatcher.retryDue();
   }
 

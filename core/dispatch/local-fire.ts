@@ -197,6 +197,7 @@ export class LocalFire {
       : jobLockKey(job.spec.jobId);
     const written = await this.recorder.write(job, run, now, log, lockKey, ahead, expect);
     if (written.kind !== 'written') return written.outcome;
+    await this.deps.waker?.wake();
     return { kind: 'dispatched', runs: [written.run] };
   }
 }

@@ -20,23 +20,30 @@ export class Redispatcher {
 
   /**
    * Re-dispatches runs whose retry backoff has passed (PENDING with `nextAttemptAt`, NO_WORKER with a
-   * scheduled retry). The monitor and the local control plane call it on every sweep.
+   * scheduled retry); the monitor calls it on every sweep. Also says when the next waiting retry is
+   * due, so an idle monitor knows to sweep often before then (core/monitor-watch.ts).
    */
-  async retryDue(): Promise<number> {
+  async retryDue(): Promise<{ readonly dispatched: number; readonly nextDueAt?: number }> {
     const now = this.deps.clock.now();
-    let count = 0;
+    let dispatched = 0;
+    let nextDueAt: number | undefined;
     for (const status of ['PENDING', 'NO_WORKER'] as const) {
-      const due = (await this.deps.runs.listByStatus(status, { order: 'oldest', limit: 100 })).filter(
-        (run) => run.nextAttemptAt !== undefined && run.nextAttemptAt <= now && run.reason !== 'queued',
+      const waiting = (await this.deps.runs.listByStatus(status, { order: 'oldest', limit: 100 })).filter(
+        (run) => run.nextAttemptAt !== undefined && run.reason !== 'queued',
       );
-      for (const run of due) {
+      for (const run of waiting) {
+        const dueAt = run.nextAttemptAt ?? now;
+        if (dueAt > now) {
+          nextDueAt = Math.min(nextDueAt ?? dueAt, dueAt);
+          continue;
+        }
         await this.redispatch(run, { newAttempt: true }).catch((error: unknown) =>
           this.deps.log.log('warn', 'retry could not be dispatched', { runId: run.runId, error }),
         );
-        count += 1;
+        dispatched += 1;
       }
     }
-    return count;
+    return nextDueAt === undefined ? { dispatched } : { dispatched, nextDueAt };
   }
 
   /**

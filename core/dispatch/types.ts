@@ -10,6 +10,7 @@ import {
   type TraceId,
   Triggers,
 } from '../model';
+import type { MonitorWaker } from '../monitor-watch';
 import type { AlertHook, Clock, Delivery, JobStore, LockStore, RunLedger } from '../ports';
 import type { WorkerDirectory } from '../worker-directory';
 
@@ -75,4 +76,9 @@ export interface DispatcherDeps {
    * made when this gives none (or without it: the local runtime, agents) gets a new trace id.
    */
   readonly traceId?: () => TraceId | undefined;
+  /**
+   * Wakes the monitor after a run is put in flight, so a monitor idling at one sweep a minute watches
+   * it within seconds (core/monitor-watch.ts). Without it the next scheduled sweep does.
+   */
+  readonly waker?: Pick<MonitorWaker, 'wake'>;
 }

@@ -6,6 +6,7 @@ import { jobStoreContract } from './contracts/job-store';
 import { mailerContract } from './contracts/mailer';
 import { runLedgerContract } from './contracts/run-ledger';
 import { scheduleGatewayContract } from './contracts/schedule-gateway';
+import { watchStoreContract } from './contracts/watch-store';
 import { workerRegistryContract } from './contracts/worker-registry';
 import {
   MemoryDelivery,
@@ -15,6 +16,7 @@ import {
   MemoryMailer,
   MemoryRunLedger,
   MemoryScheduleGateway,
+  MemoryWatchStore,
   MemoryWorkerRegistry,
 } from './memory-stores';
 
@@ -29,6 +31,8 @@ runLedgerContract('memory', async () => {
 dependencyJoinsContract('memory', async () => ({ joins: new MemoryDependencyJoins() }));
 
 workerRegistryContract('memory', async () => ({ workers: new MemoryWorkerRegistry() }));
+
+watchStoreContract('memory', async () => ({ watch: new MemoryWatchStore() }));
 
 scheduleGatewayContract('memory', async () => ({ schedules: new MemoryScheduleGateway() }));
 

@@ -57,6 +57,7 @@ import {
   type LockStore,
   type Mailer,
   type MailMessage,
+  type MonitorWatch,
   type RunFinish,
   type RunFinished,
   type RunLedger,
@@ -66,6 +67,7 @@ import {
   type ScheduleEntry,
   type ScheduleGateway,
   sameStamp,
+  type WatchStore,
   type WorkerRegistry,
 } from '../ports';
 import { clone, copiesById, copyOf } from './memory-copies';
@@ -362,6 +364,22 @@ export class MemoryDependencyJoins implements DependencyJoins {
     if (!join.has(arrival.jobId)) join.set(arrival.jobId, clone(arrival));
     this.joins.set(key, join);
     return clone(join);
+  }
+}
+
+/** The monitor's watch in memory (core/monitor-watch.ts). */
+export class MemoryWatchStore implements WatchStore {
+  private current: MonitorWatch | null = null;
+
+  async read(): Promise<MonitorWatch | null> {
+    return this.current && { ...this.current };
+  }
+
+  async take(watch: MonitorWatch, options: { readonly ifEndsBy?: number } = {}): Promise<boolean> {
+    const { ifEndsBy } = options;
+    if (ifEndsBy !== undefined && this.current && this.current.until > ifEndsBy) return false;
+    this.current = { ...watch };
+    return true;
   }
 }
 

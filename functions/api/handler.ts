@@ -6,7 +6,7 @@
  */
 import { handle } from 'hono/aws-lambda';
 import { controlPlane } from '../../core/adapters/control-plane';
-import { scheduleTargets } from '../config';
+import { monitorOf, scheduleTargets } from '../config';
 import { lambdaEntry } from '../telemetry';
 import { createApiApp } from './app';
 import { CognitoAuthenticator } from './auth';
@@ -45,6 +45,7 @@ export const handler = lambdaEntry<ApiEvent, ApiResult>(
       traceId,
       ...scheduleTargets(config),
       endpointPolicy: { allowLoopback: config.CLOVER_WEBHOOK_ALLOW_LOOPBACK === '1' },
+      ...monitorOf(config),
     });
     const app = createApiApp({
       api: managementApi(plane),

@@ -4,7 +4,7 @@ import type { Dispatcher, FireOutcome } from '../../core/dispatch';
 import { CloverError, ValidationError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { isPlannerRequest, Planner, type PlanReport, parsePlannerRequest } from '../../core/planner';
-import { dispatcherZmq } from '../config';
+import { dispatcherZmq, monitorOf } from '../config';
 import { type EmfMetrics, noMetrics } from '../metrics';
 import { lambdaEntry } from '../telemetry';
 
@@ -116,6 +116,7 @@ export const handler = lambdaEntry<unknown, DispatcherResult>(
       traceId,
       ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
       ...(zmq ? { zmq } : {}),
+      ...monitorOf(config),
     });
     if (zmq) {
       // The addon loads here, at cold start: a bundle without it fails its first invocation loudly

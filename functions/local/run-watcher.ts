@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/log';
-import { isOpenStatus, OpenRunStatuses, type Run } from '../../core/model';
+import { ACTIVE_STATUSES, isOpenStatus, OpenRunStatuses, type Run } from '../../core/model';
 import type { RunLedger } from '../../core/ports';
 
 /**
@@ -16,11 +16,13 @@ export class RunWatcher {
     private readonly log: Logger,
   ) {}
 
-  async poll(): Promise<void> {
+  /** Reports what changed; returns how many runs it saw in flight (DISPATCHED, RUNNING). */
+  async poll(): Promise<number> {
     const lists = await Promise.all(
       OpenRunStatuses.map((status) => this.runs.listByStatus(status, { limit: 25 })),
     );
     const open = lists.flat();
+    const inFlight = open.filter((run) => ACTIVE_STATUSES.includes(run.status)).length;
     const listed = new Set(open.map((run) => run.runId));
     const left = [...this.seen.keys()].filter((runId) => !listed.has(runId));
     const closed = (await Promise.all(left.map((runId) => this.runs.get(runId)))).filter(
@@ -33,6 +35,7 @@ export class RunWatcher {
       if (!isOpenStatus(run.status)) this.seen.delete(run.runId);
       else this.seen.set(run.runId, state);
     }
+    return inFlight;
   }
 
   private report(run: Run): void {

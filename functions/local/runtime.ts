@@ -23,9 +23,11 @@ import { type Emulator, findRunningLocalStack, startEmulator } from '../../infra
 import { physicalName } from '../../infra/resources';
 import { parseTrustedProxies } from '../api/client-address';
 import { makeDispatcherHandler } from '../dispatcher/handler';
+import { DEFAULT_MONITOR_LOOP_SECONDS } from '../monitor/handler';
 import { NotifierTuningEnvSchema } from '../notifier/handler';
 import { type LocalApi, type LocalCognito, startLocalApi } from './api-server';
 import { OutboxMailer } from './mail-outbox';
+import { startLocalMonitorLoop } from './monitor-loop';
 import { RunWatcher } from './run-watcher';
 
 export interface LocalRuntimeOptions {
@@ -36,9 +38,10 @@ export interface LocalRuntimeOptions {
   readonly envFile?: string;
   /** How often the scheduler clock ticks and run transitions are polled. @default 1000 */
   readonly tickMs?: number;
-  /** How often due retries are dispatched. @default 5000 */
-  readonly retryMs?: number;
-  /** How often the monitor sweeps (leases, deadlines, misfires, availability). @default 5000 */
+  /**
+   * How often the monitor sweeps (leases, deadlines, retries, misfires, availability) while runs are
+   * in flight; with none, once a minute, as deployed (functions/local/monitor-loop.ts). @default 2000
+   */
   readonly monitorMs?: number;
   /** Alert sender (verified on the emulator at start) and console URL for alert mail. */
   readonly alertFrom?: string;
@@ -118,8 +121,16 @@ async function startOnEmulator(
   await provision(clients, prefix, {
     onProgress: (p) => log.log('info', `${p.resource} ${p.action}`, { name: p.name, detail: p.detail }),
   });
+  // The dispatcher wakes the local monitor loop (started later) when it puts a run in flight.
+  const monitorWake = { wake: () => {} };
   // Loopback channels (http://127.0.0.1:...) are allowed locally, where test receivers listen.
-  const plane = controlPlane({ clients, prefix, log, endpointPolicy: { allowLoopback: true } });
+  const plane = controlPlane({
+    clients,
+    prefix,
+    log,
+    endpointPolicy: { allowLoopback: true },
+    monitor: { invoker: { invoke: async () => monitorWake.wake() } },
+  });
   const envFile = options.envFile ?? '.clover/local.env';
   const stateDir = options.stateDir ?? dirname(envFile);
   // Owner-only, and so is everything an older install left there with 0644 (mail, logs, env file).
@@ -140,7 +151,11 @@ async function startOnEmulator(
           ...(options.cognito ? { cognito: options.cognito } : {}),
         });
   try {
-    return await startLoops(options, { emulator, clients, plane, envFile, ...(api ? { api } : {}) });
+    return await startLoops(
+      options,
+      { emulator, clients, plane, envFile, ...(api ? { api } : {}) },
+      monitorWake,
+    );
   } catch (error) {
     await api?.close();
     throw error;
@@ -150,6 +165,7 @@ async function startOnEmulator(
 async function startLoops(
   options: LocalRuntimeOptions,
   parts: Omit<LocalRuntime, 'stop' | 'quiesce'>,
+  monitorWake: { wake: () => void },
 ): Promise<LocalRuntime> {
   const { log } = options;
   const { emulator, clients, plane, envFile, api } = parts;
@@ -222,14 +238,19 @@ async function startLoops(
   const tickMs = options.tickMs ?? 1000;
   // What makes new work: fires, retries, the monitor's recoveries and alerts. `quiesce()` stops these
   // first, so agents draining at shutdown are not handed new runs (nor reported missing meanwhile).
-  const workLoops = [
-    every(tickMs, () => clock.tick(Date.now())),
-    every(options.retryMs ?? 5000, () => plane.dispatcher.retryDue()),
-    every(options.monitorMs ?? 5000, () => monitor.sweep()),
-  ].map((start) => start(log));
+  const monitorLoop = startLocalMonitorLoop({
+    sweep: () => monitor.sweep(),
+    log,
+    watchMs: options.monitorMs ?? DEFAULT_MONITOR_LOOP_SECONDS * 1000,
+  });
+  monitorWake.wake = () => monitorLoop.wake();
+  const workLoops = [every(tickMs, () => clock.tick(Date.now()))(log), () => monitorLoop.stop()];
   // What reports: run transitions and alert mail, kept until the very end.
   const reportLoops = [
-    every(tickMs, () => watcher.poll()),
+    // Runs in flight that the local dispatcher did not start (agents' LOCAL fires) wake the monitor too.
+    every(tickMs, async () => {
+      if ((await watcher.poll()) > 0) monitorLoop.wake();
+    }),
     every(1000, () => notifyOnce(clients.sqs, alertsUrl, notifier, log)),
   ].map((start) => start(log));
 

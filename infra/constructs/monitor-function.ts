@@ -5,7 +5,8 @@ import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { scheduleGroupName } from '../resources';
+import { DEFAULT_MONITOR_LOOP_SECONDS } from '../../functions/monitor/handler';
+import { physicalName, scheduleGroupName } from '../resources';
 import { raiseAlertStatements } from './alert-grants';
 import { type CloverTables, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from './clover-tables';
 import { DISPATCH_QUEUE_REASON } from './dispatcher-function';
@@ -27,11 +28,10 @@ export interface MonitorFunctionProps extends CloverFunctionLogProps {
   /** Where failed invocations are recorded (its on-failure destination). */
   readonly failureQueue: IQueue;
   /**
-   * Sweep again every this many seconds inside one invocation, so a dead worker is noticed within
-   * lease TTL + this instead of lease TTL + a minute (ARCHITECTURE.md, "Budgets"). 0 sweeps once a
-   * minute. Each looping invocation runs for most of its minute, so the function is billed for
-   * about 55 s of every minute (see docs/deploy.md, "Cost notes").
-   * @default 5
+   * Sweep again every this many seconds while work is in flight (core/monitor-watch.ts), so a dead
+   * worker is noticed within lease TTL + this instead of lease TTL + a minute (ARCHITECTURE.md,
+   * "Budgets"). With nothing in flight an invocation sweeps once. 0 sweeps once a minute always.
+   * @default 2
    */
   readonly loopSeconds?: number;
   /**
@@ -79,7 +79,7 @@ export class MonitorFunction extends CloverNodeFunction {
   readonly rule: Rule;
 
   constructor(scope: Construct, id: string, props: MonitorFunctionProps) {
-    const loopSeconds = props.loopSeconds ?? 5;
+    const loopSeconds = props.loopSeconds ?? DEFAULT_MONITOR_LOOP_SECONDS;
     const runSeconds = props.runSeconds ?? 55;
     const timeout = props.timeout ?? Duration.seconds(70);
     if (!Number.isInteger(loopSeconds) || loopSeconds < 0 || loopSeconds > 60) {
@@ -93,7 +93,7 @@ export class MonitorFunction extends CloverNodeFunction {
       prefix: props.prefix,
       name: 'monitor',
       entry: 'functions/monitor/handler.ts',
-      description: `Clover monitor: leases, lost and timed-out runs, misfires, availability, schedule drift (every minute, sweeping every ${loopSeconds || 60} s)`,
+      description: `Clover monitor: leases, lost and timed-out runs, misfires, availability, schedule drift (every minute; every ${loopSeconds || 60} s while runs are in flight)`,
       memorySize: props.memorySize ?? 256,
       timeout,
       ...logPropsOf(props),
@@ -195,4 +195,32 @@ export function scheduleArnPattern(scope: Construct, prefix: string): string {
 /** The cdk-nag AwsSolutions-IAM5 finding for a policy naming `scheduleArnPattern(_, prefix)`. */
 export function scheduleFinding(prefix: string): string {
   return `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${scheduleGroupName(prefix)}/*]`;
+}
+
+/**
+ * What lets a function or an agent wake the monitor when it puts a run in flight
+ * (core/monitor-watch.ts): `CLOVER_MONITOR_FUNCTION` and `lambda:InvokeFunction` on the monitor,
+ * named by its physical name — the monitor refers to the dispatcher's ARN, so a reference back from
+ * the dispatcher's policy would be a dependency cycle.
+ */
+export function monitorWake(scope: Construct, prefix: string) {
+  const functionName = physicalName(prefix, 'monitor');
+  return {
+    functionName,
+    statement: new PolicyStatement({
+      sid: 'WakeMonitor',
+      actions: ['lambda:InvokeFunction'],
+      resources: [
+        Stack.of(scope).formatArn({
+          service: 'lambda',
+          resource: 'function',
+          resourceName: functionName,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          partition: Aws.PARTITION,
+          region: Aws.REGION,
+          account: Aws.ACCOUNT_ID,
+        }),
+      ],
+    }),
+  };
 }

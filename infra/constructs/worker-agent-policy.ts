@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { physicalName } from '../resources';
 import { raiseAlertStatements } from './alert-grants';
 import { type CloverTables, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from './clover-tables';
+import { monitorWake } from './monitor-function';
 import { DISPATCH_QUEUE_PATTERNS, queueArnPattern, wildcardQueueFinding } from './queue-arns';
 
 /**
@@ -67,6 +68,7 @@ export const QUEUE_ADMIN_ACTIONS = [
  *   among them —, permissions, purge, tags) on every queue of the stage, and of consuming the
  *   poison-dispatch dead-letter queue (agents only send to it: a message that is not a valid
  *   envelope is moved there on its first receipt, with the reason);
+ * - `lambda:InvokeFunction` on the stage's monitor: a LOCAL fire or a chained run wakes it when idle;
  * - runs and locks: read and item writes; jobs: read (claims and outcomes are fenced conditional
  *   writes: see docs/deploy.md, "What a compromised agent can still do");
  * - SendMessage to the stage's dispatch and worker queues: settling a run may dispatch the next
@@ -104,6 +106,8 @@ export class WorkerAgentPolicy extends Construct {
             'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [tag(AGENT_TAGS.workerId)] },
           },
         }),
+        // LOCAL fires and chained runs wake an idle monitor (core/monitor-watch.ts).
+        monitorWake(this, prefix).statement,
         new PolicyStatement({
           sid: 'RunsAndLocks',
           actions: [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],

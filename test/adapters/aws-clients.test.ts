@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { ListSchedulesCommand } from '@aws-sdk/client-scheduler';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { GetSendQuotaCommand } from '@aws-sdk/client-ses';
@@ -31,6 +32,7 @@ const calls: Record<keyof typeof CALL_TIMEOUT_MS, (clients: AwsClients) => Promi
   scheduler: (c) => c.scheduler.send(new ListSchedulesCommand({})),
   ses: (c) => c.ses.send(new GetSendQuotaCommand({})),
   secretsManager: (c) => c.secretsManager.send(new ListSecretsCommand({})),
+  lambda: (c) => c.lambda.send(new ListFunctionsCommand({})),
 };
 
 for (const [service, call] of Object.entries(calls) as [keyof typeof CALL_TIMEOUT_MS, typeof calls.sqs][]) {

@@ -12,15 +12,23 @@ import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
 import { DynamoLockStore } from '../../core/adapters/dynamo-lock-store';
 import { RUN_RETENTION_MS } from '../../core/adapters/dynamo-run-items';
 import { DynamoRunLedger } from '../../core/adapters/dynamo-run-ledger';
+import { DynamoWatchStore } from '../../core/adapters/dynamo-watch-store';
 import { DynamoWorkerRegistry } from '../../core/adapters/dynamo-worker-registry';
 import type { ProvisionedStack } from '../../core/adapters/provision';
 import { claimFromEnvelope, envelopeFor } from '../../core/envelope';
 import { CloverError } from '../../core/errors';
 import { jobLockKey } from '../../core/model';
 import { dependencyJoinsContract } from '../../core/testing/contracts/dependency-joins';
-import { sampleJob, sampleRegistration, sampleRun, T0 } from '../../core/testing/contracts/fixtures';
+import {
+  sampleJob,
+  sampleRegistration,
+  sampleRun,
+  T0,
+  uniqueId,
+} from '../../core/testing/contracts/fixtures';
 import { jobStoreContract } from '../../core/testing/contracts/job-store';
 import { runLedgerContract } from '../../core/testing/contracts/run-ledger';
+import { watchStoreContract } from '../../core/testing/contracts/watch-store';
 import { workerRegistryContract } from '../../core/testing/contracts/worker-registry';
 import { useEmulator } from '../harness';
 import { LostAnswerProxy } from '../harness/lost-answer-proxy';
@@ -57,6 +65,17 @@ jobStoreContract('DynamoDB', stores);
 runLedgerContract('DynamoDB', stores);
 dependencyJoinsContract('DynamoDB', stores);
 workerRegistryContract('DynamoDB', stores);
+watchStoreContract('DynamoDB', async () => {
+  const stack = await aws.provisioned();
+  // One watch item per test: they share the stage's locks table.
+  return {
+    watch: new DynamoWatchStore({
+      client: aws.clients.dynamodb,
+      table: stack.tables.locks,
+      key: uniqueId('watch'),
+    }),
+  };
+});
 
 describe('DynamoDB item layout', () => {
   it('stores opaque payloads as JSON strings and sets the run TTL 90 days out', async () => {

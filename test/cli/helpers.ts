@@ -67,7 +67,6 @@ export function useCliStack(): { readonly aws: EmulatorHandle; ready(): Promise<
       apiPort: 0,
       // Faster than npm start's defaults, so waits are short; nothing here depends on exact timing.
       tickMs: 250,
-      retryMs: 1000,
       monitorMs: 1000,
       env: {
         ...emulatorEnv(aws.emulator),

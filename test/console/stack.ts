@@ -51,7 +51,6 @@ export async function startConsoleStack(options: { readonly agents?: number } = 
     prefix,
     envFile: join(dir, 'local.env'),
     tickMs: 500,
-    retryMs: 2000,
     monitorMs: 2000,
     apiPort: 0,
     stateDir: join(dir, 'state'),

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '../../core/log';
+import type { SweepReport } from '../../core/monitor';
+import { waitFor } from '../../test/harness/wait';
+import { startLocalMonitorLoop } from './monitor-loop';
+
+/** A sweep source whose in-flight count the test sets; counts sweeps. */
+function sweeps() {
+  const state = { count: 0, inFlight: 0 };
+  return {
+    state,
+    sweep: async () => {
+      state.count += 1;
+      return { errors: [], inFlight: state.inFlight } as unknown as SweepReport;
+    },
+  };
+}
+
+test('npm start sweeps once at start, then idles a minute; work found or a wake makes it watch', async () => {
+  const s = sweeps();
+  // An idle wait far longer than the test: only a wake, or work in flight, brings the next sweep.
+  const loop = startLocalMonitorLoop({
+    sweep: s.sweep,
+    log: silentLogger,
+    watchMs: 20,
+    idleMs: 600_000,
+    watchForMs: 600_000,
+  });
+  try {
+    await waitFor(
+      () => s.state.count,
+      (n) => n === 1,
+      'the first sweep',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(s.state.count, 1, 'no work: no sweep before the idle minute');
+    s.state.inFlight = 1;
+    loop.wake();
+    await waitFor(
+      () => s.state.count,
+      (n) => n >= 5,
+      'sweeps every watchMs once woken',
+    );
+  } finally {
+    await loop.stop();
+  }
+});

@@ -1,0 +1,68 @@
+import type { Logger } from '../../core/log';
+import type { SweepReport } from '../../core/monitor';
+import { somethingToWatch } from '../../core/monitor-watch';
+
+export interface LocalMonitorLoopOptions {
+  readonly sweep: () => Promise<SweepReport>;
+  readonly log: Logger;
+  /** Between sweeps while watching. */
+  readonly watchMs: number;
+  /** Between sweeps with nothing to watch: the deployed monitor's schedule. @default 60_000 */
+  readonly idleMs?: number;
+  /** How long one finding of work (or a wake) keeps the loop watching, as one Lambda invocation does. @default 55_000 */
+  readonly watchForMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * The monitor of `npm start`, by the deployed monitor's rule (core/monitor-watch.ts): a sweep a
+ * minute while nothing is in flight; a sweep every `watchMs` for `watchForMs` after a sweep found
+ * work, or after `wake()` — which the local dispatcher calls when it puts a run in flight and the run
+ * watcher calls when it sees one (agents' LOCAL fires included) — ends an idle wait at once.
+ */
+export function startLocalMonitorLoop(options: LocalMonitorLoopOptions) {
+  const now = options.now ?? Date.now;
+  const idleMs = options.idleMs ?? 60_000;
+  const watchForMs = options.watchForMs ?? 55_000;
+  let watchUntil = Number.NEGATIVE_INFINITY;
+  let active = true;
+  /** Ends the current wait at once; `idle` says whether it is an idle wait (which a wake cuts short). */
+  let wait: { readonly idle: boolean; readonly cut: () => void } | undefined;
+  const loop = (async () => {
+    while (active) {
+      try {
+        const report = await options.sweep();
+        if (somethingToWatch(report, now(), idleMs) || report.errors.length > 0)
+          watchUntil = now() + watchForMs;
+      } catch (error) {
+        options.log.log('error', 'local monitor sweep failed; retrying next tick', { error });
+      }
+      if (!active) break;
+      const idle = now() >= watchUntil;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, idle ? idleMs : options.watchMs);
+        wait = {
+          idle,
+          cut: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+      });
+      wait = undefined;
+    }
+  })();
+  return {
+    /** Work started: watch from now (ending an idle wait at once). */
+    wake(): void {
+      watchUntil = now() + watchForMs;
+      if (wait?.idle) wait.cut();
+    },
+    /** Stops after the current sweep. */
+    async stop(): Promise<void> {
+      active = false;
+      wait?.cut();
+      await loop;
+    },
+  };
+}
