@@ -1,40 +1,57 @@
+import type { ApiReads } from '../../core/api/ports';
 import type { Logger } from '../../core/log';
 import { ACTIVE_STATUSES, isOpenStatus, OpenRunStatuses, type Run } from '../../core/model';
 import type { RunLedger } from '../../core/ports';
 
 /**
+ * Runs scheduled this long before or after now are read every poll, final ones included: a run that
+ * opens and closes between two polls (a LOCAL heartbeat lasts ~0.3 s) is in no open list at a poll.
+ */
+const RECENT_MS = 2 * 60_000;
+
+/**
  * Prints every run transition the local stack makes, whoever makes it (dispatcher, agents, monitor):
- * polls the ledger's open runs and reports runs whose status or attempt changed since the last poll;
- * a run that left the open lists is read once more for its final status. Local-only convenience; a
- * deployed stack has the console for this.
+ * polls the ledger's open runs and the runs scheduled around now, and reports runs whose status or
+ * attempt changed since the last poll; a run that left the open lists is read once more for its final
+ * status. A run that started and ended between two polls is reported once, with its final status.
+ * Local-only convenience; a deployed stack has the console for this.
  */
 export class RunWatcher {
-  private readonly seen = new Map<string, string>();
+  /** The last state reported per run: open runs until they close, final ones while still recent. */
+  private readonly seen = new Map<string, { state: string; final: boolean; at: number }>();
 
   constructor(
     private readonly runs: RunLedger,
+    private readonly reads: Pick<ApiReads, 'walkRuns'>,
     private readonly log: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Reports what changed; returns how many runs it saw in flight (DISPATCHED, RUNNING). */
   async poll(): Promise<number> {
-    const lists = await Promise.all(
-      OpenRunStatuses.map((status) => this.runs.listByStatus(status, { limit: 25 })),
-    );
+    const now = this.now();
+    const recent: Run[] = [];
+    const [lists] = await Promise.all([
+      Promise.all(OpenRunStatuses.map((status) => this.runs.listByStatus(status, { limit: 25 }))),
+      this.reads.walkRuns({ from: now - RECENT_MS, to: now + RECENT_MS }, (run) => recent.push(run) < 100, {
+        maxReads: 4,
+        pageSize: 100,
+      }),
+    ]);
     const open = lists.flat();
     const inFlight = open.filter((run) => ACTIVE_STATUSES.includes(run.status)).length;
-    const listed = new Set(open.map((run) => run.runId));
-    const left = [...this.seen.keys()].filter((runId) => !listed.has(runId));
-    const closed = (await Promise.all(left.map((runId) => this.runs.get(runId)))).filter(
-      (run): run is Run => run !== null,
-    );
-    for (const run of [...open, ...closed].sort((a, b) => a.updatedAt - b.updatedAt)) {
-      const state = `${run.status}/${run.attempt}/${run.fence}`;
-      if (this.seen.get(run.runId) !== state) this.report(run);
-      // A final run is reported once and forgotten; an open one is watched until it closes.
-      if (!isOpenStatus(run.status)) this.seen.delete(run.runId);
-      else this.seen.set(run.runId, state);
+    const byId = new Map([...recent, ...open].map((run) => [run.runId, run]));
+    const left = [...this.seen].filter(([runId, s]) => !s.final && !byId.has(runId)).map(([id]) => id);
+    for (const run of await Promise.all(left.map((runId) => this.runs.get(runId)))) {
+      if (run) byId.set(run.runId, run);
     }
+    for (const run of [...byId.values()].sort((a, b) => a.updatedAt - b.updatedAt)) {
+      const state = `${run.status}/${run.attempt}/${run.fence}`;
+      if (this.seen.get(run.runId)?.state !== state) this.report(run);
+      this.seen.set(run.runId, { state, final: !isOpenStatus(run.status), at: now });
+    }
+    // A final run is forgotten once it has left the recent window, so it is reported once.
+    for (const [runId, s] of this.seen) if (s.final && s.at < now - 2 * RECENT_MS) this.seen.delete(runId);
     return inFlight;
   }
 

@@ -179,7 +179,7 @@ async function startLoops(
     log,
     ...(options.schedulerLateness ? { lateness: () => schedulerLateness() } : {}),
   });
-  const watcher = new RunWatcher(plane.runs, log.child({ source: 'ledger' }));
+  const watcher = new RunWatcher(plane.runs, plane.apiReads, log.child({ source: 'ledger' }));
   const monitor = new Monitor({
     ...plane,
     deadLetters: plane.fireDeadLetters,
