@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Dispatcher, type DispatcherDeps, type FireOutcome } from './dispatch';
+import { Dispatcher, type DispatcherDeps, type FireOutcome, RETRY_READ_LIMITS } from './dispatch';
 import { ClaimRefusedError, RunNotInStateError, StaleFenceError, ValidationError } from './errors';
 import { RunExecution } from './execution';
 import { silentLogger } from './log';
@@ -61,6 +61,10 @@ function world() {
     dispatcher,
     execution,
     newDispatcher: (extra: Partial<DispatcherDeps> = {}) => new Dispatcher({ ...deps, ...extra }),
+    /** What a monitor sweep does for retries: the waiting runs read, then `retryDue`. */
+    async retryDue() {
+      return dispatcher.retryDue(await runs.listOpen({ limits: RETRY_READ_LIMITS, order: 'oldest' }));
+    },
     async job(spec: Partial<JobSpecInput> = {}): Promise<Job> {
       const job = JobSchema.parse({
         spec: { jobId: 'report', handler: 'reports.daily', ...spec },
@@ -480,12 +484,12 @@ describe('targeting and no-worker', () => {
     assert.equal((await w.locks.get('job#report'))?.owner, waiting?.runId, 'the retry keeps the lock');
     await w.worker('a');
     assert.deepEqual(
-      await w.dispatcher.retryDue(),
+      await w.retryDue(),
       { dispatched: 0, nextDueAt: waiting?.nextAttemptAt },
       'not before the backoff, which it reports',
     );
     w.clock.t = waiting!.nextAttemptAt!;
-    assert.deepEqual(await w.dispatcher.retryDue(), { dispatched: 1 });
+    assert.deepEqual(await w.retryDue(), { dispatched: 1 });
     const run = await w.runs.get(waiting!.runId);
     assert.equal(run?.status, 'DISPATCHED');
     assert.equal(run?.attempt, 2);
@@ -560,7 +564,7 @@ describe('retries and fences', () => {
     assert.equal(waiting.status, 'PENDING');
     assert.equal(waiting.error?.message, 'disk full');
     w.clock.t = waiting.nextAttemptAt!;
-    await w.dispatcher.retryDue();
+    await w.retryDue();
     const envelope = w.delivery.delivered.at(-1)!.envelope;
     assert.deepEqual([envelope.attempt, envelope.fence], [2, 2]);
     await assert.rejects(w.execution.claim({ ...envelope, fence: 1 }, 'a'), StaleFenceError);
@@ -607,7 +611,7 @@ describe('deadlines and claims', () => {
     w.clock.t += 30_000;
     await w.execution.complete(claimed, { status: 'FAILED', error: { code: 'x', message: 'boom' } });
     w.clock.t += 5_000;
-    await w.dispatcher.retryDue();
+    await w.retryDue();
     const retried = await w.runs.get(run.runId);
     assert.equal(retried?.status, 'DISPATCHED');
     assert.equal(retried?.deadlineAt, w.clock.t + 120_000);

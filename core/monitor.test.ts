@@ -274,15 +274,24 @@ describe('Monitor: availability', () => {
 });
 
 describe('Monitor: retries, schedule drift and stale locks', () => {
-  test('dispatches due retries', async () => {
+  test('dispatches due retries; a sweep reads the open runs once', async () => {
     const w = alertingWorld({ leaseMs: 3_600_000 });
+    const reads = countCalls(w.runs, ['listOpen', 'listByStatus']);
     await w.job({ retry: { maxAttempts: 3, backoffSeconds: 10, maxBackoffSeconds: 60 } });
     const fired = await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
     assert.equal(fired.kind, 'no_worker');
     await w.worker('a');
+    await w.job({ jobId: 'other' });
+    assert.equal(
+      (await w.dispatcher.fire({ jobId: 'other', scheduledTime: '2026-01-30T10:00:00Z' })).kind,
+      'dispatched',
+    );
     w.clock.advance(11 * second);
-    assert.equal((await w.monitor.sweep()).retriesDispatched, 1);
+    const report = await w.monitor.sweep();
+    assert.equal(report.retriesDispatched, 1);
+    assert.equal(report.inFlight, 1, "other's run, in flight when the sweep read the open runs");
     assert.equal((await w.runs.get(fireRunId('report', '2026-01-30T10:00:00Z')))?.status, 'DISPATCHED');
+    assert.deepEqual(reads, { listOpen: 1, listByStatus: 0 });
   });
 
   test('repairs an OUT_OF_SYNC job after the grace, and releases a lock whose owner run is final', async () => {
@@ -312,7 +321,7 @@ describe('Monitor: retries, schedule drift and stale locks', () => {
   test('a failing step is reported and the others still run', async () => {
     const w = alertingWorld();
     await w.job();
-    w.runs.listByStatus = async () => {
+    w.runs.listOpen = async () => {
       throw new Error('ledger down');
     };
     const report = await w.monitor.sweep();

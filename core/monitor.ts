@@ -1,6 +1,6 @@
 import { ALERT_UNQUEUED } from './alerts';
 import { DependentFires } from './dependents';
-import { type Dispatcher, FireRequestSchema } from './dispatch';
+import { type Dispatcher, FireRequestSchema, RETRY_READ_LIMITS } from './dispatch';
 import { AlreadyFiredError, RunNotInStateError, StaleFenceError, VersionConflictError } from './errors';
 import type { JobService } from './jobs';
 import type { Logger } from './log';
@@ -23,6 +23,7 @@ import type {
   FireDeadLetters,
   JobStore,
   LockStore,
+  OpenRuns,
   RunLedger,
   WorkerRegistry,
 } from './ports';
@@ -208,12 +209,19 @@ export class Monitor {
     let jobs: Job[] = [];
     let workers: Worker[] = [];
     const handled = new Set<string>();
-    // The DISPATCHED and RUNNING runs, read once for the three steps that go through them (a failed
-    // read fails each of them). Runs a step acts on are in `handled`, so later steps skip them.
-    let active: Promise<Run[]> | undefined;
-    const activeRuns = () => {
-      active ??= this.activeRuns();
-      return active;
+    // The open runs, read once (one Query per `byOpen` shard) for the four steps that go through them
+    // (a failed read fails each of them). Runs a step acts on are in `handled`, so later steps skip them.
+    let open: Promise<OpenRuns> | undefined;
+    const openRuns = () => {
+      open ??= this.deps.runs.listOpen({
+        limits: { DISPATCHED: this.maxActive, RUNNING: this.maxActive, ...RETRY_READ_LIMITS },
+        order: 'oldest',
+      });
+      return open;
+    };
+    const activeRuns = async () => {
+      const { DISPATCHED, RUNNING } = await openRuns();
+      return [...DISPATCHED, ...RUNNING];
     };
     await step('leases', async () => {
       const runs = await activeRuns();
@@ -223,7 +231,8 @@ export class Monitor {
     await step('deadlines', async () => this.deadlines(await activeRuns(), now, report, handled));
     await step('unclaimed', async () => this.resendUnclaimed(await activeRuns(), now, report, handled));
     await step('retries', async () => {
-      const retries = await this.deps.dispatcher.retryDue();
+      // Read before the steps above acted: a run they moved is refused by its fence, or waits a sweep.
+      const retries = await this.deps.dispatcher.retryDue(await openRuns());
       report.retriesDispatched = retries.dispatched;
       if (retries.nextDueAt !== undefined) report.nextRetryAt = retries.nextDueAt;
     });
@@ -431,15 +440,6 @@ export class Monitor {
         error,
       }),
     );
-  }
-
-  private async activeRuns(): Promise<Run[]> {
-    const query = { limit: this.maxActive, order: 'oldest' as const };
-    const [dispatched, running] = await Promise.all([
-      this.deps.runs.listByStatus('DISPATCHED', query),
-      this.deps.runs.listByStatus('RUNNING', query),
-    ]);
-    return [...dispatched, ...running];
   }
 
   private async misfires(

@@ -179,6 +179,16 @@ export interface RunQuery {
   readonly order?: 'newest' | 'oldest';
 }
 
+/** Open runs of several statuses read at once: at most `limits[status]` of each status asked for. */
+export interface OpenRunQuery {
+  readonly limits: Readonly<Partial<Record<OpenRunStatus, number>>>;
+  /** Newest scheduledTime first (default) or oldest first, within each status. */
+  readonly order?: 'newest' | 'oldest';
+}
+
+/** The open runs by status; a status not asked for is empty. */
+export type OpenRuns = Readonly<Record<OpenRunStatus, readonly Run[]>>;
+
 export interface RunLedger {
   get(runId: string): Promise<Run | null>;
   /**
@@ -217,6 +227,12 @@ export interface RunLedger {
   listByJob(jobId: string, query?: RunQuery): Promise<Run[]>;
   /** Runs of an open status (one with transitions left); final runs are listed by job or by day. */
   listByStatus(status: OpenRunStatus, query?: RunQuery): Promise<Run[]>;
+  /**
+   * Each status's runs as `listByStatus` lists them, for several statuses in one read (the monitor
+   * reads its DISPATCHED, RUNNING, PENDING and NO_WORKER runs once a sweep): many runs of one status
+   * never crowd out another's.
+   */
+  listOpen(query: OpenRunQuery): Promise<OpenRuns>;
   /**
    * Records that the envelope of the run's dispatch under `fence` was sent again (`resentFence`, a
    * history entry with `note`), if the run is still DISPATCHED under that fence (unclaimed) and that

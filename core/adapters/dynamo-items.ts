@@ -363,13 +363,18 @@ export class DynamoTable {
 
   /**
    * Reads a Scan or Query page after page, decoding each page's items before asking for the next,
-   * until the last page or until `limit` items are read. `request` builds each page's request from
-   * the number of items still wanted (for its `Limit`). `what` names failures (default `table <name>`).
+   * until the last page, until `limit` items are read or until `enough` says so of the items read.
+   * `request` builds each page's request from the number of items still wanted (for its `Limit`).
+   * `what` names failures (default `table <name>`).
    */
   async readPages<T>(
     request: (remaining: number) => PageRequest,
     decode: (item: Item) => T,
-    options: { readonly limit?: number; readonly what?: string } = {},
+    options: {
+      readonly limit?: number;
+      readonly enough?: (read: readonly T[]) => boolean;
+      readonly what?: string;
+    } = {},
   ): Promise<T[]> {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     const results: T[] = [];
@@ -389,7 +394,7 @@ export class DynamoTable {
       );
       for (const item of out.Items ?? []) results.push(decode(item));
       startKey = out.LastEvaluatedKey;
-    } while (startKey && results.length < limit);
+    } while (startKey && results.length < limit && !options.enough?.(results));
     return results.slice(0, limit);
   }
 }

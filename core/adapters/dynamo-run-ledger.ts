@@ -1,10 +1,19 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { OPEN_RUN_SHARDS, shardKeys } from '../../infra/resources';
-import type { OpenRunStatus, Run, RunClaim, RunStatus } from '../model';
+import {
+  isOpenStatus,
+  type OpenRunStatus,
+  OpenRunStatuses,
+  type Run,
+  type RunClaim,
+  type RunStatus,
+} from '../model';
 import {
   type Clock,
   type JobExpectation,
   type LockClaim,
+  type OpenRunQuery,
+  type OpenRuns,
   type RunFinish,
   type RunFinished,
   type RunLedger,
@@ -117,23 +126,42 @@ export class DynamoRunLedger implements RunLedger {
     return this.fetch(await this.query(this.byJob, 'jobId', jobId, query));
   }
 
-  /**
-   * Open runs of `status`: every `byOpen` shard queried at once (its `status` projected, so the
-   * filter runs in DynamoDB), merged by scheduled time, then the runs read by key — and kept only
-   * if still of that status (the index lags its table).
-   */
   async listByStatus(status: OpenRunStatus, query: RunQuery = {}): Promise<Run[]> {
-    const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
-    if (limit <= 0) return [];
+    const limits = { [status]: query.limit ?? DEFAULT_RUN_QUERY_LIMIT };
+    return [...(await this.listOpen({ limits, order: query.order ?? 'newest' }))[status]];
+  }
+
+  /**
+   * One Query per `byOpen` shard for every status asked for (the index projects `status`, so the
+   * filter runs in DynamoDB; a shard is paged until it gave each status its limit or ran out), the
+   * shards merged by scheduled time, each status's first `limits[status]` read by key — and kept
+   * only if still of that status (the index lags its table).
+   */
+  async listOpen(query: OpenRunQuery): Promise<OpenRuns> {
+    const open: Record<OpenRunStatus, Run[]> = { PENDING: [], DISPATCHED: [], RUNNING: [], NO_WORKER: [] };
+    const limits = new Map(
+      OpenRunStatuses.map((status) => [status, query.limits[status] ?? 0] as const).filter(([, n]) => n > 0),
+    );
+    if (limits.size === 0) return open;
     const shards = await Promise.all(
-      shardKeys('open', OPEN_RUN_SHARDS).map((key) => this.query(this.byOpen, 'open', key, query, status)),
+      shardKeys('open', OPEN_RUN_SHARDS).map((key) =>
+        this.query(this.byOpen, 'open', key, { order: query.order ?? 'newest' }, limits),
+      ),
     );
     const sign = query.order === 'oldest' ? 1 : -1;
-    const keys = shards
+    const taken = new Map<string, number>();
+    const entries = shards
       .flat()
       .sort((a, b) => sign * sortValue(a).localeCompare(sortValue(b)))
-      .slice(0, limit);
-    return (await this.fetch(keys)).filter((run) => run.status === status);
+      .filter((entry) => {
+        const status = entry.status?.S ?? '';
+        taken.set(status, (taken.get(status) ?? 0) + 1);
+        return (taken.get(status) ?? 0) <= (limits.get(status as OpenRunStatus) ?? 0);
+      });
+    const listedAs = new Map(entries.map((entry) => [entry.runId?.S, entry.status?.S]));
+    for (const run of await this.fetch(entries))
+      if (isOpenStatus(run.status) && listedAs.get(run.runId) === run.status) open[run.status].push(run);
+    return open;
   }
 
   /** The runs of keys-only index entries, in their order, read consistently by key. */
@@ -145,32 +173,43 @@ export class DynamoRunLedger implements RunLedger {
     return items.map((item) => this.runItems.decode(item));
   }
 
-  /** Index entries (keys, and what the index projects) under one key, in scheduled-time order. */
+  /**
+   * Index entries (keys, and what the index projects) under one key, in scheduled-time order: the
+   * first `query.limit`, or with `statuses` (an index projecting `status`), those of each status up
+   * to its limit there.
+   */
   private async query(
     index: string,
     keyName: string,
     keyValue: string,
     query: RunQuery,
-    status?: RunStatus,
+    statuses?: ReadonlyMap<RunStatus, number>,
   ): Promise<Item[]> {
-    const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
+    const limit = statuses
+      ? [...statuses.values()].reduce((sum, n) => sum + n, 0)
+      : (query.limit ?? DEFAULT_RUN_QUERY_LIMIT);
     if (limit <= 0) return [];
     return this.runs.readPages(
       (remaining) => {
         const expr = new Expr();
+        const filter =
+          statuses &&
+          `${expr.name('status')} IN (${[...statuses.keys()].map((s) => expr.value(s)).join(', ')})`;
         return {
           query: {
             IndexName: index,
             KeyConditionExpression: `${expr.name(keyName)} = ${expr.value(keyValue)}`,
-            ...(status ? { FilterExpression: `${expr.name('status')} = ${expr.value(status)}` } : {}),
+            ...(filter ? { FilterExpression: filter } : {}),
             ScanIndexForward: query.order === 'oldest',
-            Limit: remaining,
+            Limit: statuses ? limit : remaining,
             ...expr.params(),
           },
         };
       },
       (item) => item,
-      { limit, what: `index ${this.runs.name}.${index}` },
+      statuses
+        ? { enough: (items) => enoughOf(items, statuses), what: `index ${this.runs.name}.${index}` }
+        : { limit, what: `index ${this.runs.name}.${index}` },
     );
   }
 
@@ -183,6 +222,14 @@ export class DynamoRunLedger implements RunLedger {
   decode(item: Item): Run {
     return this.runItems.decode(item);
   }
+}
+
+/** Whether `entries` hold `limit` of each status in `limits`. */
+function enoughOf(entries: readonly Item[], limits: ReadonlyMap<RunStatus, number>): boolean {
+  const counts = new Map<string, number>();
+  for (const entry of entries)
+    counts.set(entry.status?.S ?? '', (counts.get(entry.status?.S ?? '') ?? 0) + 1);
+  return [...limits].every(([status, limit]) => (counts.get(status) ?? 0) >= limit);
 }
 
 /** The order of a `byJob`/`byOpen` entry: scheduled time, then run id. */

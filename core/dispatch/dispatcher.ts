@@ -1,5 +1,5 @@
 import type { Job, Run } from '../model';
-import type { RunFinished, RunTransition } from '../ports';
+import type { OpenRuns, RunFinished, RunTransition } from '../ports';
 import { Admission } from './admit';
 import { BroadcastFire } from './broadcast-fire';
 import { Deliverer } from './delivery';
@@ -91,9 +91,14 @@ export class Dispatcher {
     return this.plans.plan(job, scheduledTime, options);
   }
 
-  /** Re-dispatches runs whose retry backoff has passed, and says when the next is due; called on every sweep (redispatch.ts). */
-  retryDue(): Promise<{ readonly dispatched: number; readonly nextDueAt?: number }> {
-    return this.redispatcher.retryDue();
+  /**
+   * Re-dispatches the runs among `open` whose retry backoff has passed, and says when the next is due;
+   * called on every sweep with the open runs it read (redispatch.ts).
+   */
+  retryDue(
+    open: Pick<OpenRuns, 'PENDING' | 'NO_WORKER'>,
+  ): Promise<{ readonly dispatched: number; readonly nextDueAt?: number }> {
+    return this.redispatcher.retryDue(open);
   }
 
   /** Dispatches an existing run again, to a freshly chosen worker, with a higher fence (redispatch.ts). */

@@ -1,10 +1,13 @@
 import { healthAfter, jobLockKey, type Run } from '../model';
-import type { RunFinished, RunTransition } from '../ports';
+import type { OpenRuns, RunFinished, RunTransition } from '../ports';
 import { nextRetryDelayMs } from '../retry';
 import type { Deliverer } from './delivery';
 import { deadlineFrom, LOCK_GRACE_MS } from './runs';
 import type { DispatcherDeps } from './types';
 import type { WorkerChoice } from './worker-choice';
+
+/** How many PENDING and NO_WORKER runs (oldest first) a sweep looks through for due retries. */
+export const RETRY_READ_LIMITS = { PENDING: 100, NO_WORKER: 100 } as const;
 
 /**
  * A run after its first write: dispatched again (a retry after its backoff, the next queued run, a
@@ -20,15 +23,18 @@ export class Redispatcher {
 
   /**
    * Re-dispatches runs whose retry backoff has passed (PENDING with `nextAttemptAt`, NO_WORKER with a
-   * scheduled retry); the monitor calls it on every sweep. Also says when the next waiting retry is
-   * due, so an idle monitor knows to sweep often before then (core/monitor-watch.ts).
+   * scheduled retry) among `open`, the open runs the monitor reads each sweep (RETRY_READ_LIMITS of
+   * each, oldest first). Also says when the next waiting retry is due, so an idle monitor knows to
+   * sweep often before then (core/monitor-watch.ts).
    */
-  async retryDue(): Promise<{ readonly dispatched: number; readonly nextDueAt?: number }> {
+  async retryDue(
+    open: Pick<OpenRuns, 'PENDING' | 'NO_WORKER'>,
+  ): Promise<{ readonly dispatched: number; readonly nextDueAt?: number }> {
     const now = this.deps.clock.now();
     let dispatched = 0;
     let nextDueAt: number | undefined;
     for (const status of ['PENDING', 'NO_WORKER'] as const) {
-      const waiting = (await this.deps.runs.listByStatus(status, { order: 'oldest', limit: 100 })).filter(
+      const waiting = open[status].filter(
         (run) => run.nextAttemptAt !== undefined && run.reason !== 'queued',
       );
       for (const run of waiting) {

@@ -38,6 +38,7 @@ import {
   jobLockKey,
   type Lock,
   type OpenRunStatus,
+  OpenRunStatuses,
   type Run,
   type RunClaim,
   type SyncState,
@@ -58,6 +59,8 @@ import {
   type Mailer,
   type MailMessage,
   type MonitorWatch,
+  type OpenRunQuery,
+  type OpenRuns,
   type RunFinish,
   type RunFinished,
   type RunLedger,
@@ -279,6 +282,15 @@ export class MemoryRunLedger implements RunLedger {
 
   async listByStatus(status: OpenRunStatus, query: RunQuery = {}): Promise<Run[]> {
     return this.query((run) => run.status === status, query);
+  }
+
+  async listOpen(query: OpenRunQuery): Promise<OpenRuns> {
+    const open: Record<OpenRunStatus, Run[]> = { PENDING: [], DISPATCHED: [], RUNNING: [], NO_WORKER: [] };
+    for (const status of OpenRunStatuses) {
+      const limit = query.limits[status] ?? 0;
+      if (limit > 0) open[status] = this.query((run) => run.status === status, { ...query, limit });
+    }
+    return open;
   }
 
   async markResent(runId: string, fence: number, at: number, note: string): Promise<boolean> {

@@ -31,14 +31,15 @@ export class RunWatcher {
   async poll(): Promise<number> {
     const now = this.now();
     const recent: Run[] = [];
-    const [lists] = await Promise.all([
-      Promise.all(OpenRunStatuses.map((status) => this.runs.listByStatus(status, { limit: 25 }))),
+    // All four open statuses in one read: one Query per `byOpen` shard, not one per shard and status.
+    const [byStatus] = await Promise.all([
+      this.runs.listOpen({ limits: Object.fromEntries(OpenRunStatuses.map((status) => [status, 25])) }),
       this.reads.walkRuns({ from: now - RECENT_MS, to: now + RECENT_MS }, (run) => recent.push(run) < 100, {
         maxReads: 4,
         pageSize: 100,
       }),
     ]);
-    const open = lists.flat();
+    const open = Object.values(byStatus).flat();
     const inFlight = open.filter((run) => ACTIVE_STATUSES.includes(run.status)).length;
     const byId = new Map([...recent, ...open].map((run) => [run.runId, run]));
     const left = [...this.seen].filter(([runId, s]) => !s.final && !byId.has(runId)).map(([id]) => id);

@@ -763,5 +763,23 @@ export function runLedgerContract(name: string, makeSubject: () => Promise<RunLe
       );
       assert.deepEqual(lost[0], b);
     });
+
+    it('lists open runs of several statuses at once, each up to its limit, many of one never crowding out another', async () => {
+      const { ledger } = await makeSubject();
+      // Far-future fire times put these first (newest first) among the table's open runs.
+      const running = sampleRun({ status: 'RUNNING', scheduledTime: '2199-01-01T00:00:01Z' });
+      const pending = [2, 3, 4].map((s) =>
+        sampleRun({ status: 'PENDING', scheduledTime: `2199-01-01T00:00:0${s}Z` }),
+      );
+      for (const run of [running, ...pending]) await ledger.create(run);
+      const open = await ledger.listOpen({ limits: { PENDING: 2, RUNNING: 1 } });
+      assert.deepEqual(
+        open.PENDING.map((r) => r.runId),
+        [pending[2]!.runId, pending[1]!.runId],
+      );
+      assert.deepEqual(open.RUNNING, [running]);
+      assert.deepEqual([open.DISPATCHED, open.NO_WORKER], [[], []], 'statuses not asked for are empty');
+      assert.deepEqual(await ledger.listByStatus('RUNNING', { limit: 1 }), [running]);
+    });
   });
 }
