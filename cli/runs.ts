@@ -127,7 +127,9 @@ async function tailLog(
  * Watches a run until it is final (or `timeoutMs` passes), printing each status change, new log
  * line and progress change in the order they happened: a status the run moved to, then the lines
  * and progress the worker wrote (it writes them together, lines first), and the final status only
- * after every log line, as the last line. Polls every `--interval` from the start of one poll to
+ * after every log line, as the last line. Lines and progress come from one read of the run, so they
+ * agree: a second read for the lines could see a write the first missed, and print a step's line
+ * before the previous step's progress. Polls every `--interval` from the start of one poll to
  * the next, so a progress step that stays up longer than that is never skipped. Lines go to `write`
  * (stdout, or stderr under --json); server text is made printable.
  */
@@ -142,11 +144,10 @@ export async function watchRun(
   const say = (line: string) => write(printable(line));
   let status: string | undefined;
   let progress: string | undefined;
-  let logCursor: string | undefined;
+  let printed = 0;
   for (;;) {
     const polled = Date.now();
     const run = await ctx.client.call('getRun', { params: { runId } });
-    const log = await ctx.client.call('getRunLog', { params: { runId }, query: { cursor: logCursor } });
     const final = isFinal(run);
     if (!final && run.status !== status) {
       status = run.status;
@@ -155,16 +156,16 @@ export async function watchRun(
         `${formatTime(Date.now())}  ${run.status}${run.reason ? ` (${run.reason})` : ''}  attempt ${run.attempt}${where}`,
       );
     }
-    for (const line of log.lines) say(`  | ${line.message}`);
-    logCursor = log.nextCursor;
+    const lines = run.log ?? [];
+    for (const line of lines.slice(printed)) say(`  | ${line}`);
+    printed = Math.max(printed, lines.length);
     const p = run.progress ? `${run.progress.percent}% ${run.progress.message}` : undefined;
     if (p !== undefined && p !== progress) {
       progress = p;
       say(`${formatTime(Date.now())}  progress ${p}`);
     }
     if (final) {
-      // Lines written just before the final status may still be arriving in this answer's wake.
-      if (!log.complete) continue;
+      // The final record holds every line: the worker writes its last lines before the outcome.
       const took = durationOf(run);
       const where = run.workerId ? ` on ${run.workerId}` : '';
       say(

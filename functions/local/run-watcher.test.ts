@@ -26,7 +26,7 @@ test('a run that opens and closes between two polls is printed once, with its fi
   await aws.provisioned();
   const plane = controlPlane({ clients: aws.setupClients, prefix: aws.prefix });
   const { logger, lines } = recordingLogger();
-  const watcher = new RunWatcher(plane.runs, plane.apiReads, logger);
+  const watcher = new RunWatcher(plane.runs, plane.apiReads, logger, { recentEveryMs: 0 });
   const printed = (runId: string) => lines.filter((l) => l.fields.runId === runId).map((l) => l.message);
   await watcher.poll();
 
