@@ -394,6 +394,8 @@ test('every other page renders its data, passes axe and is captured', async () =
   await p.getByLabel('Sort page by').selectOption('next');
   await p.waitForURL(/[?&]sort=next/);
   const firstJob = () => p.locator('tbody tr').first().getByRole('link').first().textContent();
+  // The rows re-render after the URL changes: wait for the order itself (CI once read the old one).
+  await p.locator('tbody tr').first().getByRole('link', { name: 'nightly-report', exact: true }).waitFor();
   assert.equal(await firstJob(), 'nightly-report', 'the only scheduled job fires soonest');
   await p.getByLabel('Mode').selectOption('REMOTE');
   await p.waitForURL(/[?&]mode=REMOTE/);
