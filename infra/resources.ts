@@ -332,11 +332,14 @@ export function physicalName(prefix: string, logicalName: string): string {
 }
 
 /**
- * The precise-jobs planner's schedule in the stage's group (infra/constructs/planner-schedule.ts).
- * Job schedules are named by their job id, which starts with a letter or digit: this name cannot
- * be one.
+ * Schedules in the stage's group whose names start with this are the stage's own, not a job's: job
+ * schedules are named by their job id, which starts with a letter or digit. Whatever lists the group
+ * for job schedules skips them (EventBridgeScheduleGateway.list), and nothing deletes them by job id.
  */
-export const PLANNER_SCHEDULE_NAME = '_clover-planner';
+export const RESERVED_SCHEDULE_PREFIX = '_';
+
+/** The precise-jobs planner's schedule in the stage's group (infra/constructs/planner-schedule.ts): a reserved name. */
+export const PLANNER_SCHEDULE_NAME = `${RESERVED_SCHEDULE_PREFIX}clover-planner`;
 
 /** The stage's EventBridge Scheduler group: every job's schedule lives in it, and the planner's. */
 export function scheduleGroupName(prefix: string): string {

@@ -10,6 +10,7 @@ import {
   type SchedulerClient,
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
+import { RESERVED_SCHEDULE_PREFIX } from '../../infra/resources';
 import { ScheduleError } from '../errors';
 import type { ScheduleEntry, ScheduleGateway } from '../ports';
 import { awsFailure, errorName } from './aws-errors';
@@ -49,7 +50,9 @@ const GET_CONCURRENCY = 8;
  * i.e. `Schedule.awsExpression` from core/schedule): Clover validates expressions itself because
  * emulators accept what AWS rejects. `upsert` updates and falls back to creating (and back to
  * updating if a concurrent create won), so it is idempotent. `list` pages ListSchedules and reads
- * each schedule (ListSchedules carries no expression): 1 + n requests, for the monitor's sync sweep.
+ * each schedule (ListSchedules carries no expression): 1 + n requests, for the local scheduler clock.
+ * Names starting with `RESERVED_SCHEDULE_PREFIX` (`_clover-planner`) are the stage's own schedules:
+ * `list` skips them, and no job's name can be one (`scheduleName`), so nothing here changes them.
  *
  * @example
  * const schedules = new EventBridgeScheduleGateway({ client, groupName: scheduleGroupName(prefix), dispatcherArn, roleArn });
@@ -114,7 +117,10 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
         .catch((error: unknown) => {
           throw awsFailure(`schedule group ${this.options.groupName}`, error);
         });
-      for (const summary of page.Schedules ?? []) if (summary.Name) names.push(summary.Name);
+      for (const summary of page.Schedules ?? []) {
+        // The stage's own schedules (the planner's) share the group: they are not jobs' to list.
+        if (summary.Name && !summary.Name.startsWith(RESERVED_SCHEDULE_PREFIX)) names.push(summary.Name);
+      }
       nextToken = page.NextToken;
     } while (nextToken);
 
@@ -168,13 +174,14 @@ export class EventBridgeScheduleGateway implements ScheduleGateway {
 }
 
 /**
- * The schedule's name: the job id itself when Scheduler accepts it (job ids are `[A-Za-z0-9._-]{1,64}`,
- * so always), else a safe shortened form with a hash. The job id is read back from the target input.
+ * The schedule's name: the job id itself when Scheduler accepts it and it is not reserved (job ids are
+ * `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, so always), else a safe shortened form with a hash that never
+ * starts with the reserved `_`. The job id is read back from the target input.
  */
 export function scheduleName(jobId: string): string {
-  if (NAME_PATTERN.test(jobId)) return jobId;
+  if (NAME_PATTERN.test(jobId) && !jobId.startsWith(RESERVED_SCHEDULE_PREFIX)) return jobId;
   const hash = createHash('sha256').update(jobId).digest('hex').slice(0, 8);
-  return `${jobId.replace(/[^0-9a-zA-Z_.-]/g, '-').slice(0, 55)}-${hash}`;
+  return `${jobId.replace(/[^0-9a-zA-Z_.-]|^_/g, '-').slice(0, 55)}-${hash}`;
 }
 
 function jobIdOf(input: string | undefined): string | undefined {
