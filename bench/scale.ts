@@ -6,7 +6,7 @@
  *   (the agent's default, 2 s) for the whole measurement, staggered as real agents' timers are —
  *   what the renewals cost (requests per hour and per month, write units, dollars at the dated
  *   prices in docs/aws-prices.md) and how late they get on the emulator.
- * - The monitor's sweep (core/monitor.ts) over those 10,000 jobs and 200 leases: the first sweep of
+ * - The monitor's sweep (core/monitor/) over those 10,000 jobs and 200 leases: the first sweep of
  *   a cold instance (a full read of the jobs), a warm one 5 s later (the jobs changed since: ten are
  *   edited in between), and a warm one at housekeeping (a full read again), with their AWS requests
  *   by operation and DynamoDB read units; from those, the read units a month of sweeps every 5 s

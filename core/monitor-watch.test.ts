@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from './log';
-import { MonitorWaker, somethingToWatch } from './monitor-watch';
+import { MonitorWaker, somethingToWatch } from './monitor/watch';
 import { MemoryWatchStore } from './testing/memory-stores';
 
 function waker(options: { fail?: boolean } = {}) {

@@ -283,7 +283,7 @@ export interface LockStore {
 /**
  * Which monitor invocation sweeps closely (every few seconds) and until when: the monitor watches
  * only while work is in flight, and whoever starts work wakes it unless a watch already covers now
- * (core/monitor-watch.ts). `sweeper` names one invocation; `until` is epoch milliseconds.
+ * (core/monitor/watch.ts). `sweeper` names one invocation; `until` is epoch milliseconds.
  */
 export interface MonitorWatch {
   readonly sweeper: string;

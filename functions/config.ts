@@ -14,7 +14,7 @@ const EnvSchema = z
     CLOVER_DISPATCHER_ARN: z.string().optional(),
     CLOVER_SCHEDULER_ROLE_ARN: z.string().optional(),
     CLOVER_FIRES_DLQ_ARN: z.string().optional(),
-    /** The monitor Lambda to wake when a run is put in flight while it idles (core/monitor-watch.ts); set by the CDK stack. */
+    /** The monitor Lambda to wake when a run is put in flight while it idles (core/monitor/watch.ts); set by the CDK stack. */
     CLOVER_MONITOR_FUNCTION: z.string().min(1).optional(),
     /**
      * The dispatcher's CURVE key pair for direct ZeroMQ delivery of `delivery: ZMQ` jobs (docs/zeromq.md).

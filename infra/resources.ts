@@ -137,7 +137,7 @@ const tableList = [
       // DynamoDB backfills the index when it is added to a deployed table.
       { name: 'byMode', partitionKey: s('mode'), sortKey: s('jobId') },
       // A warm monitor refreshes its job list with one Query of the jobs changed since its last sweep
-      // (core/monitor.ts) instead of a Scan of every job every 5 s. `updatedAt` is on every job item
+      // (core/monitor/job-list.ts) instead of a Scan of every job every 5 s. `updatedAt` is on every job item
       // already, so DynamoDB backfills it too — in its own stack update (one new GSI per update).
       { name: 'byUpdate', partitionKey: s('listKey'), sortKey: n('updatedAt'), shards: JOB_LIST_SHARDS },
     ],

@@ -54,7 +54,7 @@ export function sqsAgentDeps(options: {
   readonly schedulerRoleArn?: string;
   /** Warn when this host's clock is off the control plane's by more than this. @default DEFAULT_CLOCK_OFFSET_THRESHOLD_MS */
   readonly clockOffsetThresholdMs?: number;
-  /** The monitor Lambda to wake when a LOCAL fire or a chained run starts while it idles (core/monitor-watch.ts). */
+  /** The monitor Lambda to wake when a LOCAL fire or a chained run starts while it idles (core/monitor/watch.ts). */
   readonly monitorFunction?: string;
 }): AgentDeps {
   // This host's clock against the control plane's (docs/precise-jobs.md, "Clocks"), from the Date of

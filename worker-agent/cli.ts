@@ -137,7 +137,7 @@ export function parseAgentArgs(argv: readonly string[]): ParsedArgs {
  * process.exit(await runAgentCli(process.argv.slice(2)));
  */
 /**
- * The monitor Lambda a LOCAL fire or chained run wakes (core/monitor-watch.ts): CLOVER_MONITOR_FUNCTION,
+ * The monitor Lambda a LOCAL fire or chained run wakes (core/monitor/watch.ts): CLOVER_MONITOR_FUNCTION,
  * else the stage's own in AWS; none on an emulator (AWS_ENDPOINT_URL), where `npm start` watches the
  * ledger itself, or when set to `none`.
  */

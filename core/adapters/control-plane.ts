@@ -8,7 +8,7 @@ import { RunExecution } from '../execution';
 import { JobService } from '../jobs';
 import { type Logger, silentLogger } from '../log';
 import type { TraceId } from '../model';
-import { MonitorWaker } from '../monitor-watch';
+import { MonitorWaker } from '../monitor';
 import type { AlertHook, Clock, HostResolver, MonitorInvoker } from '../ports';
 import { systemClock } from '../ports';
 import { WorkerDirectory } from '../worker-directory';
@@ -66,7 +66,7 @@ export interface ControlPlaneOptions {
   /** @default DnsHostResolver (the system resolver) */
   readonly hostResolver?: HostResolver;
   /**
-   * How the dispatcher wakes an idle monitor when it puts a run in flight (core/monitor-watch.ts): a
+   * How the dispatcher wakes an idle monitor when it puts a run in flight (core/monitor/watch.ts): a
    * function name or ARN (`CLOVER_MONITOR_FUNCTION`; Lambda Invoke), or an invoker of the caller's
    * (the local runtime's loop). Neither: no wake, the monitor's next scheduled sweep watches the run.
    */
@@ -141,7 +141,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     roleArn: options.schedulerRoleArn ?? `arn:aws:iam::${account}:role/${prefix}-scheduler`,
     ...(options.firesDeadLetterArn ? { deadLetterArn: options.firesDeadLetterArn } : {}),
   });
-  // The monitor's watch: one item of the locks table (core/monitor-watch.ts).
+  // The monitor's watch: one item of the locks table (core/monitor/watch.ts).
   const watch = new DynamoWatchStore({
     client: clients.dynamodb,
     table: physicalName(prefix, 'locks'),
@@ -201,7 +201,7 @@ export function controlPlane(options: ControlPlaneOptions) {
     zmqDelivery,
     schedules,
     dispatcher,
-    /** Which monitor invocation watches, and until when (core/monitor-watch.ts). */
+    /** Which monitor invocation watches, and until when (core/monitor/watch.ts). */
     watch,
     /** Fires dependent jobs; the monitor, built from the plane, takes it too. */
     dependents,

@@ -99,7 +99,7 @@ export class RunUpdates {
    * releases the lock (if this run owns it) and records the job's health, returning the item as it
    * was (was the job failing: a recovery). The lock is released only after the run is final, so no
    * overlap can follow from the order; a crash between the two leaves the lock held by a final run,
-   * which the monitor's stale-lock step releases (core/monitor.ts), and the health as it was.
+   * which the monitor's stale-lock step releases (core/monitor/stale-locks.ts), and the health as it was.
    */
   async finish(run: Run, change: RunFinish): Promise<RunFinished> {
     const { expr, write } = transitionWrite(run.runId, change);

@@ -23,7 +23,7 @@ export interface DynamoWatchStoreOptions extends DynamoTtlTableOptions {
 }
 
 /**
- * The monitor's watch (core/monitor-watch.ts) as one item of the locks table: `sweeper`, `until` and a
+ * The monitor's watch (core/monitor/watch.ts) as one item of the locks table: `sweeper`, `until` and a
  * `ttl` a day later. It has no `owner`, so the stale-lock sweep (LockStore.listHeld) never sees it.
  *
  * @example

@@ -25,7 +25,7 @@ export class Redispatcher {
    * Re-dispatches runs whose retry backoff has passed (PENDING with `nextAttemptAt`, NO_WORKER with a
    * scheduled retry) among `open`, the open runs the monitor reads each sweep (RETRY_READ_LIMITS of
    * each, oldest first). Also says when the next waiting retry is due, so an idle monitor knows to
-   * sweep often before then (core/monitor-watch.ts).
+   * sweep often before then (core/monitor/watch.ts).
    */
   async retryDue(
     open: Pick<OpenRuns, 'PENDING' | 'NO_WORKER'>,

@@ -10,7 +10,7 @@ import {
   type TraceId,
   Triggers,
 } from '../model';
-import type { MonitorWaker } from '../monitor-watch';
+import type { MonitorWaker } from '../monitor/watch';
 import type { AlertHook, Clock, Delivery, JobStore, LockStore, RunLedger } from '../ports';
 import type { WorkerDirectory } from '../worker-directory';
 
@@ -78,7 +78,7 @@ export interface DispatcherDeps {
   readonly traceId?: () => TraceId | undefined;
   /**
    * Wakes the monitor after a run is put in flight, so a monitor idling at one sweep a minute watches
-   * it within seconds (core/monitor-watch.ts). Without it the next scheduled sweep does.
+   * it within seconds (core/monitor/watch.ts). Without it the next scheduled sweep does.
    */
   readonly waker?: Pick<MonitorWaker, 'wake'>;
 }

@@ -379,7 +379,7 @@ export class MemoryDependencyJoins implements DependencyJoins {
   }
 }
 
-/** The monitor's watch in memory (core/monitor-watch.ts). */
+/** The monitor's watch in memory (core/monitor/watch.ts). */
 export class MemoryWatchStore implements WatchStore {
   private current: MonitorWatch | null = null;
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../../core/log';
 import type { SweepReport } from '../../core/monitor';
-import { somethingToWatch } from '../../core/monitor-watch';
+import { somethingToWatch } from '../../core/monitor';
 
 export interface LocalMonitorLoopOptions {
   readonly sweep: () => Promise<SweepReport>;
@@ -15,7 +15,7 @@ export interface LocalMonitorLoopOptions {
 }
 
 /**
- * The monitor of `npm start`, by the deployed monitor's rule (core/monitor-watch.ts): a sweep a
+ * The monitor of `npm start`, by the deployed monitor's rule (core/monitor/watch.ts): a sweep a
  * minute while nothing is in flight; a sweep every `watchMs` for `watchForMs` after a sweep found
  * work, or after `wake()` — which the local dispatcher calls when it puts a run in flight and the run
  * watcher calls when it sees one (agents' LOCAL fires included) — ends an idle wait at once.

@@ -6,8 +6,7 @@ import { WAKE_EVENT } from '../../core/adapters/lambda-monitor-invoker';
 import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
-import { Monitor, type SweepReport } from '../../core/monitor';
-import { somethingToWatch } from '../../core/monitor-watch';
+import { Monitor, type SweepReport, somethingToWatch } from '../../core/monitor';
 import type { WatchStore } from '../../core/ports';
 import { scheduleTargets } from '../config';
 import { type EmfMetrics, type MetricKey, noMetrics } from '../metrics';
@@ -21,7 +20,7 @@ export interface MonitorHandlerDeps {
   /** Stop watching after this long, before the next scheduled invocation starts. @default 55 */
   readonly runSeconds?: number;
   /**
-   * Who watches (core/monitor-watch.ts). Without it a scheduled invocation still watches only while
+   * Who watches (core/monitor/watch.ts). Without it a scheduled invocation still watches only while
    * work is in flight, and a woken one always does.
    */
   readonly watch?: WatchStore;
@@ -56,7 +55,7 @@ export function isWakeEvent(event: unknown): boolean {
 
 /**
  * The monitor Lambda, invoked every minute by an EventBridge rule and woken by whoever starts work
- * (core/monitor-watch.ts):
+ * (core/monitor/watch.ts):
  *
  * - scheduled: one sweep; when it found work in flight (or a step failed), it takes the watch and
  *   sweeps again every `loopSeconds` until `runSeconds` (or the invocation's remaining time, less one

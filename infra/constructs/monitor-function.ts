@@ -28,7 +28,7 @@ export interface MonitorFunctionProps extends CloverFunctionLogProps {
   /** Where failed invocations are recorded (its on-failure destination). */
   readonly failureQueue: IQueue;
   /**
-   * Sweep again every this many seconds while work is in flight (core/monitor-watch.ts), so a dead
+   * Sweep again every this many seconds while work is in flight (core/monitor/watch.ts), so a dead
    * worker is noticed within lease TTL + this instead of lease TTL + a minute (ARCHITECTURE.md,
    * "Budgets"). With nothing in flight an invocation sweeps once. 0 sweeps once a minute always.
    * @default 2
@@ -56,7 +56,7 @@ const SCHEDULE_REASON =
   "Job schedules are created at runtime by the job API (one per job, named by its id), so the monitor's schedule repair names them by pattern; the pattern is this stage's schedule group only and the actions are Create, Update and Delete.";
 
 /**
- * The monitor Lambda (functions/monitor/handler.ts, core/monitor.ts), invoked every minute by an
+ * The monitor Lambda (functions/monitor/handler.ts, core/monitor/), invoked every minute by an
  * EventBridge rule and looping inside the invocation every `loopSeconds`: expired leases, lost and
  * timed-out runs, due retries, missed fires (drains `fires-dlq`), unavailable jobs, schedules out of
  * sync, stale locks. Built as every Clover Lambda is ({@link CloverNodeFunction}); its role holds:
@@ -199,7 +199,7 @@ export function scheduleFinding(prefix: string): string {
 
 /**
  * What lets a function or an agent wake the monitor when it puts a run in flight
- * (core/monitor-watch.ts): `CLOVER_MONITOR_FUNCTION` and `lambda:InvokeFunction` on the monitor,
+ * (core/monitor/watch.ts): `CLOVER_MONITOR_FUNCTION` and `lambda:InvokeFunction` on the monitor,
  * named by its physical name — the monitor refers to the dispatcher's ARN, so a reference back from
  * the dispatcher's policy would be a dependency cycle.
  */

@@ -106,7 +106,7 @@ export class WorkerAgentPolicy extends Construct {
             'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [tag(AGENT_TAGS.workerId)] },
           },
         }),
-        // LOCAL fires and chained runs wake an idle monitor (core/monitor-watch.ts).
+        // LOCAL fires and chained runs wake an idle monitor (core/monitor/watch.ts).
         monitorWake(this, prefix).statement,
         new PolicyStatement({
           sid: 'RunsAndLocks',

@@ -18,8 +18,8 @@
  * Once work stops, the current watch runs out and the next scheduled invocation finds nothing: back
  * to one short sweep a minute.
  */
-import type { Logger } from './log';
-import type { Clock, MonitorInvoker, WatchStore } from './ports';
+import type { Logger } from '../log';
+import type { Clock, MonitorInvoker, WatchStore } from '../ports';
 
 /** What one sweep tells the loop about the work in flight. */
 export interface WatchSignals {
