@@ -320,7 +320,7 @@ export function firePath(calls: readonly TimedCall[], from: number, to: number):
 export function pathCalls(calls: readonly TimedCall[], from: number, to: number): TimedCall[] {
   return calls
     .filter((c) => c.end > from && c.end <= to)
-    .filter((c) => !c.label.includes('empty') && c.label !== 'DynamoDB.UpdateItem(workers)')
+    .filter((c) => !c.label.includes('empty') && c.label !== 'DynamoDB.UpdateItem(leases)')
     .filter((c) => c.start >= from || c.label.startsWith('SQS.ReceiveMessage'))
     .sort((a, b) => a.end - b.end);
 }

@@ -2,7 +2,7 @@
  * What one fire costs on the SQS path, end to end, on the emulator: the AWS requests the dispatcher
  * and the worker make, averaged over the fires, by operation and by side (the budget in
  * ARCHITECTURE.md is at most 6, heartbeats and empty polls aside: `requestsPerFire` leaves out the
- * warm dispatcher's worker-list Query, once a second, and a cold start's job read, which
+ * warm dispatcher's worker-list reads (Query of profiles, Scan of leases), once a second, and a cold start's job read, which
  * `requestsPerFireWithAmortised` includes), and the latency of the dispatcher's path, of
  * fire-to-claim and of the completion (ack + outcome with the lock release), step by step.
  *
@@ -64,12 +64,12 @@ export function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
     const all = new Map(sides.dispatcher);
     for (const [label, n] of sides.worker) all.set(label, (all.get(label) ?? 0) + n);
     const byOperation = perFire(all);
-    // Shared by many fires, like heartbeats: the worker-list Query (at most once a second per warm
-    // dispatcher) and the job read (a cold start, or the first fire after the job changed).
+    // Shared by many fires, like heartbeats: the worker-list reads (the pool's profiles and the
+    // leases, at most once a second per warm dispatcher) and the job read (a cold start, or the first fire after the job changed).
     const amortised = sum(
       Object.fromEntries(
         Object.entries(dispatcher).filter(([label]) =>
-          /^DynamoDB\.(Query\(workers|GetItem\(jobs)/.test(label),
+          /^DynamoDB\.(Query\(workers|Scan\(leases|GetItem\(jobs)/.test(label),
         ),
       ),
     );

@@ -140,13 +140,13 @@ export function sweepReadsPerMonth(
 
 /**
  * What lease renewals cost on AWS, in bench/costs.ts's unit model and month, at the write-unit price
- * of bench/aws-prices.json: a renewal is one UpdateItem of the workers table (1 write unit, plus 1
- * for each of the table's indexes, which every write of the item reaches).
+ * of bench/aws-prices.json: a renewal is one UpdateItem of the leases table (1 write unit; the table
+ * has no index for it to reach).
  */
 export function renewalCost(
   agents: number,
   intervalSeconds: number,
-  writeUnitsPerRenewal = requestUnits('DynamoDB.UpdateItem(workers)').write,
+  writeUnitsPerRenewal = requestUnits('DynamoDB.UpdateItem(leases)').write,
   dollarsPerWriteUnit = unitPrice(loadPrices(), 'dynamodb.writeUnits'),
 ) {
   const perHour = Math.round((agents * 3600) / intervalSeconds);

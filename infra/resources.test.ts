@@ -25,6 +25,7 @@ describe('resource definitions', () => {
       'audit',
       'contacts',
       'jobs',
+      'leases',
       'locks',
       'runs',
       'workers',

@@ -191,9 +191,20 @@ const tableList = [
     billingMode: 'PAY_PER_REQUEST',
   },
   {
+    // Worker profiles (what an agent registered, and its lease as registered), indexed by pool for the
+    // dispatcher. Written at registration and when the lease ends, never by a heartbeat.
     logicalName: 'workers',
     partitionKey: s('workerId'),
     indexes: [{ name: 'byPool', partitionKey: s('pool'), sortKey: s('workerId') }],
+    ttlAttribute: 'ttl',
+    billingMode: 'PAY_PER_REQUEST',
+  },
+  {
+    // Worker leases apart from their profiles: a heartbeat rewrites one small item that no index
+    // copies, one write unit (core/adapters/dynamo-worker-registry.ts; docs/capacity.md, "Heartbeats").
+    logicalName: 'leases',
+    partitionKey: s('workerId'),
+    indexes: [],
     ttlAttribute: 'ttl',
     billingMode: 'PAY_PER_REQUEST',
   },

@@ -476,7 +476,7 @@ describe('dispatcher', () => {
   test('GIVEN the dispatcher role WHEN synthesized THEN it writes runs and locks, only puts alerts, and touches no other table', () => {
     const { reached, written } = tableAccess(roleStatements(stack.dispatcher.role));
     assert.deepEqual(written, { alerts: ['dynamodb:PutItem'], locks: ALL_WRITES, runs: ALL_WRITES });
-    assert.deepEqual(reached, ['alerts', 'jobs', 'locks', 'runs', 'workers']);
+    assert.deepEqual(reached, ['alerts', 'jobs', 'leases', 'locks', 'runs', 'workers']);
   });
 
   test('GIVEN the dispatcher role WHEN synthesized THEN it may send no_worker alerts to the alerts queue', () => {
@@ -611,10 +611,11 @@ describe('monitor', () => {
 
   test('GIVEN the monitor role WHEN synthesized THEN it writes what a sweep changes and never reads contacts', () => {
     const { reached, written } = tableAccess(statements);
-    assert.deepEqual(reached, ['alerts', 'jobs', 'locks', 'runs', 'workers']);
+    assert.deepEqual(reached, ['alerts', 'jobs', 'leases', 'locks', 'runs', 'workers']);
     assert.deepEqual(written, {
       alerts: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
       jobs: ['dynamodb:UpdateItem'],
+      leases: ['dynamodb:UpdateItem'],
       locks: ALL_WRITES,
       runs: ALL_WRITES,
       workers: ['dynamodb:UpdateItem'],
@@ -1074,27 +1075,30 @@ describe('worker agent policy', () => {
     assert.ok(actionsOf(poison!).includes('sqs:SendMessage'), 'poison is moved there on first receipt');
   });
 
-  test('GIVEN the agent policy WHEN synthesized THEN it writes only the lease item keyed by its own worker id', () => {
-    const workersTable = render(ref(stack.tables.table('workers').tableArn));
+  test('GIVEN the agent policy WHEN synthesized THEN it writes only the profile and lease items keyed by its own worker id', () => {
     const writers = statements.filter(
       (s) =>
         s.Effect === 'Allow' && actionsOf(s).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
     );
-    const onWorkers = writers.filter((s) =>
-      resourcesIn(s)
-        .map(render)
-        .some((r) => r.startsWith(workersTable)),
-    );
-    assert.equal(onWorkers.length, 1);
-    assert.deepEqual(onWorkers[0]!.Condition, {
-      'ForAllValues:StringEquals': {
-        'dynamodb:LeadingKeys': [`\${aws:PrincipalTag/${AGENT_TAGS.workerId}}`],
-      },
-    });
+    for (const name of ['workers', 'leases'] as const) {
+      const arn = render(ref(stack.tables.table(name).tableArn));
+      const onTable = writers.filter((s) =>
+        resourcesIn(s)
+          .map(render)
+          .some((r) => r.startsWith(arn)),
+      );
+      assert.equal(onTable.length, 1, name);
+      assert.deepEqual(onTable[0]!.Condition, {
+        'ForAllValues:StringEquals': {
+          'dynamodb:LeadingKeys': [`\${aws:PrincipalTag/${AGENT_TAGS.workerId}}`],
+        },
+      });
+    }
     const { reached, written } = tableAccess(statements);
-    assert.deepEqual(reached, ['alerts', 'jobs', 'locks', 'runs', 'workers']);
+    assert.deepEqual(reached, ['alerts', 'jobs', 'leases', 'locks', 'runs', 'workers']);
     assert.deepEqual(written, {
       alerts: ['dynamodb:PutItem'],
+      leases: ALL_WRITES,
       locks: ALL_WRITES,
       runs: ALL_WRITES,
       workers: ALL_WRITES,

@@ -121,6 +121,7 @@ export function controlPlane(options: ControlPlaneOptions) {
   const workers = new DynamoWorkerRegistry({
     client: clients.dynamodb,
     table: physicalName(prefix, 'workers'),
+    leasesTable: physicalName(prefix, 'leases'),
     clock,
   });
   const directory = new WorkerDirectory(workers, options.workerCacheMs ?? 1000);

@@ -53,7 +53,7 @@ export const DISPATCH_QUEUE_REASON =
  * 22, ARM64, esbuild, snappy — and with `zmq`, zeromq — installed beside the bundle), with its own role holding only what the
  * dispatch path uses:
  *
- * - jobs, workers: read (the job, the live leases by pool); runs, locks: read and write (run + lock
+ * - jobs, workers, leases: read (the job, the live workers by pool and their leases); runs, locks: read and write (run + lock
  *   transaction, fenced transitions, the byJob and byStatus indexes) — tables and indexes named
  *   one by one;
  * - SendMessage and GetQueueUrl on the stage's dispatch queues, including the pool and worker
@@ -109,7 +109,7 @@ export class DispatcherFunction extends CloverNodeFunction {
       new PolicyStatement({
         sid: 'ReadJobsAndWorkers',
         actions: [...TABLE_READ_ACTIONS],
-        resources: tables.arns('jobs', 'workers'),
+        resources: tables.arns('jobs', 'workers', 'leases'),
       }),
     );
     this.role.addToPrincipalPolicy(

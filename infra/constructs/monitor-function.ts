@@ -61,8 +61,8 @@ const SCHEDULE_REASON =
  * timed-out runs, due retries, missed fires (drains `fires-dlq`), unavailable jobs, schedules out of
  * sync, stale locks. Built as every Clover Lambda is ({@link CloverNodeFunction}); its role holds:
  *
- * - jobs: read, and UpdateItem (a repaired job is marked IN_SYNC); workers: read and UpdateItem
- *   (expired leases become GONE); runs, locks: read and write (recovery, LOST, TIMED_OUT, skip
+ * - jobs: read, and UpdateItem (a repaired job is marked IN_SYNC); workers, leases: read and
+ *   UpdateItem (expired leases and their profiles become GONE); runs, locks: read and write (recovery, LOST, TIMED_OUT, skip
  *   records, catch-up fires, stale-lock release);
  * - alerts: PutItem and SendMessage to raise alerts, GetItem and UpdateItem for the job_unavailable flags;
  * - `fires-dlq`: receive and delete; the dispatch queues: SendMessage and GetQueueUrl (re-dispatch);
@@ -129,7 +129,7 @@ export class MonitorFunction extends CloverNodeFunction {
       new PolicyStatement({
         sid: 'WorkersReadAndExpire',
         actions: [...TABLE_READ_ACTIONS, 'dynamodb:UpdateItem'],
-        resources: tables.arns('workers'),
+        resources: tables.arns('workers', 'leases'),
       }),
       new PolicyStatement({
         sid: 'RunsAndLocks',

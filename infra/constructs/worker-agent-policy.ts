@@ -60,8 +60,9 @@ export const QUEUE_ADMIN_ACTIONS = [
  * on-prem host's role through IAM Roles Anywhere). Who the agent is comes from its principal tags
  * ({@link AGENT_TAGS}), so one policy serves every agent and still confines each:
  *
- * - its lease: item writes on `workers` only where the partition key (`dynamodb:LeadingKeys`) is
- *   its own worker id; read on `workers` (the live list LOCAL mode and routing read);
+ * - its profile and lease: item writes on `workers` and `leases` only where the partition key
+ *   (`dynamodb:LeadingKeys`) is its own worker id; read on both (the live list LOCAL mode and
+ *   routing read);
  * - its queues: consume only `worker-<its id>` and `dispatch-<its pool>` — never another worker's
  *   queue; the queues themselves are made by the stack (`-c agents=...`), so agents create none;
  * - an explicit deny of queue administration (create, delete, set attributes — the queue policy
@@ -96,12 +97,12 @@ export class WorkerAgentPolicy extends Construct {
         new PolicyStatement({
           sid: 'ReadJobsAndWorkers',
           actions: [...TABLE_READ_ACTIONS],
-          resources: tables.arns('jobs', 'workers'),
+          resources: tables.arns('jobs', 'workers', 'leases'),
         }),
         new PolicyStatement({
           sid: 'OwnLeaseOnly',
           actions: [...TABLE_WRITE_ACTIONS],
-          resources: [tables.table('workers').tableArn],
+          resources: [tables.table('workers').tableArn, tables.table('leases').tableArn],
           conditions: {
             'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [tag(AGENT_TAGS.workerId)] },
           },

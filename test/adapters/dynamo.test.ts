@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { awsClients } from '../../core/adapters/aws-clients';
 import { DynamoDependencyJoins } from '../../core/adapters/dynamo-dependency-joins';
+import { marshalItem } from '../../core/adapters/dynamo-items';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
 import { DynamoLockStore } from '../../core/adapters/dynamo-lock-store';
 import { RUN_RETENTION_MS } from '../../core/adapters/dynamo-run-items';
@@ -16,8 +17,8 @@ import { DynamoWatchStore } from '../../core/adapters/dynamo-watch-store';
 import { DynamoWorkerRegistry } from '../../core/adapters/dynamo-worker-registry';
 import type { ProvisionedStack } from '../../core/adapters/provision';
 import { claimFromEnvelope, envelopeFor } from '../../core/envelope';
-import { CloverError } from '../../core/errors';
-import { jobLockKey } from '../../core/model';
+import { CloverError, LeaseLostError } from '../../core/errors';
+import { jobLockKey, type Worker } from '../../core/model';
 import { dependencyJoinsContract } from '../../core/testing/contracts/dependency-joins';
 import {
   sampleJob,
@@ -30,10 +31,13 @@ import { jobStoreContract } from '../../core/testing/contracts/job-store';
 import { runLedgerContract } from '../../core/testing/contracts/run-ledger';
 import { watchStoreContract } from '../../core/testing/contracts/watch-store';
 import { workerRegistryContract } from '../../core/testing/contracts/worker-registry';
+import { tableDefinition } from '../../infra/resources';
 import { useEmulator } from '../harness';
 import { LostAnswerProxy } from '../harness/lost-answer-proxy';
 
 const aws = useEmulator();
+/** A TTL (epoch seconds) a day out: items the tests write by hand must outlive the test. */
+const FUTURE_TTL = Math.floor(Date.now() / 1000) + 86_400;
 
 /** The job store and run ledger over `client` (the emulator's, or one through a proxy). */
 function jobsAndLedger(client: DynamoDBClient, tables: ProvisionedStack['tables']) {
@@ -57,8 +61,12 @@ async function stores() {
     ...jobsAndLedger(client, stack.tables),
     locks: new DynamoLockStore({ client, table: stack.tables.locks }),
     joins: new DynamoDependencyJoins({ client, table: stack.tables.locks }),
-    workers: new DynamoWorkerRegistry({ client, table: stack.tables.workers }),
+    workers: workerRegistry(client, stack.tables),
   };
+}
+
+function workerRegistry(client: DynamoDBClient, tables: ProvisionedStack['tables']) {
+  return new DynamoWorkerRegistry({ client, table: tables.workers, leasesTable: tables.leases });
 }
 
 jobStoreContract('DynamoDB', stores);
@@ -92,7 +100,7 @@ describe('DynamoDB item layout', () => {
     assert.ok(expiresAt <= Math.ceil((Date.now() + RUN_RETENTION_MS) / 1000));
   });
 
-  it('sets a TTL on locks and workers, never in the past even for old lease times', async () => {
+  it('sets a TTL on locks and leases, never in the past even for old lease times', async () => {
     const { client, stack, ledger, workers } = await stores();
     const run = sampleRun();
     await ledger.createWithLock(run, {
@@ -106,11 +114,18 @@ describe('DynamoDB item layout', () => {
     );
     assert.ok(Number(lock.Item?.ttl?.N) > Date.now() / 1000);
     const worker = await workers.register(sampleRegistration(), T0, 10_000);
-    const item = await client.send(
-      new GetItemCommand({ TableName: stack.tables.workers, Key: { workerId: { S: worker.workerId } } }),
-    );
-    assert.ok(Number(item.Item?.ttl?.N) > Date.now() / 1000);
-    assert.equal(item.Item?.leaseFence?.N, '1');
+    const key = { workerId: { S: worker.workerId } };
+    const lease = await client.send(new GetItemCommand({ TableName: stack.tables.leases, Key: key }));
+    assert.ok(Number(lease.Item?.ttl?.N) > Date.now() / 1000);
+    assert.equal(lease.Item?.leaseFence?.N, '1');
+    // The profile is not rewritten while the lease lives, so it gets its TTL only when the lease ends.
+    const profile = await client.send(new GetItemCommand({ TableName: stack.tables.workers, Key: key }));
+    assert.equal(profile.Item?.ttl, undefined);
+    assert.equal(profile.Item?.leaseFence?.N, '1');
+    await workers.setStatus(worker.workerId, worker.leaseFence, 'GONE', T0 + 1);
+    const gone = await client.send(new GetItemCommand({ TableName: stack.tables.workers, Key: key }));
+    assert.equal(gone.Item?.status?.S, 'GONE');
+    assert.ok(Number(gone.Item?.ttl?.N) > Date.now() / 1000);
   });
 
   it('refuses a corrupt item with an internal error naming the table', async () => {
@@ -130,6 +145,132 @@ describe('DynamoDB item layout', () => {
   });
 });
 
+describe('worker profiles and leases apart (cheap heartbeats, docs/capacity.md)', () => {
+  /** The registry over a client that records each DynamoDB request as `Command(table)`. */
+  async function recorded() {
+    const { client, stack } = await stores();
+    const { region, credentials } = aws.emulator;
+    const clients = awsClients({ endpoint: aws.emulator.endpoint, region, credentials });
+    after(() => clients.destroy());
+    const sent: string[] = [];
+    clients.dynamodb.middlewareStack.add(
+      (next, context) => (args) => {
+        const table = (args.input as { TableName?: string }).TableName;
+        sent.push(
+          `${context.commandName}(${table === stack.tables.leases ? 'leases' : table === stack.tables.workers ? 'workers' : table})`,
+        );
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    return { client, stack, workers: workerRegistry(clients.dynamodb, stack.tables), sent };
+  }
+
+  /** An item as an agent from before the split wrote it: profile and lease in one `workers` item. */
+  async function oldItem(client: DynamoDBClient, table: string, worker: Worker) {
+    await client.send(
+      new PutItemCommand({ TableName: table, Item: marshalItem({ ...worker, ttl: FUTURE_TTL }) }),
+    );
+  }
+
+  it('a renewal is one UpdateItem of the leases table, which has no index; the profile is left alone', async () => {
+    const { client, stack, workers, sent } = await recorded();
+    const me = await workers.register(sampleRegistration(), T0, 10_000);
+    const key = { workerId: { S: me.workerId } };
+    const profile = await client.send(new GetItemCommand({ TableName: stack.tables.workers, Key: key }));
+    sent.length = 0;
+    const renewed = await workers.renew(me.workerId, me.leaseFence, T0 + 1_000, 10_000, 2);
+    assert.deepEqual(sent, ['UpdateItemCommand(leases)']);
+    assert.deepEqual(renewed, { ...me, leaseExpiresAt: T0 + 11_000, heartbeatAt: T0 + 1_000, load: 2 });
+    assert.deepEqual(tableDefinition('leases').indexes, []);
+    const after = await client.send(new GetItemCommand({ TableName: stack.tables.workers, Key: key }));
+    assert.deepEqual(after.Item, profile.Item);
+    const lease = await client.send(new GetItemCommand({ TableName: stack.tables.leases, Key: key }));
+    assert.deepEqual(Object.keys(lease.Item ?? {}).sort(), [
+      'heartbeatAt',
+      'leaseExpiresAt',
+      'leaseFence',
+      'load',
+      'registeredAt',
+      'status',
+      'ttl',
+      'workerId',
+    ]);
+  });
+
+  it('reads, drains and expires a worker written before the split, and a new registration takes its id over', async () => {
+    const { client, stack, workers } = await stores();
+    const pool = uniqueId('pool');
+    const registration = sampleRegistration({ pool });
+    const old: Worker = {
+      ...registration,
+      status: 'ACTIVE',
+      leaseFence: 7,
+      leaseExpiresAt: T0 + 10_000,
+      registeredAt: T0,
+      heartbeatAt: T0,
+      load: 1,
+    };
+    await oldItem(client, stack.tables.workers, old);
+    assert.deepEqual(await workers.get(old.workerId), old);
+    assert.deepEqual(await workers.list(pool), [old]);
+    await workers.setStatus(old.workerId, 7, 'DRAINING', T0 + 1);
+    assert.equal((await workers.get(old.workerId))?.status, 'DRAINING');
+    await assert.rejects(workers.setStatus(old.workerId, 6, 'DRAINING', T0 + 1), LeaseLostError);
+    assert.equal(await workers.expire(old.workerId, 7, T0 + 9_999), false);
+    assert.equal(await workers.expire(old.workerId, 7, T0 + 10_000), true);
+    assert.equal((await workers.get(old.workerId))?.status, 'GONE');
+    assert.deepEqual(await workers.list(pool), []);
+
+    const next = await workers.register(registration, T0 + 20_000, 10_000);
+    assert.equal(next.leaseFence, 8, 'above the old item’s fence');
+    assert.deepEqual(await workers.list(pool), [next]);
+    await workers.renew(next.workerId, 8, T0 + 21_000, 10_000, 0);
+  });
+
+  it('an agent from before the split registering over a split worker is read with its higher fence', async () => {
+    const { client, stack, workers } = await stores();
+    const registration = sampleRegistration();
+    const split = await workers.register(registration, T0, 10_000);
+    // The old agent's registration: ADD 1 to the profile's fence, its lease in the profile.
+    const old: Worker = {
+      ...split,
+      leaseFence: split.leaseFence + 1,
+      registeredAt: T0 + 1,
+      heartbeatAt: T0 + 1,
+    };
+    await oldItem(client, stack.tables.workers, old);
+    assert.deepEqual(await workers.get(registration.workerId), old);
+    assert.deepEqual(await workers.list(registration.pool), [old]);
+    const again = await workers.register(registration, T0 + 3, 10_000);
+    assert.equal(again.leaseFence, old.leaseFence + 1);
+  });
+
+  it('leaves out a registration whose profile is still being written', async () => {
+    const { client, stack, workers } = await stores();
+    const pool = uniqueId('pool');
+    const first = await workers.register(sampleRegistration({ pool }), T0, 10_000);
+    // The next registration's lease landed, its profile not yet.
+    await client.send(
+      new PutItemCommand({
+        TableName: stack.tables.leases,
+        Item: marshalItem({
+          workerId: first.workerId,
+          status: 'ACTIVE',
+          leaseFence: 2,
+          leaseExpiresAt: T0 + 20_000,
+          heartbeatAt: T0,
+          registeredAt: T0,
+          load: 0,
+          ttl: FUTURE_TTL,
+        }),
+      }),
+    );
+    assert.deepEqual(await workers.list(pool), []);
+    assert.equal(await workers.get(first.workerId), null);
+  });
+});
+
 describe('a conditional write the SDK sends twice (the first landed, its answer was lost)', () => {
   // Under load a request can time out after DynamoDB carried it out; the SDK's retry then fails the
   // write's own condition. Each write must recognise its own first attempt, not report a conflict.
@@ -142,8 +283,26 @@ describe('a conditional write the SDK sends twice (the first landed, its answer 
       clients.destroy();
       await proxy.close();
     });
-    return { proxy, direct: ledger, ...jobsAndLedger(clients.dynamodb, stack.tables) };
+    return {
+      proxy,
+      direct: ledger,
+      ...jobsAndLedger(clients.dynamodb, stack.tables),
+      workers: workerRegistry(clients.dynamodb, stack.tables),
+    };
   }
+
+  it('a worker registration whose lease put was retried keeps its fence', async () => {
+    const { proxy, workers } = await lossyStores();
+    proxy.loseNext('PutItem');
+    const worker = await workers.register(sampleRegistration(), T0, 10_000);
+    assert.equal(proxy.lost, 1);
+    assert.equal(worker.leaseFence, 1);
+    assert.deepEqual(await workers.renew(worker.workerId, 1, T0 + 1, 10_000, 0), {
+      ...worker,
+      heartbeatAt: T0 + 1,
+      leaseExpiresAt: T0 + 10_001,
+    });
+  });
 
   it('a job put and a job delete succeed; a real conflict still fails', async () => {
     const { proxy, jobs } = await lossyStores();
