@@ -399,7 +399,7 @@ export function costs(
       schedule: { expression: 'rate(1 hour)' },
     });
     const counter = new RequestCounter(clients, prefix);
-    // Default agent settings: heartbeat every 2 s, 20 s long polls, job discovery.
+    // Default agent settings (worker-agent/config.ts): heartbeat every 4 s, 20 s long polls, job discovery.
     await agent({ workerId: 'bench-idle', handlers: { 'bench.noop': async () => {} } });
     counter.reset();
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));

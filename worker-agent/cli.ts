@@ -44,8 +44,8 @@ Options (each overrides the config file and its CLOVER_AGENT_* environment varia
   --labels k=v,k2=v2                 labels (replace the file's)
   --capacity N                       runs at once (default 4)
   --priority N                       lower runs first under FIRST / FAILOVER routing (default 100)
-  --heartbeat-interval-seconds S     lease renewal interval (default 2)
-  --lease-ttl-seconds S              lease length (default 6)
+  --heartbeat-interval-seconds S     lease renewal interval (default 4)
+  --lease-ttl-seconds S              lease length (default 8)
   --drain-grace-seconds S            time runs get to finish after SIGTERM (default 30)
   --journal-dir DIR                  outage journal directory (default .clover/journal)
   -h, --help                         this text

@@ -108,8 +108,8 @@ describe('loadAgentConfig', () => {
     assert.equal(config.workerId, 'web-1-42');
     assert.equal(config.pool, 'default');
     assert.equal(config.capacity, 4);
-    assert.equal(config.heartbeatIntervalMs, 2000);
-    assert.equal(config.leaseTtlMs, 6000);
+    assert.equal(config.heartbeatIntervalMs, 4000);
+    assert.equal(config.leaseTtlMs, 8000);
     assert.equal(config.drainGraceMs, 30_000);
     assert.equal(config.journalDir, '/srv/agent/.clover/journal');
     assert.deepEqual(config.handlers, {});
@@ -133,7 +133,7 @@ describe('loadAgentConfig', () => {
     assert.equal(config.priority, 7);
     assert.deepEqual(config.labels, { zone: 'a', tier: 'batch' });
     assert.equal(config.journalDir, join(dir, 'j'), 'a file path is relative to the file');
-    assert.equal(config.leaseTtlMs, 6000);
+    assert.equal(config.leaseTtlMs, 8000);
     const fromEnv = await loadAgentConfig({ path, cwd: '/cwd', env: { CLOVER_AGENT_JOURNAL_DIR: 'e' } });
     assert.equal(fromEnv.journalDir, '/cwd/e', 'an env path is relative to the working directory');
   });

@@ -40,8 +40,13 @@ import {
 } from '../core/model';
 import { type AgentZmqConfig, AgentZmqFileSchema, withZmqSecretFromEnv } from './zmq-intake';
 
-export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 2;
-export const DEFAULT_LEASE_TTL_SECONDS = 6;
+/**
+ * A renewal every 4 s writes one lease item (one write unit): ~$0.41 a month per agent, where every
+ * 2 s cost twice that. A lease of 8 s with the monitor's 2 s sweep while runs are in flight finds a
+ * dead worker's run within 10 s (docs/capacity.md, "Heartbeats"; ARCHITECTURE.md, Budgets).
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 4;
+export const DEFAULT_LEASE_TTL_SECONDS = 8;
 export const DEFAULT_DRAIN_GRACE_SECONDS = 30;
 /**
  * How long an agent keeps trying to register a new lease after losing one before it exits 3: long
