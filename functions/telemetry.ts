@@ -18,6 +18,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import { type AwsClients, awsClients } from '../core/adapters/aws-clients';
 import type { Logger, LogLevel } from '../core/log';
 import { type TraceId, traceIdFromXrayHeader } from '../core/model';
+import type { Clock } from '../core/ports';
 import { type FunctionConfig, readConfig } from './config';
 import { type EmfMetrics, emfMetrics } from './metrics';
 
@@ -91,6 +92,14 @@ export function functionTelemetry(
     // Lambda sets the variable per invocation when tracing is active (and Tracer reads it there too).
     traceId: () => traceIdFromXrayHeader(process.env._X_AMZN_TRACE_ID),
   } satisfies FunctionTelemetry & { logger: PowertoolsLogger };
+}
+
+/** What a function's wiring reads from its container (`monitorHandlerFor`, `dispatcherHandlerFor`): a test or bench gives its own. */
+export type FunctionParts = Omit<FunctionTelemetry, 'tracer'>;
+
+/** The control plane options every function passes (its clients, stage, logger and trace), with a test's clock. */
+export function planeOptionsOf({ config, log, clients, traceId }: FunctionParts, clock?: Clock) {
+  return { clients, prefix: config.CLOVER_PREFIX, log, traceId, ...(clock ? { clock } : {}) };
 }
 
 export type LambdaHandler<E, R> = (event: E, context?: LambdaContext) => Promise<R>;

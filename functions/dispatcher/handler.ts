@@ -4,9 +4,10 @@ import type { Dispatcher, FireOutcome } from '../../core/dispatch';
 import { CloverError, ValidationError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { isPlannerRequest, Planner, type PlanReport, parsePlannerRequest } from '../../core/planner';
+import type { Clock } from '../../core/ports';
 import { dispatcherZmq, monitorOf } from '../config';
 import { type EmfMetrics, noMetrics } from '../metrics';
-import { lambdaEntry } from '../telemetry';
+import { type FunctionParts, lambdaEntry, planeOptionsOf } from '../telemetry';
 
 export interface DispatcherHandlerDeps {
   readonly dispatcher: Dispatcher;
@@ -100,38 +101,51 @@ function runIdsOf(outcome: FireOutcome): string[] {
 let defaultPlane: ControlPlane | undefined;
 
 /**
- * Built once per warm container (functions/telemetry.ts): clients, stores, worker cache and ZeroMQ
- * connections are reused by every warm invocation. The CURVE key pair (when the stage has one) is read
- * from Secrets Manager here, at cold start, and kept in memory only; a failed read fails the invocation
- * (Lambda retries it) and is tried again by the next one.
+ * The dispatcher Lambda's handler as its container builds it, with the plane it runs on (closed by
+ * the caller): the CURVE key pair (when the stage has one) is read from Secrets Manager here and
+ * kept in memory only. A test or bench gives its own clock (the plane's, the planner's and the fires'
+ * lateness) to run simulated minutes (test/monitor/idle-hour.test.ts).
  */
-export const handler = lambdaEntry<unknown, DispatcherResult>(
-  'dispatcher',
-  async ({ config, log, metrics, clients, traceId }) => {
-    const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(clients.secretsManager, arn));
-    defaultPlane = controlPlane({
-      clients,
-      prefix: config.CLOVER_PREFIX,
-      log,
-      traceId,
-      ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
-      ...(zmq ? { zmq } : {}),
-      ...monitorOf(config),
-    });
-    if (zmq) {
-      // The addon loads here, at cold start: a bundle without it fails its first invocation loudly
-      // instead of quietly sending every ZMQ job over SQS.
-      await defaultPlane.zmqDelivery?.ready();
-      // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
-      process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
-    }
-    // The planner pass runs here, not in a function of its own: it needs exactly what a fire needs
-    // (the jobs, the live workers, the run ledger, SQS and ZeroMQ delivery, no_worker alerts), so it
-    // shares this role, VPC, CURVE keys and alarms, and the scheduler role still invokes one function.
-    const planner = new Planner({ ...defaultPlane, log: log.child({ source: 'planner' }) });
-    return makeDispatcherHandler({ dispatcher: defaultPlane.dispatcher, log, metrics, planner });
-  },
-);
+export async function dispatcherHandlerFor(parts: FunctionParts, options: { readonly clock?: Clock } = {}) {
+  const { config, log, metrics, clients } = parts;
+  const zmq = await dispatcherZmq(config, (arn) => readCurveKeySecret(clients.secretsManager, arn));
+  const plane = controlPlane({
+    ...planeOptionsOf(parts, options.clock),
+    ...(config.CLOVER_DISPATCHER_ARN ? { dispatcherArn: config.CLOVER_DISPATCHER_ARN } : {}),
+    ...(zmq ? { zmq } : {}),
+    ...monitorOf(config),
+  });
+  // The addon loads here, at cold start: a bundle without it fails its first invocation loudly
+  // instead of quietly sending every ZMQ job over SQS.
+  await plane.zmqDelivery?.ready();
+  // The planner pass runs here, not in a function of its own: it needs exactly what a fire needs
+  // (the jobs, the live workers, the run ledger, SQS and ZeroMQ delivery, no_worker alerts), so it
+  // shares this role, VPC, CURVE keys and alarms, and the scheduler role still invokes one function.
+  const planner = new Planner({ ...plane, log: log.child({ source: 'planner' }) });
+  const invoke = makeDispatcherHandler({
+    dispatcher: plane.dispatcher,
+    log,
+    metrics,
+    planner,
+    now: () => plane.clock.now(),
+  });
+  return { plane, invoke };
+}
+
+/**
+ * Built once per warm container (functions/telemetry.ts): clients, stores, worker cache and ZeroMQ
+ * connections are reused by every warm invocation. A failed build (an unreadable CURVE secret) fails
+ * the invocation (Lambda retries it) and is tried again by the next one.
+ */
+export const handler = lambdaEntry<unknown, DispatcherResult>('dispatcher', async (telemetry) => {
+  const { plane, invoke } = await dispatcherHandlerFor(telemetry);
+  defaultPlane = plane;
+  if (plane.zmqDelivery) {
+    // Lambda sends SIGTERM before it shuts a container down (when an extension is registered).
+    process.once('SIGTERM', () => void closeDispatcher().finally(() => process.exit(0)));
+  }
+  return invoke;
+});
 
 /** Closes the warm container's sockets (the next invocation builds everything again). */
 export async function closeDispatcher(): Promise<void> {

@@ -7,10 +7,10 @@ import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
 import { Monitor, type SweepReport, somethingToWatch } from '../../core/monitor';
-import type { WatchStore } from '../../core/ports';
+import type { Clock, WatchStore } from '../../core/ports';
 import { scheduleTargets } from '../config';
 import { type EmfMetrics, type MetricKey, noMetrics } from '../metrics';
-import { lambdaEntry } from '../telemetry';
+import { type FunctionParts, lambdaEntry, planeOptionsOf } from '../telemetry';
 
 export interface MonitorHandlerDeps {
   readonly monitor: Pick<Monitor, 'sweep'>;
@@ -181,38 +181,52 @@ const MonitorEnvSchema = z.object({
   CLOVER_UNCLAIMED_RESEND_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
 
+/**
+ * The monitor Lambda's handler as its container builds it: settings from `env` (a bad value names the
+ * variable), the stage's control plane, the Monitor and the watch. A test or bench gives its own
+ * clock (every store's and the monitor's `now`) and `sleep` to run simulated minutes
+ * (test/monitor/idle-hour.test.ts).
+ */
+export function monitorHandlerFor(
+  parts: FunctionParts,
+  options: {
+    readonly env?: Readonly<Record<string, string | undefined>>;
+    readonly clock?: Clock;
+    readonly sleep?: (ms: number) => Promise<unknown>;
+  } = {},
+) {
+  const { config, log, metrics } = parts;
+  const env = Object.freeze(parseOrThrow(MonitorEnvSchema, options.env ?? process.env, 'env'));
+  const plane = controlPlane({
+    ...planeOptionsOf(parts, options.clock),
+    // Schedule repair re-creates schedules: they must target the deployed dispatcher, through the
+    // stage's scheduler role, dead-lettering to fires-dlq — not the emulator placeholders.
+    ...scheduleTargets(config),
+  });
+  const monitor = new Monitor({
+    ...plane,
+    workers: plane.workers,
+    alertStore: plane.alertStore,
+    deadLetters: plane.fireDeadLetters,
+    options: {
+      misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000,
+      unclaimedResendMs: env.CLOVER_UNCLAIMED_RESEND_SECONDS * 1000,
+    },
+  });
+  return makeMonitorHandler({
+    monitor,
+    log,
+    loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
+    watch: plane.watch,
+    runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
+    metrics,
+    now: () => plane.clock.now(),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+  });
+}
+
 /** Built once per warm container (functions/telemetry.ts). */
-export const handler = lambdaEntry<unknown, MonitorResult>(
-  'monitor',
-  ({ config, log, metrics, clients, traceId }) => {
-    const env = Object.freeze(parseOrThrow(MonitorEnvSchema, process.env, 'env'));
-    const plane = controlPlane({
-      clients,
-      prefix: config.CLOVER_PREFIX,
-      log,
-      traceId,
-      // Schedule repair re-creates schedules: they must target the deployed dispatcher, through the
-      // stage's scheduler role, dead-lettering to fires-dlq — not the emulator placeholders.
-      ...scheduleTargets(config),
-    });
-    const monitor = new Monitor({
-      ...plane,
-      workers: plane.workers,
-      alertStore: plane.alertStore,
-      deadLetters: plane.fireDeadLetters,
-      options: {
-        misfireGraceMs: env.CLOVER_MISFIRE_GRACE_SECONDS * 1000,
-        unclaimedResendMs: env.CLOVER_UNCLAIMED_RESEND_SECONDS * 1000,
-      },
-    });
-    const invoke = makeMonitorHandler({
-      monitor,
-      log,
-      loopSeconds: env.CLOVER_MONITOR_LOOP_SECONDS,
-      watch: plane.watch,
-      runSeconds: env.CLOVER_MONITOR_RUN_SECONDS,
-      metrics,
-    });
-    return (event, context) => invoke(event, context);
-  },
-);
+export const handler = lambdaEntry<unknown, MonitorResult>('monitor', (telemetry) => {
+  const invoke = monitorHandlerFor(telemetry);
+  return (event, context) => invoke(event, context);
+});
