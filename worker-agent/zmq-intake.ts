@@ -6,7 +6,7 @@
  * the reason when the agent is full or stopping, or the claim was refused (the fence moved on: the
  * dispatcher has given the run to another worker). A cancel control message aborts the running run.
  *
- * The config section (worker-agent/config.ts), the agent's key pair and the allow-list:
+ * The config section (worker-agent/config-schema.ts), the agent's key pair and the allow-list:
  *
  *   zmq:
  *     bind: tcp://0.0.0.0:5555            # or tcp://0.0.0.0:* for any free port
