@@ -84,7 +84,7 @@ test('a REMOTE job created with the CLI is fired by the local clock, run by the 
       const items = (JSON.parse(r.out) as { items: { runId: string; status: string }[] }).items;
       return items.find((i) => i.runId === runId && i.status === 'SUCCEEDED');
     },
-    120_000,
+    { timeoutMs: 180_000 },
   );
   assert.equal(run.runId, runId, 'the fire of the schedule, at its instant');
   assert.equal(await executions(runId), 1, 'the handler ran exactly once');
@@ -117,8 +117,12 @@ test('runs log --follow tails a running run live and stops when the run ends', a
   assert.equal(fired.code, 0, fired.err);
   const runId = runIdOf(fired.out);
   const tail = stack.spawnClover('runs', 'log', runId, '--follow', '--interval', '200');
-  await eventually('the first log line', async () =>
-    tail.output().includes(`start ${runId}`) ? true : undefined,
+  await eventually(
+    'the first log line',
+    async () => (tail.output().includes(`start ${runId}`) ? true : undefined),
+    {
+      seen: tail.output,
+    },
   );
   assert.equal((await stack.api.call('getRun', { params: { runId } })).status, 'RUNNING');
   // Cancelled, the run is final and every line is read: the tail ends by itself.
@@ -163,8 +167,12 @@ test('jobs trigger --wait exits 12 CANCELLED, 14 SKIPPED, 16 when --timeout runs
   await create(stack, 'cli-long', '--handler', 'work', '--payload', '{"sleepMs":60000}');
 
   const waiting = stack.spawnClover('jobs', 'trigger', 'cli-long', '--wait', '--interval', '200');
-  await eventually('the long run to start', async () =>
-    /RUNNING/.test(waiting.output()) ? true : undefined,
+  await eventually(
+    'the long run to start',
+    async () => (/RUNNING/.test(waiting.output()) ? true : undefined),
+    {
+      seen: waiting.output,
+    },
   );
   const longRun = runIdOf(waiting.output());
 
@@ -330,7 +338,9 @@ test('jobs trigger --wait exits 13 LOST when the agent dies running a job that m
   const made = await stack.clover('jobs', 'create', '-f', spec);
   assert.equal(made.code, 0, made.err);
   const dying = stack.spawnClover('jobs', 'trigger', 'cli-once', '--wait', '--interval', '200');
-  await eventually('the run to start', async () => (/RUNNING/.test(dying.output()) ? true : undefined));
+  await eventually('the run to start', async () => (/RUNNING/.test(dying.output()) ? true : undefined), {
+    seen: dying.output,
+  });
   await running.kill();
   const lost = await dying.done;
   assert.equal(lost.code, 13, lost.out + lost.err);

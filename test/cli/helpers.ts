@@ -144,17 +144,23 @@ export function useCliStack(): { readonly aws: EmulatorHandle; ready(): Promise<
   };
 }
 
-/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs` with `what`. */
+/**
+ * Polls `check` until it returns a value (not undefined), or fails after `timeoutMs` with `what`
+ * and, when given, what `seen` returns then (for example a process's output so far). The default
+ * wait is long because it only matters when the test fails: on a loaded CI machine a run can take
+ * more than 30 s to start (it did once, at load ~30).
+ */
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
+  { timeoutMs = 120_000, seen }: { timeoutMs?: number; seen?: () => string } = {},
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${seen ? `; seen so far:\n${seen()}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -51,9 +51,19 @@ describe('invariant 1: one run per fire', () => {
       handlers: ['reports.daily'],
     });
     const jobId = await defineJob({ target: { pool: 'p1' } });
+    // The dispatchers' clock stands still: a repeated fire that finds the run unclaimed 10 s after
+    // its dispatch resends it (the lost-send repair, tested on its own), and on a loaded machine the
+    // 50 invocations can spread over more than 10 s (19 deliveries once in CI at load ~30). Frozen,
+    // every repeat is a plain duplicate, whatever the machine's speed.
+    const frozenAt = Date.now();
     const handlers = Array.from({ length: 5 }, () =>
       makeDispatcherHandler({
-        dispatcher: controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 }).dispatcher,
+        dispatcher: controlPlane({
+          clients: aws.clients,
+          prefix: aws.prefix,
+          workerCacheMs: 0,
+          clock: { now: () => frozenAt },
+        }).dispatcher,
         log: plane.log,
       }),
     );
