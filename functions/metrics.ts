@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMESPACE } from '../infra/resources';
 
 /**
  * Clover's metrics, published by Powertools for AWS Lambda's Metrics utility in CloudWatch embedded
@@ -18,7 +19,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
  * metrics.flush();
  */
 
-export const METRIC_NAMESPACE = 'Clover';
+export { METRIC_NAMESPACE };
 
 /** Every metric a Clover Lambda publishes, with its unit; all carry the `Stage` dimension. */
 export const METRICS = {

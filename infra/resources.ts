@@ -352,6 +352,28 @@ export const RESERVED_SCHEDULE_PREFIX = '_';
 /** The precise-jobs planner's schedule in the stage's group (infra/constructs/planner-schedule.ts): a reserved name. */
 export const PLANNER_SCHEDULE_NAME = `${RESERVED_SCHEDULE_PREFIX}clover-planner`;
 
+/**
+ * The CloudWatch namespace of every Clover metric: the Lambdas' (functions/metrics.ts, embedded metric
+ * format) and the agents' (worker-agent/agent-metrics.ts, PutMetricData). The agent policy may put
+ * metrics in this namespace only.
+ */
+export const METRIC_NAMESPACE = 'Clover';
+
+/**
+ * The metrics worker agents publish (worker-agent/agent-metrics.ts), read by the stack's dashboard:
+ * every one carries the `Stage` dimension.
+ */
+export const AGENT_METRICS = {
+  /**
+   * How late a scheduled run's handler started after its nominal instant, by the agent's clock (the
+   * run's `startLateMs`); dimensions Stage, Pool, Precision (`SECOND`: precise REMOTE, `MINUTE`: plain
+   * REMOTE, `LOCAL`). Sent as values and counts, so percentiles work.
+   */
+  runStartLateness: { name: 'RunStartLatenessMs', unit: 'Milliseconds' },
+  /** An agent's clock offset from the control plane's, only while past the threshold (signed: + behind). */
+  clockOffset: { name: 'AgentClockOffsetMs', unit: 'Milliseconds' },
+} as const;
+
 /** The stage's EventBridge Scheduler group: every job's schedule lives in it, and the planner's. */
 export function scheduleGroupName(prefix: string): string {
   return validatePrefix(prefix);

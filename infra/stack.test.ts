@@ -19,9 +19,11 @@ import { CloverQueues } from './constructs/clover-queues';
 import { CloverTables } from './constructs/clover-tables';
 import { VPC_ACCESS_POLICY } from './constructs/node-function';
 import { NotifierFunction } from './constructs/notifier-function';
+import { PLAN_OUTCOMES } from './constructs/observability';
 import { stagePrefix } from './constructs/stage';
 import { AGENT_TAGS, QUEUE_ADMIN_ACTIONS } from './constructs/worker-agent-policy';
 import {
+  AGENT_METRICS,
   PLANNER_SCHEDULE_NAME,
   physicalName,
   projectionOf,
@@ -107,6 +109,14 @@ type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPol
 const resourcesOf = (type: string) => template.findResources(type) as Record<string, Resource>;
 const onlyResource = (type: string, props: Record<string, unknown> = {}): Resource =>
   onlyResourceIn(template, type, props);
+/** The dashboard's widgets, with the body's tokens (function names, the region) rendered as `<token>`. */
+function dashboardWidgets(): Array<{ properties: { title: string; metrics: unknown[][] } }> {
+  const body = onlyResource('AWS::CloudWatch::Dashboard').Properties.DashboardBody as {
+    'Fn::Join': [string, unknown[]];
+  };
+  const text = body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : '<token>')).join('');
+  return (JSON.parse(text) as { widgets: ReturnType<typeof dashboardWidgets> }).widgets;
+}
 function onlyResourceIn(t: Template, type: string, props: Record<string, unknown> = {}): Resource {
   const found = Object.values(t.findResources(type, { Properties: props }) as Record<string, Resource>);
   assert.equal(
@@ -1117,6 +1127,14 @@ describe('worker agent policy', () => {
     );
   });
 
+  test("GIVEN the agent policy WHEN synthesized THEN agents may put metrics only in Clover's namespace", () => {
+    const metrics = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('cloudwatch:')));
+    assert.equal(metrics.length, 1);
+    assert.equal(metrics[0]!.Effect, 'Allow');
+    assert.deepEqual(actionsOf(metrics[0]!), ['cloudwatch:PutMetricData']);
+    assert.deepEqual(metrics[0]!.Condition, { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } });
+  });
+
   test('GIVEN the API WHEN synthesized THEN agents may sync declared jobs only under their own owner tag, by SigV4', () => {
     const sync = statementsOf(full).find((s) => s.Sid === 'SyncOwnDeclaredJobs');
     assert.equal(sync?.Action, 'execute-api:Invoke');
@@ -1606,6 +1624,35 @@ describe('alarms and dashboard', () => {
     for (const key of ['fires', 'fireLateness', 'runsRecovered', 'alertsSent'] as const) {
       assert.ok(body.includes(METRICS[key].name), key);
     }
+  });
+
+  test("GIVEN the stack WHEN synthesized THEN the dashboard shows the planner's fires by outcome, start lateness p50/p99 by pool and precision, and clock offsets", () => {
+    const widgets = dashboardWidgets();
+    const planned = widgets.find((w) => w.properties.title === 'Precise jobs: planned fires');
+    assert.ok(planned, 'a PlannedFires widget');
+    assert.deepEqual(
+      planned.properties.metrics.map((m) => m.filter((part) => typeof part === 'string').slice(0, 6)),
+      PLAN_OUTCOMES.map((outcome) => [
+        METRIC_NAMESPACE,
+        METRICS.plannedFires.name,
+        'Outcome',
+        outcome,
+        'Stage',
+        PREFIX,
+      ]),
+    );
+    const lateness = widgets.find((w) => w.properties.title.startsWith('Run start lateness'));
+    const searches = JSON.stringify(lateness?.properties.metrics ?? []);
+    for (const statistic of ['p50', 'p99']) {
+      assert.ok(
+        searches.includes(
+          `SEARCH('{${METRIC_NAMESPACE},Pool,Precision,Stage} MetricName=\\"${AGENT_METRICS.runStartLateness.name}\\" Stage=\\"${PREFIX}\\"', '${statistic}', 300)`,
+        ),
+        searches,
+      );
+    }
+    const clock = widgets.find((w) => w.properties.title.includes('clock offset'));
+    assert.ok(JSON.stringify(clock?.properties.metrics ?? []).includes(AGENT_METRICS.clockOffset.name));
   });
 });
 

@@ -11,6 +11,7 @@ import type { JobService } from '../core/jobs';
 import { type Logger, silentLogger } from '../core/log';
 import type { Run } from '../core/model';
 import type { Clock, JobStore, RunLedger, WorkerRegistry } from '../core/ports';
+import { AgentMetrics } from './agent-metrics';
 import type { DeclaredJobSync } from './api-sync';
 import { ClockOffset, measureClockOffset } from './clock-offset';
 import { type AgentQueues, sqsAgentQueues } from './sqs-queues';
@@ -36,6 +37,8 @@ export interface AgentDeps {
   readonly declaredJobSync?: DeclaredJobSync;
   /** Creates LOCAL fires' runs with the one-run-per-fire write. Without it no LOCAL job fires here. */
   readonly dispatcher?: Pick<Dispatcher, 'fireLocal'>;
+  /** Start lateness and clock offset to CloudWatch (agent-metrics.ts). Without it none are sent. */
+  readonly metrics?: Pick<AgentMetrics, 'recordStartLateness' | 'close'>;
 }
 
 /**
@@ -57,6 +60,11 @@ export function sqsAgentDeps(options: {
   /** The monitor Lambda to wake when a LOCAL fire or a chained run starts while it idles (core/monitor/watch.ts). */
   readonly monitorFunction?: string;
 }): AgentDeps {
+  const metrics = new AgentMetrics({
+    client: options.clients.cloudwatch,
+    stage: options.prefix,
+    log: (options.logger ?? silentLogger).child({ source: 'metrics' }),
+  });
   // This host's clock against the control plane's (docs/precise-jobs.md, "Clocks"), from the Date of
   // the DynamoDB answers the agent gets anyway (lease renewals, claims).
   measureClockOffset(
@@ -66,6 +74,7 @@ export function sqsAgentDeps(options: {
       ...(options.clockOffsetThresholdMs === undefined
         ? {}
         : { thresholdMs: options.clockOffsetThresholdMs }),
+      report: (estimate) => metrics.recordClockOffset(estimate.offsetMs),
     }),
   );
   const plane = controlPlane({
@@ -87,5 +96,6 @@ export function sqsAgentDeps(options: {
     jobs: plane.jobs,
     jobService: plane.jobService,
     dispatcher: plane.dispatcher,
+    metrics,
   };
 }

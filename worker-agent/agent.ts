@@ -46,6 +46,7 @@ import { FailureLog, type Logger, silentLogger } from '../core/log';
 import { type Worker, WorkerRegistrationSchema } from '../core/model';
 import { type Clock, systemClock } from '../core/ports';
 import type { AgentDeps } from './agent-deps';
+import { startPrecisionOf } from './agent-metrics';
 import type { AgentConfig } from './config';
 import { syncAgentJobs } from './declared-jobs';
 import type { HandlerFunction } from './handler';
@@ -147,6 +148,10 @@ export class Agent {
       clock,
       log,
       failures,
+      onStarted: (run, startLateMs) => {
+        const precision = startPrecisionOf(run);
+        if (precision) deps.metrics?.recordStartLateness(config.pool, precision, startLateMs);
+      },
     });
     this.local = new LocalMode({
       workerId: config.workerId,
@@ -453,6 +458,7 @@ export class Agent {
       await step('remove own queue', () => this.deps.queues.remove(queue));
     }
     await step('close journal', () => this.outcomes.close());
+    await step('send pending metrics', () => this.deps.metrics?.close());
     this.state = 'STOPPED';
     this.log.log('info', 'agent stopped', { reason, failedSteps: errors.length });
     this.resolveStopped({ reason, errors });

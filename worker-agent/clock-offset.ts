@@ -12,8 +12,9 @@
  * intervals stop agreeing (the host's clock was stepped) the window starts again.
  *
  * The offset is known to exceed the threshold only when the whole interval lies beyond it: then the
- * agent warns once (and again only after it came back within the threshold); each estimate is handed
- * to `report`, for a metric.
+ * agent warns once (and again only after it came back within the threshold); each estimate known to be
+ * past the threshold is handed to `report`, for the metric (agent-metrics.ts: a clock in sync costs no
+ * datum).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../core/log';
@@ -38,7 +39,7 @@ export interface ClockOffsetOptions {
   readonly log: Logger;
   /** @default DEFAULT_CLOCK_OFFSET_THRESHOLD_MS */
   readonly thresholdMs?: number;
-  /** Each new estimate, for the metric. @default nothing */
+  /** Each new estimate whose whole interval lies past the threshold, for the metric. @default nothing */
   readonly report?: (estimate: ClockOffsetEstimate) => void;
   /** The local clock. @default Date.now */
   readonly now?: () => number;
@@ -88,8 +89,8 @@ export class ClockOffset {
   }
 
   private judge(estimate: ClockOffsetEstimate): void {
-    this.options.report?.(estimate);
     const least = Math.abs(estimate.offsetMs) - estimate.uncertaintyMs; // the offset is at least this
+    if (least > this.thresholdMs) this.options.report?.(estimate);
     const most = Math.abs(estimate.offsetMs) + estimate.uncertaintyMs;
     const fields = {
       offsetMs: Math.round(estimate.offsetMs),

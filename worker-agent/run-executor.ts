@@ -59,6 +59,8 @@ export interface RunExecutorOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly failures: FailureLog;
+  /** A scheduled run's handler started `startLateMs` after its nominal instant (for the metric). */
+  readonly onStarted?: (run: Run, startLateMs: number) => void;
 }
 
 export class RunExecutor {
@@ -248,6 +250,7 @@ export class RunExecutor {
     const abortedEarly: unknown = slot.aborted ? slot.signal.reason : undefined;
     const startedAt = this.clock.now();
     const startLateMs = lateness(run, startedAt);
+    if (startLateMs !== undefined && abortedEarly === undefined) this.options.onStarted?.(run, startLateMs);
     const untilDeadline = slot.deadlineAt - startedAt;
     const deadline = setTimeout(
       () => slot.abort('deadline', `deadline ${new Date(slot.deadlineAt).toISOString()} passed`),

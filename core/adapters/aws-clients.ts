@@ -6,6 +6,7 @@
  * `AWS_REGION`, `AWS_DEFAULT_REGION`), then the default (`us-east-1`; the SDK's standard credential
  * chain). An endpoint points every client at an emulator (LocalStack, moto).
  */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -46,6 +47,8 @@ export interface AwsClients {
   readonly secretsManager: SecretsManagerClient;
   /** Wakes the monitor Lambda when work starts while it idles (LambdaMonitorInvoker). */
   readonly lambda: LambdaClient;
+  /** Agents' metrics (PutMetricData, worker-agent/agent-metrics.ts); the Lambdas publish through their logs. */
+  readonly cloudwatch: CloudWatchClient;
   readonly region: string;
   /** The emulator's endpoint, or undefined for AWS itself. */
   readonly endpoint: string | undefined;
@@ -80,6 +83,8 @@ export const CALL_TIMEOUT_MS = {
   secretsManager: 10_000,
   /** An asynchronous Invoke only queues the event: it answers at once. */
   lambda: 5_000,
+  /** PutMetricData of an agent's minute of metrics. */
+  cloudwatch: 5_000,
 } as const;
 const LOOPBACK_CONNECT_TIMEOUT_MS = 1_000;
 const REMOTE_CONNECT_TIMEOUT_MS = 3_000;
@@ -129,6 +134,7 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
   const ses = new SESClient(common(timeouts.ses));
   const secretsManager = new SecretsManagerClient(common(timeouts.secretsManager));
   const lambda = new LambdaClient(common(timeouts.lambda));
+  const cloudwatch = new CloudWatchClient(common(timeouts.cloudwatch));
   return {
     dynamodb,
     sqs,
@@ -136,10 +142,12 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
     ses,
     secretsManager,
     lambda,
+    cloudwatch,
     region,
     endpoint,
     destroy() {
-      for (const client of [dynamodb, sqs, scheduler, ses, secretsManager, lambda]) client.destroy();
+      for (const client of [dynamodb, sqs, scheduler, ses, secretsManager, lambda, cloudwatch])
+        client.destroy();
     },
   };
 }

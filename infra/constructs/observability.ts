@@ -18,8 +18,9 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { PlanReport } from '../../core/planner';
 import { METRIC_NAMESPACE, METRICS, type MetricKey } from '../../functions/metrics';
-import { physicalName, type TableDefinition } from '../resources';
+import { AGENT_METRICS, physicalName, type TableDefinition } from '../resources';
 import type { CloverNodeFunction } from './node-function';
 
 export interface CloverObservabilityProps {
@@ -95,6 +96,35 @@ export const FIRE_OUTCOMES = [
   'invalid',
 ] as const;
 
+/** The planner pass's outcomes, the `Outcome` dimension of `PlannedFires` (functions/dispatcher/handler.ts). */
+export const PLAN_OUTCOMES = [
+  'planned',
+  'alreadyPlanned',
+  'missedFired',
+  'missedSkipped',
+  'failed',
+] as const satisfies readonly (keyof PlanReport)[];
+
+/**
+ * One line per dimension set of an agent metric (worker-agent/agent-metrics.ts) for the stage: agents
+ * publish under dimensions the stack cannot list (their pools), so the dashboard searches for them.
+ */
+function agentSearch(
+  prefix: string,
+  metric: (typeof AGENT_METRICS)[keyof typeof AGENT_METRICS],
+  dimensions: readonly string[],
+  statistic: string,
+  label: string,
+): MathExpression {
+  const schema = [METRIC_NAMESPACE, ...dimensions, 'Stage'].join(',');
+  return new MathExpression({
+    expression: `SEARCH('{${schema}} MetricName="${metric.name}" Stage="${prefix}"', '${statistic}', ${FIVE_MINUTES.toSeconds()})`,
+    usingMetrics: {},
+    label,
+    period: FIVE_MINUTES,
+  });
+}
+
 /**
  * What watches a stage: an SNS topic for alarms (mailed to `alarmEmail`), an alarm for each
  * dead-letter queue holding a message, for each Lambda's errors and throttles, for throttled
@@ -102,7 +132,8 @@ export const FIRE_OUTCOMES = [
  * for the API's 5xx answers and latency, for the scheduler's failed, dropped and throttled fires,
  * for notifier send failures, failing monitor steps, resent runs and jobs no live worker can run
  * (the Lambdas' EMF metrics, functions/metrics.ts); and a dashboard of fires by outcome, lateness,
- * failover, alert sends and the Lambdas.
+ * failover, alert sends, the precise-jobs planner, runs' start lateness and agents' clock offsets
+ * (the agents' metrics, worker-agent/agent-metrics.ts) and the Lambdas.
  *
  * Every alarm treats missing data as fine (no data is no failure) and fires on the first breach:
  * each condition means a person should look now.
@@ -268,6 +299,41 @@ export class CloverObservability extends Construct {
         group.metricAttempts({ period: FIVE_MINUTES, statistic: 'Sum', label: 'invocation attempts' }),
         group.metricTargetErrors({ period: FIVE_MINUTES, statistic: 'Sum', label: 'target errors' }),
         group.metricSentToDLQ({ period: FIVE_MINUTES, statistic: 'Sum', label: 'sent to fires-dlq' }),
+      ]),
+    );
+    // Precise jobs (docs/precise-jobs.md): the planner's passes, and how late runs start on the agents.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudWatch's dynamic label syntax, filled per line.
+    const byPoolAndPrecision = "${PROP('Dim.Pool')} ${PROP('Dim.Precision')}";
+    this.dashboard.addWidgets(
+      graph(
+        'Precise jobs: planned fires',
+        PLAN_OUTCOMES.map((outcome) =>
+          metric('plannedFires', { dimensions: { Outcome: outcome }, label: outcome }),
+        ),
+      ),
+      new GraphWidget({
+        title: 'Run start lateness (ms) by pool and precision',
+        left: [
+          agentSearch(
+            prefix,
+            AGENT_METRICS.runStartLateness,
+            ['Pool', 'Precision'],
+            'p50',
+            `${byPoolAndPrecision} p50`,
+          ),
+          agentSearch(
+            prefix,
+            AGENT_METRICS.runStartLateness,
+            ['Pool', 'Precision'],
+            'p99',
+            `${byPoolAndPrecision} p99`,
+          ),
+        ],
+        width: 12,
+      }),
+      graph("Agents' clock offset past the threshold (ms)", [
+        agentSearch(prefix, AGENT_METRICS.clockOffset, [], 'Maximum', 'max'),
+        agentSearch(prefix, AGENT_METRICS.clockOffset, [], 'Minimum', 'min'),
       ]),
     );
   }

@@ -2,7 +2,7 @@ import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { physicalName } from '../resources';
+import { METRIC_NAMESPACE, physicalName } from '../resources';
 import { raiseAlertStatements } from './alert-grants';
 import { type CloverTables, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from './clover-tables';
 import { monitorWake } from './monitor-function';
@@ -75,6 +75,8 @@ export const QUEUE_ADMIN_ACTIONS = [
  * - SendMessage to the stage's dispatch and worker queues: settling a run may dispatch the next
  *   one (QUEUE policy, chains) to any worker — a pointer that the receiver checks against the ledger;
  * - raising failure and recovery alerts (PutItem on `alerts`, SendMessage on the `alerts` queue);
+ * - `cloudwatch:PutMetricData` in Clover's namespace only (start lateness, clock offset:
+ *   worker-agent/agent-metrics.ts);
  * - with the API, `execute-api:Invoke` on `PUT /api/agents/<its jobs owner>/declared-jobs` only
  *   ({@link WorkerAgentPolicy.allowDeclaredJobSync}).
  *
@@ -144,7 +146,18 @@ export class WorkerAgentPolicy extends Construct {
           resources: [props.dispatchDeadLetterQueue.queueArn],
         }),
         ...raiseAlertStatements(tables, props.alertsQueue),
+        new PolicyStatement({
+          sid: 'PutCloverMetrics',
+          actions: ['cloudwatch:PutMetricData'],
+          // PutMetricData has no resource type: the namespace condition is its only scope.
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+        }),
       ],
+    });
+    Validations.of(this.policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: `cloudwatch:PutMetricData supports no resource-level permissions (AWS documents \`*\` as its only resource); the statement holds that one action, limited by the cloudwatch:namespace condition to ${METRIC_NAMESPACE}.`,
     });
     Validations.of(this.policy).acknowledge(
       ...DISPATCH_QUEUE_PATTERNS.map((pattern) => ({

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { ListSchedulesCommand } from '@aws-sdk/client-scheduler';
@@ -33,6 +34,7 @@ const calls: Record<keyof typeof CALL_TIMEOUT_MS, (clients: AwsClients) => Promi
   ses: (c) => c.ses.send(new GetSendQuotaCommand({})),
   secretsManager: (c) => c.secretsManager.send(new ListSecretsCommand({})),
   lambda: (c) => c.lambda.send(new ListFunctionsCommand({})),
+  cloudwatch: (c) => c.cloudwatch.send(new ListMetricsCommand({})),
 };
 
 for (const [service, call] of Object.entries(calls) as [keyof typeof CALL_TIMEOUT_MS, typeof calls.sqs][]) {

@@ -12,6 +12,7 @@
  *   the next instant; that instant is SKIPPED(overlap), and no two executions overlap in the ledger.
  * - A pause sent 5 s before an instant stops that instant's run (SKIPPED(paused), never executed), and
  *   a resume lets later instants run: the decision is the agent's, at the instant.
+ * - Every start's lateness reaches CloudWatch as the agents' `RunStartLatenessMs` metric.
  *
  * The planner is this test's, invoked every 10 s with its nominal time; two agents hold the plans.
  * Timing is reported (test diagnostics), never asserted: `npm run bench -- precise` measures it.
@@ -24,8 +25,10 @@ import { controlPlane } from '../../core/adapters/control-plane';
 import { silentLogger } from '../../core/log';
 import { isFinal, isoSeconds, type Run } from '../../core/model';
 import { Planner } from '../../core/planner';
+import { AGENT_METRICS } from '../../infra/resources';
 import { useEmulator } from '../harness';
 import { testHandlersConfig, useAgents } from '../harness/agent-process';
+import { readMetric } from '../harness/cloudwatch';
 import { waitFor } from '../harness/wait';
 
 const aws = useEmulator();
@@ -180,4 +183,14 @@ test('a precise */2 s job over two minutes: one run per instant, no overlap unde
   for (const agent of fleet) agent.signal('SIGTERM');
   for (const agent of fleet)
     assert.deepEqual(await agent.waitForExit(60_000), { code: 0, signal: null }, agent.text);
+
+  // The agents sent every start's lateness to CloudWatch (worker-agent/agent-metrics.ts), the last
+  // minute's as they stopped: one sample per run that ran, as precise (SECOND) starts in their pool.
+  const sent = await readMetric(aws.clients.cloudwatch, AGENT_METRICS.runStartLateness.name, [
+    { Name: 'Stage', Value: aws.prefix },
+    { Name: 'Pool', Value: 'precise' },
+    { Name: 'Precision', Value: 'SECOND' },
+  ]);
+  assert.equal(sent.samples, succeeded.length, `RunStartLatenessMs samples: ${JSON.stringify(sent)}`);
+  assert.equal(sent.max, late.at(-1), 'the metric holds the runs’ own startLateMs');
 });
