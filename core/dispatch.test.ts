@@ -1,10 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Dispatcher, type DispatcherDeps, type FireOutcome, RETRY_READ_LIMITS } from './dispatch';
-import { ClaimRefusedError, RunNotInStateError, StaleFenceError, ValidationError } from './errors';
+import {
+  ClaimRefusedError,
+  RunNotInStateError,
+  StaleFenceError,
+  UnavailableError,
+  ValidationError,
+} from './errors';
 import { RunExecution } from './execution';
 import { silentLogger } from './log';
-import { type Job, JobSchema, type JobSpecInput, type Run, WorkerRegistrationSchema } from './model';
+import {
+  fireRunId,
+  type Job,
+  JobSchema,
+  type JobSpecInput,
+  ORPHAN_LOCK_MS,
+  type Run,
+  WorkerRegistrationSchema,
+} from './model';
 import {
   MemoryDelivery,
   MemoryJobStore,
@@ -27,7 +41,7 @@ function world() {
   };
   const jobs = new MemoryJobStore();
   const locks = new MemoryLockStore();
-  const runs = new MemoryRunLedger(locks, jobs);
+  const runs = new MemoryRunLedger(locks);
   const registry = new MemoryWorkerRegistry();
   const delivery = new MemoryDelivery();
   const alerts: string[] = [];
@@ -138,7 +152,7 @@ test('a run put in flight wakes the monitor: a REMOTE fire to a worker or a pool
 describe('a warm dispatcher keeps the jobs it read', () => {
   test('later fires skip the job read; a changed, paused or deleted job is read again and decided afresh', async () => {
     const w = world();
-    const job = await w.job(); // FORBID: its run is written with its lock, the job checked in the same write
+    const job = await w.job(); // FORBID: its run is written with its lock; a kept job is checked by its stamp
     await w.worker('a');
     let reads = 0;
     const get = w.jobs.get.bind(w.jobs);
@@ -409,6 +423,42 @@ describe('concurrency policies', () => {
     await w.dispatcher.settle(finished); // the late release finds another owner and changes nothing
     assert.equal((await w.locks.get('job#report'))?.owner, nextRunId);
     assert.equal((await w.fire(2)).kind, 'skipped', 'the new run holds the lock');
+  });
+
+  test('a writer that died between the lock and the run: its retry writes the run; an orphan past ORPHAN_LOCK_MS is taken over', async () => {
+    const w = world();
+    await w.job();
+    await w.worker('a');
+    // The lock is taken first, then the run is put: fail the put once, as a dispatcher dying between them.
+    const create = w.runs.create.bind(w.runs);
+    const dieOnce = () => {
+      w.runs.create = async () => {
+        w.runs.create = create;
+        throw new UnavailableError('the dispatcher died here');
+      };
+    };
+    dieOnce();
+    await assert.rejects(w.fire(0), UnavailableError);
+    const orphan = fireRunId('report', '2026-01-30T10:00:00Z');
+    assert.equal((await w.locks.get('job#report'))?.owner, orphan);
+    assert.equal(await w.runs.get(orphan), null);
+    const during = await w.fire(1);
+    assert.equal(
+      during.kind === 'skipped' && during.reason,
+      'overlap',
+      'a young orphan may be a writer mid-way',
+    );
+    const retried = await w.fire(0);
+    assert.equal(retried.kind, 'dispatched', 'the retry finds the lock in its name');
+    await w.execution.complete(await w.claim(retried), { status: 'SUCCEEDED' });
+    dieOnce();
+    await assert.rejects(w.fire(2), UnavailableError);
+    w.clock.t += ORPHAN_LOCK_MS - 1;
+    assert.equal((await w.fire(3)).kind, 'skipped');
+    w.clock.t += 1;
+    const next = await w.fire(4);
+    assert.equal(next.kind, 'dispatched', 'an orphan lock past ORPHAN_LOCK_MS is stale');
+    assert.equal((await w.locks.get('job#report'))?.owner, fireRunId('report', '2026-01-30T10:04:00Z'));
   });
 
   test('QUEUE: later fires wait, bounded by maxQueued, and start in order as each run finishes', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RunNotInStateError, StaleFenceError } from './errors';
-import { fireRunId, jobLockKey } from './model';
+import { fireRunId, jobLockKey, ORPHAN_LOCK_MS } from './model';
 import { alertingWorld, WORLD_T0 } from './testing/alerting-world';
 
 const second = 1000;
@@ -315,6 +315,22 @@ describe('Monitor: retries, schedule drift and stale locks', () => {
     assert.equal(report.locksReleased, 1);
     assert.equal((await w.jobs.get('report'))?.syncState, 'IN_SYNC');
     assert.equal((await w.schedules.get('report'))?.expression, 'cron(0 10 * * ? *)');
+    assert.equal((await w.locks.get(jobLockKey('report')))?.owner, undefined);
+  });
+
+  test('releases a lock whose owner run was never written only once it is older than ORPHAN_LOCK_MS', async () => {
+    const w = alertingWorld({ leaseMs: 3_600_000, monitor: { housekeepingMs: minute } });
+    await w.job();
+    // What a writer leaves that died between the lock and the run (core/dispatch/record.ts).
+    const owner = 'report@manual-2026-01-30T10:00:00Z-dead';
+    const now = w.clock.now();
+    w.locks.take({ key: jobLockKey('report'), owner, expiresAt: now + 3_600_000, now });
+    assert.equal((await w.monitor.sweep()).locksReleased, 0, 'a young one may be a writer mid-way');
+    w.clock.advance(ORPHAN_LOCK_MS - 1);
+    assert.equal((await w.monitor.sweep()).locksReleased, 0);
+    assert.equal((await w.locks.get(jobLockKey('report')))?.owner, owner);
+    w.clock.advance(minute);
+    assert.equal((await w.monitor.sweep()).locksReleased, 1);
     assert.equal((await w.locks.get(jobLockKey('report')))?.owner, undefined);
   });
 

@@ -92,8 +92,8 @@ export interface LockClaim {
 }
 
 /**
- * The job a fire was built from (a warm dispatcher's copy): the run is written only if the stored
- * job is still this one — a changed or deleted job fails the write with VersionConflictError.
+ * What identifies a stored job's content (JobStore.stamp): a warm dispatcher fires from a job it keeps
+ * only while the stored job's stamp still names it (core/dispatch/job-cache.ts).
  */
 export interface JobExpectation {
   readonly jobId: string;
@@ -115,7 +115,7 @@ export type GraphRead =
 /** The most jobs one JobStore.put can check beside the job it writes (DynamoDB: 100 items per transaction). */
 export const MAX_GRAPH_CHECKS = 99;
 
-/** The JobExpectation a fire built from `job` writes with: the stored job must still be this one. */
+/** The stamp of `job` as it was read: what JobStore.stamp gives while the stored job is still this one. */
 export function jobStamp(job: Job): JobExpectation {
   return {
     jobId: job.spec.jobId,
@@ -191,18 +191,18 @@ export type OpenRuns = Readonly<Record<OpenRunStatus, readonly Run[]>>;
 
 export interface RunLedger {
   get(runId: string): Promise<Run | null>;
+  /** Writes a new run in one conditional put. AlreadyFiredError (with the existing run) if the id exists. */
+  create(run: Run): Promise<void>;
   /**
-   * Writes a new run. AlreadyFiredError (with the existing run) if the id exists; with `expect`,
-   * VersionConflictError (nothing written) if the stored job is no longer that one.
+   * Takes the job's lock naming the run, then writes the run: two single-item conditional writes, not
+   * a transaction (which bills every item twice). One run per fire and no overlap rest on this:
+   * AlreadyFiredError if the run exists (before any lock question: a duplicate fire is never an
+   * overlap); LockHeldError with the current owner if another run holds the lock. A lock already
+   * named for this run (a retried fire whose first attempt died between the writes) counts as taken.
+   * A put refused because the run exists gives back a lock it took. What repairs a writer that died
+   * between the two writes: core/dispatch/record.ts.
    */
-  create(run: Run, expect?: JobExpectation): Promise<void>;
-  /**
-   * Writes a new run and takes its job's lock in one transaction: one run per fire and no overlap
-   * rest on this. AlreadyFiredError if the run exists (checked first); LockHeldError with the current
-   * owner if the lock is held; with `expect`, VersionConflictError if the stored job is no longer that
-   * one (checked before the lock: a LockHeldError means the job was current).
-   */
-  createWithLock(run: Run, lock: LockClaim, expect?: JobExpectation): Promise<void>;
+  createWithLock(run: Run, lock: LockClaim): Promise<void>;
   /**
    * A worker's claim, DISPATCHED → RUNNING, in one conditional write: the run is DISPATCHED to
    * `claim.workerId` (or to no worker — a pool-queue run, assigned to it by the same write), holds

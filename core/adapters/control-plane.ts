@@ -110,7 +110,6 @@ export function controlPlane(options: ControlPlaneOptions) {
     client: clients.dynamodb,
     runsTable: physicalName(prefix, 'runs'),
     locksTable: physicalName(prefix, 'locks'),
-    jobsTable: physicalName(prefix, 'jobs'),
     clock,
   });
   const locks = new DynamoLockStore({

@@ -10,7 +10,6 @@ import {
 } from '../model';
 import {
   type Clock,
-  type JobExpectation,
   type LockClaim,
   type OpenRunQuery,
   type OpenRuns,
@@ -22,7 +21,7 @@ import {
   type RunTransition,
   systemClock,
 } from '../ports';
-import { DynamoTable, Expr, type Item } from './dynamo-items';
+import { type DynamoTable, Expr, type Item } from './dynamo-items';
 import { DynamoLockStore } from './dynamo-lock-store';
 import { RunCreation } from './dynamo-run-creation';
 import { RunItems, runKey } from './dynamo-run-items';
@@ -36,8 +35,6 @@ export interface DynamoRunLedgerOptions {
   readonly runsTable: string;
   /** Physical name of the locks table: key `lockKey`. */
   readonly locksTable: string;
-  /** Physical name of the jobs table (key `jobId`), which a fire written with a JobExpectation checks. */
-  readonly jobsTable?: string;
   /** @default 'byJob' */
   readonly byJobIndex?: string;
   /** @default 'byOpen' */
@@ -53,7 +50,7 @@ export interface DynamoRunLedgerOptions {
  * current run, read from the `ALL_OLD` item DynamoDB returns with the failure (no extra read).
  *
  * This class is the port and its reads by index; the writes live by operation family: creating runs
- * with their lock and job check (dynamo-run-creation.ts), and every later write of a run — claims,
+ * with their lock (dynamo-run-creation.ts), and every later write of a run — claims,
  * transitions, finishing with the job's lock and health, patches, marks (dynamo-run-updates.ts).
  *
  * @example
@@ -77,10 +74,7 @@ export class DynamoRunLedger implements RunLedger {
       table: options.locksTable,
       clock: options.clock,
     });
-    const jobs = options.jobsTable
-      ? new DynamoTable({ client: options.client, table: options.jobsTable })
-      : undefined;
-    this.creation = new RunCreation(this.runItems, locks, jobs);
+    this.creation = new RunCreation(this.runItems, locks);
     this.updates = new RunUpdates(this.runItems, locks, clock);
     this.byJob = options.byJobIndex ?? 'byJob';
     this.byOpen = options.byOpenIndex ?? 'byOpen';
@@ -90,12 +84,12 @@ export class DynamoRunLedger implements RunLedger {
     return this.runItems.get(runId);
   }
 
-  create(run: Run, expect?: JobExpectation): Promise<void> {
-    return this.creation.create(run, expect);
+  create(run: Run): Promise<void> {
+    return this.creation.create(run);
   }
 
-  createWithLock(run: Run, lock: LockClaim, expect?: JobExpectation): Promise<void> {
-    return this.creation.createWithLock(run, lock, expect);
+  createWithLock(run: Run, lock: LockClaim): Promise<void> {
+    return this.creation.createWithLock(run, lock);
   }
 
   claim(runId: string, claim: RunClaim): Promise<Run> {

@@ -3,8 +3,7 @@
  * with no worker to choose, a NO_WORKER run with an alert and a retry by the job's policy.
  */
 import type { Logger } from '../log';
-import { type Job, jobLockKey, type Run, type Worker } from '../model';
-import type { JobExpectation } from '../ports';
+import type { Job, Run, Worker } from '../model';
 import { nextRetryDelayMs } from '../retry';
 import { eligibleWorkers } from '../routing';
 import { type Deliverer, wasDelivered } from './delivery';
@@ -28,7 +27,6 @@ export class Admission {
     live: readonly Worker[],
     now: number,
     log: Logger,
-    expect?: JobExpectation,
   ): Promise<FireOutcome | null> {
     const candidates = this.choice.candidates(job, live, now);
     if (
@@ -45,7 +43,7 @@ export class Admission {
       ...(first ? { workerId: first.workerId } : {}),
       history: [...base.history, { at: now, status: 'DISPATCHED', attempt: 1, workerId: first?.workerId }],
     };
-    const written = await this.recorder.write(job, run, now, log, jobLockKey(job.spec.jobId), false, expect);
+    const written = await this.recorder.write(job, run, now, log);
     if (written.kind !== 'written') return written.outcome;
     const delivered = await this.deliverer.deliver(job, written.run, candidates, log);
     return delivered && wasDelivered(delivered)

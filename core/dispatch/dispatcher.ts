@@ -39,7 +39,7 @@ export class Dispatcher {
     const random = deps.random ?? Math.random;
     const jobs = new JobCache(deps.jobs, deps.jobCacheSize ?? 0);
     const choice = new WorkerChoice(deps.workers, random);
-    const recorder = new Recorder(deps.runs);
+    const recorder = new Recorder(deps.runs, deps.locks);
     // Delivery and redispatch call each other (a failed delivery settles the run's lock, which may
     // dispatch the next queued run): the delivery reaches the redispatcher once both exist.
     this.deliverer = new Deliverer(deps, choice, random, (run, message, retryDelay, now) =>

@@ -1,9 +1,11 @@
-import { VersionConflictError } from '../errors';
 import type { Job } from '../model';
-import { type JobExpectation, type JobStore, jobStamp, sameStamp } from '../ports';
-import type { FireOutcome } from './types';
+import { type JobStore, jobStamp, sameStamp } from '../ports';
 
-/** Jobs a warm dispatcher keeps between fires, each checked by the fire's write (DispatcherDeps.jobCacheSize). */
+/**
+ * Jobs a warm dispatcher keeps between fires, each checked by a consistent read of its stamp before
+ * use (DispatcherDeps.jobCacheSize). The check is a read, not a condition in the fire's write: in a
+ * write it made that write a transaction, which bills every item twice (docs/capacity.md).
+ */
 export class JobCache {
   /** Jobs as last read, by id, oldest first. */
   private readonly jobs = new Map<string, Job>();
@@ -39,27 +41,5 @@ export class JobCache {
       }
     }
     return job;
-  }
-
-  /**
-   * The fast path from a kept job: `attempt` writes with the expectation, or returns null for a
-   * decision that needs the job read first. Null too when the job changed or was deleted since it
-   * was kept (nothing was written); then the caller reads it.
-   */
-  async attempt(
-    jobId: string,
-    attempt: (job: Job, expect: JobExpectation) => Promise<FireOutcome | null>,
-  ): Promise<FireOutcome | null> {
-    const job = this.jobs.get(jobId);
-    // Only where the run is written in a transaction anyway (with its lock): for a job that allows
-    // overlap, the check would turn one write into a transaction, which costs twice a job read.
-    if (!job || job.spec.concurrency.policy === 'ALLOW') return null;
-    try {
-      return await attempt(job, jobStamp(job));
-    } catch (error) {
-      if (!(error instanceof VersionConflictError && error.details.kind === 'job')) throw error;
-      this.jobs.delete(jobId);
-      return null;
-    }
   }
 }

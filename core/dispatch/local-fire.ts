@@ -13,7 +13,6 @@ import {
   type RunStatus,
   scheduleModeOf,
 } from '../model';
-import type { JobExpectation } from '../ports';
 import { parseSchedule, type Schedule } from '../schedule';
 import type { JobCache } from './job-cache';
 import type { Recorder } from './record';
@@ -89,12 +88,6 @@ export class LocalFire {
       plan === undefined
         ? job.spec.mode === 'LOCAL'
         : isPrecise(job.spec) && this.hasInstant(job, request.scheduledTime);
-    const fast = await this.jobs.attempt(request.jobId, async (job, expect) =>
-      firedHere(job) && !job.spec.paused && job.spec.routing !== 'BROADCAST'
-        ? this.write(job, request, primaryId, now, log, options.ahead === true, expect, plan)
-        : null,
-    );
-    if (fast) return fast;
     const job = await this.jobs.read(request.jobId);
     const trigger = plan === undefined ? 'LOCAL' : 'SCHEDULE';
     if (!job) {
@@ -130,7 +123,7 @@ export class LocalFire {
       const base = this.newRun(job, runId, request, trigger, now, 'PENDING');
       return this.recorder.skipPaused(withPlan(base, plan), log);
     }
-    return this.write(job, request, primaryId, now, log, options.ahead === true, undefined, plan);
+    return this.write(job, request, primaryId, now, log, options.ahead === true, plan);
   }
 
   /** The run of the fire the agent asked about, as first built (runs.ts). */
@@ -168,7 +161,6 @@ export class LocalFire {
     now: number,
     log: Logger,
     ahead: boolean,
-    expect?: JobExpectation,
     plan?: number,
   ): Promise<FireOutcome> {
     const broadcast = job.spec.routing === 'BROADCAST';
@@ -195,7 +187,7 @@ export class LocalFire {
     const lockKey = broadcast
       ? `${jobLockKey(job.spec.jobId)}#${request.workerId}`
       : jobLockKey(job.spec.jobId);
-    const written = await this.recorder.write(job, run, now, log, lockKey, ahead, expect);
+    const written = await this.recorder.write(job, run, now, log, lockKey, ahead);
     if (written.kind !== 'written') return written.outcome;
     await this.deps.waker?.wake();
     return { kind: 'dispatched', runs: [written.run] };

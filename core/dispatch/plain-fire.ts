@@ -70,12 +70,6 @@ export class PlainFire {
       ...(request.payload === undefined ? {} : { payload: request.payload }),
     });
 
-    const fast = await this.jobs.attempt(request.jobId, async (job, expect) => {
-      if ((job.spec.paused && request.trigger !== 'MANUAL') || job.spec.routing === 'BROADCAST') return null;
-      const live = await this.deps.workers.live(job.spec.target.pool, now);
-      return this.admission.admit(job, baseOf(job), live, now, log, expect);
-    });
-    if (fast) return fast;
     const job = await this.jobs.read(request.jobId);
     if (!job) {
       const error = new NotFoundError('job', request.jobId);

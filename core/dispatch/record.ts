@@ -2,11 +2,46 @@
  * Record: how a fire's new run is written. One conditional write per fire (invariant 1: a duplicate
  * invocation finds the first record and changes nothing), with the job's lock when its concurrency
  * policy needs one (invariant 2: a held lock becomes a skip, a queued run or a replacement).
+ *
+ * Under a lock the run is two single-item writes, not a transaction (RunLedger.createWithLock; a
+ * transaction bills each item twice): first the lock, taken in the run's id, then the run, put on its
+ * id not existing. Every way a writer can stop between or after them, and what repairs it:
+ *
+ * - Lock taken, run not written (the dispatcher or agent died, or the put failed for an outage):
+ *   the lock names a run that does not exist. (a) The fire's retry — Lambda's or EventBridge
+ *   Scheduler's retry of the failed invocation, the monitor's catch-up of the missed instant
+ *   (FIRE_ONCE_NOW; same run id), an agent's LOCAL retry — finds the lock already in its name,
+ *   counts it as taken, and writes the run. (b) Under misfire policy SKIP the monitor records the
+ *   instant SKIPPED(misfire) with the same id: the lock's owner is then final, and the next fire
+ *   takes it over (takeStaleLock) or the monitor's stale-lock step releases it. (c) Otherwise (a
+ *   manual or dependent fire nobody retries) the monitor's stale-lock step releases a lock whose
+ *   owner run is missing once it is older than ORPHAN_LOCK_MS (model/lock.ts) — never sooner,
+ *   since a younger one may be a writer between its two writes, whose run would then hold no lock.
+ *   (d) At the latest the lock expires (the job's timeout plus LOCK_GRACE_MS). Until one of these,
+ *   the job's fires are skipped as overlapping, each recorded (invariant 5: nothing silently dropped).
+ * - Both written, not delivered: a DISPATCHED run no agent claims, as before — a repeated fire sends
+ *   it again (plain-fire.ts `resendDuplicate`), else the monitor's unclaimed step.
+ * - Lock taken, put refused because the run exists (a duplicate fire after the first one's lock was
+ *   released or expired): the ledger gives the lock back. A writer dying before that leaves a lock
+ *   held by a run that exists: its own while it is active, stale once final — the next fire takes it
+ *   over (takeStaleLock), the monitor's stale-lock step releases it.
+ *
+ * The run is checked before the lock question (the ledger reads it when the lock is held by another
+ * run): a duplicate invocation is always a duplicate, never an overlap, a queued run or a
+ * replacement that would cancel the active run.
  */
 import { AlreadyFiredError, LockHeldError } from '../errors';
 import type { Logger } from '../log';
-import { ACTIVE_STATUSES, isFinal, type Job, jobLockKey, type Run, type SkipReason } from '../model';
-import type { JobExpectation, RunLedger } from '../ports';
+import {
+  ACTIVE_STATUSES,
+  isFinal,
+  isStaleLock,
+  type Job,
+  jobLockKey,
+  type Run,
+  type SkipReason,
+} from '../model';
+import type { LockStore, RunLedger } from '../ports';
 import { lockExpiry } from './runs';
 import type { FireOutcome } from './types';
 
@@ -16,7 +51,10 @@ export type Written = { kind: 'written'; run: Run } | { kind: 'settled'; outcome
 type LockClaim = { key: string; owner: string; expiresAt: number; now: number };
 
 export class Recorder {
-  constructor(private readonly runs: RunLedger) {}
+  constructor(
+    private readonly runs: RunLedger,
+    private readonly locks: LockStore,
+  ) {}
 
   /**
    * Writes a new run under the job's concurrency policy; a held lock becomes a skip, a queued run or a
@@ -29,15 +67,13 @@ export class Recorder {
     log: Logger,
     lockKey = jobLockKey(job.spec.jobId),
     throwIfHeld = false,
-    expect?: JobExpectation,
   ): Promise<Written> {
     const policy = job.spec.concurrency.policy;
-    if (policy === 'ALLOW') return this.createPlain(run, log, expect);
+    if (policy === 'ALLOW') return this.createPlain(run, log);
     const locked: Run = { ...run, lockKey };
     const claim = { key: lockKey, owner: run.runId, expiresAt: lockExpiry(job, now), now };
     try {
-      // With `expect`, a held lock means the job was current (the ledger checks it first): what follows may use it.
-      await this.runs.createWithLock(locked, claim, expect);
+      await this.runs.createWithLock(locked, claim);
       log.log('info', 'run created', { status: locked.status, workerId: locked.workerId });
       return { kind: 'written', run: locked };
     } catch (error) {
@@ -59,10 +95,11 @@ export class Recorder {
   }
 
   /**
-   * A lock whose holder run is already final is stale: a final status written without the lock's
-   * release (a BROADCAST run's, an API cancel's: the status, then settle), and a fire that lands
-   * between them — or after the writer died between them — must not be skipped as an overlap with a run
-   * that has finished. Such a lock is taken over from its holder by the same conditional write.
+   * A stale lock (model/lock.ts `isStaleLock`) is taken over from its holder by the same conditional
+   * write. Its holder run is final: a final status written without the lock's release (a BROADCAST
+   * run's, an API cancel's: the status, then settle), and a fire that lands between them — or after
+   * the writer died between them — must not be skipped as an overlap with a run that has finished.
+   * Or its holder run is missing past ORPHAN_LOCK_MS: a writer died between the lock and the run.
    * Not under QUEUE: there the finishing run hands its lock to the oldest queued run (settle).
    */
   private async takeStaleLock(
@@ -73,7 +110,11 @@ export class Recorder {
   ): Promise<Written | undefined> {
     if (run.concurrency === 'QUEUE') return undefined;
     const current = await this.runs.get(holder);
-    if (!current || !isFinal(current)) return undefined;
+    if (current && !isFinal(current)) return undefined;
+    if (!current) {
+      const lock = await this.locks.get(claim.key);
+      if (lock?.owner !== holder || !isStaleLock(lock, null, claim.now)) return undefined;
+    }
     try {
       await this.runs.createWithLock(run, { ...claim, takeOverFrom: holder });
     } catch (error) {
@@ -86,7 +127,7 @@ export class Recorder {
       status: run.status,
       workerId: run.workerId,
       previous: holder,
-      previousStatus: current.status,
+      previousStatus: current?.status ?? 'missing',
     });
     return { kind: 'written', run };
   }
@@ -173,9 +214,9 @@ export class Recorder {
     return written.kind === 'written' ? outcome(written.run) : written.outcome;
   }
 
-  async createPlain(run: Run, log: Logger, expect?: JobExpectation): Promise<Written> {
+  async createPlain(run: Run, log: Logger): Promise<Written> {
     try {
-      await this.runs.create(run, expect);
+      await this.runs.create(run);
       log.log('info', 'run created', { status: run.status, reason: run.reason, workerId: run.workerId });
       return { kind: 'written', run };
     } catch (error) {

@@ -55,12 +55,9 @@ export interface DispatcherDeps {
   readonly random?: () => number;
   /**
    * How many jobs a warm dispatcher keeps after reading them (default 0: none). A fire of a kept job
-   * skips the job read: its run is written on condition that the stored job is still the kept one
-   * (JobExpectation, in the same write), and a job changed or deleted meanwhile is read again and
-   * decided afresh. Only the plain path uses it (dispatched to a worker, its run written with its
-   * lock); a job that allows overlap, a paused job, BROADCAST, no worker — every other decision —
-   * reads the job's stamp first (JobStore.stamp) and uses the kept job only when the stamp still
-   * names it, else reads the job.
+   * reads the job's stamp (JobStore.stamp: a consistent read of its version, updatedAt and
+   * dependents) instead of the job, and uses the kept job only while the stamp still names it, else
+   * reads the job and decides afresh.
    */
   readonly jobCacheSize?: number;
   /**

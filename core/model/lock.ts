@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EpochMsSchema } from './common';
+import { isFinal, type Run } from './run';
 
 /**
  * A lease-based mutual-exclusion record. The item outlives its holders: releasing clears the owner
@@ -12,10 +13,31 @@ export const LockSchema = z.object({
   owner: z.string().optional(),
   fence: z.number().int().min(0),
   expiresAt: EpochMsSchema,
+  /**
+   * When the owner took it (a run's fire, RunLedger.createWithLock): the lock is taken before the run
+   * is written, so a lock whose owner run does not exist yet is in flight this soon after, and
+   * orphaned only later (ORPHAN_LOCK_MS). Absent on locks handed over or taken before it was kept.
+   */
+  takenAt: EpochMsSchema.optional(),
   /** The job's latest finished run FAILED, TIMED_OUT or was LOST, and none has SUCCEEDED since. */
   failing: z.boolean().optional(),
 });
 export type Lock = z.output<typeof LockSchema>;
+
+/**
+ * A lock whose owner run does not exist counts as orphaned (its writer died between taking it and
+ * writing the run: core/dispatch/record.ts) only this long after it was taken. A writer between its two
+ * writes sends the second right after the first answers: a dispatcher Lambda dies at its timeout (30 s
+ * by default), and an agent would have to stall this long between two requests; a lock released
+ * while its writer is still between them would leave that writer's run holding no lock.
+ */
+export const ORPHAN_LOCK_MS = 5 * 60_000;
+
+/** Whether a held lock is stale: its owner run is final, or missing and the lock past ORPHAN_LOCK_MS. */
+export function isStaleLock(lock: Lock, owner: Run | null, now: number): boolean {
+  if (owner) return isFinal(owner);
+  return lock.takenAt === undefined || now - lock.takenAt >= ORPHAN_LOCK_MS;
+}
 
 export function jobLockKey(jobId: string): string {
   return `job#${jobId}`;

@@ -35,25 +35,28 @@ export class MemoryLockStore implements LockStore {
     return true;
   }
 
-  /** @internal The lock condition of createWithLock: free, expired, or held by `takeOverFrom`. */
-  checkClaim(claim: LockClaim): void {
+  /**
+   * @internal createWithLock's lock take (dynamo-run-creation.ts): free, expired, or held by
+   * `takeOverFrom` — true, written; already named for the claim's owner — false, left as it is;
+   * held by another owner — that owner.
+   */
+  take(claim: LockClaim): boolean | { readonly heldBy: string | undefined } {
     const lock = this.locks.get(claim.key);
-    if (!lock || lock.owner === undefined || lock.expiresAt <= claim.now) return;
-    if (claim.takeOverFrom !== undefined && lock.owner === claim.takeOverFrom) return;
-    throw new LockHeldError(claim.key, lock.owner);
-  }
-
-  /** @internal */
-  take(claim: LockClaim): void {
-    const lock = this.locks.get(claim.key);
-    const fence = (lock?.fence ?? 0) + 1;
+    const free =
+      !lock ||
+      lock.owner === undefined ||
+      lock.expiresAt <= claim.now ||
+      (claim.takeOverFrom !== undefined && lock.owner === claim.takeOverFrom);
+    if (!free) return lock.owner === claim.owner ? false : { heldBy: lock.owner };
     // An update, as in DynamoDB: what else the item holds (the job's health) stays.
     this.locks.set(claim.key, {
       ...lock,
       lockKey: claim.key,
       owner: claim.owner,
-      fence,
+      fence: (lock?.fence ?? 0) + 1,
       expiresAt: claim.expiresAt,
+      takenAt: claim.now,
     });
+    return true;
   }
 }

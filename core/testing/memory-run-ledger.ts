@@ -4,11 +4,10 @@
  */
 import {
   AlreadyFiredError,
-  CloverError,
+  LockHeldError,
   NotFoundError,
   RunNotInStateError,
   StaleFenceError,
-  VersionConflictError,
 } from '../errors';
 import {
   applyTransition,
@@ -22,49 +21,48 @@ import {
   type Run,
   type RunClaim,
 } from '../model';
-import {
-  type JobExpectation,
-  jobStamp,
-  type LockClaim,
-  type OpenRunQuery,
-  type OpenRuns,
-  type RunFinish,
-  type RunFinished,
-  type RunLedger,
-  type RunPatch,
-  type RunQuery,
-  type RunTransition,
-  sameStamp,
+import type {
+  LockClaim,
+  OpenRunQuery,
+  OpenRuns,
+  RunFinish,
+  RunFinished,
+  RunLedger,
+  RunPatch,
+  RunQuery,
+  RunTransition,
 } from '../ports';
 import { clone, copyOf } from './memory-copies';
-import type { MemoryJobStore } from './memory-job-store';
 import { MemoryLockStore } from './memory-lock-store';
 
 export class MemoryRunLedger implements RunLedger {
   readonly runs = new Map<string, Run>();
 
-  /** `jobs`: the store a fire written with a JobExpectation is checked against. */
-  constructor(
-    readonly locks: MemoryLockStore = new MemoryLockStore(),
-    readonly jobs?: MemoryJobStore,
-  ) {}
+  constructor(readonly locks: MemoryLockStore = new MemoryLockStore()) {}
 
   async get(runId: string): Promise<Run | null> {
     return copyOf(this.runs, runId);
   }
 
-  async create(run: Run, expect?: JobExpectation): Promise<void> {
+  async create(run: Run): Promise<void> {
     this.checkNew(run);
-    this.checkJob(expect);
     this.runs.set(run.runId, clone(run));
   }
 
-  async createWithLock(run: Run, lock: LockClaim, expect?: JobExpectation): Promise<void> {
-    this.checkNew(run);
-    this.checkJob(expect);
-    this.locks.checkClaim(lock);
-    this.runs.set(run.runId, clone(run));
-    this.locks.take(lock);
+  /** As DynamoRunLedger: the lock, then the run; a put refused because the run exists gives back a lock it took. */
+  async createWithLock(run: Run, lock: LockClaim): Promise<void> {
+    const took = this.locks.take(lock);
+    if (typeof took === 'object') {
+      const existing = this.runs.get(run.runId);
+      if (existing) throw new AlreadyFiredError(run.runId, clone(existing));
+      throw new LockHeldError(lock.key, took.heldBy);
+    }
+    try {
+      await this.create(run);
+    } catch (error) {
+      if (took && error instanceof AlreadyFiredError) await this.locks.release(lock.key, lock.owner);
+      throw error;
+    }
   }
 
   async claim(runId: string, claim: RunClaim): Promise<Run> {
@@ -174,15 +172,6 @@ export class MemoryRunLedger implements RunLedger {
     if (current.fence !== change.fence)
       throw new StaleFenceError(`run ${runId}`, change.fence, clone(current));
     return current;
-  }
-
-  private checkJob(expect: JobExpectation | undefined): void {
-    if (!expect) return;
-    if (!this.jobs) throw new CloverError('internal', 'MemoryRunLedger: a job expectation needs a job store');
-    const job = this.jobs.jobs.get(expect.jobId);
-    if (!job || !sameStamp(jobStamp(job), expect)) {
-      throw new VersionConflictError('job', expect.jobId, expect.version, job?.version);
-    }
   }
 
   /** No run with the id yet, or (a planned fire decided: `replacesPlan`) its placeholder under that fence. */

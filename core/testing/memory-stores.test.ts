@@ -25,7 +25,7 @@ jobStoreContract('memory', async () => ({ jobs: new MemoryJobStore() }));
 runLedgerContract('memory', async () => {
   const locks = new MemoryLockStore();
   const jobs = new MemoryJobStore();
-  return { ledger: new MemoryRunLedger(locks, jobs), locks, jobs };
+  return { ledger: new MemoryRunLedger(locks), locks, jobs };
 });
 
 dependencyJoinsContract('memory', async () => ({ joins: new MemoryDependencyJoins() }));
