@@ -27,8 +27,9 @@ const SLOW_FILES = {
   'test/precise/precise.test.ts': 600,
   'test/zmq/zmq.test.ts': 600,
   'test/api/fuzz.test.ts': 600,
-  // Real CLI processes against npm start's pieces: 302 s once at load 30 (80 s quiet).
-  'test/cli/end-to-end.test.ts': 600,
+  // Real CLI processes against npm start's pieces: 302 s once at load 30, 602 s once at load ~20
+  // with another CI run's worth of helpers beside it (80 s quiet).
+  'test/cli/end-to-end.test.ts': 900,
   // Every runnable example of the docs against one npm start: 302 s once at load 31.
   'test/docs/docs.test.ts': 600,
   // Signals to real agents under a watchdog: 196 s at load 30.

@@ -55,7 +55,9 @@ function runIdOf(output: string): string {
 
 test('a REMOTE job created with the CLI is fired by the local clock, run by the agent, and read back with runs get and runs log', async () => {
   const stack = await ready();
-  const fireAt = Math.ceil((Date.now() + 6000) / 1000) * 1000;
+  // 20 s ahead: creating the job spawns the CLI, which took more than 6 s once at load ~20, and a
+  // one-time schedule whose instant passed before it existed never fires at that instant.
+  const fireAt = Math.ceil((Date.now() + 20_000) / 1000) * 1000;
   const at = new Date(fireAt).toISOString().slice(0, 19);
   await create(
     stack,
