@@ -290,6 +290,12 @@ describe('Monitor: retries, schedule drift and stale locks', () => {
     const report = await w.monitor.sweep();
     assert.equal(report.retriesDispatched, 1);
     assert.equal(report.inFlight, 1, "other's run, in flight when the sweep read the open runs");
+    const holder = await w.registry.get('a');
+    assert.equal(
+      report.nextLeaseExpiryAt,
+      holder?.leaseExpiresAt,
+      'when the holder of a run would be found dead',
+    );
     assert.equal((await w.runs.get(fireRunId('report', '2026-01-30T10:00:00Z')))?.status, 'DISPATCHED');
     assert.deepEqual(reads, { listOpen: 1, listByStatus: 0 });
   });

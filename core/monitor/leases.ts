@@ -43,7 +43,10 @@ export async function expireLeases(
     if (run.workerId === undefined) continue;
     const holder = alive.get(run.workerId);
     const restarted = holder !== undefined && claimedBeforeRegistration(run, holder);
-    if (holder && !restarted) continue;
+    if (holder && !restarted) {
+      report.nextLeaseExpiryAt = Math.min(report.nextLeaseExpiryAt ?? Infinity, holder.leaseExpiresAt);
+      continue;
+    }
     handled.add(run.runId);
     await workerLost(deps, run, now, report, restarted);
   }

@@ -12,6 +12,11 @@ export interface SweepReport {
   inFlight: number;
   /** When the earliest waiting retry is due, if any. */
   nextRetryAt?: number;
+  /**
+   * When the earliest lease of a live worker holding a run in flight runs out, if any: a watching
+   * monitor sweeps then rather than up to a loop later, should that worker have died.
+   */
+  nextLeaseExpiryAt?: number;
   catchUpFires: number;
   misfiresSkipped: number;
   deadLettersDrained: number;
@@ -56,7 +61,8 @@ export function newSweepReport(at: number): SweepReport {
 /** True when the sweep changed something or failed a step: only then is it logged. */
 export function sweepChangedAnything(report: SweepReport): boolean {
   const changed = Object.entries(report).some(
-    ([k, v]) => typeof v === 'number' && !['at', 'inFlight', 'nextRetryAt'].includes(k) && v > 0,
+    ([k, v]) =>
+      typeof v === 'number' && !['at', 'inFlight', 'nextRetryAt', 'nextLeaseExpiryAt'].includes(k) && v > 0,
   );
   return changed || report.errors.length > 0;
 }

@@ -5,7 +5,7 @@ import { silentLogger } from '../../core/log';
 import type { SweepReport } from '../../core/monitor';
 import { MemoryWatchStore } from '../../core/testing/memory-stores';
 import { emfMetrics } from '../metrics';
-import { MonitorStepsFailedError, makeMonitorHandler, SWEEP_METRICS } from './handler';
+import { MonitorStepsFailedError, makeMonitorHandler, nextSweepIn, SWEEP_METRICS } from './handler';
 
 /** A monitor whose every sweep finds `inFlight` runs in flight. */
 function fakeMonitor(inFlight = 0) {
@@ -81,6 +81,23 @@ test('with work in flight it watches: takes the watch and loops until the run bu
     { getRemainingTimeInMillis: () => 12_000 - time.clock.t },
   );
   assert.equal(short.sweeps, 2);
+});
+
+test('while watching, the next sweep comes at the lease expiry of a worker holding a run, when that is sooner than a loop', async () => {
+  const time = fakeTime();
+  const at: number[] = [];
+  const monitor = {
+    async sweep(): Promise<SweepReport> {
+      at.push(time.clock.t);
+      // The holder's lease runs out 700 ms after the first sweep, then it renewed: 8 s ahead.
+      const nextLeaseExpiryAt = at.length === 1 ? time.clock.t + 700 : time.clock.t + 8_000;
+      return { at: time.clock.t, errors: [], inFlight: 1, nextLeaseExpiryAt } as unknown as SweepReport;
+    },
+  };
+  await makeMonitorHandler({ ...time, monitor, log: silentLogger, loopSeconds: 2, runSeconds: 5 })();
+  assert.deepEqual(at, [0, 701, 2_701, 4_701]);
+  const report = { at: 0, errors: [], inFlight: 1, nextLeaseExpiryAt: 50 } as unknown as SweepReport;
+  assert.equal(nextSweepIn(report, 40, 2_000), 100, 'never two sweeps closer than 100 ms');
 });
 
 test('a watching invocation stops once a newer one took the watch', async () => {

@@ -106,7 +106,7 @@ export function makeMonitorHandler(deps: MonitorHandlerDeps) {
       const elapsed = now() - started;
       const remaining = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
       if (elapsed + loopMs > budgetMs || remaining < loopMs + 5_000) break;
-      await wait(loopMs);
+      await wait(nextSweepIn(last, now(), loopMs));
       const current = await deps.watch?.read();
       if (current && current.sweeper !== me.sweeper) break; // a newer invocation watches now
     }
@@ -165,8 +165,22 @@ function publish(metrics: EmfMetrics, report: SweepReport): void {
 }
 
 /**
+ * How long a watching invocation waits for its next sweep: a loop, or less when the lease of a worker
+ * holding a run runs out sooner — a dead worker's run is then found at its lease's expiry, not up to
+ * a loop after it (a live worker renews long before, so this rarely shortens the wait).
+ */
+export function nextSweepIn(last: SweepReport, now: number, loopMs: number): number {
+  if (last.nextLeaseExpiryAt === undefined) return loopMs;
+  return Math.min(loopMs, Math.max(MIN_SWEEP_GAP_MS, last.nextLeaseExpiryAt + 1 - now));
+}
+
+/** No two sweeps closer than this: a lease that ran out during a sweep is found by the next one. */
+const MIN_SWEEP_GAP_MS = 100;
+
+/**
  * Sweep interval while watching: with the agent's default lease TTL (8 s) a dead worker's run is
- * found within 10 s (ARCHITECTURE.md, Budgets).
+ * found within 10 s (ARCHITECTURE.md, Budgets), at its lease's expiry when the sweep knew it
+ * ({@link nextSweepIn}).
  */
 export const DEFAULT_MONITOR_LOOP_SECONDS = 2;
 
