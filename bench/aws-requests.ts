@@ -22,7 +22,8 @@ export class RequestCounter {
         this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
         return next(args);
       },
-      { ses: true },
+      // Lambda: a monitor woken by Invoke is a request too (core/adapters/lambda-monitor-invoker.ts).
+      { ses: true, lambda: true },
     );
   }
 

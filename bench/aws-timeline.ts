@@ -18,21 +18,22 @@ export type CallMiddleware = (
 ) => (args: { readonly input?: unknown }) => Promise<unknown>;
 
 /**
- * Adds `middleware(service)` to each client's stack (`DynamoDB`, `SQS`, `Scheduler`, and `SES` when
- * asked), named `clover-bench-<name>-<service>`. Each client's stack is typed by its own inputs and
+ * Adds `middleware(service)` to each client's stack (`DynamoDB`, `SQS`, `Scheduler`, and `SES` and
+ * `Lambda` when asked), named `clover-bench-<name>-<service>`. Each client's stack is typed by its own inputs and
  * outputs; the benches' middlewares need none of them.
  */
 export function onEveryCall(
   clients: AwsClients,
   name: string,
   middleware: (service: string) => CallMiddleware,
-  options: { readonly ses?: boolean } = {},
+  options: { readonly ses?: boolean; readonly lambda?: boolean } = {},
 ): void {
   const services: Record<string, unknown> = {
     DynamoDB: clients.dynamodb,
     SQS: clients.sqs,
     Scheduler: clients.scheduler,
     ...(options.ses ? { SES: clients.ses } : {}),
+    ...(options.lambda ? { Lambda: clients.lambda } : {}),
   };
   for (const [service, client] of Object.entries(services)) {
     (

@@ -19,7 +19,8 @@ test('the cost figures of the bench, of the template and of docs/deploy.md are t
     perMillionFires: { requestsPerFire: Record<string, number> } & Record<string, unknown>;
   };
   const inputs: CostInputs = {
-    monitorRequestsPerSweep: bench.idle.monitorRequestsPerSweep,
+    monitorRequestsPerHour: bench.idle.monitorRequestsPerHour,
+    plannerRequestsPerHour: bench.idle.plannerRequestsPerHour,
     agentRequestsPerHour: bench.idle.agentRequestsPerHour,
     requestsPerFire: bench.perMillionFires.requestsPerFire,
   };

@@ -6,11 +6,13 @@
  *   measured (read from bench/results/latest.json, so run it first; its date is reported), turned
  *   into DynamoDB request units by the table's indexes (infra/resources.ts), SQS requests, the
  *   Scheduler invocation and the dispatcher Lambda;
- * - per month at idle: the requests one idle agent makes (heartbeats, long polls, job discovery)
- *   and one monitor sweep makes, counted on the emulator and scaled to a 30-day month, plus what the
- *   synthesized template bills whatever happens (bench/stage-inventory.ts: the monitor's schedule,
- *   duration and logs, alarms by the metrics they read, custom metrics, dashboard, secret, NAT and
- *   public IPv4). docs/deploy.md's "What it costs" is `costMarkdown` of these figures.
+ * - per month at idle: the requests one idle agent makes (heartbeats, long polls, job discovery),
+ *   and those a quiet stage's monitor and planner passes make in a simulated hour (bench/idle-hour.ts:
+ *   the functions' own handlers on their schedules), counted on the emulator and scaled to a 30-day
+ *   month, plus what the synthesized template bills whatever happens (bench/stage-inventory.ts: the
+ *   monitor's and the planner's schedules, the Lambdas' memory, logs, alarms by the metrics they
+ *   read, custom metrics, dashboard, secret, NAT and public IPv4). docs/deploy.md's "What it costs"
+ *   is `costMarkdown` of these figures; test/monitor/idle-hour.test.ts holds a quiet hour to them.
  *
  * The unit model (stated in the figures): every item ≤ 1 KB; a write costs 1 write unit per item
  * (2 in a transaction) plus 1 per index that projects every attribute (`ALL`: every write of the item
@@ -20,12 +22,12 @@
  * keys 2. A read costs 1 read unit (strongly consistent ≤ 4 KB; a BatchGetItem counted as one item).
  */
 import { readFileSync } from 'node:fs';
-import { Monitor } from '../core/monitor';
 import { type IndexDefinition, projectionOf, tableDefinition, tables } from '../infra/resources';
 import { RequestCounter } from './aws-requests';
 import { withBenchStack } from './harness';
+import { idleHour, quietStage } from './idle-hour';
 import type { Figures } from './results';
-import { type StageInventory, stageInventory, stageTemplate } from './stage-inventory';
+import { MINUTES_PER_MONTH, type StageInventory, stageInventory, stageTemplate } from './stage-inventory';
 
 export interface PriceItem {
   readonly key: string;
@@ -62,6 +64,12 @@ export function unitPrice(prices: PriceTable, key: string): number {
 export const COST_ASSUMPTIONS = {
   /** Dispatcher Lambda: billed duration per fire (warm); its memory comes from the template. */
   dispatcherMs: 100,
+  /**
+   * Dispatcher Lambda: billed duration of an idle planner pass (warm): two rounds of reads, the jobs
+   * Scan and then the open-run shards in parallel, at tens of ms each in AWS — an estimate (the
+   * emulator's time, `idle.hour.plannerPassMs`, is reported beside it, not priced).
+   */
+  plannerPassMs: 200,
   /** Log lines per fire (the dispatcher's line and EMF metrics). */
   logKbPerFire: 1,
   /** Lambda's own START, END and REPORT lines of one invocation. */
@@ -223,21 +231,19 @@ export function perMillionFires(
 
 /**
  * Dollars per 30-day month: a stage at idle — its compute and data (the monitor's one sweep a minute,
- * the notifier's queue pollers, custom metrics) apart from the optional extras (alarms, dashboard,
- * secret, NAT gateway, public IPv4) —, each idle agent, what a stage adds per month once fires run
- * (the dispatcher's metrics), and what an hour of watching (runs in flight) costs the monitor.
+ * the planner's pass a minute, the notifier's queue pollers, custom metrics) apart from the optional
+ * extras (alarms, dashboard, secret, NAT gateway, public IPv4) —, each idle agent, what a stage adds
+ * per month once fires run (the dispatcher's metrics), and what an hour of watching (runs in flight)
+ * costs the monitor.
  */
-export function idlePerMonth(
-  prices: PriceTable,
-  inventory: StageInventory,
-  monitorRequestsPerSweep: Readonly<Record<string, number>>,
-  agentRequestsPerHour: Readonly<Record<string, number>>,
-) {
+export function idlePerMonth(prices: PriceTable, inventory: StageInventory, inputs: CostInputs) {
   const a = COST_ASSUMPTIONS;
   const m = inventory.monitor;
-  const monitor = requestDollars(prices, monitorRequestsPerSweep, m.sweepsPerMonth);
-  const logBytes =
-    m.sweepsPerMonth * m.bytesPerSweep + m.invocationsPerMonth * a.platformLogKbPerInvocation * 1024;
+  const p = inventory.planner;
+  const monitor = requestDollars(prices, inputs.monitorRequestsPerHour, a.hoursPerMonth);
+  const planner = requestDollars(prices, inputs.plannerRequestsPerHour, a.hoursPerMonth);
+  const platformLogBytes = (invocations: number) => invocations * a.platformLogKbPerInvocation * 1024;
+  const logDollars = (bytes: number) => (bytes / 1024 ** 3) * unitPrice(prices, 'logs.ingestionGb');
   const month = (key: string, count: number) => count * unitPrice(prices, key);
   const pollsPerMonth =
     inventory.sqsEventSources *
@@ -246,9 +252,18 @@ export function idlePerMonth(
   const stack = {
     'monitor Lambda duration':
       m.invocationsPerMonth * m.secondsPerInvocation * m.gb * unitPrice(prices, 'lambda.armGbSecond'),
-    'monitor Lambda requests': m.invocationsPerMonth * unitPrice(prices, 'lambda.requests'),
+    'monitor Lambda requests': month('lambda.requests', m.invocationsPerMonth),
     ...Object.fromEntries(Object.entries(monitor.dollars).map(([k, v]) => [`monitor ${k}`, v])),
-    'monitor logs': (logBytes / 1024 ** 3) * unitPrice(prices, 'logs.ingestionGb'),
+    'monitor logs': logDollars(m.sweepsPerMonth * m.bytesPerSweep + platformLogBytes(m.invocationsPerMonth)),
+    'planner Scheduler invocations': month('scheduler.invocations', p.invocationsPerMonth),
+    'planner Lambda requests': month('lambda.requests', p.invocationsPerMonth),
+    'planner Lambda duration':
+      p.invocationsPerMonth *
+      (a.plannerPassMs / 1000) *
+      inventory.dispatcherGb *
+      unitPrice(prices, 'lambda.armGbSecond'),
+    ...Object.fromEntries(Object.entries(planner.dollars).map(([k, v]) => [`planner ${k}`, v])),
+    'planner logs': logDollars(platformLogBytes(p.invocationsPerMonth)),
     'custom metrics': month('cloudwatch.customMetricMonth', inventory.idleCustomMetrics),
     'notifier queue pollers': pollsPerMonth * unitPrice(prices, 'sqs.requests'),
   };
@@ -259,18 +274,26 @@ export function idlePerMonth(
     'NAT gateway': inventory.natGateways * a.hoursPerMonth * unitPrice(prices, 'nat.hour'),
     'public IPv4': inventory.publicIpv4 * a.hoursPerMonth * unitPrice(prices, 'vpc.publicIpv4Hour'),
   };
-  const agent = requestDollars(prices, agentRequestsPerHour, a.hoursPerMonth).dollars;
+  const agent = requestDollars(prices, inputs.agentRequestsPerHour, a.hoursPerMonth).dollars;
   const firing = {
     'dispatcher custom metrics': month('cloudwatch.customMetricMonth', inventory.firingCustomMetrics),
   };
-  // An hour with runs in flight: every invocation watches for `runSeconds`, sweeping every `loopSeconds`.
+  // An hour with runs in flight: every invocation watches for `runSeconds`, sweeping every
+  // `loopSeconds`, each sweep priced as an idle one (which also does the housekeeping: an upper bound).
+  const sweepsPerIdleHour = m.sweepsPerMonth / a.hoursPerMonth;
   const watchingSweeps = m.loopSeconds > 0 ? 60 * (Math.floor(m.runSeconds / m.loopSeconds) + 1) : 60;
   const watchingSeconds = 60 * (m.loopSeconds > 0 ? m.runSeconds : m.secondsPerInvocation);
   const watching = {
     'monitor Lambda duration': watchingSeconds * m.gb * unitPrice(prices, 'lambda.armGbSecond'),
-    ...requestDollars(prices, monitorRequestsPerSweep, watchingSweeps).dollars,
+    ...requestDollars(prices, inputs.monitorRequestsPerHour, watchingSweeps / sweepsPerIdleHour).dollars,
   };
+  const perPass = (units: number, passes: number) => Math.round((units / passes) * 100) / 100;
   return {
+    /** Read units of one idle sweep and of one planner pass (the hour's, divided). */
+    readUnits: {
+      perSweep: perPass(monitor.dynamoReadUnits, sweepsPerIdleHour),
+      perPlannerPass: perPass(planner.dynamoReadUnits, p.invocationsPerMonth / a.hoursPerMonth),
+    },
     stack: { dollars: roundAll(stack), total: total(stack) },
     extras: { dollars: roundAll(extras), total: total(extras) },
     perAgent: { dollars: roundAll(agent), total: total(agent) },
@@ -282,7 +305,10 @@ export function idlePerMonth(
 
 /** The measured request counts every cost figure is priced from (the `costs` bench's inputs). */
 export interface CostInputs {
-  readonly monitorRequestsPerSweep: Readonly<Record<string, number>>;
+  /** Requests by label a quiet stage's monitor makes in an hour (bench/idle-hour.ts). */
+  readonly monitorRequestsPerHour: Readonly<Record<string, number>>;
+  /** Requests by label the dispatcher's planner passes make in that hour. */
+  readonly plannerRequestsPerHour: Readonly<Record<string, number>>;
   readonly agentRequestsPerHour: Readonly<Record<string, number>>;
   readonly requestsPerFire?: Readonly<Record<string, number>>;
 }
@@ -291,7 +317,7 @@ export interface CostInputs {
 export function stageCosts(prices: PriceTable, inventory: StageInventory, inputs: CostInputs) {
   return {
     inventory,
-    idle: idlePerMonth(prices, inventory, inputs.monitorRequestsPerSweep, inputs.agentRequestsPerHour),
+    idle: idlePerMonth(prices, inventory, inputs),
     ...(inputs.requestsPerFire
       ? { perMillionFires: perMillionFires(prices, inputs.requestsPerFire, inventory) }
       : {}),
@@ -312,13 +338,19 @@ export function costMarkdown(
   const { withVpc } = variants;
   const { inventory: inv, idle } = priced;
   const m = inv.monitor;
+  const p = inv.planner;
   const a = COST_ASSUMPTIONS;
   const how: Record<string, string> = {
     'monitor Lambda duration': `${count(m.invocationsPerMonth)} invocations × ${m.secondsPerInvocation} s (one sweep) at ${m.gb} GB`,
     'monitor Lambda requests': `${count(m.invocationsPerMonth)} invocations`,
-    'monitor DynamoDB reads': `${count(m.sweepsPerMonth)} sweeps, read units measured per sweep`,
+    'monitor DynamoDB reads': `${count(m.sweepsPerMonth)} sweeps × ${idle.readUnits.perSweep} read units (counted over a simulated idle hour)`,
     'monitor DynamoDB writes': 'none at idle',
     'monitor SQS requests': `${count(m.sweepsPerMonth)} sweeps (fires-dlq receive)`,
+    'planner Scheduler invocations': `${count(p.invocationsPerMonth)} passes of the \`_clover-planner\` schedule`,
+    'planner Lambda requests': `${count(p.invocationsPerMonth)} dispatcher invocations`,
+    'planner Lambda duration': `${count(p.invocationsPerMonth)} passes × ${a.plannerPassMs} ms (estimate) at ${inv.dispatcherGb} GB`,
+    'planner DynamoDB reads': `${count(p.invocationsPerMonth)} passes × ${idle.readUnits.perPlannerPass} read units: the jobs, the planned runs (same hour)`,
+    'planner logs': "Lambda's lines per invocation",
     'monitor logs': `Lambda's lines per invocation${m.bytesPerSweep > 0 ? `, a ${m.bytesPerSweep}-byte EMF line per sweep` : ' (an idle sweep writes no metric line)'}`,
     'custom metrics': `${inv.idleCustomMetrics} published at idle (each only when not zero)`,
     'notifier queue pollers': `${inv.sqsEventSources} SQS event source × ${a.sqsEventSourcePollers} pollers × a ${a.sqsEventSourcePollSeconds} s long poll (estimate)`,
@@ -382,17 +414,30 @@ export function costMarkdown(
 }
 
 /**
- * The `costs` bench: counts an idle agent's requests for `idleSeconds` and `sweeps` monitor sweeps on
- * a stack of its own, reads requests per fire from `requestsPerFire` (requests-per-fire's figures),
- * and prices both.
+ * The `costs` bench: counts a quiet stage's monitor and planner requests over a simulated hour
+ * (bench/idle-hour.ts) and an idle agent's requests for `idleSeconds`, on a stack of its own, reads
+ * requests per fire from `requestsPerFire` (requests-per-fire's figures), and prices them all.
  */
 export function costs(
   requestsPerFire: { readonly figures?: Figures; readonly measuredAt: string } | undefined,
   idleSeconds = 60,
-  sweeps = 5,
 ): Promise<Figures> {
   const prices = loadPrices();
-  return withBenchStack({ name: 'costs' }, async ({ plane, clients, prefix, agent }) => {
+  return withBenchStack({ name: 'costs' }, async ({ plane, clients, prefix, agent, ownClients }) => {
+    const inventory = await stageInventory(stageTemplate());
+    // The quiet hour first, on its own clients (each function's): the agent below is not in it.
+    const from = Math.floor(Date.now() / 60_000) * 60_000;
+    await quietStage(plane, from);
+    const hour = await idleHour({
+      prefix,
+      clients: { monitor: ownClients().clients, dispatcher: ownClients().clients },
+      from,
+      everyMinutes: {
+        monitor: MINUTES_PER_MONTH / inventory.monitor.invocationsPerMonth,
+        planner: MINUTES_PER_MONTH / inventory.planner.invocationsPerMonth,
+      },
+    });
+
     await plane.jobService.define({
       jobId: 'costs',
       handler: 'bench.noop',
@@ -403,28 +448,14 @@ export function costs(
     await agent({ workerId: 'bench-idle', handlers: { 'bench.noop': async () => {} } });
     counter.reset();
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
-    const idle = counter.snapshot();
     const agentPerHour = Object.fromEntries(
-      Object.entries(idle).map(([label, n]) => [label, Math.round((n * 3600) / idleSeconds)]),
+      Object.entries(counter.snapshot()).map(([label, n]) => [label, Math.round((n * 3600) / idleSeconds)]),
     );
 
-    const monitor = new Monitor({ ...plane, deadLetters: plane.fireDeadLetters });
-    await monitor.sweep();
-    counter.reset();
-    const sweepsStarted = performance.now();
-    for (let i = 0; i < sweeps; i += 1) await monitor.sweep();
-    const sweepHours = (performance.now() - sweepsStarted) / 3_600_000;
-    // The idle agent keeps calling meanwhile: take its rate's share out, leaving the monitor's.
-    const perSweep = Object.fromEntries(
-      Object.entries(counter.snapshot())
-        .map(([label, n]) => [label, (n - (agentPerHour[label] ?? 0) * sweepHours) / sweeps] as const)
-        .filter(([, n]) => n > 0.05)
-        .map(([label, n]) => [label, Math.round(n * 10) / 10]),
-    );
     const byOperation = requestsPerFire?.figures?.byOperation as Record<string, number> | undefined;
-    const inventory = await stageInventory(stageTemplate());
     const priced = stageCosts(prices, inventory, {
-      monitorRequestsPerSweep: perSweep,
+      monitorRequestsPerHour: hour.monitor,
+      plannerRequestsPerHour: hour.planner,
       agentRequestsPerHour: agentPerHour,
       ...(byOperation ? { requestsPerFire: byOperation } : {}),
     });
@@ -433,7 +464,20 @@ export function costs(
       assumptions: COST_ASSUMPTIONS,
       before: BEFORE_IDLE_WORK,
       inventory,
-      idle: { agentRequestsPerHour: agentPerHour, monitorRequestsPerSweep: perSweep, ...priced.idle },
+      idle: {
+        agentRequestsPerHour: agentPerHour,
+        monitorRequestsPerHour: hour.monitor,
+        plannerRequestsPerHour: hour.planner,
+        hour: {
+          monitorInvocations: hour.monitorInvocations,
+          monitorSweeps: hour.monitorSweeps,
+          monitorWatched: hour.monitorWatched,
+          plannerPasses: hour.plannerPasses,
+          metricLines: hour.metricLines,
+          plannerPassMs: hour.plannerPassMs,
+        },
+        ...priced.idle,
+      },
       ...(priced.perMillionFires
         ? {
             perMillionFires: {

@@ -100,7 +100,7 @@ const benchmarks: readonly Bench[] = [
     // After requests-per-fire: it prices the requests per fire that bench wrote to latest.json.
     name: 'costs',
     description:
-      'dollars per million fires (SQS path) and per month at idle, from requests counted here and bench/aws-prices.json (an idle agent for 60 s, 5 monitor sweeps)',
+      'dollars per million fires (SQS path) and per month at idle, from requests counted here and bench/aws-prices.json (an idle agent for 60 s, a simulated hour of a quiet stage)',
     run: () => costs(readResults()?.benches['requests-per-fire']),
     headline: (f) => [
       { figure: 'dollars per million fires, SQS path', value: at(f, 'perMillionFires.total'), unit: '$' },

@@ -12,6 +12,7 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { silentLogger } from '../core/log';
 import type { SweepReport } from '../core/monitor';
+import { isPlannerRequest } from '../core/planner';
 import { emfMetrics } from '../functions/metrics';
 import { makeMonitorHandler } from '../functions/monitor/handler';
 import { FIRE_OUTCOMES } from '../infra/constructs/observability';
@@ -50,6 +51,8 @@ export interface StageInventory {
     /** Bytes of the EMF lines an idle sweep writes (measured from the handler's own output). */
     readonly bytesPerSweep: number;
   };
+  /** The precise-jobs planner's schedule: each invocation is a dispatcher invocation (a pass). */
+  readonly planner: { readonly invocationsPerMonth: number };
   readonly dispatcherGb: number;
 }
 
@@ -97,6 +100,11 @@ export async function stageInventory(template: TemplateJson): Promise<StageInven
   const runSeconds = Number(env.CLOVER_MONITOR_RUN_SECONDS ?? 55);
   const rule = ofType('AWS::Events::Rule').find((r) => r.Properties?.ScheduleExpression !== undefined);
   const invocationsPerMonth = MINUTES_PER_MONTH / ruleMinutes(String(rule?.Properties?.ScheduleExpression));
+  const plannerSchedule = ofType('AWS::Scheduler::Schedule').find((r) => {
+    const input = (r.Properties?.Target as { Input?: unknown } | undefined)?.Input;
+    return typeof input === 'string' && isPlannerRequest(JSON.parse(input));
+  });
+  if (!plannerSchedule) throw new Error('the template has no planner schedule');
   const dispatcherFn = functions.find((f) => String(f.Properties?.FunctionName).endsWith('-dispatcher'));
   if (!dispatcherFn) throw new Error('the template has no dispatcher Lambda');
   const idleSweep = await idleSweepLines();
@@ -119,6 +127,10 @@ export async function stageInventory(template: TemplateJson): Promise<StageInven
       sweepsPerMonth: invocationsPerMonth,
       bytesPerSweep: idleSweep.bytes,
     },
+    planner: {
+      invocationsPerMonth:
+        MINUTES_PER_MONTH / ruleMinutes(String(plannerSchedule.Properties?.ScheduleExpression)),
+    },
     dispatcherGb: Number(dispatcherFn.Properties?.MemorySize) / 1024,
   };
 }
@@ -128,10 +140,10 @@ function envOf(fn: Resource): Record<string, unknown> {
     {}) as Record<string, unknown>;
 }
 
-/** Minutes between invocations of `rate(N minute[s])`; anything else is refused by name. */
+/** Minutes between invocations of `rate(N minute[s])` (the monitor's rule, the planner's schedule); anything else is refused by name. */
 function ruleMinutes(expression: string): number {
   const match = /^rate\((\d+) minutes?\)$/.exec(expression);
-  if (!match) throw new Error(`the monitor's rule ${JSON.stringify(expression)} is not rate(N minutes)`);
+  if (!match) throw new Error(`the schedule ${JSON.stringify(expression)} is not rate(N minutes)`);
   return Duration.minutes(Number(match[1])).toMinutes();
 }
 

@@ -34,6 +34,8 @@ const SLOW_FILES = {
   'test/docs/docs.test.ts': 600,
   // Signals to real agents under a watchdog: 196 s at load 30.
   'test/agent/signals.test.ts': 600,
+  // A simulated idle hour of the monitor and planner, ~2,300 requests to moto: 189 s at load 11.
+  'test/monitor/idle-hour.test.ts': 600,
   // A bundling cdk synth, then five Lambda bundles in Node.js arm64 under qemu: 10.4 min at load 30.
   'test/bundles/bundles.test.ts': 1200,
 };
