@@ -29,6 +29,10 @@
  * re-send answered `duplicate`.
  *
  *   npx tsx bench/dispatch-throughput.ts [firesPerPhase=200]
+ *
+ * Kept as one file (~590 lines): the bench starts this same file as its dispatcher processes
+ * (`dispatcher` argument), so the phases and the process they measure, with the figures the child
+ * reports back, change together and are read together.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';

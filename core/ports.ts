@@ -6,6 +6,11 @@
  * Conditional-write failures surface as domain errors carrying the current item:
  * AlreadyFiredError, RunNotInStateError, StaleFenceError, ClaimRefusedError, LeaseLostError, LockHeldError,
  * VersionConflictError, NotFoundError.
+ *
+ * Kept as one file (~500 lines) on purpose: it is the domain's whole contract with the outside world,
+ * interfaces and their documentation with almost no code, read as one page when writing an adapter or
+ * a fake (graphile-worker keeps its public types in one contract file the same way). Each port's
+ * behaviour is pinned by its contract suite in core/testing/contracts/, one file per port.
  */
 import type { DispatchEnvelope } from './envelope';
 import type {
