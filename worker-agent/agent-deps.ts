@@ -4,6 +4,7 @@
  * ports' contract suites.
  */
 import type { AwsClients } from '../core/adapters/aws-clients';
+import { cloudWatchClient } from '../core/adapters/cloudwatch-client';
 import { controlPlane } from '../core/adapters/control-plane';
 import type { Dispatcher } from '../core/dispatch';
 import type { RunExecution } from '../core/execution';
@@ -61,7 +62,8 @@ export function sqsAgentDeps(options: {
   readonly monitorFunction?: string;
 }): AgentDeps {
   const metrics = new AgentMetrics({
-    client: options.clients.cloudwatch,
+    client: cloudWatchClient(options.clients),
+    ownsClient: true,
     stage: options.prefix,
     log: (options.logger ?? silentLogger).child({ source: 'metrics' }),
   });

@@ -49,6 +49,8 @@ export function startPrecisionOf(run: Run): StartPrecision | undefined {
 
 export interface AgentMetricsOptions {
   readonly client: CloudWatchClient;
+  /** close() also destroys `client` (the agent's own, from agent-deps.ts). @default false */
+  readonly ownsClient?: boolean;
   /** The stage's prefix: the `Stage` dimension, as on the Lambdas' metrics. */
   readonly stage: string;
   readonly log: Logger;
@@ -156,9 +158,10 @@ export class AgentMetrics {
     return this.sending;
   }
 
-  /** Stops the timer and sends what is pending (the agent's shutdown). */
-  close(): Promise<void> {
-    return this.flush();
+  /** Stops the timer and sends what is pending (the agent's shutdown); then closes an owned client. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.options.ownsClient) this.options.client.destroy();
   }
 
   private arm(): void {

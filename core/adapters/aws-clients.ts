@@ -6,7 +6,6 @@
  * `AWS_REGION`, `AWS_DEFAULT_REGION`), then the default (`us-east-1`; the SDK's standard credential
  * chain). An endpoint points every client at an emulator (LocalStack, moto).
  */
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -38,6 +37,21 @@ export interface AwsClientsConfig {
   readonly callTimeoutMs?: Partial<Record<keyof typeof CALL_TIMEOUT_MS, number>>;
 }
 
+/** What every client is built with (see {@link AwsClients.settingsFor}). */
+export interface ClientSettings {
+  readonly region: string;
+  readonly maxAttempts: number;
+  readonly retryMode: 'standard';
+  readonly requestHandler: {
+    readonly connectionTimeout: number;
+    readonly requestTimeout: number;
+    readonly throwOnRequestTimeout: boolean;
+    readonly socketTimeout: number;
+  };
+  readonly endpoint?: string;
+  readonly credentials?: AwsCredentials;
+}
+
 export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
   readonly sqs: SQSClient;
@@ -47,8 +61,13 @@ export interface AwsClients {
   readonly secretsManager: SecretsManagerClient;
   /** Wakes the monitor Lambda when work starts while it idles (LambdaMonitorInvoker). */
   readonly lambda: LambdaClient;
-  /** Agents' metrics (PutMetricData, worker-agent/agent-metrics.ts); the Lambdas publish through their logs. */
-  readonly cloudwatch: CloudWatchClient;
+  /**
+   * The settings every client here is built with (endpoint, region, credentials, retries, the
+   * service's deadline), for a client of a service only some processes use: the agents' CloudWatch
+   * client (`cloudWatchClient`, cloudwatch-client.ts) is built apart so that the Lambda bundles, which
+   * publish metrics through their logs, do not carry that SDK.
+   */
+  settingsFor(service: keyof typeof CALL_TIMEOUT_MS): ClientSettings;
   readonly region: string;
   /** The emulator's endpoint, or undefined for AWS itself. */
   readonly endpoint: string | undefined;
@@ -112,7 +131,7 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
   const region = config.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? 'us-east-1';
   const connectionTimeout =
     endpoint !== undefined && isLoopback(endpoint) ? LOOPBACK_CONNECT_TIMEOUT_MS : REMOTE_CONNECT_TIMEOUT_MS;
-  const common = (timeoutMs: number, socketTimeout = timeoutMs) => ({
+  const common = (timeoutMs: number, socketTimeout = timeoutMs): ClientSettings => ({
     region,
     maxAttempts: config.maxAttempts ?? 3,
     retryMode: 'standard',
@@ -134,7 +153,6 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
   const ses = new SESClient(common(timeouts.ses));
   const secretsManager = new SecretsManagerClient(common(timeouts.secretsManager));
   const lambda = new LambdaClient(common(timeouts.lambda));
-  const cloudwatch = new CloudWatchClient(common(timeouts.cloudwatch));
   return {
     dynamodb,
     sqs,
@@ -142,12 +160,11 @@ export function awsClients(config: AwsClientsConfig = {}): AwsClients {
     ses,
     secretsManager,
     lambda,
-    cloudwatch,
     region,
     endpoint,
+    settingsFor: (service) => common(timeouts[service]),
     destroy() {
-      for (const client of [dynamodb, sqs, scheduler, ses, secretsManager, lambda, cloudwatch])
-        client.destroy();
+      for (const client of [dynamodb, sqs, scheduler, ses, secretsManager, lambda]) client.destroy();
     },
   };
 }

@@ -2,7 +2,6 @@
  * The LockStore fake: job locks, their owners and expiry.
  * One fake per port (memory-stores.ts lists them); it passes the port's contract suite.
  */
-import { LockHeldError } from '../errors';
 import { isHeld, type Lock } from '../model';
 import type { LockClaim, LockStore } from '../ports';
 import { copiesById, copyOf } from './memory-copies';

@@ -8,6 +8,7 @@ import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { GetSendQuotaCommand } from '@aws-sdk/client-ses';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { type AwsClients, awsClients, CALL_TIMEOUT_MS } from '../../core/adapters/aws-clients';
+import { cloudWatchClient } from '../../core/adapters/cloudwatch-client';
 import { useSilentEndpoint } from '../harness/loopback';
 
 const silent = useSilentEndpoint();
@@ -34,7 +35,10 @@ const calls: Record<keyof typeof CALL_TIMEOUT_MS, (clients: AwsClients) => Promi
   ses: (c) => c.ses.send(new GetSendQuotaCommand({})),
   secretsManager: (c) => c.secretsManager.send(new ListSecretsCommand({})),
   lambda: (c) => c.lambda.send(new ListFunctionsCommand({})),
-  cloudwatch: (c) => c.cloudwatch.send(new ListMetricsCommand({})),
+  cloudwatch: (c) => {
+    const cloudwatch = cloudWatchClient(c);
+    return cloudwatch.send(new ListMetricsCommand({})).finally(() => cloudwatch.destroy());
+  },
 };
 
 for (const [service, call] of Object.entries(calls) as [keyof typeof CALL_TIMEOUT_MS, typeof calls.sqs][]) {

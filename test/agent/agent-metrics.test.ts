@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { awsClients } from '../../core/adapters/aws-clients';
+import { cloudWatchClient } from '../../core/adapters/cloudwatch-client';
 import { silentLogger } from '../../core/log';
 import type { Run } from '../../core/model';
 import { AGENT_METRICS } from '../../infra/resources';
@@ -31,10 +32,12 @@ function countRequests(client: CloudWatchClient): () => number {
   return () => count;
 }
 
-test('GIVEN start lateness and clock offsets WHEN the agent sends them THEN CloudWatch reads back every sample, by pool and precision', async () => {
+test('GIVEN start lateness and clock offsets WHEN the agent sends them THEN CloudWatch reads back every sample, by pool and precision', async (t) => {
   await aws.provisioned();
   const stage = `${aws.prefix}-m1`;
-  const metrics = new AgentMetrics({ client: aws.clients.cloudwatch, stage, log: silentLogger });
+  const cloudwatch = cloudWatchClient(aws.clients);
+  t.after(() => cloudwatch.destroy());
+  const metrics = new AgentMetrics({ client: cloudwatch, stage, log: silentLogger });
   // 200 distinct values twice: more than one datum's 150, so the values are split over two data.
   for (let round = 0; round < 2; round++) {
     for (let ms = 0; ms < 200; ms++) metrics.recordStartLateness('gpu', 'SECOND', ms);
@@ -48,19 +51,11 @@ test('GIVEN start lateness and clock offsets WHEN the agent sends them THEN Clou
     { Name: 'Pool', Value: 'gpu' },
     { Name: 'Precision', Value: precision },
   ];
-  const second = await readMetric(
-    aws.clients.cloudwatch,
-    AGENT_METRICS.runStartLateness.name,
-    dims('SECOND'),
-  );
+  const second = await readMetric(cloudwatch, AGENT_METRICS.runStartLateness.name, dims('SECOND'));
   assert.deepEqual(second, { samples: 400, sum: (2 * (199 * 200)) / 2, min: 0, max: 199 });
-  const minute = await readMetric(
-    aws.clients.cloudwatch,
-    AGENT_METRICS.runStartLateness.name,
-    dims('MINUTE'),
-  );
+  const minute = await readMetric(cloudwatch, AGENT_METRICS.runStartLateness.name, dims('MINUTE'));
   assert.deepEqual(minute, { samples: 1, sum: 41_000, min: 41_000, max: 41_000 });
-  const clock = await readMetric(aws.clients.cloudwatch, AGENT_METRICS.clockOffset.name, [
+  const clock = await readMetric(cloudwatch, AGENT_METRICS.clockOffset.name, [
     { Name: 'Stage', Value: stage },
   ]);
   assert.deepEqual(clock, { samples: 3, sum: -630, min: -240, max: -180 });
@@ -70,10 +65,11 @@ test('GIVEN an agent with nothing to report WHEN time passes and it closes THEN 
   await aws.provisioned();
   const { endpoint, region, credentials } = aws.emulator;
   const clients = awsClients({ endpoint, region, credentials });
+  const cloudwatch = cloudWatchClient(clients);
   try {
-    const requests = countRequests(clients.cloudwatch);
+    const requests = countRequests(cloudwatch);
     const idle = new AgentMetrics({
-      client: clients.cloudwatch,
+      client: cloudwatch,
       stage: aws.prefix,
       log: silentLogger,
       flushAfterMs: 20,
@@ -83,7 +79,7 @@ test('GIVEN an agent with nothing to report WHEN time passes and it closes THEN 
     assert.equal(requests(), 0, 'an idle agent makes no request');
 
     const busy = new AgentMetrics({
-      client: clients.cloudwatch,
+      client: cloudwatch,
       stage: aws.prefix,
       log: silentLogger,
       flushAfterMs: 20,
@@ -94,6 +90,7 @@ test('GIVEN an agent with nothing to report WHEN time passes and it closes THEN 
     await busy.close();
     assert.equal(requests(), 1, 'both values in one request, and nothing left to send at close');
   } finally {
+    cloudwatch.destroy();
     clients.destroy();
   }
 });

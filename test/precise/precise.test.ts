@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { percentile } from '../../bench/stats';
+import { cloudWatchClient } from '../../core/adapters/cloudwatch-client';
 import { controlPlane } from '../../core/adapters/control-plane';
 import { silentLogger } from '../../core/log';
 import { isFinal, isoSeconds, type Run } from '../../core/model';
@@ -186,11 +187,12 @@ test('a precise */2 s job over two minutes: one run per instant, no overlap unde
 
   // The agents sent every start's lateness to CloudWatch (worker-agent/agent-metrics.ts), the last
   // minute's as they stopped: one sample per run that ran, as precise (SECOND) starts in their pool.
-  const sent = await readMetric(aws.clients.cloudwatch, AGENT_METRICS.runStartLateness.name, [
+  const cloudwatch = cloudWatchClient(aws.clients);
+  const sent = await readMetric(cloudwatch, AGENT_METRICS.runStartLateness.name, [
     { Name: 'Stage', Value: aws.prefix },
     { Name: 'Pool', Value: 'precise' },
     { Name: 'Precision', Value: 'SECOND' },
-  ]);
+  ]).finally(() => cloudwatch.destroy());
   assert.equal(sent.samples, succeeded.length, `RunStartLatenessMs samples: ${JSON.stringify(sent)}`);
   assert.equal(sent.max, late.at(-1), 'the metric holds the runs’ own startLateMs');
 });
