@@ -1,5 +1,5 @@
 import { AlreadyFiredError, LockHeldError } from '../errors';
-import { PLANNED_REASON, type Run } from '../model';
+import { isPlaceholder, PLANNED_REASON, type Run } from '../model';
 import type { LockClaim } from '../ports';
 import { type DynamoTable, Expr, type Item } from './dynamo-items';
 import { type DynamoLockStore, lockKey } from './dynamo-lock-store';
@@ -88,7 +88,10 @@ export class RunCreation {
           const holder = old ? this.locks.decode(old).owner : undefined;
           if (holder === lock.owner) return 'own' as const;
           const existing = await this.runItems.get(run.runId);
-          if (existing) throw new AlreadyFiredError(run.runId, existing);
+          // A precise fire's own planned placeholder is not a duplicate: the fire decided at its
+          // instant replaces it (createCondition), so a lock held by another run is an overlap here.
+          if (existing && !replacesPlaceholder(run, existing))
+            throw new AlreadyFiredError(run.runId, existing);
           throw new LockHeldError(lock.key, holder);
         },
       },
@@ -113,4 +116,9 @@ function createCondition(run: Run, expr: Expr): string {
     `${absent} OR (${expr.name('status')} = ${expr.value('PENDING')} AND ` +
     `${expr.name('reason')} = ${expr.value(PLANNED_REASON)} AND ${expr.name('fence')} = ${expr.value(run.replacesPlan)})`
   );
+}
+
+/** True when `run`, decided at its instant, may replace `existing`: that fire's placeholder under the plan's fence. */
+function replacesPlaceholder(run: Run, existing: Run): boolean {
+  return run.replacesPlan !== undefined && isPlaceholder(existing) && existing.fence === run.replacesPlan;
 }
