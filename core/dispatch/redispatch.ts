@@ -1,4 +1,4 @@
-import { healthAfter, jobLockKey, type Run } from '../model';
+import { healthAfter, jobLockKey, type Run, type RunChange } from '../model';
 import type { OpenRuns, RunFinished, RunTransition } from '../ports';
 import { nextRetryDelayMs } from '../retry';
 import type { Deliverer } from './delivery';
@@ -66,13 +66,10 @@ export class Redispatcher {
     if (!job || (candidates.length === 0 && job.spec.routing !== 'ANY')) {
       const reason = job ? this.choice.noWorkerReason(job, live, now) : 'job_not_found';
       const delay = job ? nextRetryDelayMs(job.spec.retry, attempt, this.random) : null;
-      const written = await this.deps.runs.transition(run.runId, {
-        from: [run.status],
-        fence: run.fence,
+      const written = await this.moveOn(run, {
         to: 'NO_WORKER',
         at: now,
         attempt,
-        newFence: run.fence + 1,
         note: reason,
         set: { reason, ...(delay === null ? {} : { nextAttemptAt: now + delay }) },
         unset: delay === null ? ['nextAttemptAt', 'workerId'] : ['workerId'],
@@ -81,13 +78,10 @@ export class Redispatcher {
       return this.noWorkerFor(written, reason, delay, now);
     }
     const first = candidates[0];
-    const written = await this.deps.runs.transition(run.runId, {
-      from: [run.status],
-      fence: run.fence,
+    const written = await this.moveOn(run, {
       to: 'DISPATCHED',
       at: now,
       attempt,
-      newFence: run.fence + 1,
       note: options.note,
       set: {
         dispatchedAt: now,
@@ -97,6 +91,19 @@ export class Redispatcher {
       unset: first ? ['nextAttemptAt', 'reason'] : ['nextAttemptAt', 'reason', 'workerId'],
     });
     return (await this.deliverer.deliver(job, written, candidates, log)) ?? written;
+  }
+
+  /**
+   * The write of every re-dispatch, whichever way it goes: from where the run is, under its fence, to
+   * a fence one higher, so the envelope and the claim of its previous dispatch go stale.
+   */
+  private moveOn(run: Run, change: Omit<RunChange, 'newFence'>): Promise<Run> {
+    return this.deps.runs.transition(run.runId, {
+      from: [run.status],
+      fence: run.fence,
+      newFence: run.fence + 1,
+      ...change,
+    });
   }
 
   /**
