@@ -15,6 +15,7 @@ interface Seen {
   method: string;
   url: string;
   auth: string | undefined;
+  traceparent: string | undefined;
   body: unknown;
 }
 type Answer = { status: number; body?: unknown };
@@ -32,6 +33,7 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       method: req.method ?? '',
       url: req.url ?? '',
       auth: req.headers.authorization,
+      traceparent: req.headers.traceparent as string | undefined,
       body: text ? JSON.parse(text) : undefined,
     };
     seen.push(s);
@@ -46,7 +48,11 @@ before(async () => {
 });
 after(() => new Promise<void>((r) => server.close(() => r())));
 
-async function clover(args: string[], respond?: (req: Seen) => Answer) {
+async function clover(
+  args: string[],
+  respond?: (req: Seen) => Answer,
+  env: Readonly<Record<string, string>> = {},
+) {
   seen = [];
   if (respond) answer = respond;
   const out: string[] = [];
@@ -54,7 +60,7 @@ async function clover(args: string[], respond?: (req: Seen) => Answer) {
   const io: CliIo = {
     out: (l) => out.push(l),
     err: (l) => err.push(l),
-    env: { CLOVER_API_URL: endpoint, CLOVER_TOKEN: 'tok' },
+    env: { CLOVER_API_URL: endpoint, CLOVER_TOKEN: 'tok', ...env },
     cwd: '/',
     sleep: async () => {},
   };
@@ -406,6 +412,43 @@ describe('errors and exit codes', () => {
       assert.equal(seen.length, 0, `${args.join(' ')} sent nothing`);
     }
   });
+});
+
+test("jobs trigger sends the caller's traceparent (--traceparent, else TRACEPARENT) and refuses a malformed one naming its source, sending nothing", async () => {
+  const mine = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const theirs = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const fired = () => ({
+    status: 202,
+    body: {
+      runId: 'r1',
+      outcome: 'dispatched',
+      status: 'DISPATCHED',
+      traceId: '1-4bf92f35-77b34da6a3ce929d0e0e4736',
+    },
+  });
+  const flag = await clover(['jobs', 'trigger', 'j', '--traceparent', mine], fired, { TRACEPARENT: theirs });
+  assert.equal(flag.code, 0, flag.err);
+  assert.equal(seen[0]?.traceparent, mine, 'the flag wins over the environment');
+  assert.equal(flag.out, 'triggered j: run r1 (DISPATCHED), trace 1-4bf92f35-77b34da6a3ce929d0e0e4736');
+
+  assert.equal((await clover(['jobs', 'trigger', 'j'], fired, { TRACEPARENT: theirs })).code, 0);
+  assert.equal(seen[0]?.traceparent, theirs, 'TRACEPARENT from the environment');
+  assert.equal(
+    (await clover(['jobs', 'trigger', 'j', '--traceparent', ''], fired, { TRACEPARENT: theirs })).code,
+    0,
+  );
+  assert.equal(seen[0]?.traceparent, undefined, "--traceparent '' sends none");
+  assert.equal((await clover(['jobs', 'trigger', 'j'], fired)).code, 0);
+  assert.equal(seen[0]?.traceparent, undefined, 'none given, none sent');
+
+  const badFlag = await clover(['jobs', 'trigger', 'j', '--traceparent', mine.replace(/^00/, 'ff')], fired);
+  assert.equal(badFlag.code, 2);
+  assert.match(badFlag.err, /^error: --traceparent has version ff, which W3C Trace Context forbids\n/);
+  assert.equal(seen.length, 0, 'nothing sent');
+  const badEnv = await clover(['jobs', 'trigger', 'j'], fired, { TRACEPARENT: mine.toUpperCase() });
+  assert.equal(badEnv.code, 2);
+  assert.match(badEnv.err, /^error: TRACEPARENT \(from the environment\) must be lowercase hex\n/);
+  assert.equal(seen.length, 0, 'nothing sent');
 });
 
 test('jobs trigger --wait exits with the code of each final status, and keeps waiting through a scheduled retry', async () => {

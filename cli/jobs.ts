@@ -1,6 +1,6 @@
 /** `clover jobs ...`: define, inspect, steer and fire jobs; `jobs apply` makes a file of jobs true. */
 import type { JobSpec, JobSpecInput } from '../core/model';
-import { JobModes } from '../core/model';
+import { JobModes, readTraceparent } from '../core/model';
 import { computePlan, formatPlan, parseJobsFile } from './apply';
 import { CloverApiError, type ResponseOf } from './client';
 import { type ActionDef, type Ctx, group, listPages, PAGE_HELP, PAGE_OPTIONS } from './command';
@@ -99,6 +99,24 @@ function jsonOption(ctx: Ctx, name: string): unknown {
       ctx.command,
     );
   }
+}
+
+/**
+ * The caller's trace that `jobs trigger`'s run continues: --traceparent, else TRACEPARENT from the
+ * environment (OpenTelemetry's environment-variable carrier names it so; CI runners and tools that
+ * trace set it for their children). Checked here, so a bad one is refused naming where it came from
+ * and nothing is fired. `--traceparent ''` sends none whatever the environment holds.
+ */
+function traceparentOption(ctx: Ctx): string | undefined {
+  const flag = ctx.string('traceparent');
+  const value = flag ?? (ctx.io.env ?? process.env).TRACEPARENT;
+  if (!value) return undefined;
+  const read = readTraceparent(value);
+  if ('refused' in read) {
+    const source = flag === undefined ? 'TRACEPARENT (from the environment)' : '--traceparent';
+    throw new UsageError(`${source} ${read.refused}`, ctx.command);
+  }
+  return value;
 }
 
 /** Spec fields set by flags, shared by `create` and `update`. */
@@ -342,19 +360,24 @@ function pauseAction(name: 'pause' | 'resume'): ActionDef {
 const trigger: ActionDef = {
   name: 'trigger',
   summary: 'fire a job now; --wait follows the run and exits with its outcome',
-  synopsis: 'JOB [--payload JSON] [--wait [--timeout SECONDS]]',
+  synopsis: 'JOB [--payload JSON] [--traceparent TP] [--wait [--timeout SECONDS]]',
   description: `Fire a job now (even when paused) and print the run id. With --wait, print the run's status
 changes, progress and log lines as they happen, and exit with its outcome:
   0 SUCCEEDED, 10 FAILED, 11 TIMED_OUT, 12 CANCELLED, 13 LOST, 14 SKIPPED, 15 NO_WORKER,
   16 still running when --timeout ran out (the run goes on).
-With --json, the progress goes to stderr and the final run to stdout. Needs the operator role.`,
+With --json, the progress goes to stderr and the final run to stdout. Needs the operator role.
+The run continues the caller's trace given by --traceparent, else by TRACEPARENT in the
+environment (W3C Trace Context): its trace id is the traceparent's.`,
   options: {
     payload: { type: 'string' },
+    traceparent: { type: 'string' },
     wait: { type: 'boolean', short: 'w' },
     timeout: { type: 'string' },
     interval: { type: 'string' },
   },
   optionHelp: `  --payload JSON      This run's payload instead of the job's
+  --traceparent TP    The caller's W3C traceparent for the run to continue (default: TRACEPARENT;
+                      '' sends none)
   -w, --wait          Follow the run until it ends; exit with its outcome
   --timeout SECONDS   Stop waiting after this long (exit 16); default: wait until it ends
   --interval MS       How often to poll while waiting, 100-60000 ms (default 1000)`,
@@ -370,12 +393,16 @@ With --json, the progress goes to stderr and the final run to stdout. Needs the 
       throw new UsageError('--timeout needs --wait', ctx.command);
     pollInterval(ctx); // checked before anything is fired
     const payload = jsonOption(ctx, 'payload');
+    const traceparent = traceparentOption(ctx);
     const fired = await ctx.client.call('triggerJob', {
       params: { jobId },
+      ...(traceparent === undefined ? {} : { headers: { traceparent } }),
       body: payload === undefined ? {} : { payload },
     });
     if (!ctx.flag('wait')) {
-      ctx.print(fired, () => [`triggered ${jobId}: run ${fired.runId} (${fired.status})`]);
+      ctx.print(fired, () => [
+        `triggered ${jobId}: run ${fired.runId} (${fired.status})${fired.traceId ? `, trace ${fired.traceId}` : ''}`,
+      ]);
       return EXIT_OK;
     }
     const write = (line: string) => (ctx.json ? ctx.io.err(line) : ctx.io.out(line));

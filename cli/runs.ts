@@ -84,6 +84,7 @@ export function formatRun(run: Run): string[] {
     ['upstream', run.upstream?.map((u) => `${u.runId} (${u.status})`).join(', ')],
     ['downstream', run.downstreamRuns?.join(', ')],
     ['log', run.log?.length ? `${run.log.length} lines (clover runs log ${run.runId})` : undefined],
+    ['trace', run.traceId],
   ]);
   lines.push('', 'History:');
   lines.push(

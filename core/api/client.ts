@@ -22,6 +22,7 @@ export type CallInput<R> = ([InputOf<R, 'params'>] extends [never]
   ? unknown
   : { params: InputOf<R, 'params'> }) &
   ([InputOf<R, 'query'>] extends [never] ? unknown : { query?: QueryInput<R> }) &
+  ([InputOf<R, 'headers'>] extends [never] ? unknown : { headers?: InputOf<R, 'headers'> }) &
   ([InputOf<R, 'body'>] extends [never] ? unknown : { body: InputOf<R, 'body'> });
 export type CallOutput<R> = R extends { response: infer S extends z.ZodType } ? z.output<S> : undefined;
 
@@ -81,9 +82,10 @@ export class CloverApiClient {
 
   async call<K extends RouteId>(id: K, input: CallInput<RouteById<K>>): Promise<CallOutput<RouteById<K>>> {
     const route = routes.find((r) => r.id === id)!;
-    const { params, query, body } = input as {
+    const { params, query, headers, body } = input as {
       params?: Record<string, string>;
       query?: Record<string, unknown>;
+      headers?: Record<string, string | undefined>;
       body?: unknown;
     };
     const path = route.path.replace(/:([A-Za-z]+)/g, (_, name: string) =>
@@ -95,7 +97,10 @@ export class CloverApiClient {
     }
     const qs = search.toString();
     const target = `${path}${qs ? `?${qs}` : ''}`;
-    const response = await this.request(route.method.toUpperCase(), target, body);
+    const sent = Object.entries(headers ?? {}).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    );
+    const response = await this.request(route.method.toUpperCase(), target, body, Object.fromEntries(sent));
     if (response.status === 204) return undefined as CallOutput<RouteById<K>>;
     // The body streams under the same deadline as the headers.
     return (await response.json().catch(this.timedOut(target))) as CallOutput<RouteById<K>>;

@@ -31,6 +31,7 @@ function parameters(route: RouteDef): JsonSchema[] {
   for (const [where, object] of [
     ['path', route.params],
     ['query', route.query],
+    ['header', route.headers],
   ] as const) {
     if (!object) continue;
     for (const [name, field] of Object.entries(object.shape as Record<string, z.ZodType>)) {

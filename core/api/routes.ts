@@ -51,6 +51,7 @@ import {
   StatsSchema,
   SyncResultSchema,
   TriggerBodySchema,
+  TriggerHeadersSchema,
   TriggerResponseSchema,
   WorkerIdParams,
   WorkerListQuerySchema,
@@ -70,6 +71,8 @@ export interface RouteDef {
   readonly tag: string;
   readonly params?: z.ZodObject;
   readonly query?: z.ZodObject;
+  /** Request headers it reads, by lowercase name; others are ignored, as HTTP carries many. */
+  readonly headers?: z.ZodObject;
   readonly body?: z.ZodType;
   readonly status: 200 | 201 | 202 | 204;
   /** Absent for 204. */
@@ -221,9 +224,10 @@ export const routes = [
     method: 'post',
     path: '/api/jobs/:jobId/trigger',
     access: 'operator',
-    summary: 'Fire the job now (even when paused); answers the run id',
+    summary: 'Fire the job now (even when paused); answers the run id and its trace id',
     tag: 'jobs',
     params: JobIdParams,
+    headers: TriggerHeadersSchema,
     body: TriggerBodySchema,
     status: 202,
     response: TriggerResponseSchema,

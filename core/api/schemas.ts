@@ -26,6 +26,8 @@ import {
   RunSchema,
   RunStatuses,
   SilenceSchema,
+  TraceIdSchema,
+  TraceparentSchema,
   WorkerSchema,
 } from '../model';
 
@@ -266,11 +268,15 @@ export const TriggerBodySchema = z.strictObject({
   /** Replaces the job's payload for this run only. */
   payload: PayloadSchema.optional(),
 });
+/** Request headers read (others are ignored); a header's name is case-insensitive, given here in lowercase. */
+export const TriggerHeadersSchema = z.object({ traceparent: TraceparentSchema.optional() });
 export const TriggerResponseSchema = z.object({
   runId: z.string(),
   /** What the fire became: dispatched, queued, skipped, no_worker, ... */
   outcome: z.string(),
   status: z.enum(RunStatuses),
+  /** The run's trace id: the `traceparent`'s when one was sent (docs/architecture.md, "Following a fire"). */
+  traceId: TraceIdSchema.optional(),
 });
 export type TriggerResponse = z.output<typeof TriggerResponseSchema>;
 

@@ -63,7 +63,7 @@ export class PlainFire {
       request.trigger === 'MANUAL'
         ? `${request.jobId}@manual-${isoSeconds(now)}-${randomUUID().slice(0, 8)}`
         : fireRunId(request.jobId, scheduledTime);
-    const traceId = traceIdOf(this.deps, now);
+    const traceId = request.traceId ?? traceIdOf(this.deps, now);
     const log = this.deps.log.child({ jobId: request.jobId, runId, traceId });
     const baseOf = (job: Job): Run => ({
       ...newRun(job, runId, request.jobId, scheduledTime, request.trigger, now, 'PENDING', traceId),

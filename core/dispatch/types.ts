@@ -8,6 +8,7 @@ import {
   type Run,
   type SkipReason,
   type TraceId,
+  TraceIdSchema,
   Triggers,
 } from '../model';
 import type { MonitorWaker } from '../monitor/watch';
@@ -23,6 +24,11 @@ export const FireRequestSchema = z.strictObject({
   trigger: z.enum(Triggers).exclude(['DEPENDENT']).default('SCHEDULE'),
   /** A manual trigger's payload for this run only (the job's payload otherwise). */
   payload: PayloadSchema.optional(),
+  /**
+   * A caller's trace the run continues (the API's trigger with a `traceparent` header); without it
+   * the run takes the invocation's trace or a new one (DispatcherDeps.traceId).
+   */
+  traceId: TraceIdSchema.optional(),
 });
 export type FireRequest = z.input<typeof FireRequestSchema>;
 

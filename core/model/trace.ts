@@ -33,12 +33,51 @@ export function traceIdFromXrayHeader(header: string | undefined): TraceId | und
   return root && TraceIdSchema.safeParse(root).success ? root : undefined;
 }
 
-/** The trace id of a W3C `traceparent` header (`00-<32 hex trace id>-<16 hex parent>-<flags>`). */
-export function traceIdFromTraceparent(header: string | undefined): TraceId | undefined {
-  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(
-    header?.trim().toLowerCase() ?? '',
-  );
-  const hex = match?.[1];
-  if (!hex || /^0+$/.test(hex)) return undefined;
-  return `1-${hex.slice(0, 8)}-${hex.slice(8)}`;
+/**
+ * A W3C `traceparent` (https://www.w3.org/TR/trace-context/#traceparent-header) as Clover reads it:
+ * the trace id it carries, in Clover's form, or why it is refused. `<version>-<trace id>-<parent
+ * id>-<flags>`, lowercase hex. Version `ff` is invalid; version `00` has exactly these four fields;
+ * a higher (unknown) version is read by the spec's forward-compatible rule: the first three fields as
+ * in `00`, then the end or another `-` after the flags. An all-zero trace id or parent id is invalid.
+ * The 32 hex digits of the trace id become X-Ray's form, `1-<first 8>-<last 24>` (the same 128 bits;
+ * drop the `1-` and the second dash to get them back). The flags (sampling) and `tracestate` are not
+ * read: every fire is recorded and logged whatever the caller sampled.
+ */
+export type Traceparent = { readonly traceId: TraceId } | { readonly refused: string };
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
+const TRACEPARENT_FORM =
+  'must be <version>-<32 hex trace id>-<16 hex parent id>-<2 hex flags> in lowercase hex, e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+export function readTraceparent(value: string): Traceparent {
+  // The same header sent twice arrives joined by a comma (RFC 9110 5.3); W3C allows one.
+  if (value.includes(',')) return { refused: 'is given more than once; send one traceparent' };
+  const match = TRACEPARENT.exec(value.trim());
+  if (!match) {
+    return {
+      refused: TRACEPARENT.test(value.trim().toLowerCase()) ? 'must be lowercase hex' : TRACEPARENT_FORM,
+    };
+  }
+  const [, version, hex = '', parent = '', more] = match;
+  if (version === 'ff') return { refused: 'has version ff, which W3C Trace Context forbids' };
+  if (version === '00' && more !== undefined) {
+    return { refused: 'has fields after the flags, which version 00 does not have (55 characters in all)' };
+  }
+  if (/^0+$/.test(hex)) return { refused: 'has an all-zero trace id, which W3C Trace Context forbids' };
+  if (/^0+$/.test(parent)) return { refused: 'has an all-zero parent id, which W3C Trace Context forbids' };
+  return { traceId: `1-${hex.slice(0, 8)}-${hex.slice(8)}` };
 }
+
+/** A `traceparent` value parsed to the trace id it carries; a refused one is an issue with the reason. */
+export const TraceparentSchema = z
+  .string()
+  .transform((value, ctx): TraceId => {
+    const read = readTraceparent(value);
+    if ('traceId' in read) return read.traceId;
+    ctx.addIssue({ code: 'custom', message: read.refused, input: value });
+    return z.NEVER;
+  })
+  .meta({
+    description:
+      "W3C Trace Context traceparent, 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>: the caller's trace, which the run continues (its trace id becomes the run's traceId)",
+  });

@@ -4,9 +4,10 @@
  * throttle the caller's address (429; public routes spend from it, and an address whose refused
  * tokens used it up is refused before its token is even verified) → authenticate (401: refused
  * tokens spend from the address's budget, are logged and counted) → role check from the route table
- * (403) → throttle the subject (429) → path and query (400) → body: content type (415), size while
- * streaming (413), payload and nesting depth, schema (400, unknown fields rejected) → call the use
- * case → map any failure to {code, message, fields?} (core/api/errors.ts).
+ * (403) → throttle the subject (429) → path, query and the headers a route reads (400) → body:
+ * content type (415), size while streaming (413), payload and nesting depth, schema (400, unknown
+ * fields rejected) → call the use case → map any failure to {code, message, fields?}
+ * (core/api/errors.ts).
  *
  * The same app runs in Lambda (functions/api/handler.ts) and in the local runtime (functions/local).
  */
@@ -55,6 +56,7 @@ interface Call {
   readonly principal: Principal;
   readonly params: Record<string, unknown>;
   readonly query: Record<string, unknown>;
+  readonly headers: Record<string, unknown>;
   readonly body: unknown;
 }
 
@@ -79,7 +81,8 @@ function handlers(api: ManagementApi, options: ApiAppOptions): Handlers {
     deleteJob: ({ principal, params, query }: Any) => api.jobs.delete(principal, params.jobId, query.version),
     pauseJob: ({ principal, params }: Any) => api.jobs.setPaused(principal, params.jobId, true),
     resumeJob: ({ principal, params }: Any) => api.jobs.setPaused(principal, params.jobId, false),
-    triggerJob: ({ principal, params, body }: Any) => api.jobs.trigger(principal, params.jobId, body.payload),
+    triggerJob: ({ principal, params, headers, body }: Any) =>
+      api.jobs.trigger(principal, params.jobId, body.payload, headers.traceparent),
     previewSchedule: ({ body }: Any) => api.jobs.previewSchedule(body),
     listRuns: ({ query }: Any) => api.runs.list(query),
     getRun: ({ params }: Any) => api.runs.get(params.runId),
@@ -160,10 +163,11 @@ export function createApiApp(options: ApiAppOptions): Hono {
       }
       const params = parse(route.params ?? EMPTY, c.req.param(), 'path');
       const query = parse(route.query ?? EMPTY, singleValues(c.req.queries()), 'query');
+      const headers = route.headers ? parse(route.headers, c.req.header(), 'header') : {};
       const body = await readBody(c.req.raw, route);
       let result: unknown;
       try {
-        result = await handle({ principal, params, query, body });
+        result = await handle({ principal, params, query, headers, body });
       } catch (error) {
         if (route.id === 'localLogin' && error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
           const username = String((body as { username?: unknown }).username).slice(0, 64);
@@ -216,7 +220,11 @@ async function authenticate(
   return principal;
 }
 
-function parse(schema: z.ZodType, input: unknown, root: 'path' | 'query'): Record<string, unknown> {
+function parse(
+  schema: z.ZodType,
+  input: unknown,
+  root: 'path' | 'query' | 'header',
+): Record<string, unknown> {
   const result = schema.safeParse(input);
   if (!result.success) throw new ValidationError(fieldIssues(result.error, root));
   return result.data as Record<string, unknown>;

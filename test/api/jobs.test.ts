@@ -99,6 +99,67 @@ test('create, get, list, update, pause, resume, trigger and delete a job', async
   assert.equal(gone.code, 'NOT_FOUND');
 });
 
+test("trigger with a W3C traceparent: the run and the answer carry the caller's trace id; without one Clover makes its own; a malformed one is a 400 naming the header and fires nothing", async () => {
+  await api.ready();
+  await api.as('admin').call('createJob', { body: spec('api-traced') });
+  const operator = api.as('operator');
+  const params = { jobId: 'api-traced' };
+  const CALLER = '1-4bf92f35-77b34da6a3ce929d0e0e4736';
+
+  const fired = await operator.call('triggerJob', {
+    params,
+    headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    body: {},
+  });
+  assert.equal(fired.traceId, CALLER, 'the answer');
+  assert.equal((await api.plane.runs.get(fired.runId))?.traceId, CALLER, 'the run record');
+
+  // A version this reader does not know is read by the spec's forward-compatible rule.
+  const future = (await (
+    await operator.request(
+      'POST',
+      '/api/jobs/api-traced/trigger',
+      {},
+      {
+        traceparent: 'cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-more',
+      },
+    )
+  ).json()) as { runId: string; traceId: string };
+  assert.equal(future.traceId, CALLER);
+
+  const own = await operator.call('triggerJob', { params, body: {} });
+  assert.match(own.traceId ?? '', /^1-[0-9a-f]{8}-[0-9a-f]{24}$/);
+  assert.notEqual(own.traceId, CALLER);
+  assert.equal((await api.plane.runs.get(own.runId))?.traceId, own.traceId);
+
+  const runs = async () =>
+    (await api.as('viewer').call('listRuns', { query: { jobId: 'api-traced', limit: 50 } })).items.length;
+  const audits = async () =>
+    (await api.as('admin').call('listAudit', { query: { entity: 'job:api-traced', limit: 50 } })).items
+      .length;
+  const before = { runs: await runs(), audits: await audits() };
+  assert.equal(before.runs, 3);
+  for (const [traceparent, reason] of [
+    [
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      'has version ff, which W3C Trace Context forbids',
+    ],
+    ['00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01', 'must be lowercase hex'],
+    [
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      'has an all-zero trace id, which W3C Trace Context forbids',
+    ],
+  ] as const) {
+    const refused = await apiError(
+      operator.call('triggerJob', { params, headers: { traceparent }, body: {} }),
+    );
+    assert.equal(refused.status, 400, traceparent);
+    assert.equal(refused.code, 'VALIDATION_FAILED');
+    assert.deepEqual(refused.fields, [{ path: 'header.traceparent', message: reason }]);
+  }
+  assert.deepEqual({ runs: await runs(), audits: await audits() }, before, 'nothing fired or recorded');
+});
+
 test('schedule preview lists the next fires, or names the field of a bad expression', async () => {
   await api.ready();
   const viewer = api.as('viewer');

@@ -13,6 +13,7 @@ import {
   MAX_PAYLOAD_BYTES,
   MAX_PAYLOAD_DEPTH,
   scheduleModeOf,
+  type TraceId,
   tooDeep,
 } from '../../model';
 import { parseSchedule } from '../../schedule';
@@ -150,9 +151,14 @@ export class JobUseCases extends UseCases {
   /**
    * Fires the job now. Replacing its payload for this one run is defining what the handler gets, so
    * it needs the admin role like defining the payload does (docs/api.md); the audit entry records
-   * the payload given.
+   * the payload given. `traceId` is the caller's trace (its `traceparent`), which the run continues.
    */
-  async trigger(principal: Principal, jobId: string, payload: unknown): Promise<TriggerResponse> {
+  async trigger(
+    principal: Principal,
+    jobId: string,
+    payload: unknown,
+    traceId?: TraceId,
+  ): Promise<TriggerResponse> {
     if (payload !== undefined && principal.role !== 'admin') {
       throw new ApiError(
         'FORBIDDEN',
@@ -165,6 +171,7 @@ export class JobUseCases extends UseCases {
       jobId,
       trigger: 'MANUAL',
       ...(payload === undefined ? {} : { payload }),
+      ...(traceId === undefined ? {} : { traceId }),
     });
     const run =
       outcome.kind === 'dispatched'
@@ -173,7 +180,12 @@ export class JobUseCases extends UseCases {
           ? await this.deps.runs.get(outcome.runId)
           : outcome.run;
     if (!run) throw new NotFoundError('run', outcome.kind === 'duplicate' ? outcome.runId : jobId);
-    const answer = { runId: run.runId, outcome: outcome.kind, status: run.status };
+    const answer = {
+      runId: run.runId,
+      outcome: outcome.kind,
+      status: run.status,
+      ...(run.traceId ? { traceId: run.traceId } : {}),
+    };
     await this.record(
       principal,
       'job.trigger',
