@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from './log';
-import { MonitorWaker, somethingToWatch } from './monitor/watch';
+import { MIN_SWEEP_GAP_MS, MonitorWaker, nextSweepIn, somethingToWatch } from './monitor/watch';
 import { MemoryWatchStore } from './testing/memory-stores';
 
 function waker(options: { fail?: boolean } = {}) {
@@ -63,4 +63,15 @@ test('something to watch: a run in flight, or a retry due before the next idle s
   assert.equal(somethingToWatch({ inFlight: 0 }, 0, 60_000), false);
   assert.equal(somethingToWatch({ inFlight: 0, nextRetryAt: 60_000 }, 0, 60_000), true);
   assert.equal(somethingToWatch({ inFlight: 0, nextRetryAt: 60_001 }, 0, 60_000), false);
+});
+
+test('the next sweep while watching: a loop, or the lease expiry of a worker holding a run when sooner', () => {
+  assert.equal(nextSweepIn({}, 1_000, 2_000), 2_000, 'no holder: a loop');
+  assert.equal(nextSweepIn({ nextLeaseExpiryAt: 1_700 }, 1_000, 2_000), 701, 'just past the expiry');
+  assert.equal(nextSweepIn({ nextLeaseExpiryAt: 9_000 }, 1_000, 2_000), 2_000, 'a loop comes first');
+  assert.equal(
+    nextSweepIn({ nextLeaseExpiryAt: 50 }, 40, 2_000),
+    MIN_SWEEP_GAP_MS,
+    'never two sweeps closer',
+  );
 });

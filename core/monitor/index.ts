@@ -6,4 +6,11 @@ export { JOB_UNAVAILABLE } from './availability';
 export { Monitor } from './monitor';
 export type { SweepReport } from './report';
 export type { MonitorDeps, MonitorOptions } from './types';
-export { MonitorWaker, type MonitorWakerDeps, somethingToWatch, type WatchSignals } from './watch';
+export {
+  MIN_SWEEP_GAP_MS,
+  MonitorWaker,
+  type MonitorWakerDeps,
+  nextSweepIn,
+  somethingToWatch,
+  type WatchSignals,
+} from './watch';

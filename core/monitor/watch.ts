@@ -17,9 +17,14 @@
  *
  * Once work stops, the current watch runs out and the next scheduled invocation finds nothing: back
  * to one short sweep a minute.
+ *
+ * Both runtimes loop by these decisions — the monitor Lambda (functions/monitor/handler.ts) and
+ * `npm start`'s loop (functions/local/monitor-loop.ts): {@link somethingToWatch} says whether to watch
+ * after a sweep, {@link nextSweepIn} how long to wait for the next sweep while watching.
  */
 import type { Logger } from '../log';
 import type { Clock, MonitorInvoker, WatchStore } from '../ports';
+import type { SweepReport } from './report';
 
 /** What one sweep tells the loop about the work in flight. */
 export interface WatchSignals {
@@ -36,6 +41,23 @@ export interface WatchSignals {
 export function somethingToWatch(signals: WatchSignals, now: number, idleMs: number): boolean {
   return signals.inFlight > 0 || (signals.nextRetryAt !== undefined && signals.nextRetryAt <= now + idleMs);
 }
+
+/**
+ * How long a watching monitor waits for its next sweep: a loop, or less when the lease of a worker
+ * holding a run runs out sooner — a dead worker's run is then found at its lease's expiry, not up to
+ * a loop after it (a live worker renews long before, so this rarely shortens the wait).
+ */
+export function nextSweepIn(
+  last: Pick<SweepReport, 'nextLeaseExpiryAt'>,
+  now: number,
+  loopMs: number,
+): number {
+  if (last.nextLeaseExpiryAt === undefined) return loopMs;
+  return Math.min(loopMs, Math.max(MIN_SWEEP_GAP_MS, last.nextLeaseExpiryAt + 1 - now));
+}
+
+/** No two sweeps closer than this: a lease that ran out during a sweep is found by the next one. */
+export const MIN_SWEEP_GAP_MS = 100;
 
 export interface MonitorWakerDeps {
   /** Where the current watch is read; without it every wake past `recheckMs` invokes. */

@@ -1,11 +1,10 @@
 import type { Logger } from '../../core/log';
-import type { SweepReport } from '../../core/monitor';
-import { somethingToWatch } from '../../core/monitor';
+import { nextSweepIn, type SweepReport, somethingToWatch } from '../../core/monitor';
 
 export interface LocalMonitorLoopOptions {
   readonly sweep: () => Promise<SweepReport>;
   readonly log: Logger;
-  /** Between sweeps while watching. */
+  /** Between sweeps while watching, unless the lease of a worker holding a run runs out sooner. */
   readonly watchMs: number;
   /** Between sweeps with nothing to watch: the deployed monitor's schedule. @default 60_000 */
   readonly idleMs?: number;
@@ -15,10 +14,12 @@ export interface LocalMonitorLoopOptions {
 }
 
 /**
- * The monitor of `npm start`, by the deployed monitor's rule (core/monitor/watch.ts): a sweep a
+ * The monitor of `npm start`, by the deployed monitor's rules (core/monitor/watch.ts): a sweep a
  * minute while nothing is in flight; a sweep every `watchMs` for `watchForMs` after a sweep found
  * work, or after `wake()` — which the local dispatcher calls when it puts a run in flight and the run
- * watcher calls when it sees one (agents' LOCAL fires included) — ends an idle wait at once.
+ * watcher calls when it sees one (agents' LOCAL fires included) — ends an idle wait at once. While
+ * watching, a sweep comes at the lease expiry of a worker holding a run when that is sooner than
+ * `watchMs` (`nextSweepIn`), so a dead worker's run is handled then, as in a deployed stage.
  */
 export function startLocalMonitorLoop(options: LocalMonitorLoopOptions) {
   const now = options.now ?? Date.now;
@@ -30,8 +31,9 @@ export function startLocalMonitorLoop(options: LocalMonitorLoopOptions) {
   let wait: { readonly idle: boolean; readonly cut: () => void } | undefined;
   const loop = (async () => {
     while (active) {
+      let report: SweepReport | undefined;
       try {
-        const report = await options.sweep();
+        report = await options.sweep();
         if (somethingToWatch(report, now(), idleMs) || report.errors.length > 0)
           watchUntil = now() + watchForMs;
       } catch (error) {
@@ -39,8 +41,9 @@ export function startLocalMonitorLoop(options: LocalMonitorLoopOptions) {
       }
       if (!active) break;
       const idle = now() >= watchUntil;
+      const watchMs = report ? nextSweepIn(report, now(), options.watchMs) : options.watchMs;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, idle ? idleMs : options.watchMs);
+        const timer = setTimeout(resolve, idle ? idleMs : watchMs);
         wait = {
           idle,
           cut: () => {

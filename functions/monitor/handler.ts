@@ -6,7 +6,7 @@ import { WAKE_EVENT } from '../../core/adapters/lambda-monitor-invoker';
 import { CloverError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { parseOrThrow } from '../../core/model';
-import { Monitor, type SweepReport, somethingToWatch } from '../../core/monitor';
+import { Monitor, nextSweepIn, type SweepReport, somethingToWatch } from '../../core/monitor';
 import type { Clock, WatchStore } from '../../core/ports';
 import { scheduleTargets } from '../config';
 import { type EmfMetrics, type MetricKey, noMetrics } from '../metrics';
@@ -165,22 +165,9 @@ function publish(metrics: EmfMetrics, report: SweepReport): void {
 }
 
 /**
- * How long a watching invocation waits for its next sweep: a loop, or less when the lease of a worker
- * holding a run runs out sooner — a dead worker's run is then found at its lease's expiry, not up to
- * a loop after it (a live worker renews long before, so this rarely shortens the wait).
- */
-export function nextSweepIn(last: SweepReport, now: number, loopMs: number): number {
-  if (last.nextLeaseExpiryAt === undefined) return loopMs;
-  return Math.min(loopMs, Math.max(MIN_SWEEP_GAP_MS, last.nextLeaseExpiryAt + 1 - now));
-}
-
-/** No two sweeps closer than this: a lease that ran out during a sweep is found by the next one. */
-const MIN_SWEEP_GAP_MS = 100;
-
-/**
  * Sweep interval while watching: with the agent's default lease TTL (8 s) a dead worker's run is
  * found within 10 s (ARCHITECTURE.md, Budgets), at its lease's expiry when the sweep knew it
- * ({@link nextSweepIn}).
+ * (`nextSweepIn`, core/monitor/watch.ts).
  */
 export const DEFAULT_MONITOR_LOOP_SECONDS = 2;
 
