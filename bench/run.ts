@@ -408,6 +408,20 @@ const benchmarks: readonly Bench[] = [
       },
     ],
   },
+  {
+    // Its own process, for the same reason as local-jitter: it measures when handlers start.
+    name: 'precise-lateness',
+    description:
+      'precise REMOTE start lateness from the nominal second (ZeroMQ and SQS, 4 jobs every 2 s each for 270 s) beside plain REMOTE and LOCAL, Scheduler lateness simulated',
+    run: async () => (await figuresFromChild('bench/precise-lateness.ts')) as Figures,
+    headline: (f) =>
+      (['precise-zmq', 'precise-sqs'] as const).map((path) => ({
+        figure: `precise REMOTE start lateness p99 (${path === 'precise-zmq' ? 'ZeroMQ' : 'SQS'})`,
+        value: at(f, `${path}.startLateMs.p99`),
+        unit: 'ms',
+        compare: { against: 'goal', value: 100 },
+      })),
+  },
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
