@@ -98,6 +98,31 @@ describe('precise jobs: planned ahead, decided at the instant', () => {
     assert.equal(placeholder?.reason, 'planned');
   });
 
+  test('a later pass writes nothing for fires it lists held by a live worker', async () => {
+    const world = await preciseWorld();
+    await world.jobService.define({ handler: 'reports.daily', ...PRECISE });
+    await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0) });
+    const { runs } = world;
+    const create = runs.create.bind(runs);
+    const written: string[] = [];
+    runs.create = async (run) => {
+      written.push(run.runId);
+      return create(run);
+    };
+    world.clock.advance(60_000);
+    const next = await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0 + 60_000) });
+    assert.equal(next.alreadyPlanned, 24, 'the 24 placeholders still ahead, found in the listing');
+    assert.equal(next.planned, 12, 'the 60 s that entered the window');
+    const listed = Array.from({ length: 24 }, (_, i) => `tick@${isoSeconds(WORLD_T0 + 65_000 + i * 5000)}`);
+    const rewritten = written.filter((runId) => listed.includes(runId));
+    assert.deepEqual(rewritten, [], 'no write for a listed fire whose worker is live');
+    assert.equal(
+      written.length,
+      13,
+      'the 12 new fires and the latest missed one (FIRE_ONCE_NOW) planned again',
+    );
+  });
+
   test('the holder decides at the instant: one run per fire, a stale plan or a second decision changes nothing', async () => {
     const world = await preciseWorld();
     await world.jobService.define({ handler: 'reports.daily', ...PRECISE });

@@ -25,7 +25,8 @@
  *     reached a live worker in time): the job's misfire policy — the latest missed fire of a job is
  *     planned again to start at once (FIRE_ONCE_NOW, within `misfire.windowSeconds`), the others are
  *     SKIPPED(misfire).
- * Duplicate or overlapping invocations only repeat conditional writes that find the placeholder.
+ * Duplicate or overlapping invocations write nothing for a placeholder they list whose worker is live;
+ * one they miss in the listing meets the conditional write, which finds it.
  */
 import { z } from 'zod';
 import type { Dispatcher, FireOutcome } from './dispatch';
@@ -132,8 +133,8 @@ export class Planner {
       if (at <= now - (this.deps.missedAfterMs ?? DEFAULT_MISSED_AFTER_MS)) {
         missed.set(run.jobId, [...(missed.get(run.jobId) ?? []), run]);
       } else if (at > now) {
-        // Dispatcher.plan re-plans it only when its worker is no longer live.
-        this.count(report, await this.planOne(job, run.scheduledTime));
+        // Dispatcher.plan writes nothing while its worker is live, and re-plans it when that worker is gone.
+        this.count(report, await this.planOne(job, run.scheduledTime, run));
       }
     }
     for (const job of jobs) {
@@ -181,9 +182,9 @@ export class Planner {
     }
   }
 
-  private async planOne(job: Job, scheduledTime: string): Promise<FireOutcome | null> {
+  private async planOne(job: Job, scheduledTime: string, found?: Run): Promise<FireOutcome | null> {
     try {
-      return await this.deps.dispatcher.plan(job, scheduledTime);
+      return await this.deps.dispatcher.plan(job, scheduledTime, found ? { found } : {});
     } catch (error) {
       this.deps.log.log('warn', 'fire could not be planned; the next pass tries again', {
         jobId: job.spec.jobId,

@@ -10,6 +10,13 @@ import type { WorkerChoice } from './worker-choice';
 export interface PlanOptions {
   /** Move and send a found placeholder even when its worker is live (a missed fire planned again). */
   readonly again?: boolean;
+  /**
+   * The fire's placeholder as the caller has just read it (the planner's listing): while the worker
+   * holding it is live, nothing is written — every later pass over a planned fire would otherwise
+   * repeat a conditional write that finds it, one billed write unit each (two per fire at the
+   * default lead), and a burst of them at every pass.
+   */
+  readonly found?: Run;
 }
 
 /**
@@ -41,6 +48,15 @@ export class PrecisePlans {
     // A worker busy now may be free at the instant (its slots are counted when the plan is decided).
     const live = (await this.deps.workers.live(job.spec.target.pool, now)).map((w) => ({ ...w, load: 0 }));
     const candidates = this.choice.candidates(job, live, now);
+    const { found } = options;
+    if (
+      found &&
+      isPlaceholder(found) &&
+      !options.again &&
+      candidates.some((w) => w.workerId === found.workerId)
+    ) {
+      return { kind: 'duplicate', runId, existing: found };
+    }
     const base = newRun(
       job,
       runId,
