@@ -5,63 +5,25 @@
 import { useId } from 'react';
 import { useWorkers } from '../../api/hooks';
 import { countOf } from '../../format';
-import { Field } from './controls';
+import { binder, Field, TextField } from './controls';
 import type { SectionProps } from './form-state';
 
-export function JobSection({ form, update, fieldError, editing }: SectionProps & { editing: boolean }) {
+export function JobSection({ editing, ...props }: SectionProps & { editing: boolean }) {
+  const bind = binder(props);
   return (
     <fieldset>
       <legend>Job</legend>
-      <Field label="Job id" error={fieldError('jobId')} hint="letters, digits, . _ -; cannot change later">
-        {(id, describedBy) => (
-          <input
-            id={id}
-            aria-describedby={describedBy}
-            required
-            readOnly={editing}
-            value={form.jobId}
-            onChange={(e) => update({ jobId: e.target.value })}
-          />
-        )}
-      </Field>
-      <HandlerField
-        value={form.handler}
-        pool={form.pool.trim() || 'default'}
-        error={fieldError('handler')}
-        onChange={(handler) => update({ handler })}
+      <TextField
+        label="Job id"
+        hint="letters, digits, . _ -; cannot change later"
+        required
+        readOnly={editing}
+        {...bind('jobId')}
       />
-      <Field label="Description" error={fieldError('description')}>
-        {(id, describedBy) => (
-          <input
-            id={id}
-            aria-describedby={describedBy}
-            value={form.description}
-            onChange={(e) => update({ description: e.target.value })}
-          />
-        )}
-      </Field>
-      <Field label="Group" error={fieldError('group')} hint="contacts can subscribe to a group">
-        {(id, describedBy) => (
-          <input
-            id={id}
-            aria-describedby={describedBy}
-            value={form.group}
-            onChange={(e) => update({ group: e.target.value })}
-          />
-        )}
-      </Field>
-      <Field label="Payload (JSON)" error={fieldError('payload')} wide>
-        {(id, describedBy) => (
-          <textarea
-            id={id}
-            aria-describedby={describedBy}
-            rows={3}
-            spellCheck={false}
-            value={form.payload}
-            onChange={(e) => update({ payload: e.target.value })}
-          />
-        )}
-      </Field>
+      <HandlerField pool={props.form.pool.trim() || 'default'} {...bind('handler')} />
+      <TextField label="Description" {...bind('description')} />
+      <TextField label="Group" hint="contacts can subscribe to a group" {...bind('group')} />
+      <TextField label="Payload (JSON)" wide rows={3} spellCheck={false} {...bind('payload')} />
     </fieldset>
   );
 }

@@ -2,13 +2,13 @@
  * The schedule: presets to start from, the expression validated as you type against
  * POST /api/schedules/preview (debounced), and the next fires in the job's time zone.
  */
-import { useEffect, useId, useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { ApiError } from '../../api/client';
 import { useSchedulePreview } from '../../api/hooks';
 import { ErrorBox, Loading } from '../../components/ui';
 import { formatInstant } from '../../format';
 import { PRESETS, type Preset, presetExpression } from '../../schedule-presets';
-import { Field } from './controls';
+import { binder, Check, Field, Select, TextField } from './controls';
 import type { SectionProps } from './form-state';
 
 function useDebounced<T>(value: T, ms: number): T {
@@ -20,11 +20,12 @@ function useDebounced<T>(value: T, ms: number): T {
   return debounced;
 }
 
-export function ScheduleSection({ form, update, fieldError }: SectionProps) {
+export function ScheduleSection(props: SectionProps) {
+  const { form, update, fieldError } = props;
+  const bind = binder(props);
   const [preset, setPreset] = useState<Preset>('daily');
   const [every, setEvery] = useState(15);
   const [time, setTime] = useState('09:00');
-  const ids = useId();
   const zones = useMemo(() => {
     try {
       return Intl.supportedValuesOf('timeZone');
@@ -57,59 +58,44 @@ export function ScheduleSection({ form, update, fieldError }: SectionProps) {
     fieldError('schedule.expression') ??
     fieldError('schedule');
   const zoneError = previewField('timezone') ?? fieldError('schedule.timezone');
+  /** A start or end date, its error the preview's or else the spec's. */
+  const dateBound = (field: 'startDate' | 'endDate') => {
+    const bound = bind(field, `schedule.${field}`);
+    return { ...bound, error: previewField(field) ?? bound.error };
+  };
   const stale = request?.expression !== form.expression.trim() || preview.isFetching;
 
   return (
     <fieldset>
       <legend>Schedule</legend>
-      <label className="check wide">
-        <input
-          type="checkbox"
-          checked={form.scheduled}
-          onChange={(e) => update({ scheduled: e.target.checked })}
-        />
-        Runs on a schedule (otherwise only when triggered)
-      </label>
+      <Check
+        label="Runs on a schedule (otherwise only when triggered)"
+        checked={form.scheduled}
+        wide
+        onChange={(scheduled) => update({ scheduled })}
+      />
       {form.scheduled && (
         <>
           <fieldset className="presets wide">
             <legend>Start from a preset</legend>
-            <div className="field">
-              <label htmlFor={`${ids}-preset`}>Preset</label>
-              <select
-                id={`${ids}-preset`}
-                value={preset}
-                onChange={(e) => setPreset(e.target.value as Preset)}
-              >
-                {(Object.entries(PRESETS) as [Preset, string][]).map(([key, text]) => (
-                  <option key={key} value={key}>
-                    {text}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <Select label="Preset" value={preset} options={PRESETS} onChange={setPreset} />
             {preset === 'minutes' ? (
-              <div className="field">
-                <label htmlFor={`${ids}-every`}>Minutes</label>
-                <input
-                  id={`${ids}-every`}
-                  type="number"
-                  min={1}
-                  max={1440}
-                  value={every}
-                  onChange={(e) => setEvery(Number(e.target.value))}
-                />
-              </div>
+              <Field label="Minutes">
+                {(id) => (
+                  <input
+                    id={id}
+                    type="number"
+                    min={1}
+                    max={1440}
+                    value={every}
+                    onChange={(e) => setEvery(Number(e.target.value))}
+                  />
+                )}
+              </Field>
             ) : (
-              <div className="field">
-                <label htmlFor={`${ids}-time`}>Time</label>
-                <input
-                  id={`${ids}-time`}
-                  type="time"
-                  value={time}
-                  onChange={(e) => setTime(e.target.value)}
-                />
-              </div>
+              <Field label="Time">
+                {(id) => <input id={id} type="time" value={time} onChange={(e) => setTime(e.target.value)} />}
+              </Field>
             )}
             <button
               type="button"
@@ -118,23 +104,16 @@ export function ScheduleSection({ form, update, fieldError }: SectionProps) {
               Use preset
             </button>
           </fieldset>
-          <Field
+          <TextField
             label="Expression"
+            value={form.expression}
             error={expressionError}
             hint="cron(m h dom mon dow year), rate(5 minutes), at(2026-12-31T23:00:00), or a Unix cron"
             wide
-          >
-            {(id, describedBy) => (
-              <input
-                id={id}
-                aria-describedby={describedBy}
-                spellCheck={false}
-                value={form.expression}
-                placeholder="cron(0 9 ? * MON-FRI *)"
-                onChange={(e) => update({ expression: e.target.value })}
-              />
-            )}
-          </Field>
+            spellCheck={false}
+            placeholder="cron(0 9 ? * MON-FRI *)"
+            onChange={(expression) => update({ expression })}
+          />
           <Field label="Time zone" error={zoneError}>
             {(id, describedBy) => (
               <>
@@ -153,34 +132,8 @@ export function ScheduleSection({ form, update, fieldError }: SectionProps) {
               </>
             )}
           </Field>
-          <Field
-            label="Starts"
-            error={previewField('startDate') ?? fieldError('schedule.startDate')}
-            hint="optional, ISO-8601"
-          >
-            {(id, describedBy) => (
-              <input
-                id={id}
-                aria-describedby={describedBy}
-                value={form.startDate}
-                onChange={(e) => update({ startDate: e.target.value })}
-              />
-            )}
-          </Field>
-          <Field
-            label="Ends"
-            error={previewField('endDate') ?? fieldError('schedule.endDate')}
-            hint="optional, ISO-8601"
-          >
-            {(id, describedBy) => (
-              <input
-                id={id}
-                aria-describedby={describedBy}
-                value={form.endDate}
-                onChange={(e) => update({ endDate: e.target.value })}
-              />
-            )}
-          </Field>
+          <TextField label="Starts" hint="optional, ISO-8601" {...dateBound('startDate')} />
+          <TextField label="Ends" hint="optional, ISO-8601" {...dateBound('endDate')} />
           <output
             className="preview wide"
             aria-live="polite"

@@ -1,34 +1,20 @@
 /** The jobs this one runs after (dependent jobs) and whether it waits for any or all of them. */
 import { WAIT_FOR } from './choices';
-import { Field, Select } from './controls';
+import { binder, Select, TextField } from './controls';
 import type { SectionProps } from './form-state';
 
-export function UpstreamSection({ form, update, fieldError }: SectionProps) {
+export function UpstreamSection(props: SectionProps) {
+  const bind = binder(props);
   return (
     <fieldset>
       <legend>Runs after</legend>
-      <Field
+      <TextField
         label="Upstream jobs"
-        error={fieldError('after')}
         hint="one a line: JOB, or JOB FAILED / JOB COMPLETED (default SUCCEEDED)"
-      >
-        {(id, describedBy) => (
-          <textarea
-            id={id}
-            aria-describedby={describedBy}
-            rows={2}
-            value={form.after}
-            onChange={(e) => update({ after: e.target.value })}
-          />
-        )}
-      </Field>
-      <Select
-        label="Wait for"
-        value={form.waitFor}
-        options={WAIT_FOR}
-        error={fieldError('waitFor')}
-        onChange={(waitFor) => update({ waitFor })}
+        rows={2}
+        {...bind('after')}
       />
+      <Select label="Wait for" options={WAIT_FOR} {...bind('waitFor')} />
     </fieldset>
   );
 }

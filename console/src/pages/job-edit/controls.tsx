@@ -1,6 +1,23 @@
-/** The job form's labelled controls: a field with its hint and error, a select over a choice table, a number. */
+/**
+ * The job form's labelled controls. Field is the one field row every section uses: the label tied to
+ * its control, the hint and the error named by the control's aria-describedby. Select and TextField
+ * are the usual controls in it, bound to a form field by `binder`; a control with more beside it (a
+ * datalist) takes Field itself. Check, a yes/no, is its own label.
+ */
 import { type ReactNode, useId } from 'react';
-import type { SectionProps } from './form-state';
+import type { FormState, SectionProps } from './form-state';
+
+/**
+ * Binds a control to one field of the form: its value, its error (the one at `path` of the spec,
+ * by default the field's name) and its change, to spread into the control: `{...bind('group')}`.
+ */
+export function binder({ form, update, fieldError }: SectionProps) {
+  return <K extends keyof FormState>(field: K, path: string = field) => ({
+    value: form[field],
+    error: fieldError(path),
+    onChange: (value: FormState[K]) => update({ [field]: value } as Partial<FormState>),
+  });
+}
 
 export function Field({
   label,
@@ -72,39 +89,83 @@ export function Select<T extends string>({
   );
 }
 
-type NumericField =
-  | 'maxQueued'
-  | 'misfireWindowSeconds'
-  | 'maxAttempts'
-  | 'backoffSeconds'
-  | 'maxBackoffSeconds'
-  | 'timeoutSeconds';
-
-export function NumberField({
+/**
+ * A text box bound to one of the form's fields as typed: a line, a text area (`rows`), or a whole
+ * number of at least 0 (`numeric`, still a string here; specOf reads it).
+ */
+export function TextField({
   label,
-  path,
-  field,
-  form,
-  update,
-  fieldError,
-}: SectionProps & {
+  value,
+  error,
+  hint,
+  wide,
+  rows,
+  numeric,
+  required,
+  readOnly,
+  spellCheck,
+  placeholder,
+  onChange,
+}: {
   label: string;
-  path: string;
-  field: NumericField;
+  value: string;
+  error: string | undefined;
+  hint?: string;
+  wide?: boolean;
+  rows?: number;
+  numeric?: boolean;
+  required?: boolean;
+  readOnly?: boolean;
+  spellCheck?: boolean;
+  placeholder?: string;
+  onChange: (value: string) => void;
 }) {
   return (
-    <Field label={label} error={fieldError(path)}>
-      {(id, describedBy) => (
-        <input
-          id={id}
-          aria-describedby={describedBy}
-          type="number"
-          inputMode="numeric"
-          min={0}
-          value={form[field]}
-          onChange={(e) => update({ [field]: e.target.value })}
-        />
-      )}
+    <Field label={label} error={error} hint={hint} wide={wide}>
+      {(id, describedBy) =>
+        rows ? (
+          <textarea
+            id={id}
+            aria-describedby={describedBy}
+            rows={rows}
+            spellCheck={spellCheck}
+            value={value}
+            onChange={(e) => onChange(e.target.value)}
+          />
+        ) : (
+          <input
+            id={id}
+            aria-describedby={describedBy}
+            {...(numeric ? { type: 'number', inputMode: 'numeric', min: 0 } : {})}
+            required={required}
+            readOnly={readOnly}
+            spellCheck={spellCheck}
+            placeholder={placeholder}
+            value={value}
+            onChange={(e) => onChange(e.target.value)}
+          />
+        )
+      }
     </Field>
+  );
+}
+
+/** A yes/no setting: the checkbox inside its label. */
+export function Check({
+  label,
+  checked,
+  wide,
+  onChange,
+}: {
+  label: string;
+  checked: boolean;
+  wide?: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  return (
+    <label className={wide ? 'check wide' : 'check'}>
+      <input type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} />
+      {label}
+    </label>
   );
 }
