@@ -136,8 +136,9 @@ test("request units follow the tables' indexes, and a million fires is priced fr
     write: 6,
   });
   assert.deepEqual(requestUnits('DynamoDB.UpdateItem(runs)'), { read: 0, write: 1 });
-  // Keys-only indexes are written once per fire (created); byOpen, projecting status, at each write.
-  assert.deepEqual(runIndexWrites(), { byJob: 1, byOpen: 3, byWorker: 1, byDay: 1 });
+  // Keys-only indexes are written once per fire (created), byOpenKeys twice (in, and out when final);
+  // byOpen, projecting status, at each write.
+  assert.deepEqual(runIndexWrites(), { byJob: 1, byOpenKeys: 2, byOpen: 3, byWorker: 1, byDay: 1 });
   assert.deepEqual(requestUnits('DynamoDB.UpdateItem(locks)'), { read: 0, write: 1 });
   assert.deepEqual(requestUnits('DynamoDB.GetItem(jobs)'), { read: 1, write: 0 });
   assert.deepEqual(requestUnits('SQS.SendMessage(worker)'), { read: 0, write: 0 });
@@ -150,15 +151,15 @@ test("request units follow the tables' indexes, and a million fires is priced fr
     },
     { dispatcherGb: 0.5 },
   );
-  // 4 write units, and 6 the run's index writes over its life.
+  // 4 write units, and 8 the run's index writes over its life.
   assert.deepEqual(cost.perFire, {
-    dynamoWriteUnits: 10,
-    runIndexWriteUnits: { byJob: 1, byOpen: 3, byWorker: 1, byDay: 1 },
+    dynamoWriteUnits: 12,
+    runIndexWriteUnits: { byJob: 1, byOpenKeys: 2, byOpen: 3, byWorker: 1, byDay: 1 },
     dynamoReadUnits: 1,
     sqsRequests: 1,
   });
-  // 10 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
-  assert.equal(cost.dollars['DynamoDB writes'], 6.25);
+  // 12 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
+  assert.equal(cost.dollars['DynamoDB writes'], 7.5);
   assert.equal(cost.dollars['SQS requests'], 0.4);
   assert.equal(cost.dollars['Scheduler invocation'], 1);
 });

@@ -47,6 +47,7 @@ describe('resource definitions', () => {
       tableDefinition('runs').indexes.map((i) => [i.name, i.partitionKey.name, i.sortKey?.name]),
       [
         ['byJob', 'jobId', 'scheduledTime'],
+        ['byOpenKeys', 'open', 'scheduledTime'],
         ['byOpen', 'open', 'scheduledTime'],
         ['byWorker', 'workerId', 'scheduledTime'],
         ['byDay', 'day', 'dayOrder'],

@@ -45,7 +45,7 @@ export interface TableDefinition {
   /**
    * The physical name's part after the prefix when it is not the logical name: a table whose
    * indexes changed more than CloudFormation can change in place (one index per update, no
-   * projection change) gets a new name, and `scripts/migrate-tables.ts` copies the old one's items.
+   * projection change) gets a new name (docs/deploy.md, "Upgrading", says what becomes of the old one).
    * @default logicalName
    */
   readonly physicalSuffix?: string;
@@ -89,12 +89,15 @@ export const VISIBILITY_PER_FUNCTION_TIMEOUT = 6;
 
 /**
  * Shards of the single-key indexes (write rates at 1,000 fires/s in docs/capacity.md): the day's
- * runs take one index write per fire (1,000/s over 16 keys), open runs three (created, claimed,
- * finished), jobs one per change.
+ * runs take one index write per fire (1,000/s over 16 keys), open runs two (created, finished),
+ * jobs one per change.
  */
 export const DAY_RUN_SHARDS = 16;
 export const OPEN_RUN_SHARDS = 16;
 export const JOB_LIST_SHARDS = 8;
+
+/** The runs index of the runs still open, keys only (the monitor's, the planner's and the retries' reads). */
+export const OPEN_RUNS_INDEX = 'byOpenKeys';
 
 /**
  * The write shard (0 … shards-1) of the item whose table key is `id`: a stable hash, so an item
@@ -150,14 +153,26 @@ const tableList = [
     physicalSuffix: 'runs-v2',
     partitionKey: s('runId'),
     // A run item is written three times per fire (created, claimed, finished). Every index copies
-    // only keys (or keys and `status`), so the claim and the outcome write an index only where a key
-    // or `status` changes: a fire writes each index about once, not three times (bench/costs.ts).
+    // only keys, so the claim and the outcome write an index only where a key appears or goes: a
+    // fire writes each index once, `byOpenKeys` twice — in when created, out when final (bench/costs.ts).
     indexes: [
       // A job's history, newest first (ScanIndexForward=false); scheduledTime is ISO-8601 UTC.
       { name: 'byJob', partitionKey: s('jobId'), sortKey: s('scheduledTime'), projection: 'KEYS_ONLY' },
       // Runs still open (a status with transitions left: PENDING, DISPATCHED, RUNNING, NO_WORKER):
       // the monitor's and the retry sweep's reads. `open` is `open#<shard>` while open and absent
       // once final, so the index holds only the runs in flight, spread over OPEN_RUN_SHARDS keys.
+      // `byOpen` below, its predecessor, copies `status` too, so every claim rewrites its entry;
+      // this one copies keys only, readers take the status from the runs they fetch anyway.
+      {
+        name: OPEN_RUNS_INDEX,
+        partitionKey: s('open'),
+        sortKey: s('scheduledTime'),
+        projection: 'KEYS_ONLY',
+        shards: OPEN_RUN_SHARDS,
+      },
+      // Kept for one release while `byOpenKeys` is created: CloudFormation creates or deletes one
+      // index per table per update, and an index being backfilled cannot be read (docs/deploy.md,
+      // "Upgrading"). The next commit reads `byOpenKeys` and drops this one.
       {
         name: 'byOpen',
         partitionKey: s('open'),
