@@ -137,8 +137,8 @@ test("request units follow the tables' indexes, and a million fires is priced fr
   });
   assert.deepEqual(requestUnits('DynamoDB.UpdateItem(runs)'), { read: 0, write: 1 });
   // Keys-only indexes are written once per fire (created), byOpenKeys twice (in, and out when final);
-  // byOpen, projecting status, at each write.
-  assert.deepEqual(runIndexWrites(), { byJob: 1, byOpenKeys: 2, byOpen: 3, byWorker: 1, byDay: 1 });
+  // the claim, an in-place status change, writes none.
+  assert.deepEqual(runIndexWrites(), { byJob: 1, byOpenKeys: 2, byWorker: 1, byDay: 1 });
   assert.deepEqual(requestUnits('DynamoDB.UpdateItem(locks)'), { read: 0, write: 1 });
   assert.deepEqual(requestUnits('DynamoDB.GetItem(jobs)'), { read: 1, write: 0 });
   assert.deepEqual(requestUnits('SQS.SendMessage(worker)'), { read: 0, write: 0 });
@@ -149,19 +149,31 @@ test("request units follow the tables' indexes, and a million fires is priced fr
       'DynamoDB.TransactWriteItems(locks+runs)': 1,
       'SQS.SendMessage(worker)': 1,
     },
-    { dispatcherGb: 0.5 },
+    { dispatcherGb: 0.5, dispatcherPlatformLines: false },
+    512,
   );
-  // 4 write units, and 8 the run's index writes over its life.
+  // 4 write units, and 5 the run's index writes over its life.
   assert.deepEqual(cost.perFire, {
-    dynamoWriteUnits: 12,
-    runIndexWriteUnits: { byJob: 1, byOpenKeys: 2, byOpen: 3, byWorker: 1, byDay: 1 },
+    logBytes: 512,
+    dynamoWriteUnits: 9,
+    runIndexWriteUnits: { byJob: 1, byOpenKeys: 2, byWorker: 1, byDay: 1 },
     dynamoReadUnits: 1,
     sqsRequests: 1,
   });
-  // 12 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
-  assert.equal(cost.dollars['DynamoDB writes'], 7.5);
+  // 9 × $0.625 + 1 × $0.125 + 1 × $0.40 per million requests or units.
+  assert.equal(cost.dollars['DynamoDB writes'], 5.63);
   assert.equal(cost.dollars['SQS requests'], 0.4);
   assert.equal(cost.dollars['Scheduler invocation'], 1);
+  // Half a KB a fire is half a GB a million fires, at $0.50 per GB; Lambda's own lines add 1 KB where kept.
+  assert.equal(cost.dollars.logs, 0.24);
+  const withPlatformLines = perMillionFires(
+    loadPrices(),
+    {},
+    { dispatcherGb: 0.5, dispatcherPlatformLines: true },
+    512,
+  );
+  assert.equal(withPlatformLines.perFire.logBytes, 1536);
+  assert.equal(withPlatformLines.dollars.logs, 0.72);
 });
 
 test('docs/aws-prices.md shows exactly the rows of bench/aws-prices.json, with its date and region', () => {

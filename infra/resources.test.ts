@@ -48,7 +48,6 @@ describe('resource definitions', () => {
       [
         ['byJob', 'jobId', 'scheduledTime'],
         ['byOpenKeys', 'open', 'scheduledTime'],
-        ['byOpen', 'open', 'scheduledTime'],
         ['byWorker', 'workerId', 'scheduledTime'],
         ['byDay', 'day', 'dayOrder'],
       ],

@@ -148,8 +148,8 @@ const tableList = [
   },
   {
     logicalName: 'runs',
-    // `runs-v2` since the indexes below (keys only, sharded, `byOpen` for `byStatus`): docs/deploy.md
-    // "Upgrading a stage" copies a `runs` table of an older stage into it.
+    // `runs-v2` since the indexes became keys only and sharded (`byOpen` for `byStatus`): docs/deploy.md,
+    // "Upgrading", says what became of an older stage's `runs` table.
     physicalSuffix: 'runs-v2',
     partitionKey: s('runId'),
     // A run item is written three times per fire (created, claimed, finished). Every index copies
@@ -161,23 +161,14 @@ const tableList = [
       // Runs still open (a status with transitions left: PENDING, DISPATCHED, RUNNING, NO_WORKER):
       // the monitor's and the retry sweep's reads. `open` is `open#<shard>` while open and absent
       // once final, so the index holds only the runs in flight, spread over OPEN_RUN_SHARDS keys.
-      // `byOpen` below, its predecessor, copies `status` too, so every claim rewrites its entry;
-      // this one copies keys only, readers take the status from the runs they fetch anyway.
+      // Keys only: a claim changes the status in place and writes no index; readers take the status
+      // from the runs they fetch by key anyway (core/adapters/dynamo-run-ledger.ts). It replaced
+      // `byOpen`, which copied `status` too (docs/deploy.md, "Upgrading").
       {
         name: OPEN_RUNS_INDEX,
         partitionKey: s('open'),
         sortKey: s('scheduledTime'),
         projection: 'KEYS_ONLY',
-        shards: OPEN_RUN_SHARDS,
-      },
-      // Kept for one release while `byOpenKeys` is created: CloudFormation creates or deletes one
-      // index per table per update, and an index being backfilled cannot be read (docs/deploy.md,
-      // "Upgrading"). The next commit reads `byOpenKeys` and drops this one.
-      {
-        name: 'byOpen',
-        partitionKey: s('open'),
-        sortKey: s('scheduledTime'),
-        projection: ['status'],
         shards: OPEN_RUN_SHARDS,
       },
       // The API's run lists by worker, newest first.

@@ -378,24 +378,34 @@ export class DynamoTable {
   ): Promise<T[]> {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     const results: T[] = [];
+    for await (const page of this.pages(() => request(limit - results.length), options.what)) {
+      for (const item of page) results.push(decode(item));
+      if (results.length >= limit || options.enough?.(results)) break;
+    }
+    return results.slice(0, limit);
+  }
+
+  /**
+   * A Scan or Query, one page at a time, for a reader that does work between pages (reads the
+   * items of a keys-only index page by key before it decides whether to ask for the next). Asks for
+   * the next page only when the caller takes it, so a caller that stops early pays for no more.
+   */
+  async *pages(request: () => PageRequest, what = this.what): AsyncGenerator<Item[]> {
     let startKey: Item | undefined;
     do {
-      const page = request(limit - results.length);
-      const out = await dynamoCall<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
-        options.what ?? this.what,
-        () =>
-          'scan' in page
-            ? this.client.send(
-                new ScanCommand({ TableName: this.name, ...page.scan, ExclusiveStartKey: startKey }),
-              )
-            : this.client.send(
-                new QueryCommand({ TableName: this.name, ...page.query, ExclusiveStartKey: startKey }),
-              ),
+      const page = request();
+      const out = await dynamoCall<{ Items?: Item[]; LastEvaluatedKey?: Item }>(what, () =>
+        'scan' in page
+          ? this.client.send(
+              new ScanCommand({ TableName: this.name, ...page.scan, ExclusiveStartKey: startKey }),
+            )
+          : this.client.send(
+              new QueryCommand({ TableName: this.name, ...page.query, ExclusiveStartKey: startKey }),
+            ),
       );
-      for (const item of out.Items ?? []) results.push(decode(item));
       startKey = out.LastEvaluatedKey;
-    } while (startKey && results.length < limit && !options.enough?.(results));
-    return results.slice(0, limit);
+      yield out.Items ?? [];
+    } while (startKey);
   }
 }
 

@@ -24,7 +24,7 @@ const JSON_FIELDS = ['payload', 'result', 'upstream'] as const;
 /**
  * The runs table and the item each run is stored as: the model's fields; `payload`, `result` and
  * `upstream` as JSON strings; `expiresAt` = creation + {@link RUN_RETENTION_MS} in epoch seconds for
- * TTL; the index keys of `byDay` and `byOpen` (infra/resources.ts).
+ * TTL; the index keys of `byDay` and `byOpenKeys` (infra/resources.ts).
  *
  * History entries record the attempt. A transition that does not name the attempt cannot copy the
  * stored one into the appended entry (an update expression cannot read an attribute into a list

@@ -1,13 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { OPEN_RUN_SHARDS, shardKeys } from '../../infra/resources';
-import {
-  isOpenStatus,
-  type OpenRunStatus,
-  OpenRunStatuses,
-  type Run,
-  type RunClaim,
-  type RunStatus,
-} from '../model';
+import { OPEN_RUN_SHARDS, OPEN_RUNS_INDEX, shardKeys } from '../../infra/resources';
+import { isOpenStatus, type OpenRunStatus, OpenRunStatuses, type Run, type RunClaim } from '../model';
 import {
   type Clock,
   type LockClaim,
@@ -31,13 +24,13 @@ export const DEFAULT_RUN_QUERY_LIMIT = 50;
 
 export interface DynamoRunLedgerOptions {
   readonly client: DynamoDBClient;
-  /** Physical name of the runs table: key `runId`; GSIs `byJob` (jobId, scheduledTime; keys only) and `byOpen` (open shard, scheduledTime; keys and status) as infra/resources.ts defines them. */
+  /** Physical name of the runs table: key `runId`; GSIs `byJob` (jobId, scheduledTime) and `byOpenKeys` (open shard, scheduledTime), both keys only, as infra/resources.ts defines them. */
   readonly runsTable: string;
   /** Physical name of the locks table: key `lockKey`. */
   readonly locksTable: string;
   /** @default 'byJob' */
   readonly byJobIndex?: string;
-  /** @default 'byOpen' */
+  /** @default OPEN_RUNS_INDEX ('byOpenKeys') */
   readonly byOpenIndex?: string;
   /** Wall clock for TTL attributes only (never for conditions, which take the caller's `now`). @default systemClock */
   readonly clock?: Clock;
@@ -77,7 +70,7 @@ export class DynamoRunLedger implements RunLedger {
     this.creation = new RunCreation(this.runItems, locks);
     this.updates = new RunUpdates(this.runItems, locks, clock);
     this.byJob = options.byJobIndex ?? 'byJob';
-    this.byOpen = options.byOpenIndex ?? 'byOpen';
+    this.byOpen = options.byOpenIndex ?? OPEN_RUNS_INDEX;
   }
 
   get(runId: string): Promise<Run | null> {
@@ -126,10 +119,13 @@ export class DynamoRunLedger implements RunLedger {
   }
 
   /**
-   * One Query per `byOpen` shard for every status asked for (the index projects `status`, so the
-   * filter runs in DynamoDB; a shard is paged until it gave each status its limit or ran out), the
-   * shards merged by scheduled time, each status's first `limits[status]` read by key — and kept
-   * only if still of that status (the index lags its table).
+   * Every `byOpenKeys` shard read in parallel, in rounds: a page of up to 100 keys from each shard
+   * still reading, then the runs of all those keys by consistent BatchGetItem (100 a request), since
+   * the index copies keys only — a claim changes a run's status without writing it — and the statuses
+   * are the runs' own. A shard stops when it gave every status asked for its limit or ran out. The
+   * shards merged by scheduled time, each status's first `limits[status]` kept; a run read final
+   * (the index lags its table) is left out. An idle stage pays one Query per shard and no read by key;
+   * a read wanting few statuses also fetches the runs of the others it pages past.
    */
   async listOpen(query: OpenRunQuery): Promise<OpenRuns> {
     const open: Record<OpenRunStatus, Run[]> = { PENDING: [], DISPATCHED: [], RUNNING: [], NO_WORKER: [] };
@@ -137,25 +133,50 @@ export class DynamoRunLedger implements RunLedger {
       OpenRunStatuses.map((status) => [status, query.limits[status] ?? 0] as const).filter(([, n]) => n > 0),
     );
     if (limits.size === 0) return open;
-    const shards = await Promise.all(
-      shardKeys('open', OPEN_RUN_SHARDS).map((key) =>
-        this.query(this.byOpen, 'open', key, { order: query.order ?? 'newest' }, limits),
-      ),
-    );
-    const sign = query.order === 'oldest' ? 1 : -1;
-    const taken = new Map<string, number>();
-    const entries = shards
-      .flat()
-      .sort((a, b) => sign * sortValue(a).localeCompare(sortValue(b)))
-      .filter((entry) => {
-        const status = entry.status?.S ?? '';
-        taken.set(status, (taken.get(status) ?? 0) + 1);
-        return (taken.get(status) ?? 0) <= (limits.get(status as OpenRunStatus) ?? 0);
-      });
-    const listedAs = new Map(entries.map((entry) => [entry.runId?.S, entry.status?.S]));
-    for (const run of await this.fetch(entries))
-      if (isOpenStatus(run.status) && listedAs.get(run.runId) === run.status) open[run.status].push(run);
+    const order = query.order ?? 'newest';
+    const shards = shardKeys('open', OPEN_RUN_SHARDS).map((key) => ({
+      pages: this.openPages(key, order),
+      runs: [] as Run[],
+    }));
+    let reading = shards;
+    while (reading.length > 0) {
+      const read = await Promise.all(
+        reading.map(async (shard) => ({ shard, page: await shard.pages.next() })),
+      );
+      const shardOf = new Map<string, (typeof shards)[number]>();
+      for (const { shard, page } of read)
+        for (const entry of page.done ? [] : page.value) shardOf.set(entry.runId?.S ?? '', shard);
+      for (const run of await this.fetch([...shardOf.keys()].map((runId) => ({ runId: { S: runId } }))))
+        shardOf.get(run.runId)?.runs.push(run);
+      reading = read
+        .filter(({ shard, page }) => !page.done && !holdsEnough(shard.runs, limits))
+        .map(({ shard }) => shard);
+    }
+    const sign = order === 'oldest' ? 1 : -1;
+    const runs = shards
+      .flatMap((shard) => shard.runs)
+      .sort((a, b) => sign * runOrder(a).localeCompare(runOrder(b)));
+    for (const run of runs) {
+      if (!isOpenStatus(run.status)) continue;
+      if (open[run.status].length < (limits.get(run.status) ?? 0)) open[run.status].push(run);
+    }
     return open;
+  }
+
+  /** One `byOpenKeys` shard's entries, a page of BATCH_GET_KEYS at a time, in scheduled-time order. */
+  private openPages(shard: string, order: 'newest' | 'oldest'): AsyncGenerator<Item[]> {
+    return this.runs.pages(() => {
+      const expr = new Expr();
+      return {
+        query: {
+          IndexName: this.byOpen,
+          KeyConditionExpression: `${expr.name('open')} = ${expr.value(shard)}`,
+          ScanIndexForward: order === 'oldest',
+          Limit: BATCH_GET_KEYS,
+          ...expr.params(),
+        },
+      };
+    }, `index ${this.runs.name}.${this.byOpen}`);
   }
 
   /** The runs of keys-only index entries, in their order, read consistently by key. */
@@ -167,43 +188,25 @@ export class DynamoRunLedger implements RunLedger {
     return items.map((item) => this.runItems.decode(item));
   }
 
-  /**
-   * Index entries (keys, and what the index projects) under one key, in scheduled-time order: the
-   * first `query.limit`, or with `statuses` (an index projecting `status`), those of each status up
-   * to its limit there.
-   */
-  private async query(
-    index: string,
-    keyName: string,
-    keyValue: string,
-    query: RunQuery,
-    statuses?: ReadonlyMap<RunStatus, number>,
-  ): Promise<Item[]> {
-    const limit = statuses
-      ? [...statuses.values()].reduce((sum, n) => sum + n, 0)
-      : (query.limit ?? DEFAULT_RUN_QUERY_LIMIT);
-    if (limit <= 0) return [];
+  /** Index entries under one key, in scheduled-time order: the first `query.limit`. */
+  private query(index: string, keyName: string, keyValue: string, query: RunQuery): Promise<Item[]> {
+    const limit = query.limit ?? DEFAULT_RUN_QUERY_LIMIT;
+    if (limit <= 0) return Promise.resolve([]);
     return this.runs.readPages(
       (remaining) => {
         const expr = new Expr();
-        const filter =
-          statuses &&
-          `${expr.name('status')} IN (${[...statuses.keys()].map((s) => expr.value(s)).join(', ')})`;
         return {
           query: {
             IndexName: index,
             KeyConditionExpression: `${expr.name(keyName)} = ${expr.value(keyValue)}`,
-            ...(filter ? { FilterExpression: filter } : {}),
             ScanIndexForward: query.order === 'oldest',
-            Limit: statuses ? limit : remaining,
+            Limit: remaining,
             ...expr.params(),
           },
         };
       },
       (item) => item,
-      statuses
-        ? { enough: (items) => enoughOf(items, statuses), what: `index ${this.runs.name}.${index}` }
-        : { limit, what: `index ${this.runs.name}.${index}` },
+      { limit, what: `index ${this.runs.name}.${index}` },
     );
   }
 
@@ -218,15 +221,21 @@ export class DynamoRunLedger implements RunLedger {
   }
 }
 
-/** Whether `entries` hold `limit` of each status in `limits`. */
-function enoughOf(entries: readonly Item[], limits: ReadonlyMap<RunStatus, number>): boolean {
+/**
+ * A page of open-run entries: BatchGetItem's most keys a request, so a page is fetched in one. Fixed
+ * rather than the limits asked for: the statuses are unknown until fetched, and a page of keys-only
+ * entries costs a few read units where a page per wanted run would cost a request pair each.
+ */
+const BATCH_GET_KEYS = 100;
+
+/** Whether `runs` hold `limit` of each status in `limits`. */
+function holdsEnough(runs: readonly Run[], limits: ReadonlyMap<OpenRunStatus, number>): boolean {
   const counts = new Map<string, number>();
-  for (const entry of entries)
-    counts.set(entry.status?.S ?? '', (counts.get(entry.status?.S ?? '') ?? 0) + 1);
+  for (const run of runs) counts.set(run.status, (counts.get(run.status) ?? 0) + 1);
   return [...limits].every(([status, limit]) => (counts.get(status) ?? 0) >= limit);
 }
 
-/** The order of a `byJob`/`byOpen` entry: scheduled time, then run id. */
-function sortValue(entry: Item): string {
-  return `${entry.scheduledTime?.S ?? ''} ${entry.runId?.S ?? ''}`;
+/** A run's place in the open-runs index: scheduled time, then run id. */
+function runOrder(run: Run): string {
+  return `${run.scheduledTime} ${run.runId}`;
 }

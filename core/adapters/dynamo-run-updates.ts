@@ -305,7 +305,7 @@ function transitionWrite(
 } {
   const set = checkTransitionFields(change.set, change.unset);
   const unset: string[] = (change.unset ?? []).filter((field) => set[field] === undefined);
-  // A final status leaves `byOpen`; an open one stays in (or, in principle, re-enters) its shard.
+  // A final status leaves `byOpenKeys`; an open one stays in (or, in principle, re-enters) its shard.
   if (!isOpenStatus(change.to)) unset.push('open');
   const expr = new Expr();
   const assignments: string[] = [

@@ -77,8 +77,8 @@ describe('provision', () => {
       ]),
     );
     assert.ok(
-      'byJob' in declared && 'byOpen' in declared,
-      'the monitor and run history need byJob and byOpen',
+      'byJob' in declared && 'byOpenKeys' in declared,
+      'the monitor and run history need byJob and byOpenKeys',
     );
     assert.deepEqual(indexes, declared);
     const ttl = await aws.clients.dynamodb.send(

@@ -53,7 +53,7 @@ export const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> 
   SKIPPED: [],
 };
 
-/** Statuses with transitions left: the runs the monitor and retries look for (the `byOpen` index). */
+/** Statuses with transitions left: the runs the monitor and retries look for (the `byOpenKeys` index). */
 export const OpenRunStatuses = [
   'PENDING',
   'DISPATCHED',

@@ -79,7 +79,7 @@ export class Monitor {
     let jobs: Job[] = [];
     let workers: Worker[] = [];
     const handled = new Set<string>();
-    // The open runs, read once (one Query per `byOpen` shard) for the four steps that go through them
+    // The open runs, read once (one Query per `byOpenKeys` shard) for the four steps that go through them
     // (a failed read fails each of them). Runs a step acts on are in `handled`, so later steps skip them.
     let open: Promise<OpenRuns> | undefined;
     const openRuns = () => {

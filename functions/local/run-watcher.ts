@@ -40,7 +40,7 @@ export class RunWatcher {
     const recent: Run[] = [];
     const readRecent = now - this.recentReadAt >= (this.options.recentEveryMs ?? RECENT_EVERY_MS);
     if (readRecent) this.recentReadAt = now;
-    // All four open statuses in one read: one Query per `byOpen` shard, not one per shard and status.
+    // All four open statuses in one read: one Query per `byOpenKeys` shard, not one per shard and status.
     const [byStatus] = await Promise.all([
       this.runs.listOpen({ limits: Object.fromEntries(OpenRunStatuses.map((status) => [status, 25])) }),
       readRecent &&

@@ -109,13 +109,13 @@ it('a burst of fires spreads every shared index key far below a partition at 1,0
   const done = await scan(stack.tables.runs);
   assert.ok(
     done.every((item) => item.status === 'SUCCEEDED' && item.open === undefined),
-    'finished runs leave byOpen',
+    'finished runs leave byOpenKeys',
   );
 
   const writes = runIndexWrites();
   const indexes: Array<[name: string, attribute: string, perFire: number]> = [
     ['runs.byDay', 'day', writes.byDay ?? 0],
-    ['runs.byOpen', 'open', writes.byOpen ?? 0],
+    ['runs.byOpenKeys', 'open', writes.byOpenKeys ?? 0],
     ['runs.byWorker', 'workerId', writes.byWorker ?? 0],
   ];
   const lines = [
