@@ -16,13 +16,17 @@ test('the cost figures of the bench, of the template and of docs/deploy.md are t
   };
   const bench = results.benches.costs!.figures as {
     idle: CostInputs & Record<string, unknown>;
-    perMillionFires: { requestsPerFire: Record<string, number> } & Record<string, unknown>;
+    perMillionFires: { requestsPerFire: Record<string, number>; logBytesPerFire: number } & Record<
+      string,
+      unknown
+    >;
   };
   const inputs: CostInputs = {
     monitorRequestsPerHour: bench.idle.monitorRequestsPerHour,
     plannerRequestsPerHour: bench.idle.plannerRequestsPerHour,
     agentRequestsPerHour: bench.idle.agentRequestsPerHour,
     requestsPerFire: bench.perMillionFires.requestsPerFire,
+    logBytesPerFire: bench.perMillionFires.logBytesPerFire,
   };
   const prices = loadPrices();
   const priced = stageCosts(prices, await stageInventory(stageTemplate()), inputs);

@@ -16,14 +16,15 @@
  *
  * The unit model (stated in the figures): every item ≤ 1 KB; a write costs 1 write unit per item
  * (2 in a transaction) plus 1 per index that projects every attribute (`ALL`: every write of the item
- * reaches it). The runs indexes project keys (and `status`), so a write reaches one only when its
- * keys or projected attributes change: `runIndexWrites` counts that over a fire's three writes of
+ * reaches it). The runs indexes project keys only, so a write reaches one only when its
+ * keys change: `runIndexWrites` counts that over a fire's three writes of
  * its run (created, claimed, finished) from infra/resources.ts — a put or a delete 1, a move between
  * keys 2. A read costs 1 read unit (strongly consistent ≤ 4 KB; a BatchGetItem counted as one item).
  */
 import { readFileSync } from 'node:fs';
 import { type IndexDefinition, projectionOf, tableDefinition, tables } from '../infra/resources';
 import { RequestCounter } from './aws-requests';
+import type { FireLogBytes } from './fire-log-bytes';
 import { withBenchStack } from './harness';
 import { idleHour, quietStage } from './idle-hour';
 import type { Figures } from './results';
@@ -70,9 +71,11 @@ export const COST_ASSUMPTIONS = {
    * emulator's time, `idle.hour.plannerPassMs`, is reported beside it, not priced).
    */
   plannerPassMs: 200,
-  /** Log lines per fire (the dispatcher's line and EMF metrics). */
-  logKbPerFire: 1,
-  /** Lambda's own START, END and REPORT lines of one invocation. */
+  /**
+   * Lambda's own START, END and REPORT lines of one invocation, where the function keeps them (its
+   * system log level is not WARN). A fire's own lines are measured (requests-per-fire's
+   * `dispatcherLogBytesPerFire`), not assumed.
+   */
   platformLogKbPerInvocation: 1,
   /** The monitor's sweeps of a stage sweeping every 5 s all month, for bench/scale.ts; stageInventory counts an idle stage's from the template. */
   monitorSweepsPerMonth: 43_200 * 12,
@@ -104,7 +107,7 @@ export const BEFORE_IDLE_WORK = {
  * What a fire's three writes of its run item change (core/adapters/dynamo-run-*.ts): created
  * with every attribute (a dispatch to a worker's own queue names the worker; a pool run gets it at
  * the claim instead — one byWorker put either way); claimed: the status and timings; finished: the
- * status, timings and outcome, and `open` removed (the run leaves `byOpen`).
+ * status, timings and outcome, and `open` removed (the run leaves `byOpenKeys`).
  */
 export const FIRE_RUN_WRITES = [
   { write: 'created', created: true, changes: [], removes: [] },
@@ -200,7 +203,9 @@ const total = (record: Record<string, number>) => cents(Object.values(record).re
 export function perMillionFires(
   prices: PriceTable,
   requestsPerFire: Readonly<Record<string, number>>,
-  inventory: Pick<StageInventory, 'dispatcherGb'>,
+  inventory: Pick<StageInventory, 'dispatcherGb' | 'dispatcherPlatformLines'>,
+  /** What the dispatcher's handler writes to its log per fire, measured (requests-per-fire). */
+  logBytesPerFire: number,
 ) {
   const a = COST_ASSUMPTIONS;
   const million = 1_000_000;
@@ -215,10 +220,13 @@ export function perMillionFires(
     ...requests.dollars,
     'DynamoDB writes':
       (requests.dynamoWriteUnits + indexWrites) * million * unitPrice(prices, 'dynamodb.writeUnits'),
-    logs: ((million * a.logKbPerFire) / 1024 ** 2) * unitPrice(prices, 'logs.ingestionGb'),
+    logs:
+      ((million * fireLogBytes(logBytesPerFire, inventory)) / 1024 ** 3) *
+      unitPrice(prices, 'logs.ingestionGb'),
   };
   return {
     perFire: {
+      logBytes: Math.round(fireLogBytes(logBytesPerFire, inventory)),
       dynamoWriteUnits: Math.round((requests.dynamoWriteUnits + indexWrites) * 100) / 100,
       runIndexWriteUnits: byIndex,
       dynamoReadUnits: requests.dynamoReadUnits,
@@ -227,6 +235,13 @@ export function perMillionFires(
     dollars: roundAll(dollars),
     total: total(dollars),
   };
+}
+
+/** A fire's log bytes: the handler's own, measured, and Lambda's lines of the invocation where it keeps them. */
+function fireLogBytes(measured: number, inventory: Pick<StageInventory, 'dispatcherPlatformLines'>): number {
+  return (
+    measured + (inventory.dispatcherPlatformLines ? COST_ASSUMPTIONS.platformLogKbPerInvocation * 1024 : 0)
+  );
 }
 
 /**
@@ -263,7 +278,9 @@ export function idlePerMonth(prices: PriceTable, inventory: StageInventory, inpu
       inventory.dispatcherGb *
       unitPrice(prices, 'lambda.armGbSecond'),
     ...Object.fromEntries(Object.entries(planner.dollars).map(([k, v]) => [`planner ${k}`, v])),
-    'planner logs': logDollars(platformLogBytes(p.invocationsPerMonth)),
+    'planner logs': logDollars(
+      inventory.dispatcherPlatformLines ? platformLogBytes(p.invocationsPerMonth) : 0,
+    ),
     'custom metrics': month('cloudwatch.customMetricMonth', inventory.idleCustomMetrics),
     'notifier queue pollers': pollsPerMonth * unitPrice(prices, 'sqs.requests'),
   };
@@ -311,6 +328,8 @@ export interface CostInputs {
   readonly plannerRequestsPerHour: Readonly<Record<string, number>>;
   readonly agentRequestsPerHour: Readonly<Record<string, number>>;
   readonly requestsPerFire?: Readonly<Record<string, number>>;
+  /** Bytes the dispatcher's handler logs per fire (requests-per-fire); required with `requestsPerFire`. */
+  readonly logBytesPerFire?: number;
 }
 
 /** Every cost figure of a stage: its inventory (from the template) priced with the measured requests. */
@@ -319,9 +338,23 @@ export function stageCosts(prices: PriceTable, inventory: StageInventory, inputs
     inventory,
     idle: idlePerMonth(prices, inventory, inputs),
     ...(inputs.requestsPerFire
-      ? { perMillionFires: perMillionFires(prices, inputs.requestsPerFire, inventory) }
+      ? {
+          perMillionFires: perMillionFires(
+            prices,
+            inputs.requestsPerFire,
+            inventory,
+            requiredLogBytes(inputs.logBytesPerFire),
+          ),
+        }
       : {}),
   };
+}
+
+function requiredLogBytes(bytes: number | undefined): number {
+  if (bytes === undefined || !Number.isFinite(bytes)) {
+    throw new Error('no dispatcherLogBytesPerFire: run the requests-per-fire bench again before costs');
+  }
+  return bytes;
 }
 
 const usd = (n: number) => `$${n.toFixed(2)}`;
@@ -350,7 +383,7 @@ export function costMarkdown(
     'planner Lambda requests': `${count(p.invocationsPerMonth)} dispatcher invocations`,
     'planner Lambda duration': `${count(p.invocationsPerMonth)} passes × ${a.plannerPassMs} ms (estimate) at ${inv.dispatcherGb} GB`,
     'planner DynamoDB reads': `${count(p.invocationsPerMonth)} passes × ${idle.readUnits.perPlannerPass} read units: the jobs, the planned runs (same hour)`,
-    'planner logs': "Lambda's lines per invocation",
+    'planner logs': "Lambda's lines per invocation (estimate)",
     'monitor logs': `Lambda's lines per invocation${m.bytesPerSweep > 0 ? `, a ${m.bytesPerSweep}-byte EMF line per sweep` : ' (an idle sweep writes no metric line)'}`,
     'custom metrics': `${inv.idleCustomMetrics} published at idle (each only when not zero)`,
     'notifier queue pollers': `${inv.sqsEventSources} SQS event source × ${a.sqsEventSourcePollers} pollers × a ${a.sqsEventSourcePollSeconds} s long poll (estimate)`,
@@ -398,7 +431,11 @@ export function costMarkdown(
       'DynamoDB writes': `${fires.perFire.dynamoWriteUnits} write units per fire`,
       'DynamoDB reads': `${fires.perFire.dynamoReadUnits} read units per fire`,
       'SQS requests': `${fires.perFire.sqsRequests} requests per fire`,
-      logs: `${COST_ASSUMPTIONS.logKbPerFire} KB per fire`,
+      logs:
+        `${fires.perFire.logBytes} bytes per fire, measured: the fire's metric line, debug lines in the ${inv.dispatcherLogSampleRate * 100}% of invocations sampled` +
+        (inv.dispatcherPlatformLines
+          ? ", Lambda's lines (1 KB, estimate)"
+          : "; Lambda's START/REPORT lines off"),
     };
     lines.push(
       '',
@@ -453,11 +490,15 @@ export function costs(
     );
 
     const byOperation = requestsPerFire?.figures?.byOperation as Record<string, number> | undefined;
+    // A fire's expected log: the info level's bytes, and the debug level's for the sampled share.
+    const logs = requestsPerFire?.figures?.dispatcherLogBytesPerFire as FireLogBytes | undefined;
+    const logBytesPerFire =
+      logs && Math.round(logs.info + inventory.dispatcherLogSampleRate * (logs.debug - logs.info));
     const priced = stageCosts(prices, inventory, {
       monitorRequestsPerHour: hour.monitor,
       plannerRequestsPerHour: hour.planner,
       agentRequestsPerHour: agentPerHour,
-      ...(byOperation ? { requestsPerFire: byOperation } : {}),
+      ...(byOperation ? { requestsPerFire: byOperation, logBytesPerFire } : {}),
     });
     return {
       priceTable: { date: prices.date, region: prices.region, source: 'bench/aws-prices.json' },
@@ -482,6 +523,7 @@ export function costs(
         ? {
             perMillionFires: {
               requestsPerFire: byOperation,
+              logBytesPerFire,
               requestsMeasuredAt: requestsPerFire?.measuredAt,
               ...priced.perMillionFires,
             },

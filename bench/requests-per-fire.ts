@@ -4,12 +4,14 @@
  * ARCHITECTURE.md is at most 6, heartbeats and empty polls aside: `requestsPerFire` leaves out the
  * warm dispatcher's worker-list reads (Query of profiles, Scan of leases), once a second, and a cold start's job read, which
  * `requestsPerFireWithAmortised` includes), and the latency of the dispatcher's path, of
- * fire-to-claim and of the completion (ack + outcome with the lock release), step by step.
+ * fire-to-claim and of the completion (ack + outcome with the lock release), step by step; and the
+ * bytes the dispatcher Lambda logs per fire (bench/fire-log-bytes.ts), which the costs bench prices.
  *
  *   npx tsx bench/requests-per-fire.ts [fires=200]
  */
 import { SqsInbox } from '../core/adapters/sqs-inbox';
 import { RequestCounter } from './aws-requests';
+import { fireLogBytes } from './fire-log-bytes';
 import { FireBreakdown } from './floor';
 import { withBenchStack } from './harness';
 import { percentile, round } from './stats';
@@ -33,24 +35,41 @@ export function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
     };
     const dispatcherMs: number[] = [];
     const fireToClaimMs: number[] = [];
-    counter.reset();
-    for (let i = 0; i < fires; i += 1) {
-      const scheduledTime = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString().replace('.000', '');
-      const start = performance.now();
-      await plane.dispatcher.fire({ jobId: 'bench', scheduledTime });
-      dispatcherMs.push(performance.now() - start);
-      take(sides.dispatcher);
+    const fireOf = (i: number) => ({
+      jobId: 'bench',
+      scheduledTime: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString().replace('.000', ''),
+    });
+    /** The worker's part of a fire: receive, claim, ack, finish; `claimed` when it holds the run. */
+    const work = async (claimed: () => void = () => {}) => {
       const [message] = await inbox.receive({ maxMessages: 1, waitSeconds: 5 });
       if (!message?.ok) throw new Error('the worker did not receive the run');
       const run = await plane.execution.claim(message.envelope, 'bench-worker');
-      const claimed = performance.now();
-      fireToClaimMs.push(claimed - start);
-      breakdown.record('fire-to-claim', start, claimed);
+      claimed();
       await inbox.ack(message.receipt);
       await plane.execution.complete(run, { status: 'SUCCEEDED' });
+    };
+    counter.reset();
+    for (let i = 0; i < fires; i += 1) {
+      const start = performance.now();
+      await plane.dispatcher.fire(fireOf(i));
+      dispatcherMs.push(performance.now() - start);
+      take(sides.dispatcher);
+      let claimed = start;
+      await work(() => {
+        claimed = performance.now();
+      });
+      fireToClaimMs.push(claimed - start);
+      breakdown.record('fire-to-claim', start, claimed);
       breakdown.record('claim-to-done', claimed, performance.now());
       take(sides.worker);
     }
+    // The same fires' log, through the dispatcher Lambda's own handler (after the counted ones).
+    const logBytes = await fireLogBytes(
+      stack,
+      20,
+      (i) => fireOf(fires + i),
+      () => work(),
+    );
     const perFire = (counts: ReadonlyMap<string, number>) =>
       Object.fromEntries([...counts].sort().map(([label, n]) => [label, Number((n / fires).toFixed(2))]));
     const sum = (counts: Readonly<Record<string, number>>) =>
@@ -81,6 +100,7 @@ export function requestsPerFire(fires = 200): Promise<Record<string, unknown>> {
       byOperation,
       bySide: { dispatcher, worker },
       dispatcherRequestsPerFire: sum(dispatcher),
+      dispatcherLogBytesPerFire: logBytes,
       dispatcherMs: { p50: round(percentile(dispatcherMs, 50)), p99: round(percentile(dispatcherMs, 99)) },
       fireToClaimMs: { p50: round(percentile(fireToClaimMs, 50)), p99: round(percentile(fireToClaimMs, 99)) },
       ...(await breakdown.summary()),

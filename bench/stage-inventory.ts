@@ -54,6 +54,10 @@ export interface StageInventory {
   /** The precise-jobs planner's schedule: each invocation is a dispatcher invocation (a pass). */
   readonly planner: { readonly invocationsPerMonth: number };
   readonly dispatcherGb: number;
+  /** Whether the dispatcher keeps Lambda's START and REPORT lines (its system log level is not WARN). */
+  readonly dispatcherPlatformLines: boolean;
+  /** The share of dispatcher invocations Powertools logs at debug (POWERTOOLS_LOGGER_SAMPLE_RATE). */
+  readonly dispatcherLogSampleRate: number;
 }
 
 /** A 30-day month, as every monthly figure here. */
@@ -132,6 +136,10 @@ export async function stageInventory(template: TemplateJson): Promise<StageInven
         MINUTES_PER_MONTH / ruleMinutes(String(plannerSchedule.Properties?.ScheduleExpression)),
     },
     dispatcherGb: Number(dispatcherFn.Properties?.MemorySize) / 1024,
+    dispatcherPlatformLines:
+      (dispatcherFn.Properties?.LoggingConfig as { SystemLogLevel?: string } | undefined)?.SystemLogLevel !==
+      'WARN',
+    dispatcherLogSampleRate: Number(envOf(dispatcherFn).POWERTOOLS_LOGGER_SAMPLE_RATE ?? 0),
   };
 }
 

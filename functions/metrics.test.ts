@@ -14,7 +14,7 @@ type EmfLine = Record<string, unknown> & {
   };
 };
 
-test('Powertools writes one EMF line per dimension set to stdout: Stage and the put dimensions only, values listed, nothing after a flush', async () => {
+test('one EMF line per flush on stdout, a metric directive per dimension set (Stage and the put dimensions only); sets that disagree on a key get lines of their own; nothing after a flush', async () => {
   const metrics = emfMetrics({ stage: 'clover-prod', fn: 'dispatcher' });
   metrics.put('fires', 1, { Outcome: 'dispatched' });
   metrics.put('fires', 1, { Outcome: 'dispatched' });
@@ -22,30 +22,39 @@ test('Powertools writes one EMF line per dimension set to stdout: Stage and the 
   metrics.put('fireLateness', 120);
   metrics.put('fireLateness', Number.NaN);
   const { lines } = await captureOutput(() => {
-    metrics.flush();
+    metrics.flush({ jobId: 'nightly', workerId: undefined });
     metrics.flush();
   });
   const parsed = lines.map((l) => JSON.parse(l) as EmfLine);
-  assert.equal(parsed.length, 3);
+  assert.equal(
+    parsed.length,
+    2,
+    'Outcome dispatched and no_worker cannot share a line; the lateness joins the first',
+  );
   const dispatched = parsed.find((l) => l.Outcome === 'dispatched')!;
   assert.deepEqual(dispatched.Fires, [1, 1]);
   assert.equal(dispatched.Stage, 'clover-prod');
+  assert.equal(dispatched.jobId, 'nightly', 'properties ride on the line');
+  assert.equal('workerId' in dispatched, false, 'an undefined property is left out');
   assert.equal(dispatched.service, undefined, "Powertools' default service dimension is dropped");
   assert.ok(Number.isFinite(dispatched._aws.Timestamp));
+  assert.equal(dispatched.FireLatenessMs, 120);
   assert.deepEqual(dispatched._aws.CloudWatchMetrics, [
     {
       Namespace: METRIC_NAMESPACE,
       Dimensions: [['Stage', 'Outcome']],
       Metrics: [{ Name: 'Fires', Unit: 'Count' }],
     },
+    {
+      Namespace: METRIC_NAMESPACE,
+      Dimensions: [['Stage']],
+      Metrics: [{ Name: 'FireLatenessMs', Unit: 'Milliseconds' }],
+    },
   ]);
-  const lateness = parsed.find((l) => 'FireLatenessMs' in l)!;
-  assert.equal(lateness.FireLatenessMs, 120);
-  assert.equal(lateness.Outcome, undefined);
-  assert.deepEqual(lateness._aws.CloudWatchMetrics[0]!.Dimensions, [['Stage']]);
-  assert.deepEqual(lateness._aws.CloudWatchMetrics[0]!.Metrics, [
-    { Name: 'FireLatenessMs', Unit: 'Milliseconds' },
-  ]);
+  const noWorker = parsed.find((l) => l.Outcome === 'no_worker')!;
+  assert.equal(noWorker.Fires, 1);
+  assert.equal(noWorker.FireLatenessMs, undefined);
+  assert.equal(noWorker.jobId, 'nightly');
 });
 
 test('a write option receives the same lines instead of stdout', async () => {

@@ -1,3 +1,4 @@
+import { Console } from 'node:console';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMESPACE } from '../infra/resources';
 
@@ -71,19 +72,30 @@ export interface EmfMetricsOptions {
 export interface EmfMetrics {
   /** Adds `value` to the metric for this flush, under `dimensions` besides Stage. */
   put(key: MetricKey, value: number, dimensions?: Readonly<Record<string, string>>): void;
-  /** Publishes what was put since the last flush (one EMF line per dimension set) and forgets it. */
-  flush(): void;
+  /**
+   * Publishes what was put since the last flush and forgets it: one EMF line, or more where two
+   * dimension sets give one metric or one dimension different values. `properties` go on the line
+   * as plain keys, neither metric nor dimension (the dispatcher's fire: its job, run and worker).
+   */
+  flush(properties?: Readonly<Record<string, string | undefined>>): void;
 }
+
+type EmfLine = Record<string, unknown> & { _aws: { CloudWatchMetrics: unknown[] } };
 
 /**
  * Clover's metric keys over one Powertools `Metrics` instance. Powertools attaches dimensions to a
- * whole flush, not to one metric, so what was put under different dimension sets is published as one
- * flush per set — the dispatcher's `Fires` by `Outcome` never drags `FireLatenessMs` into that set.
+ * whole flush, not to one metric, so each dimension set is serialized apart — the dispatcher's
+ * `Fires` by `Outcome` never drags `FireLatenessMs` into that set — and the sets are then written
+ * as one line with a metric directive each, as EMF allows: a fire's metrics are one log line, not
+ * one per set (a fire's log bytes are billed a million times over: docs/capacity.md).
  */
 export function emfMetrics(options: EmfMetricsOptions): EmfMetrics {
-  const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: options.fn });
+  const metrics = new CloverMetrics({ namespace: METRIC_NAMESPACE, serviceName: options.fn });
   metrics.clearDefaultDimensions();
   metrics.setDefaultDimensions({ Stage: options.stage });
+  // Powertools' own Console on stdout, not the global console.log (see the header).
+  const stdout = new Console({ stdout: process.stdout, stderr: process.stderr });
+  const write = options.write ?? ((line: string) => stdout.log(line));
   /** Per dimension set (as JSON): its dimensions and the values put under each metric. */
   let pending = new Map<
     string,
@@ -97,22 +109,41 @@ export function emfMetrics(options: EmfMetricsOptions): EmfMetrics {
       pending.set(id, entry);
       entry.values.push([key, value]);
     },
-    flush() {
+    flush(properties = {}) {
       const batch = pending;
       pending = new Map();
+      const lines: EmfLine[] = [];
       for (const { dimensions, values } of batch.values()) {
         for (const [name, value] of Object.entries(dimensions)) metrics.addDimension(name, value);
         for (const [key, value] of values) metrics.addMetric(METRICS[key].name, METRICS[key].unit, value);
-        if (options.write) {
-          options.write(JSON.stringify(metrics.serializeMetrics()));
-          metrics.clearMetrics();
-          metrics.clearDimensions();
-        } else {
-          metrics.publishStoredMetrics();
-        }
+        const set = metrics.serializeMetrics() as EmfLine;
+        metrics.clearMetrics();
+        metrics.clearDimensions();
+        const into = lines.find((line) => fits(line, set));
+        if (into) {
+          into._aws.CloudWatchMetrics.push(...set._aws.CloudWatchMetrics);
+          Object.assign(into, { ...set, _aws: into._aws });
+        } else lines.push(set);
       }
+      if (!options.write && metrics.off) return;
+      const extra = Object.fromEntries(Object.entries(properties).filter(([, v]) => v !== undefined));
+      for (const line of lines) write(JSON.stringify({ ...extra, ...line }));
     },
   };
+}
+
+/** Powertools' Metrics, saying whether it is switched off (POWERTOOLS_METRICS_DISABLED, dev mode), as its own publish would. */
+class CloverMetrics extends Metrics {
+  get off(): boolean {
+    return this.isDisabled();
+  }
+}
+
+/** Whether `set` can join `line`: every key they share (Stage, say) has one value in both. */
+function fits(line: EmfLine, set: EmfLine): boolean {
+  return Object.entries(set).every(
+    ([key, value]) => key === '_aws' || !(key in line) || JSON.stringify(line[key]) === JSON.stringify(value),
+  );
 }
 
 /** Metrics that go nowhere (tests, the local runtime). */

@@ -83,7 +83,10 @@ export class Deliverer {
   }
 
   /**
-   * Sends the envelope to the candidates in order until one accepts. Moving to another candidate raises
+   * Sends the envelope to the candidates in order until one accepts. A delivery that went as planned
+   * logs at debug: a fire's one line is the dispatcher's metric line, which names its job, run and
+   * worker (functions/dispatcher/handler.ts), and a fire's log bytes are billed a million times over
+   * (docs/capacity.md); a sampled invocation (POWERTOOLS_LOGGER_SAMPLE_RATE) still logs these. Moving to another candidate raises
    * the fence, so an envelope that did reach an earlier worker can no longer be claimed. When none
    * accepts, the run goes back to PENDING for a retry by policy (or NO_WORKER when none is left).
    */
@@ -95,7 +98,7 @@ export class Deliverer {
         { kind: 'pool', pool: job.spec.target.pool },
         envelopeFor(run, deadlineAt, now),
       );
-      log.log('info', 'run dispatched to the pool queue', {
+      log.log('debug', 'run dispatched to the pool queue', {
         pool: job.spec.target.pool,
         attempt: run.attempt,
       });
@@ -131,7 +134,7 @@ export class Deliverer {
       try {
         await via.deliver({ kind: 'worker', worker }, envelopeFor(current, deadlineAt, now));
         this.choice.delivered(job, worker.workerId);
-        log.log('info', 'run dispatched', {
+        log.log('debug', 'run dispatched', {
           workerId: worker.workerId,
           attempt: current.attempt,
           fence: current.fence,

@@ -74,7 +74,7 @@ export class Recorder {
     const claim = { key: lockKey, owner: run.runId, expiresAt: lockExpiry(job, now), now };
     try {
       await this.runs.createWithLock(locked, claim);
-      log.log('info', 'run created', { status: locked.status, workerId: locked.workerId });
+      logCreated(log, locked);
       return { kind: 'written', run: locked };
     } catch (error) {
       if (error instanceof AlreadyFiredError)
@@ -217,7 +217,7 @@ export class Recorder {
   async createPlain(run: Run, log: Logger): Promise<Written> {
     try {
       await this.runs.create(run);
-      log.log('info', 'run created', { status: run.status, reason: run.reason, workerId: run.workerId });
+      logCreated(log, run);
       return { kind: 'written', run };
     } catch (error) {
       if (error instanceof AlreadyFiredError)
@@ -231,4 +231,18 @@ export class Recorder {
     const existing = error.existing as Run | undefined;
     return { kind: 'duplicate', runId: run.runId, ...(existing ? { existing } : {}) };
   }
+}
+
+/**
+ * A new run's line. A DISPATCHED run's is at debug, as its delivery's (delivery.ts): a REMOTE fire's
+ * one line is the dispatcher's metric line naming its job, run and worker, a LOCAL one's the agent's
+ * "LOCAL fire won", and a fire's log bytes are billed a million times over (docs/capacity.md).
+ * Skipped, queued and NO_WORKER runs log here at info.
+ */
+function logCreated(log: Logger, run: Run): void {
+  log.log(run.status === 'DISPATCHED' ? 'debug' : 'info', 'run created', {
+    status: run.status,
+    ...(run.reason === undefined ? {} : { reason: run.reason }),
+    workerId: run.workerId,
+  });
 }

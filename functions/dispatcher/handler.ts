@@ -44,11 +44,20 @@ export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
     const { log } = deps;
     if (isPlannerRequest(event)) return planPass(event);
     const scheduled = Date.parse(String((event as { scheduledTime?: unknown } | null)?.scheduledTime ?? ''));
+    // The fire's one log line is its metric line: it names the job, run and worker (core/dispatch/delivery.ts).
+    let fire: Record<string, string | undefined> | undefined;
     try {
       const outcome = await deps.dispatcher.fire(event);
       metrics.put('fires', 1, { Outcome: outcome.kind });
       if (Number.isFinite(scheduled)) metrics.put('fireLateness', Math.max(0, now() - scheduled));
-      return { status: outcome.kind, runIds: runIdsOf(outcome) };
+      const runIds = runIdsOf(outcome);
+      const jobId = (event as { jobId?: unknown } | null)?.jobId;
+      fire = {
+        jobId: typeof jobId === 'string' ? jobId : undefined,
+        runId: runIds.join(' '),
+        workerId: outcome.kind === 'dispatched' ? workersOf(outcome.runs) : undefined,
+      };
+      return { status: outcome.kind, runIds };
     } catch (error) {
       if (error instanceof CloverError && !error.retryable) {
         log.log('error', 'fire rejected', { error: error.toJSON(), event });
@@ -58,7 +67,7 @@ export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
       log.log('error', 'fire failed; Lambda retries it, then fires-dlq', { error, event });
       throw error;
     } finally {
-      metrics.flush();
+      metrics.flush(fire);
     }
   };
 
@@ -85,6 +94,12 @@ export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
       metrics.flush();
     }
   }
+}
+
+/** The workers a fire's runs went to (BROADCAST: several), unless none was named (a pool queue's). */
+function workersOf(runs: readonly { readonly workerId?: string | undefined }[]): string | undefined {
+  const workers = runs.flatMap((run) => (run.workerId === undefined ? [] : [run.workerId]));
+  return workers.length > 0 ? workers.join(' ') : undefined;
 }
 
 function runIdsOf(outcome: FireOutcome): string[] {

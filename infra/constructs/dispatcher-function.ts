@@ -78,6 +78,8 @@ export class DispatcherFunction extends CloverNodeFunction {
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
       ...logPropsOf(props),
+      // Invoked once per fire: Lambda's START and REPORT lines would outweigh the fire's own line.
+      systemLogLevel: 'WARN',
       environment: {
         CLOVER_SCHEDULER_ROLE_ARN: props.schedulerRole.roleArn,
         CLOVER_FIRES_DLQ_ARN: props.firesDeadLetterQueue.queueArn,

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { ArnFormat, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -56,6 +56,13 @@ export interface CloverNodeFunctionProps extends CloverFunctionLogProps {
    * @default false: zeromq is neither bundled nor shipped
    */
   readonly zeromq?: boolean;
+  /**
+   * The least severe of Lambda's own log lines kept. `WARN` drops the START and REPORT lines of every
+   * invocation (AWS Lambda's "Log-level filtering"): for the dispatcher, invoked once per fire, where
+   * they would be most of a fire's log bytes; its duration, errors and throttles stay Lambda metrics.
+   * @default 'INFO'
+   */
+  readonly systemLogLevel?: 'INFO' | 'WARN';
 }
 
 /**
@@ -157,6 +164,7 @@ export class CloverNodeFunction extends Construct {
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       // The handlers already write one JSON object per line (Powertools' Logger, functions/telemetry.ts).
       loggingFormat: LoggingFormat.JSON,
+      ...(props.systemLogLevel === 'WARN' ? { systemLogLevelV2: SystemLogLevel.WARN } : {}),
       // X-Ray active tracing: Lambda samples invocations and starts their traces; Powertools' Tracer adds
       // the handler's subsegment and one per AWS SDK call. The dispatcher's trace id is the fire's.
       tracing: Tracing.ACTIVE,

@@ -27,6 +27,11 @@ describe('every function', () => {
         ref(f.logGroup.logGroupName),
       );
       assert.equal((resource.Properties.LoggingConfig as { LogFormat: string }).LogFormat, 'JSON');
+      // The dispatcher, invoked once per fire, keeps none of Lambda's START/REPORT lines (docs/capacity.md).
+      assert.equal(
+        (resource.Properties.LoggingConfig as { SystemLogLevel?: string }).SystemLogLevel,
+        f === stack.dispatcher ? 'WARN' : undefined,
+      );
       const role = ref(f.role.roleArn) as { 'Fn::GetAtt': [string, string] };
       assert.equal(
         resourcesOf('AWS::IAM::Role')[role['Fn::GetAtt'][0]]!.Properties.ManagedPolicyArns,
