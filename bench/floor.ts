@@ -30,6 +30,7 @@ import {
   PutItemCommand,
   type PutItemCommandInput,
   QueryCommand,
+  ScanCommand,
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
   UpdateItemCommand,
@@ -77,6 +78,7 @@ export async function measureFloor(
   const runs = physicalName(prefix, 'runs');
   const locks = physicalName(prefix, 'locks');
   const workers = physicalName(prefix, 'workers');
+  const leases = physicalName(prefix, 'leases');
   const S = (value: string) => ({ S: value });
   const queueUrl = await ensureWorkerQueue(clients.sqs, prefix, 'floor');
   const written: string[] = [];
@@ -158,6 +160,7 @@ export async function measureFloor(
           Limit: 5,
         }),
       );
+      // A warm dispatcher's worker list: the pool's profiles and every lease (WorkerDirectory's refresh).
       await db.send(
         new QueryCommand({
           TableName: workers,
@@ -166,6 +169,7 @@ export async function measureFloor(
           ExpressionAttributeValues: { ':p': S('floor') },
         }),
       );
+      await db.send(new ScanCommand({ TableName: leases, ConsistentRead: true }));
       await clients.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `floor ${i}` }));
       const out = await clients.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
