@@ -41,16 +41,18 @@ const HANDLERS = resolve(import.meta.dirname, 'handlers.ts');
 const DYING_DISPATCHER = resolve(import.meta.dirname, 'dying-dispatcher.ts');
 
 /**
- * Fires in a dispatcher process that is killed -9 between the run write and the send
- * (dying-dispatcher.ts); resolves to the signal it died of.
+ * Fires in a dispatcher process that is killed -9 between the run write and the send (`send`), or
+ * between taking the job's lock and putting the run (`put`) (dying-dispatcher.ts); resolves to the
+ * signal it died of.
  */
 export function fireAndDie(
   aws: EmulatorHandle,
   fire: { jobId: string; scheduledTime: string },
+  where: 'send' | 'put' = 'send',
 ): Promise<NodeJS.Signals | null> {
   const child = spawn(
     process.execPath,
-    ['--import', import.meta.resolve('tsx'), DYING_DISPATCHER, fire.jobId, fire.scheduledTime],
+    ['--import', import.meta.resolve('tsx'), DYING_DISPATCHER, fire.jobId, fire.scheduledTime, where],
     {
       env: {
         ...process.env,
