@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { silentLogger } from '../../core/log';
+import { Dispatcher } from '../../core/dispatch';
+import { jsonLogger, silentLogger } from '../../core/log';
 import { isoSeconds } from '../../core/model';
 import { Planner, plannerInput } from '../../core/planner';
 import { alertingWorld, WORLD_T0 } from '../../core/testing/alerting-world';
+import { WorkerDirectory } from '../../core/worker-directory';
 import { emfMetrics } from '../metrics';
 import { makeDispatcherHandler } from './handler';
 
@@ -60,4 +62,48 @@ test('GIVEN a malformed planner invocation, or one to a dispatcher without a pla
   const none = await without(plannerInput(isoSeconds(WORLD_T0)));
   assert.match(JSON.stringify(none), /event\.planner: this dispatcher runs no planner/);
   assert.equal(w.delivery.delivered.length, 0);
+});
+
+test('GIVEN a fire that goes as planned WHEN the dispatcher handles it THEN its log is one line, the metric line naming its job, run, worker and trace; the core logs it at debug only', async () => {
+  const w = await world();
+  await w.jobService.define({ jobId: 'plain', handler: 'reports.daily', contacts: [] });
+  const logged: { level: string; message: string }[] = [];
+  const log = jsonLogger({ level: 'debug', write: (line) => logged.push(JSON.parse(line)) });
+  const dispatcher = new Dispatcher({
+    jobs: w.jobs,
+    runs: w.runs,
+    locks: w.locks,
+    workers: new WorkerDirectory(w.registry, 0),
+    delivery: w.delivery,
+    clock: w.clock,
+    log,
+    alerts: { raise: async () => {} },
+  });
+  const lines: string[] = [];
+  const handler = makeDispatcherHandler({
+    dispatcher,
+    log,
+    metrics: emfMetrics({ stage: 'clover-test', fn: 'dispatcher', write: (line) => lines.push(line) }),
+    now: () => w.clock.now(),
+  });
+  const scheduledTime = isoSeconds(WORLD_T0);
+  const result = await handler({ jobId: 'plain', scheduledTime });
+  assert.equal(result.status, 'dispatched');
+  assert.equal(lines.length, 1, `one metric line: ${lines.join('\n')}`);
+  const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+  const run = await w.runs.get(`plain@${scheduledTime}`);
+  assert.deepEqual(
+    [line.Outcome, line.Fires, line.FireLatenessMs, line.jobId, line.runId, line.workerId, line.traceId],
+    ['dispatched', 1, 0, 'plain', run?.runId, 'w1', run?.traceId],
+  );
+  assert.ok(typeof run?.traceId === 'string');
+  assert.deepEqual(
+    logged.filter((l) => l.level !== 'debug'),
+    [],
+    'nothing above debug for a fire that went as planned',
+  );
+  assert.deepEqual(
+    logged.map((l) => l.message),
+    ['run created', 'run dispatched'],
+  );
 });

@@ -3,6 +3,7 @@ import { readCurveKeySecret } from '../../core/adapters/curve-key-secret';
 import type { Dispatcher, FireOutcome } from '../../core/dispatch';
 import { CloverError, ValidationError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { Run } from '../../core/model';
 import { isPlannerRequest, Planner, type PlanReport, parsePlannerRequest } from '../../core/planner';
 import type { Clock } from '../../core/ports';
 import { dispatcherZmq, monitorOf } from '../config';
@@ -44,18 +45,19 @@ export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
     const { log } = deps;
     if (isPlannerRequest(event)) return planPass(event);
     const scheduled = Date.parse(String((event as { scheduledTime?: unknown } | null)?.scheduledTime ?? ''));
-    // The fire's one log line is its metric line: it names the job, run and worker (core/dispatch/delivery.ts).
+    // The fire's one log line is its metric line: it names the job, run, worker and trace (core/dispatch/delivery.ts).
     let fire: Record<string, string | undefined> | undefined;
     try {
       const outcome = await deps.dispatcher.fire(event);
       metrics.put('fires', 1, { Outcome: outcome.kind });
       if (Number.isFinite(scheduled)) metrics.put('fireLateness', Math.max(0, now() - scheduled));
       const runIds = runIdsOf(outcome);
-      const jobId = (event as { jobId?: unknown } | null)?.jobId;
+      const runs = runsOf(outcome);
       fire = {
-        jobId: typeof jobId === 'string' ? jobId : undefined,
+        jobId: runs[0]?.jobId,
         runId: runIds.join(' '),
-        workerId: outcome.kind === 'dispatched' ? workersOf(outcome.runs) : undefined,
+        workerId: outcome.kind === 'dispatched' ? workersOf(runs) : undefined,
+        traceId: runs[0]?.traceId,
       };
       return { status: outcome.kind, runIds };
     } catch (error) {
@@ -97,9 +99,16 @@ export function makeDispatcherHandler(deps: DispatcherHandlerDeps) {
 }
 
 /** The workers a fire's runs went to (BROADCAST: several), unless none was named (a pool queue's). */
-function workersOf(runs: readonly { readonly workerId?: string | undefined }[]): string | undefined {
+function workersOf(runs: readonly Run[]): string | undefined {
   const workers = runs.flatMap((run) => (run.workerId === undefined ? [] : [run.workerId]));
   return workers.length > 0 ? workers.join(' ') : undefined;
+}
+
+/** The runs a fire's outcome holds (a duplicate's, when the ledger returned it). */
+function runsOf(outcome: FireOutcome): readonly Run[] {
+  if (outcome.kind === 'dispatched') return outcome.runs;
+  if (outcome.kind === 'duplicate') return outcome.existing ? [outcome.existing] : [];
+  return [outcome.run];
 }
 
 function runIdsOf(outcome: FireOutcome): string[] {

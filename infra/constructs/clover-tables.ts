@@ -101,7 +101,7 @@ export class CloverTables extends Construct {
   /**
    * The ARNs a policy names to reach the tables and each of their indexes, index by index (never
    * `index/*`), so a policy grants no index that a later definition adds without saying so.
-   * @example tables.arns('runs') // [<runs ARN>, <runs ARN>/index/byJob, <runs ARN>/index/byStatus]
+   * @example tables.arns('runs') // [<runs ARN>, <runs ARN>/index/byJob, <runs ARN>/index/byOpenKeys, …]
    */
   arns(...names: TableName[]): string[] {
     return names.flatMap((name) => {
