@@ -1,5 +1,5 @@
 import { AlreadyFiredError, LockHeldError } from '../errors';
-import { isPlaceholder, PLANNED_REASON, type Run } from '../model';
+import { PLANNED_REASON, type Run, replacesPlaceholder } from '../model';
 import type { LockClaim } from '../ports';
 import { type DynamoTable, Expr, type Item } from './dynamo-items';
 import { type DynamoLockStore, lockKey } from './dynamo-lock-store';
@@ -116,9 +116,4 @@ function createCondition(run: Run, expr: Expr): string {
     `${absent} OR (${expr.name('status')} = ${expr.value('PENDING')} AND ` +
     `${expr.name('reason')} = ${expr.value(PLANNED_REASON)} AND ${expr.name('fence')} = ${expr.value(run.replacesPlan)})`
   );
-}
-
-/** True when `run`, decided at its instant, may replace `existing`: that fire's placeholder under the plan's fence. */
-function replacesPlaceholder(run: Run, existing: Run): boolean {
-  return run.replacesPlan !== undefined && isPlaceholder(existing) && existing.fence === run.replacesPlan;
 }

@@ -214,6 +214,15 @@ export function isPlaceholder(run: Pick<Run, 'status' | 'reason'>): boolean {
   return run.status === 'PENDING' && run.reason === PLANNED_REASON;
 }
 
+/**
+ * Whether `run`, a precise fire decided at its instant (`replacesPlan`), may be written over
+ * `existing`: that fire's placeholder under exactly the plan's fence. Then the fire is not a duplicate
+ * of the run it finds — a job lock held by another run makes it an overlap instead.
+ */
+export function replacesPlaceholder(run: Pick<Run, 'replacesPlan'>, existing: Run): boolean {
+  return run.replacesPlan !== undefined && isPlaceholder(existing) && existing.fence === run.replacesPlan;
+}
+
 /** The run id of a scheduled fire is derived from the fire itself, so duplicate invocations collide. */
 export function fireRunId(jobId: string, scheduledTime: string): string {
   return `${jobId}@${scheduledTime}`;

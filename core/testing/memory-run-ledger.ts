@@ -14,12 +14,12 @@ import {
   checkTransitionFields,
   claimDifferences,
   claimRefusal,
-  isPlaceholder,
   jobLockKey,
   type OpenRunStatus,
   OpenRunStatuses,
   type Run,
   type RunClaim,
+  replacesPlaceholder,
 } from '../model';
 import type {
   LockClaim,
@@ -54,7 +54,9 @@ export class MemoryRunLedger implements RunLedger {
     const took = this.locks.take(lock);
     if (typeof took === 'object') {
       const existing = this.runs.get(run.runId);
-      if (existing) throw new AlreadyFiredError(run.runId, clone(existing));
+      // A precise fire's own placeholder is no duplicate: with the lock held, the fire is an overlap.
+      if (existing && !replacesPlaceholder(run, existing))
+        throw new AlreadyFiredError(run.runId, clone(existing));
       throw new LockHeldError(lock.key, took.heldBy);
     }
     try {
@@ -178,8 +180,7 @@ export class MemoryRunLedger implements RunLedger {
   private checkNew(run: Run): void {
     const existing = this.runs.get(run.runId);
     if (!existing) return;
-    if (run.replacesPlan !== undefined && isPlaceholder(existing) && existing.fence === run.replacesPlan)
-      return;
+    if (replacesPlaceholder(run, existing)) return;
     throw new AlreadyFiredError(run.runId, clone(existing));
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { AlreadyFiredError } from '../../errors';
+import { AlreadyFiredError, LockHeldError } from '../../errors';
 import { jobLockKey } from '../../model';
 import { sampleRun, T0, uniqueId } from './fixtures';
 import { claimFor, type RunLedgerSubjectMaker } from './run-ledger-subject';
@@ -89,6 +89,35 @@ export function creationCases(makeSubject: RunLedgerSubjectMaker): void {
     assert.equal((await locks.get(jobLockKey(decided.jobId)))?.owner, decided.runId);
     const skipped = { ...decided, status: 'SKIPPED' as const, reason: 'paused' };
     await assert.rejects(ledger.create(skipped), AlreadyFiredError, 'decided once');
+  });
+
+  it("answers a precise fire replacing its own placeholder while another run holds the job's lock with LockHeld (an overlap), not AlreadyFired, and changes nothing", async () => {
+    const { ledger, locks } = await makeSubject();
+    const placeholder = sampleRun({
+      status: 'PENDING',
+      reason: 'planned',
+      workerId: 'w-1',
+      plannedAt: T0,
+      fence: 2,
+    });
+    await ledger.create(placeholder);
+    const active = sampleRun({ jobId: placeholder.jobId, scheduledTime: '2026-01-30T09:59:00Z' });
+    await ledger.createWithLock(active, claimFor(active));
+    const decided = sampleRun({
+      runId: placeholder.runId,
+      jobId: placeholder.jobId,
+      status: 'DISPATCHED',
+      workerId: 'w-1',
+      fence: 3,
+      replacesPlan: 2,
+    });
+    await assert.rejects(ledger.createWithLock(decided, claimFor(decided, T0 + 1000)), (error: unknown) => {
+      assert.ok(error instanceof LockHeldError, `expected LockHeldError, got ${String(error)}`);
+      assert.equal(error.owner, active.runId);
+      return true;
+    });
+    assert.deepEqual(await ledger.get(placeholder.runId), placeholder, 'the placeholder as planned');
+    assert.equal((await locks.get(jobLockKey(placeholder.jobId)))?.owner, active.runId);
   });
 
   it('checks the run before the lock: a duplicate fire is AlreadyFired even while the lock is held', async () => {
