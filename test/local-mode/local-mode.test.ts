@@ -15,7 +15,7 @@
  * The job runs under concurrency ALLOW: on a loaded machine a run (claim, 100 ms, complete, release)
  * can legitimately outlast the 2 s period, and under FORBID the next fire would then be a correct
  * SKIPPED(overlap) — which is not what this test is about. The overlap rule, and that a lock whose run
- * has finished never turns a fire into an overlap, are proven in core/dispatch.test.ts and
+ * has finished never turns a fire into an overlap, are proven in core/dispatch-policies.test.ts and
  * test/dispatch/dispatch.test.ts. Leases renew every 2 s against 30 s, so a slow renewal under load
  * does not cost an agent its lease; the agents get 45 s to start before the window opens.
  */
