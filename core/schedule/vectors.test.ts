@@ -1,3 +1,4 @@
+// One file on purpose (~880 lines): a table of expression vectors, one test() each, read as one table.
 /**
  * Expression vectors: one `test()` per case. Sources: the EventBridge cron/rate reference and the
  * EventBridge Scheduler schedule-types page (documentation examples), Quartz's CronTrigger examples,

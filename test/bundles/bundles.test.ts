@@ -1,3 +1,5 @@
+// One file on purpose (~700 lines): every case runs against the one bundling `cdk synth` and the arm64
+// Node.js under qemu that `before` prepares, minutes of work a file would repeat.
 /**
  * What ships, run (issue 22): every Lambda asset `npx cdk synth` builds for a stage with ZeroMQ
  * delivery (`-c vpc=new`), loaded in the official Node.js 22 for linux/arm64 under qemu

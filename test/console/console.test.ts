@@ -1,3 +1,5 @@
+// One file on purpose (~600 lines): every test drives the one local runtime, agent and Chromium that
+// `before` starts; a second file would start them all again.
 /**
  * The web console in Debian's Chromium against the real local runtime: the emulator, the management
  * API serving the built console, and a real agent process running the `steps` handler. Each test is
