@@ -10,13 +10,7 @@ import { EndpointGuard } from '../endpoints';
 import { RunExecution } from '../execution';
 import { JobService } from '../jobs';
 import { silentLogger } from '../log';
-import {
-  type Job,
-  JobSchema,
-  type JobSpecInput,
-  type WorkerRegistrationInput,
-  WorkerRegistrationSchema,
-} from '../model';
+import type { Job, JobSpecInput, WorkerRegistrationInput } from '../model';
 import { Monitor, type MonitorOptions } from '../monitor';
 import { Notifier, type NotifierConfig } from '../notify';
 import { WorkerDirectory } from '../worker-directory';
@@ -37,6 +31,7 @@ import {
   MemoryScheduleGateway,
   MemoryWorkerRegistry,
 } from './memory-stores';
+import { storedJob, workerRegistration } from './world-parts';
 
 export const WORLD_T0 = Date.parse('2026-01-30T10:00:00Z');
 
@@ -153,28 +148,12 @@ export function alertingWorld(
     monitor,
     notifier,
     async job(spec: Partial<JobSpecInput> = {}): Promise<Job> {
-      const job = JobSchema.parse({
-        spec: { jobId: 'report', handler: 'reports.daily', contacts: ['owner'], ...spec },
-        version: 1,
-        createdAt: clock.now(),
-        updatedAt: clock.now(),
-        syncState: 'IN_SYNC',
-      });
+      const job = storedJob({ contacts: ['owner'], ...spec }, clock.now());
       await jobs.put(job, 0);
       return job;
     },
     worker(workerId: string, extra: Partial<WorkerRegistrationInput> = {}) {
-      return registry.register(
-        WorkerRegistrationSchema.parse({
-          workerId,
-          host: `${workerId}.local`,
-          handlers: ['reports.daily'],
-          endpoints: { queueUrl: `memory://${workerId}` },
-          ...extra,
-        }),
-        clock.now(),
-        leaseMs,
-      );
+      return registry.register(workerRegistration(workerId, extra), clock.now(), leaseMs);
     },
     /** Claims the latest delivery of `runId` as the worker it went to. */
     claim(runId: string) {

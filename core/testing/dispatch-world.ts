@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Dispatcher, type DispatcherDeps, type FireOutcome, RETRY_READ_LIMITS } from '../dispatch';
 import { RunExecution } from '../execution';
 import { silentLogger } from '../log';
-import { type Job, JobSchema, type JobSpecInput, type Run, WorkerRegistrationSchema } from '../model';
+import type { Job, JobSpecInput, Run } from '../model';
 import { WorkerDirectory } from '../worker-directory';
 import {
   MemoryDelivery,
@@ -16,6 +16,7 @@ import {
   MemoryRunLedger,
   MemoryWorkerRegistry,
 } from './memory-stores';
+import { storedJob, workerRegistration } from './world-parts';
 
 export const T0 = Date.parse('2026-01-30T10:00:00Z');
 export const minute = 60_000;
@@ -69,28 +70,12 @@ export function world() {
       return dispatcher.retryDue(await runs.listOpen({ limits: RETRY_READ_LIMITS, order: 'oldest' }));
     },
     async job(spec: Partial<JobSpecInput> = {}): Promise<Job> {
-      const job = JobSchema.parse({
-        spec: { jobId: 'report', handler: 'reports.daily', ...spec },
-        version: 1,
-        createdAt: T0,
-        updatedAt: T0,
-        syncState: 'IN_SYNC',
-      });
+      const job = storedJob(spec, T0);
       await jobs.put(job, 0);
       return job;
     },
     async worker(workerId: string, extra: Record<string, unknown> = {}) {
-      return registry.register(
-        WorkerRegistrationSchema.parse({
-          workerId,
-          host: `${workerId}.local`,
-          handlers: ['reports.daily'],
-          endpoints: { queueUrl: `memory://${workerId}` },
-          ...extra,
-        }),
-        clock.now(),
-        10 * minute,
-      );
+      return registry.register(workerRegistration(workerId, extra), clock.now(), 10 * minute);
     },
     fire(minuteIndex: number, jobId = 'report'): Promise<FireOutcome> {
       return dispatcher.fire({
