@@ -66,8 +66,9 @@ export const COST_ASSUMPTIONS = {
   /** Dispatcher Lambda: billed duration per fire (warm); its memory comes from the template. */
   dispatcherMs: 100,
   /**
-   * Dispatcher Lambda: billed duration of an idle planner pass (warm): two rounds of reads, the jobs
-   * Scan and then the open-run shards in parallel, at tens of ms each in AWS — an estimate (the
+   * Dispatcher Lambda: billed duration of an idle planner pass (warm): at most the precise mark's
+   * GetItem, the jobs Scan and the open-run shards in parallel, tens of ms each in AWS; a quiet pass
+   * reads only the mark — an estimate that prices every pass as a full one (the
    * emulator's time, `idle.hour.plannerPassMs`, is reported beside it, not priced).
    */
   plannerPassMs: 200,
@@ -77,8 +78,6 @@ export const COST_ASSUMPTIONS = {
    * `dispatcherLogBytesPerFire`), not assumed.
    */
   platformLogKbPerInvocation: 1,
-  /** The monitor's sweeps of a stage sweeping every 5 s all month, for bench/scale.ts; stageInventory counts an idle stage's from the template. */
-  monitorSweepsPerMonth: 43_200 * 12,
   hoursPerMonth: 720,
   /**
    * Lambda polls an SQS event source (the notifier's alerts queue) with long polls even when it is
@@ -382,7 +381,7 @@ export function costMarkdown(
     'planner Scheduler invocations': `${count(p.invocationsPerMonth)} passes of the \`_clover-planner\` schedule`,
     'planner Lambda requests': `${count(p.invocationsPerMonth)} dispatcher invocations`,
     'planner Lambda duration': `${count(p.invocationsPerMonth)} passes × ${a.plannerPassMs} ms (estimate) at ${inv.dispatcherGb} GB`,
-    'planner DynamoDB reads': `${count(p.invocationsPerMonth)} passes × ${idle.readUnits.perPlannerPass} read units: the jobs, the planned runs (same hour)`,
+    'planner DynamoDB reads': `${count(p.invocationsPerMonth)} passes × ${idle.readUnits.perPlannerPass} read units: the precise mark, and the jobs and planned runs when a pass is not quiet (same hour)`,
     'planner logs': "Lambda's lines per invocation (estimate)",
     'monitor logs': `Lambda's lines per invocation${m.bytesPerSweep > 0 ? `, a ${m.bytesPerSweep}-byte EMF line per sweep` : ' (an idle sweep writes no metric line)'}`,
     'custom metrics': `${inv.idleCustomMetrics} published at idle (each only when not zero)`,

@@ -60,7 +60,11 @@ export async function localDiscovery(jobCount = 10_000, localCount = 3): Promise
       requestHandler: { requestTimeout: 60_000, socketTimeout: 60_000 },
     });
     const reads = new ReadCounter(dynamodb);
-    const jobs = new DynamoJobStore({ client: dynamodb, table: physicalName(prefix, 'jobs') });
+    const jobs = new DynamoJobStore({
+      client: dynamodb,
+      table: physicalName(prefix, 'jobs'),
+      locksTable: physicalName(prefix, 'locks'),
+    });
     try {
       for (let i = 0; i < REFRESHES; i += 1) {
         const found = await jobs.listLocal(POOL);

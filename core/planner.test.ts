@@ -9,6 +9,7 @@ import { ValidationError } from './errors';
 import { silentLogger } from './log';
 import { isoSeconds, type JobSpecInput } from './model';
 import { Planner } from './planner';
+import type { PreciseMark } from './ports';
 import { alertingWorld, WORLD_T0 } from './testing/alerting-world';
 
 const PRECISE: Partial<JobSpecInput> = {
@@ -191,5 +192,89 @@ describe('precise jobs: planned ahead, decided at the instant', () => {
     const skippedFirst = await world.runs.get(firstId);
     assert.equal(skippedFirst?.status, 'SKIPPED');
     assert.equal(skippedFirst?.reason, 'misfire');
+  });
+});
+
+describe('quiet passes: an idle planner reads the precise mark and nothing else', () => {
+  const MINUTE = 60_000;
+
+  /** A world whose precise agent outlives the test, and a planner whose reads are counted. */
+  async function countedWorld() {
+    const world = alertingWorld({ leaseMs: 24 * 3_600_000 });
+    await world.worker('w1', { features: ['precise'] });
+    const reads = { jobs: 0, placeholders: 0 };
+    const jobs = {
+      preciseMark: () => world.jobs.preciseMark(),
+      quietPrecise: (seen: PreciseMark, until: number) => world.jobs.quietPrecise(seen, until),
+      list: () => {
+        reads.jobs += 1;
+        return world.jobs.list();
+      },
+    };
+    const runs = {
+      transition: world.runs.transition.bind(world.runs),
+      listByStatus: (...args: Parameters<typeof world.runs.listByStatus>) => {
+        reads.placeholders += 1;
+        return world.runs.listByStatus(...args);
+      },
+    };
+    const planner = new Planner({ ...world, jobs, runs, log: silentLogger });
+    const pass = (at: number) => {
+      world.clock.t = at;
+      return planner.plan({ scheduledTime: isoSeconds(at) });
+    };
+    return { ...world, reads, jobs, pass };
+  }
+
+  test('no precise job: one pass reads, the next only the mark; a job turned precise is planned at the next pass', async () => {
+    const world = await countedWorld();
+    await world.jobService.define({ jobId: 'plain', handler: 'reports.daily', contacts: [] });
+    await world.pass(WORLD_T0);
+    assert.deepEqual(world.reads, { jobs: 1, placeholders: 1 });
+    for (let m = 1; m <= 5; m += 1) await world.pass(WORLD_T0 + m * MINUTE);
+    assert.deepEqual(world.reads, { jobs: 1, placeholders: 1 }, 'quiet with no precise job');
+
+    world.clock.t = WORLD_T0 + 5 * MINUTE + 30_000;
+    await world.jobService.define({ handler: 'reports.daily', ...PRECISE });
+    const report = await world.pass(WORLD_T0 + 6 * MINUTE);
+    assert.deepEqual(world.reads, { jobs: 2, placeholders: 2 });
+    assert.equal(report.planned, 36, 'its whole window, at the first pass after the define');
+  });
+
+  test('a precise job due later: quiet until a period before the pass whose window reaches its instant', async () => {
+    const world = await countedWorld();
+    const due = new Date(WORLD_T0 + 30 * MINUTE);
+    await world.jobService.define({
+      ...PRECISE,
+      handler: 'reports.daily',
+      schedule: { expression: `0 ${due.getUTCMinutes()} ${due.getUTCHours()} * * ?` },
+    });
+    const readAt: number[] = [];
+    const plannedAt: number[] = [];
+    for (let m = 0; m <= 27; m += 1) {
+      const before = world.reads.jobs;
+      const report = await world.pass(WORLD_T0 + m * MINUTE);
+      if (world.reads.jobs > before) readAt.push(m);
+      if (report.planned > 0) plannedAt.push(m);
+    }
+    // The lead is 180 s: the pass at minute 27 plans the instant at minute 30; the one before it reads too.
+    assert.deepEqual(readAt, [0, 26, 27]);
+    assert.deepEqual(plannedAt, [27]);
+    await world.pass(WORLD_T0 + 28 * MINUTE);
+    assert.equal(world.reads.jobs, 4, 'a placeholder to watch: every pass reads');
+  });
+
+  test('a job turned precise while a pass reads the jobs: the pass cannot go quiet, the next plans it', async () => {
+    const world = await countedWorld();
+    const list = world.jobs.list;
+    world.jobs.list = async () => {
+      const listed = await list();
+      // Defined after the pass read the jobs, before it records its quiet instant.
+      if (world.reads.jobs === 1) await world.jobService.define({ handler: 'reports.daily', ...PRECISE });
+      return listed;
+    };
+    assert.equal((await world.pass(WORLD_T0)).planned, 0, 'the pass read no precise job');
+    assert.equal((await world.jobs.preciseMark()).quietUntil, undefined, 'and recorded no quiet instant');
+    assert.equal((await world.pass(WORLD_T0 + MINUTE)).planned, 36);
   });
 });

@@ -27,6 +27,15 @@
  *     SKIPPED(misfire).
  * Duplicate or overlapping invocations write nothing for a placeholder they list whose worker is live;
  * one they miss in the listing meets the conditional write, which finds it.
+ *
+ * Quiet passes: a pass that planned nothing and found no placeholder of a precise job records, in the
+ * precise mark (JobStore.preciseMark), the nominal instant before which no pass has anything to do —
+ * one period before the first pass whose window reaches a precise job's next instant; never, with no
+ * precise job. The passes before it read the mark and nothing else (one GetItem a minute for an idle
+ * stage, instead of the jobs and the placeholders). Every put of a precise job (a new one, an edit, a
+ * resume) moves the mark on in the same write, and the quiet instant is recorded only if the mark has
+ * not moved since the pass read it, before its jobs: so a job turned precise is planned at the next
+ * pass, as before.
  */
 import { z } from 'zod';
 import type { Dispatcher, FireOutcome } from './dispatch';
@@ -42,7 +51,7 @@ import {
   type Run,
   scheduleModeOf,
 } from './model';
-import type { Clock, JobStore, RunLedger } from './ports';
+import type { Clock, JobStore, PreciseMark, RunLedger } from './ports';
 import { parseSchedule, type Schedule } from './schedule';
 
 /** The planner's period: EventBridge Scheduler invokes it every minute. */
@@ -51,6 +60,8 @@ export const PLANNER_PERIOD_MS = 60_000;
 export const DEFAULT_MISSED_AFTER_MS = 30_000;
 /** Most placeholders one pass reads (oldest first). */
 const PLACEHOLDER_READ_LIMIT = 500;
+/** A quiet instant for a stage with no precise job to plan: no pass reads until a precise job is put. */
+const NEVER = Number.MAX_SAFE_INTEGER;
 
 /**
  * The planner schedule's target input (infra/stack.ts): `planner: true` routes the dispatcher's
@@ -79,7 +90,7 @@ export function parsePlannerRequest(event: unknown): PlannerRequest {
 }
 
 export interface PlannerDeps {
-  readonly jobs: Pick<JobStore, 'list'>;
+  readonly jobs: Pick<JobStore, 'list' | 'preciseMark' | 'quietPrecise'>;
   readonly runs: Pick<RunLedger, 'listByStatus' | 'transition'>;
   readonly dispatcher: Pick<Dispatcher, 'plan'>;
   readonly clock: Clock;
@@ -116,6 +127,15 @@ export class Planner {
     const now = this.deps.clock.now();
     const nominal = input.scheduledTime === undefined ? now : Date.parse(input.scheduledTime);
     const report = { planned: 0, alreadyPlanned: 0, missedFired: 0, missedSkipped: 0, failed: 0 };
+    // Read before the jobs: a precise put after this read moves the mark, and the quiet write refuses.
+    const mark = await this.deps.jobs.preciseMark();
+    if (mark.quietUntil !== undefined && nominal < mark.quietUntil) {
+      this.deps.log.log('debug', 'planner pass: quiet', {
+        scheduledTime: isoSeconds(nominal),
+        quietUntil: mark.quietUntil === NEVER ? 'no precise job' : isoSeconds(mark.quietUntil),
+      });
+      return report;
+    }
     const jobs = (await this.deps.jobs.list()).filter(
       (job) => isPrecise(job.spec) && !job.spec.paused && job.spec.schedule !== null,
     );
@@ -125,11 +145,13 @@ export class Planner {
     ).filter(isPlaceholder);
     const missed = new Map<string, Run[]>();
     const seen = new Set<string>();
+    let watched = 0;
     for (const run of placeholders) {
       seen.add(run.runId);
       const job = byId.get(run.jobId);
       const at = Date.parse(run.scheduledTime);
       if (!job) continue; // paused or deleted: its worker records that at the instant
+      watched += 1;
       if (at <= now - (this.deps.missedAfterMs ?? DEFAULT_MISSED_AFTER_MS)) {
         missed.set(run.jobId, [...(missed.get(run.jobId) ?? []), run]);
       } else if (at > now) {
@@ -147,8 +169,9 @@ export class Planner {
       }
     }
     for (const [jobId, runs] of missed) await this.misfire(byId.get(jobId) as Job, runs, now, report);
-    // A pass with nothing to plan is the idle case every minute: debug, so a quiet stage stays quiet.
     const acted = Object.values(report).some((count) => count > 0);
+    if (!acted && watched === 0) await this.quiet(mark, jobs, nominal);
+    // A pass with nothing to plan is the idle case every minute: debug, so a quiet stage stays quiet.
     this.deps.log.log(report.failed > 0 ? 'warn' : acted ? 'info' : 'debug', 'planner pass', {
       scheduledTime: isoSeconds(nominal),
       lateMs: now - nominal,
@@ -158,18 +181,44 @@ export class Planner {
   }
 
   /**
-   * The job's instants in (now, nominal + lead] — only those that entered the window within the last
-   * two periods, unless `whole` (a job new to this planner, or changed since its last pass).
+   * After a pass with nothing to do: records that passes before the first whose window reaches a
+   * job's next instant, less a period, have nothing to do either (the pass a period before still reads,
+   * so no instant ever enters a window unread). A failed write only costs the next pass its reads.
    */
-  private instants(job: Job, now: number, nominal: number, whole: boolean): number[] {
-    const until = nominal + leadMsOf(job.spec);
-    const from = whole ? now : Math.max(now, until - 2 * PLANNER_PERIOD_MS);
+  private async quiet(mark: PreciseMark, jobs: readonly Job[], nominal: number): Promise<void> {
+    let quietUntil = NEVER;
+    for (const job of jobs) {
+      const lead = leadMsOf(job.spec);
+      const next = this.scheduleOf(job)?.next(new Date(nominal + lead), 1)[0];
+      if (next) quietUntil = Math.min(quietUntil, next.getTime() - lead - PLANNER_PERIOD_MS);
+    }
+    if (quietUntil <= nominal + PLANNER_PERIOD_MS) return; // the next pass reads anyway
+    try {
+      await this.deps.jobs.quietPrecise(mark, quietUntil);
+    } catch (error) {
+      this.deps.log.log('warn', 'planner could not record its quiet instant; the next pass reads', { error });
+    }
+  }
+
+  /** The job's compiled schedule, kept by `jobId@version`. */
+  private scheduleOf(job: Job): Schedule | undefined {
     const key = `${job.spec.jobId}@${job.version}`;
     let schedule = this.schedules.get(key);
     if (!schedule && job.spec.schedule) {
       schedule = parseSchedule(job.spec.schedule, scheduleModeOf(job.spec));
       this.schedules.set(key, schedule);
     }
+    return schedule;
+  }
+
+  /**
+   * The job's instants in (now, nominal + lead] — only those that entered the window within the last
+   * two periods, unless `whole` (a job new to this planner, or changed since its last pass).
+   */
+  private instants(job: Job, now: number, nominal: number, whole: boolean): number[] {
+    const until = nominal + leadMsOf(job.spec);
+    const from = whole ? now : Math.max(now, until - 2 * PLANNER_PERIOD_MS);
+    const schedule = this.scheduleOf(job);
     if (!schedule) return [];
     const out: number[] = [];
     let cursor = new Date(from);

@@ -53,6 +53,17 @@ export interface JobStore {
    * A changed one fails the write with GraphChangedError; at most {@link MAX_GRAPH_CHECKS} of them.
    */
   put(job: Job, expectedVersion: number, unchanged?: readonly GraphRead[]): Promise<void>;
+  /**
+   * The planner's mark (core/planner.ts), read consistently. A `put` of a precise job (paused or not)
+   * moves it on in the same atomic write — `generation` + 1, `quietUntil` cleared — so a job turned
+   * precise, edited or resumed is planned at the next pass. Never written: generation 0, no quietUntil.
+   */
+  preciseMark(): Promise<PreciseMark>;
+  /**
+   * Records that no pass need read the jobs before `quietUntil`, only if no precise job was put since
+   * `seen` was read (its generation is still the stored one): true when recorded.
+   */
+  quietPrecise(seen: PreciseMark, quietUntil: number): Promise<boolean>;
   setSyncState(jobId: string, version: number, state: SyncState): Promise<void>;
   /** Deletes the job; with `expectedVersion`, only if it is still at that version. */
   delete(jobId: string, expectedVersion?: number): Promise<void>;
@@ -83,6 +94,16 @@ export interface JobStore {
    * past its last read and still lists every job at a bounded interval.
    */
   listUpdatedSince(since: number): Promise<Job[]>;
+}
+
+/**
+ * What the planner last found, as of the precise jobs' `generation` (JobStore.preciseMark): nothing to
+ * plan and no placeholder to watch before `quietUntil` (epoch ms), so a pass before it reads nothing
+ * more. Absent `quietUntil`: the next pass reads the jobs.
+ */
+export interface PreciseMark {
+  readonly generation: number;
+  readonly quietUntil?: number;
 }
 
 /** A lock to take in the same transaction as a new run. */
@@ -117,8 +138,11 @@ export type GraphRead =
   | { readonly jobId: string; readonly version: number; readonly updatedAt: number }
   | { readonly jobId: string; readonly absent: true };
 
-/** The most jobs one JobStore.put can check beside the job it writes (DynamoDB: 100 items per transaction). */
-export const MAX_GRAPH_CHECKS = 99;
+/**
+ * The most jobs one JobStore.put can check beside the job it writes and the precise mark
+ * (DynamoDB: 100 items per transaction).
+ */
+export const MAX_GRAPH_CHECKS = 98;
 
 /** The stamp of `job` as it was read: what JobStore.stamp gives while the stored job is still this one. */
 export function jobStamp(job: Job): JobExpectation {

@@ -105,7 +105,11 @@ export function controlPlane(options: ControlPlaneOptions) {
   });
   const alerts: AlertHook =
     options.alerts ?? new RecordingAlertHook({ alerts: alertStore, queue: alertQueue, log });
-  const jobs = new DynamoJobStore({ client: clients.dynamodb, table: physicalName(prefix, 'jobs') });
+  const jobs = new DynamoJobStore({
+    client: clients.dynamodb,
+    table: physicalName(prefix, 'jobs'),
+    locksTable: physicalName(prefix, 'locks'),
+  });
   const runs = new DynamoRunLedger({
     client: clients.dynamodb,
     runsTable: physicalName(prefix, 'runs'),

@@ -62,7 +62,11 @@ export class DynamoApiReads implements ApiReads, AuditLog {
     this.runsTable = table('runs');
     this.alertsTable = table('alerts');
     this.auditTable = table('audit');
-    this.jobCodec = new DynamoJobStore({ client: options.client, table: this.jobsTable.name });
+    this.jobCodec = new DynamoJobStore({
+      client: options.client,
+      table: this.jobsTable.name,
+      locksTable: physicalName(options.prefix, 'locks'),
+    });
   }
 
   walkJobs(filter: JobFilter, visit: Visit<Job>, options: WalkOptions): Promise<WalkResult> {

@@ -1,9 +1,15 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type TransactWriteItem, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { JOB_LIST_SHARDS, shardKey, shardKeys } from '../../infra/resources';
-import { CloverError, GraphChangedError, NotFoundError, VersionConflictError } from '../errors';
-import { type Job, JobSchema, type SyncState } from '../model';
-import type { GraphRead, JobExpectation, JobStore } from '../ports';
+import {
+  CloverError,
+  GraphChangedError,
+  NotFoundError,
+  UnavailableError,
+  VersionConflictError,
+} from '../errors';
+import { isPrecise, type Job, JobSchema, type SyncState } from '../model';
+import type { GraphRead, JobExpectation, JobStore, PreciseMark } from '../ports';
 import {
   DynamoTable,
   type DynamoTableOptions,
@@ -18,24 +24,73 @@ import {
 } from './dynamo-items';
 
 /** `table`: the jobs table, partition key `jobId`. */
-export type DynamoJobStoreOptions = DynamoTableOptions;
+export interface DynamoJobStoreOptions extends DynamoTableOptions {
+  /** The locks table (key `lockKey`), where the planner's precise mark is kept ({@link PRECISE_MARK_KEY}). */
+  readonly locksTable: string;
+}
+
+/**
+ * The key of the planner's precise mark in the locks table: no job lock, join or watch key has this
+ * shape. It lives there, not in the jobs table, because the planner (the dispatcher's role) writes the
+ * locks table and only reads the jobs; it has no `owner`, so the stale-lock sweep never sees it.
+ */
+export const PRECISE_MARK_KEY = 'planner#precise';
 
 /**
  * Jobs in DynamoDB, one item per job: `jobId` (key), `spec` (a map; its opaque `payload` stored as a
  * JSON string), `version`, `createdAt`, `updatedAt`, `syncState`, `owner`, `downstream` (a string set
  * of the jobs that run after this one, kept by {@link linkDownstream}). Every write is conditional
  * on the stored `version` (optimistic concurrency): a lost race is a {@link VersionConflictError}
- * carrying the version found.
+ * carrying the version found. The planner's precise mark is one small item of the locks table
+ * (`generation`, `quietUntil`), moved on in the same transaction as every put of a precise job.
  *
  * @example
- * const jobs = new DynamoJobStore({ client: clients.dynamodb, table: physicalName(prefix, 'jobs') });
+ * const jobs = new DynamoJobStore({ client: clients.dynamodb, table: physicalName(prefix, 'jobs'), locksTable: physicalName(prefix, 'locks') });
  * await jobs.put(job, 0); // create
  */
 export class DynamoJobStore implements JobStore {
   private readonly table: DynamoTable;
+  private readonly locks: DynamoTable;
 
   constructor(options: DynamoJobStoreOptions) {
     this.table = new DynamoTable(options);
+    this.locks = new DynamoTable({ client: options.client, table: options.locksTable });
+  }
+
+  /** One consistent GetItem of a small item: what an idle planner pass reads. */
+  async preciseMark(): Promise<PreciseMark> {
+    const item = await this.locks.get(markKey());
+    const raw = item ? unmarshalItem(item) : {};
+    const generation = typeof raw.generation === 'number' ? raw.generation : 0;
+    return typeof raw.quietUntil === 'number' ? { generation, quietUntil: raw.quietUntil } : { generation };
+  }
+
+  async quietPrecise(seen: PreciseMark, quietUntil: number): Promise<boolean> {
+    const expr = new Expr();
+    // Generation 0 is the mark no precise put has moved yet: absent, or written only by this method.
+    const condition =
+      seen.generation === 0
+        ? `attribute_not_exists(${expr.name('generation')})`
+        : `${expr.name('generation')} = ${expr.value(seen.generation)}`;
+    return this.locks.updateIf({
+      Key: markKey(),
+      UpdateExpression: `SET ${expr.name('quietUntil')} = ${expr.value(quietUntil)}`,
+      ConditionExpression: condition,
+      ...expr.params(),
+    });
+  }
+
+  /** The mark's move for a precise put: a transact item beside the job's write. */
+  private markMove(): TransactWriteItem {
+    const expr = new Expr();
+    return {
+      Update: {
+        TableName: this.locks.name,
+        Key: markKey(),
+        UpdateExpression: `ADD ${expr.name('generation')} ${expr.value(1)} REMOVE ${expr.name('quietUntil')}`,
+        ...expr.params(),
+      },
+    };
   }
 
   async get(jobId: string): Promise<Job | null> {
@@ -80,7 +135,8 @@ export class DynamoJobStore implements JobStore {
     // A retried write whose first attempt landed finds its own job: that is success, not a conflict.
     const own = (old: Item | undefined, retried: boolean) =>
       retried && old !== undefined && isDeepStrictEqual(this.decode(old), this.decode(encodeJob(job)));
-    if (unchanged.length === 0) {
+    const mark = isPrecise(job.spec) ? [this.markMove()] : [];
+    if (unchanged.length === 0 && mark.length === 0) {
       await this.table.put(put, {
         conditionFailed: (old, { retried }) => {
           if (!own(old, retried)) this.conflict(jobId, expectedVersion, old);
@@ -88,9 +144,11 @@ export class DynamoJobStore implements JobStore {
       });
       return;
     }
-    // One TransactWriteItems: the job, and a ConditionCheck per job of the graph as it was read.
+    // One TransactWriteItems: the job, the precise mark's move (a precise job), and a ConditionCheck
+    // per job of the graph as it was read.
     const items: TransactWriteItem[] = [
       { Put: { TableName: this.table.name, ...put } },
+      ...mark,
       ...unchanged.map((read) => ({ ConditionCheck: this.unchangedCheck(read) })),
     ];
     await dynamoCall(
@@ -100,13 +158,19 @@ export class DynamoJobStore implements JobStore {
       },
       {
         cancelled: (reasons, { retried }) => {
-          const [first, ...checks] = reasons;
+          const [first, ...rest] = reasons;
           if (first?.code === 'ConditionalCheckFailed') {
             if (own(first.item, retried)) return;
             this.conflict(jobId, expectedVersion, first.item);
           }
+          // Another precise put moving the mark at the same moment (TransactionConflict): nothing was
+          // written, and the same define a moment later succeeds.
+          if (mark.length && rest[0]?.code !== undefined && rest[0].code !== 'None') {
+            throw new UnavailableError(`the precise mark in table ${this.locks.name}`);
+          }
           // A failed check, or a concurrent transaction on one of the items (DynamoDB's
           // TransactionConflict): either way the graph may have moved, so the define must read it again.
+          const checks = rest.slice(mark.length);
           const changed = checks.findIndex((r) => r.code !== 'None');
           throw new GraphChangedError(jobId, unchanged[changed]?.jobId ?? jobId);
         },
@@ -252,6 +316,10 @@ export class DynamoJobStore implements JobStore {
 
 function key(jobId: string): Item {
   return { jobId: { S: jobId } };
+}
+
+function markKey(): Item {
+  return { lockKey: { S: PRECISE_MARK_KEY } };
 }
 
 /** @internal The item a job is stored as (benchmarks seed tables with it). */

@@ -3,12 +3,13 @@
  * One fake per port (memory-stores.ts lists them); it passes the port's contract suite.
  */
 import { GraphChangedError, NotFoundError, VersionConflictError } from '../errors';
-import type { Job, SyncState } from '../model';
-import { type GraphRead, type JobExpectation, type JobStore, jobStamp } from '../ports';
+import { isPrecise, type Job, type SyncState } from '../model';
+import { type GraphRead, type JobExpectation, type JobStore, jobStamp, type PreciseMark } from '../ports';
 import { clone, copiesById, copyOf } from './memory-copies';
 
 export class MemoryJobStore implements JobStore {
   readonly jobs = new Map<string, Job>();
+  private mark: PreciseMark = { generation: 0 };
 
   async get(jobId: string): Promise<Job | null> {
     return copyOf(this.jobs, jobId);
@@ -23,6 +24,17 @@ export class MemoryJobStore implements JobStore {
       if (!same) throw new GraphChangedError(job.spec.jobId, read.jobId);
     }
     this.jobs.set(job.spec.jobId, clone(job));
+    if (isPrecise(job.spec)) this.mark = { generation: this.mark.generation + 1 };
+  }
+
+  async preciseMark(): Promise<PreciseMark> {
+    return { ...this.mark };
+  }
+
+  async quietPrecise(seen: PreciseMark, quietUntil: number): Promise<boolean> {
+    if (seen.generation !== this.mark.generation) return false;
+    this.mark = { generation: seen.generation, quietUntil };
+    return true;
   }
 
   async setSyncState(jobId: string, version: number, state: SyncState): Promise<void> {

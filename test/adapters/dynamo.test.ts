@@ -42,7 +42,7 @@ const FUTURE_TTL = Math.floor(Date.now() / 1000) + 86_400;
 /** The job store and run ledger over `client` (the emulator's, or one through a proxy). */
 function jobsAndLedger(client: DynamoDBClient, tables: ProvisionedStack['tables']) {
   return {
-    jobs: new DynamoJobStore({ client, table: tables.jobs }),
+    jobs: new DynamoJobStore({ client, table: tables.jobs, locksTable: tables.locks }),
     ledger: new DynamoRunLedger({
       client,
       runsTable: tables.runs,

@@ -8,7 +8,7 @@
  * const proxy = await LostAnswerProxy.start(aws.emulator.endpoint);
  * proxy.loseNext('DeleteItem');           // the next DeleteItem is done, its answer lost
  * const clients = awsClients({ ...aws.emulator, endpoint: proxy.endpoint });
- * await new DynamoJobStore({ client: clients.dynamodb, table }).delete('job', 1);
+ * await new DynamoJobStore({ client: clients.dynamodb, table, locksTable }).delete('job', 1);
  * assert.equal(proxy.lost, 1);
  */
 import { createServer, request, type Server } from 'node:http';

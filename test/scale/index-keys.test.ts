@@ -51,7 +51,7 @@ function perKeyAtModelRate(
 it('a burst of fires spreads every shared index key far below a partition at 1,000 fires/s', async () => {
   const stack = await aws.provisioned();
   const client = aws.clients.dynamodb;
-  const jobs = new DynamoJobStore({ client, table: stack.tables.jobs });
+  const jobs = new DynamoJobStore({ client, table: stack.tables.jobs, locksTable: stack.tables.locks });
   const ledger = new DynamoRunLedger({
     client,
     runsTable: stack.tables.runs,

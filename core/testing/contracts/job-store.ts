@@ -131,6 +131,44 @@ export function jobStoreContract(name: string, makeSubject: () => Promise<{ jobs
       assert.equal((await jobs.get(job.spec.jobId))?.spec.description, 'second');
     });
 
+    it('moves the precise mark with each put of a precise job, in the same write; a quiet mark holds only for the generation it saw', async () => {
+      const { jobs } = await makeSubject();
+      const quietUntil = Date.UTC(2090, 0, 1);
+      const seen = await jobs.preciseMark();
+      const plain = sampleJob();
+      await jobs.put(plain, 0);
+      assert.deepEqual(await jobs.preciseMark(), seen, 'a job that is not precise leaves it');
+      assert.equal(await jobs.quietPrecise(seen, quietUntil), true);
+      assert.deepEqual(await jobs.preciseMark(), { generation: seen.generation, quietUntil });
+
+      const precise = sampleJob({
+        precision: 'SECOND',
+        schedule: { expression: '*/5 * * * * ?' },
+        paused: true,
+      });
+      await jobs.put(precise, 0);
+      const moved = await jobs.preciseMark();
+      assert.deepEqual(
+        moved,
+        { generation: seen.generation + 1 },
+        'paused or not: the next pass reads the jobs',
+      );
+      assert.equal(await jobs.quietPrecise(seen, quietUntil), false, 'a pass that read before the put');
+      assert.deepEqual(await jobs.preciseMark(), moved);
+      await assert.rejects(jobs.put({ ...precise, version: 9 }, 8), VersionConflictError);
+      assert.deepEqual(await jobs.preciseMark(), moved, 'a refused put moves nothing');
+
+      const resumed = { ...precise, version: 2, spec: { ...precise.spec, paused: false } };
+      const read = { jobId: plain.spec.jobId, version: plain.version, updatedAt: plain.updatedAt };
+      await jobs.put(resumed, 1, [read]);
+      assert.deepEqual(await jobs.get(precise.spec.jobId), resumed);
+      const again = await jobs.preciseMark();
+      assert.deepEqual(again, { generation: moved.generation + 1 }, 'with graph checks too');
+      assert.equal(await jobs.quietPrecise(again, quietUntil), true);
+      await jobs.put({ ...plain, version: 2 }, 1);
+      assert.deepEqual(await jobs.preciseMark(), { ...again, quietUntil }, 'a put of a plain job leaves it');
+    });
+
     it('sets the sync state at a version', async () => {
       const { jobs } = await makeSubject();
       const job = sampleJob();
