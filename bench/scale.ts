@@ -3,14 +3,15 @@
  *
  * - API list and search latency at 10,000 jobs: the `api` bench (bench/api.ts), in the same run.
  * - 200 simulated agents: registered worker leases, each renewed every `heartbeatIntervalSeconds`
- *   (the agent's default, 2 s) for the whole measurement, staggered as real agents' timers are —
+ *   (the agent's default, 4 s) for the whole measurement, staggered as real agents' timers are —
  *   what the renewals cost (requests per hour and per month, write units, dollars at the dated
  *   prices in docs/aws-prices.md) and how late they get on the emulator.
  * - The monitor's sweep (core/monitor/) over those 10,000 jobs and 200 leases: the first sweep of
- *   a cold instance (a full read of the jobs), a warm one 5 s later (the jobs changed since: ten are
+ *   a cold instance (a full read of the jobs), a warm one a loop (2 s) later (the jobs changed since: ten are
  *   edited in between), and a warm one at housekeeping (a full read again), with their AWS requests
- *   by operation and DynamoDB read units; from those, the read units a month of sweeps every 5 s
- *   costs, against what a full read every sweep cost before (issue 16). Measured before the
+ *   by operation and DynamoDB read units; from those, the read units of a month of sweeps, idle
+ *   (one a minute) and watching (every 2 s), against what a full read every sweep cost before
+ *   (issue 16). Measured before the
  *   renewals start, not during: on moto every DynamoDB request waits its turn behind the linearizing
  *   proxy (docs/emulators.md), so the sweep's long Scan of the jobs table would delay renewals past
  *   their deadlines — an emulator artefact, not what DynamoDB does. (Its DynamoDB calls go straight
@@ -32,6 +33,7 @@ import { controlPlane } from '../core/adapters/control-plane';
 import { encodeJob } from '../core/adapters/dynamo-job-store';
 import { JobSchema, WorkerRegistrationSchema } from '../core/model';
 import { Monitor } from '../core/monitor';
+import { DEFAULT_MONITOR_LOOP_SECONDS } from '../functions/monitor/handler';
 import { physicalName } from '../infra/resources';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_LEASE_TTL_SECONDS } from '../worker-agent/config';
 import { RequestCounter } from './aws-requests';
@@ -113,28 +115,36 @@ class ReadUnitMeter {
 type Item = Record<string, unknown>;
 
 /**
- * A month of monitor sweeps (one every 5 s, COST_ASSUMPTIONS) in read units and dollars: after, a
- * full read at each housekeeping (every minute, the monitor's default) and warm sweeps between;
- * before, what each sweep read until issue 16 — the whole jobs table — and, each housekeeping, one
- * GetItem of the lock of every job (the stale-lock check, now one Scan of the held locks).
+ * A month of monitor sweeps at this size in read units and dollars, two ways (core/monitor/watch.ts):
+ * `idle` — nothing in flight, one sweep a minute, each a housekeeping sweep (a full read of the jobs);
+ * `watching` — runs in flight all month, a sweep every `loopSeconds` (the monitor's default, 2 s)
+ * with a housekeeping sweep each minute and warm sweeps between, against `before`: the same sweeps
+ * each reading the whole jobs table, as until issue 16, plus one GetItem of the lock of every job at
+ * each housekeeping (the stale-lock check, now one Scan of the held locks).
  */
 export function sweepReadsPerMonth(
   measured: { fullJobsReadUnits: number; housekeepingSweepUnits: number; warmSweepUnits: number },
   jobs: number,
+  loopSeconds = DEFAULT_MONITOR_LOOP_SECONDS,
   dollarsPerReadUnit = unitPrice(loadPrices(), 'dynamodb.readUnits'),
 ) {
-  const sweeps = COST_ASSUMPTIONS.monitorSweepsPerMonth;
   const housekeepings = COST_ASSUMPTIONS.hoursPerMonth * 60;
+  const sweeps = (COST_ASSUMPTIONS.hoursPerMonth * 3600) / loopSeconds;
   const before = measured.fullJobsReadUnits * sweeps + jobs * housekeepings;
   const after =
     measured.housekeepingSweepUnits * housekeepings + measured.warmSweepUnits * (sweeps - housekeepings);
+  const idle = measured.housekeepingSweepUnits * housekeepings;
   const dollars = (units: number) => Math.round(units * dollarsPerReadUnit * 100) / 100;
   return {
-    sweepsPerMonth: sweeps,
-    housekeepingsPerMonth: housekeepings,
-    before: { readUnits: before, dollars: dollars(before) },
-    after: { readUnits: after, dollars: dollars(after) },
-    ratio: +(before / after).toFixed(1),
+    idle: { sweepsPerMonth: housekeepings, readUnits: idle, dollars: dollars(idle) },
+    watching: {
+      loopSeconds,
+      sweepsPerMonth: sweeps,
+      housekeepingsPerMonth: housekeepings,
+      before: { readUnits: before, dollars: dollars(before) },
+      after: { readUnits: after, dollars: dollars(after) },
+      ratio: +(before / after).toFixed(1),
+    },
   };
 }
 
@@ -260,7 +270,7 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
           errors: report.errors,
         };
       };
-      // Each sweep at its instant as the monitor sees it (its `now`), 5 s apart as in AWS: on moto one
+      // Each sweep at its instant as the monitor sees it (its `now`), a watching loop apart: on moto one
       // full read of 10,000 jobs takes longer than the 60 s between housekeepings, so sweeps timed by
       // the wall clock here would all be housekeeping ones.
       const t0 = Date.now();
@@ -272,7 +282,7 @@ export function scale(jobCount = 10_000, agentCount = 200): Promise<Record<strin
         const edited = { ...job, version: job.version + 1, updatedAt: Date.now() };
         await sweepPlane.jobs.put({ ...edited, spec: { ...job.spec, description: 'edited' } }, job.version);
       }
-      const warm = await sweep(t0 + 5_000);
+      const warm = await sweep(t0 + DEFAULT_MONITOR_LOOP_SECONDS * 1000);
       // The next housekeeping (the monitor's default, every 60 s after the cold sweep): a full read again.
       const housekeeping = await sweep(t0 + 60_000);
       const fullJobsReadUnits = housekeeping.readUnits.byOperation['DynamoDB.Scan(jobs)'] ?? 0;
