@@ -7,7 +7,8 @@
  * the template's schedules make, and ≤ $1 a month for compute and data.
  *
  * A monitor that watched at idle (a sweep every few seconds) or read the open runs in more Queries
- * a sweep than the model counted fails here, with the operations over budget in the message; one
+ * a sweep than the model counted, or a planner that read the jobs at every pass rather than only the
+ * precise mark (core/planner.ts, quiet passes), fails here, with the operations over budget in the message; one
  * that reads less passes, and the bench should then be run again for the docs to show it.
  */
 import assert from 'node:assert/strict';
