@@ -7,7 +7,7 @@
  * (`schedulerLateness`, as `CLOVER_SCHEDULER_LATENESS=minute` does in `npm start`), into the
  * dispatcher's handler and the planner (core/planner.ts), as the local runtime wires them.
  *
- *   npx tsx bench/precise-lateness.ts [--jobs 4] [--seconds 270]
+ *   npx tsx bench/precise-lateness.ts [--jobs 4] [--seconds 270] [--lead-ms 300]
  *
  * On a bench stack of its own, two in-process agents of pool `bench`: `precise-zmq` (with a ZeroMQ
  * intake) and `precise-sqs`. Per path `--jobs` precise jobs on `*\/2 * * * * ?` pinned to that path's
@@ -36,10 +36,13 @@ const { values } = parseArgs({
   options: {
     jobs: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '270' },
+    /** How long before its instant an agent decides and claims a fire (AgentOptions.local.leadMs). */
+    'lead-ms': { type: 'string', default: '300' },
   },
 });
 const JOBS_PER_PATH = Number(values.jobs);
 const WINDOW_MS = Number(values.seconds) * 1000;
+const LEAD_MS = Number(values['lead-ms']);
 /** From the definitions to the window: the first planner pass, up to a minute late, plans it. */
 const OPEN_AFTER_MS = 100_000;
 const EXPRESSION = '*/2 * * * * ?';
@@ -87,7 +90,12 @@ function main(): Promise<void> {
         ],
         ['precise-sqs', []],
       ] as const) {
-        await stack.agent({ workerId, yaml, handlers: { 'bench.noop': async () => {} } });
+        await stack.agent({
+          workerId,
+          yaml,
+          handlers: { 'bench.noop': async () => {} },
+          agent: { local: { leadMs: LEAD_MS } },
+        });
       }
 
       const opensAt = Math.ceil((Date.now() + OPEN_AFTER_MS) / 2000) * 2000;
@@ -155,7 +163,7 @@ function main(): Promise<void> {
         }
       })();
       console.log(
-        `emulator ${emulator.kind}; ${jobs.length} jobs (${JOBS_PER_PATH} precise per path); window ${WINDOW_MS / 1000} s from ${window.startDate}; load ${loadAtStart.join(' ')}`,
+        `emulator ${emulator.kind}; ${jobs.length} jobs (${JOBS_PER_PATH} precise per path); agents' lead ${LEAD_MS} ms; window ${WINDOW_MS / 1000} s from ${window.startDate}; load ${loadAtStart.join(' ')}`,
       );
 
       // The window, then a minute for the last plain REMOTE invocations (late by up to 60 s) to run.
@@ -187,6 +195,7 @@ function main(): Promise<void> {
         JSON.stringify({
           emulator: emulator.kind,
           jobsPerPath: JOBS_PER_PATH,
+          leadMs: LEAD_MS,
           expression: EXPRESSION,
           windowSeconds: WINDOW_MS / 1000,
           schedulerLateness: 'uniform within the minute',
