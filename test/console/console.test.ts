@@ -579,7 +579,9 @@ test('delete a job after confirming, add a contact with the form, drain a worker
   // An idle agent told to drain finishes at once and leaves (GONE, no longer listed): on a busy machine
   // it may be gone before the list is read again, so the row says draining or is no longer there.
   await p.waitForFunction(() => {
-    const row = Array.from(document.querySelectorAll('tr')).find((r) => r.textContent?.includes('console-w1'));
+    const row = Array.from(document.querySelectorAll('tr')).find((r) =>
+      r.textContent?.includes('console-w1'),
+    );
     return row === undefined || row.textContent?.includes('draining') === true;
   });
   // And the same for the API: the registry says DRAINING, or the agent has gone after logging the drain
