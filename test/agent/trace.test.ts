@@ -17,6 +17,7 @@ import { jsonLogger } from '../../core/log';
 import { type Run, traceIdFromXrayHeader } from '../../core/model';
 import { makeDispatcherHandler } from '../../functions/dispatcher/handler';
 import { type LocalApi, startLocalApi } from '../../functions/local/api-server';
+import { emfMetrics } from '../../functions/metrics';
 import { useEmulator } from '../harness';
 import { type AgentProcess, TEST_HANDLERS, useAgents } from '../harness/agent-process';
 import { waitFor } from '../harness/wait';
@@ -96,14 +97,24 @@ async function assertTraced(plane: ControlPlane, agent: AgentProcess, runId: str
 
 test("GIVEN a fire inside an X-Ray trace WHEN the dispatcher handles it and an agent runs it THEN the trace id is on the dispatcher's line, the run record, the agent's lines and the handler's context and environment", async () => {
   const { plane, agent, dispatcherLines } = await ready();
-  const dispatch = makeDispatcherHandler({ dispatcher: plane.dispatcher, log: plane.log });
+  // The dispatcher's one line for a fire is its metric line (functions/dispatcher/handler.ts), written
+  // where its log lines go, as stdout carries both in the Lambda.
+  const dispatch = makeDispatcherHandler({
+    dispatcher: plane.dispatcher,
+    log: plane.log,
+    metrics: emfMetrics({
+      stage: aws.prefix,
+      fn: 'dispatcher',
+      write: (line) => dispatcherLines.push(JSON.parse(line) as Record<string, unknown>),
+    }),
+  });
   const fired = await dispatch({ jobId: 'traced', trigger: 'MANUAL' });
   assert.equal(fired.status, 'dispatched', JSON.stringify(fired));
   const [runId] = fired.status === 'dispatched' ? fired.runIds : [];
   assert.ok(runId);
 
-  const dispatched = dispatcherLines.find((l) => l.runId === runId && /dispatched/.test(String(l.message)));
-  assert.equal(dispatched?.traceId, TRACE_ID, `the dispatcher's line: ${JSON.stringify(dispatcherLines)}`);
+  const fireLine = dispatcherLines.find((l) => l.runId === runId && l.Outcome === 'dispatched');
+  assert.equal(fireLine?.traceId, TRACE_ID, `the dispatcher's line: ${JSON.stringify(dispatcherLines)}`);
   await assertTraced(plane, agent, runId, TRACE_ID);
 });
 
