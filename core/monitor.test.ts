@@ -78,6 +78,30 @@ describe('Monitor: worker loss (invariant 4)', () => {
     w.clock.advance(2 * second);
     assert.equal((await w.monitor.sweep()).runsRecovered, 0);
   });
+
+  test("a sweep told to stop while under way (npm start's Ctrl-C, which its agents get too) handles no dead worker's run; the next sweep does", async () => {
+    const w = alertingWorld();
+    await w.job();
+    await w.worker('a');
+    await w.dispatcher.fire({ jobId: 'report', scheduledTime: '2026-01-30T10:00:00Z' });
+    const running = await w.claim(fireRunId('report', '2026-01-30T10:00:00Z'));
+    w.clock.advance(11 * second); // a's lease has expired
+    // The stop comes while the sweep reads the workers.
+    const stopping = new AbortController();
+    const list = w.registry.list.bind(w.registry);
+    w.registry.list = async () => {
+      const workers = await list();
+      stopping.abort();
+      return workers;
+    };
+    const stopped = await w.monitor.sweep(undefined, { signal: stopping.signal });
+    assert.equal(stopped.runsRecovered + stopped.runsLost, 0);
+    assert.equal((await w.runs.get(running.runId))?.status, 'RUNNING');
+    assert.deepEqual(w.alertKinds(), []);
+    const next = await w.monitor.sweep();
+    assert.equal(next.runsRecovered, 1);
+    assert.ok(w.alertKinds().includes('lost'), w.alertKinds().join());
+  });
 });
 
 describe('Monitor: deadlines', () => {

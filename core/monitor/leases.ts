@@ -17,7 +17,8 @@ function claimedBeforeRegistration(run: Run, worker: Worker): boolean {
  * Expires lapsed leases and handles the runs of workers that are gone. Returns the live workers.
  * A run counts as its worker's only while the process that claimed it lives: a worker id whose
  * lease was registered again after the claim (an agent restarted under a fixed `workerId`, e.g. by
- * systemd after a kill -9, within its old lease's TTL) is a new process that never ran it.
+ * systemd after a kill -9, within its old lease's TTL) is a new process that never ran it. Once
+ * `signal` is aborted (the sweep's caller is stopping), no further run is handled as its worker's loss.
  */
 export async function expireLeases(
   deps: MonitorDeps,
@@ -25,6 +26,7 @@ export async function expireLeases(
   now: number,
   report: SweepReport,
   handled: Set<string>,
+  signal?: AbortSignal,
 ): Promise<Worker[]> {
   const workers = await deps.workers.list();
   const alive = new Map<string, Worker>();
@@ -47,6 +49,7 @@ export async function expireLeases(
       report.nextLeaseExpiryAt = Math.min(report.nextLeaseExpiryAt ?? Infinity, holder.leaseExpiresAt);
       continue;
     }
+    if (signal?.aborted) break;
     handled.add(run.runId);
     await workerLost(deps, run, now, report, restarted);
   }

@@ -66,9 +66,20 @@ export class Monitor {
     this.misfires = new Misfires(deps, this.jobList, deps.options?.misfireGraceMs ?? 60_000);
   }
 
-  async sweep(now = this.deps.clock.now()): Promise<SweepReport> {
+  /**
+   * `signal`: the caller is stopping (npm start's Ctrl-C). The steps not begun are left, and a worker
+   * found gone is not acted on: the same stop makes the agents leave, and a sweep begun before it
+   * would otherwise re-dispatch the runs of agents it sees leaving. The next sweep, wherever it runs,
+   * handles them.
+   */
+  async sweep(
+    now = this.deps.clock.now(),
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<SweepReport> {
     const report = newSweepReport(now);
+    const { signal } = options;
     const step = async (name: string, work: () => Promise<void>) => {
+      if (signal?.aborted) return;
       try {
         await work();
       } catch (error) {
@@ -96,7 +107,7 @@ export class Monitor {
     await step('leases', async () => {
       const runs = await activeRuns();
       report.inFlight = runs.length;
-      workers = await expireLeases(this.deps, runs, now, report, handled);
+      workers = await expireLeases(this.deps, runs, now, report, handled, signal);
     });
     await step('deadlines', async () =>
       timeOutPastDeadline(this.deps, await activeRuns(), now, report, handled),

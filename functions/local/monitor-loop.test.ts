@@ -46,3 +46,31 @@ test('npm start sweeps once at start, then idles a minute; work found or a wake 
     await loop.stop();
   }
 });
+
+test('stopping the loop tells the sweep under way to act on nothing more, and starts no other', async () => {
+  let signal: AbortSignal | undefined;
+  let sweeps = 0;
+  let finish: (report: SweepReport) => void = () => {};
+  const loop = startLocalMonitorLoop({
+    sweep: (s) => {
+      sweeps += 1;
+      signal = s;
+      return new Promise((resolve) => {
+        finish = resolve;
+      });
+    },
+    log: silentLogger,
+    watchMs: 20,
+  });
+  await waitFor(
+    () => signal,
+    (s) => s !== undefined,
+    'the first sweep',
+  );
+  assert.equal(signal?.aborted, false);
+  const stopped = loop.stop();
+  assert.equal(signal?.aborted, true, 'aborted at once, while the sweep is under way');
+  finish({ errors: [], inFlight: 1 } as unknown as SweepReport);
+  await stopped;
+  assert.equal(sweeps, 1);
+});

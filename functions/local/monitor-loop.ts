@@ -2,7 +2,8 @@ import type { Logger } from '../../core/log';
 import { nextSweepIn, type SweepReport, somethingToWatch } from '../../core/monitor';
 
 export interface LocalMonitorLoopOptions {
-  readonly sweep: () => Promise<SweepReport>;
+  /** One sweep; `signal` is aborted when the loop stops, so a sweep under way at a stop stops acting. */
+  readonly sweep: (signal: AbortSignal) => Promise<SweepReport>;
   readonly log: Logger;
   /** Between sweeps while watching, unless the lease of a worker holding a run runs out sooner. */
   readonly watchMs: number;
@@ -27,13 +28,14 @@ export function startLocalMonitorLoop(options: LocalMonitorLoopOptions) {
   const watchForMs = options.watchForMs ?? 55_000;
   let watchUntil = Number.NEGATIVE_INFINITY;
   let active = true;
+  const stopping = new AbortController();
   /** Ends the current wait at once; `idle` says whether it is an idle wait (which a wake cuts short). */
   let wait: { readonly idle: boolean; readonly cut: () => void } | undefined;
   const loop = (async () => {
     while (active) {
       let report: SweepReport | undefined;
       try {
-        report = await options.sweep();
+        report = await options.sweep(stopping.signal);
         if (somethingToWatch(report, now(), idleMs) || report.errors.length > 0)
           watchUntil = now() + watchForMs;
       } catch (error) {
@@ -61,9 +63,10 @@ export function startLocalMonitorLoop(options: LocalMonitorLoopOptions) {
       watchUntil = now() + watchForMs;
       if (wait?.idle) wait.cut();
     },
-    /** Stops after the current sweep. */
+    /** Stops after the current sweep, which it tells to act on nothing more (`sweep`'s signal). */
     async stop(): Promise<void> {
       active = false;
+      stopping.abort();
       wait?.cut();
       await loop;
     },

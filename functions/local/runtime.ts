@@ -239,7 +239,7 @@ async function startLoops(
   // What makes new work: fires, retries, the monitor's recoveries and alerts. `quiesce()` stops these
   // first, so agents draining at shutdown are not handed new runs (nor reported missing meanwhile).
   const monitorLoop = startLocalMonitorLoop({
-    sweep: () => monitor.sweep(),
+    sweep: (signal) => monitor.sweep(undefined, { signal }),
     log,
     watchMs: options.monitorMs ?? DEFAULT_MONITOR_LOOP_SECONDS * 1000,
   });
