@@ -467,7 +467,10 @@ test('jobs list: its page, sort and filters live in the URL; a reload and Back r
   // The newest first: bulk-29 was created last.
   await p.getByLabel('Sort page by').selectOption('updated');
   await p.waitForURL((url) => url.searchParams.get('sort') === 'updated');
-  assert.equal(await p.locator('tbody tr').first().getByRole('link').first().textContent(), 'bulk-29');
+  // The URL changes before the rows are drawn again: wait for the first row (a wrong order times out).
+  const firstRowIs = (jobId: string) =>
+    p.locator('tbody tr').first().getByRole('link', { name: jobId, exact: true }).waitFor();
+  await firstRowIs('bulk-29');
 
   // A job, then Back: the same page, sorted the same way.
   await link('bulk-27').click();
@@ -478,7 +481,7 @@ test('jobs list: its page, sort and filters live in the URL; a reload and Back r
   assert.equal(params().get('group'), 'bulk');
   assert.equal(await p.getByLabel('Sort page by').inputValue(), 'updated');
   assert.equal(await p.getByLabel('Group').inputValue(), 'bulk');
-  assert.equal(await p.locator('tbody tr').first().getByRole('link').first().textContent(), 'bulk-29');
+  await firstRowIs('bulk-29');
   // Back once more: the first page (each page turned is a step in the history).
   await p.goBack();
   await link('bulk-00').waitFor();
