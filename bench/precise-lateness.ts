@@ -7,7 +7,7 @@
  * (`schedulerLateness`, as `CLOVER_SCHEDULER_LATENESS=minute` does in `npm start`), into the
  * dispatcher's handler and the planner (core/planner.ts), as the local runtime wires them.
  *
- *   npx tsx bench/precise-lateness.ts [--jobs 4] [--seconds 270] [--lead-ms 300]
+ *   npx tsx bench/precise-lateness.ts [--jobs 4] [--seconds 270] [--lead-ms 1000]
  *
  * On a bench stack of its own, two in-process agents of pool `bench`: `precise-zmq` (with a ZeroMQ
  * intake) and `precise-sqs`. Per path `--jobs` precise jobs on `*\/2 * * * * ?` pinned to that path's
@@ -29,6 +29,7 @@ import { isFinal, isoSeconds, type JobSpecInput, type Run } from '../core/model'
 import { Planner } from '../core/planner';
 import { SchedulerClock, schedulerLateness } from '../core/scheduler-clock';
 import { makeDispatcherHandler } from '../functions/dispatcher/handler';
+import { DEFAULT_AGENT_LEAD_MS } from '../worker-agent/local-mode';
 import { withBenchStack } from './harness';
 import { percentile } from './stats';
 
@@ -37,7 +38,7 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '270' },
     /** How long before its instant an agent decides and claims a fire (AgentOptions.local.leadMs). */
-    'lead-ms': { type: 'string', default: '300' },
+    'lead-ms': { type: 'string', default: String(DEFAULT_AGENT_LEAD_MS) },
   },
 });
 const JOBS_PER_PATH = Number(values.jobs);

@@ -6,7 +6,7 @@
  * yet decided when the agent stops stay placeholders: the planner gives them to a live worker again.
  *
  * @example
- * const plans = new HeldPlans({ leadMs: 300, taking: () => running, decide, clock, timers });
+ * const plans = new HeldPlans({ leadMs: 1000, taking: () => running, decide, clock, timers });
  * plans.hold({ runId, jobId, scheduledTime, startAt, fence }); // true: held
  * plans.clear(); // on stop
  */

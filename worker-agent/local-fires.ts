@@ -31,7 +31,7 @@
  * A full agent (`hasCapacity()` false) still fires, `busyDelayMs` (default 50 ms) later
  * (local-decisions.ts).
  *
- * Deciding ahead (`leadMs`, default 0 here; the agent uses 300): the timer runs `leadMs` before the
+ * Deciding ahead (`leadMs`, default 0 here; the agent uses 1000, local-mode.ts): the timer runs `leadMs` before the
  * instant (at most half the time since the previous one), and the fire is decided then — the run
  * written by the conditional write, the winner's claim made — so at the instant only the handler
  * has to start (`WonFire.startAt`; the agent holds it until then). What the write sees is the job as

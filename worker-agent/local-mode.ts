@@ -22,15 +22,19 @@ import { isRefusedOrGone } from './refusals';
 import type { ExecuteResult } from './run-executor';
 
 /**
- * How long before its instant the agent decides (writes and claims) a LOCAL fire, so that at the
- * instant only the handler has to start: above the write and claim's round trips, even on a busy host.
+ * How long before its instant the agent decides (writes and claims) a LOCAL or precise fire, so that
+ * at the instant only the handler has to start. It has to cover the decision's writes when many fires
+ * share one second and the table serves them one after another: measured on moto with ten decisions
+ * an even second, a 300 ms lead started p99 640-720 ms late and a 1 s lead 17-33 ms
+ * (docs/precise-jobs.md, "Measured"). The price is that a pause or edit in the last second before an
+ * instant applies from the next one.
  */
-export const DEFAULT_AGENT_LEAD_MS = 300;
+export const DEFAULT_AGENT_LEAD_MS = 1000;
 
 /** LOCAL mode tuning (local-fires.ts): job list refresh, lead, busy delay, and a per-fire callback (jitter). */
 export interface LocalTuning {
   readonly refreshIntervalMs?: number;
-  /** How long before its instant a LOCAL fire is decided and claimed (local-fires.ts). @default 300 */
+  /** How long before its instant a LOCAL fire is decided and claimed (local-fires.ts). @default 1000 */
   readonly leadMs?: number;
   readonly busyDelayMs?: number;
   readonly onFire?: (event: LocalFireEvent) => void;
