@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { type CostInputs, costMarkdown, loadPrices, stageCosts } from './costs';
+import { type CostInputs, loadPrices, stageCosts } from './cost-model';
+import { costMarkdown } from './costs';
 import { DOCUMENTED_STAGE, stageInventory, stageTemplate } from './stage-inventory';
 
 /**

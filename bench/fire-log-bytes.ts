@@ -6,7 +6,7 @@
  * `work`, so the next fire of the job is not an overlap. Counted once at the stack's log level
  * (info) and once at debug, which a sampled invocation writes (POWERTOOLS_LOGGER_SAMPLE_RATE).
  *
- * Lambda's own START/REPORT lines are not the handler's: bench/costs.ts adds them where the
+ * Lambda's own START/REPORT lines are not the handler's: bench/cost-model.ts adds them where the
  * function keeps them.
  */
 import { randomUUID } from 'node:crypto';

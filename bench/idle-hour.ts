@@ -1,6 +1,6 @@
 /**
  * A quiet stage's hour of AWS requests, on a simulated clock: what the cost model prices an idle
- * stage's monitor and planner from (bench/costs.ts), and what test/monitor/idle-hour.test.ts holds
+ * stage's monitor and planner from (bench/cost-model.ts), and what test/monitor/idle-hour.test.ts holds
  * to that price.
  *
  * The stage has jobs of every kind, none due within the hour, and one live worker able to run them.

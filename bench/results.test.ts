@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { UnavailableError } from '../core/errors';
 import { breakdown } from './aws-timeline';
-import { loadPrices, perMillionFires, requestUnits, runIndexWrites } from './costs';
+import { loadPrices, perMillionFires, requestUnits, runIndexWrites } from './cost-model';
 import {
   type BenchResult,
   errorText,

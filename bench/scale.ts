@@ -38,7 +38,7 @@ import { physicalName } from '../infra/resources';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_LEASE_TTL_SECONDS } from '../worker-agent/config';
 import { RequestCounter } from './aws-requests';
 import { callLabel, onEveryCall } from './aws-timeline';
-import { COST_ASSUMPTIONS, loadPrices, requestUnits, unitPrice } from './costs';
+import { COST_ASSUMPTIONS, loadPrices, requestUnits, unitPrice } from './cost-model';
 import { withBenchStack } from './harness';
 import { batchWrite } from './seed';
 import { percentile } from './stats';
@@ -149,7 +149,7 @@ export function sweepReadsPerMonth(
 }
 
 /**
- * What lease renewals cost on AWS, in bench/costs.ts's unit model and month, at the write-unit price
+ * What lease renewals cost on AWS, in bench/cost-model.ts's unit model and month, at the write-unit price
  * of bench/aws-prices.json: a renewal is one UpdateItem of the leases table (1 write unit; the table
  * has no index for it to reach).
  */

@@ -154,7 +154,7 @@ const tableList = [
     partitionKey: s('runId'),
     // A run item is written three times per fire (created, claimed, finished). Every index copies
     // only keys, so the claim and the outcome write an index only where a key appears or goes: a
-    // fire writes each index once, `byOpenKeys` twice — in when created, out when final (bench/costs.ts).
+    // fire writes each index once, `byOpenKeys` twice — in when created, out when final (bench/cost-model.ts).
     indexes: [
       // A job's history, newest first (ScanIndexForward=false); scheduledTime is ISO-8601 UTC.
       { name: 'byJob', partitionKey: s('jobId'), sortKey: s('scheduledTime'), projection: 'KEYS_ONLY' },

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { COST_ASSUMPTIONS, type CostInputs, loadPrices, stageCosts } from '../../bench/costs';
+import { COST_ASSUMPTIONS, type CostInputs, loadPrices, stageCosts } from '../../bench/cost-model';
 import { idleHour, quietStage } from '../../bench/idle-hour';
 import type { StageInventory } from '../../bench/stage-inventory';
 import { MINUTES_PER_MONTH } from '../../bench/stage-inventory';

@@ -5,13 +5,13 @@
  * moto takes tens of fires a second on this machine, not 1,000, so the test measures what does not
  * depend on speed — which key each index write goes to, from the items' own stored key values —
  * and scales: a key that takes k of the N fires' index writes takes k / N × 1,000 writes a second at
- * 1,000 fires/s (the per-fire writes of each index are bench/costs.ts's `runIndexWrites`, the same
+ * 1,000 fires/s (the per-fire writes of each index are bench/cost-model.ts's `runIndexWrites`, the same
  * the cost model prices). Every shared key must stay under half a partition's ~1,000 writes/s.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { runIndexWrites } from '../../bench/costs';
+import { runIndexWrites } from '../../bench/cost-model';
 import { type Item, unmarshalItem } from '../../core/adapters/dynamo-items';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
 import { DynamoRunLedger } from '../../core/adapters/dynamo-run-ledger';
