@@ -168,7 +168,7 @@ export async function bullmqPeer(fires = 100, jobs = 2000, hzs: readonly number[
   );
   const first = peer[`hz${hzs[0]}`];
   return {
-    // Lifted into latest.json's meta by bench/run.ts: the server at Redis's default hz.
+    // Lifted into latest.json's meta by the run (bench/results.ts, mergeResults): the server at Redis's default hz.
     redis: first?.redis,
     bullmq: first?.bullmq,
     fires,

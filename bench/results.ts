@@ -2,7 +2,7 @@
  * The machine-readable results of `npm run bench`: `bench/results/latest.json` (every bench's figures,
  * each with when, where and on which commit it was measured), the markdown table rendered from it
  * (`bench/results/latest.md`), and the README's copy of that table between two markers.
- * Pure functions here; bench/run.ts does the measuring and the file writes.
+ * Pure functions here; bench/run.ts does the measuring and bench/results-files.ts the file writes.
  */
 
 /** A bench's figures: whatever JSON it measured. */
