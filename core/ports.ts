@@ -1,3 +1,5 @@
+// One file on purpose: the domain's whole contract, interfaces with almost no code, read as one page
+// when writing an adapter or a fake; many callers take ports of several roles, which a split would scatter.
 /**
  * Ports: what the domain needs from the outside world, named by role. Adapters in core/adapters/
  * implement them by technology (DynamoDB, SQS, EventBridge Scheduler, SES, ZeroMQ); in-memory fakes
@@ -7,10 +9,7 @@
  * AlreadyFiredError, RunNotInStateError, StaleFenceError, ClaimRefusedError, LeaseLostError, LockHeldError,
  * VersionConflictError, NotFoundError.
  *
- * Kept as one file (~500 lines) on purpose: it is the domain's whole contract with the outside world,
- * interfaces and their documentation with almost no code, read as one page when writing an adapter or
- * a fake (graphile-worker keeps its public types in one contract file the same way). Each port's
- * behaviour is pinned by its contract suite in core/testing/contracts/, one file per port.
+ * Each port's behaviour is pinned by its contract suite in core/testing/contracts/, one file per port.
  */
 import type { DispatchEnvelope } from './envelope';
 import type {
