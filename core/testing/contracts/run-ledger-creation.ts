@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { AlreadyFiredError, LockHeldError } from '../../errors';
-import { jobLockKey } from '../../model';
+import { jobLockKey, type Run } from '../../model';
+import type { RunLedger } from '../../ports';
 import { sampleRun, T0, uniqueId } from './fixtures';
 import { claimFor, type RunLedgerSubjectMaker } from './run-ledger-subject';
 
@@ -63,22 +64,7 @@ export function creationCases(makeSubject: RunLedgerSubjectMaker): void {
 
   it("writes a precise fire's decision over its planned placeholder once, and only under the placeholder's fence", async () => {
     const { ledger, locks } = await makeSubject();
-    const placeholder = sampleRun({
-      status: 'PENDING',
-      reason: 'planned',
-      workerId: 'w-1',
-      plannedAt: T0,
-      fence: 2,
-    });
-    await ledger.create(placeholder);
-    const decided = sampleRun({
-      runId: placeholder.runId,
-      jobId: placeholder.jobId,
-      status: 'DISPATCHED',
-      workerId: 'w-1',
-      fence: 3,
-      replacesPlan: 2,
-    });
+    const { decided } = await plannedFire(ledger);
     const stale = { ...decided, fence: 2, replacesPlan: 1 };
     await assert.rejects(ledger.createWithLock(stale, claimFor(stale)), AlreadyFiredError, 'a stale plan');
     assert.equal((await locks.get(jobLockKey(stale.jobId)))?.owner, undefined, 'its lock given back');
@@ -93,24 +79,9 @@ export function creationCases(makeSubject: RunLedgerSubjectMaker): void {
 
   it("answers a precise fire replacing its own placeholder while another run holds the job's lock with LockHeld (an overlap), not AlreadyFired, and changes nothing", async () => {
     const { ledger, locks } = await makeSubject();
-    const placeholder = sampleRun({
-      status: 'PENDING',
-      reason: 'planned',
-      workerId: 'w-1',
-      plannedAt: T0,
-      fence: 2,
-    });
-    await ledger.create(placeholder);
+    const { placeholder, decided } = await plannedFire(ledger);
     const active = sampleRun({ jobId: placeholder.jobId, scheduledTime: '2026-01-30T09:59:00Z' });
     await ledger.createWithLock(active, claimFor(active));
-    const decided = sampleRun({
-      runId: placeholder.runId,
-      jobId: placeholder.jobId,
-      status: 'DISPATCHED',
-      workerId: 'w-1',
-      fence: 3,
-      replacesPlan: 2,
-    });
     await assert.rejects(ledger.createWithLock(decided, claimFor(decided, T0 + 1000)), (error: unknown) => {
       assert.ok(error instanceof LockHeldError, `expected LockHeldError, got ${String(error)}`);
       assert.equal(error.owner, active.runId);
@@ -149,4 +120,28 @@ export function creationCases(makeSubject: RunLedgerSubjectMaker): void {
     });
     assert.equal((await locks.get(key))?.owner, second.runId);
   });
+}
+
+/**
+ * A precise fire as the planner leaves it: its placeholder (PENDING, planned, held by w-1 under fence
+ * 2) stored in `ledger`, and the decision that replaces it (DISPATCHED to w-1 at fence 3), not yet written.
+ */
+async function plannedFire(ledger: RunLedger): Promise<{ placeholder: Run; decided: Run }> {
+  const placeholder = sampleRun({
+    status: 'PENDING',
+    reason: 'planned',
+    workerId: 'w-1',
+    plannedAt: T0,
+    fence: 2,
+  });
+  await ledger.create(placeholder);
+  const decided = sampleRun({
+    runId: placeholder.runId,
+    jobId: placeholder.jobId,
+    status: 'DISPATCHED',
+    workerId: 'w-1',
+    fence: 3,
+    replacesPlan: 2,
+  });
+  return { placeholder, decided };
 }
