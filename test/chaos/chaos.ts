@@ -1,6 +1,7 @@
 /**
- * What every chaos scenario shares (test/chaos/*.chaos.ts, `npm run test:chaos`): a seeded random
- * source, the marker file the chaos handler writes (handlers.ts), agent config for it, and the tally
+ * What every chaos scenario shares (test/chaos/*.chaos.ts, `npm run test:chaos`): the stage each opens
+ * with (chaosStage: a seeded random source, the marker file the chaos handler writes (handlers.ts), the
+ * emulator's stack and a control plane), agent config and job specs for the chaos handler, and the tally
  * that turns markers and run records into the scenario's one line:
  *
  *   scenario <name>: fires N, runs N, duplicates 0, lost 0
@@ -30,8 +31,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ControlPlane } from '../../core/adapters/control-plane';
-import { isFinal, type Run } from '../../core/model';
+import { type ControlPlane, type ControlPlaneOptions, controlPlane } from '../../core/adapters/control-plane';
+import type { ProvisionedStack } from '../../core/adapters/provision';
+import { isFinal, type JobSpecInput, type Run } from '../../core/model';
 import { emulatorEnv } from '../../infra/local/emulator';
 import type { EmulatorHandle } from '../harness';
 import type { AgentFleet, AgentProcess, StartAgentOptions } from '../harness/agent-process';
@@ -65,6 +67,33 @@ export function fireAndDie(
     },
   );
   return new Promise((done) => child.on('exit', (_code, signal) => done(signal)));
+}
+
+/** What a scenario starts from: its seeded choices, its marker file, the file's stack and a control plane. */
+export interface ChaosStage {
+  readonly chaos: Chaos;
+  readonly marks: Marks;
+  readonly stack: ProvisionedStack;
+  readonly plane: ControlPlane;
+  /** Another control plane over the same stage (its own caches, like another Lambda container). */
+  newPlane(): ControlPlane;
+}
+
+/**
+ * The opening every scenario shares, in this order: the seed printed, the marker file made, this
+ * file's stack provisioned on the emulator, a control plane over it with `plane` options (e.g.
+ * `workerCacheMs: 0`, so the dispatcher sees a dead or moved worker at once).
+ */
+export async function chaosStage(
+  aws: EmulatorHandle,
+  name: string,
+  plane: Omit<ControlPlaneOptions, 'clients' | 'prefix'> = {},
+): Promise<ChaosStage> {
+  const chaos = new Chaos(name);
+  const marks = await Marks.create(name);
+  const stack = await aws.provisioned();
+  const newPlane = () => controlPlane({ clients: aws.clients, prefix: aws.prefix, ...plane });
+  return { chaos, marks, stack, plane: newPlane(), newPlane };
 }
 
 /** A small seeded PRNG (mulberry32): the scenario's choices, replayable from the printed seed. */
@@ -178,6 +207,11 @@ export function chaosAgentConfig(
     ...extra,
     chaosHandlerConfig(),
   ].join('\n');
+}
+
+/** A job running the chaos handler in `pool`, its runs allowed to overlap, with `spec` over that. */
+export function chaosJob(jobId: string, pool: string, spec: Partial<JobSpecInput> = {}): JobSpecInput {
+  return { jobId, handler: 'chaos', target: { pool }, concurrency: { policy: 'ALLOW' }, ...spec };
 }
 
 /** Agents of one config started together, once each has logged `agent started`. */

@@ -18,7 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
+import type { ControlPlane } from '../../core/adapters/control-plane';
 import { Dispatcher, type DispatcherDeps } from '../../core/dispatch';
 import type { DispatchEnvelope } from '../../core/envelope';
 import { fireRunId, isoSeconds } from '../../core/model';
@@ -28,10 +28,10 @@ import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
 import {
-  Chaos,
   chaosAgentConfig,
+  chaosJob,
+  chaosStage,
   fireAndDie,
-  Marks,
   report,
   settled,
   startChaosAgents,
@@ -53,21 +53,16 @@ function dispatcherWith(plane: ControlPlane, delivery: Delivery, extra: Partial<
 test('a dispatcher killed or failing between the run write and the send: the repeated fire or the monitor resends, and each fire runs once', {
   timeout: 600_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
-  const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix });
+  const { chaos, marks, plane } = await chaosStage(aws, NAME);
   const config = chaosAgentConfig('default', { capacity: 4, leaseTtlSeconds: 30 });
   const fleet = await startChaosAgents(agents, ['dd1', 'dd2'], { aws, config, env: marks.env });
   for (const jobId of JOBS) {
-    await plane.jobService.define({
-      jobId,
-      handler: 'chaos',
-      payload: { sleepMs: chaos.int(100, 400) },
-      target: { pool: 'default' },
-      concurrency: { policy: 'ALLOW' },
-      ...(jobId === 'dd-pool' ? { routing: 'ANY' as const } : {}),
-    });
+    await plane.jobService.define(
+      chaosJob(jobId, 'default', {
+        payload: { sleepMs: chaos.int(100, 400) },
+        ...(jobId === 'dd-pool' ? { routing: 'ANY' as const } : {}),
+      }),
+    );
   }
   // Distinct instants a minute apart in the last hour; the jobs have no schedule, so only these fire.
   const base = Math.floor(Date.now() / 60_000) * 60_000 - 3 * PER_WAY * 60_000;

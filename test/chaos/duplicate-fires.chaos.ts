@@ -10,13 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ControlPlane, controlPlane } from '../../core/adapters/control-plane';
+import type { ControlPlane } from '../../core/adapters/control-plane';
 import type { FireOutcome } from '../../core/dispatch';
 import { fireRunId, isoSeconds } from '../../core/model';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
-import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
+import { chaosAgentConfig, chaosJob, chaosStage, report, settled, startChaosAgents, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -26,26 +26,20 @@ const INSTANTS = 14;
 test('duplicate, concurrent, late and out-of-order fires of the same instants: one run each, executed at most once', {
   timeout: 900_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
-  const planes: ControlPlane[] = [0, 1, 2].map(() =>
-    controlPlane({ clients: aws.clients, prefix: aws.prefix }),
-  );
-  const [plane] = planes as [ControlPlane];
+  const { chaos, marks, plane, newPlane } = await chaosStage(aws, NAME);
+  const planes: ControlPlane[] = [plane, newPlane(), newPlane()];
   const config = chaosAgentConfig('dup', { capacity: 4, leaseTtlSeconds: 30 });
   const fleet = await startChaosAgents(agents, ['d1', 'd2'], { aws, config, env: marks.env });
   const loop = monitorLoop(plane, 1000);
 
   const jobs = ['dup-allow', 'dup-forbid'] as const;
   for (const jobId of jobs) {
-    await plane.jobService.define({
-      jobId,
-      handler: 'chaos',
-      payload: { sleepMs: chaos.int(100, 600) },
-      target: { pool: 'dup' },
-      concurrency: { policy: jobId === 'dup-allow' ? 'ALLOW' : 'FORBID' },
-    });
+    await plane.jobService.define(
+      chaosJob(jobId, 'dup', {
+        payload: { sleepMs: chaos.int(100, 600) },
+        concurrency: { policy: jobId === 'dup-allow' ? 'ALLOW' : 'FORBID' },
+      }),
+    );
   }
   // Instants a minute apart in the last hour (inside the default misfire window); no schedule on the
   // jobs, so only these fires exist and the monitor adds no catch-up of its own.

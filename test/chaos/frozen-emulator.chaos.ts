@@ -16,14 +16,13 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { controlPlane } from '../../core/adapters/control-plane';
 import type { FireOutcome } from '../../core/dispatch';
 import { fireRunId, isoSeconds } from '../../core/model';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
+import { chaosAgentConfig, chaosJob, chaosStage, report, settled, startChaosAgents, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -39,24 +38,19 @@ after(thaw);
 test('the emulator frozen (SIGSTOP) and resumed in cycles while runs finish and fires arrive: nothing lost, nothing twice', {
   timeout: 900_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
+  const { chaos, marks, plane } = await chaosStage(aws, NAME, { workerCacheMs: 0 });
   const motoPid = aws.emulator.pid;
   if (motoPid === undefined) throw new Error('this scenario freezes a moto_server it started itself');
-  const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
   // Leases far longer than a freeze (plus the SDK's deadlines and a loaded machine's stalls).
   const config = chaosAgentConfig('frozen', { capacity: 10, leaseTtlSeconds: 90 });
   const fleet = await startChaosAgents(agents, ['f1', 'f2'], { aws, config, env: marks.env });
   const loop = monitorLoop(plane, 1000);
-  await plane.jobService.define({
-    jobId: 'frozen',
-    handler: 'chaos',
-    payload: { gate: marks.gate('cycle'), sleepMs: 50 },
-    target: { pool: 'frozen' },
-    concurrency: { policy: 'ALLOW' },
-    timeoutSeconds: 900,
-  });
+  await plane.jobService.define(
+    chaosJob('frozen', 'frozen', {
+      payload: { gate: marks.gate('cycle'), sleepMs: 50 },
+      timeoutSeconds: 900,
+    }),
+  );
 
   const base = Math.floor(Date.now() / 60_000) * 60_000 - 30 * 60_000;
   let instant = 0;

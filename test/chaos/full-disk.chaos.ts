@@ -14,13 +14,12 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { controlPlane } from '../../core/adapters/control-plane';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { OutageProxy } from '../harness/outage-proxy';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally } from './chaos';
+import { chaosHandlerConfig, chaosJob, chaosStage, report, settled, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -70,10 +69,7 @@ async function fill(file: string): Promise<number> {
 test('a full disk under the journal while AWS is unreachable: every outcome reaches the ledger once AWS answers, once', {
   timeout: 900_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
-  const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
+  const { chaos, marks, plane } = await chaosStage(aws, NAME, { workerCacheMs: 0 });
   proxy = await OutageProxy.start(aws.emulator.endpoint);
   const dir = await mkdtemp(join(tmpdir(), 'clover-agent-disk-'));
   const disk = join(dir, 'disk');
@@ -99,14 +95,9 @@ test('a full disk under the journal while AWS is unreachable: every outcome reac
   });
   await agent.waitForLog(/agent started/);
   const loop = monitorLoop(plane, 1000);
-  await plane.jobService.define({
-    jobId: 'disk',
-    handler: 'chaos',
-    payload: { gate: marks.gate('cycle'), sleepMs: 20 },
-    target: { pool: 'disk' },
-    concurrency: { policy: 'ALLOW' },
-    timeoutSeconds: 900,
-  });
+  await plane.jobService.define(
+    chaosJob('disk', 'disk', { payload: { gate: marks.gate('cycle'), sleepMs: 20 }, timeoutSeconds: 900 }),
+  );
 
   const runIds: string[] = [];
   for (let cycle = 1; cycle <= CYCLES; cycle += 1) {

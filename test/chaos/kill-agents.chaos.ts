@@ -10,13 +10,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { controlPlane } from '../../core/adapters/control-plane';
 import type { Run } from '../../core/model';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosAgentConfig, Marks, report, settled, tally, useSupervisor } from './chaos';
+import { chaosAgentConfig, chaosJob, chaosStage, report, settled, tally, useSupervisor } from './chaos';
 
 const aws = useEmulator();
 const supervisor = useSupervisor();
@@ -27,10 +26,7 @@ const ROUNDS = 4;
 test('kill -9 of agents mid-run, repeatedly, restarted at once or after their lease: every fire recovered and done once', {
   timeout: 900_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
-  const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
+  const { chaos, marks, plane } = await chaosStage(aws, NAME, { workerCacheMs: 0 });
   // Short leases so a dead agent is noticed soon (TTL + a 1 s sweep); an agent that stalls past its
   // lease on a loaded machine exits 3 and is restarted like any other: its runs are recovered too, and
   // a fire that finds no live agent meanwhile is retried by the job's policy.
@@ -50,16 +46,14 @@ test('kill -9 of agents mid-run, repeatedly, restarted at once or after their le
   for (let round = 1; round <= ROUNDS; round += 1) {
     const gate = marks.gate(`round-${round}`);
     const jobId = `kill-${round}`;
-    await plane.jobService.define({
-      jobId,
-      handler: 'chaos',
-      payload: { gate, sleepMs: chaos.int(0, 300) },
-      target: { pool: 'kill' },
-      concurrency: { policy: 'ALLOW' },
-      recoverOnWorkerLoss: true,
-      retry: { maxAttempts: 10, backoffSeconds: 1, maxBackoffSeconds: 4 },
-      timeoutSeconds: 900,
-    });
+    await plane.jobService.define(
+      chaosJob(jobId, 'kill', {
+        payload: { gate, sleepMs: chaos.int(0, 300) },
+        recoverOnWorkerLoss: true,
+        retry: { maxAttempts: 10, backoffSeconds: 1, maxBackoffSeconds: 4 },
+        timeoutSeconds: 900,
+      }),
+    );
     const runIds: string[] = [];
     const count = chaos.int(4, 9);
     for (let i = 0; i < count; i += 1) {

@@ -12,13 +12,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { controlPlane } from '../../core/adapters/control-plane';
 import type { Run } from '../../core/model';
 import { emulatorEnv } from '../../infra/local/emulator';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally } from './chaos';
+import { chaosHandlerConfig, chaosJob, chaosStage, report, settled, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -72,10 +71,7 @@ after(() => Promise.all(monitors.map((m) => m.kill())));
 test('the monitor killed mid-sweep while it recovers a dead agent’s runs, again and again: the next one finishes, nothing recovered twice', {
   timeout: 900_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
-  const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
+  const { chaos, marks, plane } = await chaosStage(aws, NAME, { workerCacheMs: 0 });
   const common = ['pool: mk', 'capacity: 24', chaosHandlerConfig()];
   const [victim, ...survivors] = await Promise.all([
     agents.start({
@@ -96,16 +92,14 @@ test('the monitor killed mid-sweep while it recovers a dead agent’s runs, agai
   if (!victim) throw new Error('no victim');
   await Promise.all([victim, ...survivors].map((agent) => agent.waitForLog(/agent started/)));
   const gate = marks.gate('work');
-  await plane.jobService.define({
-    jobId: 'mk',
-    handler: 'chaos',
-    payload: { gate, sleepMs: 100 },
-    target: { pool: 'mk' },
-    routing: 'FIRST', // the victim first (priority 1): it holds every run
-    concurrency: { policy: 'ALLOW' },
-    recoverOnWorkerLoss: true,
-    timeoutSeconds: 900,
-  });
+  await plane.jobService.define(
+    chaosJob('mk', 'mk', {
+      payload: { gate, sleepMs: 100 },
+      routing: 'FIRST', // the victim first (priority 1): it holds every run
+      recoverOnWorkerLoss: true,
+      timeoutSeconds: 900,
+    }),
+  );
   const runIds: string[] = [];
   const count = chaos.int(14, 22);
   for (let i = 0; i < count; i += 1) {

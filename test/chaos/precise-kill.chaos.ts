@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { controlPlane } from '../../core/adapters/control-plane';
 import { silentLogger } from '../../core/log';
 import { fireRunId, isoSeconds } from '../../core/model';
 import { Planner } from '../../core/planner';
@@ -19,7 +18,7 @@ import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { waitFor } from '../harness/wait';
-import { Chaos, chaosAgentConfig, Marks, report, settled, tally, useSupervisor } from './chaos';
+import { chaosAgentConfig, chaosStage, report, settled, tally, useSupervisor } from './chaos';
 
 const aws = useEmulator();
 const supervisor = useSupervisor();
@@ -34,10 +33,7 @@ const JOBS = ['precise-a', 'precise-b'] as const;
 test('kill -9 of the agent holding planned fires: its fires start on the other agent or by the misfire policy, each once', {
   timeout: 900_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
-  const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
+  const { chaos, marks, plane } = await chaosStage(aws, NAME, { workerCacheMs: 0 });
   // A short lease, so the planner sees the victim dead (and moves its plans) within a few instants.
   const config = chaosAgentConfig('precise', { capacity: 4, leaseTtlSeconds: 10 });
   const fleet = await Promise.all(

@@ -15,12 +15,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { controlPlane } from '../../core/adapters/control-plane';
 import type { Run } from '../../core/model';
 import { useEmulator } from '../harness';
 import { useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
-import { Chaos, chaosAgentConfig, Marks, report, settled, startChaosAgents, tally } from './chaos';
+import { chaosAgentConfig, chaosJob, chaosStage, report, settled, startChaosAgents, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -41,23 +40,18 @@ const JOBS = {
 test('handlers past their timeouts among failing and retried ones: TIMED_OUT once, never run twice, retries by policy', {
   timeout: 900_000,
 }, async () => {
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  await aws.provisioned();
-  const plane = controlPlane({ clients: aws.clients, prefix: aws.prefix, workerCacheMs: 0 });
+  const { chaos, marks, plane } = await chaosStage(aws, NAME, { workerCacheMs: 0 });
   const config = chaosAgentConfig('to', { capacity: 8, leaseTtlSeconds: 30 });
   const fleet = await startChaosAgents(agents, ['t1', 't2'], { aws, config, env: marks.env });
   const loop = monitorLoop(plane, 1000);
   for (const [jobId, spec] of Object.entries(JOBS)) {
-    await plane.jobService.define({
-      jobId,
-      handler: 'chaos',
-      payload: spec.payload,
-      timeoutSeconds: spec.timeoutSeconds,
-      retry: { maxAttempts: 3, backoffSeconds: 1, maxBackoffSeconds: 2 },
-      target: { pool: 'to' },
-      concurrency: { policy: 'ALLOW' },
-    });
+    await plane.jobService.define(
+      chaosJob(jobId, 'to', {
+        payload: spec.payload,
+        timeoutSeconds: spec.timeoutSeconds,
+        retry: { maxAttempts: 3, backoffSeconds: 1, maxBackoffSeconds: 2 },
+      }),
+    );
   }
 
   const order = chaos.shuffle(Object.keys(JOBS).flatMap((jobId) => Array(chaos.int(3, 5)).fill(jobId)));

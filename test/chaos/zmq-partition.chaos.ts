@@ -14,13 +14,12 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import * as zmq from 'zeromq';
-import { controlPlane } from '../../core/adapters/control-plane';
 import type { FireOutcome } from '../../core/dispatch';
 import { useEmulator } from '../harness';
 import { type AgentProcess, useAgents } from '../harness/agent-process';
 import { monitorLoop } from '../harness/monitor-loop';
 import { OutageProxy } from '../harness/outage-proxy';
-import { Chaos, chaosHandlerConfig, Marks, report, settled, tally } from './chaos';
+import { chaosHandlerConfig, chaosJob, chaosStage, report, settled, tally } from './chaos';
 
 const aws = useEmulator();
 const agents = useAgents();
@@ -32,15 +31,10 @@ test('ZeroMQ partitioned while runs are in flight, in cycles: each fire falls ba
   timeout: 900_000,
 }, async (t) => {
   t.after(() => Promise.all(proxies.map((p) => p.close())));
-  const chaos = new Chaos(NAME);
-  const marks = await Marks.create(NAME);
-  const stack = await aws.provisioned();
   const dispatcherKeys = zmq.curveKeyPair();
   // A 3 s acknowledgement deadline: long enough for a claim on a loaded emulator, short enough that
   // a partition makes the dispatcher move on while the frame is still held in the path.
-  const plane = controlPlane({
-    clients: aws.clients,
-    prefix: aws.prefix,
+  const { chaos, marks, stack, plane } = await chaosStage(aws, NAME, {
     workerCacheMs: 0,
     zmq: { keys: dispatcherKeys, deadlineMs: 3000 },
   });
@@ -90,16 +84,14 @@ test('ZeroMQ partitioned while runs are in flight, in cycles: each fire falls ba
     );
   }
   const loop = monitorLoop(plane, 1000);
-  await plane.jobService.define({
-    jobId: 'zp',
-    handler: 'chaos',
-    payload: { sleepMs: 200 },
-    delivery: 'ZMQ',
-    routing: 'FAILOVER', // zp-1, then zp-2, then SQS to zp-1
-    target: { pool: 'zp' },
-    concurrency: { policy: 'ALLOW' },
-    retry: { maxAttempts: 5, backoffSeconds: 1, maxBackoffSeconds: 4 },
-  });
+  await plane.jobService.define(
+    chaosJob('zp', 'zp', {
+      payload: { sleepMs: 200 },
+      delivery: 'ZMQ',
+      routing: 'FAILOVER', // zp-1, then zp-2, then SQS to zp-1
+      retry: { maxAttempts: 5, backoffSeconds: 1, maxBackoffSeconds: 4 },
+    }),
+  );
 
   const runIds: string[] = [];
   for (let cycle = 1; cycle <= CYCLES; cycle += 1) {
