@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ValidationError } from './errors';
+import { UnavailableError, ValidationError } from './errors';
 import { silentLogger } from './log';
-import { isoSeconds, type JobSpecInput } from './model';
+import { ABANDONED_DECISION_MS, isoSeconds, type JobSpecInput, jobLockKey } from './model';
 import { Planner } from './planner';
 import type { PreciseMark } from './ports';
 import { alertingWorld, WORLD_T0 } from './testing/alerting-world';
@@ -192,6 +192,54 @@ describe('precise jobs: planned ahead, decided at the instant', () => {
     const skippedFirst = await world.runs.get(firstId);
     assert.equal(skippedFirst?.status, 'SKIPPED');
     assert.equal(skippedFirst?.reason, 'misfire');
+  });
+
+  test('a decider that dies between the lock and the run: after ABANDONED_DECISION_MS the next fire settles its fire SKIPPED(misfire) and runs; the decider, if only slow, is refused', async () => {
+    const world = await preciseWorld();
+    await world.jobService.define({ handler: 'reports.daily', ...PRECISE }); // FORBID
+    await world.planner.plan({ scheduledTime: isoSeconds(WORLD_T0) });
+    const [first, second, third] = world.delivery.delivered.map(({ envelope, target }) => ({
+      ...envelope,
+      holder: target.kind === 'worker' ? target.worker.workerId : '',
+    }));
+    assert.ok(first && second && third);
+    // The first fire's decider takes the job's lock, then dies before the run is written over the placeholder.
+    world.clock.t = first.startAt ?? 0;
+    const create = world.runs.create.bind(world.runs);
+    world.runs.create = async () => {
+      world.runs.create = create;
+      throw new UnavailableError('the agent died here');
+    };
+    await assert.rejects(
+      world.dispatcher.fireLocal('tick', first.scheduledTime, first.holder, { plan: first.fence }),
+    );
+    assert.equal((await world.locks.get(jobLockKey('tick')))?.owner, first.runId);
+    assert.equal((await world.runs.get(first.runId))?.reason, 'planned', 'still its placeholder');
+    // 5 s later (the next instant), the lock is as old as ABANDONED_DECISION_MS allows a decision.
+    world.clock.t = (first.startAt ?? 0) + ABANDONED_DECISION_MS - 1;
+    const young = await world.dispatcher.fireLocal('tick', second.scheduledTime, second.holder, {
+      plan: second.fence,
+    });
+    assert.equal(
+      young.kind === 'skipped' && young.run.reason,
+      'overlap',
+      'a young lock may be a decider mid-way',
+    );
+    world.clock.t = third.startAt ?? 0;
+    const next = await world.dispatcher.fireLocal('tick', third.scheduledTime, third.holder, {
+      plan: third.fence,
+    });
+    assert.equal(next.kind, 'dispatched', JSON.stringify(next));
+    const abandoned = await world.runs.get(first.runId);
+    assert.equal(abandoned?.status, 'SKIPPED');
+    assert.equal(abandoned?.reason, 'misfire');
+    assert.equal((await world.locks.get(jobLockKey('tick')))?.owner, third.runId);
+    // The first decider, had it been only slow, cannot write its run now: the fire never runs unlocked.
+    const late = await world.dispatcher.fireLocal('tick', first.scheduledTime, first.holder, {
+      plan: first.fence,
+    });
+    assert.equal(late.kind, 'duplicate');
+    assert.equal((await world.runs.get(first.runId))?.status, 'SKIPPED');
   });
 });
 

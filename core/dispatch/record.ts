@@ -17,7 +17,11 @@
  *   manual or dependent fire nobody retries) the monitor's stale-lock step releases a lock whose
  *   owner run is missing once it is older than ORPHAN_LOCK_MS (model/lock.ts) — never sooner,
  *   since a younger one may be a writer between its two writes, whose run would then hold no lock.
- *   (d) At the latest the lock expires (the job's timeout plus LOCK_GRACE_MS). Until one of these,
+ *   (d) At the latest the lock expires (the job's timeout plus LOCK_GRACE_MS). (e) A precise fire's
+ *   decider (an agent, at the instant) that dies between them leaves the lock in the name of a fire
+ *   that is still its placeholder: once the lock is ABANDONED_DECISION_MS old the next fire records
+ *   that one SKIPPED(misfire) under the placeholder's fence and takes the lock over
+ *   (settleAbandonedDecision). Until one of these,
  *   the job's fires are skipped as overlapping, each recorded (invariant 5: nothing silently dropped).
  * - Both written, not delivered: a DISPATCHED run no agent claims, as before — a repeated fire sends
  *   it again (plain-fire.ts `resendDuplicate`), else the monitor's unclaimed step.
@@ -30,11 +34,13 @@
  * run): a duplicate invocation is always a duplicate, never an overlap, a queued run or a
  * replacement that would cancel the active run.
  */
-import { AlreadyFiredError, LockHeldError } from '../errors';
+import { AlreadyFiredError, LockHeldError, RunNotInStateError, StaleFenceError } from '../errors';
 import type { Logger } from '../log';
 import {
+  ABANDONED_DECISION_MS,
   ACTIVE_STATUSES,
   isFinal,
+  isPlaceholder,
   isStaleLock,
   type Job,
   jobLockKey,
@@ -109,7 +115,8 @@ export class Recorder {
     log: Logger,
   ): Promise<Written | undefined> {
     if (run.concurrency === 'QUEUE') return undefined;
-    const current = await this.runs.get(holder);
+    let current = await this.runs.get(holder);
+    if (current && isPlaceholder(current)) current = await this.settleAbandonedDecision(current, claim, log);
     if (current && !isFinal(current)) return undefined;
     if (!current) {
       const lock = await this.locks.get(claim.key);
@@ -153,6 +160,46 @@ export class Recorder {
     delete pending.dispatchedAt;
     const written = await this.createPlain(pending, log);
     return written.kind === 'written' ? { kind: 'queued', run: written.run } : written.outcome;
+  }
+
+  /**
+   * A lock held in the name of a precise fire that is still its placeholder: nothing but that fire's
+   * decision takes a lock in its name, and the decision writes the run right after — so a lock that
+   * old belongs to a decider that died between the two writes. The fire is recorded SKIPPED(misfire)
+   * under the placeholder's fence (a decider only slow then finds its put refused: the fire never runs
+   * without the lock) and the lock is stale. Without this the job's fires were skipped as overlapping
+   * until the planner found the placeholder missed, half a minute after its instant and a pass later.
+   * Returns the holder run as it now is.
+   */
+  private async settleAbandonedDecision(
+    placeholder: Run,
+    claim: LockClaim,
+    log: Logger,
+  ): Promise<Run | null> {
+    const lock = await this.locks.get(claim.key);
+    const age = lock?.takenAt === undefined ? 0 : claim.now - lock.takenAt;
+    if (lock?.owner !== placeholder.runId || age < ABANDONED_DECISION_MS) return placeholder;
+    try {
+      const settled = await this.runs.transition(placeholder.runId, {
+        from: ['PENDING'],
+        fence: placeholder.fence,
+        to: 'SKIPPED',
+        at: claim.now,
+        note: `its decider took the job's lock ${age} ms ago and never wrote the run (worker ${placeholder.workerId ?? '?'})`,
+        set: { reason: 'misfire', finishedAt: claim.now },
+      });
+      log.log('warn', 'planned fire abandoned in its decision: SKIPPED(misfire), its lock taken over', {
+        previous: placeholder.runId,
+        previousWorkerId: placeholder.workerId,
+        lockAgeMs: age,
+      });
+      return settled;
+    } catch (error) {
+      // Decided, moved or settled meanwhile: judge the lock by what the holder is now.
+      if (error instanceof RunNotInStateError || error instanceof StaleFenceError)
+        return this.runs.get(placeholder.runId);
+      throw error;
+    }
   }
 
   /** REPLACE: cancel the active run (its worker sees CANCELLED and aborts; its fence no longer matches), then take its lock. */

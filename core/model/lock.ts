@@ -33,6 +33,14 @@ export type Lock = z.output<typeof LockSchema>;
  */
 export const ORPHAN_LOCK_MS = 5 * 60_000;
 
+/**
+ * A lock held this long in the name of a precise fire that is still its placeholder was taken by a
+ * decider that died before writing the run (core/dispatch/record.ts, `settleAbandonedDecision`): the
+ * decider writes the run right after the lock answers. Shorter than ORPHAN_LOCK_MS because here the
+ * placeholder's fence protects a decider that is only slow: once the fire is settled, its put is refused.
+ */
+export const ABANDONED_DECISION_MS = 5_000;
+
 /** Whether a held lock is stale: its owner run is final, or missing and the lock past ORPHAN_LOCK_MS. */
 export function isStaleLock(lock: Lock, owner: Run | null, now: number): boolean {
   if (owner) return isFinal(owner);
