@@ -75,34 +75,47 @@ test('kill -9 of the agent holding planned fires: its fires start on the other a
     }
   })();
   const loop = monitorLoop(plane, 1000);
+  // On any failure below, both loops stop too: a planning loop left running kept the process alive.
+  const stopLoops = async () => {
+    planning = false;
+    await planLoop;
+    await loop.stop();
+  };
+  let records: Awaited<ReturnType<typeof settled>>;
+  let victim: (typeof fleet)[number] | undefined;
+  let held: string[] = [];
+  try {
+    // A third into the window, an odd second (between two instants): the victim is a holder of plans ahead.
+    const killAt = evenStart + WINDOW_MS / 3 + 1000;
+    await waitFor(
+      () => Date.now(),
+      (now) => now >= killAt,
+      'a third into the window',
+      {
+        timeoutMs: killAt - Date.now() + 30_000,
+        intervalMs: 50,
+      },
+    );
+    // Two Queries, not a read per fire: a loaded emulator refuses bursts of connections.
+    const ahead = (
+      await Promise.all(JOBS.map((jobId) => plane.runs.listByJob(jobId, { limit: 200 })))
+    ).flatMap((runs) =>
+      runs.filter((run) => run.reason === 'planned' && Date.parse(run.scheduledTime) > Date.now()),
+    );
+    const holders = [...new Set(ahead.map((run) => run.workerId))].filter((id) => id !== undefined).sort();
+    const chosen = chaos.pick(holders); // once: a pick inside find() drew again for every agent
+    victim = fleet.find((agent) => agent.workerId === chosen);
+    assert.ok(victim, `a holder of planned fires among ${holders.join(', ')}`);
+    const { workerId } = victim;
+    held = ahead.filter((run) => run.workerId === workerId).map((run) => run.runId);
+    console.log(`chaos ${NAME}: kill -9 ${workerId} holding ${held.length} planned fires ahead`);
+    await victim.kill9({ restart: false });
 
-  // A third into the window, an odd second (between two instants): the victim is a holder of plans ahead.
-  const killAt = evenStart + WINDOW_MS / 3 + 1000;
-  await waitFor(
-    () => Date.now(),
-    (now) => now >= killAt,
-    'a third into the window',
-    {
-      timeoutMs: killAt - Date.now() + 30_000,
-      intervalMs: 50,
-    },
-  );
-  // Two Queries, not a read per fire: a loaded emulator refuses bursts of connections.
-  const ahead = (await Promise.all(JOBS.map((jobId) => plane.runs.listByJob(jobId, { limit: 200 })))).flatMap(
-    (runs) => runs.filter((run) => run.reason === 'planned' && Date.parse(run.scheduledTime) > Date.now()),
-  );
-  const holders = [...new Set(ahead.map((run) => run.workerId))].filter((id) => id !== undefined).sort();
-  const victim = fleet.find((agent) => agent.workerId === chaos.pick(holders));
-  assert.ok(victim, `a holder of planned fires among ${holders.join(', ')}`);
-  const held = ahead.filter((run) => run.workerId === victim.workerId).map((run) => run.runId);
-  console.log(`chaos ${NAME}: kill -9 ${victim.workerId} holding ${held.length} planned fires ahead`);
-  await victim.kill9({ restart: false });
-
-  // Every instant decided: its run final (ran, skipped or recovered), the last ones included.
-  const records = await settled(plane, fires, evenStart + WINDOW_MS + 180_000 - Date.now());
-  planning = false;
-  await planLoop;
-  await loop.stop();
+    // Every instant decided: its run final (ran, skipped or recovered), the last ones included.
+    records = await settled(plane, fires, evenStart + WINDOW_MS + 180_000 - Date.now());
+  } finally {
+    await stopLoops();
+  }
   const survivor = fleet.find((agent) => agent !== victim)!;
   await survivor.stop();
 
